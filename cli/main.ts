@@ -1,0 +1,62 @@
+import { loadConfig } from '../common/config/load.ts';
+import { ConfigError, errorMessage } from '../common/errors.ts';
+import { createRootLogger } from '../common/logger.ts';
+import { parseCommandArgs } from './args.ts';
+import { checkTemplateNames } from './check-templates.ts';
+import { runUp } from './up.ts';
+
+const USAGE = `usage: brokel <command> [options]
+
+commands:
+  up [-c FILE]             run the system on the embedded default (local processes)
+  config check FILE        validate a brokel.yaml and print the effective config
+  help                     this text
+
+environment: BROKEL_LOG_LEVEL (default info)`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const log = createRootLogger({ level: process.env.BROKEL_LOG_LEVEL ?? 'info' });
+  switch (command) {
+    case 'up': {
+      const { values } = parseCommandArgs('up', rest, { config: { type: 'string', short: 'c' } });
+      const config = await loadConfig(values.config);
+      checkTemplateNames(config, values.config);
+      await runUp(config, log);
+      return 0;
+    }
+    case 'config': {
+      const [sub, file] = rest;
+      if (sub !== 'check' || !file)
+        throw new ConfigError([{ path: 'config', message: 'usage: brokel config check FILE' }]);
+      const config = await loadConfig(file);
+      checkTemplateNames(config, file);
+      console.log(`${file}: valid`);
+      console.log(JSON.stringify(config, null, 2));
+      return 0;
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      console.error(`brokel: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(
+      err instanceof ConfigError
+        ? `brokel: invalid configuration: ${err.message}`
+        : `brokel: ${errorMessage(err)}`,
+    );
+    process.exitCode = err instanceof ConfigError ? 2 : 1;
+  },
+);

@@ -1,0 +1,26 @@
+import type { Logger } from './logger.ts';
+
+/**
+ * Runs `stop` once on SIGINT, SIGTERM or SIGHUP-less termination, then exits. A second signal while
+ * stopping exits at once (the operator insists). Only main.ts-level code installs this.
+ */
+export function onShutdown(stop: () => Promise<void>, log: Logger): void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal while stopping: exiting now');
+      process.exit(130);
+    }
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+}

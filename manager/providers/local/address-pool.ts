@@ -1,0 +1,85 @@
+import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** The i-th replica address of a 127.A.B block: 127.A.x.y with y in 1..254 (pure). */
+export function aliasAddress(block: string, index: number): string {
+  const x = Math.floor(index / 254);
+  const y = (index % 254) + 1;
+  if (x > 255) throw new RangeError(`address block ${block} is exhausted`);
+  return `${block}.${x}.${y}`;
+}
+
+/** Tries to bind host:port; resolves the bound port, or rejects with the bind error (EADDRINUSE, ...). */
+export function tryBind(host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen({ host, port, exclusive: true }, () => {
+      const address = server.address();
+      const bound = typeof address === 'object' && address ? address.port : port;
+      server.close(() => resolve(bound));
+    });
+  });
+}
+
+/** An ephemeral port free right now on host. */
+export function freePort(host: string): Promise<number> {
+  return tryBind(host, 0);
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Machine-wide claims on replica addresses, so two providers (two deployments, two test processes)
+ * never hand out the same 127.x.y.z. A claim is a file created exclusively, holding the owner's PID;
+ * a claim whose owner is dead is stale and is taken over.
+ */
+export class AddressClaims {
+  constructor(readonly dir = join(tmpdir(), 'brokel-claims')) {}
+
+  private file(key: string): string {
+    return join(this.dir, key.replace(/[^0-9A-Za-z.]/g, '_'));
+  }
+
+  async claim(key: string, ownerPid = process.pid): Promise<boolean> {
+    await mkdir(this.dir, { recursive: true });
+    const file = this.file(key);
+    try {
+      await writeFile(file, String(ownerPid), { flag: 'wx' });
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const owner = Number(await readFile(file, 'utf8').catch(() => '0'));
+    if (owner > 0 && pidAlive(owner)) return false;
+    await rm(file, { force: true });
+    try {
+      await writeFile(file, String(ownerPid), { flag: 'wx' });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Re-writes a claim for a new owner (a restarted manager adopting its replicas). */
+  async adopt(key: string, ownerPid = process.pid): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    await writeFile(this.file(key), String(ownerPid));
+  }
+
+  async release(key: string): Promise<void> {
+    await rm(this.file(key), { force: true });
+    if ((await readdir(this.dir).catch(() => ['x'])).length === 0)
+      await rmdir(this.dir).catch(() => undefined);
+  }
+}

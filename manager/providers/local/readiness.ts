@@ -1,0 +1,25 @@
+import { probeMqtt } from '../../../common/mqtt-probe.ts';
+import type { ReadinessProbe } from '../../../templates/template.ts';
+
+/** Runs a template's readiness probe once: true when the replica answers. */
+export async function probeOnce(
+  probe: ReadinessProbe,
+  host: string,
+  port: number,
+  timeoutMs = 1000,
+): Promise<boolean> {
+  try {
+    if (probe.kind === 'mqtt') {
+      await probeMqtt({ host, port, timeoutMs });
+      return true;
+    }
+    const target = host.includes(':') ? `[${host}]` : host;
+    const response = await fetch(`http://${target}:${port}${probe.path}`, {
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    await response.body?.cancel();
+    return response.ok;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# One-time set-up for a fresh Debian 12 + Node 20 machine; cheap when everything is already there.
+# Installs npm packages (npm ci) when node_modules is missing or stale, and the Debian packages the
+# broker templates and tests need when their binaries are missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "brokel setup: installing npm packages (npm ci)" >&2
+  npm ci --no-audit --no-fund
+fi
+
+export PATH="$PATH:/usr/sbin:/sbin"
+need=()
+command -v mosquitto >/dev/null 2>&1 || need+=(mosquitto)
+command -v mosquitto_sub >/dev/null 2>&1 || need+=(mosquitto-clients)
+[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need+=(rabbitmq-server)
+command -v dig >/dev/null 2>&1 || need+=(dnsutils)
+
+if [ "${#need[@]}" -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "brokel setup: missing Debian packages: ${need[*]}." >&2
+    echo "  Install them as root: apt-get update && apt-get install -y ${need[*]}" >&2
+    exit 1
+  fi
+  echo "brokel setup: installing Debian packages: ${need[*]}" >&2
+  # policy-rc.d on these machines keeps apt from starting the system services; we run our own replicas.
+  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"; } >&2; then
+    echo "brokel setup: 'apt-get install ${need[*]}' failed (output above). Without them no broker replica can start." >&2
+    exit 1
+  fi
+fi

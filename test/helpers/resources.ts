@@ -1,0 +1,108 @@
+import { existsSync, readdirSync } from 'node:fs';
+import type { TestContext } from 'node:test';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { LocalProviderConfig } from '../../common/config/schema.ts';
+import { LocalProvider, type LocalProviderOptions } from '../../manager/providers/local/local-provider.ts';
+import { listProcStats, readProcStat } from '../../manager/providers/local/proc-stat.ts';
+
+let counter = 0;
+
+/** A deployment name no other test (or test process) uses. */
+export function uniqueDeployment(prefix = 't'): string {
+  counter += 1;
+  return `${prefix}${process.pid}x${counter}`;
+}
+
+export function localConfig(overrides: Partial<LocalProviderConfig> = {}): LocalProviderConfig {
+  return {
+    addressing: 'aliases',
+    addressBlock: '127.42',
+    bootDelaySeconds: 0,
+    stopTimeoutMs: 10_000,
+    bootTimeoutMs: 60_000,
+    ...overrides,
+  };
+}
+
+/** A local provider whose stop() is registered for teardown. */
+export async function startProvider(
+  t: TestContext,
+  overrides: Partial<LocalProviderConfig> = {},
+  extra: Partial<LocalProviderOptions> = {},
+): Promise<LocalProvider> {
+  const provider = await LocalProvider.start({
+    deployment: uniqueDeployment(),
+    config: localConfig(overrides),
+    pollIntervalMs: 50,
+    ...extra,
+  });
+  t.after(() => provider.stop());
+  return provider;
+}
+
+/** An MQTT.js client connected (or rejected), ended at teardown. */
+export async function connectClient(
+  t: TestContext,
+  url: string,
+  options: IClientOptions = {},
+): Promise<MqttClient> {
+  const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...options });
+  t.after(() => new Promise<void>((resolve) => client.end(true, {}, () => resolve())));
+  await new Promise<void>((resolve, reject) => {
+    client.once('connect', () => resolve());
+    client.once('error', reject);
+    client.once('close', () => reject(new Error(`connection to ${url} closed before CONNACK`)));
+  });
+  return client;
+}
+
+/** Resolves when predicate() holds, polling; rejects after timeoutMs with `what`. */
+export async function waitFor(
+  predicate: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** PIDs of live processes in the tree rooted at `root` (by parent links), root included. */
+export function processTree(root: number): number[] {
+  const stats = listProcStats().filter((s) => s.state !== 'Z');
+  const out = new Set<number>(stats.some((s) => s.pid === root) ? [root] : []);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const s of stats) {
+      if (out.has(s.ppid) && !out.has(s.pid)) {
+        out.add(s.pid);
+        grew = true;
+      }
+    }
+  }
+  return [...out];
+}
+
+/** True while pid runs (a zombie waiting for its reaper is not running). */
+export function pidAlive(pid: number): boolean {
+  const stat = readProcStat(pid);
+  return stat !== undefined && stat.state !== 'Z';
+}
+
+/** cgroup folders left for a deployment's replicas (should be none after stop). */
+export function leftoverCgroups(deployment: string): string[] {
+  const out: string[] = [];
+  for (const controller of ['cpu', 'cpuacct']) {
+    const dir = `/sys/fs/cgroup/${controller}/brokel`;
+    if (!existsSync(dir)) continue;
+    out.push(
+      ...readdirSync(dir)
+        .filter((name) => name.startsWith(`${deployment}-`))
+        .map((n) => `${controller}/${n}`),
+    );
+  }
+  return out;
+}

@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { loadConfig, parseConfig } from '../../common/config/load.ts';
+import { ConfigError } from '../../common/errors.ts';
+
+function problemsOf(yaml: string): string[] {
+  try {
+    parseConfig(yaml, 'test.yaml');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${err}`);
+    return err.problems.map((p) => `${p.path}: ${p.message}`);
+  }
+  assert.fail('expected the config to be rejected');
+}
+
+describe('config', () => {
+  it('has a default for every field (an empty file is a full config)', () => {
+    const config = parseConfig('', 'empty.yaml');
+    assert.equal(config.monitor.intervalSeconds, 15);
+    assert.equal(config.smoothing.alpha, 0.5);
+    assert.equal(config.levels.brokers.lower, 0.3);
+    assert.equal(config.levels.brokers.upper, 0.7);
+    assert.equal(config.levels.brokers.template, 'mosquitto');
+    assert.equal(config.levels.orchestrators.max, 4);
+    assert.equal(config.levels.orchestrators.cpuQuota, undefined);
+    assert.equal(config.provider.kind, 'local');
+    assert.equal(config.provider.local.addressing, 'aliases');
+    assert.equal(config.dns.name, 'mqtt.brokel.test');
+    assert.equal(config.api.listen, '127.0.0.1:9780');
+  });
+
+  it('is frozen after loading', () => {
+    const config = parseConfig('levels: { brokers: { upper: 0.8 } }');
+    assert.equal(config.levels.brokers.upper, 0.8);
+    assert.throws(() => {
+      (config.levels.brokers as { upper: number }).upper = 0.9;
+    }, TypeError);
+  });
+
+  it('accepts the shape of ARCHITECTURE.md', () => {
+    const config = parseConfig(`
+monitor: { intervalSeconds: 15, warmupObservations: 3 }
+smoothing: { alpha: 0.5 }
+policy: reactive
+levels:
+  brokers:       { lower: 0.3, upper: 0.7, min: 1, max: 10, template: [mosquitto, rabbitmq], cpuQuota: 0.25 }
+  orchestrators: { lower: 0.3, upper: 0.7, min: 1, max: 4 }
+sla: { maxReplicas: 12 }
+routing: round-robin
+provider:
+  kind: local
+  local: { addressing: aliases, bootDelaySeconds: 0 }
+dns: { listen: 127.0.0.1:5353, zone: brokel.test, name: mqtt.brokel.test, ttlSeconds: 5 }
+api: { listen: 127.0.0.1:9780 }
+`);
+    assert.deepEqual(config.levels.brokers.template, ['mosquitto', 'rabbitmq']);
+  });
+
+  const cases: Array<[string, string, string]> = [
+    ['threshold above 1', 'levels: { brokers: { upper: 1.4 } }', 'levels.brokers.upper: 1.4 is above 1'],
+    [
+      'threshold below 0',
+      'levels: { orchestrators: { lower: -0.1 } }',
+      'levels.orchestrators.lower: -0.1 is below 0',
+    ],
+    [
+      'lower not below upper',
+      'levels: { brokers: { lower: 0.8, upper: 0.7 } }',
+      'levels.brokers.lower: 0.8 is not below upper (0.7)',
+    ],
+    ['min above max', 'levels: { brokers: { min: 5, max: 3 } }', 'levels.brokers.min: 5 is above max (3)'],
+    ['min of zero', 'levels: { brokers: { min: 0 } }', 'levels.brokers.min: 0 is below 1'],
+    ['fractional max', 'levels: { brokers: { max: 2.5 } }', 'levels.brokers.max: expected int, got 2.5'],
+    ['alpha of zero', 'smoothing: { alpha: 0 }', 'smoothing.alpha: 0 is below or equal to 0'],
+    ['alpha above one', 'smoothing: { alpha: 2 }', 'smoothing.alpha: 2 is above 1'],
+    [
+      'interval as a string',
+      'monitor: { intervalSeconds: fast }',
+      'monitor.intervalSeconds: expected number, got "fast"',
+    ],
+    ['unknown policy', 'policy: psychic', 'policy: "psychic" is not one of "reactive", "proactive"'],
+    [
+      'unknown routing',
+      'routing: random',
+      'routing: "random" is not one of "round-robin", "client-affinity", "topic-affinity"',
+    ],
+    [
+      'unknown provider',
+      'provider: { kind: aws }',
+      'provider.kind: "aws" is not one of "local", "kubernetes", "opennebula"',
+    ],
+    [
+      'bad addressing',
+      'provider: { local: { addressing: nat } }',
+      'provider.local.addressing: "nat" is not one of "aliases", "ports"',
+    ],
+    [
+      'negative boot delay',
+      'provider: { local: { bootDelaySeconds: -1 } }',
+      'provider.local.bootDelaySeconds: -1 is below 0',
+    ],
+    [
+      'zero cpu quota',
+      'levels: { brokers: { cpuQuota: 0 } }',
+      'levels.brokers.cpuQuota: 0 is below or equal to 0',
+    ],
+    ['bad listen address', 'dns: { listen: localhost }', 'dns.listen: "localhost" is not HOST:PORT'],
+    ['unknown field', 'levels: { brokers: { uper: 0.7 } }', 'levels.brokers: unknown field uper'],
+    [
+      'sla below the minimums',
+      'sla: { maxReplicas: 2 }\nlevels: { brokers: { min: 2 } }',
+      "sla.maxReplicas: 2 is below the levels' minimums together (3)",
+    ],
+    [
+      'template with a bad name',
+      'levels: { brokers: { template: "Mosq uitto" } }',
+      'levels.brokers.template: "Mosq uitto" is not a template name',
+    ],
+    [
+      'bad user',
+      'brokers: { users: [ { username: "" , password: x } ] }',
+      'brokers.users[0].username: "" is below 1',
+    ],
+  ];
+  for (const [name, yaml, expected] of cases) {
+    it(`rejects ${name} with a path-qualified error`, () => {
+      const problems = problemsOf(yaml);
+      assert.ok(problems.includes(expected), `got:\n${problems.join('\n')}`);
+    });
+  }
+
+  it('reports YAML syntax errors with a line number', () => {
+    const problems = problemsOf('levels:\n  brokers: { upper: 0.7\n');
+    assert.match(problems[0] ?? '', /^line \d+, column \d+: /);
+  });
+
+  it('names the file in the message, and a missing file clearly', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'brokel-config-'));
+    try {
+      const file = join(dir, 'brokel.yaml');
+      await writeFile(file, 'levels: { brokers: { upper: 1.4 } }\n');
+      await assert.rejects(
+        loadConfig(file),
+        (err: Error) => err.message === `${file}: levels.brokers.upper: 1.4 is above 1`,
+      );
+      await assert.rejects(loadConfig(join(dir, 'nope.yaml')), /nope\.yaml: \(file\): no such file/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
