@@ -45,8 +45,11 @@ export async function connectClient(
   t: TestContext,
   url: string,
   options: IClientOptions = {},
+  beforeConnect?: (client: MqttClient) => void,
 ): Promise<MqttClient> {
   const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...options });
+  // Listeners that must see packets arriving with the CONNACK (a persistent session's backlog).
+  beforeConnect?.(client);
   t.after(() => new Promise<void>((resolve) => client.end(true, {}, () => resolve())));
   await new Promise<void>((resolve, reject) => {
     client.once('connect', () => resolve());
