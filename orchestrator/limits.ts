@@ -1,0 +1,36 @@
+/** Every bound of the data plane, with its documented default (README, "Orchestrator limits"). */
+export interface OrchestratorLimits {
+  /** Time a new connection has to send CONNECT [MQTT-3.1.0-1 leaves it to the server]. */
+  connectTimeoutMs: number;
+  /** Time a broker has to answer an upstream CONNECT. */
+  upstreamConnectTimeoutMs: number;
+  /** Largest packet accepted from a client or a broker. */
+  maxPacketBytes: number;
+  /** Unacknowledged QoS 1/2 publishes from one client before it is no longer read (v5: receive maximum). */
+  maxInflightFromClient: number;
+  /** Unacknowledged QoS 1/2 deliveries to one client (lowered to the client's receive maximum). */
+  deliveryWindow: number;
+  /** Deliveries held for one client while its window is full, before its brokers are no longer read. */
+  maxBufferedDeliveries: number;
+  /** Keepalive the orchestrator itself uses towards brokers. */
+  upstreamKeepaliveSeconds: number;
+  /** Topic aliases a v5 client may use towards the orchestrator. */
+  topicAliasMaximum: number;
+  /** Back-off between reconnection attempts to a broker that went down (first, cap). */
+  reconnectDelayMs: { first: number; max: number };
+  /** Grace period for 3.1.1 clients on POST /drain before they are closed. */
+  drainGraceMs: number;
+}
+
+export const DEFAULT_LIMITS: OrchestratorLimits = {
+  connectTimeoutMs: 10_000,
+  upstreamConnectTimeoutMs: 5_000,
+  maxPacketBytes: 1024 * 1024,
+  maxInflightFromClient: 100,
+  deliveryWindow: 100,
+  maxBufferedDeliveries: 1000,
+  upstreamKeepaliveSeconds: 30,
+  topicAliasMaximum: 64,
+  reconnectDelayMs: { first: 250, max: 5_000 },
+  drainGraceMs: 5_000,
+};

@@ -1,0 +1,199 @@
+import { createServer as createNetServer, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { createServer as createTlsServer } from 'node:tls';
+import type { Logger } from '../common/logger.ts';
+import { DEFAULT_LIMITS, type OrchestratorLimits } from './limits.ts';
+import { orchestratorMetrics } from './metrics.ts';
+import { BrokerPool, type BrokerState, type DesiredBroker, type PoolBroker } from './pool/broker-pool.ts';
+import { Router, type RoutingStrategyName } from './routing/strategies.ts';
+import { Session } from './session/session.ts';
+
+export interface OrchestratorOptions {
+  routing: RoutingStrategyName;
+  brokers: readonly DesiredBroker[];
+  limits?: Partial<OrchestratorLimits>;
+  log: Logger;
+}
+
+export interface BrokerStatus {
+  id: string;
+  url: string;
+  state: BrokerState;
+  /** Every connected session has this broker's subscriptions in place. */
+  synced: boolean;
+  /** Sessions connected to it now. */
+  sessions: number;
+  /** Client publishes routed to it and not yet acknowledged by it. */
+  inflight: number;
+  published: number;
+  delivered: number;
+}
+
+export interface OrchestratorStatus {
+  draining: boolean;
+  sessions: number;
+  routing: RoutingStrategyName;
+  brokers: BrokerStatus[];
+  /** CPU this process used since the previous status, as a fraction of one core. */
+  cpu: number;
+}
+
+/**
+ * One orchestrator replica: MQTT listeners for clients, a session per client, the broker pool, and
+ * the control surface the admin API exposes (status, pool changes, drain).
+ */
+export class Orchestrator {
+  readonly pool: BrokerPool;
+  readonly metrics = orchestratorMetrics();
+  readonly limits: OrchestratorLimits;
+  private readonly router: Router;
+  private readonly sessions = new Set<Session>();
+  private readonly byClientId = new Map<string, Session>();
+  private readonly servers: Server[] = [];
+  private readonly log: Logger;
+  private draining = false;
+  private lastCpu = { usage: process.cpuUsage(), at: performance.now() };
+
+  constructor(options: OrchestratorOptions) {
+    this.log = options.log;
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.router = new Router(options.routing);
+    this.pool = new BrokerPool(this.log.child({ component: 'pool' }));
+    this.pool.on('added', (b: PoolBroker) => this.onBrokerAdded(b));
+    this.pool.on('removed', (b: PoolBroker) => {
+      for (const s of this.sessions) s.leave(b.id);
+    });
+    this.pool.on('state', (b: PoolBroker) => {
+      if (b.state !== 'draining') for (const s of this.sessions) void s.join(b).catch(() => undefined);
+    });
+    this.pool.apply(options.brokers);
+  }
+
+  /** Serves MQTT on a TCP address; resolves the bound port (0 picks one). */
+  listen(host: string, port: number, tls?: { cert: Buffer; key: Buffer }): Promise<number> {
+    const server = tls
+      ? createTlsServer({ cert: tls.cert, key: tls.key }, (socket) => this.handle(socket))
+      : createNetServer((socket) => this.handle(socket));
+    this.servers.push(server);
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host, port }, () => {
+        server.off('error', reject);
+        server.on('error', (err) => this.log.error({ err }, 'listener error'));
+        resolve((server.address() as { port: number }).port);
+      });
+    });
+  }
+
+  /** Runs one client session over any stream (a socket, a TLS socket, an in-memory pair). */
+  handle(stream: Duplex): Session {
+    if ('setNoDelay' in stream) (stream as Socket).setNoDelay(true);
+    stream.on('error', (err) => this.log.debug({ err: err.message }, 'client stream error'));
+    const session = new Session(stream, {
+      pool: this.pool,
+      router: this.router,
+      limits: this.limits,
+      log: this.log.child({ component: 'session' }),
+      counters: {
+        published: (id) => {
+          const b = this.pool.get(id);
+          if (b) b.published += 1;
+          this.metrics.published.inc({ broker: id });
+        },
+        delivered: (id) => {
+          const b = this.pool.get(id);
+          if (b) b.delivered += 1;
+          this.metrics.delivered.inc({ broker: id });
+        },
+      },
+      claim: (clientId, s) => {
+        const previous = this.byClientId.get(clientId);
+        this.byClientId.set(clientId, s);
+        return previous === s ? undefined : previous;
+      },
+      release: (clientId, s) => {
+        if (this.byClientId.get(clientId) === s) this.byClientId.delete(clientId);
+      },
+    });
+    this.sessions.add(session);
+    this.metrics.connections.inc();
+    session.on('connected', () => this.metrics.sessions.set(this.connectedCount()));
+    session.on('closed', (reason: string) => {
+      this.sessions.delete(session);
+      this.metrics.sessions.set(this.connectedCount());
+      if (/malformed|too large|Invalid|invalid|before CONNECT|second CONNECT/.test(reason))
+        this.metrics.badInput.inc();
+    });
+    if (this.draining) session.redirect(undefined);
+    return session;
+  }
+
+  private connectedCount(): number {
+    let n = 0;
+    for (const s of this.sessions) if (s.state === 'connected') n += 1;
+    return n;
+  }
+
+  private onBrokerAdded(broker: PoolBroker): void {
+    if (broker.state === 'draining') return;
+    for (const s of this.sessions) {
+      void s
+        .join(broker)
+        .catch((err) =>
+          this.log.warn({ broker: broker.id, clientId: s.clientId, err: String(err) }, 'join failed'),
+        );
+    }
+  }
+
+  setBrokers(desired: readonly DesiredBroker[]): ReturnType<BrokerPool['apply']> {
+    return this.pool.apply(desired);
+  }
+
+  status(): OrchestratorStatus {
+    const now = performance.now();
+    const usage = process.cpuUsage(this.lastCpu.usage);
+    const cpu = (usage.user + usage.system) / 1000 / Math.max(1, now - this.lastCpu.at);
+    this.lastCpu = { usage: process.cpuUsage(), at: now };
+    const connected = [...this.sessions].filter((s) => s.state === 'connected');
+    return {
+      draining: this.draining,
+      sessions: connected.length,
+      routing: this.router.strategy,
+      cpu,
+      brokers: this.pool.list().map((b) => ({
+        id: b.id,
+        url: b.url,
+        state: b.state,
+        synced: connected.every((s) => s.isSynced(b.id)),
+        sessions: connected.filter((s) => s.links.has(b.id)).length,
+        inflight: connected.reduce((n, s) => n + s.inflightOn(b.id), 0),
+        published: b.published,
+        delivered: b.delivered,
+      })),
+    };
+  }
+
+  /**
+   * Stops accepting clients. MQTT 5 clients get DISCONNECT 0x9C (use another server) with the
+   * reference when one is given; 3.1.1 clients are closed after the grace period.
+   */
+  async drain(serverReference: string | undefined, graceMs = this.limits.drainGraceMs): Promise<void> {
+    this.draining = true;
+    for (const server of this.servers) server.close();
+    for (const s of this.sessions) if (s.version === 5) s.redirect(serverReference);
+    const left = [...this.sessions].filter((s) => s.version !== 5);
+    if (left.length === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, graceMs).unref());
+    for (const s of left) s.redirect(undefined);
+  }
+
+  get sessionCount(): number {
+    return this.connectedCount();
+  }
+
+  async close(): Promise<void> {
+    this.draining = true;
+    await Promise.all(this.servers.map((s) => new Promise((resolve) => s.close(resolve))));
+    for (const s of [...this.sessions]) s.close('graceful', 'orchestrator stopping');
+  }
+}

@@ -1,0 +1,139 @@
+import { EventEmitter } from 'node:events';
+import { ConfigError } from '../../common/errors.ts';
+import type { Logger } from '../../common/logger.ts';
+import { probeMqtt } from '../../common/mqtt-probe.ts';
+
+export type BrokerState = 'joining' | 'active' | 'draining';
+export const BROKER_STATES: readonly BrokerState[] = ['joining', 'active', 'draining'];
+
+export interface PoolBroker {
+  /** `host:port`. */
+  id: string;
+  url: string;
+  host: string;
+  port: number;
+  state: BrokerState;
+  /** Publishes routed to it and deliveries relayed from it, since it joined this replica's pool. */
+  published: number;
+  delivered: number;
+}
+
+export interface DesiredBroker {
+  url: string;
+  state: BrokerState;
+}
+
+/** Parses `mqtt://host:port` (IPv6 in brackets); throws a ConfigError naming the field. */
+export function parseBrokerUrl(
+  url: string,
+  path = 'url',
+): { id: string; host: string; port: number; url: string } {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError([{ path, message: `${JSON.stringify(url)} is not a URL (mqtt://host:port)` }]);
+  }
+  if (parsed.protocol !== 'mqtt:') {
+    throw new ConfigError([{ path, message: `${JSON.stringify(url)}: only mqtt:// brokers are supported` }]);
+  }
+  const host = parsed.hostname.replace(/^\[|\]$/g, '');
+  const port = parsed.port === '' ? 1883 : Number(parsed.port);
+  if (host === '') throw new ConfigError([{ path, message: `${JSON.stringify(url)} has no host` }]);
+  const id = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  return { id, host, port, url: `mqtt://${id}` };
+}
+
+/**
+ * This orchestrator replica's view of the broker pool: each broker's state (set by the manager
+ * through the admin API) and the MQTT level it speaks (found by asking it). Emits 'added',
+ * 'removed' and 'state' so sessions follow.
+ */
+export class BrokerPool extends EventEmitter {
+  private readonly brokers = new Map<string, PoolBroker>();
+  private readonly versions = new Map<string, 4 | 5>();
+
+  constructor(private readonly log: Logger) {
+    super();
+  }
+
+  list(): PoolBroker[] {
+    return [...this.brokers.values()];
+  }
+
+  get(id: string): PoolBroker | undefined {
+    return this.brokers.get(id);
+  }
+
+  /** Replaces the pool with the desired one (validated first: all or nothing); returns what changed. */
+  apply(desired: readonly DesiredBroker[]): { added: string[]; removed: string[]; changed: string[] } {
+    const parsed = desired.map((d, i) => ({ ...parseBrokerUrl(d.url, `brokers[${i}].url`), state: d.state }));
+    const next = new Set(parsed.map((p) => p.id));
+    const added: string[] = [];
+    const removed: string[] = [];
+    const changed: string[] = [];
+    for (const [id, broker] of this.brokers) {
+      if (next.has(id)) continue;
+      this.brokers.delete(id);
+      this.versions.delete(id);
+      removed.push(id);
+      this.log.info({ broker: id }, 'broker removed from the pool');
+      this.emit('removed', broker);
+    }
+    for (const p of parsed) {
+      const existing = this.brokers.get(p.id);
+      if (!existing) {
+        const broker: PoolBroker = {
+          id: p.id,
+          url: p.url,
+          host: p.host,
+          port: p.port,
+          state: p.state,
+          published: 0,
+          delivered: 0,
+        };
+        this.brokers.set(p.id, broker);
+        added.push(p.id);
+        this.log.info({ broker: p.id, state: p.state }, 'broker added to the pool');
+        this.emit('added', broker);
+      } else if (existing.state !== p.state) {
+        const from = existing.state;
+        existing.state = p.state;
+        changed.push(p.id);
+        this.log.info({ broker: p.id, from, to: p.state }, 'broker state changed');
+        this.emit('state', existing, from);
+      }
+    }
+    return { added, removed, changed };
+  }
+
+  /**
+   * The MQTT level to speak to a broker: 5 when it accepts a v5 CONNECT, else 4 (RabbitMQ 3.10
+   * refuses a v5 CONNECT). Remembered once the broker answered; an unreachable broker is asked again.
+   */
+  async protocolVersion(id: string): Promise<4 | 5> {
+    const known = this.versions.get(id);
+    if (known) return known;
+    const broker = this.brokers.get(id);
+    if (!broker) return 4;
+    try {
+      const result = await probeMqtt({
+        host: broker.host,
+        port: broker.port,
+        protocolVersion: 5,
+        timeoutMs: 2000,
+      });
+      const version = result.returnCode === 1 || result.returnCode === 0x84 ? 4 : 5;
+      this.versions.set(id, version);
+      return version;
+    } catch {
+      try {
+        await probeMqtt({ host: broker.host, port: broker.port, protocolVersion: 4, timeoutMs: 2000 });
+        this.versions.set(id, 4);
+      } catch {
+        // unreachable: decide next time
+      }
+      return 4;
+    }
+  }
+}

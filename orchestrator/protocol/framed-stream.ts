@@ -1,0 +1,116 @@
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import mqttPacket, { type Packet } from 'mqtt-packet';
+
+export interface FramedStreamOptions {
+  /** Protocol level for parsing and generating (CONNECT is parsed whatever it is set to). */
+  protocolVersion: 3 | 4 | 5;
+  /** Largest packet accepted from the peer, in bytes (remaining length + fixed header). */
+  maxPacketBytes: number;
+}
+
+export class PacketTooLargeError extends Error {
+  constructor(
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
+    super(`packet of ${bytes} bytes is larger than the ${limit}-byte limit`);
+  }
+}
+
+/**
+ * MQTT packets over any Duplex (a TCP or TLS socket, or an in-memory pair in tests), framed by
+ * mqtt-packet's streaming parser: packets may be split or merged across reads. Emits 'packet',
+ * 'error' (a malformed or oversized packet: the caller closes) and 'close'.
+ */
+export class FramedStream extends EventEmitter {
+  private readonly parser: ReturnType<typeof mqttPacket.parser>;
+  private failed = false;
+  private closed = false;
+  version: 3 | 4 | 5;
+  maxPacketBytes: number;
+
+  constructor(
+    readonly stream: Duplex,
+    options: FramedStreamOptions,
+  ) {
+    super();
+    this.version = options.protocolVersion;
+    this.maxPacketBytes = options.maxPacketBytes;
+    this.parser = mqttPacket.parser({ protocolVersion: options.protocolVersion });
+    this.parser.on('packet', (packet: Packet) => {
+      if (!this.failed) this.emit('packet', packet);
+    });
+    this.parser.on('error', (err: Error) => this.fail(err));
+    stream.on('data', (chunk: Buffer) => this.onData(chunk));
+    stream.on('error', (err) => this.emit('transportError', err));
+    stream.on('close', () => this.onClose());
+    stream.on('end', () => this.onClose());
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.failed) return;
+    this.parser.parse(chunk);
+    // mqtt-packet keeps a partial packet buffered; its header tells the full length early.
+    const pending = (this.parser as unknown as { packet?: { length?: number } }).packet?.length ?? -1;
+    if (pending > this.maxPacketBytes) this.fail(new PacketTooLargeError(pending, this.maxPacketBytes));
+  }
+
+  private fail(err: Error): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.emit('error', err);
+  }
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.emit('close');
+  }
+
+  /** Switches parser and generator to the protocol level the CONNECT announced. */
+  setVersion(version: 3 | 4 | 5): void {
+    this.version = version;
+    (this.parser as unknown as { settings: { protocolVersion: number } }).settings.protocolVersion = version;
+  }
+
+  /** Writes one packet; returns false when the stream's buffer is full (wait for 'drain'). */
+  write(packet: Packet): boolean {
+    if (this.closed || this.stream.destroyed) return false;
+    let bytes: Buffer;
+    try {
+      bytes = mqttPacket.generate(packet, { protocolVersion: this.version });
+    } catch (err) {
+      // A packet that cannot be encoded at this level (a bug, or a relayed value out of range).
+      this.emit('encodeError', err, packet);
+      return false;
+    }
+    return this.stream.write(bytes);
+  }
+
+  get writableNeedDrain(): boolean {
+    return this.stream.writableNeedDrain;
+  }
+
+  get isClosed(): boolean {
+    return this.closed || this.stream.destroyed;
+  }
+
+  pause(): void {
+    this.stream.pause();
+  }
+
+  resume(): void {
+    this.stream.resume();
+  }
+
+  /** Flushes what was written, then closes. */
+  end(): void {
+    if (!this.stream.destroyed) this.stream.end();
+    setTimeout(() => this.stream.destroy(), 1000).unref();
+  }
+
+  destroy(): void {
+    this.stream.destroy();
+  }
+}

@@ -1,0 +1,19 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Rendezvous (highest-random-weight) hashing: the owner of a key among candidates is the one with
+ * the highest hash(candidate, key). Adding or removing a candidate moves only the keys it owns, and
+ * every orchestrator replica computes the same owner without talking to the others (pure).
+ */
+export function rendezvousOwner(key: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestWeight = -1n;
+  for (const candidate of candidates) {
+    const weight = createHash('sha1').update(candidate).update('\0').update(key).digest().readBigUInt64BE(0);
+    if (weight > bestWeight || (weight === bestWeight && best !== undefined && candidate < best)) {
+      best = candidate;
+      bestWeight = weight;
+    }
+  }
+  return best;
+}

@@ -1,0 +1,71 @@
+import { rendezvousOwner } from './rendezvous.ts';
+
+export type RoutingStrategyName = 'round-robin' | 'client-affinity' | 'topic-affinity';
+export const ROUTING_STRATEGIES: readonly RoutingStrategyName[] = [
+  'round-robin',
+  'client-affinity',
+  'topic-affinity',
+];
+
+export interface RouteRequest {
+  clientId: string;
+  topic: string;
+  retain: boolean;
+  /** Brokers a publish may go to now: active, synced and connected for this session, in pool order. */
+  candidates: readonly string[];
+}
+
+/**
+ * Picks the one broker a PUBLISH goes to (pure but for its own counter).
+ * - round-robin: the Brokel model; spreads load, but two publishes of one client may overtake
+ *   each other on different brokers.
+ * - client-affinity: every publish of one client to one broker: per-publisher order holds.
+ * - topic-affinity: every publish on one topic to one broker: per-topic order holds for all publishers.
+ * Retained publishes (and clears) always go to the topic's owner, so a topic has one retained value.
+ * When the candidate set changes, affinity keys move only if their broker left (rendezvous hashing).
+ */
+export class Router {
+  private counter = 0;
+
+  constructor(readonly strategy: RoutingStrategyName) {}
+
+  route(request: RouteRequest): string | undefined {
+    const { candidates } = request;
+    if (candidates.length === 0) return undefined;
+    if (request.retain) return rendezvousOwner(`topic:${request.topic}`, candidates);
+    switch (this.strategy) {
+      case 'round-robin': {
+        const chosen = candidates[this.counter % candidates.length];
+        this.counter = (this.counter + 1) % 1_000_000_007;
+        return chosen;
+      }
+      case 'client-affinity':
+        return rendezvousOwner(`client:${request.clientId}`, candidates);
+      case 'topic-affinity':
+        return rendezvousOwner(`topic:${request.topic}`, candidates);
+    }
+  }
+}
+
+/** The broker that keeps a topic's retained value among the active brokers. */
+export function retainedOwner(topic: string, brokers: readonly string[]): string | undefined {
+  return rendezvousOwner(`topic:${topic}`, brokers);
+}
+
+/** The broker that holds a client's will (its "home"): one per client, so the will fires once. */
+export function homeBroker(clientId: string, brokers: readonly string[]): string | undefined {
+  return rendezvousOwner(`client:${clientId}`, brokers);
+}
+
+/** Brokers in the order they are tried as a client's home (the first reachable one holds the will). */
+export function homeBrokerRanking(clientId: string, brokers: readonly string[]): string[] {
+  const rest = [...brokers];
+  const out: string[] = [];
+  while (rest.length > 0) {
+    const next = rendezvousOwner(`client:${clientId}`, rest);
+    if (next === undefined) break;
+    out.push(next);
+    rest.splice(rest.indexOf(next), 1);
+  }
+  return out;
+}

@@ -1,0 +1,49 @@
+import type { Packet } from 'mqtt-packet';
+import type { Logger } from '../../common/logger.ts';
+import type { PacketIdSpace } from '../protocol/packet-ids.ts';
+import type { Upstream } from './upstream.ts';
+
+/** What an id this session allocated on one broker connection is waiting for. */
+export type UpstreamPending =
+  | { kind: 'publish'; downId: number }
+  | { kind: 'subscribe'; requestId: number }
+  | { kind: 'unsubscribe'; requestId: number }
+  | { kind: 'replay' };
+
+/** One session's live connection to one broker. */
+export interface UpstreamLink {
+  brokerId: string;
+  upstream: Upstream;
+  ids: PacketIdSpace<UpstreamPending>;
+  /** Every subscription of the session is in place on this broker. */
+  synced: boolean;
+}
+
+/** Per-broker counters the session reports (messages in from brokers, out to brokers). */
+export interface BrokerCounters {
+  published(brokerId: string): void;
+  delivered(brokerId: string): void;
+}
+
+/** What the flows of a session (publish, delivery, subscribe) need from the session. */
+export interface SessionContext {
+  readonly clientId: string;
+  /** The client's protocol level: 4 (3.1.1) or 5. */
+  readonly version: 4 | 5;
+  readonly log: Logger;
+  readonly counters: BrokerCounters;
+  sendDown(packet: Packet): boolean;
+  link(brokerId: string): UpstreamLink | undefined;
+  /** Links a PUBLISH may be routed to: active, synced, up; in pool order. */
+  publishTargets(): UpstreamLink[];
+  /** Links a SUBSCRIBE goes to: joining or active, up. */
+  subscribeTargets(): UpstreamLink[];
+  /** Ends the session for a protocol violation (v5: DISCONNECT with the reason code). */
+  protocolError(reason: string, reasonCode: number): void;
+  /** Pause/resume reading from the client (inbound backpressure). */
+  pauseClient(reason: string): void;
+  resumeClient(reason: string): void;
+  /** Pause/resume reading from every broker of the session (outbound backpressure). */
+  pauseUpstreams(reason: string): void;
+  resumeUpstreams(reason: string): void;
+}

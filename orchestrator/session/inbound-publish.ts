@@ -1,0 +1,210 @@
+import type { IPublishPacket, Packet } from 'mqtt-packet';
+import type { Router } from '../routing/strategies.ts';
+import type { SessionContext, UpstreamLink } from './context.ts';
+import { type TopicAliases, topicNameProblem } from './topic-alias.ts';
+
+interface InFlight {
+  downId: number;
+  brokerId: string;
+  upId: number;
+  packet: IPublishPacket;
+  /** QoS 2: the broker sent PUBREC (it owns the message now); waiting for the client's PUBREL. */
+  received: boolean;
+  /** QoS 2: PUBREL forwarded, waiting for the broker's PUBCOMP. */
+  released: boolean;
+}
+
+/**
+ * A client's PUBLISH flows (client → orchestrator → one broker). QoS 1/2 are acknowledged to the
+ * client only after the broker acknowledged; a QoS 2 flow stays on its broker from PUBLISH to PUBCOMP.
+ * When a broker goes down, publishes it had not acknowledged are re-sent to another broker.
+ */
+export class InboundPublishes {
+  private readonly inflight = new Map<number, InFlight>();
+  private paused = false;
+
+  constructor(
+    private readonly ctx: SessionContext,
+    private readonly router: Router,
+    private readonly aliases: TopicAliases,
+    /** Unacknowledged QoS 1/2 publishes from the client before we stop reading it (and v5 receive maximum). */
+    readonly maxInflight: number,
+  ) {}
+
+  get size(): number {
+    return this.inflight.size;
+  }
+
+  onPublish(packet: IPublishPacket): void {
+    const resolved = this.aliases.resolve(packet.topic, packet.properties?.topicAlias);
+    if ('error' in resolved) return this.ctx.protocolError(resolved.error, 0x94);
+    const problem = topicNameProblem(resolved.topic);
+    if (problem) return this.ctx.protocolError(problem, 0x90);
+    const forward: IPublishPacket = { ...packet, topic: resolved.topic };
+    if (forward.properties) {
+      const { topicAlias: _drop, ...rest } = forward.properties;
+      forward.properties = rest;
+    }
+    if (packet.qos === 0) {
+      this.routeQos0(forward);
+      return;
+    }
+    const downId = packet.messageId ?? 0;
+    const existing = this.inflight.get(downId);
+    if (existing) {
+      // A re-sent QoS 2 PUBLISH [MQTT-4.3.3-?]: never a second copy on another broker.
+      if (existing.received) this.ctx.sendDown({ cmd: 'pubrec', messageId: downId });
+      else
+        this.ctx
+          .link(existing.brokerId)
+          ?.upstream.send({ ...existing.packet, messageId: existing.upId, dup: true });
+      return;
+    }
+    if (this.inflight.size >= this.maxInflight && this.ctx.version === 5) {
+      return this.ctx.protocolError(`more than ${this.maxInflight} unacknowledged publishes`, 0x93); // receive maximum exceeded
+    }
+    const entry: InFlight = {
+      downId,
+      brokerId: '',
+      upId: 0,
+      packet: forward,
+      received: false,
+      released: false,
+    };
+    this.inflight.set(downId, entry);
+    this.send(entry, []);
+    this.updatePause();
+  }
+
+  private routeQos0(packet: IPublishPacket): void {
+    const targets = this.ctx.publishTargets();
+    const brokerId = this.router.route({
+      clientId: this.ctx.clientId,
+      topic: packet.topic,
+      retain: packet.retain,
+      candidates: targets.map((l) => l.brokerId),
+    });
+    const link = targets.find((l) => l.brokerId === brokerId);
+    if (!link) {
+      this.ctx.log.warn({ topic: packet.topic }, 'QoS 0 publish dropped: no broker available');
+      return;
+    }
+    link.upstream.send({ ...packet, messageId: undefined });
+    this.ctx.counters.published(link.brokerId);
+    if (link.upstream.writableNeedDrain) {
+      this.ctx.pauseClient(`broker ${link.brokerId} write buffer full`);
+      link.upstream.onDrain(() => this.ctx.resumeClient(`broker ${link.brokerId} write buffer full`));
+    }
+  }
+
+  /** Sends (or re-sends) an in-flight QoS 1/2 publish to a broker not in `exclude`. */
+  private send(entry: InFlight, exclude: readonly string[]): void {
+    const targets = this.ctx.publishTargets().filter((l) => !exclude.includes(l.brokerId));
+    const brokerId = this.router.route({
+      clientId: this.ctx.clientId,
+      topic: entry.packet.topic,
+      retain: entry.packet.retain,
+      candidates: targets.map((l) => l.brokerId),
+    });
+    const link = targets.find((l) => l.brokerId === brokerId);
+    if (!link) {
+      // Nothing to send it to: keep it; it goes out when a broker (re)joins (resendPending).
+      entry.brokerId = '';
+      this.ctx.log.warn({ downId: entry.downId }, 'publish held: no broker available');
+      return;
+    }
+    const upId = link.ids.allocate({ kind: 'publish', downId: entry.downId });
+    if (upId === undefined)
+      return this.ctx.protocolError(`no packet id left on broker ${link.brokerId}`, 0x97);
+    entry.brokerId = link.brokerId;
+    entry.upId = upId;
+    link.upstream.send({ ...entry.packet, messageId: upId, dup: false });
+    this.ctx.counters.published(link.brokerId);
+  }
+
+  /** PUBACK / PUBREC / PUBCOMP from a broker for one of our publishes. */
+  onBrokerAck(link: UpstreamLink, packet: Packet & { messageId?: number }, downId: number): void {
+    const entry = this.inflight.get(downId);
+    if (!entry || entry.brokerId !== link.brokerId || entry.upId !== packet.messageId) return;
+    const reasonCode = (packet as { reasonCode?: number }).reasonCode;
+    const relayed = this.ctx.version === 5 && reasonCode !== undefined ? { reasonCode } : {};
+    switch (packet.cmd) {
+      case 'puback':
+        link.ids.release(entry.upId);
+        this.inflight.delete(downId);
+        this.ctx.sendDown({ cmd: 'puback', messageId: downId, ...relayed });
+        break;
+      case 'pubrec':
+        if (reasonCode !== undefined && reasonCode >= 0x80) {
+          link.ids.release(entry.upId);
+          this.inflight.delete(downId);
+        } else {
+          entry.received = true;
+        }
+        this.ctx.sendDown({ cmd: 'pubrec', messageId: downId, ...relayed });
+        break;
+      case 'pubcomp':
+        link.ids.release(entry.upId);
+        this.inflight.delete(downId);
+        this.ctx.sendDown({ cmd: 'pubcomp', messageId: downId, ...relayed });
+        break;
+    }
+    this.updatePause();
+  }
+
+  /** PUBREL from the client: forwarded to the broker that holds the QoS 2 flow. */
+  onPubrel(downId: number): void {
+    const entry = this.inflight.get(downId);
+    if (!entry) {
+      // Unknown (already completed): PUBCOMP so the client can finish [MQTT-4.3.3-?].
+      this.ctx.sendDown({
+        cmd: 'pubcomp',
+        messageId: downId,
+        ...(this.ctx.version === 5 ? { reasonCode: 0x92 } : {}),
+      });
+      return;
+    }
+    const link = this.ctx.link(entry.brokerId);
+    if (!link?.upstream.isUp) {
+      // The broker that accepted the message (PUBREC) is gone; it owned the message from then on.
+      this.inflight.delete(downId);
+      this.ctx.sendDown({ cmd: 'pubcomp', messageId: downId });
+      this.updatePause();
+      return;
+    }
+    entry.released = true;
+    link.upstream.send({ cmd: 'pubrel', messageId: entry.upId });
+  }
+
+  /** A broker went down: publishes it had not acknowledged go to another broker. */
+  onBrokerDown(brokerId: string): void {
+    for (const entry of this.inflight.values()) {
+      if (entry.brokerId !== brokerId) continue;
+      if (entry.received) continue; // QoS 2 accepted by that broker; finished on the client's PUBREL
+      this.send(entry, [brokerId]);
+    }
+  }
+
+  /** A broker became available: publishes held for lack of any broker go out now. */
+  resendHeld(): void {
+    for (const entry of this.inflight.values()) if (entry.brokerId === '') this.send(entry, []);
+  }
+
+  /** Publishes routed to a broker and not yet acknowledged by it (the admin API's in-flight count). */
+  inflightOn(brokerId: string): number {
+    let n = 0;
+    for (const entry of this.inflight.values()) if (entry.brokerId === brokerId) n += 1;
+    return n;
+  }
+
+  private updatePause(): void {
+    const full = this.inflight.size >= this.maxInflight;
+    if (full && !this.paused) {
+      this.paused = true;
+      this.ctx.pauseClient('in-flight window full');
+    } else if (!full && this.paused) {
+      this.paused = false;
+      this.ctx.resumeClient('in-flight window full');
+    }
+  }
+}

@@ -1,0 +1,178 @@
+import type { IPublishPacket, Packet } from 'mqtt-packet';
+import { PacketIdSpace } from '../protocol/packet-ids.ts';
+import type { SessionContext, UpstreamLink } from './context.ts';
+
+interface Delivery {
+  brokerId: string;
+  upId: number;
+  qos: 1 | 2;
+  /** QoS 2: the client sent PUBREC (relayed); waiting for the broker's PUBREL. */
+  received: boolean;
+}
+
+/**
+ * Deliveries from brokers to the client (broker → orchestrator → client), with packet-id remapping:
+ * one downstream id space, one upstream id space per broker. Acknowledgements go back to the broker
+ * that sent the message. The client's in-flight window is bounded (its receive maximum, or ours);
+ * while it is full, or the client's socket is full, the session stops reading from its brokers.
+ */
+export class OutboundDeliveries {
+  private readonly ids = new PacketIdSpace<Delivery>();
+  /** (broker, upstream id) → downstream id, for QoS 2 PUBRELs and duplicate deliveries. */
+  private readonly byUpstream = new Map<string, number>();
+  private readonly waiting: Array<{ link: UpstreamLink; packet: IPublishPacket }> = [];
+  private paused = false;
+
+  constructor(
+    private readonly ctx: SessionContext,
+    /** QoS 1/2 deliveries unacknowledged by the client at once. */
+    readonly window: number,
+    /** Deliveries buffered while the window is full, before reading from brokers stops. */
+    readonly maxBuffered: number,
+    /** The client's maximum packet size (v5), or Infinity. */
+    readonly clientMaxPacketBytes: number,
+  ) {}
+
+  get inflight(): number {
+    return this.ids.size;
+  }
+
+  get buffered(): number {
+    return this.waiting.length;
+  }
+
+  onBrokerPublish(link: UpstreamLink, packet: IPublishPacket): void {
+    this.ctx.counters.delivered(link.brokerId);
+    if (packet.qos > 0 && (this.ids.size >= this.window || this.waiting.length > 0)) {
+      this.waiting.push({ link, packet });
+      this.updatePause();
+      return;
+    }
+    this.deliver(link, packet);
+  }
+
+  private deliver(link: UpstreamLink, packet: IPublishPacket): void {
+    const out: IPublishPacket = { ...packet };
+    if (this.ctx.version !== 5) delete out.properties;
+    if (packet.qos === 0) {
+      this.write({ ...out, messageId: undefined });
+      return;
+    }
+    const key = `${link.brokerId}\0${packet.messageId}`;
+    let downId = this.byUpstream.get(key);
+    if (downId === undefined) {
+      downId = this.ids.allocate({
+        brokerId: link.brokerId,
+        upId: packet.messageId ?? 0,
+        qos: packet.qos,
+        received: false,
+      });
+      if (downId === undefined) {
+        this.waiting.unshift({ link, packet });
+        return;
+      }
+      this.byUpstream.set(key, downId);
+    }
+    this.write({ ...out, messageId: downId });
+  }
+
+  private write(packet: IPublishPacket): void {
+    // [MQTT-3.1.2-25]: never send a packet larger than the client's maximum; acknowledge it upstream.
+    if (this.clientMaxPacketBytes !== Number.POSITIVE_INFINITY) {
+      const size =
+        Buffer.byteLength(packet.topic) +
+        (Buffer.isBuffer(packet.payload)
+          ? packet.payload.length
+          : Buffer.byteLength(String(packet.payload))) +
+        16;
+      if (size > this.clientMaxPacketBytes) {
+        this.ctx.log.warn(
+          { topic: packet.topic, size },
+          'delivery larger than the client accepts: discarded',
+        );
+        if (packet.messageId !== undefined) this.discard(packet.messageId);
+        return;
+      }
+    }
+    if (!this.ctx.sendDown(packet)) {
+      this.ctx.pauseUpstreams('client write buffer full');
+    }
+  }
+
+  private discard(downId: number): void {
+    const d = this.ids.release(downId);
+    if (!d) return;
+    this.byUpstream.delete(`${d.brokerId}\0${d.upId}`);
+    this.ctx.link(d.brokerId)?.upstream.send({ cmd: d.qos === 1 ? 'puback' : 'pubrec', messageId: d.upId });
+  }
+
+  /** PUBACK / PUBREC / PUBCOMP from the client. */
+  onClientAck(packet: Packet & { messageId?: number }): void {
+    const downId = packet.messageId ?? 0;
+    const d = this.ids.get(downId);
+    if (!d) return;
+    const link = this.ctx.link(d.brokerId);
+    const reasonCode = (packet as { reasonCode?: number }).reasonCode;
+    const relayed = link?.upstream.protocolVersion === 5 && reasonCode !== undefined ? { reasonCode } : {};
+    if (
+      packet.cmd === 'puback' ||
+      packet.cmd === 'pubcomp' ||
+      (packet.cmd === 'pubrec' && (reasonCode ?? 0) >= 0x80)
+    ) {
+      this.ids.release(downId);
+      this.byUpstream.delete(`${d.brokerId}\0${d.upId}`);
+      link?.upstream.send({ cmd: packet.cmd, messageId: d.upId, ...relayed });
+      this.drainWaiting();
+    } else if (packet.cmd === 'pubrec') {
+      d.received = true;
+      link?.upstream.send({ cmd: 'pubrec', messageId: d.upId, ...relayed });
+    }
+  }
+
+  /** PUBREL from a broker (QoS 2 delivery): relayed to the client under the downstream id. */
+  onBrokerPubrel(link: UpstreamLink, upId: number): void {
+    const downId = this.byUpstream.get(`${link.brokerId}\0${upId}`);
+    if (downId === undefined) {
+      link.upstream.send({ cmd: 'pubcomp', messageId: upId }); // already completed
+      return;
+    }
+    this.ctx.sendDown({ cmd: 'pubrel', messageId: downId });
+  }
+
+  /** A broker went down: its unacknowledged deliveries can no longer be acknowledged; forget them. */
+  onBrokerDown(brokerId: string): void {
+    for (const [downId, d] of [...this.ids.entries()]) {
+      if (d.brokerId !== brokerId) continue;
+      this.ids.release(downId);
+      this.byUpstream.delete(`${brokerId}\0${d.upId}`);
+    }
+    for (let i = this.waiting.length - 1; i >= 0; i--)
+      if (this.waiting[i]?.link.brokerId === brokerId) this.waiting.splice(i, 1);
+    this.drainWaiting();
+  }
+
+  /** The client's socket drained: deliver what waited. */
+  onClientDrain(): void {
+    this.drainWaiting();
+    this.ctx.resumeUpstreams('client write buffer full');
+  }
+
+  private drainWaiting(): void {
+    while (this.waiting.length > 0 && this.ids.size < this.window) {
+      const next = this.waiting.shift();
+      if (next) this.deliver(next.link, next.packet);
+    }
+    this.updatePause();
+  }
+
+  private updatePause(): void {
+    const full = this.waiting.length >= this.maxBuffered;
+    if (full && !this.paused) {
+      this.paused = true;
+      this.ctx.pauseUpstreams('delivery buffer full');
+    } else if (!full && this.paused) {
+      this.paused = false;
+      this.ctx.resumeUpstreams('delivery buffer full');
+    }
+  }
+}

@@ -1,0 +1,500 @@
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import type { IConnackPacket, IConnectPacket, IDisconnectPacket, IPublishPacket, Packet } from 'mqtt-packet';
+import { errorMessage } from '../../common/errors.ts';
+import type { Logger } from '../../common/logger.ts';
+import type { OrchestratorLimits } from '../limits.ts';
+import type { BrokerPool, PoolBroker } from '../pool/broker-pool.ts';
+import { FramedStream, PacketTooLargeError } from '../protocol/framed-stream.ts';
+import { PacketIdSpace } from '../protocol/packet-ids.ts';
+import { homeBrokerRanking, type Router } from '../routing/strategies.ts';
+import { clientConnack, refusal, upstreamConnect, validateConnect } from './connect-steps.ts';
+import type { BrokerCounters, SessionContext, UpstreamLink, UpstreamPending } from './context.ts';
+import { InboundPublishes } from './inbound-publish.ts';
+import { OutboundDeliveries } from './outbound-delivery.ts';
+import { SubscriptionFanout } from './subscriptions.ts';
+import { TopicAliases } from './topic-alias.ts';
+import { Upstream } from './upstream.ts';
+
+export interface SessionDeps {
+  pool: BrokerPool;
+  router: Router;
+  limits: OrchestratorLimits;
+  log: Logger;
+  counters: BrokerCounters;
+  /** Registers the session under its client id; returns the session it takes over, if any. */
+  claim(clientId: string, session: Session): Session | undefined;
+  release(clientId: string, session: Session): void;
+}
+
+type CloseMode = 'graceful' | 'abrupt';
+
+/**
+ * One client's session: the client's stream (any Duplex) on one side, one upstream connection per
+ * broker on the other. CONNECT is a short list of named steps (validate, take over, open upstreams,
+ * CONNACK, flush); then packets are dispatched to the publish, delivery and subscription flows.
+ */
+export class Session extends EventEmitter implements SessionContext {
+  clientId = '';
+  version: 4 | 5 = 4;
+  log: Logger;
+  readonly counters: BrokerCounters;
+  readonly links = new Map<string, UpstreamLink>();
+  state: 'connecting' | 'connected' | 'closed' = 'connecting';
+  private readonly down: FramedStream;
+  private connect: IConnectPacket | undefined;
+  private inbound: InboundPublishes | undefined;
+  private outbound: OutboundDeliveries | undefined;
+  private subs: SubscriptionFanout | undefined;
+  private readonly early: Packet[] = [];
+  private readonly clientPauses = new Set<string>();
+  private readonly upstreamPauses = new Set<string>();
+  private lastActivity = Date.now();
+  private keepaliveTimer: NodeJS.Timeout | undefined;
+  private connectTimer: NodeJS.Timeout | undefined;
+  private readonly reconnectTimers = new Map<string, NodeJS.Timeout>();
+
+  constructor(
+    stream: Duplex,
+    private readonly deps: SessionDeps,
+  ) {
+    super();
+    this.log = deps.log;
+    this.counters = deps.counters;
+    this.down = new FramedStream(stream, { protocolVersion: 4, maxPacketBytes: deps.limits.maxPacketBytes });
+    this.down.on('packet', (p: Packet) => this.onClientPacket(p));
+    this.down.on('error', (err: Error) => this.onClientBadInput(err));
+    this.down.on('close', () => this.close('abrupt', 'client connection closed'));
+    this.down.on('encodeError', (err: Error, packet: Packet) => {
+      this.log.error({ err: err.message, cmd: packet.cmd }, 'a packet for the client could not be encoded');
+      this.close('abrupt', `encoding ${packet.cmd} failed`);
+    });
+    stream.on('drain', () => this.outbound?.onClientDrain());
+    // [MQTT-3.1.0-1]: the first packet is CONNECT, within a bounded time.
+    this.connectTimer = setTimeout(
+      () => this.close('abrupt', 'no CONNECT in time'),
+      deps.limits.connectTimeoutMs,
+    );
+    this.connectTimer.unref();
+  }
+
+  // ---- SessionContext -------------------------------------------------------------------------
+
+  sendDown(packet: Packet): boolean {
+    return this.down.write(packet);
+  }
+
+  link(brokerId: string): UpstreamLink | undefined {
+    return this.links.get(brokerId);
+  }
+
+  publishTargets(): UpstreamLink[] {
+    return this.deps.pool
+      .list()
+      .filter((b) => b.state === 'active')
+      .map((b) => this.links.get(b.id))
+      .filter((l): l is UpstreamLink => l?.synced && l.upstream.isUp);
+  }
+
+  subscribeTargets(): UpstreamLink[] {
+    return this.deps.pool
+      .list()
+      .filter((b) => b.state === 'active' || b.state === 'joining')
+      .map((b) => this.links.get(b.id))
+      .filter((l): l is UpstreamLink => l?.upstream.isUp);
+  }
+
+  protocolError(reason: string, reasonCode: number): void {
+    this.log.warn({ reason, reasonCode }, 'protocol error: closing the session');
+    if (this.version === 5 && this.state === 'connected') this.down.write({ cmd: 'disconnect', reasonCode });
+    this.close('abrupt', reason);
+  }
+
+  pauseClient(reason: string): void {
+    if (this.clientPauses.size === 0) this.down.pause();
+    this.clientPauses.add(reason);
+  }
+
+  resumeClient(reason: string): void {
+    if (this.clientPauses.delete(reason) && this.clientPauses.size === 0) this.down.resume();
+  }
+
+  pauseUpstreams(reason: string): void {
+    if (this.upstreamPauses.size === 0) for (const l of this.links.values()) l.upstream.pause();
+    this.upstreamPauses.add(reason);
+  }
+
+  resumeUpstreams(reason: string): void {
+    if (this.upstreamPauses.delete(reason) && this.upstreamPauses.size === 0) {
+      for (const l of this.links.values()) l.upstream.resume();
+    }
+  }
+
+  // ---- client side ----------------------------------------------------------------------------
+
+  private onClientBadInput(err: Error): void {
+    const tooLarge = err instanceof PacketTooLargeError;
+    this.log.warn({ err: err.message }, tooLarge ? 'packet too large' : 'malformed packet');
+    if (this.version === 5 && this.state === 'connected') {
+      this.down.write({ cmd: 'disconnect', reasonCode: tooLarge ? 0x95 : 0x81 });
+    }
+    this.close('abrupt', err.message);
+  }
+
+  private onClientPacket(packet: Packet): void {
+    this.lastActivity = Date.now();
+    if (this.state === 'closed') return;
+    if (this.state === 'connecting') {
+      if (this.connect === undefined) {
+        if (packet.cmd !== 'connect') return this.close('abrupt', `${packet.cmd} before CONNECT`); // [MQTT-3.1.0-1]
+        this.connect = packet;
+        void this.runConnect(packet);
+      } else if (packet.cmd === 'connect') {
+        this.close('abrupt', 'second CONNECT'); // [MQTT-3.1.0-2]
+      } else {
+        this.early.push(packet); // sent right after CONNECT: handled once connected
+      }
+      return;
+    }
+    this.dispatch(packet);
+  }
+
+  private dispatch(packet: Packet): void {
+    switch (packet.cmd) {
+      case 'publish':
+        return this.inbound?.onPublish(packet);
+      case 'puback':
+      case 'pubrec':
+      case 'pubcomp':
+        return this.outbound?.onClientAck(packet);
+      case 'pubrel':
+        return this.inbound?.onPubrel(packet.messageId ?? 0);
+      case 'subscribe':
+        return this.subs?.onSubscribe(packet);
+      case 'unsubscribe':
+        return this.subs?.onUnsubscribe(packet);
+      case 'pingreq':
+        this.down.write({ cmd: 'pingresp' }); // keepalive is answered locally
+        return;
+      case 'disconnect': {
+        // v5 0x04: disconnect with will message: the will fires, as on an abrupt close.
+        const withWill = this.version === 5 && (packet as IDisconnectPacket).reasonCode === 0x04;
+        return this.close(withWill ? 'abrupt' : 'graceful', 'client DISCONNECT');
+      }
+      case 'connect':
+        return this.protocolError('second CONNECT', 0x82); // [MQTT-3.1.0-2]
+      case 'auth':
+        return this.protocolError('enhanced authentication (AUTH) is not supported', 0x8c);
+      default:
+        return this.protocolError(`unexpected ${packet.cmd} from a client`, 0x82);
+    }
+  }
+
+  // ---- CONNECT steps --------------------------------------------------------------------------
+
+  private async runConnect(packet: IConnectPacket): Promise<void> {
+    const version: 4 | 5 = packet.protocolVersion === 5 ? 5 : 4;
+    this.version = version;
+    this.down.setVersion(packet.protocolVersion === 5 ? 5 : 4);
+    // Step 1: validate.
+    const check = validateConnect(packet);
+    if (!check.ok) {
+      this.log.info({ reason: check.reason }, 'CONNECT refused');
+      this.down.write(refusal(version, check.code));
+      return this.close('graceful', check.reason);
+    }
+    this.clientId = check.clientId;
+    this.log = this.deps.log.child({ clientId: this.clientId });
+    // Step 2: take over a session with the same client id, as a broker would.
+    const previous = this.deps.claim(this.clientId, this);
+    previous?.takeOver();
+    // Step 3: open upstreams: the home broker (with the will) first, then the others.
+    const brokers = this.deps.pool.list().filter((b) => b.state === 'active' || b.state === 'joining');
+    const activeIds = brokers.filter((b) => b.state === 'active').map((b) => b.id);
+    const ranking = homeBrokerRanking(
+      this.clientId,
+      activeIds.length > 0 ? activeIds : brokers.map((b) => b.id),
+    );
+    let home: { link: UpstreamLink; connack: IConnackPacket } | undefined;
+    for (const id of ranking) {
+      const broker = this.deps.pool.get(id);
+      if (!broker || this.isClosed()) continue;
+      try {
+        home = await this.openLink(broker, true);
+        break;
+      } catch (err) {
+        this.log.warn({ broker: id, err: errorMessage(err) }, 'home broker candidate unreachable');
+      }
+    }
+    if (this.isClosed()) return this.dropAll();
+    if (!home) {
+      this.down.write(refusal(version, 3)); // server unavailable
+      return this.close('graceful', 'no broker reachable');
+    }
+    const homeCode = home.connack.reasonCode ?? home.connack.returnCode ?? 0;
+    if (homeCode !== 0) {
+      // Auth passthrough: the broker's refusal, translated to the client's level.
+      this.down.write(clientConnack(home.connack, home.link.upstream.protocolVersion, version, undefined));
+      this.links.delete(home.link.brokerId);
+      return this.close('graceful', `home broker refused with code ${homeCode}`);
+    }
+    await Promise.all(
+      brokers
+        .filter((b) => b.id !== home?.link.brokerId)
+        .map((b) => this.openLink(b, false).catch((err) => this.onLinkFailed(b, err))),
+    );
+    if (this.isClosed()) return this.dropAll();
+    // Links opened with the CONNECT have every subscription already: none yet, or the brokers'
+    // own persistent session.
+    for (const link of this.links.values()) link.synced = true;
+    // Step 4: CONNACK, the home broker's.
+    this.setupFlows(packet);
+    const extra: IConnackPacket['properties'] = {
+      receiveMaximum: this.deps.limits.maxInflightFromClient,
+      topicAliasMaximum: this.deps.limits.topicAliasMaximum,
+      maximumPacketSize: this.deps.limits.maxPacketBytes,
+      ...(check.assigned ? { assignedClientIdentifier: this.clientId } : {}),
+    };
+    this.down.write(clientConnack(home.connack, home.link.upstream.protocolVersion, version, extra));
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.state = 'connected';
+    this.startKeepalive(packet.keepalive ?? 0);
+    this.log.info(
+      { brokers: [...this.links.keys()], home: home.link.brokerId, clean: packet.clean },
+      'client connected',
+    );
+    // Step 5: flush what the client sent while we were connecting.
+    for (const p of this.early.splice(0)) this.dispatch(p);
+    this.emit('connected');
+  }
+
+  private setupFlows(packet: IConnectPacket): void {
+    const limits = this.deps.limits;
+    this.inbound = new InboundPublishes(
+      this,
+      this.deps.router,
+      new TopicAliases(limits.topicAliasMaximum),
+      limits.maxInflightFromClient,
+    );
+    const clientReceiveMax = packet.properties?.receiveMaximum ?? 65_535;
+    this.outbound = new OutboundDeliveries(
+      this,
+      Math.min(limits.deliveryWindow, clientReceiveMax),
+      limits.maxBufferedDeliveries,
+      packet.properties?.maximumPacketSize ?? Number.POSITIVE_INFINITY,
+    );
+    this.subs = new SubscriptionFanout(this);
+  }
+
+  /** Opens one upstream; resolves with its CONNACK. The link is registered once the broker accepted. */
+  private async openLink(
+    broker: PoolBroker,
+    withWill: boolean,
+  ): Promise<{ link: UpstreamLink; connack: IConnackPacket }> {
+    const connect = this.connect;
+    if (!connect) throw new Error('no CONNECT');
+    const brokerVersion =
+      (await this.deps.pool.protocolVersion(broker.id)) === 5 && this.version === 5 ? 5 : 4;
+    const upstream = new Upstream({
+      brokerId: broker.id,
+      host: broker.host,
+      port: broker.port,
+      protocolVersion: brokerVersion,
+      connect: upstreamConnect(connect, this.clientId, brokerVersion, withWill),
+      keepaliveSeconds: this.deps.limits.upstreamKeepaliveSeconds,
+      connectTimeoutMs: this.deps.limits.upstreamConnectTimeoutMs,
+      maxPacketBytes: this.deps.limits.maxPacketBytes,
+    });
+    const connack = await upstream.open();
+    const link: UpstreamLink = {
+      brokerId: broker.id,
+      upstream,
+      ids: new PacketIdSpace<UpstreamPending>(),
+      synced: false,
+    };
+    if ((connack.reasonCode ?? connack.returnCode ?? 0) !== 0) return { link, connack };
+    if (this.isClosed()) {
+      upstream.drop();
+      return { link, connack };
+    }
+    this.links.set(broker.id, link);
+    if (this.upstreamPauses.size > 0) upstream.pause();
+    upstream.on('packet', (p: Packet) => this.onBrokerPacket(link, p));
+    upstream.on('down', (reason: string) => this.onLinkDown(link, reason));
+    return { link, connack };
+  }
+
+  private onLinkFailed(broker: PoolBroker, err: unknown): void {
+    this.log.warn({ broker: broker.id, err: errorMessage(err) }, 'broker unreachable for this session');
+    this.scheduleReconnect(broker.id);
+  }
+
+  // ---- broker side ----------------------------------------------------------------------------
+
+  private onBrokerPacket(link: UpstreamLink, packet: Packet): void {
+    const id = (packet as { messageId?: number }).messageId ?? 0;
+    switch (packet.cmd) {
+      case 'publish':
+        return this.outbound?.onBrokerPublish(link, packet as IPublishPacket);
+      case 'pubrel':
+        return this.outbound?.onBrokerPubrel(link, id);
+      case 'puback':
+      case 'pubrec':
+      case 'pubcomp': {
+        const pending = link.ids.get(id);
+        if (pending?.kind === 'publish') this.inbound?.onBrokerAck(link, packet, pending.downId);
+        return;
+      }
+      case 'suback':
+      case 'unsuback': {
+        const pending = link.ids.get(id);
+        if (pending?.kind === 'subscribe' || pending?.kind === 'unsubscribe')
+          this.subs?.onBrokerAck(link, packet, pending.requestId);
+        return;
+      }
+      case 'disconnect':
+        this.log.warn(
+          { broker: link.brokerId, reasonCode: (packet as IDisconnectPacket).reasonCode },
+          'broker sent DISCONNECT',
+        );
+        return;
+      default:
+        this.log.warn({ broker: link.brokerId, cmd: packet.cmd }, 'unexpected packet from a broker: ignored');
+    }
+  }
+
+  private onLinkDown(link: UpstreamLink, reason: string): void {
+    if (this.links.get(link.brokerId) !== link) return;
+    this.links.delete(link.brokerId);
+    if (this.state === 'closed') return;
+    this.log.warn({ broker: link.brokerId, reason }, 'broker connection lost');
+    this.subs?.onBrokerDown(link.brokerId);
+    this.outbound?.onBrokerDown(link.brokerId);
+    this.inbound?.onBrokerDown(link.brokerId);
+    this.emit('linkDown', link.brokerId);
+    this.scheduleReconnect(link.brokerId);
+  }
+
+  /** Reconnects to a broker that is still in the pool, with back-off; replays subscriptions. */
+  private scheduleReconnect(brokerId: string, attempt = 0): void {
+    if (this.state === 'closed' || this.reconnectTimers.has(brokerId)) return;
+    const { first, max } = this.deps.limits.reconnectDelayMs;
+    const delay = Math.min(max, first * 2 ** attempt);
+    const timer = setTimeout(() => {
+      this.reconnectTimers.delete(brokerId);
+      const broker = this.deps.pool.get(brokerId);
+      if (!broker || broker.state === 'draining' || this.state !== 'connected' || this.links.has(brokerId))
+        return;
+      void this.join(broker).catch(() => this.scheduleReconnect(brokerId, attempt + 1));
+    }, delay);
+    timer.unref();
+    this.reconnectTimers.set(brokerId, timer);
+  }
+
+  /** Connects to a broker (new in the pool, or back), replays every subscription, marks it synced. */
+  async join(broker: PoolBroker): Promise<void> {
+    if (this.state !== 'connected' || this.links.has(broker.id)) return;
+    const { link, connack } = await this.openLink(broker, false);
+    const code = connack.reasonCode ?? connack.returnCode ?? 0;
+    if (code !== 0) throw new Error(`broker ${broker.id} refused the session with code ${code}`);
+    await this.subs?.replay(link);
+    link.synced = true;
+    this.inbound?.resendHeld();
+    this.emit('synced', broker.id);
+  }
+
+  /** Synced state of this session on one broker (for the pool's "synced on this replica"). */
+  isSynced(brokerId: string): boolean {
+    const link = this.links.get(brokerId);
+    return link?.synced;
+  }
+
+  /** The broker left the pool: say goodbye to it cleanly; unacknowledged publishes move. */
+  leave(brokerId: string): void {
+    const link = this.links.get(brokerId);
+    const timer = this.reconnectTimers.get(brokerId);
+    if (timer) clearTimeout(timer);
+    this.reconnectTimers.delete(brokerId);
+    if (!link) return;
+    this.links.delete(brokerId);
+    link.upstream.disconnect();
+    this.subs?.onBrokerDown(brokerId);
+    this.outbound?.onBrokerDown(brokerId);
+    this.inbound?.onBrokerDown(brokerId);
+  }
+
+  inflightOn(brokerId: string): number {
+    return this.inbound?.inflightOn(brokerId) ?? 0;
+  }
+
+  get subscriptionCount(): number {
+    return this.subs?.active.size ?? 0;
+  }
+
+  // ---- keepalive and close --------------------------------------------------------------------
+
+  private startKeepalive(keepaliveSeconds: number): void {
+    if (!keepaliveSeconds) return;
+    // [MQTT-3.1.2-24]: nothing from the client for 1.5 × keepalive: the connection is dead.
+    const limitMs = keepaliveSeconds * 1500;
+    this.keepaliveTimer = setInterval(
+      () => {
+        if (Date.now() - this.lastActivity > limitMs) {
+          this.log.info({ keepaliveSeconds }, 'keepalive expired');
+          if (this.version === 5) this.down.write({ cmd: 'disconnect', reasonCode: 0x8d });
+          this.close('abrupt', 'keepalive expired');
+        }
+      },
+      Math.min(limitMs, 1000),
+    );
+    this.keepaliveTimer.unref();
+  }
+
+  /** Another connection took this client id: close without DISCONNECT upstream (brokers take over too). */
+  takeOver(): void {
+    if (this.version === 5 && this.state === 'connected')
+      this.down.write({ cmd: 'disconnect', reasonCode: 0x8e });
+    this.close('abrupt', 'session taken over');
+  }
+
+  /** The orchestrator drains: v5 clients are told where to go; the will must not fire. */
+  redirect(serverReference: string | undefined): void {
+    if (this.version === 5 && this.state === 'connected') {
+      this.down.write({
+        cmd: 'disconnect',
+        reasonCode: 0x9c,
+        ...(serverReference ? { properties: { serverReference } } : {}),
+      });
+    }
+    this.close('graceful', 'orchestrator draining');
+  }
+
+  close(mode: CloseMode, reason: string): void {
+    if (this.state === 'closed') return;
+    const wasConnected = this.state === 'connected';
+    this.state = 'closed';
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
+    for (const t of this.reconnectTimers.values()) clearTimeout(t);
+    this.reconnectTimers.clear();
+    for (const link of this.links.values()) {
+      // Graceful: DISCONNECT, the brokers discard the will. Abrupt: just close, the home broker fires it.
+      if (mode === 'graceful') link.upstream.disconnect();
+      else link.upstream.drop();
+    }
+    this.links.clear();
+    this.down.end();
+    if (this.clientId) this.deps.release(this.clientId, this);
+    if (wasConnected) this.log.info({ reason, mode }, 'client disconnected');
+    this.emit('closed', reason);
+  }
+
+  isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  private dropAll(): void {
+    for (const link of this.links.values()) link.upstream.drop();
+    this.links.clear();
+  }
+}

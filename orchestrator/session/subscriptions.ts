@@ -1,0 +1,169 @@
+import type { ISubscribePacket, ISubscription, IUnsubscribePacket, Packet } from 'mqtt-packet';
+import { mergeGranted, subackForV4 } from '../protocol/reason-codes.ts';
+import type { SessionContext, UpstreamLink } from './context.ts';
+import { topicFilterProblem } from './topic-alias.ts';
+
+interface Pending {
+  kind: 'subscribe' | 'unsubscribe';
+  downId: number;
+  filters: string[];
+  subscriptions: ISubscription[];
+  /** Brokers still to answer, by broker id → upstream packet id. */
+  waiting: Map<string, number>;
+  /** Codes per filter, from every broker that answered. */
+  codes: number[][];
+}
+
+/** A subscription as a broker of a given protocol level takes it (3.1.1: topic and QoS only). */
+function forBroker(sub: ISubscription, version: 4 | 5): ISubscription {
+  return version === 5 ? sub : { topic: sub.topic, qos: sub.qos };
+}
+
+/**
+ * SUBSCRIBE / UNSUBSCRIBE fan-out: each goes to every joining and active broker; the client gets one
+ * SUBACK / UNSUBACK once all answered, with the lowest granted QoS per filter, or the failure where
+ * any broker refused. The session remembers its subscriptions to replay them to a new broker.
+ */
+export class SubscriptionFanout {
+  /** The session's subscriptions, by filter (what a new broker must be given). */
+  readonly active = new Map<string, ISubscription>();
+  private readonly pending = new Map<number, Pending>();
+  private nextRequest = 1;
+
+  constructor(private readonly ctx: SessionContext) {}
+
+  onSubscribe(packet: ISubscribePacket): void {
+    for (const sub of packet.subscriptions) {
+      const problem = topicFilterProblem(sub.topic);
+      if (problem) return this.ctx.protocolError(problem, 0x8f);
+    }
+    this.fanOut('subscribe', packet.messageId ?? 0, packet.subscriptions, packet.properties);
+  }
+
+  onUnsubscribe(packet: IUnsubscribePacket): void {
+    this.fanOut(
+      'unsubscribe',
+      packet.messageId ?? 0,
+      packet.unsubscriptions.map((topic) => ({ topic, qos: 0 as const })),
+      packet.properties,
+    );
+  }
+
+  private fanOut(
+    kind: 'subscribe' | 'unsubscribe',
+    downId: number,
+    subscriptions: ISubscription[],
+    properties: ISubscribePacket['properties'],
+  ): void {
+    const requestId = this.nextRequest++;
+    const pending: Pending = {
+      kind,
+      downId,
+      filters: subscriptions.map((s) => s.topic),
+      subscriptions,
+      waiting: new Map(),
+      codes: subscriptions.map(() => []),
+    };
+    this.pending.set(requestId, pending);
+    for (const link of this.ctx.subscribeTargets()) {
+      const upId = link.ids.allocate({ kind, requestId });
+      if (upId === undefined) continue;
+      pending.waiting.set(link.brokerId, upId);
+      const v5 = link.upstream.protocolVersion === 5;
+      if (kind === 'subscribe') {
+        link.upstream.send({
+          cmd: 'subscribe',
+          messageId: upId,
+          subscriptions: subscriptions.map((s) => forBroker(s, link.upstream.protocolVersion)),
+          ...(v5 && properties ? { properties } : {}),
+        });
+      } else {
+        link.upstream.send({ cmd: 'unsubscribe', messageId: upId, unsubscriptions: pending.filters });
+      }
+    }
+    this.maybeAnswer(requestId);
+  }
+
+  /** SUBACK / UNSUBACK from a broker. */
+  onBrokerAck(link: UpstreamLink, packet: Packet & { messageId?: number }, requestId: number): void {
+    const pending = this.pending.get(requestId);
+    if (!pending || pending.waiting.get(link.brokerId) !== packet.messageId) return;
+    pending.waiting.delete(link.brokerId);
+    link.ids.release(packet.messageId ?? 0);
+    const granted = (packet as { granted?: Array<number | object> }).granted;
+    // SUBACK codes, and a v5 UNSUBACK's; a 3.1.1 UNSUBACK carries none: success.
+    const codes: number[] =
+      Array.isArray(granted) && granted.length > 0
+        ? granted.map((g) => (typeof g === 'number' ? g : 0x80))
+        : pending.filters.map(() => 0);
+    pending.filters.forEach((_, i) => {
+      pending.codes[i]?.push(codes[i] ?? 0x80);
+    });
+    this.maybeAnswer(requestId);
+  }
+
+  /** A broker went down: stop waiting for its answers. */
+  onBrokerDown(brokerId: string): void {
+    for (const [requestId, pending] of this.pending) {
+      if (pending.waiting.delete(brokerId)) this.maybeAnswer(requestId);
+    }
+  }
+
+  private maybeAnswer(requestId: number): void {
+    const pending = this.pending.get(requestId);
+    if (!pending || pending.waiting.size > 0) return;
+    this.pending.delete(requestId);
+    // No broker answered at all: refuse (0x80) rather than pretend the subscription exists.
+    const merged = pending.codes.map((codes) => mergeGranted(codes));
+    const v5 = this.ctx.version === 5;
+    if (pending.kind === 'subscribe') {
+      pending.subscriptions.forEach((sub, i) => {
+        if ((merged[i] ?? 0x80) < 0x80) this.active.set(sub.topic, sub);
+      });
+      this.ctx.sendDown({
+        cmd: 'suback',
+        messageId: pending.downId,
+        granted: v5 ? merged : merged.map(subackForV4),
+      });
+    } else {
+      for (const filter of pending.filters) this.active.delete(filter);
+      // A 3.1.1 UNSUBACK carries no codes; a v5 one carries one per filter (in mqtt-packet's `granted`).
+      const granted = v5 ? merged.map((c) => (c === 0x80 ? 0x11 : c)) : [];
+      this.ctx.sendDown({ cmd: 'unsuback', messageId: pending.downId, granted });
+    }
+  }
+
+  /**
+   * Gives a (new or returning) broker every subscription of the session; resolves once it answered.
+   * 3.1.1 brokers get topic and QoS only.
+   */
+  replay(link: UpstreamLink): Promise<void> {
+    const subs = [...this.active.values()];
+    if (subs.length === 0) return Promise.resolve();
+    const upId = link.ids.allocate({ kind: 'replay' });
+    if (upId === undefined) return Promise.reject(new Error('no packet id left for the replay'));
+    return new Promise((resolve, reject) => {
+      const onPacket = (packet: Packet & { messageId?: number }) => {
+        if (packet.cmd !== 'suback' || packet.messageId !== upId) return;
+        cleanup();
+        link.ids.release(upId);
+        resolve();
+      };
+      const onDown = (reason: string) => {
+        cleanup();
+        reject(new Error(`broker ${link.brokerId} went down during the replay: ${reason}`));
+      };
+      const cleanup = () => {
+        link.upstream.off('packet', onPacket);
+        link.upstream.off('down', onDown);
+      };
+      link.upstream.on('packet', onPacket);
+      link.upstream.on('down', onDown);
+      link.upstream.send({
+        cmd: 'subscribe',
+        messageId: upId,
+        subscriptions: subs.map((s) => forBroker(s, link.upstream.protocolVersion)),
+      });
+    });
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * Inbound topic aliases of one MQTT 5 client (MQTT 5.0 §3.3.2.3.4), resolved before routing so the
+ * brokers only ever see full topic names (pure).
+ */
+export class TopicAliases {
+  private readonly topics = new Map<number, string>();
+
+  constructor(readonly maximum: number) {}
+
+  /**
+   * Returns the topic a PUBLISH is for, or an error string: an alias of 0 or above the maximum we
+   * announced [MQTT-3.3.2-8/9], or an alias never set [MQTT-3.3.4-?: protocol error].
+   */
+  resolve(topic: string, alias: number | undefined): { topic: string } | { error: string } {
+    if (alias === undefined) return { topic };
+    if (alias === 0 || alias > this.maximum)
+      return { error: `topic alias ${alias} outside 1..${this.maximum}` };
+    if (topic.length > 0) {
+      this.topics.set(alias, topic);
+      return { topic };
+    }
+    const known = this.topics.get(alias);
+    return known === undefined ? { error: `topic alias ${alias} was never set` } : { topic: known };
+  }
+}
+
+/** A PUBLISH topic name must not hold wildcards [MQTT-3.3.2-2], NUL or replacement characters. */
+export function topicNameProblem(topic: string): string | undefined {
+  if (topic.length === 0) return 'empty topic name';
+  if (topic.includes('+') || topic.includes('#')) return 'wildcard in a topic name';
+  if (topic.includes('\u0000')) return 'NUL in a topic name'; // [MQTT-1.5.3-2]
+  if (topic.includes('\ufffd')) return 'ill-formed UTF-8 in a topic name'; // [MQTT-1.5.3-1]
+  return undefined;
+}
+
+/** A topic filter's shape [MQTT-4.7.1-2/3]: '#' last and alone in its level, '+' alone in its level. */
+export function topicFilterProblem(filter: string): string | undefined {
+  if (filter.length === 0) return 'empty topic filter';
+  if (filter.includes('\u0000') || filter.includes('\ufffd')) return 'ill-formed topic filter';
+  const levels = filter.split('/');
+  for (let i = 0; i < levels.length; i++) {
+    const level = levels[i] ?? '';
+    if (level.includes('#') && (level !== '#' || i !== levels.length - 1))
+      return `misplaced '#' in ${filter}`;
+    if (level.includes('+') && level !== '+') return `misplaced '+' in ${filter}`;
+  }
+  return undefined;
+}

@@ -1,0 +1,160 @@
+import { EventEmitter } from 'node:events';
+import { connect as netConnect } from 'node:net';
+import type { IConnackPacket, IConnectPacket, Packet } from 'mqtt-packet';
+import { TimeoutError } from '../../common/errors.ts';
+import { FramedStream } from '../protocol/framed-stream.ts';
+
+export interface UpstreamOptions {
+  brokerId: string;
+  host: string;
+  port: number;
+  protocolVersion: 4 | 5;
+  connect: Omit<IConnectPacket, 'cmd' | 'protocolVersion' | 'protocolId' | 'keepalive'>;
+  keepaliveSeconds: number;
+  connectTimeoutMs: number;
+  maxPacketBytes: number;
+}
+
+/**
+ * One session's MQTT connection to one broker, spoken with mqtt-packet (the orchestrator relays
+ * packets, so a full client would be in the way). Emits 'packet' for everything after the CONNACK
+ * but PINGRESP, and 'down' once, with the reason, when the connection is lost or closed.
+ */
+export class Upstream extends EventEmitter {
+  readonly brokerId: string;
+  readonly protocolVersion: 4 | 5;
+  private framed: FramedStream | undefined;
+  private pingTimer: NodeJS.Timeout | undefined;
+  private awaitingPong = false;
+  private downReason: string | undefined;
+  private closing = false;
+  private connected = false;
+
+  constructor(private readonly options: UpstreamOptions) {
+    super();
+    this.brokerId = options.brokerId;
+    this.protocolVersion = options.protocolVersion;
+  }
+
+  get isUp(): boolean {
+    return this.connected && this.downReason === undefined;
+  }
+
+  /** Opens the connection and resolves the broker's CONNACK (whatever its code). */
+  open(): Promise<IConnackPacket> {
+    const { host, port, protocolVersion, connectTimeoutMs } = this.options;
+    return new Promise((resolve, reject) => {
+      const socket = netConnect({ host, port, noDelay: true });
+      const framed = new FramedStream(socket, {
+        protocolVersion,
+        maxPacketBytes: this.options.maxPacketBytes,
+      });
+      let connacked = false;
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new TimeoutError(`CONNACK from broker ${this.brokerId}`, connectTimeoutMs));
+      }, connectTimeoutMs);
+      const early = (reason: string) => {
+        if (connacked) return;
+        clearTimeout(timer);
+        reject(new Error(`broker ${this.brokerId} (${host}:${port}): ${reason}`));
+      };
+      socket.once('connect', () => {
+        framed.write({
+          cmd: 'connect',
+          protocolId: 'MQTT',
+          protocolVersion,
+          keepalive: this.options.keepaliveSeconds,
+          ...this.options.connect,
+        } as IConnectPacket);
+      });
+      framed.on('transportError', (err: Error) => early(err.message));
+      framed.on('error', (err: Error) => {
+        early(`bad packet: ${err.message}`);
+        this.markDown(`bad packet from broker: ${err.message}`);
+      });
+      framed.on('close', () => {
+        early('closed before CONNACK');
+        this.markDown('connection closed');
+      });
+      framed.on('packet', (packet: Packet) => {
+        if (!connacked) {
+          if (packet.cmd !== 'connack') return early(`sent ${packet.cmd} before CONNACK`);
+          connacked = true;
+          clearTimeout(timer);
+          this.framed = framed;
+          const code = packet.reasonCode ?? packet.returnCode ?? 0;
+          if (code === 0) {
+            this.connected = true;
+            this.startKeepalive();
+          } else framed.end();
+          resolve(packet);
+          return;
+        }
+        if (packet.cmd === 'pingresp') {
+          this.awaitingPong = false;
+          return;
+        }
+        this.emit('packet', packet);
+      });
+      this.framed = framed;
+    });
+  }
+
+  private startKeepalive(): void {
+    const periodMs = this.options.keepaliveSeconds * 1000;
+    if (periodMs <= 0) return;
+    // A PINGREQ each keepalive period; no PINGRESP by the next one means the broker is gone.
+    this.pingTimer = setInterval(() => {
+      if (this.awaitingPong) {
+        this.markDown(`no PINGRESP within ${this.options.keepaliveSeconds} s`);
+        this.framed?.destroy();
+        return;
+      }
+      this.awaitingPong = true;
+      this.framed?.write({ cmd: 'pingreq' });
+    }, periodMs);
+    this.pingTimer.unref();
+  }
+
+  private markDown(reason: string): void {
+    if (this.downReason !== undefined) return;
+    this.downReason = reason;
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    this.emit('down', this.closing ? 'closed by the orchestrator' : reason);
+  }
+
+  send(packet: Packet): boolean {
+    if (!this.isUp) return false;
+    return this.framed?.write(packet) ?? false;
+  }
+
+  get writableNeedDrain(): boolean {
+    return this.framed?.writableNeedDrain ?? false;
+  }
+
+  onDrain(listener: () => void): void {
+    this.framed?.stream.once('drain', listener);
+  }
+
+  pause(): void {
+    this.framed?.pause();
+  }
+
+  resume(): void {
+    this.framed?.resume();
+  }
+
+  /** A clean goodbye: DISCONNECT, so the broker discards the will. */
+  disconnect(): void {
+    this.closing = true;
+    if (this.isUp) this.framed?.write({ cmd: 'disconnect' });
+    this.framed?.end();
+  }
+
+  /** An abrupt close: no DISCONNECT, so the broker publishes the will (the client vanished). */
+  drop(): void {
+    this.closing = true;
+    this.framed?.destroy();
+  }
+}
