@@ -93,7 +93,7 @@ export class Session extends EventEmitter implements SessionContext {
       .list()
       .filter((b) => b.state === 'active')
       .map((b) => this.links.get(b.id))
-      .filter((l): l is UpstreamLink => l?.synced && l.upstream.isUp);
+      .filter((l): l is UpstreamLink => l?.synced === true && l.upstream.isUp);
   }
 
   subscribeTargets(): UpstreamLink[] {
@@ -101,7 +101,7 @@ export class Session extends EventEmitter implements SessionContext {
       .list()
       .filter((b) => b.state === 'active' || b.state === 'joining')
       .map((b) => this.links.get(b.id))
-      .filter((l): l is UpstreamLink => l?.upstream.isUp);
+      .filter((l): l is UpstreamLink => l?.upstream.isUp === true);
   }
 
   protocolError(reason: string, reasonCode: number): void {
@@ -406,7 +406,7 @@ export class Session extends EventEmitter implements SessionContext {
   /** Synced state of this session on one broker (for the pool's "synced on this replica"). */
   isSynced(brokerId: string): boolean {
     const link = this.links.get(brokerId);
-    return link?.synced;
+    return link?.synced === true;
   }
 
   /** The broker left the pool: say goodbye to it cleanly; unacknowledged publishes move. */
