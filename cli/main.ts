@@ -3,6 +3,7 @@ import { ConfigError, errorMessage } from '../common/errors.ts';
 import { createRootLogger } from '../common/logger.ts';
 import { parseCommandArgs } from './args.ts';
 import { checkTemplateNames } from './check-templates.ts';
+import { ORCHESTRATOR_USAGE, runOrchestrator } from './orchestrator.ts';
 import { runUp } from './up.ts';
 
 const USAGE = `usage: brokel <command> [options]
@@ -10,9 +11,11 @@ const USAGE = `usage: brokel <command> [options]
 commands:
   up [-c FILE]             run the system on the embedded default (local processes)
   config check FILE        validate a brokel.yaml and print the effective config
+  ${ORCHESTRATOR_USAGE}
+                           run one orchestrator replica (MQTT proxy + admin API)
   help                     this text
 
-environment: BROKEL_LOG_LEVEL (default info)`;
+environment: BROKEL_LOG_LEVEL (default info), BROKEL_ADMIN_TOKEN (orchestrator admin token)`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -25,6 +28,9 @@ async function main(argv: string[]): Promise<number> {
       await runUp(config, log);
       return 0;
     }
+    case 'orchestrator':
+      await runOrchestrator(rest, process.env);
+      return 0;
     case 'config': {
       const [sub, file] = rest;
       if (sub !== 'check' || !file)

@@ -52,7 +52,9 @@ export class Orchestrator {
   private readonly servers: Server[] = [];
   private readonly log: Logger;
   private draining = false;
-  private lastCpu = { usage: process.cpuUsage(), at: performance.now() };
+  /** CPU of this process over the last full sampling period (fraction of one core). */
+  private cpuFraction = 0;
+  private readonly cpuTimer: NodeJS.Timeout | undefined;
 
   constructor(options: OrchestratorOptions) {
     this.log = options.log;
@@ -67,6 +69,19 @@ export class Orchestrator {
       if (b.state !== 'draining') for (const s of this.sessions) void s.join(b).catch(() => undefined);
     });
     this.pool.apply(options.brokers);
+    // CPU is sampled on a fixed clock, so reading the status never shortens anyone's window.
+    let last = { usage: process.cpuUsage(), at: performance.now() };
+    this.cpuTimer = setInterval(() => {
+      const now = { usage: process.cpuUsage(), at: performance.now() };
+      const used = now.usage.user - last.usage.user + now.usage.system - last.usage.system;
+      this.cpuFraction = used / 1000 / Math.max(1, now.at - last.at);
+      last = now;
+    }, 1000);
+    this.cpuTimer.unref();
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
   }
 
   /** Serves MQTT on a TCP address; resolves the bound port (0 picks one). */
@@ -150,10 +165,7 @@ export class Orchestrator {
   }
 
   status(): OrchestratorStatus {
-    const now = performance.now();
-    const usage = process.cpuUsage(this.lastCpu.usage);
-    const cpu = (usage.user + usage.system) / 1000 / Math.max(1, now - this.lastCpu.at);
-    this.lastCpu = { usage: process.cpuUsage(), at: now };
+    const cpu = this.cpuFraction;
     const connected = [...this.sessions].filter((s) => s.state === 'connected');
     return {
       draining: this.draining,
@@ -191,9 +203,15 @@ export class Orchestrator {
     return this.connectedCount();
   }
 
+  /**
+   * Stops the replica: sessions first (a listener only finishes closing once its sockets are gone),
+   * MQTT 5 clients told the server is shutting down (0x8B), then the listeners.
+   */
   async close(): Promise<void> {
     this.draining = true;
-    await Promise.all(this.servers.map((s) => new Promise((resolve) => s.close(resolve))));
-    for (const s of [...this.sessions]) s.close('graceful', 'orchestrator stopping');
+    if (this.cpuTimer) clearInterval(this.cpuTimer);
+    const closing = this.servers.map((s) => new Promise((resolve) => s.close(resolve)));
+    for (const s of [...this.sessions]) s.shutdown();
+    await Promise.all(closing);
   }
 }

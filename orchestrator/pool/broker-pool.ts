@@ -69,6 +69,10 @@ export class BrokerPool extends EventEmitter {
   apply(desired: readonly DesiredBroker[]): { added: string[]; removed: string[]; changed: string[] } {
     const parsed = desired.map((d, i) => ({ ...parseBrokerUrl(d.url, `brokers[${i}].url`), state: d.state }));
     const next = new Set(parsed.map((p) => p.id));
+    if (next.size !== parsed.length) {
+      const dup = parsed.find((p, i) => parsed.findIndex((q) => q.id === p.id) !== i);
+      throw new ConfigError([{ path: 'brokers', message: `${dup?.url} is listed twice` }]);
+    }
     const added: string[] = [];
     const removed: string[] = [];
     const changed: string[] = [];

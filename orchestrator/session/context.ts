@@ -8,7 +8,7 @@ export type UpstreamPending =
   | { kind: 'publish'; downId: number }
   | { kind: 'subscribe'; requestId: number }
   | { kind: 'unsubscribe'; requestId: number }
-  | { kind: 'replay' };
+  | { kind: 'replay'; done: (err?: Error) => void };
 
 /** One session's live connection to one broker. */
 export interface UpstreamLink {

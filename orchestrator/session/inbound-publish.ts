@@ -131,6 +131,14 @@ export class InboundPublishes {
     switch (packet.cmd) {
       case 'puback':
         link.ids.release(entry.upId);
+        if (entry.packet.qos === 2) {
+          // A broker without QoS 2 (RabbitMQ 3.10) answers a QoS 2 PUBLISH with PUBACK and keeps it
+          // at QoS 1. The client still gets the QoS 2 handshake: PUBREC now, PUBCOMP on its PUBREL.
+          entry.received = true;
+          entry.brokerId = '';
+          this.ctx.sendDown({ cmd: 'pubrec', messageId: downId });
+          break;
+        }
         this.inflight.delete(downId);
         this.ctx.sendDown({ cmd: 'puback', messageId: downId, ...relayed });
         break;
@@ -164,7 +172,7 @@ export class InboundPublishes {
       });
       return;
     }
-    const link = this.ctx.link(entry.brokerId);
+    const link = entry.brokerId === '' ? undefined : this.ctx.link(entry.brokerId);
     if (!link?.upstream.isUp) {
       // The broker that accepted the message (PUBREC) is gone; it owned the message from then on.
       this.inflight.delete(downId);
@@ -187,7 +195,8 @@ export class InboundPublishes {
 
   /** A broker became available: publishes held for lack of any broker go out now. */
   resendHeld(): void {
-    for (const entry of this.inflight.values()) if (entry.brokerId === '') this.send(entry, []);
+    for (const entry of this.inflight.values())
+      if (entry.brokerId === '' && !entry.received) this.send(entry, []);
   }
 
   /** Publishes routed to a broker and not yet acknowledged by it (the admin API's in-flight count). */

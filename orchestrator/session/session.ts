@@ -47,6 +47,7 @@ export class Session extends EventEmitter implements SessionContext {
   private outbound: OutboundDeliveries | undefined;
   private subs: SubscriptionFanout | undefined;
   private readonly early: Packet[] = [];
+  private readonly earlyFromBrokers: Array<[UpstreamLink, Packet]> = [];
   private readonly clientPauses = new Set<string>();
   private readonly upstreamPauses = new Set<string>();
   private lastActivity = Date.now();
@@ -205,6 +206,8 @@ export class Session extends EventEmitter implements SessionContext {
     }
     this.clientId = check.clientId;
     this.log = this.deps.log.child({ clientId: this.clientId });
+    this.setupFlows(packet);
+    this.pauseUpstreams('connecting');
     // Step 2: take over a session with the same client id, as a broker would.
     const previous = this.deps.claim(this.clientId, this);
     previous?.takeOver();
@@ -248,7 +251,6 @@ export class Session extends EventEmitter implements SessionContext {
     // own persistent session.
     for (const link of this.links.values()) link.synced = true;
     // Step 4: CONNACK, the home broker's.
-    this.setupFlows(packet);
     const extra: IConnackPacket['properties'] = {
       receiveMaximum: this.deps.limits.maxInflightFromClient,
       topicAliasMaximum: this.deps.limits.topicAliasMaximum,
@@ -265,6 +267,8 @@ export class Session extends EventEmitter implements SessionContext {
     );
     // Step 5: flush what the client sent while we were connecting.
     for (const p of this.early.splice(0)) this.dispatch(p);
+    for (const [link, p] of this.earlyFromBrokers.splice(0)) this.onBrokerPacket(link, p);
+    this.resumeUpstreams('connecting');
     this.emit('connected');
   }
 
@@ -319,8 +323,10 @@ export class Session extends EventEmitter implements SessionContext {
     }
     this.links.set(broker.id, link);
     if (this.upstreamPauses.size > 0) upstream.pause();
-    upstream.on('packet', (p: Packet) => this.onBrokerPacket(link, p));
-    upstream.on('down', (reason: string) => this.onLinkDown(link, reason));
+    upstream.attach(
+      (p) => this.onBrokerPacket(link, p),
+      (reason) => this.onLinkDown(link, reason),
+    );
     return { link, connack };
   }
 
@@ -332,6 +338,11 @@ export class Session extends EventEmitter implements SessionContext {
   // ---- broker side ----------------------------------------------------------------------------
 
   private onBrokerPacket(link: UpstreamLink, packet: Packet): void {
+    if (this.state === 'connecting') {
+      // Nothing reaches the client before its CONNACK: held (upstreams are paused meanwhile).
+      this.earlyFromBrokers.push([link, packet]);
+      return;
+    }
     const id = (packet as { messageId?: number }).messageId ?? 0;
     switch (packet.cmd) {
       case 'publish':
@@ -348,8 +359,12 @@ export class Session extends EventEmitter implements SessionContext {
       case 'suback':
       case 'unsuback': {
         const pending = link.ids.get(id);
-        if (pending?.kind === 'subscribe' || pending?.kind === 'unsubscribe')
+        if (pending?.kind === 'subscribe' || pending?.kind === 'unsubscribe') {
           this.subs?.onBrokerAck(link, packet, pending.requestId);
+        } else if (pending?.kind === 'replay') {
+          link.ids.release(id);
+          pending.done();
+        }
         return;
       }
       case 'disconnect':
@@ -366,6 +381,9 @@ export class Session extends EventEmitter implements SessionContext {
   private onLinkDown(link: UpstreamLink, reason: string): void {
     if (this.links.get(link.brokerId) !== link) return;
     this.links.delete(link.brokerId);
+    for (const [, pending] of link.ids.entries()) {
+      if (pending.kind === 'replay') pending.done(new Error(`broker ${link.brokerId} went down: ${reason}`));
+    }
     if (this.state === 'closed') return;
     this.log.warn({ broker: link.brokerId, reason }, 'broker connection lost');
     this.subs?.onBrokerDown(link.brokerId);
@@ -467,6 +485,13 @@ export class Session extends EventEmitter implements SessionContext {
       });
     }
     this.close('graceful', 'orchestrator draining');
+  }
+
+  /** The orchestrator stops: MQTT 5 clients hear why (0x8B server shutting down). */
+  shutdown(): void {
+    if (this.version === 5 && this.state === 'connected')
+      this.down.write({ cmd: 'disconnect', reasonCode: 0x8b });
+    this.close('graceful', 'orchestrator stopping');
   }
 
   close(mode: CloseMode, reason: string): void {

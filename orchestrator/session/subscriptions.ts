@@ -134,31 +134,16 @@ export class SubscriptionFanout {
   }
 
   /**
-   * Gives a (new or returning) broker every subscription of the session; resolves once it answered.
+   * Gives a (new or returning) broker every subscription of the session; resolves once it answered
+   * (the session routes the SUBACK here through the link's pending id), rejects if the link goes down.
    * 3.1.1 brokers get topic and QoS only.
    */
   replay(link: UpstreamLink): Promise<void> {
     const subs = [...this.active.values()];
     if (subs.length === 0) return Promise.resolve();
-    const upId = link.ids.allocate({ kind: 'replay' });
-    if (upId === undefined) return Promise.reject(new Error('no packet id left for the replay'));
     return new Promise((resolve, reject) => {
-      const onPacket = (packet: Packet & { messageId?: number }) => {
-        if (packet.cmd !== 'suback' || packet.messageId !== upId) return;
-        cleanup();
-        link.ids.release(upId);
-        resolve();
-      };
-      const onDown = (reason: string) => {
-        cleanup();
-        reject(new Error(`broker ${link.brokerId} went down during the replay: ${reason}`));
-      };
-      const cleanup = () => {
-        link.upstream.off('packet', onPacket);
-        link.upstream.off('down', onDown);
-      };
-      link.upstream.on('packet', onPacket);
-      link.upstream.on('down', onDown);
+      const upId = link.ids.allocate({ kind: 'replay', done: (err) => (err ? reject(err) : resolve()) });
+      if (upId === undefined) return reject(new Error('no packet id left for the replay'));
       link.upstream.send({
         cmd: 'subscribe',
         messageId: upId,

@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import { connect as netConnect } from 'node:net';
 import type { IConnackPacket, IConnectPacket, Packet } from 'mqtt-packet';
 import { TimeoutError } from '../../common/errors.ts';
@@ -17,10 +16,11 @@ export interface UpstreamOptions {
 
 /**
  * One session's MQTT connection to one broker, spoken with mqtt-packet (the orchestrator relays
- * packets, so a full client would be in the way). Emits 'packet' for everything after the CONNACK
- * but PINGRESP, and 'down' once, with the reason, when the connection is lost or closed.
+ * packets, so a full client would be in the way). Packets after the CONNACK (but PINGRESP) go to the
+ * consumer given to attach(); those that arrive before it (a persistent session's backlog can come in
+ * the same read as the CONNACK) are held for it, none lost. 'down' is reported once, with the reason.
  */
-export class Upstream extends EventEmitter {
+export class Upstream {
   readonly brokerId: string;
   readonly protocolVersion: 4 | 5;
   private framed: FramedStream | undefined;
@@ -29,9 +29,10 @@ export class Upstream extends EventEmitter {
   private downReason: string | undefined;
   private closing = false;
   private connected = false;
+  private sink: { packet: (p: Packet) => void; down: (reason: string) => void } | undefined;
+  private readonly backlog: Packet[] = [];
 
   constructor(private readonly options: UpstreamOptions) {
-    super();
     this.brokerId = options.brokerId;
     this.protocolVersion = options.protocolVersion;
   }
@@ -95,10 +96,18 @@ export class Upstream extends EventEmitter {
           this.awaitingPong = false;
           return;
         }
-        this.emit('packet', packet);
+        if (this.sink) this.sink.packet(packet);
+        else this.backlog.push(packet);
       });
       this.framed = framed;
     });
+  }
+
+  /** Sets the consumer of packets and of the 'down' report; hands it what arrived before. */
+  attach(packet: (p: Packet) => void, down: (reason: string) => void): void {
+    this.sink = { packet, down };
+    for (const p of this.backlog.splice(0)) packet(p);
+    if (this.downReason !== undefined) down(this.downReason);
   }
 
   private startKeepalive(): void {
@@ -121,7 +130,7 @@ export class Upstream extends EventEmitter {
     if (this.downReason !== undefined) return;
     this.downReason = reason;
     if (this.pingTimer) clearInterval(this.pingTimer);
-    this.emit('down', this.closing ? 'closed by the orchestrator' : reason);
+    this.sink?.down(this.closing ? 'closed by the orchestrator' : reason);
   }
 
   send(packet: Packet): boolean {

@@ -38,26 +38,49 @@ function treeCpuSeconds(root: number): number {
 }
 
 describe('local provider (real Mosquitto replicas)', () => {
-  it('starts replicas on their own loopback addresses with the standard port, each answering MQTT', async (t) => {
+  it('starts 2 Mosquitto and 1 RabbitMQ replica on their own loopback addresses, each answering MQTT', async (t) => {
     const provider = await startProvider(t);
+    const rabbit = await provider.create('broker', 'rabbitmq');
     const a = await provider.create('broker', 'mosquitto', { cpuQuota: 0.25 });
     const b = await provider.create('broker', 'mosquitto');
     assert.equal(a.state, 'booting');
-    const [ra, rb] = await Promise.all([provider.waitReady(a.id, 10_000), provider.waitReady(b.id, 10_000)]);
-    assert.notEqual(ra.host, rb.host);
-    assert.match(ra.host, /^127\.42\.\d+\.\d+$/);
-    assert.equal(ra.port, 1883);
-    assert.equal(rb.port, 1883);
+    const [ra, rb, rr] = await Promise.all([
+      provider.waitReady(a.id, 10_000),
+      provider.waitReady(b.id, 10_000),
+      provider.waitReady(rabbit.id, 90_000),
+    ]);
+    assert.equal(new Set([ra.host, rb.host, rr.host]).size, 3, 'three addresses');
+    for (const r of [ra, rb, rr]) {
+      assert.match(r.host, /^127\.42\.\d+\.\d+$/);
+      assert.equal(r.port, 1883);
+    }
     assert.equal(ra.cpuQuota, 0.25);
+    assert.deepEqual(Object.keys(rr.ports).sort(), ['amqp', 'dist', 'epmd']);
+    t.diagnostic(
+      `boot to ready: mosquitto ${(ra.readyAt ?? 0) - ra.createdAt} ms, rabbitmq ${(rr.readyAt ?? 0) - rr.createdAt} ms`,
+    );
     await assertRoundTrip(t, ra.url, 5);
     await assertRoundTrip(t, rb.url, 4);
+    await assertRoundTrip(t, rr.url, 4);
     const listed = await provider.list();
     assert.deepEqual(
       listed.map((r) => [r.id, r.state]).sort(),
       [
         [a.id, 'ready'],
         [b.id, 'ready'],
+        [rabbit.id, 'ready'],
       ].sort(),
+    );
+    const rabbitPid = provider.details(rabbit.id)?.pid ?? -1;
+    const tree = processTree(rabbitPid);
+    assert.ok(tree.length >= 3, 'RabbitMQ runs several processes');
+    const cpu = await provider.cpu([rabbit.id]);
+    assert.ok((cpu.get(rabbit.id) ?? -1) >= 0);
+    await provider.destroy(rabbit.id);
+    assert.deepEqual(
+      tree.filter(pidAlive),
+      [],
+      'no RabbitMQ process (beam.smp, epmd, port programs) outlives destroy',
     );
   });
 

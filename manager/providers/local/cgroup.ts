@@ -76,6 +76,18 @@ export class CgroupV1 {
     }
   }
 
+  /** PIDs in the replica's groups: its whole tree, including processes that left its process group. */
+  async pids(name: string): Promise<number[]> {
+    const out = new Set<number>();
+    for (const controller of ['cpu', 'cpuacct'] as const) {
+      try {
+        const text = await readFile(join(this.dir(controller, name), 'cgroup.procs'), 'utf8');
+        for (const line of text.split('\n')) if (line.trim() !== '') out.add(Number(line));
+      } catch {}
+    }
+    return [...out];
+  }
+
   async exists(name: string): Promise<boolean> {
     for (const controller of ['cpu', 'cpuacct'] as const) {
       try {
@@ -97,7 +109,7 @@ export class CgroupV1 {
         } catch (err) {
           const code = (err as NodeJS.ErrnoException).code;
           if (code === 'ENOENT') break;
-          if (code !== 'EBUSY' || attempt >= 50) throw err;
+          if (code !== 'EBUSY' || attempt >= 250) throw err;
           await sleep(20);
         }
       }

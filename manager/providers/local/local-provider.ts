@@ -12,7 +12,7 @@ import { AddressClaims, aliasAddress, freePort, tryBind } from './address-pool.t
 import { type CgroupSupport, CgroupV1 } from './cgroup.ts';
 import { CpuMeter } from './cpu-meter.ts';
 import { checkCreateOptions } from './create-options.ts';
-import { clockTicksPerSecond, groupMembers, isSameProcessAlive } from './proc-stat.ts';
+import { clockTicksPerSecond, groupMembers, isSameProcessAlive, readProcStat } from './proc-stat.ts';
 import { probeOnce } from './readiness.ts';
 import { killGroup, spawnReplica, stopGroup, tailFile } from './replica-process.ts';
 import { nextReplicaId, type ReplicaRecord, ReplicaStore } from './replica-store.ts';
@@ -218,7 +218,12 @@ export class LocalProvider extends EventEmitter implements CloudProvider {
         const { forced } = await stopGroup(record.pid, this.options.config.stopTimeoutMs);
         if (forced) this.log.warn({ replica: id }, 'replica did not stop on SIGTERM: killed');
       }
-      if (record.cgroup || (await this.cgroup.exists(id))) await this.cgroup.remove(id);
+      if (record.cgroup || (await this.cgroup.exists(id))) {
+        // Processes that left the group (Erlang's erl_child_setup and port programs call setsid)
+        // are still in the replica's cgroup: none outlives it.
+        await this.killCgroupMembers(id);
+        await this.cgroup.remove(id);
+      }
       for (const key of record.claims) await this.claims.release(key);
       await this.store.remove(id);
       this.records.delete(id);
@@ -229,6 +234,19 @@ export class LocalProvider extends EventEmitter implements CloudProvider {
       this.emit('destroyed', id);
     } finally {
       this.stopping.delete(id);
+    }
+  }
+
+  private async killCgroupMembers(id: string): Promise<void> {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const pids = (await this.cgroup.pids(id)).filter((pid) => readProcStat(pid)?.state !== 'Z');
+      if (pids.length === 0) return;
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {}
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }
 

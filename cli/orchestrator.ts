@@ -1,0 +1,225 @@
+import { readFile } from 'node:fs/promises';
+import { loadConfig } from '../common/config/load.ts';
+import { ConfigError, type FieldProblem, TimeoutError } from '../common/errors.ts';
+import { createRootLogger } from '../common/logger.ts';
+import { onShutdown } from '../common/shutdown.ts';
+import { type AdminServer, startAdminServer } from '../orchestrator/admin/admin-server.ts';
+import { Orchestrator } from '../orchestrator/orchestrator.ts';
+import { type DesiredBroker, parseBrokerUrl } from '../orchestrator/pool/broker-pool.ts';
+import { ROUTING_STRATEGIES, type RoutingStrategyName } from '../orchestrator/routing/strategies.ts';
+import { parseCommandArgs } from './args.ts';
+
+export const ORCHESTRATOR_USAGE =
+  'orchestrator --listen HOST:PORT --brokers URL[,URL...] [--admin HOST:PORT] [--admin-token T]\n' +
+  '               [--routing round-robin|client-affinity|topic-affinity] [--config FILE]\n' +
+  '               [--tls-cert FILE --tls-key FILE [--tls-listen HOST:PORT]] [--log-level L]';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+/** Time the orchestrator gets to say goodbye to its clients and brokers on SIGINT/SIGTERM. */
+const STOP_TIMEOUT_MS = 10_000;
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface OrchestratorCliSettings {
+  listen: HostPort;
+  brokers: DesiredBroker[];
+  /** From --routing; when absent the config's `routing` (its default without --config). */
+  routing: RoutingStrategyName | undefined;
+  configFile: string | undefined;
+  admin: HostPort | undefined;
+  adminToken: string | undefined;
+  tls: { certFile: string; keyFile: string; listen: HostPort } | undefined;
+  logLevel: string;
+}
+
+const problem = (path: string, message: string): ConfigError => new ConfigError([{ path, message }]);
+
+/** `host:port` or `[v6]:port` → its parts; a ConfigError naming `flag` otherwise. */
+export function parseHostPort(value: string, flag: string): HostPort {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(value);
+  const host = m?.[1] ?? m?.[2];
+  const port = Number(m?.[3]);
+  if (host === undefined) throw problem(flag, `${JSON.stringify(value)} is not HOST:PORT`);
+  if (port > 65_535) throw problem(flag, `${JSON.stringify(value)}: port ${port} is above 65535`);
+  return { host, port };
+}
+
+export function formatHostPort({ host, port }: HostPort): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  const list = allowed.map((a) => JSON.stringify(a)).join(', ');
+  throw problem(flag, `${JSON.stringify(value)} is not one of ${list}`);
+}
+
+/** `--brokers a,b`: every URL parsed (mqtt://host:port), none twice; all start `active`. */
+export function parseBrokerList(value: string): DesiredBroker[] {
+  const problems: FieldProblem[] = [];
+  const seen = new Set<string>();
+  const brokers: DesiredBroker[] = [];
+  for (const raw of value.split(',').map((s) => s.trim())) {
+    try {
+      if (raw === '') throw problem('--brokers', `empty entry in ${JSON.stringify(value)}`);
+      const { id, url } = parseBrokerUrl(raw, '--brokers');
+      if (seen.has(id)) throw problem('--brokers', `${JSON.stringify(raw)} is named twice`);
+      seen.add(id);
+      brokers.push({ url, state: 'active' });
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(...err.problems);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return brokers;
+}
+
+/**
+ * The command line of `brokel orchestrator` (pure: no files read). `env` supplies BROKEL_ADMIN_TOKEN
+ * and BROKEL_LOG_LEVEL; flags win over it.
+ */
+export function parseOrchestratorArgs(
+  argv: string[],
+  env: Record<string, string | undefined>,
+): OrchestratorCliSettings {
+  const { values, positionals } = parseCommandArgs('orchestrator', argv, {
+    listen: { type: 'string' },
+    brokers: { type: 'string' },
+    admin: { type: 'string' },
+    'admin-token': { type: 'string' },
+    routing: { type: 'string' },
+    config: { type: 'string', short: 'c' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    'tls-listen': { type: 'string' },
+    'log-level': { type: 'string' },
+  });
+  if (positionals.length > 0)
+    throw problem('orchestrator', `unexpected argument ${JSON.stringify(positionals[0])}`);
+  if (values.listen === undefined) throw problem('--listen', 'required (HOST:PORT)');
+  if (values.brokers === undefined) throw problem('--brokers', 'required (mqtt://host:port[,...])');
+  const listen = parseHostPort(values.listen, '--listen');
+  const certFile = values['tls-cert'];
+  const keyFile = values['tls-key'];
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw certFile === undefined
+      ? problem('--tls-cert', 'required with --tls-key')
+      : problem('--tls-key', 'required with --tls-cert');
+  }
+  if (values['tls-listen'] !== undefined && certFile === undefined)
+    throw problem('--tls-listen', 'needs --tls-cert and --tls-key');
+  const tlsListen =
+    values['tls-listen'] === undefined
+      ? { host: listen.host, port: 8883 }
+      : parseHostPort(values['tls-listen'], '--tls-listen');
+  if (values['admin-token'] !== undefined && values.admin === undefined)
+    throw problem('--admin-token', 'given without --admin');
+  const adminToken = values['admin-token'] ?? env.BROKEL_ADMIN_TOKEN;
+  if (values.admin !== undefined && adminToken === '')
+    throw problem(values['admin-token'] === undefined ? 'BROKEL_ADMIN_TOKEN' : '--admin-token', 'is empty');
+  return {
+    listen,
+    brokers: parseBrokerList(values.brokers),
+    routing:
+      values.routing === undefined ? undefined : oneOf(values.routing, ROUTING_STRATEGIES, '--routing'),
+    configFile: values.config,
+    admin: values.admin === undefined ? undefined : parseHostPort(values.admin, '--admin'),
+    adminToken: values.admin === undefined ? undefined : adminToken,
+    tls:
+      certFile !== undefined && keyFile !== undefined ? { certFile, keyFile, listen: tlsListen } : undefined,
+    logLevel: oneOf(values['log-level'] ?? env.BROKEL_LOG_LEVEL ?? 'info', LOG_LEVELS, '--log-level'),
+  };
+}
+
+async function readFlagFile(file: string, flag: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw problem(flag, `${JSON.stringify(file)}: ${code === 'ENOENT' ? 'no such file' : String(err)}`);
+  }
+}
+
+/** Runs `stop`, but gives up after STOP_TIMEOUT_MS (a client that never closes its socket). */
+async function bounded(stop: () => Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new TimeoutError('stopping the orchestrator', STOP_TIMEOUT_MS)),
+      STOP_TIMEOUT_MS,
+    );
+  });
+  try {
+    await Promise.race([stop(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * `brokel orchestrator`: one orchestrator replica. Listens for MQTT clients (TCP, and TLS when a
+ * certificate is given), serves the admin API when --admin is given, prints one ready line, and
+ * stops cleanly on SIGINT/SIGTERM. Resolves once ready; the listeners keep the process alive.
+ */
+export async function runOrchestrator(
+  argv: string[],
+  env: Record<string, string | undefined>,
+): Promise<void> {
+  const settings = parseOrchestratorArgs(argv, env);
+  const config = await loadConfig(settings.configFile);
+  const tls = settings.tls && {
+    cert: await readFlagFile(settings.tls.certFile, '--tls-cert'),
+    key: await readFlagFile(settings.tls.keyFile, '--tls-key'),
+  };
+  const log = createRootLogger({ level: settings.logLevel });
+  const orchestrator = new Orchestrator({
+    routing: settings.routing ?? config.routing,
+    brokers: settings.brokers,
+    log: log.child({ component: 'orchestrator' }),
+  });
+  let admin: AdminServer | undefined;
+  const stop = async (): Promise<void> => {
+    await admin?.close();
+    // close() ends every session (MQTT 5 clients get DISCONNECT 0x8B) and then the listeners.
+    await orchestrator.close();
+  };
+  try {
+    const mqttPort = await orchestrator.listen(settings.listen.host, settings.listen.port);
+    const parts = [`MQTT on ${formatHostPort({ ...settings.listen, port: mqttPort })}`];
+    if (settings.tls && tls) {
+      let tlsPort: number;
+      try {
+        tlsPort = await orchestrator.listen(settings.tls.listen.host, settings.tls.listen.port, tls);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).syscall === 'listen') throw err;
+        throw problem('--tls-cert', `cannot be used with --tls-key: ${(err as Error).message}`);
+      }
+      parts.push(`MQTT over TLS on ${formatHostPort({ ...settings.tls.listen, port: tlsPort })}`);
+    }
+    if (settings.admin) {
+      if (settings.adminToken === undefined && !/^(127\.|::1$|localhost$)/.test(settings.admin.host))
+        log.warn(
+          { admin: formatHostPort(settings.admin) },
+          'admin API without a token on a non-loopback address',
+        );
+      admin = await startAdminServer({
+        orchestrator,
+        host: settings.admin.host,
+        port: settings.admin.port,
+        token: settings.adminToken,
+        log: log.child({ component: 'admin' }),
+      });
+      parts.push(`admin on ${formatHostPort({ ...settings.admin, port: admin.port })}`);
+    }
+    console.log(`brokel orchestrator: ${parts.join(', ')}`);
+  } catch (err) {
+    await bounded(stop).catch((stopErr: unknown) => log.error({ err: stopErr }, 'stop after a failed start'));
+    throw err;
+  }
+  // A stop that times out rejects: onShutdown logs it and exits 1.
+  onShutdown(() => bounded(stop), log);
+}
