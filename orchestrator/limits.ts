@@ -18,6 +18,13 @@ export interface OrchestratorLimits {
   topicAliasMaximum: number;
   /** Back-off between reconnection attempts to a broker that went down (first, cap). */
   reconnectDelayMs: { first: number; max: number };
+  /**
+   * QoS 1 publishes a broker acknowledged are kept this long (and at most replayMaxMessages per
+   * session): if that broker dies, they are re-sent to another one, since it may have died before
+   * delivering them. Duplicates are allowed at QoS 1; loss is not.
+   */
+  replayWindowMs: number;
+  replayMaxMessages: number;
   /** Grace period for 3.1.1 clients on POST /drain before they are closed. */
   drainGraceMs: number;
 }
@@ -32,5 +39,7 @@ export const DEFAULT_LIMITS: OrchestratorLimits = {
   upstreamKeepaliveSeconds: 30,
   topicAliasMaximum: 64,
   reconnectDelayMs: { first: 250, max: 5_000 },
+  replayWindowMs: 2_000,
+  replayMaxMessages: 2_000,
   drainGraceMs: 5_000,
 };

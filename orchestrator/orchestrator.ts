@@ -34,8 +34,15 @@ export interface OrchestratorStatus {
   sessions: number;
   routing: RoutingStrategyName;
   brokers: BrokerStatus[];
-  /** CPU this process used since the previous status, as a fraction of one core. */
+  /** CPU this process used over the last second, as a fraction of one core. */
   cpu: number;
+  /** Occupancy of the bounded per-session buffers (limits in README, "Orchestrator limits"). */
+  buffers: {
+    inflightFromClients: number;
+    deliveriesInflight: number;
+    deliveriesBuffered: number;
+    maxSessionBuffered: number;
+  };
 }
 
 /**
@@ -167,7 +174,15 @@ export class Orchestrator {
   status(): OrchestratorStatus {
     const cpu = this.cpuFraction;
     const connected = [...this.sessions].filter((s) => s.state === 'connected');
+    const occupancy = connected.map((s) => s.buffers());
+    const buffers = {
+      inflightFromClients: occupancy.reduce((n, b) => n + b.inflightFromClient, 0),
+      deliveriesInflight: occupancy.reduce((n, b) => n + b.deliveriesInflight, 0),
+      deliveriesBuffered: occupancy.reduce((n, b) => n + b.deliveriesBuffered, 0),
+      maxSessionBuffered: occupancy.reduce((n, b) => Math.max(n, b.deliveriesBuffered), 0),
+    };
     return {
+      buffers,
       draining: this.draining,
       sessions: connected.length,
       routing: this.router.strategy,

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import mqttPacket, { type Packet } from 'mqtt-packet';
+import { nextFrame } from './frames.ts';
 
 export interface FramedStreamOptions {
   /** Protocol level for parsing and generating (CONNECT is parsed whatever it is set to). */
@@ -27,6 +28,9 @@ export class FramedStream extends EventEmitter {
   private readonly parser: ReturnType<typeof mqttPacket.parser>;
   private failed = false;
   private closed = false;
+  private paused = false;
+  /** Bytes read but not yet parsed (at most one partial packet, or what arrived while paused). */
+  private buffer: Buffer = Buffer.alloc(0);
   version: 3 | 4 | 5;
   maxPacketBytes: number;
 
@@ -50,10 +54,23 @@ export class FramedStream extends EventEmitter {
 
   private onData(chunk: Buffer): void {
     if (this.failed) return;
-    this.parser.parse(chunk);
-    // mqtt-packet keeps a partial packet buffered; its header tells the full length early.
-    const pending = (this.parser as unknown as { packet?: { length?: number } }).packet?.length ?? -1;
-    if (pending > this.maxPacketBytes) this.fail(new PacketTooLargeError(pending, this.maxPacketBytes));
+    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+    this.parseFrames();
+  }
+
+  /** Hands whole packets to the parser one at a time, stopping as soon as the stream is paused. */
+  private parseFrames(): void {
+    let offset = 0;
+    while (!this.paused && !this.failed && offset < this.buffer.length) {
+      const frame = nextFrame(this.buffer, offset, this.maxPacketBytes);
+      if (frame.kind === 'partial') break;
+      if (frame.kind === 'too-large')
+        return this.fail(new PacketTooLargeError(frame.length, this.maxPacketBytes));
+      if (frame.kind === 'malformed') return this.fail(new Error(`malformed packet: ${frame.reason}`));
+      this.parser.parse(this.buffer.subarray(offset, offset + frame.length));
+      offset += frame.length;
+    }
+    this.buffer = offset === this.buffer.length ? Buffer.alloc(0) : this.buffer.subarray(offset);
   }
 
   private fail(err: Error): void {
@@ -97,11 +114,14 @@ export class FramedStream extends EventEmitter {
   }
 
   pause(): void {
+    this.paused = true;
     this.stream.pause();
   }
 
   resume(): void {
-    this.stream.resume();
+    this.paused = false;
+    this.parseFrames();
+    if (!this.paused) this.stream.resume();
   }
 
   /** Flushes what was written, then closes. */

@@ -6,6 +6,8 @@ import type { Upstream } from './upstream.ts';
 /** What an id this session allocated on one broker connection is waiting for. */
 export type UpstreamPending =
   | { kind: 'publish'; downId: number }
+  /** A copy re-sent after its first broker died; nothing downstream waits for it. */
+  | { kind: 'republish' }
   | { kind: 'subscribe'; requestId: number }
   | { kind: 'unsubscribe'; requestId: number }
   | { kind: 'replay'; done: (err?: Error) => void };

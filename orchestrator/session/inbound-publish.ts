@@ -21,6 +21,8 @@ interface InFlight {
  */
 export class InboundPublishes {
   private readonly inflight = new Map<number, InFlight>();
+  /** QoS 1 publishes acknowledged by a broker recently, oldest first (see limits.replayWindowMs). */
+  private readonly recent: Array<{ brokerId: string; packet: IPublishPacket; at: number }> = [];
   private paused = false;
 
   constructor(
@@ -29,6 +31,7 @@ export class InboundPublishes {
     private readonly aliases: TopicAliases,
     /** Unacknowledged QoS 1/2 publishes from the client before we stop reading it (and v5 receive maximum). */
     readonly maxInflight: number,
+    private readonly replay: { windowMs: number; maxMessages: number } = { windowMs: 0, maxMessages: 0 },
   ) {}
 
   get size(): number {
@@ -140,6 +143,7 @@ export class InboundPublishes {
           break;
         }
         this.inflight.delete(downId);
+        this.remember(link.brokerId, entry.packet);
         this.ctx.sendDown({ cmd: 'puback', messageId: downId, ...relayed });
         break;
       case 'pubrec':
@@ -182,6 +186,46 @@ export class InboundPublishes {
     }
     entry.released = true;
     link.upstream.send({ cmd: 'pubrel', messageId: entry.upId });
+  }
+
+  private remember(brokerId: string, packet: IPublishPacket): void {
+    if (this.replay.maxMessages <= 0) return;
+    const now = Date.now();
+    this.recent.push({ brokerId, packet, at: now });
+    while (
+      this.recent.length > this.replay.maxMessages ||
+      (this.recent[0] && now - this.recent[0].at > this.replay.windowMs)
+    ) {
+      this.recent.shift();
+    }
+  }
+
+  /**
+   * A broker died (not a planned removal): QoS 1 publishes it acknowledged within the replay window
+   * may not have reached their subscribers yet; they are sent again through another broker.
+   */
+  replayRecent(brokerId: string): number {
+    const cutoff = Date.now() - this.replay.windowMs;
+    const lost = this.recent.filter((r) => r.brokerId === brokerId && r.at >= cutoff);
+    for (let i = this.recent.length - 1; i >= 0; i--)
+      if (this.recent[i]?.brokerId === brokerId) this.recent.splice(i, 1);
+    let sent = 0;
+    for (const r of lost) {
+      const targets = this.ctx.publishTargets().filter((l) => l.brokerId !== brokerId);
+      const target = this.router.route({
+        clientId: this.ctx.clientId,
+        topic: r.packet.topic,
+        retain: r.packet.retain,
+        candidates: targets.map((l) => l.brokerId),
+      });
+      const link = targets.find((l) => l.brokerId === target);
+      const upId = link?.ids.allocate({ kind: 'republish' });
+      if (!link || upId === undefined) continue;
+      link.upstream.send({ ...r.packet, messageId: upId, dup: false });
+      this.ctx.counters.published(link.brokerId);
+      sent += 1;
+    }
+    return sent;
   }
 
   /** A broker went down: publishes it had not acknowledged go to another broker. */

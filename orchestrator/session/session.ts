@@ -279,6 +279,7 @@ export class Session extends EventEmitter implements SessionContext {
       this.deps.router,
       new TopicAliases(limits.topicAliasMaximum),
       limits.maxInflightFromClient,
+      { windowMs: limits.replayWindowMs, maxMessages: limits.replayMaxMessages },
     );
     const clientReceiveMax = packet.properties?.receiveMaximum ?? 65_535;
     this.outbound = new OutboundDeliveries(
@@ -354,6 +355,7 @@ export class Session extends EventEmitter implements SessionContext {
       case 'pubcomp': {
         const pending = link.ids.get(id);
         if (pending?.kind === 'publish') this.inbound?.onBrokerAck(link, packet, pending.downId);
+        else if (pending?.kind === 'republish') link.ids.release(id);
         return;
       }
       case 'suback':
@@ -389,6 +391,9 @@ export class Session extends EventEmitter implements SessionContext {
     this.subs?.onBrokerDown(link.brokerId);
     this.outbound?.onBrokerDown(link.brokerId);
     this.inbound?.onBrokerDown(link.brokerId);
+    const replayed = this.inbound?.replayRecent(link.brokerId) ?? 0;
+    if (replayed > 0)
+      this.log.warn({ broker: link.brokerId, replayed }, 'recent QoS 1 publishes re-sent to other brokers');
     this.emit('linkDown', link.brokerId);
     this.scheduleReconnect(link.brokerId);
   }
@@ -443,6 +448,15 @@ export class Session extends EventEmitter implements SessionContext {
 
   inflightOn(brokerId: string): number {
     return this.inbound?.inflightOn(brokerId) ?? 0;
+  }
+
+  /** Buffer and window occupancy, for status and for tests of the bounds. */
+  buffers(): { inflightFromClient: number; deliveriesInflight: number; deliveriesBuffered: number } {
+    return {
+      inflightFromClient: this.inbound?.size ?? 0,
+      deliveriesInflight: this.outbound?.inflight ?? 0,
+      deliveriesBuffered: this.outbound?.buffered ?? 0,
+    };
   }
 
   get subscriptionCount(): number {

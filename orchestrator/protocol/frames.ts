@@ -1,0 +1,30 @@
+/**
+ * MQTT framing (pure): where the next whole packet ends in a buffer. The fixed header is one byte
+ * and a Remaining Length of 1 to 4 bytes (MQTT 3.1.1 §2.2.3, 5.0 §1.5.5); a fifth continuation byte
+ * is malformed. mqtt-packet parses each frame; framing first lets a paused stream stop between
+ * packets instead of parsing a whole 64 KiB read at once, and refuses an oversized packet from its
+ * header before buffering it.
+ */
+export type FrameResult =
+  | { kind: 'frame'; length: number }
+  | { kind: 'partial' }
+  | { kind: 'malformed'; reason: string }
+  | { kind: 'too-large'; length: number };
+
+export function nextFrame(buffer: Buffer, offset: number, maxPacketBytes: number): FrameResult {
+  let remaining = 0;
+  let multiplier = 1;
+  for (let i = 1; i <= 4; i++) {
+    const at = offset + i;
+    if (at >= buffer.length) return { kind: 'partial' };
+    const byte = buffer[at] ?? 0;
+    remaining += (byte & 0x7f) * multiplier;
+    if ((byte & 0x80) === 0) {
+      const length = 1 + i + remaining;
+      if (length > maxPacketBytes) return { kind: 'too-large', length };
+      return offset + length <= buffer.length ? { kind: 'frame', length } : { kind: 'partial' };
+    }
+    multiplier *= 128;
+  }
+  return { kind: 'malformed', reason: 'remaining length longer than 4 bytes' };
+}
