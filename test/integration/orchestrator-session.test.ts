@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { connect as netConnect } from 'node:net';
+import { describe, it } from 'node:test';
+import mqtt from 'mqtt';
+import mqttPacket from 'mqtt-packet';
+import { publishSeq, settle, startOrchestrator, subscriber } from '../helpers/orchestrator.ts';
+import { connectClient, startProvider, waitFor } from '../helpers/resources.ts';
+
+async function threeBrokers(t: Parameters<typeof startProvider>[0]) {
+  const provider = await startProvider(t);
+  const ids = [];
+  for (let i = 0; i < 3; i++) ids.push((await provider.create('broker', 'mosquitto')).id);
+  return (await Promise.all(ids.map((id) => provider.waitReady(id, 10_000)))).map((r) => r.url);
+}
+
+describe('orchestrator: sessions', () => {
+  it('a second connection with the same client id takes over the first, as a broker would', async (t) => {
+    const { url } = await startOrchestrator(t, await threeBrokers(t));
+    const first = await connectClient(t, url, { clientId: 'taxi-156', protocolVersion: 5 });
+    const kicked = new Promise<number | undefined>((resolve) =>
+      first.once('disconnect', (p) => resolve(p.reasonCode)),
+    );
+    const second = await connectClient(t, url, { clientId: 'taxi-156', protocolVersion: 5 });
+    assert.equal(await kicked, 0x8e); // session taken over
+    await waitFor(() => !first.connected, 2000, 'first closed');
+    const sub = await subscriber(t, url, 'takeover/#', 1);
+    await publishSeq(second, 'p', ['takeover/1'], 20, 1);
+    await settle([sub.counts], 20);
+    assert.equal(sub.counts.distinct, 20, 'the new connection works on every broker');
+  });
+
+  it('an empty client id works, with one generated id (returned to MQTT 5 clients) used on every broker', async (t) => {
+    const { url, port, orchestrator } = await startOrchestrator(t, await threeBrokers(t));
+    let assigned: string | undefined;
+    const anon = await connectClient(t, url, { clientId: '', protocolVersion: 5 }, (c) =>
+      c.once('connect', (p) => {
+        assigned = p.properties?.assignedClientIdentifier;
+      }),
+    );
+    assert.match(assigned ?? '', /^brokel-[0-9a-f]{16}$/);
+    assert.equal(
+      orchestrator.status().brokers.every((b) => b.sessions === 1),
+      true,
+    );
+    const sub = await subscriber(t, url, 'anon/#', 1, { clientId: '' });
+    await publishSeq(anon, 'p', ['anon/1'], 30, 1);
+    await settle([sub.counts], 30);
+    assert.equal(sub.counts.distinct, 30);
+    // 3.1.1 with an empty id and clean session off: refused with 0x02 [MQTT-3.1.3-8]. (MQTT.js will
+    // not even send that, so raw bytes.)
+    const socket = netConnect({ host: '127.0.0.1', port });
+    t.after(() => socket.destroy());
+    const connack = new Promise<mqttPacket.IConnackPacket>((resolve) => {
+      const parser = mqttPacket.parser({ protocolVersion: 4 });
+      parser.on('packet', (p) => p.cmd === 'connack' && resolve(p));
+      socket.on('data', (d) => parser.parse(d));
+    });
+    // CONNECT, MQTT 3.1.1, flags 0 (clean session off), keepalive 10, empty client id.
+    socket.write(
+      Buffer.from([0x10, 0x0c, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x00, 0x00, 0x0a, 0x00, 0x00]),
+    );
+    assert.equal((await connack).returnCode, 2);
+  });
+
+  it('answers keepalive itself, and a client that goes silent past 1.5 × keepalive is dropped with its will fired', async (t) => {
+    const { port, url } = await startOrchestrator(t, await threeBrokers(t));
+    const watcher = await subscriber(t, url, 'silent/#', 1);
+    const socket = netConnect({ host: '127.0.0.1', port });
+    t.after(() => socket.destroy());
+    await new Promise((r) => socket.once('connect', r));
+    const parser = mqttPacket.parser({ protocolVersion: 4 });
+    const packets: string[] = [];
+    parser.on('packet', (p) => packets.push(p.cmd));
+    socket.on('data', (d) => parser.parse(d));
+    socket.write(
+      mqttPacket.generate({
+        cmd: 'connect',
+        protocolId: 'MQTT',
+        protocolVersion: 4,
+        clientId: 'silent-taxi',
+        clean: true,
+        keepalive: 1,
+        will: { topic: 'silent/will', payload: Buffer.from('w:1'), qos: 1, retain: false },
+      }),
+    );
+    await waitFor(() => packets.includes('connack'), 3000, 'CONNACK');
+    socket.write(mqttPacket.generate({ cmd: 'pingreq' }));
+    await waitFor(() => packets.includes('pingresp'), 1000, 'PINGRESP');
+    const closed = new Promise((r) => socket.once('close', r));
+    await closed; // nothing more sent: closed after 1.5 s of silence
+    await settle([watcher.counts], 1, 3000);
+    assert.equal(watcher.counts.distinct, 1, 'the will fired once');
+  });
+
+  it('shared subscriptions ($share/...) pass through: each message reaches one member of the group', async (t) => {
+    const { url } = await startOrchestrator(t, await threeBrokers(t));
+    const members = [
+      await subscriber(t, url, '$share/fleet/share/#', 1, { protocolVersion: 5 }),
+      await subscriber(t, url, '$share/fleet/share/#', 1, { protocolVersion: 5 }),
+    ];
+    const pub = await connectClient(t, url);
+    await publishSeq(pub, 'p', ['share/1', 'share/2'], 300, 1);
+    await new Promise((r) => setTimeout(r, 500));
+    const total = members.reduce((n, m) => n + m.counts.distinct, 0);
+    const dup = members.reduce((n, m) => n + m.counts.duplicates, 0);
+    t.diagnostic(`members got ${members.map((m) => m.counts.distinct).join(' + ')}`);
+    assert.equal(total, 300);
+    assert.equal(dup, 0);
+    assert.ok(
+      members.every((m) => m.counts.distinct > 0),
+      'both members get a share',
+    );
+  });
+
+  it('a QoS 2 flow stays on one broker from PUBLISH to PUBCOMP, whatever round-robin does meanwhile', async (t) => {
+    const { url, orchestrator } = await startOrchestrator(t, await threeBrokers(t));
+    const sub = await subscriber(t, url, 'q2/#', 2);
+    const pub = mqtt.connect(url, { reconnectPeriod: 0 });
+    t.after(() => pub.end(true));
+    await new Promise((r) => pub.once('connect', r));
+    await publishSeq(pub, 'p', ['q2/a'], 300, 2, 30);
+    await settle([sub.counts], 300);
+    assert.equal(sub.counts.distinct, 300);
+    assert.equal(sub.counts.duplicates, 0);
+    assert.equal(
+      orchestrator.status().brokers.reduce((n, b) => n + b.inflight, 0),
+      0,
+      'no flow left open',
+    );
+  });
+});
