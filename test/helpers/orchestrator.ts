@@ -1,4 +1,7 @@
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
 import type { TestContext } from 'node:test';
+import { promisify } from 'node:util';
 import type { MqttClient } from 'mqtt';
 import { silentLogger } from '../../common/logger.ts';
 import type { OrchestratorLimits } from '../../orchestrator/limits.ts';
@@ -113,4 +116,53 @@ export async function subscriber(t: TestContext, url: string, filter: string, qo
   });
   await client.subscribeAsync(filter, { qos });
   return { client, counts: counts as Tally };
+}
+
+const run = promisify(execFile);
+
+/** Debian's mosquitto-clients, unmodified: mosquitto_sub (v5) waits for 3 messages that mosquitto_pub (3.1.1) sends. */
+export async function assertMosquittoClients(t: TestContext, port: number): Promise<void> {
+  // Debian's mosquitto-clients, unmodified: a subscriber waiting for 3 messages, a publisher.
+  const child = spawn('mosquitto_sub', [
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(port),
+    '-t',
+    'cli/#',
+    '-q',
+    '1',
+    '-C',
+    '3',
+    '-v',
+    '-V',
+    'mqttv5',
+  ]);
+  t.after(() => child.kill());
+  let out = '';
+  child.stdout.on('data', (d) => {
+    out += d;
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  // Publish until the subscriber is in place and has its 3 messages (it may subscribe late).
+  for (let i = 0; i < 50 && child.exitCode === null; i++) {
+    await run('mosquitto_pub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-t',
+      `cli/${i}`,
+      '-m',
+      `m${i}`,
+      '-q',
+      '1',
+      '-V',
+      'mqttv311',
+    ]);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(await exited, 0);
+  assert.equal(out.trim().split('\n').length, 3, out);
+  assert.match(out, /^cli\/\d+ m\d+$/m);
 }

@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
 import { describe, it, type TestContext } from 'node:test';
-import { promisify } from 'node:util';
 import mqtt from 'mqtt';
-import { publishSeq, settle, startOrchestrator, subscriber } from '../helpers/orchestrator.ts';
+import {
+  assertMosquittoClients,
+  publishSeq,
+  settle,
+  startOrchestrator,
+  subscriber,
+} from '../helpers/orchestrator.ts';
 import { connectClient, startProvider } from '../helpers/resources.ts';
-
-const run = promisify(execFile);
 
 async function mosquittoBrokers(t: TestContext, count: number): Promise<string[]> {
   const provider = await startProvider(t);
@@ -27,49 +29,7 @@ describe('orchestrator: unmodified clients', () => {
         await settle([sub.counts], 30);
         assert.equal(sub.counts.distinct, 30, `v${protocolVersion}`);
       }
-      // Debian's mosquitto-clients, unmodified: a subscriber waiting for 3 messages, a publisher.
-      const child = spawn('mosquitto_sub', [
-        '-h',
-        '127.0.0.1',
-        '-p',
-        String(port),
-        '-t',
-        'cli/#',
-        '-q',
-        '1',
-        '-C',
-        '3',
-        '-v',
-        '-V',
-        'mqttv5',
-      ]);
-      t.after(() => child.kill());
-      let out = '';
-      child.stdout.on('data', (d) => {
-        out += d;
-      });
-      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-      // Publish until the subscriber is in place and has its 3 messages (it may subscribe late).
-      for (let i = 0; i < 50 && child.exitCode === null; i++) {
-        await run('mosquitto_pub', [
-          '-h',
-          '127.0.0.1',
-          '-p',
-          String(port),
-          '-t',
-          `cli/${i}`,
-          '-m',
-          `m${i}`,
-          '-q',
-          '1',
-          '-V',
-          'mqttv311',
-        ]);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      assert.equal(await exited, 0);
-      assert.equal(out.trim().split('\n').length, 3, out);
-      assert.match(out, /^cli\/\d+ m\d+$/m);
+      await assertMosquittoClients(t, port);
     });
   }
 });

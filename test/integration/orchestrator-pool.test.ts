@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { LocalProvider } from '../../manager/providers/local/local-provider.ts';
-import { publishSeq, settle, startOrchestrator, subscriber } from '../helpers/orchestrator.ts';
+import {
+  assertMosquittoClients,
+  publishSeq,
+  settle,
+  startOrchestrator,
+  subscriber,
+} from '../helpers/orchestrator.ts';
 import { connectClient, startProvider, waitFor } from '../helpers/resources.ts';
 
 async function brokersOn(provider: LocalProvider, templates: string[]) {
@@ -139,7 +145,7 @@ describe('orchestrator: pool changes and failures under QoS 1 load', () => {
 });
 
 describe('orchestrator: mixed pool, auth passthrough, MQTT 5 details, backpressure', () => {
-  it('works over 2 Mosquitto and 1 RabbitMQ (3.1.1 only, no QoS 2) with MQTT.js 3.1.1 and 5.0', async (t) => {
+  it('works over 2 Mosquitto and 1 RabbitMQ (3.1.1 only, no QoS 2) with MQTT.js 3.1.1 and 5.0 and mosquitto_pub/sub', async (t) => {
     const provider = await startProvider(t);
     const brokers = await brokersOn(provider, ['rabbitmq', 'mosquitto', 'mosquitto']);
     const { url, orchestrator } = await startOrchestrator(
