@@ -1,0 +1,108 @@
+import type { Level } from './providers/cloud-provider.ts';
+
+/** A replica as the decision sees it. */
+export interface ReplicaView {
+  id: string;
+  /** booting / joining / draining count as "an action in flight" for the level. */
+  state: 'booting' | 'joining' | 'ready' | 'draining' | 'failed';
+  createdAt: number;
+  /** Smoothed load, fraction of its allocation; undefined before its first reading. */
+  smoothed: number | undefined;
+}
+
+export interface LevelView {
+  level: Level;
+  replicas: readonly ReplicaView[];
+  /** Level load (capacity-weighted, smoothed); undefined without a ready replica with a reading. */
+  load: number | undefined;
+  /** Forecast of the level load `horizon` observations ahead (proactive policy). */
+  forecast: number | undefined;
+  /** An add or remove of this level is still being carried out. */
+  actionInFlight: boolean;
+  /** Observations since this level's last action (Infinity when none). */
+  sinceLastAction: number;
+}
+
+export interface LevelPolicy {
+  lower: number;
+  upper: number;
+  min: number;
+  max: number;
+  cooldownObservations: number;
+}
+
+export interface DecisionInput {
+  levels: readonly LevelView[];
+  policy: { kind: 'reactive' | 'proactive'; warmupObservations: number; slaMaxReplicas: number };
+  thresholds: Readonly<Record<Level, LevelPolicy>>;
+  /** Observations taken so far, this one included. */
+  observation: number;
+}
+
+export type Decision =
+  | { level: Level; action: 'add'; load: number; reason: string }
+  | { level: Level; action: 'remove'; replica: string; load: number; reason: string }
+  | { level: Level; action: 'none'; load: number | undefined; reason: string };
+
+const live = (r: ReplicaView) => r.state !== 'failed';
+
+/**
+ * The elasticity decision, per level, as a pure function (ARCHITECTURE.md, control plane, step 3):
+ * above `upper` and below the level's max and the SLA's total max → add one; below `lower` and above
+ * min → remove the least-loaded replica (the newest on a tie); nothing during warm-up, while the level
+ * has a replica booting, joining or draining, or during the cool-down. One replica at a time.
+ */
+export function decide(input: DecisionInput): Decision[] {
+  const total = input.levels.reduce((n, l) => n + l.replicas.filter(live).length, 0);
+  return input.levels.map((view): Decision => {
+    const t = input.thresholds[view.level];
+    const load = input.policy.kind === 'proactive' ? (view.forecast ?? view.load) : view.load;
+    const none = (reason: string): Decision => ({ level: view.level, action: 'none', load, reason });
+    const count = view.replicas.filter(live).length;
+    if (input.observation < input.policy.warmupObservations) {
+      return none(`warming up (${input.observation}/${input.policy.warmupObservations} observations)`);
+    }
+    if (view.actionInFlight) return none('an action of this level is in flight');
+    const busy = view.replicas.find(
+      (r) => r.state === 'booting' || r.state === 'joining' || r.state === 'draining',
+    );
+    if (busy) return none(`replica ${busy.id} is ${busy.state}`);
+    if (view.sinceLastAction < t.cooldownObservations) {
+      return none(
+        `cooling down (${view.sinceLastAction}/${t.cooldownObservations} observations since the last action)`,
+      );
+    }
+    if (count < t.min)
+      return {
+        level: view.level,
+        action: 'add',
+        load: load ?? 0,
+        reason: `${count} replicas, below min ${t.min}`,
+      };
+    if (load === undefined) return none('no load reading yet');
+    const shown = `${input.policy.kind === 'proactive' ? 'forecast' : 'load'} ${load.toFixed(3)}`;
+    if (load > t.upper) {
+      if (count >= t.max) return none(`${shown} above upper ${t.upper}, but at max ${t.max}`);
+      if (total >= input.policy.slaMaxReplicas)
+        return none(
+          `${shown} above upper ${t.upper}, but at the SLA's ${input.policy.slaMaxReplicas} replicas`,
+        );
+      return { level: view.level, action: 'add', load, reason: `${shown} above upper ${t.upper}` };
+    }
+    if (load < t.lower) {
+      if (count <= t.min) return none(`${shown} below lower ${t.lower}, but at min ${t.min}`);
+      const victim = [...view.replicas]
+        .filter((r) => r.state === 'ready')
+        .sort((a, b) => (a.smoothed ?? 0) - (b.smoothed ?? 0) || b.createdAt - a.createdAt)[0];
+      if (!victim) return none('no ready replica to remove');
+      return {
+        level: view.level,
+        action: 'remove',
+        replica: victim.id,
+        load,
+        reason: `${shown} below lower ${t.lower}`,
+      };
+    }
+    return none(`${shown} within [${t.lower}, ${t.upper}]`);
+  });
+}
