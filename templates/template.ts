@@ -38,6 +38,8 @@ export interface ProcessSpec {
   env?: Record<string, string>;
   /** Extra ports it binds, by name, recorded in the replica's description. */
   ports?: Record<string, number>;
+  /** Per-replica details of an HTTP readiness probe: the port (default: the main one) and headers. */
+  probe?: { port?: number; headers?: Record<string, string> };
 }
 
 export type ReadinessProbe = { kind: 'mqtt' } | { kind: 'http'; path: string };

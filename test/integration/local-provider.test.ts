@@ -206,7 +206,7 @@ describe('local provider (real Mosquitto replicas)', () => {
     const cases: Array<[Promise<unknown>, RegExp]> = [
       [
         provider.create('broker', 'kafka'),
-        /template: unknown template "kafka" \(known: mosquitto, rabbitmq\)/,
+        /template: unknown template "kafka" \(known: mosquitto, rabbitmq, orchestrator\)/,
       ],
       [provider.create('broker', 'mosquitto', { cpuQuota: 0 }), /options\.cpuQuota: 0 is not above 0/],
       [

@@ -119,7 +119,8 @@ export class LocalProvider extends EventEmitter implements CloudProvider {
       const logFile = join(dir, 'replica.log');
       const spawned = await spawnReplica(spec, { logFile, cwd: dataDir, cgroupProcs, bootDelaySeconds });
       const now = Date.now();
-      const scheme = template.probe.kind === 'mqtt' ? 'mqtt' : 'http';
+      // Brokers and orchestrators are both MQTT endpoints; an orchestrator's admin port is in `ports`.
+      const scheme = 'mqtt';
       const record: ReplicaRecord = {
         id,
         level,
@@ -141,6 +142,7 @@ export class LocalProvider extends EventEmitter implements CloudProvider {
         claims,
         cgroup: this.support.cpuacct,
         bootDelaySeconds,
+        ...(spec.probe ? { probe: spec.probe } : {}),
       };
       this.records.set(id, record);
       this.children.add(id);
@@ -370,7 +372,7 @@ export class LocalProvider extends EventEmitter implements CloudProvider {
     const delayMs = record.bootDelaySeconds * 1000;
     const deadline =
       record.createdAt + delayMs + Math.max(template.bootTimeoutMs, this.options.config.bootTimeoutMs);
-    if (await probeOnce(template.probe, record.host, record.port)) {
+    if (await probeOnce(template.probe, record.host, record.port, 1000, record.probe)) {
       if (record.state !== 'booting') return;
       record.state = 'ready';
       record.readyAt = Date.now();

@@ -7,6 +7,7 @@ export async function probeOnce(
   host: string,
   port: number,
   timeoutMs = 1000,
+  http: { port?: number; headers?: Record<string, string> } = {},
 ): Promise<boolean> {
   try {
     if (probe.kind === 'mqtt') {
@@ -14,8 +15,9 @@ export async function probeOnce(
       return true;
     }
     const target = host.includes(':') ? `[${host}]` : host;
-    const response = await fetch(`http://${target}:${port}${probe.path}`, {
+    const response = await fetch(`http://${target}:${http.port ?? port}${probe.path}`, {
       signal: AbortSignal.timeout(timeoutMs),
+      ...(http.headers ? { headers: http.headers } : {}),
     });
     await response.body?.cancel();
     return response.ok;

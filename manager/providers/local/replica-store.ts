@@ -14,6 +14,8 @@ export interface ReplicaRecord extends Replica {
   claims: string[];
   cgroup: boolean;
   bootDelaySeconds: number;
+  /** Per-replica HTTP probe details rendered by the template (port, headers). */
+  probe?: { port?: number; headers?: Record<string, string> };
 }
 
 /** One JSON file per replica under `<stateDir>/replicas/`, written atomically (tmp + rename). */

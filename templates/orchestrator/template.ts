@@ -1,0 +1,48 @@
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { validate } from '../../common/config/load.ts';
+import type { ProcessSpec, RenderContext, ReplicaTemplate } from '../template.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/brokel.js', import.meta.url));
+export const ADMIN_PORT = 9781;
+
+export const orchestratorParamsSchema = z.strictObject({
+  /** The broker pool it starts with (`mqtt://host:port`, all active); the manager changes it later. */
+  brokers: z.array(z.string().min(1)).min(1),
+  routing: z.enum(['round-robin', 'client-affinity', 'topic-affinity']).default('round-robin'),
+  /** Bearer token of its admin API (the manager's own). */
+  adminToken: z.string().min(16),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn'),
+});
+
+/**
+ * One orchestrator replica (`brokel orchestrator`): MQTT on the replica's address and standard port,
+ * its admin API on ADMIN_PORT (aliases) or an ephemeral port (ports), both token-protected.
+ * Ready when GET /healthz answers 200.
+ */
+export const orchestratorTemplate: ReplicaTemplate = {
+  name: 'orchestrator',
+  level: 'orchestrator',
+  standardPort: 1883,
+  protocolVersions: [4, 5],
+  maxQos: 2,
+  probe: { kind: 'http', path: '/healthz' },
+  bootTimeoutMs: 20_000,
+  packages: [],
+  files: { kubernetesPod: 'k8s/pod.yaml', opennebulaVm: 'opennebula/vm-template.json', readme: 'README.md' },
+
+  async render(ctx: RenderContext): Promise<ProcessSpec> {
+    const params = validate(orchestratorParamsSchema, ctx.params, 'orchestrator template', 'params');
+    const adminPort = ctx.addressing === 'aliases' ? ADMIN_PORT : await ctx.freePort(ctx.host);
+    const args = [BIN, 'orchestrator', '--listen', `${ctx.host}:${ctx.port}`, '--admin', `${ctx.host}:${adminPort}`];
+    args.push('--brokers', params.brokers.join(','));
+    args.push('--routing', params.routing, '--log-level', params.logLevel);
+    return {
+      command: process.execPath,
+      args,
+      env: { BROKEL_ADMIN_TOKEN: params.adminToken },
+      ports: { admin: adminPort },
+      probe: { port: adminPort, headers: { authorization: `Bearer ${params.adminToken}` } },
+    };
+  },
+};
