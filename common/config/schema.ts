@@ -83,6 +83,25 @@ export const configSchema = z
       .prefault({}),
     smoothing: z.strictObject({ alpha: z.number().gt(0).max(1).default(0.5) }).prefault({}),
     policy: z.enum(['reactive', 'proactive']).default('reactive'),
+    /** Holt's linear smoothing for the proactive policy: trend factor and how far ahead to look. */
+    proactive: z
+      .strictObject({
+        beta: z.number().gt(0).max(1).default(0.3),
+        horizonObservations: z.number().int().min(1).max(100).default(2),
+      })
+      .prefault({}),
+    manager: z
+      .strictObject({
+        /** JSON-lines file of every observation and decision; `<stateDir>/decisions.jsonl` when absent. */
+        decisionLog: z.string().optional(),
+        /** Budget of one action (create + ready + sync, or drain + idle + destroy). */
+        actionTimeoutSeconds: z.number().min(1).max(3600).default(180),
+        /** A draining broker is idle once nothing was in flight and nothing delivered for this long. */
+        drainQuietSeconds: z.number().min(0).max(600).default(2),
+        /** Admin token for the orchestrators; a random one per run when absent. */
+        adminToken: z.string().min(16).optional(),
+      })
+      .prefault({}),
     levels: z
       .strictObject({
         brokers: brokerLevelSchema.prefault({}),

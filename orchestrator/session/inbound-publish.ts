@@ -12,7 +12,12 @@ interface InFlight {
   received: boolean;
   /** QoS 2: PUBREL forwarded, waiting for the broker's PUBCOMP. */
   released: boolean;
+  /** Brokers it was sent to: one that closes on it, again and again, is refusing this message. */
+  attempts: number;
 }
+
+/** Sends of one publish (to brokers that went down on it) before the client is closed instead. */
+const MAX_ATTEMPTS = 4;
 
 /**
  * A client's PUBLISH flows (client → orchestrator → one broker). QoS 1/2 are acknowledged to the
@@ -54,6 +59,10 @@ export class InboundPublishes {
     }
     const downId = packet.messageId ?? 0;
     const existing = this.inflight.get(downId);
+    if (existing && existing.packet.qos !== packet.qos) {
+      // [MQTT-2.3.1-2]: a packet identifier still in use by an unfinished flow.
+      return this.ctx.protocolError(`packet identifier ${downId} reused while in use`, 0x82);
+    }
     if (existing) {
       // A re-sent QoS 2 PUBLISH [MQTT-4.3.3-?]: never a second copy on another broker.
       if (existing.received) this.ctx.sendDown({ cmd: 'pubrec', messageId: downId });
@@ -73,6 +82,7 @@ export class InboundPublishes {
       packet: forward,
       received: false,
       released: false,
+      attempts: 0,
     };
     this.inflight.set(downId, entry);
     this.send(entry, []);
@@ -115,6 +125,13 @@ export class InboundPublishes {
       entry.brokerId = '';
       this.ctx.log.warn({ downId: entry.downId }, 'publish held: no broker available');
       return;
+    }
+    entry.attempts += 1;
+    if (entry.attempts > MAX_ATTEMPTS) {
+      return this.ctx.protocolError(
+        `publish ${entry.downId} lost ${MAX_ATTEMPTS} broker connections: refusing it`,
+        0x81,
+      );
     }
     const upId = link.ids.allocate({ kind: 'publish', downId: entry.downId });
     if (upId === undefined)

@@ -7,6 +7,7 @@ import type { OrchestratorLimits } from '../limits.ts';
 import type { BrokerPool, PoolBroker } from '../pool/broker-pool.ts';
 import { FramedStream, PacketTooLargeError } from '../protocol/framed-stream.ts';
 import { PacketIdSpace } from '../protocol/packet-ids.ts';
+import { packetProblem } from '../protocol/validate-packet.ts';
 import { homeBrokerRanking, type Router } from '../routing/strategies.ts';
 import { clientConnack, refusal, upstreamConnect, validateConnect } from './connect-steps.ts';
 import type { BrokerCounters, SessionContext, UpstreamLink, UpstreamPending } from './context.ts';
@@ -54,6 +55,8 @@ export class Session extends EventEmitter implements SessionContext {
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
   private readonly reconnectTimers = new Map<string, NodeJS.Timeout>();
+  /** The broker holding this client's will. */
+  private homeId: string | undefined;
 
   constructor(
     stream: Duplex,
@@ -149,6 +152,8 @@ export class Session extends EventEmitter implements SessionContext {
       if (this.connect === undefined) {
         if (packet.cmd !== 'connect') return this.close('abrupt', `${packet.cmd} before CONNECT`); // [MQTT-3.1.0-1]
         this.connect = packet;
+        // Nothing more is read from the client until it is connected: the early queue stays small.
+        this.pauseClient('connecting');
         void this.runConnect(packet);
       } else if (packet.cmd === 'connect') {
         this.close('abrupt', 'second CONNECT'); // [MQTT-3.1.0-2]
@@ -161,6 +166,8 @@ export class Session extends EventEmitter implements SessionContext {
   }
 
   private dispatch(packet: Packet): void {
+    const problem = packetProblem(packet);
+    if (problem) return this.protocolError(problem.reason, problem.code);
     switch (packet.cmd) {
       case 'publish':
         return this.inbound?.onPublish(packet);
@@ -185,7 +192,8 @@ export class Session extends EventEmitter implements SessionContext {
       case 'connect':
         return this.protocolError('second CONNECT', 0x82); // [MQTT-3.1.0-2]
       case 'auth':
-        return this.protocolError('enhanced authentication (AUTH) is not supported', 0x8c);
+        // No Authentication Method was accepted in CONNECT, so AUTH is a protocol error (0x8C is CONNACK-only).
+        return this.protocolError('enhanced authentication (AUTH) is not supported', 0x82);
       default:
         return this.protocolError(`unexpected ${packet.cmd} from a client`, 0x82);
     }
@@ -234,6 +242,7 @@ export class Session extends EventEmitter implements SessionContext {
       this.down.write(refusal(version, 3)); // server unavailable
       return this.close('graceful', 'no broker reachable');
     }
+    this.homeId = home.link.brokerId;
     const homeCode = home.connack.reasonCode ?? home.connack.returnCode ?? 0;
     if (homeCode !== 0) {
       // Auth passthrough: the broker's refusal, translated to the client's level.
@@ -269,6 +278,7 @@ export class Session extends EventEmitter implements SessionContext {
     for (const p of this.early.splice(0)) this.dispatch(p);
     for (const [link, p] of this.earlyFromBrokers.splice(0)) this.onBrokerPacket(link, p);
     this.resumeUpstreams('connecting');
+    this.resumeClient('connecting');
     this.emit('connected');
   }
 
@@ -327,6 +337,7 @@ export class Session extends EventEmitter implements SessionContext {
     upstream.attach(
       (p) => this.onBrokerPacket(link, p),
       (reason) => this.onLinkDown(link, reason),
+      (p, err) => this.protocolError(`a ${p.cmd} from the client cannot be relayed: ${err.message}`, 0x81),
     );
     return { link, connack };
   }
@@ -417,7 +428,8 @@ export class Session extends EventEmitter implements SessionContext {
   /** Connects to a broker (new in the pool, or back), replays every subscription, marks it synced. */
   async join(broker: PoolBroker): Promise<void> {
     if (this.state !== 'connected' || this.links.has(broker.id)) return;
-    const { link, connack } = await this.openLink(broker, false);
+    // The home broker holds the will: it is registered again when the home broker comes back.
+    const { link, connack } = await this.openLink(broker, broker.id === this.homeId);
     const code = connack.reasonCode ?? connack.returnCode ?? 0;
     if (code !== 0) throw new Error(`broker ${broker.id} refused the session with code ${code}`);
     await this.subs?.replay(link);

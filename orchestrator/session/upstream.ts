@@ -29,7 +29,13 @@ export class Upstream {
   private downReason: string | undefined;
   private closing = false;
   private connected = false;
-  private sink: { packet: (p: Packet) => void; down: (reason: string) => void } | undefined;
+  private sink:
+    | {
+        packet: (p: Packet) => void;
+        down: (reason: string) => void;
+        unencodable: (p: Packet, err: Error) => void;
+      }
+    | undefined;
   private readonly backlog: Packet[] = [];
 
   constructor(private readonly options: UpstreamOptions) {
@@ -70,6 +76,8 @@ export class Upstream {
         } as IConnectPacket);
       });
       framed.on('transportError', (err: Error) => early(err.message));
+      // A relayed packet that cannot be encoded for this broker (bad data from the client).
+      framed.on('encodeError', (err: Error, packet: Packet) => this.sink?.unencodable(packet, err));
       framed.on('error', (err: Error) => {
         early(`bad packet: ${err.message}`);
         this.markDown(`bad packet from broker: ${err.message}`);
@@ -104,8 +112,12 @@ export class Upstream {
   }
 
   /** Sets the consumer of packets and of the 'down' report; hands it what arrived before. */
-  attach(packet: (p: Packet) => void, down: (reason: string) => void): void {
-    this.sink = { packet, down };
+  attach(
+    packet: (p: Packet) => void,
+    down: (reason: string) => void,
+    unencodable: (p: Packet, err: Error) => void,
+  ): void {
+    this.sink = { packet, down, unencodable };
     for (const p of this.backlog.splice(0)) packet(p);
     if (this.downReason !== undefined) down(this.downReason);
   }

@@ -1,0 +1,23 @@
+import { createServiceMetrics } from '../common/metrics.ts';
+
+export function managerMetrics() {
+  const m = createServiceMetrics({ defaultMetrics: true });
+  return {
+    ...m,
+    replicas: m.gauge('brokel_manager_replicas', 'Replicas per level and state', ['level', 'state']),
+    load: m.gauge('brokel_manager_level_load_ratio', 'Level load, fraction of allocated CPU', [
+      'level',
+      'kind',
+    ]),
+    threshold: m.gauge('brokel_manager_threshold_ratio', 'Configured thresholds', ['level', 'bound']),
+    decisions: m.counter('brokel_manager_decisions_total', 'Decisions taken', ['level', 'action']),
+    actionSeconds: m.histogram(
+      'brokel_manager_action_seconds',
+      'Duration of scaling actions',
+      [0.5, 1, 2, 5, 10, 20, 60, 180],
+      ['level', 'action', 'outcome'],
+    ),
+  };
+}
+
+export type ManagerMetrics = ReturnType<typeof managerMetrics>;

@@ -1,0 +1,184 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import mqtt from 'mqtt';
+import { TimeoutError } from '../common/errors.ts';
+import type { Logger } from '../common/logger.ts';
+import type { BrokerState, DesiredBroker } from '../orchestrator/pool/broker-pool.ts';
+import { retainedOwner } from '../orchestrator/routing/strategies.ts';
+import type { DnsRegistry } from './dns-registry.ts';
+import { OrchestratorClient } from './orchestrator-client.ts';
+import type { CloudProvider, Replica } from './providers/cloud-provider.ts';
+
+export interface TopologyOptions {
+  provider: CloudProvider;
+  dns: DnsRegistry;
+  log: Logger;
+  adminToken: string;
+  actionTimeoutMs: number;
+  drainQuietMs: number;
+  routing: string;
+  users: ReadonlyArray<{ username: string; password: string }>;
+}
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new TimeoutError(what, timeoutMs);
+    await sleep(200);
+  }
+}
+
+/**
+ * The topology changes (the paper's Algorithms 1 and 2), driving orchestrators only through their
+ * admin API. The broker pool's states (joining, active, draining) are the manager's; every
+ * orchestrator is told the whole desired pool each time, so a missed update heals on the next.
+ */
+export class Topology {
+  /** Manager-level state of each broker replica that is in the pool. */
+  readonly brokerStates = new Map<string, BrokerState>();
+
+  constructor(private readonly o: TopologyOptions) {}
+
+  client(orchestrator: Replica): OrchestratorClient {
+    return new OrchestratorClient(
+      `http://${orchestrator.host}:${orchestrator.ports.admin}`,
+      this.o.adminToken,
+    );
+  }
+
+  async orchestrators(): Promise<Replica[]> {
+    return (await this.o.provider.list()).filter((r) => r.level === 'orchestrator' && r.state === 'ready');
+  }
+
+  async desiredPool(): Promise<DesiredBroker[]> {
+    const brokers = (await this.o.provider.list()).filter((r) => r.level === 'broker');
+    return brokers
+      .filter((b) => this.brokerStates.has(b.id) && b.state !== 'failed')
+      .map((b) => ({ url: b.url, state: this.brokerStates.get(b.id) ?? 'active' }));
+  }
+
+  /** Tells every ready orchestrator the desired pool. */
+  async pushPool(): Promise<void> {
+    const pool = await this.desiredPool();
+    await Promise.all((await this.orchestrators()).map((o) => this.client(o).setBrokers(pool)));
+  }
+
+  /** Algorithm 1: create, wait until ready, joining everywhere, wait until synced everywhere, active. */
+  async addBroker(template: string, cpuQuota: number | undefined): Promise<Replica> {
+    const created = await this.o.provider.create(
+      'broker',
+      template,
+      cpuQuota === undefined ? {} : { cpuQuota },
+    );
+    const ready = await this.o.provider.waitReady(created.id, this.o.actionTimeoutMs);
+    this.brokerStates.set(ready.id, 'joining');
+    await this.pushPool();
+    await until(`broker ${ready.id} synced on every orchestrator`, this.o.actionTimeoutMs, async () => {
+      const statuses = await Promise.all((await this.orchestrators()).map((o) => this.client(o).status()));
+      return statuses.every((s) => s.brokers.some((b) => b.url === ready.url && b.synced)) ? true : undefined;
+    });
+    this.brokerStates.set(ready.id, 'active');
+    await this.pushPool();
+    this.o.log.info({ broker: ready.id, url: ready.url }, 'broker active');
+    return ready;
+  }
+
+  /** Algorithm 2: draining everywhere, wait until idle, move retained messages, destroy, drop. */
+  async removeBroker(id: string): Promise<void> {
+    const broker = (await this.o.provider.list()).find((r) => r.id === id);
+    if (!broker) return;
+    this.brokerStates.set(id, 'draining');
+    await this.o.provider.markDraining(id);
+    await this.pushPool();
+    let last = '';
+    let quietSince = Date.now();
+    await until(`broker ${id} idle`, this.o.actionTimeoutMs, async () => {
+      const statuses = await Promise.all((await this.orchestrators()).map((o) => this.client(o).status()));
+      const entries = statuses.flatMap((s) => s.brokers.filter((b) => b.url === broker.url));
+      const inflight = entries.reduce((n, b) => n + b.inflight, 0);
+      const signature = entries.map((b) => b.delivered).join(',');
+      if (inflight > 0 || signature !== last) {
+        last = signature;
+        quietSince = Date.now();
+        return undefined;
+      }
+      return Date.now() - quietSince >= this.o.drainQuietMs ? true : undefined;
+    });
+    const moved = await this.moveRetained(broker);
+    this.brokerStates.delete(id);
+    await this.pushPool();
+    await this.o.provider.destroy(id);
+    this.o.log.info({ broker: id, retainedMoved: moved }, 'broker removed');
+  }
+
+  /** Copies the draining broker's retained messages to each topic's new owner among the active brokers. */
+  private async moveRetained(broker: Replica): Promise<number> {
+    const active = (await this.o.provider.list()).filter(
+      (r) => r.level === 'broker' && this.brokerStates.get(r.id) === 'active',
+    );
+    if (active.length === 0) return 0;
+    const auth = this.o.users[0]
+      ? { username: this.o.users[0].username, password: this.o.users[0].password }
+      : {};
+    const source = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0, clean: true, ...auth });
+    const retained = new Map<string, { payload: Buffer; qos: 0 | 1 | 2 }>();
+    source.on('message', (topic, payload, packet) => {
+      if (packet.retain) retained.set(topic, { payload, qos: packet.qos });
+    });
+    await source.subscribeAsync('#', { qos: 1 });
+    await sleep(500); // retained messages arrive right after the SUBACK
+    await source.endAsync();
+    const targets = new Map<string, mqtt.MqttClient>();
+    try {
+      for (const [topic, message] of retained) {
+        const owner = retainedOwner(
+          topic,
+          active.map((b) => b.url.slice('mqtt://'.length)),
+        );
+        const target = active.find((b) => b.url === `mqtt://${owner}`);
+        if (!target) continue;
+        let client = targets.get(target.id);
+        if (!client) {
+          client = await mqtt.connectAsync(target.url, { reconnectPeriod: 0, ...auth });
+          targets.set(target.id, client);
+        }
+        await client.publishAsync(topic, message.payload, { qos: message.qos === 0 ? 0 : 1, retain: true });
+      }
+    } finally {
+      await Promise.all([...targets.values()].map((c) => c.endAsync()));
+    }
+    return retained.size;
+  }
+
+  /** Creates an orchestrator with the current pool, waits until ready, registers it with DNS. */
+  async addOrchestrator(cpuQuota: number | undefined): Promise<Replica> {
+    const brokers = (await this.desiredPool()).filter((b) => b.state === 'active').map((b) => b.url);
+    const created = await this.o.provider.create('orchestrator', 'orchestrator', {
+      ...(cpuQuota === undefined ? {} : { cpuQuota }),
+      params: { brokers, adminToken: this.o.adminToken, routing: this.o.routing },
+    });
+    const ready = await this.o.provider.waitReady(created.id, this.o.actionTimeoutMs);
+    await this.client(ready).setBrokers(await this.desiredPool());
+    await this.o.dns.upsert({ id: ready.id, host: ready.host, port: ready.port, state: 'ready', load: 0 });
+    this.o.log.info({ orchestrator: ready.id, url: ready.url }, 'orchestrator ready');
+    return ready;
+  }
+
+  /** Out of DNS, drained (v5 clients redirected), no clients left, destroyed. */
+  async removeOrchestrator(id: string): Promise<void> {
+    const all = await this.orchestrators();
+    const victim = all.find((o) => o.id === id);
+    if (!victim) return;
+    const other = all.find((o) => o.id !== id);
+    await this.o.dns.remove(id);
+    await this.o.provider.markDraining(id);
+    const client = this.client(victim);
+    await client.drain(other ? `${other.host}:${other.port}` : undefined, 5000);
+    await until(`orchestrator ${id} without clients`, this.o.actionTimeoutMs, async () =>
+      (await client.status()).sessions === 0 ? true : undefined,
+    );
+    await this.o.provider.destroy(id);
+    this.o.log.info({ orchestrator: id }, 'orchestrator removed');
+  }
+}
