@@ -4,12 +4,14 @@ import { createRootLogger } from '../common/logger.ts';
 import { parseCommandArgs } from './args.ts';
 import { checkTemplateNames } from './check-templates.ts';
 import { ORCHESTRATOR_USAGE, runOrchestrator } from './orchestrator.ts';
+import { runStatus } from './status.ts';
 import { runUp } from './up.ts';
 
 const USAGE = `usage: brokel <command> [options]
 
 commands:
   up [-c FILE]             run the system on the embedded default (local processes)
+  status [--json] [-c FILE] levels, replicas, loads, thresholds and the last decisions of a running manager
   config check FILE        validate a brokel.yaml and print the effective config
   ${ORCHESTRATOR_USAGE}
                            run one orchestrator replica (MQTT proxy + admin API)
@@ -25,12 +27,19 @@ async function main(argv: string[]): Promise<number> {
       const { values } = parseCommandArgs('up', rest, { config: { type: 'string', short: 'c' } });
       const config = await loadConfig(values.config);
       checkTemplateNames(config, values.config);
-      await runUp(config, log);
+      await runUp(config, values.config, log);
       return 0;
     }
     case 'orchestrator':
       await runOrchestrator(rest, process.env);
       return 0;
+    case 'status': {
+      const { values } = parseCommandArgs('status', rest, {
+        json: { type: 'boolean' },
+        config: { type: 'string', short: 'c' },
+      });
+      return runStatus(values.json ?? false, values.config);
+    }
     case 'config': {
       const [sub, file] = rest;
       if (sub !== 'check' || !file)

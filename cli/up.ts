@@ -1,43 +1,111 @@
+import { randomBytes } from 'node:crypto';
+import { watch } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig } from '../common/config/load.ts';
 import type { BrokelConfig } from '../common/config/schema.ts';
+import { errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { onShutdown } from '../common/shutdown.ts';
+import { startManagerApi } from '../manager/api-server.ts';
+import { DecisionLog } from '../manager/decision-log.ts';
+import { NoDnsRegistry } from '../manager/dns-registry.ts';
+import { Manager } from '../manager/manager.ts';
+import { managerMetrics } from '../manager/metrics.ts';
 import { LocalProvider } from '../manager/providers/local/local-provider.ts';
+import { Topology } from '../manager/topology.ts';
+import { checkTemplateNames } from './check-templates.ts';
+
+function hostPort(value: string): { host: string; port: number } {
+  const at = value.lastIndexOf(':');
+  return { host: value.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(value.slice(at + 1)) };
+}
 
 /**
- * `brokel up`: the system on the embedded default (the local provider). Until the manager lands it
- * starts the broker level's minimum replicas, prints where clients connect, and on Ctrl-C/SIGTERM
- * stops everything it started.
+ * `brokel up`: the system on the embedded default (local provider): min replicas of each level, the
+ * manager's loop, its API; prints where clients connect. Thresholds, min/max, α and the interval
+ * reload on file change or SIGHUP (a bad file is refused and the running config stays). Ctrl-C or
+ * SIGTERM drains and stops everything.
  */
-export async function runUp(config: BrokelConfig, log: Logger): Promise<void> {
-  if (config.provider.kind !== 'local') {
-    throw new Error(`provider.kind: ${config.provider.kind} is not available yet; use local`);
-  }
+export async function runUp(initial: BrokelConfig, file: string | undefined, log: Logger): Promise<void> {
+  if (initial.provider.kind !== 'local')
+    throw new Error(`provider.kind: ${initial.provider.kind} is not available yet; use local`);
+  let config = initial;
+  let configError: string | undefined;
   const provider = await LocalProvider.start({
     deployment: config.deployment,
     config: config.provider.local,
     users: config.brokers.users,
     logger: log.child({ component: 'provider' }),
   });
-  onShutdown(() => provider.stop(), log);
-  const adopted = (await provider.list()).filter((r) => r.level === 'broker' && r.state !== 'failed');
-  const templates = [config.levels.brokers.template].flat();
-  const level = config.levels.brokers;
-  for (let i = adopted.length; i < level.min; i++) {
-    const template = templates[i % templates.length] ?? 'mosquitto';
-    await provider.create(
-      'broker',
-      template,
-      level.cpuQuota === undefined ? {} : { cpuQuota: level.cpuQuota },
-    );
-  }
-  const replicas = await Promise.all(
-    (await provider.list()).filter((r) => r.level === 'broker').map((r) => provider.waitReady(r.id, 120_000)),
+  const metrics = managerMetrics();
+  const decisionLog = new DecisionLog(
+    config.manager.decisionLog ?? join(provider.stateDir, '..', `${config.deployment}-decisions.jsonl`),
   );
-  console.log(`brokel: ${replicas.length} broker replica(s) ready (deployment ${config.deployment}):`);
-  for (const r of replicas)
-    console.log(`  ${r.id}  ${r.template}  ${r.url}  cpuQuota=${r.cpuQuota ?? 'none'}`);
-  console.log('Connect MQTT clients to the address above, e.g.');
-  console.log(`  mosquitto_sub -h ${replicas[0]?.host} -p ${replicas[0]?.port} -t 'taxi/#' -v`);
+  const topology = new Topology({
+    provider,
+    dns: new NoDnsRegistry(),
+    log: log.child({ component: 'topology' }),
+    adminToken: config.manager.adminToken ?? randomBytes(24).toString('hex'),
+    actionTimeoutMs: config.manager.actionTimeoutSeconds * 1000,
+    drainQuietMs: config.manager.drainQuietSeconds * 1000,
+    routing: config.routing,
+    users: config.brokers.users,
+  });
+  const manager = new Manager({
+    provider,
+    topology,
+    config: () => config,
+    log: log.child({ component: 'manager' }),
+    decisionLog,
+    metrics,
+  });
+  const listen = hostPort(config.api.listen);
+  const api = await startManagerApi({
+    manager,
+    metrics,
+    ...listen,
+    log,
+    extra: () => ({
+      deployment: config.deployment,
+      configFile: file ?? null,
+      configError: configError ?? null,
+      thresholds: config.levels,
+    }),
+  });
+  onShutdown(async () => {
+    await manager.stop();
+    await api.close();
+    await provider.stop();
+  }, log);
+  const reload = async () => {
+    if (!file) return;
+    try {
+      const next = await loadConfig(file);
+      checkTemplateNames(next, file);
+      config = next;
+      configError = undefined;
+      log.info({ file }, 'config reloaded');
+    } catch (err) {
+      configError = errorMessage(err);
+      log.error({ file, err: configError }, 'config rejected: the running config stays');
+    }
+  };
+  if (file) {
+    watch(file, () => void reload()).unref();
+    process.on('SIGHUP', () => void reload());
+  }
+  await manager.start();
+  const orchestrators = (await provider.list()).filter((r) => r.level === 'orchestrator');
+  console.log(`brokel: deployment ${config.deployment} is up.`);
+  for (const r of await provider.list())
+    console.log(`  ${r.level.padEnd(12)} ${r.id.padEnd(14)} ${r.template.padEnd(12)} ${r.url}`);
+  console.log(`MQTT clients connect to: ${orchestrators.map((o) => o.url).join(', ')}`);
+  console.log(
+    `  e.g. mosquitto_sub -h ${orchestrators[0]?.host} -p ${orchestrators[0]?.port} -t 'taxi/#' -v`,
+  );
+  console.log(
+    `Manager API: http://${config.api.listen}/api/status (and /metrics); decisions: ${decisionLog.file}`,
+  );
   console.log('Ctrl-C stops everything.');
   await new Promise(() => undefined);
 }
