@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { describe, it } from 'node:test';
+import { startManager } from '../helpers/manager.ts';
+import { publishSeq, settle, subscriber } from '../helpers/orchestrator.ts';
+import { connectClient, waitFor } from '../helpers/resources.ts';
+
+describe('manager: broker-level elasticity with real Mosquitto and orchestrators', () => {
+  it('scales brokers out under load and back in when it stops, with zero QoS 1 loss throughout', async (t) => {
+    const { manager, provider, decisionLog } = await startManager(t, {
+      monitor: { intervalSeconds: 0.5, warmupObservations: 2 },
+      levels: {
+        brokers: { lower: 0.25, upper: 0.6, min: 1, max: 3, cpuQuota: 0.1 },
+        orchestrators: { min: 1, max: 1 },
+      },
+      manager: { drainQuietSeconds: 0.5 },
+    });
+    const activeBrokers = async () =>
+      (await manager.status()).levels[0]?.replicas.filter((r) => r.poolState === 'active').length ?? 0;
+    assert.equal(await activeBrokers(), 1);
+    const orchestrator = (await provider.list()).find((r) => r.level === 'orchestrator');
+    if (!orchestrator) throw new Error('no orchestrator');
+    // A QoS 1 publisher and subscriber through the whole run.
+    const probe = await subscriber(t, orchestrator.url, 'probe/#', 1);
+    const probePub = await connectClient(t, orchestrator.url);
+    let probeSent = 0;
+    let probing = true;
+    const probeLoop = (async () => {
+      while (probing) {
+        await publishSeq(probePub, `probe${probeSent}`, ['probe/1', 'probe/2'], 20, 1, 10);
+        probeSent += 20;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    // Bounded load: QoS 0 through the orchestrator, at most 60 s, until a second broker is active.
+    const sink = await subscriber(t, orchestrator.url, 'load/#', 0);
+    const loadPub = await connectClient(t, orchestrator.url);
+    const payload = Buffer.alloc(100, 'x');
+    const deadline = Date.now() + 60_000;
+    let scaledOut = false;
+    const started = Date.now();
+    while (Date.now() < deadline && !scaledOut) {
+      for (let i = 0; i < 100; i++) loadPub.publish(`load/${i % 8}`, payload, { qos: 0 });
+      if (loadPub.stream.writableNeedDrain) await new Promise((r) => loadPub.stream.once('drain', r));
+      else await new Promise((r) => setImmediate(r));
+      if (Date.now() % 20 === 0) scaledOut = (await activeBrokers()) >= 2;
+    }
+    const outSeconds = (Date.now() - started) / 1000;
+    assert.ok(scaledOut || (await activeBrokers()) >= 2, 'scaled out to at least 2 brokers');
+    t.diagnostic(
+      `second broker active ${outSeconds.toFixed(1)} s after the load started; sink got ${sink.counts.total}`,
+    );
+    t.after(() =>
+      t.diagnostic(
+        `QoS 1 probe: ${probe.counts.distinct} of ${probeSent} received, ${probe.counts.duplicates} duplicates`,
+      ),
+    );
+    // Load stops: back in to min.
+    await waitFor(
+      async () => (await provider.list()).filter((r) => r.level === 'broker').length === 1,
+      60_000,
+      'scale in to 1',
+    );
+    probing = false;
+    await probeLoop;
+    await settle([probe.counts], probeSent, 5000);
+    assert.equal(
+      probe.counts.distinct,
+      probeSent,
+      `QoS 1 loss: ${probeSent - probe.counts.distinct} of ${probeSent}`,
+    );
+    await decisionLog.flush();
+    const lines = (await readFile(decisionLog.file, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const adds = lines.filter((l) => l.level === 'broker' && l.decision === 'add');
+    const removes = lines.filter((l) => l.level === 'broker' && l.decision === 'remove');
+    assert.ok(adds.length >= 1 && removes.length >= 1, 'the decision log has the add and the remove');
+    assert.ok(
+      lines.some((l) => l.decision === 'none' && typeof l.load === 'number' && typeof l.upper === 'number'),
+    );
+  });
+});
