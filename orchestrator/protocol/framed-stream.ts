@@ -29,6 +29,7 @@ export class FramedStream extends EventEmitter {
   private failed = false;
   private closed = false;
   private paused = false;
+  private corked = false;
   /** Bytes read but not yet parsed (at most one partial packet, or what arrived while paused). */
   private buffer: Buffer = Buffer.alloc(0);
   version: 3 | 4 | 5;
@@ -101,6 +102,16 @@ export class FramedStream extends EventEmitter {
       // A packet that cannot be encoded at this level (a bug, or a relayed value out of range).
       this.emit('encodeError', err, packet);
       return false;
+    }
+    // Packets written in one turn of the event loop leave in one write(2): without this, one system
+    // call per relayed packet cost the orchestrator 35–45 % more CPU per message (bench:orchestrator).
+    if (!this.corked) {
+      this.corked = true;
+      this.stream.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.stream.uncork();
+      });
     }
     return this.stream.write(bytes);
   }

@@ -21,6 +21,7 @@ export interface ReplicaRecord extends Replica {
 /** One JSON file per replica under `<stateDir>/replicas/`, written atomically (tmp + rename). */
 export class ReplicaStore {
   readonly dir: string;
+  private writes = 0;
 
   constructor(stateDir: string) {
     this.dir = join(stateDir, 'replicas');
@@ -33,8 +34,10 @@ export class ReplicaStore {
   async save(record: ReplicaRecord): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: 0o755 });
     const file = join(this.dir, `${record.id}.json`);
-    await writeFile(`${file}.tmp`, JSON.stringify(record, null, 2));
-    await rename(`${file}.tmp`, file);
+    // A tmp name per write: two saves of one record (created, then ready) may overlap.
+    const tmp = `${file}.${process.pid}.${++this.writes}.tmp`;
+    await writeFile(tmp, JSON.stringify(record, null, 2));
+    await rename(tmp, file);
   }
 
   async remove(id: string): Promise<void> {
