@@ -22,6 +22,7 @@ export interface ReplicaRecord extends Replica {
 export class ReplicaStore {
   readonly dir: string;
   private writes = 0;
+  private readonly chains = new Map<string, Promise<void>>();
 
   constructor(stateDir: string) {
     this.dir = join(stateDir, 'replicas');
@@ -31,16 +32,30 @@ export class ReplicaStore {
     return join(this.dir, id);
   }
 
-  async save(record: ReplicaRecord): Promise<void> {
-    await mkdir(this.dir, { recursive: true, mode: 0o755 });
-    const file = join(this.dir, `${record.id}.json`);
-    // A tmp name per write: two saves of one record (created, then ready) may overlap.
-    const tmp = `${file}.${process.pid}.${++this.writes}.tmp`;
-    await writeFile(tmp, JSON.stringify(record, null, 2));
-    await rename(tmp, file);
+  /** Saves are chained per record, so the file always ends up with the latest state. */
+  save(record: ReplicaRecord): Promise<void> {
+    const snapshot = JSON.stringify(record, null, 2);
+    const previous = this.chains.get(record.id) ?? Promise.resolve();
+    const next = previous
+      .catch(() => undefined)
+      .then(async () => {
+        await mkdir(this.dir, { recursive: true, mode: 0o755 });
+        const file = join(this.dir, `${record.id}.json`);
+        const tmp = `${file}.${process.pid}.${++this.writes}.tmp`;
+        await writeFile(tmp, snapshot);
+        await rename(tmp, file);
+      });
+    this.chains.set(record.id, next);
+    void next
+      .finally(() => {
+        if (this.chains.get(record.id) === next) this.chains.delete(record.id);
+      })
+      .catch(() => undefined);
+    return next;
   }
 
   async remove(id: string): Promise<void> {
+    await this.chains.get(id)?.catch(() => undefined);
     await rm(join(this.dir, `${id}.json`), { force: true });
     await rm(this.replicaDir(id), { recursive: true, force: true });
   }
