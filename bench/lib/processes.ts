@@ -1,0 +1,130 @@
+// The processes a benchmark measures: an orchestrator child (`brokel orchestrator`), and CPU counters
+// read from /proc so each process's CPU is its own.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { clockTicksPerSecond, readProcStat } from '../../manager/providers/local/proc-stat.ts';
+
+/** utime + stime of one process (all its threads), in seconds; NaN once it is gone. */
+export function processCpuSeconds(pid: number): number {
+  const stat = readProcStat(pid);
+  return stat === undefined ? Number.NaN : stat.cpuTicks / clockTicksPerSecond();
+}
+
+/** The kernel-mode part (stime) of processCpuSeconds. NaN once the process is gone. */
+export function processSysSeconds(pid: number): number {
+  try {
+    const line = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // proc(5): fields counted after the ')' that closes comm; stime is field 15.
+    const stime = Number(line.slice(line.lastIndexOf(')') + 2).split(' ')[15 - 3]);
+    return stime / clockTicksPerSecond();
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** CPU of this process (the load generator), in seconds. */
+export function selfCpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+/** Busy CPU of the whole machine (all cores, every process), in seconds: /proc/stat minus idle and iowait. */
+export function machineBusySeconds(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+  const fields = line.trim().split(/\s+/).slice(1).map(Number);
+  // proc(5): user nice system idle iowait irq softirq steal guest guest_nice (guest is inside user).
+  const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+  return (total - idle) / clockTicksPerSecond();
+}
+
+export interface OrchestratorChild {
+  pid: number;
+  port: number;
+  /** SIGTERM, then SIGKILL after `timeoutMs`; resolves once the process is gone. */
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+const READY = /brokel orchestrator: MQTT on [^\s,]*:(\d+)/;
+
+/**
+ * Starts `node bin/brokel.js orchestrator` in front of `brokerUrls` on an ephemeral loopback port and
+ * resolves once it printed its ready line. Its output is kept (last lines) for error messages.
+ */
+export async function startOrchestratorChild(options: {
+  repoRoot: string;
+  brokerUrls: readonly string[];
+  readyTimeoutMs: number;
+  nodeArgs?: readonly string[];
+}): Promise<OrchestratorChild> {
+  const args = [
+    ...(options.nodeArgs ?? []),
+    'bin/brokel.js',
+    'orchestrator',
+    '--listen',
+    '127.0.0.1:0',
+    '--brokers',
+    options.brokerUrls.join(','),
+    '--routing',
+    'round-robin',
+    '--log-level',
+    'warn',
+  ];
+  const child = spawn(process.execPath, args, { cwd: options.repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  const tail: string[] = [];
+  const keep = (chunk: Buffer): void => {
+    tail.push(...chunk.toString().split('\n').filter(Boolean));
+    tail.splice(0, Math.max(0, tail.length - 20));
+  };
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.stderr?.on('data', keep);
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          reject(new Error(`orchestrator not ready in ${options.readyTimeoutMs} ms:\n${tail.join('\n')}`)),
+        options.readyTimeoutMs,
+      );
+      let buffered = '';
+      child.stdout?.on('data', (chunk: Buffer) => {
+        keep(chunk);
+        buffered = (buffered + chunk.toString()).slice(-4096);
+        const m = READY.exec(buffered);
+        if (m) {
+          clearTimeout(timer);
+          resolve(Number(m[1]));
+        }
+      });
+      child.once('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(
+          new Error(`orchestrator exited (code ${code}, signal ${signal}) before ready:\n${tail.join('\n')}`),
+        );
+      });
+    });
+    if (child.pid === undefined) throw new Error('orchestrator has no pid');
+    return { pid: child.pid, port, stop: (timeoutMs = 15_000) => stopChild(child, exited, timeoutMs) };
+  } catch (err) {
+    await stopChild(child, exited, 5_000);
+    throw err;
+  }
+}
+
+async function stopChild(child: ChildProcess, exited: Promise<void>, timeoutMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const killed = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve();
+    }, timeoutMs);
+  });
+  await Promise.race([exited, killed]);
+  clearTimeout(timer);
+  await exited;
+}

@@ -1,0 +1,346 @@
+// What the orchestrator costs: (a) clients direct to one Mosquitto, (b) through one orchestrator to it,
+// (c) through one orchestrator to three. Taxi-like 100-byte messages, 20 publishers / 20 subscribers,
+// each message delivered to exactly one subscriber; QoS 0 and 1. Per configuration: throughput at max
+// rate, p50/p99 at half load, CPU per message of every process. Runs interleave (a b c a b c …) since
+// throughput drifts on this machine; ratios are per run, then their median.
+//
+// When b or c cannot sustain the half load, a second pass (a b c again) paces all three at the same
+// fraction of the slowest one's max rate ("common load"), so the latency the orchestrator adds is also
+// measured below saturation.
+//
+// `npm run bench:orchestrator [-- flags]`; results also go to bench/results/orchestrator-<time>.json.
+//   --runs N (3)  --publishers N (20)  --subscribers N (20)  --payload BYTES (100)  --qos 0,1
+//   --configs a,b,c  --window N (100 messages in flight per publisher at max rate)
+//   --warmup-seconds S (1)  --max-seconds S (4)  --half-seconds S (2.5)  --max-messages N (per phase)
+//   --half-fraction F (0.5)  --quick (one short run, for development)
+//   --profile-orchestrator DIR (V8 CPU profiles of the orchestrators, written when they stop)
+//   --orchestrator-node-args='--flag ...' (extra node flags for the orchestrator processes)
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { LocalProvider } from '../manager/providers/local/local-provider.ts';
+import { PAYLOAD_HEADER_BYTES, type Target } from './lib/bench-client.ts';
+import { LoadGenerator, type PhaseResult } from './lib/load-generator.ts';
+import {
+  machineBusySeconds,
+  type OrchestratorChild,
+  processCpuSeconds,
+  processSysSeconds,
+  selfCpuSeconds,
+  startOrchestratorChild,
+} from './lib/processes.ts';
+import {
+  type ConfigKey,
+  commonLine,
+  keptPace,
+  type Measurement,
+  progressLine,
+  qosSummary,
+  runRatios,
+} from './lib/report.ts';
+import { median } from './lib/stats.ts';
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string' },
+    publishers: { type: 'string', default: '20' },
+    subscribers: { type: 'string', default: '20' },
+    payload: { type: 'string', default: '100' },
+    qos: { type: 'string', default: '0,1' },
+    configs: { type: 'string', default: 'a,b,c' },
+    window: { type: 'string', default: '100' },
+    'warmup-seconds': { type: 'string' },
+    'max-seconds': { type: 'string' },
+    'half-seconds': { type: 'string' },
+    'max-messages': { type: 'string', default: '3000000' },
+    'half-fraction': { type: 'string', default: '0.5' },
+    'profile-orchestrator': { type: 'string' },
+    'orchestrator-node-args': { type: 'string' },
+    quick: { type: 'boolean', default: false },
+  },
+});
+
+function num(name: string, value: string | undefined, min: number, max: number): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min || n > max)
+    throw new Error(`--${name}: ${value} is not in ${min}..${max}`);
+  return n;
+}
+
+const quick = values.quick ?? false;
+const settings = {
+  runs: num('runs', values.runs ?? (quick ? '1' : '3'), 1, 50),
+  publishers: num('publishers', values.publishers, 1, 1000),
+  subscribers: num('subscribers', values.subscribers, 1, 999),
+  payloadBytes: num('payload', values.payload, PAYLOAD_HEADER_BYTES, 100_000),
+  qos: (values.qos ?? '').split(',').map((q) => num('qos', q, 0, 1) as 0 | 1),
+  configs: (values.configs ?? '').split(',').map((c): ConfigKey => {
+    if (c === 'a' || c === 'b' || c === 'c') return c;
+    throw new Error(`--configs: ${JSON.stringify(c)} is not one of a, b, c`);
+  }),
+  windowPerPublisher: num('window', values.window, 1, 10_000),
+  warmupMs: num('warmup-seconds', values['warmup-seconds'] ?? (quick ? '0.5' : '1'), 0, 60) * 1000,
+  maxMs: num('max-seconds', values['max-seconds'] ?? (quick ? '1.5' : '4'), 0.1, 120) * 1000,
+  halfMs: num('half-seconds', values['half-seconds'] ?? (quick ? '1' : '2.5'), 0.1, 120) * 1000,
+  maxMessages: num('max-messages', values['max-messages'], 1000, 100_000_000),
+  halfFraction: num('half-fraction', values['half-fraction'], 0.01, 1),
+  profileDir: values['profile-orchestrator'],
+  orchestratorNodeArgs: (values['orchestrator-node-args'] ?? '').split(/\s+/).filter(Boolean),
+  quick,
+};
+if (!settings.configs.includes('a'))
+  throw new Error('--configs must include a (the half-load rate and the ratios come from it)');
+
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+/** Mosquitto replicas: three when c is measured (a and b use the first). */
+const BROKERS = settings.configs.includes('c') ? 3 : 1;
+const DRAIN_TIMEOUT_MS = 3000;
+
+const provider = await LocalProvider.start({
+  deployment: `bench-orch-${process.pid}`,
+  config: {
+    addressing: 'aliases',
+    addressBlock: '127.44',
+    bootDelaySeconds: 0,
+    stopTimeoutMs: 10_000,
+    bootTimeoutMs: 60_000,
+  },
+  pollIntervalMs: 200,
+});
+const children: OrchestratorChild[] = [];
+let cleaning: Promise<void> | undefined;
+const cleanup = (): Promise<void> => {
+  cleaning ??= (async () => {
+    await Promise.allSettled(children.map((c) => c.stop()));
+    await provider.stop();
+  })();
+  return cleaning;
+};
+// Whatever ends this process, the replicas and the orchestrators go with it.
+const failHard = (what: string) => (err: unknown) => {
+  console.error(`${what}:`, err);
+  void cleanup().finally(() => process.exit(1));
+};
+process.on('uncaughtException', failHard('uncaught exception'));
+process.on('unhandledRejection', failHard('unhandled rejection'));
+process.stdout.on('error', () => undefined); // a closed pipe (`| head`) must not skip the clean-up
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.error(`\n${signal}: cleaning up`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+const measurements: Measurement[] = [];
+const startedAt = new Date();
+try {
+  const mosquittos: { url: string; target: Target; pid: number }[] = [];
+  for (let i = 0; i < BROKERS; i++) {
+    const created = await provider.create('broker', 'mosquitto');
+    const r = await provider.waitReady(created.id, 30_000);
+    const pid = provider.details(r.id)?.pid;
+    if (pid === undefined) throw new Error(`no pid for ${r.id}`);
+    mosquittos.push({ url: r.url, target: { host: r.host, port: r.port }, pid });
+  }
+  const nodeArgs = [
+    ...(settings.profileDir ? ['--cpu-prof', '--cpu-prof-dir', settings.profileDir] : []),
+    ...settings.orchestratorNodeArgs,
+  ];
+  const start = (urls: string[]) =>
+    startOrchestratorChild({ repoRoot, brokerUrls: urls, readyTimeoutMs: 30_000, nodeArgs }).then((c) => {
+      children.push(c);
+      return c;
+    });
+  const first = mosquittos[0];
+  if (!first) throw new Error('no broker');
+  // Two long-lived orchestrators (warm, as in production); each is idle while the other is measured.
+  const orchB = settings.configs.includes('b') ? await start([first.url]) : undefined;
+  const orchC = settings.configs.includes('c') ? await start(mosquittos.map((m) => m.url)) : undefined;
+  const setups: Record<ConfigKey, { target: Target; orch: OrchestratorChild | undefined; replicas: number }> =
+    {
+      a: { target: first.target, orch: undefined, replicas: 1 },
+      b: { target: { host: '127.0.0.1', port: orchB?.port ?? 0 }, orch: orchB, replicas: 1 },
+      c: { target: { host: '127.0.0.1', port: orchC?.port ?? 0 }, orch: orchC, replicas: BROKERS },
+    };
+
+  console.log(
+    `bench:orchestrator: ${settings.publishers} publishers / ${settings.subscribers} subscribers, ` +
+      `${settings.payloadBytes}-byte payloads, QoS ${settings.qos.join(',')}, ${settings.runs} run(s) of ` +
+      `${settings.configs.join(' ')}; max rate ${settings.maxMs / 1000} s + half load ${settings.halfMs / 1000} s ` +
+      `each (after ${settings.warmupMs / 1000} s warm-up); window ${settings.windowPerPublisher}/publisher; ` +
+      `${availableParallelism()} cores, load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+  );
+  console.log(
+    `  mosquitto ${mosquittos.map((m) => `${m.url} (pid ${m.pid})`).join(', ')}; ` +
+      `orchestrator b pid ${orchB?.pid ?? '–'} port ${orchB?.port ?? '–'}, c pid ${orchC?.pid ?? '–'} port ${orchC?.port ?? '–'}`,
+  );
+
+  const cpuOf = (orch: OrchestratorChild | undefined) => (): Record<string, number> => {
+    const out: Record<string, number> = {
+      generator: selfCpuSeconds(),
+      orchestrator: orch ? processCpuSeconds(orch.pid) : Number.NaN,
+      'orchestrator-sys': orch ? processSysSeconds(orch.pid) : Number.NaN,
+      machine: machineBusySeconds(),
+    };
+    mosquittos.forEach((m, i) => {
+      out[`mosquitto-${i + 1}`] = processCpuSeconds(m.pid);
+    });
+    return out;
+  };
+  /** Connects a fresh set of clients to one configuration, runs `phases` in order, disconnects. */
+  const measure = async (
+    key: ConfigKey,
+    qos: 0 | 1,
+    tag: string,
+    phases: ReadonlyArray<{ rate: (previous: PhaseResult[]) => number | undefined; measureMs: number }>,
+  ): Promise<PhaseResult[]> => {
+    const setup = setups[key];
+    const load = await LoadGenerator.connect(setup.target, {
+      publishers: settings.publishers,
+      subscribers: settings.subscribers,
+      payloadBytes: settings.payloadBytes,
+      qos,
+      windowPerPublisher: settings.windowPerPublisher,
+      maxSamples: 2_000_000,
+      clientIdPrefix: `bench${process.pid}-${tag}${key}`,
+      connectTimeoutMs: 10_000,
+    });
+    try {
+      const results: PhaseResult[] = [];
+      for (const phase of phases) {
+        results.push(
+          await load.runPhase({
+            rate: phase.rate(results),
+            warmupMs: settings.warmupMs,
+            measureMs: phase.measureMs,
+            maxMessages: settings.maxMessages,
+            drainTimeoutMs: DRAIN_TIMEOUT_MS,
+            cpu: cpuOf(setup.orch),
+          }),
+        );
+      }
+      return results;
+    } finally {
+      await load.close();
+    }
+  };
+
+  for (let run = 1; run <= settings.runs; run++) {
+    for (const qos of settings.qos) {
+      // Pass 1, a b c: max rate, then half load (half of a's max rate, so a is measured first).
+      let halfRate = Number.NaN;
+      const measured: Measurement[] = [];
+      for (const key of settings.configs) {
+        const [max, half] = await measure(key, qos, `r${run}q${qos}`, [
+          { rate: () => undefined, measureMs: settings.maxMs },
+          {
+            rate: ([m]) => {
+              if (key === 'a') halfRate = (m?.rate ?? Number.NaN) * settings.halfFraction;
+              return halfRate;
+            },
+            measureMs: settings.halfMs,
+          },
+        ]);
+        if (!max || !half) throw new Error('a phase is missing');
+        const m: Measurement = {
+          run,
+          qos,
+          config: key,
+          mosquittos: Array.from({ length: setups[key].replicas }, (_, i) => `mosquitto-${i + 1}`),
+          hasOrchestrator: setups[key].orch !== undefined,
+          max,
+          halfTargetRate: halfRate,
+          half,
+          commonTargetRate: undefined,
+          common: undefined,
+        };
+        measured.push(m);
+        console.log(progressLine(m, settings.runs));
+      }
+      // Pass 2, a b c, when some configuration could not sustain the half load: latency at a rate every
+      // configuration sustains (the fraction of the slowest one's max rate), so b−a is a like-for-like delay.
+      const commonRate = Math.min(...measured.map((m) => m.max.rate)) * settings.halfFraction;
+      if (measured.some((m) => !keptPace(m.half, m.halfTargetRate))) {
+        for (const m of measured) {
+          const [common] = await measure(m.config, qos, `r${run}q${qos}c`, [
+            { rate: () => commonRate, measureMs: settings.halfMs },
+          ]);
+          m.commonTargetRate = commonRate;
+          m.common = common;
+          console.log(commonLine(m, settings.runs));
+        }
+      }
+      measurements.push(...measured);
+    }
+  }
+
+  console.log('');
+  for (const qos of settings.qos) {
+    console.log(qosSummary(measurements, qos));
+    console.log('');
+  }
+  if (settings.quick) console.log('(--quick: short phases and one run; numbers are indicative only)');
+
+  const summary = Object.fromEntries(
+    settings.qos.map((qos) => {
+      const ratios = runRatios(measurements, qos);
+      const keys = [
+        'throughputBA',
+        'throughputCA',
+        'p50AddedBA',
+        'p99AddedBA',
+        'p99AddedCA',
+        'p50AddedCommonBA',
+        'p99AddedCommonBA',
+        'p99AddedCommonCA',
+        'orchOverMosqB',
+      ] as const;
+      return [
+        `qos${qos}`,
+        { perRun: ratios, median: Object.fromEntries(keys.map((k) => [k, median(ratios.map((r) => r[k]))])) },
+      ];
+    }),
+  );
+  const dir = join(repoRoot, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `orchestrator-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(
+    file,
+    `${JSON.stringify(
+      {
+        startedAt: startedAt.toISOString(),
+        settings,
+        machine: { cores: availableParallelism(), loadavg: loadavg(), node: process.version },
+        measurements: measurements.map((m) => ({
+          ...m,
+          cpuSecondsPer100k: {
+            max: Object.fromEntries(
+              Object.entries(m.max.cpuSeconds).map(([k, v]) => [k, (v / m.max.delivered) * 100_000]),
+            ),
+            half: Object.fromEntries(
+              Object.entries(m.half.cpuSeconds).map(([k, v]) => [k, (v / m.half.delivered) * 100_000]),
+            ),
+            common: m.common
+              ? Object.fromEntries(
+                  Object.entries(m.common.cpuSeconds).map(([k, v]) => [
+                    k,
+                    (v / (m.common?.delivered ?? Number.NaN)) * 100_000,
+                  ]),
+                )
+              : undefined,
+          },
+        })),
+        summary,
+      },
+      (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v),
+      2,
+    )}\n`,
+  );
+  console.log(`results: ${file}`);
+} finally {
+  await cleanup();
+}
