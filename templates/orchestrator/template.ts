@@ -34,7 +34,14 @@ export const orchestratorTemplate: ReplicaTemplate = {
   async render(ctx: RenderContext): Promise<ProcessSpec> {
     const params = validate(orchestratorParamsSchema, ctx.params, 'orchestrator template', 'params');
     const adminPort = ctx.addressing === 'aliases' ? ADMIN_PORT : await ctx.freePort(ctx.host);
-    const args = [BIN, 'orchestrator', '--listen', `${ctx.host}:${ctx.port}`, '--admin', `${ctx.host}:${adminPort}`];
+    const args = [
+      BIN,
+      'orchestrator',
+      '--listen',
+      `${ctx.host}:${ctx.port}`,
+      '--admin',
+      `${ctx.host}:${adminPort}`,
+    ];
     args.push('--brokers', params.brokers.join(','));
     args.push('--routing', params.routing, '--log-level', params.logLevel);
     return {

@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { findTemplate, templateNames } from '../../templates/registry.ts';
+
+const TEMPLATES_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../templates');
+
+interface Pod {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; labels: Record<string, string> };
+  spec: {
+    containers: Array<{
+      name: string;
+      image: string;
+      ports: Array<{ containerPort: number }>;
+      readinessProbe: unknown;
+      resources: { limits: { cpu: unknown } };
+    }>;
+  };
+}
+
+describe('templates are self-describing and their cloud files stay valid', () => {
+  it('registers mosquitto, rabbitmq and orchestrator', () => {
+    assert.deepEqual(templateNames().sort(), ['mosquitto', 'orchestrator', 'rabbitmq']);
+  });
+  for (const name of ['mosquitto', 'rabbitmq', 'orchestrator']) {
+    const template = findTemplate(name);
+    it(`${name}: its Kubernetes manifest is a v1 Pod with the labels, port, readiness probe and CPU limit the provider needs`, () => {
+      const pod = parse(readFileSync(join(TEMPLATES_DIR, name, template.files.kubernetesPod), 'utf8')) as Pod;
+      assert.equal(pod.apiVersion, 'v1');
+      assert.equal(pod.kind, 'Pod');
+      assert.equal(pod.metadata.name, '${REPLICA_ID}');
+      assert.equal(pod.metadata.labels['brokel.io/level'], template.level);
+      assert.equal(pod.metadata.labels['brokel.io/template'], name);
+      assert.equal(pod.metadata.labels['brokel.io/deployment'], '${DEPLOYMENT}');
+      const container = pod.spec.containers[0];
+      assert.ok(container?.image);
+      assert.ok(container.ports.some((p) => p.containerPort === template.standardPort));
+      assert.ok(container.readinessProbe);
+      assert.equal(container.resources.limits.cpu, '${CPU_LIMIT}');
+    });
+    it(`${name}: its OpenNebula-style VM template is JSON with NAME, CPU, MEMORY, DISK and a start CONTEXT`, () => {
+      const vm = JSON.parse(
+        readFileSync(join(TEMPLATES_DIR, name, template.files.opennebulaVm), 'utf8'),
+      ) as Record<string, unknown>;
+      for (const field of ['NAME', 'CPU', 'VCPU', 'MEMORY', 'DISK', 'CONTEXT'])
+        assert.ok(vm[field] !== undefined, `${field} missing`);
+      // CPU is the VM's size: a number, or the provider's placeholder for the level's cpuQuota.
+      assert.ok(Number(vm.CPU) > 0 || /^\$\{[A-Z_]+\}$/.test(String(vm.CPU)), `CPU ${vm.CPU}`);
+      assert.ok(Number(vm.MEMORY) > 0);
+      assert.equal((vm.CONTEXT as Record<string, string>).BROKEL_TEMPLATE, name);
+    });
+    it(`${name}: has a README`, () => {
+      assert.ok(readFileSync(join(TEMPLATES_DIR, name, template.files.readme), 'utf8').length > 200);
+    });
+  }
+});
