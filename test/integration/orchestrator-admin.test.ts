@@ -412,8 +412,13 @@ describe('orchestrator admin API (real HTTP, real Orchestrator, real Mosquitto)'
       log: silentLogger(),
     });
     const port = await orchestrator.listen('127.0.0.1', 0);
-    const client = await connectClient(t, `mqtt://127.0.0.1:${port}`, { clientId: 'close-me', protocolVersion: 5 });
-    const told = new Promise<number | undefined>((resolve) => client.once('disconnect', (p) => resolve(p.reasonCode)));
+    const client = await connectClient(t, `mqtt://127.0.0.1:${port}`, {
+      clientId: 'close-me',
+      protocolVersion: 5,
+    });
+    const told = new Promise<number | undefined>((resolve) =>
+      client.once('disconnect', (p) => resolve(p.reasonCode)),
+    );
     let timer: NodeJS.Timeout | undefined;
     const outcome = await Promise.race([
       orchestrator.close().then(() => 'closed'),

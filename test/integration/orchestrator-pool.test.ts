@@ -1,13 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { LocalProvider } from '../../manager/providers/local/local-provider.ts';
-import {
-  assertMosquittoClients,
-  publishSeq,
-  settle,
-  startOrchestrator,
-  subscriber,
-} from '../helpers/orchestrator.ts';
+import { publishSeq, settle, startOrchestrator, subscriber } from '../helpers/orchestrator.ts';
 import { connectClient, startProvider, waitFor } from '../helpers/resources.ts';
 
 async function brokersOn(provider: LocalProvider, templates: string[]) {

@@ -18,7 +18,9 @@ describe('orchestrator replicas through the local provider', () => {
     assert.equal(orch.ports.admin, 9781);
     const admin = `http://${orch.host}:${orch.ports.admin}`;
     assert.equal((await fetch(`${admin}/status`)).status, 401);
-    const status = (await (await fetch(`${admin}/status`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as {
+    const status = (await (
+      await fetch(`${admin}/status`, { headers: { authorization: `Bearer ${TOKEN}` } })
+    ).json()) as {
       brokers: Array<{ url: string }>;
     };
     assert.equal(status.brokers[0]?.url, broker.url);
@@ -34,9 +36,14 @@ describe('orchestrator replicas through the local provider', () => {
 
   it('refuses an orchestrator without brokers or token, naming the param', async (t) => {
     const provider = await startProvider(t);
-    await assert.rejects(provider.create('orchestrator', 'orchestrator', { params: {} }), /params\.brokers: expected array/);
     await assert.rejects(
-      provider.create('orchestrator', 'orchestrator', { params: { brokers: ['mqtt://127.0.0.1:1'], adminToken: 'short' } }),
+      provider.create('orchestrator', 'orchestrator', { params: {} }),
+      /params\.brokers: expected array/,
+    );
+    await assert.rejects(
+      provider.create('orchestrator', 'orchestrator', {
+        params: { brokers: ['mqtt://127.0.0.1:1'], adminToken: 'short' },
+      }),
       /params\.adminToken: "short" is below 16/,
     );
   });

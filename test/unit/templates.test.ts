@@ -6,6 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { findTemplate, templateNames } from '../../templates/registry.ts';
 
+/** A cloud-file placeholder, `${NAME}`, as the kubernetes/opennebula providers fill them. */
+const ph = (name: string): string => `$${'{'}${name}}`;
+
 const TEMPLATES_DIR = join(dirname(fileURLToPath(import.meta.url)), '../../templates');
 
 interface Pod {
@@ -33,15 +36,15 @@ describe('templates are self-describing and their cloud files stay valid', () =>
       const pod = parse(readFileSync(join(TEMPLATES_DIR, name, template.files.kubernetesPod), 'utf8')) as Pod;
       assert.equal(pod.apiVersion, 'v1');
       assert.equal(pod.kind, 'Pod');
-      assert.equal(pod.metadata.name, '${REPLICA_ID}');
+      assert.equal(pod.metadata.name, ph('REPLICA_ID'));
       assert.equal(pod.metadata.labels['brokel.io/level'], template.level);
       assert.equal(pod.metadata.labels['brokel.io/template'], name);
-      assert.equal(pod.metadata.labels['brokel.io/deployment'], '${DEPLOYMENT}');
+      assert.equal(pod.metadata.labels['brokel.io/deployment'], ph('DEPLOYMENT'));
       const container = pod.spec.containers[0];
       assert.ok(container?.image);
       assert.ok(container.ports.some((p) => p.containerPort === template.standardPort));
       assert.ok(container.readinessProbe);
-      assert.equal(container.resources.limits.cpu, '${CPU_LIMIT}');
+      assert.equal(container.resources.limits.cpu, ph('CPU_LIMIT'));
     });
     it(`${name}: its OpenNebula-style VM template is JSON with NAME, CPU, MEMORY, DISK and a start CONTEXT`, () => {
       const vm = JSON.parse(
