@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { watch } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../common/config/load.ts';
@@ -7,12 +6,8 @@ import { errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { onShutdown } from '../common/shutdown.ts';
 import { startManagerApi } from '../manager/api-server.ts';
-import { DecisionLog } from '../manager/decision-log.ts';
-import { NoDnsRegistry } from '../manager/dns-registry.ts';
-import { Manager } from '../manager/manager.ts';
-import { managerMetrics } from '../manager/metrics.ts';
+import { assembleControlPlane } from '../manager/control-plane.ts';
 import { LocalProvider } from '../manager/providers/local/local-provider.ts';
-import { Topology } from '../manager/topology.ts';
 import { checkTemplateNames } from './check-templates.ts';
 
 function hostPort(value: string): { host: string; port: number } {
@@ -37,27 +32,12 @@ export async function runUp(initial: BrokelConfig, file: string | undefined, log
     users: config.brokers.users,
     logger: log.child({ component: 'provider' }),
   });
-  const metrics = managerMetrics();
-  const decisionLog = new DecisionLog(
-    config.manager.decisionLog ?? join(provider.stateDir, '..', `${config.deployment}-decisions.jsonl`),
-  );
-  const topology = new Topology({
+  const { manager, metrics, decisionLog } = assembleControlPlane({
     provider,
-    dns: new NoDnsRegistry(),
-    log: log.child({ component: 'topology' }),
-    adminToken: config.manager.adminToken ?? randomBytes(24).toString('hex'),
-    actionTimeoutMs: config.manager.actionTimeoutSeconds * 1000,
-    drainQuietMs: config.manager.drainQuietSeconds * 1000,
-    routing: config.routing,
-    users: config.brokers.users,
-  });
-  const manager = new Manager({
-    provider,
-    topology,
     config: () => config,
-    log: log.child({ component: 'manager' }),
-    decisionLog,
-    metrics,
+    decisionLogFile:
+      config.manager.decisionLog ?? join(provider.stateDir, '..', `${config.deployment}-decisions.jsonl`),
+    log,
   });
   const listen = hostPort(config.api.listen);
   const api = await startManagerApi({

@@ -89,15 +89,20 @@ export class InboundPublishes {
     this.updatePause();
   }
 
-  private routeQos0(packet: IPublishPacket): void {
-    const targets = this.ctx.publishTargets();
+  /** The link a publish goes to: the routing strategy's choice among the publish targets not excluded. */
+  private pick(packet: IPublishPacket, exclude: readonly string[] = []): UpstreamLink | undefined {
+    const targets = this.ctx.publishTargets().filter((l) => !exclude.includes(l.brokerId));
     const brokerId = this.router.route({
       clientId: this.ctx.clientId,
       topic: packet.topic,
       retain: packet.retain,
       candidates: targets.map((l) => l.brokerId),
     });
-    const link = targets.find((l) => l.brokerId === brokerId);
+    return targets.find((l) => l.brokerId === brokerId);
+  }
+
+  private routeQos0(packet: IPublishPacket): void {
+    const link = this.pick(packet);
     if (!link) {
       this.ctx.log.warn({ topic: packet.topic }, 'QoS 0 publish dropped: no broker available');
       return;
@@ -112,14 +117,7 @@ export class InboundPublishes {
 
   /** Sends (or re-sends) an in-flight QoS 1/2 publish to a broker not in `exclude`. */
   private send(entry: InFlight, exclude: readonly string[]): void {
-    const targets = this.ctx.publishTargets().filter((l) => !exclude.includes(l.brokerId));
-    const brokerId = this.router.route({
-      clientId: this.ctx.clientId,
-      topic: entry.packet.topic,
-      retain: entry.packet.retain,
-      candidates: targets.map((l) => l.brokerId),
-    });
-    const link = targets.find((l) => l.brokerId === brokerId);
+    const link = this.pick(entry.packet, exclude);
     if (!link) {
       // Nothing to send it to: keep it; it goes out when a broker (re)joins (resendPending).
       entry.brokerId = '';
@@ -228,14 +226,7 @@ export class InboundPublishes {
       if (this.recent[i]?.brokerId === brokerId) this.recent.splice(i, 1);
     let sent = 0;
     for (const r of lost) {
-      const targets = this.ctx.publishTargets().filter((l) => l.brokerId !== brokerId);
-      const target = this.router.route({
-        clientId: this.ctx.clientId,
-        topic: r.packet.topic,
-        retain: r.packet.retain,
-        candidates: targets.map((l) => l.brokerId),
-      });
-      const link = targets.find((l) => l.brokerId === target);
+      const link = this.pick(r.packet, [brokerId]);
       const upId = link?.ids.allocate({ kind: 'republish' });
       if (!link || upId === undefined) continue;
       link.upstream.send({ ...r.packet, messageId: upId, dup: false });

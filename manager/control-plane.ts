@@ -1,0 +1,44 @@
+import { randomBytes } from 'node:crypto';
+import type { BrokelConfig } from '../common/config/schema.ts';
+import type { Logger } from '../common/logger.ts';
+import { DecisionLog } from './decision-log.ts';
+import { type DnsRegistry, NoDnsRegistry } from './dns-registry.ts';
+import { Manager } from './manager.ts';
+import { managerMetrics } from './metrics.ts';
+import type { CloudProvider } from './providers/cloud-provider.ts';
+import { Topology } from './topology.ts';
+
+/**
+ * Wires the control plane over a provider: topology actions, metrics, decision log and the loop.
+ * `config` is read on every tick, so the caller can swap it (hot reload).
+ */
+export function assembleControlPlane(options: {
+  provider: CloudProvider;
+  config: () => BrokelConfig;
+  decisionLogFile: string;
+  log: Logger;
+  dns?: DnsRegistry;
+}) {
+  const initial = options.config();
+  const metrics = managerMetrics();
+  const decisionLog = new DecisionLog(options.decisionLogFile);
+  const topology = new Topology({
+    provider: options.provider,
+    dns: options.dns ?? new NoDnsRegistry(),
+    log: options.log.child({ component: 'topology' }),
+    adminToken: initial.manager.adminToken ?? randomBytes(24).toString('hex'),
+    actionTimeoutMs: initial.manager.actionTimeoutSeconds * 1000,
+    drainQuietMs: initial.manager.drainQuietSeconds * 1000,
+    routing: initial.routing,
+    users: initial.brokers.users,
+  });
+  const manager = new Manager({
+    provider: options.provider,
+    topology,
+    config: options.config,
+    log: options.log.child({ component: 'manager' }),
+    decisionLog,
+    metrics,
+  });
+  return { manager, topology, metrics, decisionLog };
+}
