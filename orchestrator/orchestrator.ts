@@ -56,6 +56,8 @@ export class Orchestrator {
   private readonly router: Router;
   private readonly sessions = new Set<Session>();
   private readonly byClientId = new Map<string, Session>();
+  /** Per broker, the connected sessions whose subscriptions are not (yet, or no longer) in place there. */
+  private readonly lacking = new Map<string, Set<Session>>();
   private readonly servers: Server[] = [];
   private readonly log: Logger;
   private draining = false;
@@ -70,6 +72,7 @@ export class Orchestrator {
     this.pool = new BrokerPool(this.log.child({ component: 'pool' }));
     this.pool.on('added', (b: PoolBroker) => this.onBrokerAdded(b));
     this.pool.on('removed', (b: PoolBroker) => {
+      this.lacking.delete(b.id);
       for (const s of this.sessions) s.leave(b.id);
     });
     this.pool.on('state', (b: PoolBroker) => {
@@ -136,12 +139,19 @@ export class Orchestrator {
       release: (clientId, s) => {
         if (this.byClientId.get(clientId) === s) this.byClientId.delete(clientId);
       },
+      routable: (brokerId) => (this.lacking.get(brokerId)?.size ?? 0) === 0,
     });
     this.sessions.add(session);
     this.metrics.connections.inc();
-    session.on('connected', () => this.metrics.sessions.set(this.connectedCount()));
+    session.on('connected', () => {
+      this.metrics.sessions.set(this.connectedCount());
+      for (const b of this.pool.list()) this.setLacking(b.id, session, !session.isSynced(b.id));
+    });
+    session.on('synced', (brokerId: string) => this.setLacking(brokerId, session, false));
+    session.on('linkDown', (brokerId: string) => this.setLacking(brokerId, session, true));
     session.on('closed', (reason: string) => {
       this.sessions.delete(session);
+      for (const set of this.lacking.values()) set.delete(session);
       this.metrics.sessions.set(this.connectedCount());
       if (/malformed|too large|Invalid|invalid|before CONNECT|second CONNECT/.test(reason))
         this.metrics.badInput.inc();
@@ -156,7 +166,19 @@ export class Orchestrator {
     return n;
   }
 
+  private setLacking(brokerId: string, session: Session, lacking: boolean): void {
+    if (!this.pool.get(brokerId)) return;
+    let set = this.lacking.get(brokerId);
+    if (!set) {
+      set = new Set();
+      this.lacking.set(brokerId, set);
+    }
+    if (lacking && session.state === 'connected') set.add(session);
+    else set.delete(session);
+  }
+
   private onBrokerAdded(broker: PoolBroker): void {
+    for (const s of this.sessions) if (s.state === 'connected') this.setLacking(broker.id, s, true);
     if (broker.state === 'draining') return;
     for (const s of this.sessions) {
       void s

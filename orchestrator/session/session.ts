@@ -26,6 +26,11 @@ export interface SessionDeps {
   /** Registers the session under its client id; returns the session it takes over, if any. */
   claim(clientId: string, session: Session): Session | undefined;
   release(clientId: string, session: Session): void;
+  /**
+   * Whether publishes may go to a broker: every session of this replica has its subscriptions there.
+   * A message routed to a broker where a subscriber's subscription is missing would never reach it.
+   */
+  routable(brokerId: string): boolean;
 }
 
 type CloseMode = 'graceful' | 'abrupt';
@@ -95,7 +100,7 @@ export class Session extends EventEmitter implements SessionContext {
   publishTargets(): UpstreamLink[] {
     return this.deps.pool
       .list()
-      .filter((b) => b.state === 'active')
+      .filter((b) => b.state === 'active' && this.deps.routable(b.id))
       .map((b) => this.links.get(b.id))
       .filter((l): l is UpstreamLink => l?.synced === true && l.upstream.isUp);
   }

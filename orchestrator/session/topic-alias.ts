@@ -24,19 +24,25 @@ export class TopicAliases {
   }
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+const CONTROL = /[\u0001-\u001f\u007f-\u009f]/;
+
 /** A PUBLISH topic name must not hold wildcards [MQTT-3.3.2-2], NUL or replacement characters. */
 export function topicNameProblem(topic: string): string | undefined {
   if (topic.length === 0) return 'empty topic name';
   if (topic.includes('+') || topic.includes('#')) return 'wildcard in a topic name';
   if (topic.includes('\u0000')) return 'NUL in a topic name'; // [MQTT-1.5.3-2]
   if (topic.includes('\ufffd')) return 'ill-formed UTF-8 in a topic name'; // [MQTT-1.5.3-1]
+  // Control characters SHOULD NOT appear (MQTT 5.0 §1.5.4); Mosquitto closes the connection on them.
+  if (CONTROL.test(topic)) return 'control character in a topic name';
   return undefined;
 }
 
 /** A topic filter's shape [MQTT-4.7.1-2/3]: '#' last and alone in its level, '+' alone in its level. */
 export function topicFilterProblem(filter: string): string | undefined {
   if (filter.length === 0) return 'empty topic filter';
-  if (filter.includes('\u0000') || filter.includes('\ufffd')) return 'ill-formed topic filter';
+  if (filter.includes('\u0000') || filter.includes('\ufffd') || CONTROL.test(filter))
+    return 'ill-formed topic filter';
   const levels = filter.split('/');
   for (let i = 0; i < levels.length; i++) {
     const level = levels[i] ?? '';

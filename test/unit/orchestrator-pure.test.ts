@@ -183,6 +183,8 @@ describe('topics', () => {
     ['', false],
     ['a\u0000b', false],
     ['bad\ufffd', false],
+    ['del\u007fchar', false],
+    ['bell\u0007', false],
     ['/leading/slash', true],
   ];
   for (const [topic, ok] of names) {
