@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { probeMqtt } from '../common/mqtt-probe.ts';
 import { LocalProvider } from '../manager/providers/local/local-provider.ts';
 import { groupMembers } from '../manager/providers/local/proc-stat.ts';
+import { median } from './lib/stats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -13,12 +14,6 @@ const { values } = parseArgs({
   },
 });
 const runs = Number(values.runs);
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
-}
 
 function groupRssMb(pgid: number): number {
   let kb = 0;
