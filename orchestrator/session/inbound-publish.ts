@@ -28,7 +28,6 @@ export class InboundPublishes {
   private readonly inflight = new Map<number, InFlight>();
   /** QoS 1 publishes acknowledged by a broker recently, oldest first (see limits.replayWindowMs). */
   private readonly recent: Array<{ brokerId: string; packet: IPublishPacket; at: number }> = [];
-  private paused = false;
 
   constructor(
     private readonly ctx: SessionContext,
@@ -258,14 +257,9 @@ export class InboundPublishes {
     return n;
   }
 
+  /** The session's pause reasons are a set: pausing twice or resuming an unpaused reason is a no-op. */
   private updatePause(): void {
-    const full = this.inflight.size >= this.maxInflight;
-    if (full && !this.paused) {
-      this.paused = true;
-      this.ctx.pauseClient('in-flight window full');
-    } else if (!full && this.paused) {
-      this.paused = false;
-      this.ctx.resumeClient('in-flight window full');
-    }
+    if (this.inflight.size >= this.maxInflight) this.ctx.pauseClient('in-flight window full');
+    else this.ctx.resumeClient('in-flight window full');
   }
 }

@@ -21,7 +21,6 @@ export class OutboundDeliveries {
   /** (broker, upstream id) → downstream id, for QoS 2 PUBRELs and duplicate deliveries. */
   private readonly byUpstream = new Map<string, number>();
   private readonly waiting: Array<{ link: UpstreamLink; packet: IPublishPacket }> = [];
-  private paused = false;
 
   constructor(
     private readonly ctx: SessionContext,
@@ -165,14 +164,9 @@ export class OutboundDeliveries {
     this.updatePause();
   }
 
+  /** The session's pause reasons are a set: pausing twice or resuming an unpaused reason is a no-op. */
   private updatePause(): void {
-    const full = this.waiting.length >= this.maxBuffered;
-    if (full && !this.paused) {
-      this.paused = true;
-      this.ctx.pauseUpstreams('delivery buffer full');
-    } else if (!full && this.paused) {
-      this.paused = false;
-      this.ctx.resumeUpstreams('delivery buffer full');
-    }
+    if (this.waiting.length >= this.maxBuffered) this.ctx.pauseUpstreams('delivery buffer full');
+    else this.ctx.resumeUpstreams('delivery buffer full');
   }
 }
