@@ -21,14 +21,6 @@ export function createRootLogger(settings: LoggerSettings = {}): Logger {
   return settings.destination ? pino(options, settings.destination) : pino(options);
 }
 
-export function componentLogger(
-  root: Logger,
-  component: string,
-  bindings: Record<string, unknown> = {},
-): Logger {
-  return root.child({ component, ...bindings });
-}
-
 /** A logger that writes nothing, for unit tests and library use without a root. */
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });

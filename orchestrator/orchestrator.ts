@@ -236,10 +236,6 @@ export class Orchestrator {
     for (const s of left) s.redirect(undefined);
   }
 
-  get sessionCount(): number {
-    return this.connectedCount();
-  }
-
   /**
    * Stops the replica: sessions first (a listener only finishes closing once its sockets are gone),
    * MQTT 5 clients told the server is shutting down (0x8B), then the listeners.

@@ -4,7 +4,6 @@ import type { Logger } from '../../common/logger.ts';
 import { probeMqtt } from '../../common/mqtt-probe.ts';
 
 export type BrokerState = 'joining' | 'active' | 'draining';
-export const BROKER_STATES: readonly BrokerState[] = ['joining', 'active', 'draining'];
 
 export interface PoolBroker {
   /** `host:port`. */

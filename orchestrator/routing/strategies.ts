@@ -52,11 +52,6 @@ export function retainedOwner(topic: string, brokers: readonly string[]): string
   return rendezvousOwner(`topic:${topic}`, brokers);
 }
 
-/** The broker that holds a client's will (its "home"): one per client, so the will fires once. */
-export function homeBroker(clientId: string, brokers: readonly string[]): string | undefined {
-  return rendezvousOwner(`client:${clientId}`, brokers);
-}
-
 /** Brokers in the order they are tried as a client's home (the first reachable one holds the will). */
 export function homeBrokerRanking(clientId: string, brokers: readonly string[]): string[] {
   const rest = [...brokers];

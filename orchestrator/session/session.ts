@@ -476,10 +476,6 @@ export class Session extends EventEmitter implements SessionContext {
     };
   }
 
-  get subscriptionCount(): number {
-    return this.subs?.active.size ?? 0;
-  }
-
   // ---- keepalive and close --------------------------------------------------------------------
 
   private startKeepalive(keepaliveSeconds: number): void {

@@ -233,7 +233,6 @@ export class LocalProvider extends EventEmitter implements CloudProvider {
       this.meter.forget(id);
       this.log.info({ replica: id }, 'replica destroyed');
       this.emit('change', { ...toReplica(record), state: 'failed' });
-      this.emit('destroyed', id);
     } finally {
       this.stopping.delete(id);
     }
