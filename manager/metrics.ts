@@ -1,8 +1,9 @@
-import { createServiceMetrics } from '../common/metrics.ts';
+import { createServiceMetrics, zeroLabels } from '../common/metrics.ts';
+import { LEVELS } from './providers/cloud-provider.ts';
 
 export function managerMetrics() {
   const m = createServiceMetrics({ defaultMetrics: true });
-  return {
+  const metrics = {
     ...m,
     replicas: m.gauge('brokel_manager_replicas', 'Replicas per level and state', ['level', 'state']),
     load: m.gauge('brokel_manager_level_load_ratio', 'Level load, fraction of allocated CPU', [
@@ -18,6 +19,16 @@ export function managerMetrics() {
       ['level', 'action', 'outcome'],
     ),
   };
+  // Bounded label sets, every combination present at zero from the start.
+  zeroLabels(
+    metrics.decisions,
+    LEVELS.flatMap((level) => ['add', 'remove', 'none'].map((action) => ({ level, action }))),
+  );
+  zeroLabels(
+    metrics.replicas,
+    LEVELS.flatMap((level) => ['booting', 'ready', 'draining', 'failed'].map((state) => ({ level, state }))),
+  );
+  return metrics;
 }
 
 export type ManagerMetrics = ReturnType<typeof managerMetrics>;

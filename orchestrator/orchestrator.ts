@@ -6,6 +6,7 @@ import { DEFAULT_LIMITS, type OrchestratorLimits } from './limits.ts';
 import { orchestratorMetrics } from './metrics.ts';
 import { BrokerPool, type BrokerState, type DesiredBroker, type PoolBroker } from './pool/broker-pool.ts';
 import { Router, type RoutingStrategyName } from './routing/strategies.ts';
+import type { BrokerCounters } from './session/context.ts';
 import { Session } from './session/session.ts';
 
 export interface OrchestratorOptions {
@@ -58,6 +59,32 @@ export class Orchestrator {
   private readonly byClientId = new Map<string, Session>();
   /** Per broker, the connected sessions whose subscriptions are not (yet, or no longer) in place there. */
   private readonly lacking = new Map<string, Set<Session>>();
+  /**
+   * Per broker, its pool entry and its metric children, bound once: the per-message counters are on
+   * the hot path, and prom-client's label lookup on every increment showed up in the profile.
+   */
+  private readonly perBroker = new Map<
+    string,
+    {
+      broker: PoolBroker;
+      published: ReturnType<Orchestrator['metrics']['published']['labels']>;
+      delivered: ReturnType<Orchestrator['metrics']['delivered']['labels']>;
+    }
+  >();
+  private readonly counters: BrokerCounters = {
+    published: (id) => {
+      const c = this.perBroker.get(id);
+      if (!c) return;
+      c.broker.published += 1;
+      c.published.inc();
+    },
+    delivered: (id) => {
+      const c = this.perBroker.get(id);
+      if (!c) return;
+      c.broker.delivered += 1;
+      c.delivered.inc();
+    },
+  };
   private readonly servers: Server[] = [];
   private readonly log: Logger;
   private draining = false;
@@ -73,6 +100,10 @@ export class Orchestrator {
     this.pool.on('added', (b: PoolBroker) => this.onBrokerAdded(b));
     this.pool.on('removed', (b: PoolBroker) => {
       this.lacking.delete(b.id);
+      // The broker label set stays bounded by the pool: a removed broker's series go.
+      this.perBroker.delete(b.id);
+      this.metrics.published.remove({ broker: b.id });
+      this.metrics.delivered.remove({ broker: b.id });
       for (const s of this.sessions) s.leave(b.id);
     });
     this.pool.on('state', (b: PoolBroker) => {
@@ -119,18 +150,7 @@ export class Orchestrator {
       router: this.router,
       limits: this.limits,
       log: this.log.child({ component: 'session' }),
-      counters: {
-        published: (id) => {
-          const b = this.pool.get(id);
-          if (b) b.published += 1;
-          this.metrics.published.inc({ broker: id });
-        },
-        delivered: (id) => {
-          const b = this.pool.get(id);
-          if (b) b.delivered += 1;
-          this.metrics.delivered.inc({ broker: id });
-        },
-      },
+      counters: this.counters,
       claim: (clientId, s) => {
         const previous = this.byClientId.get(clientId);
         this.byClientId.set(clientId, s);
@@ -178,6 +198,11 @@ export class Orchestrator {
   }
 
   private onBrokerAdded(broker: PoolBroker): void {
+    const published = this.metrics.published.labels({ broker: broker.id });
+    const delivered = this.metrics.delivered.labels({ broker: broker.id });
+    published.inc(0); // series exist, at zero, from the broker's first moment in the pool
+    delivered.inc(0);
+    this.perBroker.set(broker.id, { broker, published, delivered });
     for (const s of this.sessions) if (s.state === 'connected') this.setLacking(broker.id, s, true);
     if (broker.state === 'draining') return;
     for (const s of this.sessions) {
