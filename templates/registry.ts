@@ -1,4 +1,4 @@
-import { ConfigError } from '../common/errors.ts';
+import { ConfigError, type FieldProblem } from '../common/errors.ts';
 import { mosquittoTemplate } from './mosquitto/template.ts';
 import { orchestratorTemplate } from './orchestrator/template.ts';
 import { rabbitmqTemplate } from './rabbitmq/template.ts';
@@ -11,15 +11,17 @@ export function templateNames(): string[] {
   return TEMPLATES.map((t) => t.name);
 }
 
+export function lookupTemplate(name: string): ReplicaTemplate | undefined {
+  return TEMPLATES.find((t) => t.name === name);
+}
+
+/** The one wording of an unknown template name, at the given config or option path. */
+export function unknownTemplate(name: string, path: string): FieldProblem {
+  return { path, message: `unknown template ${JSON.stringify(name)} (known: ${templateNames().join(', ')})` };
+}
+
 export function findTemplate(name: string, optionPath = 'template'): ReplicaTemplate {
-  const found = TEMPLATES.find((t) => t.name === name);
-  if (!found) {
-    throw new ConfigError([
-      {
-        path: optionPath,
-        message: `unknown template ${JSON.stringify(name)} (known: ${templateNames().join(', ')})`,
-      },
-    ]);
-  }
+  const found = lookupTemplate(name);
+  if (!found) throw new ConfigError([unknownTemplate(name, optionPath)]);
   return found;
 }

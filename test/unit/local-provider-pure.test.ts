@@ -120,7 +120,7 @@ describe('local provider helpers', () => {
     [
       'wrong level',
       ['orchestrator', mosquittoTemplate, 'mosquitto', {}, 2],
-      'template: mosquitto is a broker template',
+      'template: mosquitto is a template of the broker level, not the orchestrator level',
     ],
     [
       'bad host',

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { ConfigError, type FieldProblem } from '../../../common/errors.ts';
-import { templateNames } from '../../../templates/registry.ts';
+import { unknownTemplate } from '../../../templates/registry.ts';
 import type { ReplicaTemplate } from '../../../templates/template.ts';
 import type { CreateOptions, Level } from '../cloud-provider.ts';
 
@@ -17,14 +17,11 @@ export function checkCreateOptions(
 ): void {
   const problems: FieldProblem[] = [];
   if (!template) {
-    problems.push({
-      path: 'template',
-      message: `unknown template ${JSON.stringify(templateName)} (known: ${templateNames().join(', ')})`,
-    });
+    problems.push(unknownTemplate(templateName, 'template'));
   } else if (template.level !== level) {
     problems.push({
       path: 'template',
-      message: `${templateName} is a ${template.level} template, not a ${level} one`,
+      message: `${templateName} is a template of the ${template.level} level, not the ${level} level`,
     });
   }
   const { cpuQuota, bootDelaySeconds, host, port } = options;

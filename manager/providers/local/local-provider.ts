@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import type { LocalProviderConfig } from '../../../common/config/schema.ts';
 import { ConfigError, errorMessage, ProviderError, TimeoutError } from '../../../common/errors.ts';
 import { type Logger, silentLogger } from '../../../common/logger.ts';
-import { findTemplate, templateNames } from '../../../templates/registry.ts';
+import { findTemplate, lookupTemplate } from '../../../templates/registry.ts';
 import type { ReplicaTemplate, TemplateUser } from '../../../templates/template.ts';
 import type { CloudProvider, CreateOptions, Level, Replica, ReplicaFailure } from '../cloud-provider.ts';
 import { AddressClaims, aliasAddress, freePort, tryBind } from './address-pool.ts';
@@ -83,7 +83,7 @@ export class LocalProvider extends EventEmitter implements CloudProvider {
 
   async create(level: Level, templateName: string, options: CreateOptions = {}): Promise<Replica> {
     if (this.stopped) throw new ProviderError('the local provider is stopped');
-    const template = templateNames().includes(templateName) ? findTemplate(templateName) : undefined;
+    const template = lookupTemplate(templateName);
     checkCreateOptions(level, template, templateName, options, availableParallelism());
     if (!template) throw new Error('unreachable: template checked above');
     const id = nextReplicaId(this.options.deployment, level, [...this.records.keys(), ...this.reserved]);
