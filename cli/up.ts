@@ -5,6 +5,7 @@ import type { BrokelConfig } from '../common/config/schema.ts';
 import { errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { onShutdown } from '../common/shutdown.ts';
+import { deploymentAdminToken, forgetDeploymentAdminToken } from '../manager/admin-token.ts';
 import { startManagerApi } from '../manager/api-server.ts';
 import { assembleControlPlane } from '../manager/control-plane.ts';
 import { LocalProvider } from '../manager/providers/local/local-provider.ts';
@@ -37,6 +38,7 @@ export async function runUp(initial: BrokelConfig, file: string | undefined, log
     config: () => config,
     decisionLogFile:
       config.manager.decisionLog ?? join(provider.stateDir, '..', `${config.deployment}-decisions.jsonl`),
+    adminToken: await deploymentAdminToken(config.manager.adminToken, provider.stateDir),
     log,
   });
   const listen = hostPort(config.api.listen);
@@ -55,6 +57,7 @@ export async function runUp(initial: BrokelConfig, file: string | undefined, log
   onShutdown(async () => {
     await manager.stop();
     await api.close();
+    await forgetDeploymentAdminToken(provider.stateDir);
     await provider.stop();
   }, log);
   const reload = async () => {
@@ -84,7 +87,7 @@ export async function runUp(initial: BrokelConfig, file: string | undefined, log
     `  e.g. mosquitto_sub -h ${orchestrators[0]?.host} -p ${orchestrators[0]?.port} -t 'taxi/#' -v`,
   );
   console.log(
-    `Manager API: http://${config.api.listen}/api/status (and /metrics); decisions: ${decisionLog.file}`,
+    `Manager API: http://${listen.host}:${api.port}/api/status (and /metrics); decisions: ${decisionLog.file}`,
   );
   console.log('Ctrl-C stops everything.');
   await new Promise(() => undefined);

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { BrokelConfig } from '../common/config/schema.ts';
 import type { Logger } from '../common/logger.ts';
 import { DecisionLog } from './decision-log.ts';
@@ -16,6 +15,8 @@ export function assembleControlPlane(options: {
   provider: CloudProvider;
   config: () => BrokelConfig;
   decisionLogFile: string;
+  /** Shared with the orchestrators (see deploymentAdminToken). */
+  adminToken: string;
   log: Logger;
   dns?: DnsRegistry;
 }) {
@@ -26,7 +27,7 @@ export function assembleControlPlane(options: {
     provider: options.provider,
     dns: options.dns ?? new NoDnsRegistry(),
     log: options.log.child({ component: 'topology' }),
-    adminToken: initial.manager.adminToken ?? randomBytes(24).toString('hex'),
+    adminToken: options.adminToken,
     actionTimeoutMs: initial.manager.actionTimeoutSeconds * 1000,
     drainQuietMs: initial.manager.drainQuietSeconds * 1000,
     routing: initial.routing,

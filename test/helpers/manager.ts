@@ -21,6 +21,7 @@ export async function startManager(t: TestContext, input: BrokelConfigInput) {
     provider,
     config: () => config,
     decisionLogFile: join(dir, 'decisions.jsonl'),
+    adminToken: config.manager.adminToken ?? 'manager-test-token-0123456789',
     log: silentLogger(),
   });
   t.after(() => manager.stop());

@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { describe, it, type TestContext } from 'node:test';
+import { freePort } from '../../manager/providers/local/address-pool.ts';
+import { publishSeq, settle, subscriber } from '../helpers/orchestrator.ts';
+import { connectClient, leftoverCgroups, pidAlive, waitFor } from '../helpers/resources.ts';
+
+interface Status {
+  configError: string | null;
+  thresholds: { brokers: { upper: number } };
+  levels: Array<{ level: string; replicas: Array<{ id: string; url: string; state: string }> }>;
+}
+
+function configYaml(deployment: string, apiPort: number, upper: number | string): string {
+  return [
+    `deployment: ${deployment}`,
+    'monitor: { intervalSeconds: 0.5, warmupObservations: 2 }',
+    `levels: { brokers: { min: 1, max: 2, upper: ${upper}, cpuQuota: 0.5 }, orchestrators: { min: 1, max: 1 } }`,
+    `api: { listen: 127.0.0.1:${apiPort} }`,
+    '',
+  ].join('\n');
+}
+
+/** `node bin/brokel.js up -c FILE`, resolved once it printed where clients connect. */
+async function up(
+  t: TestContext,
+  file: string,
+): Promise<{ child: ChildProcess; exited: Promise<number | null> }> {
+  const child = spawn(process.execPath, ['bin/brokel.js', 'up', '-c', file], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, BROKEL_LOG_LEVEL: 'warn' },
+  });
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d) => {
+    stderr += d;
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+    lines.on('line', (line) => line.startsWith('MQTT clients connect to:') && resolve());
+    void exited.then((code) => reject(new Error(`brokel up exited with ${code}: ${stderr}`)));
+  });
+  return { child, exited };
+}
+
+async function status(apiPort: number): Promise<Status> {
+  return (await (await fetch(`http://127.0.0.1:${apiPort}/api/status`)).json()) as Status;
+}
+
+const ids = (s: Status) => s.levels.flatMap((l) => l.replicas.map((r) => r.id)).sort();
+
+describe('brokel up (the real command, as a process)', () => {
+  it('reloads thresholds hot, refuses a bad file, survives SIGHUP, and after SIGKILL a restart adopts the same replicas', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'brokel-up-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const deployment = `up${process.pid}`;
+    const apiPort = await freePort('127.0.0.1');
+    const file = join(dir, 'brokel.yaml');
+    await writeFile(file, configYaml(deployment, apiPort, 0.7));
+    const first = await up(t, file);
+    const before = await status(apiPort);
+    assert.equal(ids(before).length, 2, 'one broker and one orchestrator');
+    // Hot reload: a bad file is refused with its path-qualified error, the running config stays.
+    await writeFile(file, configYaml(deployment, apiPort, 1.4));
+    await waitFor(
+      async () =>
+        (await status(apiPort)).configError?.includes('levels.brokers.upper: 1.4 is above 1') === true,
+      10_000,
+      'config error shown',
+    );
+    assert.equal((await status(apiPort)).thresholds.brokers.upper, 0.7);
+    await writeFile(file, configYaml(deployment, apiPort, 0.8));
+    first.child.kill('SIGHUP'); // also a reload trigger; it must not end the process
+    await waitFor(
+      async () => (await status(apiPort)).thresholds.brokers.upper === 0.8,
+      10_000,
+      'new threshold',
+    );
+    assert.equal((await status(apiPort)).configError, null);
+    assert.equal(first.child.exitCode, null, 'SIGHUP did not end brokel up');
+    // SIGKILL: the replicas outlive the manager.
+    const orchestratorUrl = before.levels.find((l) => l.level === 'orchestrator')?.replicas[0]?.url ?? '';
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const sub = await subscriber(t, orchestratorUrl, 'up/#', 1);
+    const pub = await connectClient(t, orchestratorUrl);
+    await publishSeq(pub, 'a', ['up/1'], 20, 1);
+    await settle([sub.counts], 20);
+    assert.equal(sub.counts.distinct, 20, 'the data plane works while no manager runs');
+    // Restart: the same replicas, adopted; nothing new created; the orchestrators still obey it.
+    const second = await up(t, file);
+    const after = await status(apiPort);
+    assert.deepEqual(ids(after), ids(before));
+    await waitFor(
+      async () => {
+        const r = await fetch(`http://127.0.0.1:${apiPort}/metrics`);
+        return (await r.text()).includes('brokel_manager_decisions_total{level="broker",action="none"}');
+      },
+      10_000,
+      'the restarted loop ticking',
+    );
+    await publishSeq(pub, 'b', ['up/1'], 20, 1);
+    await settle([sub.counts], 40);
+    assert.equal(sub.counts.distinct, 40);
+    // SIGTERM: everything stops, nothing is left.
+    second.child.kill('SIGTERM');
+    assert.equal(await second.exited, 0);
+    assert.equal(existsSync(join(tmpdir(), 'brokel', deployment)), false, 'state dir removed');
+    assert.deepEqual(leftoverCgroups(deployment), []);
+    await waitFor(() => !sub.client.connected, 5000, 'the orchestrator gone');
+    assert.equal(pidAlive(second.child.pid ?? -1), false);
+  });
+});
