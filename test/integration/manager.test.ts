@@ -82,3 +82,68 @@ describe('manager: broker-level elasticity with real Mosquitto and orchestrators
     );
   });
 });
+
+describe('manager: orchestrator-level elasticity', () => {
+  it('adds an orchestrator when the level is overloaded and drains and removes it when load stops, zero QoS 1 loss', async (t) => {
+    const { manager, provider, decisionLog } = await startManager(t, {
+      monitor: { intervalSeconds: 0.5, warmupObservations: 2 },
+      levels: {
+        brokers: { min: 1, max: 1, cpuQuota: 0.5 },
+        orchestrators: { lower: 0.2, upper: 0.6, min: 1, max: 2, cpuQuota: 0.2 },
+      },
+    });
+    const orchestrators = async () => (await provider.list()).filter((r) => r.level === 'orchestrator');
+    const [first] = await orchestrators();
+    if (!first) throw new Error('no orchestrator');
+    const probe = await subscriber(t, first.url, 'oprobe/#', 1);
+    const probePub = await connectClient(t, first.url);
+    let probeSent = 0;
+    let probing = true;
+    const probeLoop = (async () => {
+      while (probing) {
+        await publishSeq(probePub, `probe${probeSent}`, ['oprobe/1'], 10, 1, 10);
+        probeSent += 10;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    // Bounded load through the first orchestrator: at most 60 s, until a second one is ready.
+    await subscriber(t, first.url, 'oload/#', 0);
+    const loadPub = await connectClient(t, first.url);
+    const payload = Buffer.alloc(100, 'x');
+    const deadline = Date.now() + 60_000;
+    const started = Date.now();
+    let scaledOut = false;
+    while (Date.now() < deadline && !scaledOut) {
+      for (let i = 0; i < 100; i++) loadPub.publish(`oload/${i % 8}`, payload, { qos: 0 });
+      if (loadPub.stream.writableNeedDrain) await new Promise((r) => loadPub.stream.once('drain', r));
+      else await new Promise((r) => setImmediate(r));
+      if (Date.now() % 20 === 0)
+        scaledOut = (await orchestrators()).filter((o) => o.state === 'ready').length >= 2;
+    }
+    assert.ok(scaledOut, 'a second orchestrator became ready');
+    t.diagnostic(
+      `second orchestrator ready ${((Date.now() - started) / 1000).toFixed(1)} s after the load started`,
+    );
+    await waitFor(async () => (await orchestrators()).length === 1, 60_000, 'scale in to 1 orchestrator');
+    assert.equal((await orchestrators())[0]?.id, first.id, 'the idle newcomer was the one removed');
+    probing = false;
+    await probeLoop;
+    await settle([probe.counts], probeSent, 5000);
+    assert.equal(
+      probe.counts.distinct,
+      probeSent,
+      `QoS 1 loss: ${probeSent - probe.counts.distinct} of ${probeSent}`,
+    );
+    await manager.stop();
+    await decisionLog.flush();
+    const lines = (await readFile(decisionLog.file, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.ok(lines.some((l) => l.level === 'orchestrator' && l.decision === 'add'));
+    assert.ok(lines.some((l) => l.level === 'orchestrator' && l.decision === 'remove'));
+    assert.ok(
+      lines.some((l) => l.level === 'orchestrator' && l.action?.startsWith('remove') && l.outcome === 'done'),
+    );
+  });
+});
