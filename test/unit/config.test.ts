@@ -124,6 +124,34 @@ api: { listen: 127.0.0.1:9780 }
       'brokers: { users: [ { username: "" , password: x } ] }',
       'brokers.users[0].username: "" is below 1',
     ],
+    ['a zero Holt trend factor', 'proactive: { beta: 0 }', 'proactive.beta: 0 is below or equal to 0'],
+    [
+      'a zero forecast horizon',
+      'proactive: { horizonObservations: 0 }',
+      'proactive.horizonObservations: 0 is below 1',
+    ],
+    ['a short admin token', 'manager: { adminToken: short }', 'manager.adminToken: "short" is below 16'],
+    [
+      'a zero action budget',
+      'manager: { actionTimeoutSeconds: 0 }',
+      'manager.actionTimeoutSeconds: 0 is below 1',
+    ],
+    [
+      'a negative drain window',
+      'manager: { drainQuietSeconds: -1 }',
+      'manager.drainQuietSeconds: -1 is below 0',
+    ],
+    ['an interval of zero', 'monitor: { intervalSeconds: 0 }', 'monitor.intervalSeconds: 0 is below 0.1'],
+    [
+      'a negative warm-up',
+      'monitor: { warmupObservations: -1 }',
+      'monitor.warmupObservations: -1 is below 0',
+    ],
+    [
+      'a negative cool-down',
+      'levels: { brokers: { cooldownObservations: -1 } }',
+      'levels.brokers.cooldownObservations: -1 is below 0',
+    ],
   ];
   for (const [name, yaml, expected] of cases) {
     it(`rejects ${name} with a path-qualified error`, () => {
