@@ -58,6 +58,13 @@ export class Manager {
       if (r.level === 'broker' && r.state !== 'failed')
         this.d.topology.brokerStates.set(r.id, r.state === 'draining' ? 'draining' : 'active');
     }
+    await this.d.topology.adoptReportedPools();
+    // Finish what a previous run left half done: a joining broker joins, a draining one is removed.
+    for (const r of replicas.filter((x) => x.level === 'broker' && x.state !== 'failed')) {
+      const state = this.d.topology.brokerStates.get(r.id);
+      if (state === 'joining') await this.d.topology.join(r);
+      else if (state === 'draining') await this.d.topology.removeBroker(r.id);
+    }
     this.brokerSeq = replicas.filter((r) => r.level === 'broker').length;
     const config = this.d.config();
     while ((await this.live('broker')).length < config.levels.brokers.min)

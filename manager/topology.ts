@@ -58,6 +58,22 @@ export class Topology {
       .map((b) => ({ url: b.url, state: this.brokerStates.get(b.id) ?? 'active' }));
   }
 
+  /**
+   * After a restart: the pool states the orchestrators report win over "active" for the brokers the
+   * provider lists. A broker a previous run left joining or draining stays so, and decide() waits
+   * for it; an unreachable orchestrator is skipped (the next pushPool heals it).
+   */
+  async adoptReportedPools(): Promise<void> {
+    const brokers = (await this.o.provider.list()).filter((r) => r.level === 'broker' && this.brokerStates.has(r.id));
+    for (const orchestrator of await this.orchestrators()) {
+      const reported = await this.client(orchestrator).status().catch(() => undefined);
+      for (const b of reported?.brokers ?? []) {
+        const replica = brokers.find((r) => r.url === b.url);
+        if (replica && b.state !== 'active') this.brokerStates.set(replica.id, b.state);
+      }
+    }
+  }
+
   /** Tells every ready orchestrator the desired pool. */
   async pushPool(): Promise<void> {
     const pool = await this.desiredPool();
@@ -72,6 +88,12 @@ export class Topology {
       cpuQuota === undefined ? {} : { cpuQuota },
     );
     const ready = await this.o.provider.waitReady(created.id, this.o.actionTimeoutMs);
+    await this.join(ready);
+    return ready;
+  }
+
+  /** Joining everywhere (subscriptions replayed), wait until synced everywhere, then active. */
+  async join(ready: Replica): Promise<void> {
     this.brokerStates.set(ready.id, 'joining');
     await this.pushPool();
     await until(`broker ${ready.id} synced on every orchestrator`, this.o.actionTimeoutMs, async () => {
@@ -81,7 +103,6 @@ export class Topology {
     this.brokerStates.set(ready.id, 'active');
     await this.pushPool();
     this.o.log.info({ broker: ready.id, url: ready.url }, 'broker active');
-    return ready;
   }
 
   /** Algorithm 2: draining everywhere, wait until idle, move retained messages, destroy, drop. */

@@ -1,14 +1,17 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, it, type TestContext } from 'node:test';
+import { promisify } from 'node:util';
 import { freePort } from '../../manager/providers/local/address-pool.ts';
 import { publishSeq, settle, subscriber } from '../helpers/orchestrator.ts';
 import { connectClient, leftoverCgroups, pidAlive, waitFor } from '../helpers/resources.ts';
+
+const run = promisify(execFile);
 
 interface Status {
   configError: string | null;
@@ -68,6 +71,15 @@ describe('brokel up (the real command, as a process)', () => {
     const first = await up(t, file);
     const before = await status(apiPort);
     assert.equal(ids(before).length, 2, 'one broker and one orchestrator');
+    // `brokel status` reads the running manager's API.
+    const printed = await run(process.execPath, ['bin/brokel.js', 'status', '-c', file]);
+    assert.match(printed.stdout, new RegExp(`deployment ${deployment}`));
+    assert.match(printed.stdout, /^broker level: load .*thresholds 0\.3–0\.7, min 1 max 2/m);
+    assert.match(printed.stdout, /^orchestrator level: /m);
+    const json = JSON.parse(
+      (await run(process.execPath, ['bin/brokel.js', 'status', '--json', '-c', file])).stdout,
+    ) as Status;
+    assert.deepEqual(ids(json), ids(before));
     // Hot reload: a bad file is refused with its path-qualified error, the running config stays.
     await writeFile(file, configYaml(deployment, apiPort, 1.4));
     await waitFor(

@@ -147,3 +147,35 @@ describe('manager: orchestrator-level elasticity', () => {
     );
   });
 });
+
+describe('manager: removing a broker moves its retained messages', () => {
+  it('after a broker is drained and destroyed, every retained topic still has its last value, once', async (t) => {
+    const { provider, topology } = await startManager(t, {
+      monitor: { intervalSeconds: 3600 }, // no tick: the test drives the action itself
+      levels: { brokers: { min: 2, max: 2 }, orchestrators: { min: 1, max: 1 } },
+      manager: { drainQuietSeconds: 0.3 },
+    });
+    const brokers = (await provider.list()).filter((r) => r.level === 'broker');
+    const orchestrator = (await provider.list()).find((r) => r.level === 'orchestrator');
+    if (!orchestrator || brokers.length !== 2) throw new Error('setup');
+    const pub = await connectClient(t, orchestrator.url);
+    for (let i = 0; i < 30; i++) await pub.publishAsync(`ret/${i}`, `old${i}`, { qos: 1, retain: true });
+    for (let i = 0; i < 30; i++) await pub.publishAsync(`ret/${i}`, `v${i}`, { qos: 1, retain: true });
+    const victim = brokers[1];
+    if (!victim) throw new Error('no victim');
+    await topology.removeBroker(victim.id);
+    assert.deepEqual(
+      (await provider.list()).filter((r) => r.level === 'broker').map((r) => r.id),
+      [brokers[0]?.id],
+    );
+    const got = new Map<string, string[]>();
+    const fresh = await connectClient(t, orchestrator.url, {}, (c) =>
+      c.on('message', (topic, payload, packet) => {
+        if (packet.retain) got.set(topic, [...(got.get(topic) ?? []), payload.toString()]);
+      }),
+    );
+    await fresh.subscribeAsync('ret/#', { qos: 1 });
+    await waitFor(() => got.size === 30, 5000, '30 retained topics');
+    for (let i = 0; i < 30; i++) assert.deepEqual(got.get(`ret/${i}`), [`v${i}`]);
+  });
+});
