@@ -64,9 +64,13 @@ export class Topology {
    * for it; an unreachable orchestrator is skipped (the next pushPool heals it).
    */
   async adoptReportedPools(): Promise<void> {
-    const brokers = (await this.o.provider.list()).filter((r) => r.level === 'broker' && this.brokerStates.has(r.id));
+    const brokers = (await this.o.provider.list()).filter(
+      (r) => r.level === 'broker' && this.brokerStates.has(r.id),
+    );
     for (const orchestrator of await this.orchestrators()) {
-      const reported = await this.client(orchestrator).status().catch(() => undefined);
+      const reported = await this.client(orchestrator)
+        .status()
+        .catch(() => undefined);
       for (const b of reported?.brokers ?? []) {
         const replica = brokers.find((r) => r.url === b.url);
         if (replica && b.state !== 'active') this.brokerStates.set(replica.id, b.state);
