@@ -33,7 +33,7 @@ export async function runUp(initial: BrokelConfig, file: string | undefined, log
     users: config.brokers.users,
     logger: log.child({ component: 'provider' }),
   });
-  const { manager, metrics, decisionLog } = assembleControlPlane({
+  const { manager, metrics, decisionLog, topology } = assembleControlPlane({
     provider,
     config: () => config,
     decisionLogFile:
@@ -56,6 +56,7 @@ export async function runUp(initial: BrokelConfig, file: string | undefined, log
   });
   onShutdown(async () => {
     await manager.stop();
+    await topology.drainOrchestrators(2000);
     await api.close();
     await forgetDeploymentAdminToken(provider.stateDir);
     await provider.stop();

@@ -190,6 +190,26 @@ export class Topology {
     return ready;
   }
 
+  /**
+   * Shutting the deployment down: every orchestrator stops accepting and sends its clients away
+   * (v5: DISCONNECT 0x9C; 3.1.1: closed after graceMs), so in-flight acknowledgements finish before
+   * the brokers stop. Bounded by graceMs plus one second.
+   */
+  async drainOrchestrators(graceMs: number): Promise<void> {
+    const all = await this.orchestrators();
+    await Promise.allSettled(all.map((o) => this.client(o).drain(undefined, graceMs)));
+    await until('orchestrators without clients', graceMs + 1000, async () => {
+      const statuses = await Promise.all(
+        all.map((o) =>
+          this.client(o)
+            .status()
+            .catch(() => undefined),
+        ),
+      );
+      return statuses.every((s) => s === undefined || s.sessions === 0) ? true : undefined;
+    }).catch(() => undefined);
+  }
+
   /** Out of DNS, drained (v5 clients redirected), no clients left, destroyed. */
   async removeOrchestrator(id: string): Promise<void> {
     const all = await this.orchestrators();

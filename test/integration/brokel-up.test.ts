@@ -122,8 +122,13 @@ describe('brokel up (the real command, as a process)', () => {
     await publishSeq(pub, 'b', ['up/1'], 20, 1);
     await settle([sub.counts], 40);
     assert.equal(sub.counts.distinct, 40);
-    // SIGTERM: everything stops, nothing is left.
+    // SIGTERM: the orchestrators drain first (an MQTT 5 client is told to go elsewhere), then everything stops.
+    const v5 = await connectClient(t, orchestratorUrl, { protocolVersion: 5 });
+    const told = new Promise<number | undefined>((resolve) =>
+      v5.once('disconnect', (p) => resolve(p.reasonCode)),
+    );
     second.child.kill('SIGTERM');
+    assert.equal(await told, 0x9c);
     assert.equal(await second.exited, 0);
     assert.equal(existsSync(join(tmpdir(), 'brokel', deployment)), false, 'state dir removed');
     assert.deepEqual(leftoverCgroups(deployment), []);
