@@ -147,14 +147,16 @@ export class LocalProvider extends EventEmitter implements CloudProvider {
       this.records.set(id, record);
       this.children.add(id);
       this.meter.baseline(id, 0, now);
+      // The replica as started (booting): the poller may mark it ready while the record is saved.
+      const started = toReplica(record);
       await this.store.save(record);
       void spawned.exited.then((exit) => this.onChildExit(id, exit.exitCode, exit.signal));
       this.log.info(
         { replica: id, template: template.name, host, port, cpuQuota, pid: spawned.pid },
         'replica created',
       );
-      this.emit('change', toReplica(record));
-      return toReplica(record);
+      this.emit('change', started);
+      return started;
     } catch (err) {
       if (cgroupMade) await this.cgroup.remove(id).catch(() => undefined);
       for (const key of claims) await this.claims.release(key);
