@@ -19,9 +19,10 @@ interface Status {
   levels: Array<{ level: string; replicas: Array<{ id: string; url: string; state: string }> }>;
 }
 
-function configYaml(deployment: string, apiPort: number, upper: number | string): string {
+function configYaml(deployment: string, apiPort: number, upper: number | string, dir: string): string {
   return [
     `deployment: ${deployment}`,
+    `manager: { decisionLog: ${join(dir, 'decisions.jsonl')} }`,
     'monitor: { intervalSeconds: 0.5, warmupObservations: 2 }',
     `levels: { brokers: { min: 1, max: 2, upper: ${upper}, cpuQuota: 0.5 }, orchestrators: { min: 1, max: 1 } }`,
     `api: { listen: 127.0.0.1:${apiPort} }`,
@@ -67,7 +68,7 @@ describe('brokel up (the real command, as a process)', () => {
     const deployment = `up${process.pid}`;
     const apiPort = await freePort('127.0.0.1');
     const file = join(dir, 'brokel.yaml');
-    await writeFile(file, configYaml(deployment, apiPort, 0.7));
+    await writeFile(file, configYaml(deployment, apiPort, 0.7, dir));
     const first = await up(t, file);
     const before = await status(apiPort);
     assert.equal(ids(before).length, 2, 'one broker and one orchestrator');
@@ -81,7 +82,7 @@ describe('brokel up (the real command, as a process)', () => {
     ) as Status;
     assert.deepEqual(ids(json), ids(before));
     // Hot reload: a bad file is refused with its path-qualified error, the running config stays.
-    await writeFile(file, configYaml(deployment, apiPort, 1.4));
+    await writeFile(file, configYaml(deployment, apiPort, 1.4, dir));
     await waitFor(
       async () =>
         (await status(apiPort)).configError?.includes('levels.brokers.upper: 1.4 is above 1') === true,
@@ -89,7 +90,7 @@ describe('brokel up (the real command, as a process)', () => {
       'config error shown',
     );
     assert.equal((await status(apiPort)).thresholds.brokers.upper, 0.7);
-    await writeFile(file, configYaml(deployment, apiPort, 0.8));
+    await writeFile(file, configYaml(deployment, apiPort, 0.8, dir));
     first.child.kill('SIGHUP'); // also a reload trigger; it must not end the process
     await waitFor(
       async () => (await status(apiPort)).thresholds.brokers.upper === 0.8,
