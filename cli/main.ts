@@ -3,8 +3,12 @@ import { ConfigError, errorMessage } from '../common/errors.ts';
 import { createRootLogger } from '../common/logger.ts';
 import { parseCommandArgs } from './args.ts';
 import { checkTemplateNames } from './check-templates.ts';
+import { CLOUD_USAGE, runCloud } from './cloud.ts';
+import { DNS_USAGE, runDns } from './dns.ts';
 import { ORCHESTRATOR_USAGE, runOrchestrator } from './orchestrator.ts';
+import { runScenario, SCENARIO_USAGE } from './scenario.ts';
 import { runStatus } from './status.ts';
+import { runTaxi, TAXI_USAGE } from './taxi.ts';
 import { runUp } from './up.ts';
 
 const USAGE = `usage: brokel <command> [options]
@@ -15,6 +19,10 @@ commands:
   config check FILE        validate a brokel.yaml and print the effective config
   ${ORCHESTRATOR_USAGE}
                            run one orchestrator replica (MQTT proxy + admin API)
+  ${DNS_USAGE}
+  ${CLOUD_USAGE}
+  ${TAXI_USAGE}
+  ${SCENARIO_USAGE}
   help                     this text
 
 environment: BROKEL_LOG_LEVEL (default info), BROKEL_ADMIN_TOKEN (orchestrator admin token)`;
@@ -33,6 +41,14 @@ async function main(argv: string[]): Promise<number> {
     case 'orchestrator':
       await runOrchestrator(rest, process.env);
       return 0;
+    case 'dns':
+      return runDns(rest, log);
+    case 'cloud':
+      return runCloud(rest, log);
+    case 'taxi':
+      return runTaxi(rest, log);
+    case 'scenario':
+      return runScenario(rest, log);
     case 'status': {
       const { values } = parseCommandArgs('status', rest, {
         json: { type: 'boolean' },

@@ -8,6 +8,14 @@ export interface OrchestratorLimits {
   maxPacketBytes: number;
   /** Unacknowledged QoS 1/2 publishes from one client before it is no longer read (v5: receive maximum). */
   maxInflightFromClient: number;
+  /**
+   * Unacknowledged QoS 1/2 publishes one session sends to a 3.1.1 broker, which cannot say its receive
+   * maximum (a v5 broker's CONNACK value is used instead). Mosquitto's default is 20, and it drops the
+   * 21st QoS 2 publish while answering a 3.1.1 client as if it had accepted it (FIELD-NOTES).
+   */
+  upstreamReceiveMaximum: number;
+  /** Payload bytes of one client's publishes waiting for a broker slot before the client is no longer read. */
+  maxWaitingPublishBytes: number;
   /** Unacknowledged QoS 1/2 deliveries to one client (lowered to the client's receive maximum). */
   deliveryWindow: number;
   /** Deliveries held for one client while its window is full, before its brokers are no longer read. */
@@ -34,6 +42,8 @@ export const DEFAULT_LIMITS: OrchestratorLimits = {
   upstreamConnectTimeoutMs: 5_000,
   maxPacketBytes: 1024 * 1024,
   maxInflightFromClient: 100,
+  upstreamReceiveMaximum: 20,
+  maxWaitingPublishBytes: 1024 * 1024,
   deliveryWindow: 100,
   maxBufferedDeliveries: 1000,
   upstreamKeepaliveSeconds: 30,

@@ -1,20 +1,26 @@
 import type { IPublishPacket, Packet } from 'mqtt-packet';
 import type { Router } from '../routing/strategies.ts';
+import { BrokerWindows } from './broker-windows.ts';
 import type { SessionContext, UpstreamLink } from './context.ts';
 import { type TopicAliases, topicNameProblem } from './topic-alias.ts';
 
 interface InFlight {
   downId: number;
+  /** The broker holding it unacknowledged ('' while held or waiting); set only through assign(). */
   brokerId: string;
   upId: number;
   packet: IPublishPacket;
-  /** QoS 2: the broker sent PUBREC (it owns the message now); waiting for the client's PUBREL. */
+  /** QoS 2: PUBREC sent to the client (a broker owns the message now); waiting for its PUBREL. */
   received: boolean;
   /** QoS 2: PUBREL forwarded, waiting for the broker's PUBCOMP. */
   released: boolean;
   /** Brokers it was sent to: one that closes on it, again and again, is refusing this message. */
   attempts: number;
+  /** Routed to this broker, whose receive maximum is reached: waits (in order) for a free slot. */
+  queuedFor?: string;
 }
+
+const EMPTY = Buffer.alloc(0);
 
 /** Sends of one publish (to brokers that went down on it) before the client is closed instead. */
 const MAX_ATTEMPTS = 4;
@@ -23,9 +29,22 @@ const MAX_ATTEMPTS = 4;
  * A client's PUBLISH flows (client → orchestrator → one broker). QoS 1/2 are acknowledged to the
  * client only after the broker acknowledged; a QoS 2 flow stays on its broker from PUBLISH to PUBCOMP.
  * When a broker goes down, publishes it had not acknowledged are re-sent to another broker.
+ * No broker gets more unacknowledged publishes from the session than its receive maximum: the rest
+ * wait in routing order (a broker over its quota refuses, or with 3.1.1 silently drops, a QoS 2 one).
+ *
+ * The client is no longer read once `maxInflight` publishes are at brokers unacknowledged, or once the
+ * publishes waiting for a broker slot hold `maxWaitingBytes` of payload. Neither counts QoS 2 publishes
+ * already PUBREC'd to the client: their PUBRELs may be behind further publishes in what we would stop
+ * reading (a 3.1.1 client has no receive maximum). Those keep no payload; the client's 65 535 packet
+ * ids bound them.
  */
 export class InboundPublishes {
   private readonly inflight = new Map<number, InFlight>();
+  private readonly windows = new BrokerWindows<InFlight>();
+  /** Entries with `received` set. */
+  private receivedCount = 0;
+  /** Payload bytes of the entries waiting for a broker slot. */
+  private waitingBytes = 0;
   /** QoS 1 publishes acknowledged by a broker recently, oldest first (see limits.replayWindowMs). */
   private readonly recent: Array<{ brokerId: string; packet: IPublishPacket; at: number }> = [];
 
@@ -36,6 +55,7 @@ export class InboundPublishes {
     /** Unacknowledged QoS 1/2 publishes from the client before we stop reading it (and v5 receive maximum). */
     readonly maxInflight: number,
     private readonly replay: { windowMs: number; maxMessages: number } = { windowMs: 0, maxMessages: 0 },
+    private readonly maxWaitingBytes = 1024 * 1024,
   ) {}
 
   get size(): number {
@@ -117,12 +137,62 @@ export class InboundPublishes {
   /** Sends (or re-sends) an in-flight QoS 1/2 publish to a broker not in `exclude`. */
   private send(entry: InFlight, exclude: readonly string[]): void {
     const link = this.pick(entry.packet, exclude);
+    this.assign(entry, '');
     if (!link) {
       // Nothing to send it to: keep it; it goes out when a broker (re)joins (resendPending).
-      entry.brokerId = '';
       this.ctx.log.warn({ downId: entry.downId }, 'publish held: no broker available');
       return;
     }
+    if (this.windowFull(link) || this.windows.hasWaiting(link.brokerId)) {
+      entry.queuedFor = link.brokerId;
+      this.windows.wait(link.brokerId, entry);
+      this.waitingBytes += entry.packet.payload.length;
+      return;
+    }
+    this.dispatch(entry, link);
+  }
+
+  private windowFull(link: UpstreamLink): boolean {
+    return this.windows.inUse(link.brokerId) >= link.upstream.receiveMaximum;
+  }
+
+  /** Publishes waiting for a slot on this broker go out, oldest first, while it has free slots. */
+  private sendQueued(link: UpstreamLink): void {
+    while (link.upstream.isUp && !this.windowFull(link)) {
+      const entry = this.windows.next(link.brokerId);
+      if (!entry) return;
+      this.unqueue(entry);
+      if (this.inflight.get(entry.downId) === entry) this.dispatch(entry, link);
+    }
+  }
+
+  private unqueue(entry: InFlight): void {
+    entry.queuedFor = undefined;
+    this.waitingBytes -= entry.packet.payload.length;
+  }
+
+  /** The one place an entry's broker changes, so the per-broker slot counts stay true. */
+  private assign(entry: InFlight, brokerId: string): void {
+    if (entry.brokerId !== '') this.windows.release(entry.brokerId);
+    entry.brokerId = brokerId;
+    if (brokerId !== '') this.windows.take(brokerId);
+  }
+
+  /** QoS 2 accepted by a broker: only the ids are needed from now on. */
+  private markReceived(entry: InFlight): void {
+    if (entry.received) return;
+    entry.received = true;
+    this.receivedCount += 1;
+    entry.packet = { ...entry.packet, payload: EMPTY, properties: undefined };
+  }
+
+  private forget(entry: InFlight): void {
+    this.assign(entry, '');
+    if (entry.received) this.receivedCount -= 1;
+    this.inflight.delete(entry.downId);
+  }
+
+  private dispatch(entry: InFlight, link: UpstreamLink): void {
     entry.attempts += 1;
     if (entry.attempts > MAX_ATTEMPTS) {
       return this.ctx.protocolError(
@@ -133,7 +203,7 @@ export class InboundPublishes {
     const upId = link.ids.allocate({ kind: 'publish', downId: entry.downId });
     if (upId === undefined)
       return this.ctx.protocolError(`no packet id left on broker ${link.brokerId}`, 0x97);
-    entry.brokerId = link.brokerId;
+    this.assign(entry, link.brokerId);
     entry.upId = upId;
     link.upstream.send({ ...entry.packet, messageId: upId, dup: false });
     this.ctx.counters.published(link.brokerId);
@@ -151,30 +221,31 @@ export class InboundPublishes {
         if (entry.packet.qos === 2) {
           // A broker without QoS 2 (RabbitMQ 3.10) answers a QoS 2 PUBLISH with PUBACK and keeps it
           // at QoS 1. The client still gets the QoS 2 handshake: PUBREC now, PUBCOMP on its PUBREL.
-          entry.received = true;
-          entry.brokerId = '';
+          this.markReceived(entry);
+          this.assign(entry, '');
           this.ctx.sendDown({ cmd: 'pubrec', messageId: downId });
           break;
         }
-        this.inflight.delete(downId);
+        this.forget(entry);
         this.remember(link.brokerId, entry.packet);
         this.ctx.sendDown({ cmd: 'puback', messageId: downId, ...relayed });
         break;
       case 'pubrec':
         if (reasonCode !== undefined && reasonCode >= 0x80) {
           link.ids.release(entry.upId);
-          this.inflight.delete(downId);
+          this.forget(entry);
         } else {
-          entry.received = true;
+          this.markReceived(entry);
         }
         this.ctx.sendDown({ cmd: 'pubrec', messageId: downId, ...relayed });
         break;
       case 'pubcomp':
         link.ids.release(entry.upId);
-        this.inflight.delete(downId);
+        this.forget(entry);
         this.ctx.sendDown({ cmd: 'pubcomp', messageId: downId, ...relayed });
         break;
     }
+    this.sendQueued(link);
     this.updatePause();
   }
 
@@ -193,7 +264,7 @@ export class InboundPublishes {
     const link = entry.brokerId === '' ? undefined : this.ctx.link(entry.brokerId);
     if (!link?.upstream.isUp) {
       // The broker that accepted the message (PUBREC) is gone; it owned the message from then on.
-      this.inflight.delete(downId);
+      this.forget(entry);
       this.ctx.sendDown({ cmd: 'pubcomp', messageId: downId });
       this.updatePause();
       return;
@@ -242,24 +313,28 @@ export class InboundPublishes {
       if (entry.received) continue; // QoS 2 accepted by that broker; finished on the client's PUBREL
       this.send(entry, [brokerId]);
     }
+    for (const entry of this.windows.takeWaiting(brokerId)) {
+      this.unqueue(entry);
+      if (this.inflight.get(entry.downId) === entry) this.send(entry, [brokerId]);
+    }
   }
 
   /** A broker became available: publishes held for lack of any broker go out now. */
   resendHeld(): void {
     for (const entry of this.inflight.values())
-      if (entry.brokerId === '' && !entry.received) this.send(entry, []);
+      if (entry.brokerId === '' && !entry.received && entry.queuedFor === undefined) this.send(entry, []);
   }
 
   /** Publishes routed to a broker and not yet acknowledged by it (the admin API's in-flight count). */
   inflightOn(brokerId: string): number {
-    let n = 0;
-    for (const entry of this.inflight.values()) if (entry.brokerId === brokerId) n += 1;
-    return n;
+    return this.windows.inUse(brokerId);
   }
 
   /** The session's pause reasons are a set: pausing twice or resuming an unpaused reason is a no-op. */
   private updatePause(): void {
-    if (this.inflight.size >= this.maxInflight) this.ctx.pauseClient('in-flight window full');
+    const atBrokers = this.inflight.size - this.receivedCount - this.windows.waitingCount;
+    if (atBrokers >= this.maxInflight || this.waitingBytes >= this.maxWaitingBytes)
+      this.ctx.pauseClient('in-flight window full');
     else this.ctx.resumeClient('in-flight window full');
   }
 }

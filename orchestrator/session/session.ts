@@ -295,6 +295,7 @@ export class Session extends EventEmitter implements SessionContext {
       new TopicAliases(limits.topicAliasMaximum),
       limits.maxInflightFromClient,
       { windowMs: limits.replayWindowMs, maxMessages: limits.replayMaxMessages },
+      limits.maxWaitingPublishBytes,
     );
     const clientReceiveMax = packet.properties?.receiveMaximum ?? 65_535;
     this.outbound = new OutboundDeliveries(
@@ -324,6 +325,7 @@ export class Session extends EventEmitter implements SessionContext {
       keepaliveSeconds: this.deps.limits.upstreamKeepaliveSeconds,
       connectTimeoutMs: this.deps.limits.upstreamConnectTimeoutMs,
       maxPacketBytes: this.deps.limits.maxPacketBytes,
+      defaultReceiveMaximum: this.deps.limits.upstreamReceiveMaximum,
     });
     const connack = await upstream.open();
     const link: UpstreamLink = {

@@ -12,6 +12,8 @@ export interface UpstreamOptions {
   keepaliveSeconds: number;
   connectTimeoutMs: number;
   maxPacketBytes: number;
+  /** Publishes in flight towards a broker that does not say its receive maximum (3.1.1). */
+  defaultReceiveMaximum: number;
 }
 
 /**
@@ -37,10 +39,16 @@ export class Upstream {
       }
     | undefined;
   private readonly backlog: Packet[] = [];
+  private brokerReceiveMaximum: number | undefined;
 
   constructor(private readonly options: UpstreamOptions) {
     this.brokerId = options.brokerId;
     this.protocolVersion = options.protocolVersion;
+  }
+
+  /** QoS 1/2 publishes the broker accepts unacknowledged: its CONNACK's receive maximum (v5) or the default. */
+  get receiveMaximum(): number {
+    return this.brokerReceiveMaximum ?? this.options.defaultReceiveMaximum;
   }
 
   get isUp(): boolean {
@@ -92,6 +100,7 @@ export class Upstream {
           connacked = true;
           clearTimeout(timer);
           this.framed = framed;
+          this.brokerReceiveMaximum = packet.properties?.receiveMaximum;
           const code = packet.reasonCode ?? packet.returnCode ?? 0;
           if (code === 0) {
             this.connected = true;

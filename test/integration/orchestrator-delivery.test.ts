@@ -165,3 +165,31 @@ describe('orchestrator: persistent sessions', () => {
     assert.equal(counts.distinct, 200);
   });
 });
+
+describe('orchestrator: a broker’s receive maximum', () => {
+  it("keeps a session's QoS 2 publishes in flight on one Mosquitto within its 20, losing none (3.1.1 and 5.0)", async (t) => {
+    // Mosquitto takes 20 unreleased QoS 2 publishes per connection; the 21st is refused (v5: PUBREC
+    // 0x97) or, with 3.1.1, answered as accepted and dropped before the connection is closed.
+    const brokers = await mosquittoBrokers(t, 1);
+    const { url, orchestrator } = await startOrchestrator(t, brokers);
+    for (const protocolVersion of [4, 5] as const) {
+      const sub = await subscriber(t, url, `rm${protocolVersion}/#`, 2, { protocolVersion });
+      const pub = await connectClient(t, url, { protocolVersion });
+      let disconnects = 0;
+      pub.on('close', () => {
+        disconnects += 1;
+      });
+      const count = 400;
+      // 3.1.1 has no flow control: all 400 at once, PUBRELs behind them. A v5 client keeps to the
+      // orchestrator's receive maximum (100; MQTT.js does not, so the test does).
+      const window = protocolVersion === 4 ? count : 100;
+      await publishSeq(pub, `p${protocolVersion}`, [`rm${protocolVersion}/t`], count, 2, window);
+      await settle([sub.counts], count);
+      assert.equal(sub.counts.distinct, count, `v${protocolVersion}: every message arrived`);
+      assert.equal(sub.counts.duplicates, 0, `v${protocolVersion}: exactly once`);
+      assert.equal(disconnects, 0, `v${protocolVersion}: the publisher was never disconnected`);
+    }
+    const [broker] = orchestrator.status().brokers;
+    assert.equal(broker?.published, 800);
+  });
+});

@@ -375,10 +375,14 @@ export class LocalProvider extends EventEmitter implements CloudProvider {
       record.createdAt + delayMs + Math.max(template.bootTimeoutMs, this.options.config.bootTimeoutMs);
     if (await probeOnce(template.probe, record.host, record.port, 1000, record.probe)) {
       if (record.state !== 'booting') return;
+      // Persist first, then publish: whoever sees `ready` (waitReady, list) may rely on a restarted
+      // manager adopting the replica as ready too.
+      const readyAt = Date.now();
+      await this.store.save({ ...record, state: 'ready', readyAt });
+      if (record.state !== 'booting') return;
       record.state = 'ready';
-      record.readyAt = Date.now();
-      await this.store.save(record);
-      this.log.info({ replica: record.id, bootMs: record.readyAt - record.createdAt }, 'replica ready');
+      record.readyAt = readyAt;
+      this.log.info({ replica: record.id, bootMs: readyAt - record.createdAt }, 'replica ready');
       this.emit('change', toReplica(record));
     } else if (Date.now() > deadline) {
       killGroup(record.pid);
