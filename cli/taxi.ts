@@ -1,9 +1,196 @@
-import { BrokelError } from '../common/errors.ts';
+import { ConfigError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
+import { generateTrace } from '../workload/taxi-rome/generator.ts';
+import { parseQos } from '../workload/taxi-rome/mqtt-clients.ts';
+import type { Pacing } from '../workload/taxi-rome/pacing.ts';
+import { progressBar } from '../workload/taxi-rome/progress.ts';
+import { runPublishers } from '../workload/taxi-rome/publisher.ts';
+import { runPublisherProcesses } from '../workload/taxi-rome/publisher-processes.ts';
+import { splitShares } from '../workload/taxi-rome/shares.ts';
+import { Subscribers } from '../workload/taxi-rome/subscriber.ts';
+import { resolveTarget, type Target } from '../workload/taxi-rome/target.ts';
+import { describeBadLines, loadTrace } from '../workload/taxi-rome/trace-reader.ts';
+import { writeTrace } from '../workload/taxi-rome/trace-writer.ts';
+import { parseCommandArgs } from './args.ts';
 
-/** Placeholder while the `taxi` command is being built (its issue is open). */
-export const TAXI_USAGE = 'taxi generate|publish|subscribe ...';
+export const TAXI_USAGE = `taxi generate --records N [--taxis 316] [--seed S] [--out FILE]
+                           write a seeded synthetic Rome taxi trace (roma/taxi format)
+  taxi publish --file F --publishers P --records N (--url URL | --dns HOST:PORT [--name NAME] [--port 1883])
+               [--qos 1] [--rate R | --speedup X] [--processes] [--inflight 64]
+                           replay the first N fixes on taxi/<id> (paper's Algorithm 3)
+  taxi subscribe --file F --subscribers S --records N (--url URL | --dns HOST:PORT ...) [--qos 1]
+               [--timeout-seconds 600] [--idle-seconds 10]
+                           subscribe to every taxi topic of the first N fixes; report loss, duplicates,
+                           reordering and latency (paper's Algorithm 4)`;
 
-export async function runTaxi(_argv: string[], _log: Logger): Promise<number> {
-  throw new BrokelError('ENOTBUILT', 'brokel taxi: not built yet');
+function positiveInt(flag: string, value: string | undefined, fallback?: number): number {
+  if (value === undefined && fallback !== undefined) return fallback;
+  const n = Number(value);
+  if (value === undefined || !Number.isInteger(n) || n < 1)
+    throw new ConfigError([{ path: flag, message: `${JSON.stringify(value)} is not a positive integer` }]);
+  return n;
+}
+
+function positiveNumber(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new ConfigError([{ path: flag, message: `${JSON.stringify(value)} is not a positive number` }]);
+  return n;
+}
+
+const TARGET_OPTIONS = {
+  url: { type: 'string' },
+  dns: { type: 'string' },
+  name: { type: 'string', default: 'mqtt.brokel.test' },
+  port: { type: 'string', default: '1883' },
+} as const;
+
+export function targetFrom(values: { url?: string; dns?: string; name?: string; port?: string }): Target {
+  if ((values.url === undefined) === (values.dns === undefined))
+    throw new ConfigError([{ path: 'taxi', message: 'give exactly one of --url and --dns' }]);
+  if (values.url !== undefined) return { url: values.url };
+  const port = positiveInt('--port', values.port, 1883);
+  return { dns: values.dns as string, name: values.name ?? 'mqtt.brokel.test', port };
+}
+
+function pacingFrom(values: { rate?: string; speedup?: string }): Pacing {
+  if (values.rate !== undefined && values.speedup !== undefined)
+    throw new ConfigError([{ path: 'taxi publish', message: 'give at most one of --rate and --speedup' }]);
+  if (values.rate !== undefined) return { kind: 'rate', perSecond: positiveNumber('--rate', values.rate) };
+  if (values.speedup !== undefined)
+    return { kind: 'speedup', factor: positiveNumber('--speedup', values.speedup) };
+  return { kind: 'max' };
+}
+
+async function generate(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs('taxi generate', argv, {
+    records: { type: 'string' },
+    taxis: { type: 'string', default: '316' },
+    seed: { type: 'string', default: '1' },
+    out: { type: 'string' },
+  });
+  const records = positiveInt('--records', values.records);
+  const seed = Number(values.seed);
+  if (!Number.isInteger(seed))
+    throw new ConfigError([{ path: '--seed', message: `${values.seed} is not an integer` }]);
+  const bar = values.out ? progressBar('generate', records) : progressBar('', 0);
+  const n = await writeTrace(
+    generateTrace({ records, taxis: positiveInt('--taxis', values.taxis), seed }),
+    values.out,
+    (k) => bar.update(k),
+  );
+  bar.stop();
+  if (values.out) console.error(`taxi generate: ${n} fixes written to ${values.out}`);
+  return 0;
+}
+
+async function load(file: string | undefined, records: number, log: Logger) {
+  if (!file) throw new ConfigError([{ path: '--file', message: 'is required' }]);
+  const trace = await loadTrace(file, records);
+  if (trace.stats.badLines > 0)
+    log.warn({ file, badLines: trace.stats.badLines }, describeBadLines(trace.stats));
+  if (trace.records.length < records)
+    log.warn({ file, records: trace.records.length }, `the file has only ${trace.records.length} fixes`);
+  return trace.records;
+}
+
+async function publish(argv: string[], log: Logger): Promise<number> {
+  const { values } = parseCommandArgs('taxi publish', argv, {
+    file: { type: 'string' },
+    publishers: { type: 'string', default: '1' },
+    records: { type: 'string' },
+    qos: { type: 'string', default: '1' },
+    rate: { type: 'string' },
+    speedup: { type: 'string' },
+    processes: { type: 'boolean', default: false },
+    inflight: { type: 'string', default: '64' },
+    ...TARGET_OPTIONS,
+  });
+  const publishers = positiveInt('--publishers', values.publishers);
+  const limit = positiveInt('--records', values.records);
+  const qos = parseQos(values.qos);
+  const pacing = pacingFrom(values);
+  const inflight = positiveInt('--inflight', values.inflight);
+  const urls = await resolveTarget(targetFrom(values));
+  log.info({ urls, publishers, qos, pacing }, 'taxi publish: starting');
+  const records = await load(values.file, limit, log);
+  const bar = progressBar('publish', records.length);
+  const result = values.processes
+    ? await runPublisherProcesses(
+        {
+          file: values.file as string,
+          records: limit,
+          publishers,
+          urls,
+          qos,
+          pacing,
+          inflight,
+          clientIdPrefix: `taxi-pub-${process.pid}`,
+        },
+        { onProgress: (n) => bar.update(n) },
+      )
+    : await runPublishers(splitShares(records, publishers), {
+        urls,
+        qos,
+        pacing,
+        inflight,
+        onProgress: (n) => bar.update(n),
+      });
+  bar.stop();
+  const { publishers: _each, ...totals } = result;
+  console.log(
+    JSON.stringify(
+      { ...totals, messagesPerSecond: result.seconds > 0 ? result.acked / result.seconds : null },
+      null,
+      2,
+    ),
+  );
+  return result.failed > 0 || result.acked < result.sent ? 1 : 0;
+}
+
+async function subscribe(argv: string[], log: Logger): Promise<number> {
+  const { values } = parseCommandArgs('taxi subscribe', argv, {
+    file: { type: 'string' },
+    subscribers: { type: 'string', default: '1' },
+    records: { type: 'string' },
+    qos: { type: 'string', default: '1' },
+    'timeout-seconds': { type: 'string', default: '600' },
+    'idle-seconds': { type: 'string', default: '10' },
+    ...TARGET_OPTIONS,
+  });
+  const subscribers = positiveInt('--subscribers', values.subscribers);
+  const limit = positiveInt('--records', values.records);
+  const qos = parseQos(values.qos);
+  const urls = await resolveTarget(targetFrom(values));
+  const records = await load(values.file, limit, log);
+  const subs = await Subscribers.start(splitShares(records, subscribers), { urls, qos });
+  log.info(
+    { urls, subscribers, expected: subs.expected },
+    'taxi subscribe: subscribed; waiting for messages',
+  );
+  const bar = progressBar('subscribe', subs.expected);
+  const complete = await subs.waitComplete({
+    timeoutMs: positiveNumber('--timeout-seconds', values['timeout-seconds']) * 1000,
+    idleMs: positiveNumber('--idle-seconds', values['idle-seconds']) * 1000,
+    onProgress: (n) => bar.update(n),
+  });
+  bar.stop();
+  await subs.close();
+  console.log(JSON.stringify({ complete, ...subs.summary() }, null, 2));
+  return complete ? 0 : 1;
+}
+
+export async function runTaxi(argv: string[], log: Logger): Promise<number> {
+  const [sub, ...rest] = argv;
+  switch (sub) {
+    case 'generate':
+      return generate(rest);
+    case 'publish':
+      return publish(rest, log);
+    case 'subscribe':
+      return subscribe(rest, log);
+    default:
+      console.error(`usage: brokel ${TAXI_USAGE}`);
+      return 2;
+  }
 }

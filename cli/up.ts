@@ -4,17 +4,15 @@ import { loadConfig } from '../common/config/load.ts';
 import type { BrokelConfig } from '../common/config/schema.ts';
 import { errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
+import { splitHostPort } from '../common/net/host-port.ts';
 import { onShutdown } from '../common/shutdown.ts';
+import { startGeoDns } from '../geo-dns/service.ts';
 import { deploymentAdminToken, forgetDeploymentAdminToken } from '../manager/admin-token.ts';
 import { startManagerApi } from '../manager/api-server.ts';
 import { assembleControlPlane } from '../manager/control-plane.ts';
-import { LocalProvider } from '../manager/providers/local/local-provider.ts';
+import { HttpDnsRegistry, NoDnsRegistry } from '../manager/dns-registry.ts';
+import { createProvider } from '../manager/providers/create-provider.ts';
 import { checkTemplateNames } from './check-templates.ts';
-
-function hostPort(value: string): { host: string; port: number } {
-  const at = value.lastIndexOf(':');
-  return { host: value.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(value.slice(at + 1)) };
-}
 
 /**
  * `brokel up`: the system on the embedded default (local provider): min replicas of each level, the
@@ -23,16 +21,20 @@ function hostPort(value: string): { host: string; port: number } {
  * SIGTERM drains and stops everything.
  */
 export async function runUp(initial: BrokelConfig, file: string | undefined, log: Logger): Promise<void> {
-  if (initial.provider.kind !== 'local')
-    throw new Error(`provider.kind: ${initial.provider.kind} is not available yet; use local`);
   let config = initial;
   let configError: string | undefined;
-  const provider = await LocalProvider.start({
-    deployment: config.deployment,
-    config: config.provider.local,
-    users: config.brokers.users,
-    logger: log.child({ component: 'provider' }),
-  });
+  const provider = await createProvider(config, log.child({ component: 'provider' }));
+  // geo-dns: in this process, or a standalone one's registry API (dns.registry), or none.
+  const { registry } = config.dns;
+  const geo =
+    registry.url || !config.dns.enabled
+      ? undefined
+      : await startGeoDns({ dns: config.dns, log: log.child({ component: 'geo-dns' }) });
+  const dns = geo
+    ? geo.directory
+    : registry.url && registry.token
+      ? new HttpDnsRegistry(registry.url.replace(/\/$/, ''), registry.token)
+      : new NoDnsRegistry();
   const { manager, metrics, decisionLog, topology } = assembleControlPlane({
     provider,
     config: () => config,
@@ -40,8 +42,9 @@ export async function runUp(initial: BrokelConfig, file: string | undefined, log
       config.manager.decisionLog ?? join(provider.stateDir, '..', `${config.deployment}-decisions.jsonl`),
     adminToken: await deploymentAdminToken(config.manager.adminToken, provider.stateDir),
     log,
+    dns,
   });
-  const listen = hostPort(config.api.listen);
+  const listen = splitHostPort(config.api.listen);
   const api = await startManagerApi({
     manager,
     metrics,
@@ -58,6 +61,7 @@ export async function runUp(initial: BrokelConfig, file: string | undefined, log
     await manager.stop();
     await topology.drainOrchestrators(2000);
     await api.close();
+    await geo?.close();
     await forgetDeploymentAdminToken(provider.stateDir);
     await provider.stop();
   }, log);
@@ -87,6 +91,11 @@ export async function runUp(initial: BrokelConfig, file: string | undefined, log
   console.log(
     `  e.g. mosquitto_sub -h ${orchestrators[0]?.host} -p ${orchestrators[0]?.port} -t 'taxi/#' -v`,
   );
+  if (geo)
+    console.log(
+      `geo-dns: ${config.dns.name} on ${geo.server.host}:${geo.server.port} (UDP/TCP), e.g. dig @${geo.server.host} -p ${geo.server.port} ${config.dns.name}`,
+    );
+  else if (registry.url) console.log(`geo-dns: orchestrators registered at ${registry.url}`);
   console.log(
     `Manager API: http://${listen.host}:${api.port}/api/status (and /metrics); decisions: ${decisionLog.file}`,
   );

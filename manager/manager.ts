@@ -73,6 +73,9 @@ export class Manager {
       await this.d.topology.addOrchestrator(config.levels.orchestrators.cpuQuota);
     }
     await this.d.topology.pushPool();
+    // Orchestrators a previous run left (adopted) are in no geo-dns yet.
+    for (const r of await this.live('orchestrator'))
+      await this.d.topology.publishDns(r, this.smoothed.get(r.id) ?? 0);
     this.schedule();
   }
 
@@ -114,6 +117,8 @@ export class Manager {
       this.raw.set(id, value);
       this.smoothed.set(id, smooth(this.smoothed.get(id), value, config.smoothing.alpha));
     }
+    for (const r of replicas.filter((x) => x.level === 'orchestrator'))
+      await this.d.topology.publishDns(r, this.smoothed.get(r.id) ?? 0);
     const views: LevelView[] = LEVELS.map((level) => this.levelView(level, replicas, config));
     const decisions = decide({
       levels: views,
@@ -238,6 +243,7 @@ export class Manager {
     for (const r of replicas.filter((x) => x.state === 'failed')) {
       this.d.log.warn({ replica: r.id, failure: r.failure }, 'replica failed: removing it');
       this.d.topology.brokerStates.delete(r.id);
+      if (r.level === 'orchestrator') await this.d.topology.unpublishDns(r.id);
       await this.d.provider.destroy(r.id).catch(() => undefined);
       await this.d.topology.pushPool().catch(() => undefined);
     }

@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt from 'mqtt';
-import { TimeoutError } from '../common/errors.ts';
+import { errorMessage, TimeoutError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import type { BrokerState, DesiredBroker } from '../orchestrator/pool/broker-pool.ts';
 import { retainedOwner } from '../orchestrator/routing/strategies.ts';
-import type { DnsRegistry } from './dns-registry.ts';
+import type { DnsRegistry, OrchestratorRecord } from './dns-registry.ts';
 import { OrchestratorClient } from './orchestrator-client.ts';
 import type { CloudProvider, Replica } from './providers/cloud-provider.ts';
 
@@ -17,6 +17,8 @@ export interface TopologyOptions {
   drainQuietMs: number;
   routing: string;
   users: ReadonlyArray<{ username: string; password: string }>;
+  /** Where this deployment's orchestrators are (config dns.site), for geo-dns's distance. */
+  site?: OrchestratorRecord['location'];
 }
 
 async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
@@ -37,6 +39,8 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
 export class Topology {
   /** Manager-level state of each broker replica that is in the pool. */
   readonly brokerStates = new Map<string, BrokerState>();
+  /** Orchestrators taken out of geo-dns (being removed, or failed): never published again. */
+  private readonly leaving = new Set<string>();
 
   constructor(private readonly o: TopologyOptions) {}
 
@@ -176,6 +180,30 @@ export class Topology {
     return retained.size;
   }
 
+  /** Tells geo-dns where an orchestrator is and how busy; on failure, logs (the next tick retries). */
+  async publishDns(replica: Replica, load: number): Promise<void> {
+    if (replica.level !== 'orchestrator' || replica.state !== 'ready' || this.leaving.has(replica.id)) return;
+    const record: OrchestratorRecord = {
+      id: replica.id,
+      host: replica.host,
+      port: replica.port,
+      state: 'ready',
+      load,
+      ...(this.o.site ? { location: this.o.site } : {}),
+    };
+    await this.o.dns.upsert(record).catch((err: unknown) => {
+      this.o.log.warn({ orchestrator: replica.id, err: errorMessage(err) }, 'geo-dns registration failed');
+    });
+  }
+
+  /** Takes an orchestrator out of geo-dns; on failure, logs (its state there will be stale). */
+  async unpublishDns(id: string): Promise<void> {
+    this.leaving.add(id); // a tick that read the list before now must not publish it again
+    await this.o.dns.remove(id).catch((err: unknown) => {
+      this.o.log.error({ orchestrator: id, err: errorMessage(err) }, 'geo-dns removal failed');
+    });
+  }
+
   /** Creates an orchestrator with the current pool, waits until ready, registers it with DNS. */
   async addOrchestrator(cpuQuota: number | undefined): Promise<Replica> {
     const brokers = (await this.desiredPool()).filter((b) => b.state === 'active').map((b) => b.url);
@@ -185,7 +213,7 @@ export class Topology {
     });
     const ready = await this.o.provider.waitReady(created.id, this.o.actionTimeoutMs);
     await this.client(ready).setBrokers(await this.desiredPool());
-    await this.o.dns.upsert({ id: ready.id, host: ready.host, port: ready.port, state: 'ready', load: 0 });
+    await this.publishDns(ready, 0);
     this.o.log.info({ orchestrator: ready.id, url: ready.url }, 'orchestrator ready');
     return ready;
   }
@@ -216,7 +244,7 @@ export class Topology {
     const victim = all.find((o) => o.id === id);
     if (!victim) return;
     const other = all.find((o) => o.id !== id);
-    await this.o.dns.remove(id);
+    await this.unpublishDns(id);
     await this.o.provider.markDraining(id);
     const client = this.client(victim);
     await client.drain(other ? `${other.host}:${other.port}` : undefined, 5000);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseCidr } from '../net/cidr.ts';
 
 /**
  * The brokel.yaml contract (ARCHITECTURE.md, "Config"). Every field has a default so `brokel up`
@@ -69,6 +70,66 @@ export const brokerUserSchema = z.strictObject({
   password: z.string().min(1),
 });
 
+const dnsName = z
+  .string()
+  .regex(
+    /^([a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?\.)*[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.?$/,
+    'is not a DNS name',
+  )
+  .max(253)
+  .transform((name) => name.toLowerCase().replace(/\.$/, ''));
+
+export const geoLocationSchema = z.strictObject({
+  lat: z.number().min(-90).max(90),
+  lon: z.number().min(-180).max(180),
+  region: z.string().min(1).max(64).optional(),
+});
+
+const cidr = z
+  .string()
+  .refine((value) => parseCidr(value) !== undefined, 'is not an IPv4 or IPv6 CIDR (a.b.c.d/n)');
+
+export const dnsSchema = z
+  .strictObject({
+    /** Where `brokel up` runs geo-dns in-process (UDP and TCP); `enabled: false` for none. */
+    enabled: z.boolean().default(true),
+    listen: hostPort.default('127.0.0.1:5353'),
+    zone: dnsName.default('brokel.test'),
+    name: dnsName.default('mqtt.brokel.test'),
+    ttlSeconds: z.number().int().min(0).max(86_400).default(5),
+    /** Orchestrators within this distance of the nearest one count as equally near: least load wins. */
+    tieKm: z.number().min(0).max(20_000).default(50),
+    /** Records per answer: the best first, then the next best. */
+    topK: z.number().int().min(1).max(16).default(1),
+    /** A MaxMind-format (.mmdb) city database; the npm-shipped GeoLite2 City one when absent. */
+    geoipDatabase: z.string().min(1).optional(),
+    /** Client networks the GeoIP database cannot place (private, loopback); longest prefix wins. */
+    locations: z.array(z.strictObject({ cidr, ...geoLocationSchema.shape })).default([]),
+    /** Where this deployment's orchestrators run (their DNS records' location); unknown when absent. */
+    site: geoLocationSchema.optional(),
+    /** Standalone server (`brokel dns`): the token-protected HTTP API the manager registers through. */
+    api: z
+      .strictObject({
+        listen: hostPort.optional(),
+        /** Bearer token of the API; BROKEL_DNS_TOKEN overrides it. */
+        token: z.string().min(16).optional(),
+      })
+      .prefault({}),
+    /** A manager that is not co-located with geo-dns registers orchestrators at this API instead. */
+    registry: z
+      .strictObject({
+        url: z.url({ protocol: /^https?$/ }).optional(),
+        token: z.string().min(16).optional(),
+      })
+      .prefault({}),
+  })
+  .superRefine((dns, ctx) => {
+    if (dns.name !== dns.zone && !dns.name.endsWith(`.${dns.zone}`))
+      ctx.addIssue({ code: 'custom', path: ['name'], message: `${dns.name} is not inside zone ${dns.zone}` });
+    if (dns.registry.url !== undefined && dns.registry.token === undefined)
+      ctx.addIssue({ code: 'custom', path: ['registry', 'token'], message: 'is required with registry.url' });
+  });
+
 export const configSchema = z
   .strictObject({
     deployment: z
@@ -120,16 +181,74 @@ export const configSchema = z
       .strictObject({
         kind: z.enum(['local', 'kubernetes', 'opennebula']).default('local'),
         local: localProviderSchema.prefault({}),
+        /** Replicas are pods made from each template's k8s/pod.yaml (manager/providers/kubernetes). */
+        kubernetes: z
+          .strictObject({
+            /** A kubeconfig file; absent: KUBECONFIG, ~/.kube/config, then the in-cluster service account. */
+            kubeconfig: z.string().min(1).optional(),
+            /** A context of the kubeconfig; its current context when absent. */
+            context: z.string().min(1).optional(),
+            namespace: z
+              .string()
+              .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'is not a namespace name')
+              .default('default'),
+            /** Grace period of a pod deletion; the pod is then deleted with 0 if it is still there. */
+            deleteGraceSeconds: z.number().int().min(0).max(3600).default(10),
+            /** How clients and the manager reach a replica: its pod IP, or a per-pod ClusterIP Service. */
+            expose: z.enum(['pod-ip', 'service']).default('pod-ip'),
+            /** A pod not Ready this long after its creation is reported failed. */
+            readyTimeoutSeconds: z.number().min(1).max(3600).default(180),
+            /** Period of the readiness and deletion polls. */
+            pollIntervalMs: z.number().int().min(10).max(60_000).default(1000),
+            /** Budget of one API call. */
+            requestTimeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+            /** Values of template placeholders beyond the provider's own (e.g. BROKEL_IMAGE, CREDENTIALS_SECRET). */
+            placeholders: z
+              .record(z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'is not a PLACEHOLDER name'), z.string())
+              .default({}),
+          })
+          .prefault({}),
+        /** An OpenNebula-like REST API (README, "Cloud providers"), e.g. `brokel cloud serve`. */
+        opennebula: z
+          .strictObject({
+            url: z.url({ protocol: /^https?$/ }).optional(),
+            /** Bearer token; or tokenFile, a file holding it. */
+            token: z.string().min(1).optional(),
+            tokenFile: z.string().min(1).optional(),
+            /** Budget of one request (headers and body); a request that runs out is retried (GET, DELETE). */
+            timeoutMs: z.number().int().min(50).max(600_000).default(10_000),
+            /** Extra attempts after a 5xx answer (or a lost GET/DELETE), with exponential backoff. */
+            retries: z.number().int().min(0).max(10).default(3),
+            retryBaseMs: z.number().int().min(1).max(60_000).default(200),
+            /** Period of the readiness poll. */
+            pollIntervalMs: z.number().int().min(10).max(60_000).default(1000),
+          })
+          .prefault({}),
+      })
+      .superRefine((provider, ctx) => {
+        if (provider.kind !== 'opennebula') return;
+        const one = provider.opennebula;
+        if (one.url === undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['opennebula', 'url'],
+            message: 'is required when kind is opennebula',
+          });
+        if (one.token === undefined && one.tokenFile === undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['opennebula', 'token'],
+            message: 'token or tokenFile is required when kind is opennebula',
+          });
+        if (one.token !== undefined && one.tokenFile !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['opennebula', 'tokenFile'],
+            message: 'give token or tokenFile, not both',
+          });
       })
       .prefault({}),
-    dns: z
-      .strictObject({
-        listen: hostPort.default('127.0.0.1:5353'),
-        zone: z.string().default('brokel.test'),
-        name: z.string().default('mqtt.brokel.test'),
-        ttlSeconds: z.number().int().min(0).max(86_400).default(5),
-      })
-      .prefault({}),
+    dns: dnsSchema.prefault({}),
     api: z.strictObject({ listen: hostPort.default('127.0.0.1:9780') }).prefault({}),
   })
   .superRefine((config, ctx) => {

@@ -1,9 +1,10 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { ConfigError, errorMessage, HttpError } from '../../common/errors.ts';
+import type { IncomingMessage } from 'node:http';
+import { errorMessage, HttpError } from '../../common/errors.ts';
+import { bearerTokenMatches } from '../../common/http/auth.ts';
+import { MAX_BODY_BYTES, parseJson, type Reply, readBody } from '../../common/http/http-io.ts';
+import { startJsonServer } from '../../common/http/json-server.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { Orchestrator } from '../orchestrator.ts';
-import { bearerTokenMatches } from './auth.ts';
-import { MAX_BODY_BYTES, parseJson, type Reply, readBody, send } from './http-io.ts';
 import { type RouteName, resolveRoute } from './routes.ts';
 import { parseBrokersBody, parseDrainBody } from './schemas.ts';
 
@@ -25,9 +26,6 @@ export interface AdminServer {
   port: number;
   close(): Promise<void>;
 }
-
-/** Time requests in progress get to finish when the server closes. */
-const CLOSE_GRACE_MS = 2000;
 
 /**
  * The orchestrator's admin HTTP API, used by the manager: status, pool changes, drain, health and
@@ -86,76 +84,15 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     return handlers[match.name](body);
   }
 
-  function errorReply(err: unknown): Reply {
-    if (err instanceof ConfigError) {
-      return {
-        status: 400,
-        json: {
-          error: err.problems.map((p) => `${p.path}: ${p.message}`).join('; '),
-          problems: err.problems,
-        },
-      };
-    }
-    if (err instanceof HttpError && err.status >= 400 && err.status < 500) {
-      const headers: Record<string, string> = {};
-      if (err.status === 401) headers['www-authenticate'] = 'Bearer realm="brokel-orchestrator"';
-      if (err.status === 413) headers.connection = 'close';
-      return { status: err.status, json: { error: err.message }, headers };
-    }
-    return { status: 500, json: { error: 'internal error' } };
-  }
-
-  function handle(req: IncomingMessage, res: ServerResponse): void {
-    const started = performance.now();
-    res.on('error', (err) => log.debug({ err: err.message }, 'admin response error'));
-    respond(req)
-      .catch((err: unknown) => {
-        const reply = errorReply(err);
-        if (reply.status >= 500) log.error({ err, method: req.method, url: req.url }, 'admin request failed');
-        return reply;
-      })
-      .then((reply) => {
-        send(res, reply);
-        const line = { method: req.method, path: req.url, status: reply.status };
-        const ms = Math.round(performance.now() - started);
-        if (reply.status >= 400 && reply.status < 500) {
-          const error = 'json' in reply ? (reply.json as { error?: unknown }).error : undefined;
-          log.warn({ ...line, error }, 'admin request refused');
-        } else log.debug({ ...line, ms }, 'admin request');
-      })
-      .catch((err: unknown) => log.error({ err }, 'admin response failed'));
-  }
-
-  const server = createServer(
-    { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 },
-    handle,
-  );
-  server.on('clientError', (err, socket) => {
-    log.debug({ err: err.message }, 'admin client error');
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
-    else socket.destroy();
+  const server = await startJsonServer({
+    name: 'admin',
+    host: options.host,
+    port: options.port,
+    log,
+    respond,
   });
-  const port = await new Promise<number>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: options.host, port: options.port }, () => {
-      server.off('error', reject);
-      server.on('error', (err) => log.error({ err }, 'admin listener error'));
-      resolve((server.address() as { port: number }).port);
-    });
-  });
+  const port = server.port;
   log.info({ host: options.host, port, auth: token !== undefined }, 'admin API listening');
 
-  return {
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
-        force.unref();
-        server.close(() => {
-          clearTimeout(force);
-          resolve();
-        });
-        server.closeIdleConnections();
-      }),
-  };
+  return server;
 }

@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { describe, it, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import { freePort } from '../../manager/providers/local/address-pool.ts';
+import { dig } from '../helpers/dns.ts';
 import { publishSeq, settle, subscriber } from '../helpers/orchestrator.ts';
 import { connectClient, leftoverCgroups, pidAlive, waitFor } from '../helpers/resources.ts';
 
@@ -19,13 +20,20 @@ interface Status {
   levels: Array<{ level: string; replicas: Array<{ id: string; url: string; state: string }> }>;
 }
 
-function configYaml(deployment: string, apiPort: number, upper: number | string, dir: string): string {
+function configYaml(
+  deployment: string,
+  apiPort: number,
+  upper: number | string,
+  dir: string,
+  dnsPort: number,
+): string {
   return [
     `deployment: ${deployment}`,
     `manager: { decisionLog: ${join(dir, 'decisions.jsonl')} }`,
     'monitor: { intervalSeconds: 0.5, warmupObservations: 2 }',
     `levels: { brokers: { min: 1, max: 2, upper: ${upper}, cpuQuota: 0.5 }, orchestrators: { min: 1, max: 1 } }`,
     `api: { listen: 127.0.0.1:${apiPort} }`,
+    `dns: { listen: 127.0.0.1:${dnsPort} }`,
     '',
   ].join('\n');
 }
@@ -67,8 +75,9 @@ describe('brokel up (the real command, as a process)', () => {
     t.after(() => rm(dir, { recursive: true, force: true }));
     const deployment = `up${process.pid}`;
     const apiPort = await freePort('127.0.0.1');
+    const dnsPort = await freePort('127.0.0.1');
     const file = join(dir, 'brokel.yaml');
-    await writeFile(file, configYaml(deployment, apiPort, 0.7, dir));
+    await writeFile(file, configYaml(deployment, apiPort, 0.7, dir, dnsPort));
     const first = await up(t, file);
     const before = await status(apiPort);
     assert.equal(ids(before).length, 2, 'one broker and one orchestrator');
@@ -82,7 +91,7 @@ describe('brokel up (the real command, as a process)', () => {
     ) as Status;
     assert.deepEqual(ids(json), ids(before));
     // Hot reload: a bad file is refused with its path-qualified error, the running config stays.
-    await writeFile(file, configYaml(deployment, apiPort, 1.4, dir));
+    await writeFile(file, configYaml(deployment, apiPort, 1.4, dir, dnsPort));
     await waitFor(
       async () =>
         (await status(apiPort)).configError?.includes('levels.brokers.upper: 1.4 is above 1') === true,
@@ -90,7 +99,7 @@ describe('brokel up (the real command, as a process)', () => {
       'config error shown',
     );
     assert.equal((await status(apiPort)).thresholds.brokers.upper, 0.7);
-    await writeFile(file, configYaml(deployment, apiPort, 0.8, dir));
+    await writeFile(file, configYaml(deployment, apiPort, 0.8, dir, dnsPort));
     first.child.kill('SIGHUP'); // also a reload trigger; it must not end the process
     await waitFor(
       async () => (await status(apiPort)).thresholds.brokers.upper === 0.8,
@@ -112,6 +121,12 @@ describe('brokel up (the real command, as a process)', () => {
     const second = await up(t, file);
     const after = await status(apiPort);
     assert.deepEqual(ids(after), ids(before));
+    // The in-process geo-dns answers with the adopted orchestrator.
+    const answer = await dig(dnsPort, 'mqtt.brokel.test', 'A');
+    assert.deepEqual(
+      answer.answers.map((a) => a[3]),
+      [new URL(orchestratorUrl).hostname],
+    );
     await waitFor(
       async () => {
         const r = await fetch(`http://127.0.0.1:${apiPort}/metrics`);

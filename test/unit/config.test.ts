@@ -3,7 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { loadConfig, parseConfig } from '../../common/config/load.ts';
+import { loadConfig, parseConfig, validate } from '../../common/config/load.ts';
+import { configSchema } from '../../common/config/schema.ts';
 import { ConfigError } from '../../common/errors.ts';
 
 function problemsOf(yaml: string): string[] {
@@ -178,5 +179,54 @@ api: { listen: 127.0.0.1:9780 }
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('config: dns', () => {
+  const problemsOf = (dns: unknown) => {
+    try {
+      validate(configSchema, { dns });
+      return '';
+    } catch (err) {
+      return (err as Error).message;
+    }
+  };
+  it('has defaults for the zone, name, TTL, tie distance and answer size', () => {
+    const config = validate(configSchema, {});
+    assert.deepEqual(
+      [
+        config.dns.zone,
+        config.dns.name,
+        config.dns.ttlSeconds,
+        config.dns.tieKm,
+        config.dns.topK,
+        config.dns.enabled,
+      ],
+      ['brokel.test', 'mqtt.brokel.test', 5, 50, 1, true],
+    );
+  });
+  it('lower-cases names and drops the trailing dot', () => {
+    const config = validate(configSchema, { dns: { zone: 'Example.ORG.', name: 'MQTT.example.org' } });
+    assert.deepEqual([config.dns.zone, config.dns.name], ['example.org', 'mqtt.example.org']);
+  });
+  it('names each problem with its path', () => {
+    assert.match(
+      problemsOf({ name: 'mqtt.other.test' }),
+      /dns\.name: mqtt\.other\.test is not inside zone brokel\.test/,
+    );
+    assert.match(
+      problemsOf({ locations: [{ cidr: '10.0.0.0/33', lat: 0, lon: 0 }] }),
+      /dns\.locations\[0\]\.cidr: is not an IPv4 or IPv6 CIDR/,
+    );
+    assert.match(
+      problemsOf({ locations: [{ cidr: '10.0.0.0/8', lat: 91, lon: 0 }] }),
+      /dns\.locations\[0\]\.lat/,
+    );
+    assert.match(
+      problemsOf({ registry: { url: 'http://127.0.0.1:9' } }),
+      /dns\.registry\.token: is required/,
+    );
+    assert.match(problemsOf({ zone: 'bad..zone' }), /dns\.zone/);
+    assert.match(problemsOf({ topK: 0 }), /dns\.topK/);
   });
 });

@@ -7,7 +7,7 @@ import {
   parseOrchestratorArgs,
 } from '../../cli/orchestrator.ts';
 import { ConfigError } from '../../common/errors.ts';
-import { bearerToken, bearerTokenMatches } from '../../orchestrator/admin/auth.ts';
+import { bearerToken, bearerTokenMatches } from '../../common/http/auth.ts';
 import { resolveRoute } from '../../orchestrator/admin/routes.ts';
 import { MAX_BROKERS, parseBrokersBody, parseDrainBody } from '../../orchestrator/admin/schemas.ts';
 

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HttpError } from '../../common/errors.ts';
+import { HttpError } from '../errors.ts';
 
 /** Largest request body the admin API reads (a pool of MAX_BROKERS URLs fits many times over). */
 export const MAX_BODY_BYTES = 1024 * 1024;

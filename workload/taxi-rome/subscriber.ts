@@ -1,0 +1,118 @@
+import type { MqttClient } from 'mqtt';
+import { type DeliverySummary, DeliveryTracker, mergeDelivery } from './measure.ts';
+import { connectMqtt, endMqtt, type QoS } from './mqtt-clients.ts';
+import { decodeMessage, preciseNow } from './payload.ts';
+import type { TaxiRecord } from './record.ts';
+import { expectedPerTopic } from './shares.ts';
+
+/**
+ * The paper's Algorithm 4: each subscriber connection subscribes once to every taxi topic of its
+ * share and accounts for what arrives (loss, duplicates, reordering, latency) in a DeliveryTracker.
+ */
+export interface SubscribeOptions {
+  /** Subscriber i connects to urls[i % urls.length]. */
+  urls: readonly string[];
+  qos: QoS;
+  clientIdPrefix?: string;
+  /** Topics per SUBSCRIBE packet. Default 100. */
+  topicsPerSubscribe?: number;
+}
+
+export interface WaitOptions {
+  /** Give up this long after the call. */
+  timeoutMs: number;
+  /** Give up when nothing new arrived for this long (after something did). */
+  idleMs: number;
+  onProgress?: (received: number) => void;
+}
+
+export class Subscribers {
+  private constructor(
+    private readonly clients: MqttClient[],
+    readonly trackers: DeliveryTracker[],
+  ) {}
+
+  /** Connects S subscribers, each subscribed to its share's topics (SUBACKed) before this resolves. */
+  static async start(
+    shares: readonly (readonly TaxiRecord[])[],
+    options: SubscribeOptions,
+  ): Promise<Subscribers> {
+    const prefix = options.clientIdPrefix ?? `taxi-sub-${process.pid}`;
+    const trackers = shares.map(() => new DeliveryTracker());
+    const clients: MqttClient[] = [];
+    const subscribers = new Subscribers(clients, trackers);
+    try {
+      await Promise.all(
+        shares.map(async (share, i) => {
+          const tracker = trackers[i] as DeliveryTracker;
+          const topics = [...expectedPerTopic(share)];
+          for (const [topic, count] of topics) tracker.expect(topic, count);
+          const url = options.urls[i % options.urls.length] as string;
+          const client = await connectMqtt(url, { clientId: `${prefix}-${i}`, clean: true });
+          clients.push(client);
+          client.on('message', (topic, payload) => {
+            const m = decodeMessage(payload);
+            if (m) tracker.record(topic, m.seq, m.sentAt, preciseNow());
+            else tracker.record(topic, -1, 0, preciseNow());
+          });
+          const per = options.topicsPerSubscribe ?? 100;
+          for (let k = 0; k < topics.length; k += per) {
+            const batch = Object.fromEntries(
+              topics.slice(k, k + per).map(([t]) => [t, { qos: options.qos }]),
+            );
+            const granted = await client.subscribeAsync(batch);
+            const refused = granted.filter((g) => g.qos === 128);
+            if (refused.length > 0)
+              throw new Error(`subscription refused: ${refused.map((g) => g.topic).join(', ')}`);
+          }
+        }),
+      );
+    } catch (err) {
+      await subscribers.close();
+      throw err;
+    }
+    return subscribers;
+  }
+
+  get received(): number {
+    return this.trackers.reduce((a, t) => a + t.received, 0);
+  }
+
+  get expected(): number {
+    return this.trackers.reduce((a, t) => a + t.expected, 0);
+  }
+
+  /** Resolves true once every expected message arrived, false on timeout or idleness. */
+  async waitComplete(options: WaitOptions): Promise<boolean> {
+    const deadline = Date.now() + options.timeoutMs;
+    let last = this.received;
+    let lastChange = Date.now();
+    while (this.received < this.expected) {
+      const now = Date.now();
+      if (now > deadline) return false;
+      const received = this.received;
+      if (received !== last) {
+        last = received;
+        lastChange = now;
+        options.onProgress?.(received);
+      } else if (received > 0 && now - lastChange > options.idleMs) return false;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    options.onProgress?.(this.received);
+    return true;
+  }
+
+  /** Receive time of the last new message, epoch ms. */
+  lastReceiveAt(): number | undefined {
+    const times = this.trackers.map((t) => t.lastReceiveAt).filter((t): t is number => t !== undefined);
+    return times.length > 0 ? Math.max(...times) : undefined;
+  }
+
+  summary(): DeliverySummary {
+    return mergeDelivery(this.trackers);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.clients.map((c) => endMqtt(c)));
+  }
+}

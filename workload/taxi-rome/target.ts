@@ -1,0 +1,53 @@
+import DNS from 'dns2';
+import { BrokelError, ConfigError } from '../../common/errors.ts';
+
+/** Where clients connect: a URL, or a name resolved through a given DNS server (the geo-dns). */
+export type Target = { url: string } | { dns: string; name: string; port: number };
+
+export function parseHostPort(value: string, what: string): { host: string; port: number } {
+  const at = value.lastIndexOf(':');
+  const host = value.slice(0, at).replace(/^\[|\]$/g, '');
+  const port = Number(value.slice(at + 1));
+  if (at <= 0 || !Number.isInteger(port) || port < 1 || port > 65_535)
+    throw new ConfigError([{ path: what, message: `${JSON.stringify(value)} is not HOST:PORT` }]);
+  return { host, port };
+}
+
+/**
+ * Asks `server` (HOST:PORT, UDP) for the A records of `name` with dns2's client. Rejects when the
+ * server does not answer within `timeoutMs` or answers with no address.
+ */
+export async function resolveA(server: string, name: string, timeoutMs = 3000): Promise<string[]> {
+  const { host, port } = parseHostPort(server, '--dns');
+  const client = new DNS({ nameServers: [host], port, retryOverTCP: false });
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new BrokelError('dns_timeout', `DNS ${server}: no answer for ${name} in ${timeoutMs} ms`, {
+            retryable: true,
+          }),
+        ),
+      timeoutMs,
+    );
+  });
+  try {
+    const answer = await Promise.race([client.resolveA(name), timeout]);
+    const addresses = answer.answers
+      .filter((a) => a.type === DNS.Packet.TYPE.A && typeof a.address === 'string')
+      .map((a) => a.address as string);
+    if (addresses.length === 0)
+      throw new BrokelError('dns_no_address', `DNS ${server}: no A record for ${name}`, { retryable: true });
+    return addresses;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The broker URLs a target stands for (one per address the DNS gave; clients are spread over them). */
+export async function resolveTarget(target: Target): Promise<string[]> {
+  if ('url' in target) return [target.url];
+  const addresses = await resolveA(target.dns, target.name);
+  return addresses.map((a) => `mqtt://${a.includes(':') ? `[${a}]` : a}:${target.port}`);
+}
