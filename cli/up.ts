@@ -50,6 +50,7 @@ export async function runUp(initial: BrokelConfig, file: string | undefined, log
     metrics,
     ...listen,
     log,
+    registries: geo ? [geo.server.metrics.registry] : [],
     extra: () => ({
       deployment: config.deployment,
       configFile: file ?? null,

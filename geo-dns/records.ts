@@ -2,19 +2,9 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { validate } from '../common/config/load.ts';
 import { geoLocationSchema } from '../common/config/schema.ts';
-import type { GeoLocation } from './geo.ts';
+import type { OrchestratorRecord } from '../common/orchestrator-record.ts';
 
-/** What geo-dns knows of one orchestrator: where clients reach it, where it is, how busy. */
-export interface OrchestratorRecord {
-  id: string;
-  /** An IPv4 or IPv6 literal: A answers take the IPv4 ones, AAAA the IPv6 ones. */
-  host: string;
-  port: number;
-  state: 'ready' | 'draining';
-  /** Smoothed CPU load (0 = idle, 1 = its quota); breaks ties between equally near orchestrators. */
-  load: number;
-  location?: GeoLocation;
-}
+export type { OrchestratorRecord };
 
 export const orchestratorRecordSchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'is not a replica id'),

@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { Registry } from 'prom-client';
 import type { Logger } from '../common/logger.ts';
 import type { Manager } from './manager.ts';
 import type { ManagerMetrics } from './metrics.ts';
@@ -20,7 +21,13 @@ export async function startManagerApi(options: {
   port: number;
   log: Logger;
   extra: () => Record<string, unknown>;
+  /** Registries of services in the same process (the in-process geo-dns), served with the manager's. */
+  registries?: Registry[];
 }): Promise<ManagerApi> {
+  const registry =
+    options.registries && options.registries.length > 0
+      ? Registry.merge([options.metrics.registry, ...options.registries])
+      : options.metrics.registry;
   const server: Server = createServer((req, res) => {
     const send = (status: number, body: string, type = 'application/json') => {
       res.writeHead(status, { 'content-type': type });
@@ -39,8 +46,8 @@ export async function startManagerApi(options: {
       return;
     }
     if (path === '/metrics') {
-      options.metrics.registry.metrics().then(
-        (text) => send(200, text, options.metrics.registry.contentType),
+      registry.metrics().then(
+        (text) => send(200, text, registry.contentType),
         () => send(500, 'metrics failed', 'text/plain'),
       );
       return;

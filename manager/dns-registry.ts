@@ -1,18 +1,12 @@
 import { JsonClient } from '../common/http/json-client.ts';
+import type { OrchestratorRecord } from '../common/orchestrator-record.ts';
 
 /**
  * Where the manager registers orchestrators for clients to find (geo-dns). Co-located, it is
  * geo-dns's own directory (same shape, passed in by `brokel up`); otherwise the HTTP registry of a
  * standalone `brokel dns`. The manager never imports geo-dns: the shape is the contract.
  */
-export interface OrchestratorRecord {
-  id: string;
-  host: string;
-  port: number;
-  state: 'ready' | 'draining';
-  load: number;
-  location?: { lat: number; lon: number; region?: string };
-}
+export type { OrchestratorRecord };
 
 export interface DnsRegistry {
   upsert(record: OrchestratorRecord): Promise<void>;

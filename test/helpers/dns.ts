@@ -72,21 +72,9 @@ export async function dns2Query(
   type: 'A' | 'AAAA' | 'SOA' | 'NS' = 'A',
   clientIp?: string,
 ): Promise<DNS.Packet> {
-  if (transport === 'udp') {
-    const resolve = DNS.UDPClient({ dns: '127.0.0.1', port, timeout: 3000 } as never) as unknown as (
-      n: string,
-      t: string,
-      c: number,
-      o: object,
-    ) => Promise<DNS.Packet>;
-    return resolve(name, type, DNS.Packet.CLASS.IN, clientIp ? { clientIp } : {});
-  }
-  const resolve = DNS.TCPClient({ dns: '127.0.0.1', port } as never) as unknown as (
-    n: string,
-    t: string,
-    c: number,
-    o: object,
-  ) => Promise<DNS.Packet>;
+  type Resolve = (n: string, t: string, c: number, o: object) => Promise<DNS.Packet>;
+  const client = transport === 'udp' ? DNS.UDPClient : DNS.TCPClient;
+  const resolve = client({ dns: '127.0.0.1', port, timeout: 3000 } as never) as unknown as Resolve;
   return resolve(name, type, DNS.Packet.CLASS.IN, clientIp ? { clientIp } : {});
 }
 

@@ -127,6 +127,8 @@ describe('brokel up (the real command, as a process)', () => {
       answer.answers.map((a) => a[3]),
       [new URL(orchestratorUrl).hostname],
     );
+    const metricsText = await (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text();
+    assert.match(metricsText, /brokel_dns_queries_total\{type="A",rcode="NOERROR",transport="udp"\} 1/);
     await waitFor(
       async () => {
         const r = await fetch(`http://127.0.0.1:${apiPort}/metrics`);

@@ -1,0 +1,248 @@
+// geo-dns against BIND 9 on loopback, side by side in one run: queries/s and p99 latency measured
+// by dnsperf (one thread, 50 queries outstanding) for the same query, `mqtt.brokel.test A` with an
+// EDNS client subnet. geo-dns answers from 3 registered orchestrators in 3 regions; BIND serves a
+// static A record (one worker thread, as geo-dns has one event loop). Rounds alternate the order.
+// `npm run bench:dns [-- --rounds 3 --seconds 5]`. Prints each round and the median ratios.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs, promisify } from 'node:util';
+import { HttpDnsRegistry } from '../manager/dns-registry.ts';
+import { freePort } from '../manager/providers/local/address-pool.ts';
+import { fmt, fmtInt, median, percentiles } from './lib/stats.ts';
+
+const run = promisify(execFile);
+const { values } = parseArgs({
+  options: { rounds: { type: 'string', default: '3' }, seconds: { type: 'string', default: '5' } },
+});
+const rounds = Number(values.rounds);
+const seconds = Number(values.seconds);
+const NAME = 'mqtt.brokel.test';
+/** ECS option 8: family 1, source /24, scope 0, 10.1.0 (the Rome region below). */
+const ECS = '8:000118000a0100';
+
+interface Result {
+  server: string;
+  qps: number;
+  p50Ms: number;
+  p99Ms: number;
+  lost: number;
+  rcodes: string;
+}
+
+async function dnsperf(server: string, port: number, dataFile: string): Promise<Result> {
+  const { stdout } = await run(
+    'dnsperf',
+    [
+      '-s',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-d',
+      dataFile,
+      '-l',
+      String(seconds),
+      '-c',
+      '1',
+      '-q',
+      '50',
+      '-E',
+      ECS,
+      '-v',
+    ],
+    { maxBuffer: 512 * 1024 * 1024 },
+  );
+  const lines = stdout.split('\n').filter((l) => l.startsWith('> '));
+  const latencies = new Float64Array(lines.length);
+  const rcodes = new Map<string, number>();
+  lines.forEach((line, i) => {
+    const parts = line.split(' ');
+    latencies[i] = Number(parts[parts.length - 1]) * 1000;
+    rcodes.set(parts[1] ?? '?', (rcodes.get(parts[1] ?? '?') ?? 0) + 1);
+  });
+  const runtime = Number(/Run time \(s\):\s+([\d.]+)/.exec(stdout)?.[1]);
+  const lost = Number(/Queries lost:\s+(\d+)/.exec(stdout)?.[1]);
+  const [p50 = Number.NaN, p99 = Number.NaN] = percentiles(latencies, lines.length, [50, 99]);
+  return {
+    server,
+    qps: lines.length / runtime,
+    p50Ms: p50,
+    p99Ms: p99,
+    lost,
+    rcodes: [...rcodes].map(([k, v]) => `${k} ${v}`).join(', '),
+  };
+}
+
+async function waitForAnswer(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const r = await run('dig', [
+      '@127.0.0.1',
+      '-p',
+      String(port),
+      NAME,
+      'A',
+      '+short',
+      '+time=1',
+      '+tries=1',
+    ]).catch(() => ({ stdout: '' }));
+    if (r.stdout.trim() !== '') return;
+    await sleep(100);
+  }
+  throw new Error(`no DNS answer on port ${port}`);
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+async function withBind(dir: string, work: (port: number) => Promise<Result>): Promise<Result> {
+  const port = await freePort('127.0.0.1');
+  await writeFile(
+    join(dir, 'brokel.test.zone'),
+    [
+      '$TTL 5',
+      '@ IN SOA ns.brokel.test. hostmaster.brokel.test. 1 3600 600 86400 5',
+      '@ IN NS ns.brokel.test.',
+      'ns IN A 127.0.0.1',
+      'mqtt IN A 127.0.10.1',
+      '',
+    ].join('\n'),
+  );
+  await writeFile(
+    join(dir, 'named.conf'),
+    `options { directory "${dir}"; listen-on port ${port} { 127.0.0.1; }; listen-on-v6 { none; };
+  recursion no; pid-file "${dir}/named.pid"; session-keyfile "${dir}/session.key"; dnssec-validation no; };
+zone "brokel.test" { type master; file "${dir}/brokel.test.zone"; };
+`,
+  );
+  const named = spawn('named', ['-g', '-u', 'root', '-n', '1', '-c', join(dir, 'named.conf')], {
+    stdio: 'ignore',
+  });
+  try {
+    await waitForAnswer(port);
+    return await work(port);
+  } finally {
+    await stop(named);
+  }
+}
+
+async function withGeoDns(dir: string, work: (port: number) => Promise<Result>): Promise<Result> {
+  const port = await freePort('127.0.0.1');
+  const apiPort = await freePort('127.0.0.1');
+  const token = 'bench-dns-token-0123456789';
+  const config = join(dir, 'brokel.yaml');
+  await writeFile(
+    config,
+    [
+      'dns:',
+      '  locations:',
+      '    - { cidr: 10.1.0.0/16, lat: 41.9028, lon: 12.4964, region: rome }',
+      '    - { cidr: 10.2.0.0/16, lat: 50.1109, lon: 8.6821, region: frankfurt }',
+      '    - { cidr: 10.3.0.0/16, lat: 38.9072, lon: -77.0369, region: virginia }',
+      '',
+    ].join('\n'),
+  );
+  const child = spawn(
+    process.execPath,
+    [
+      'bin/brokel.js',
+      'dns',
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--config',
+      config,
+      '--api',
+      `127.0.0.1:${apiPort}`,
+    ],
+    { stdio: 'ignore', env: { ...process.env, BROKEL_DNS_TOKEN: token, BROKEL_LOG_LEVEL: 'warn' } },
+  );
+  try {
+    const registry = new HttpDnsRegistry(`http://127.0.0.1:${apiPort}`, token);
+    for (let i = 0; ; i++) {
+      try {
+        await registry.upsert({
+          id: 'rome',
+          host: '127.0.10.1',
+          port: 1883,
+          state: 'ready',
+          load: 0.2,
+          location: { lat: 41.9, lon: 12.5 },
+        });
+        break;
+      } catch (err) {
+        if (i > 100) throw err;
+        await sleep(100);
+      }
+    }
+    await registry.upsert({
+      id: 'fra',
+      host: '127.0.10.2',
+      port: 1883,
+      state: 'ready',
+      load: 0.2,
+      location: { lat: 50.1, lon: 8.7 },
+    });
+    await registry.upsert({
+      id: 'va',
+      host: '127.0.10.3',
+      port: 1883,
+      state: 'ready',
+      load: 0.2,
+      location: { lat: 38.9, lon: -77 },
+    });
+    await waitForAnswer(port);
+    return await work(port);
+  } finally {
+    await stop(child);
+  }
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'brokel-bench-dns-'));
+try {
+  const dataFile = join(dir, 'queries.txt');
+  await writeFile(dataFile, `${NAME} A\n`);
+  const version = (await run('named', ['-v'])).stdout.trim();
+  console.log(`geo-dns vs ${version}, dnsperf -c 1 -q 50, ${seconds} s per measurement, ${rounds} rounds`);
+  const rows: Array<{ geo: Result; bind: Result }> = [];
+  for (let round = 1; round <= rounds; round++) {
+    const measure = (server: 'geo' | 'bind') =>
+      server === 'geo'
+        ? withGeoDns(dir, (port) => dnsperf('geo-dns', port, dataFile))
+        : withBind(dir, (port) => dnsperf('bind9', port, dataFile));
+    const order = round % 2 === 1 ? (['geo', 'bind'] as const) : (['bind', 'geo'] as const);
+    const results: Partial<Record<'geo' | 'bind', Result>> = {};
+    for (const server of order) results[server] = await measure(server);
+    const row = { geo: results.geo as Result, bind: results.bind as Result };
+    rows.push(row);
+    for (const r of [row.geo, row.bind])
+      console.log(
+        `  round ${round} ${r.server.padEnd(8)} ${fmtInt(r.qps).padStart(8)} q/s  p50 ${fmt(r.p50Ms, 3)} ms  p99 ${fmt(r.p99Ms, 3)} ms  lost ${r.lost}  (${r.rcodes})`,
+      );
+  }
+  const qpsRatio = median(rows.map((r) => r.geo.qps / r.bind.qps));
+  const p99Ratio = median(rows.map((r) => r.geo.p99Ms / r.bind.p99Ms));
+  console.log(
+    `median of ${rounds}: geo-dns ${fmtInt(median(rows.map((r) => r.geo.qps)))} q/s, p99 ${fmt(median(rows.map((r) => r.geo.p99Ms)), 3)} ms; ` +
+      `BIND ${fmtInt(median(rows.map((r) => r.bind.qps)))} q/s, p99 ${fmt(median(rows.map((r) => r.bind.p99Ms)), 3)} ms`,
+  );
+  console.log(
+    `ratio geo-dns / BIND (median of per-round ratios): throughput ×${fmt(qpsRatio)}, p99 latency ×${fmt(p99Ratio)}`,
+  );
+  await writeFile(
+    join('bench', 'results', `dns-${new Date().toISOString().replace(/[:.]/g, '-')}.json`),
+    `${JSON.stringify({ version, seconds, rows, qpsRatio, p99Ratio }, null, 2)}\n`,
+  );
+} finally {
+  const pid = await readFile(join(dir, 'named.pid'), 'utf8').catch(() => '');
+  if (pid.trim() !== '')
+    await run('kill', ['-0', pid.trim()]).then(
+      () => console.error(`named ${pid.trim()} still running`),
+      () => undefined,
+    );
+  await rm(dir, { recursive: true, force: true });
+}
