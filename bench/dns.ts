@@ -1,7 +1,9 @@
 // geo-dns against BIND 9 on loopback, side by side in one run: queries/s and p99 latency measured
 // by dnsperf (one thread, 50 queries outstanding) for the same query, `mqtt.brokel.test A` with an
 // EDNS client subnet. geo-dns answers from 3 registered orchestrators in 3 regions; BIND serves a
-// static A record (one worker thread, as geo-dns has one event loop). Rounds alternate the order.
+// static A record (one worker thread, as geo-dns has one event loop). geo-dns runs twice: as
+// configured (answer cache on: one client subnet means every answer after the first is cached) and
+// with `cacheEntries: 0` (every answer located, chosen and encoded). Rounds alternate the order.
 // `npm run bench:dns [-- --rounds 3 --seconds 5]`. Prints each round and the median ratios.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -131,7 +133,11 @@ zone "brokel.test" { type master; file "${dir}/brokel.test.zone"; };
   }
 }
 
-async function withGeoDns(dir: string, work: (port: number) => Promise<Result>): Promise<Result> {
+async function withGeoDns(
+  dir: string,
+  cacheEntries: number,
+  work: (port: number) => Promise<Result>,
+): Promise<Result> {
   const port = await freePort('127.0.0.1');
   const apiPort = await freePort('127.0.0.1');
   const token = 'bench-dns-token-0123456789';
@@ -140,6 +146,7 @@ async function withGeoDns(dir: string, work: (port: number) => Promise<Result>):
     config,
     [
       'dns:',
+      `  cacheEntries: ${cacheEntries}`,
       '  locations:',
       '    - { cidr: 10.1.0.0/16, lat: 41.9028, lon: 12.4964, region: rome }',
       '    - { cidr: 10.2.0.0/16, lat: 50.1109, lon: 8.6821, region: frankfurt }',
@@ -208,34 +215,44 @@ try {
   await writeFile(dataFile, `${NAME} A\n`);
   const version = (await run('named', ['-v'])).stdout.trim();
   console.log(`geo-dns vs ${version}, dnsperf -c 1 -q 50, ${seconds} s per measurement, ${rounds} rounds`);
-  const rows: Array<{ geo: Result; bind: Result }> = [];
+  type Server = 'geo' | 'uncached' | 'bind';
+  const rows: Array<Record<Server, Result>> = [];
   for (let round = 1; round <= rounds; round++) {
-    const measure = (server: 'geo' | 'bind') =>
-      server === 'geo'
-        ? withGeoDns(dir, (port) => dnsperf('geo-dns', port, dataFile))
-        : withBind(dir, (port) => dnsperf('bind9', port, dataFile));
-    const order = round % 2 === 1 ? (['geo', 'bind'] as const) : (['bind', 'geo'] as const);
-    const results: Partial<Record<'geo' | 'bind', Result>> = {};
+    const measure = (server: Server) =>
+      server === 'bind'
+        ? withBind(dir, (port) => dnsperf('bind9', port, dataFile))
+        : server === 'geo'
+          ? withGeoDns(dir, 4096, (port) => dnsperf('geo-dns', port, dataFile))
+          : withGeoDns(dir, 0, (port) => dnsperf('geo-dns, no answer cache', port, dataFile));
+    const order: Server[] = round % 2 === 1 ? ['geo', 'uncached', 'bind'] : ['bind', 'uncached', 'geo'];
+    const results: Partial<Record<Server, Result>> = {};
     for (const server of order) results[server] = await measure(server);
-    const row = { geo: results.geo as Result, bind: results.bind as Result };
+    const row = results as Record<Server, Result>;
     rows.push(row);
-    for (const r of [row.geo, row.bind])
+    for (const r of [row.geo, row.uncached, row.bind])
       console.log(
-        `  round ${round} ${r.server.padEnd(8)} ${fmtInt(r.qps).padStart(8)} q/s  p50 ${fmt(r.p50Ms, 3)} ms  p99 ${fmt(r.p99Ms, 3)} ms  lost ${r.lost}  (${r.rcodes})`,
+        `  round ${round} ${r.server.padEnd(26)} ${fmtInt(r.qps).padStart(8)} q/s  p50 ${fmt(r.p50Ms, 3)} ms  p99 ${fmt(r.p99Ms, 3)} ms  lost ${r.lost}  (${r.rcodes})`,
       );
   }
-  const qpsRatio = median(rows.map((r) => r.geo.qps / r.bind.qps));
-  const p99Ratio = median(rows.map((r) => r.geo.p99Ms / r.bind.p99Ms));
-  console.log(
-    `median of ${rounds}: geo-dns ${fmtInt(median(rows.map((r) => r.geo.qps)))} q/s, p99 ${fmt(median(rows.map((r) => r.geo.p99Ms)), 3)} ms; ` +
-      `BIND ${fmtInt(median(rows.map((r) => r.bind.qps)))} q/s, p99 ${fmt(median(rows.map((r) => r.bind.p99Ms)), 3)} ms`,
-  );
+  const ratios = (server: Server) => ({
+    qps: median(rows.map((r) => r[server].qps / r.bind.qps)),
+    p99: median(rows.map((r) => r[server].p99Ms / r.bind.p99Ms)),
+  });
+  for (const server of ['geo', 'uncached', 'bind'] as const)
+    console.log(
+      `median of ${rounds}: ${(rows[0]?.[server].server ?? server).padEnd(26)} ${fmtInt(median(rows.map((r) => r[server].qps))).padStart(8)} q/s, p99 ${fmt(median(rows.map((r) => r[server].p99Ms)), 3)} ms`,
+    );
+  const { qps: qpsRatio, p99: p99Ratio } = ratios('geo');
+  const uncached = ratios('uncached');
   console.log(
     `ratio geo-dns / BIND (median of per-round ratios): throughput ×${fmt(qpsRatio)}, p99 latency ×${fmt(p99Ratio)}`,
   );
+  console.log(
+    `ratio geo-dns without its answer cache / BIND: throughput ×${fmt(uncached.qps)}, p99 latency ×${fmt(uncached.p99)} (every answer computed, as for clients from many subnets)`,
+  );
   await writeFile(
     join('bench', 'results', `dns-${new Date().toISOString().replace(/[:.]/g, '-')}.json`),
-    `${JSON.stringify({ version, seconds, rows, qpsRatio, p99Ratio }, null, 2)}\n`,
+    `${JSON.stringify({ version, seconds, rows, qpsRatio, p99Ratio, uncached }, null, 2)}\n`,
   );
 } finally {
   const pid = await readFile(join(dir, 'named.pid'), 'utf8').catch(() => '');

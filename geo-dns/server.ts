@@ -3,6 +3,7 @@ import { isIPv6 } from 'node:net';
 import DNS from 'dns2';
 import type { Logger } from '../common/logger.ts';
 import { type AnswerDeps, answerQuery, RCODE, rcodeName } from './answer.ts';
+import { AnswerCache, CACHEABLE_BYTES } from './answer-cache.ts';
 import { type DnsMetrics, dnsMetrics, typeLabel } from './metrics.ts';
 import { dnsTcpServer } from './tcp.ts';
 import { decodeQuery, formErrFor } from './wire.ts';
@@ -17,6 +18,8 @@ export interface DnsServerOptions extends AnswerDeps {
   metrics?: DnsMetrics;
   /** Open TCP connections at most (each idles out after 10 s, RFC 7766). */
   maxTcpConnections?: number;
+  /** Encoded answers kept (AnswerCache); 0 computes every answer. */
+  cacheEntries?: number;
 }
 
 export interface RunningDnsServer {
@@ -78,6 +81,7 @@ export async function startDnsServer(options: DnsServerOptions): Promise<Running
 async function listenOnce(options: DnsServerOptions): Promise<RunningDnsServer> {
   const metrics = options.metrics ?? dnsMetrics();
   const log = options.log;
+  const cache = new AnswerCache(options.cacheEntries ?? 4096);
 
   /**
    * One message from either transport: FORMERR when it has a query header but cannot be parsed,
@@ -90,6 +94,15 @@ async function listenOnce(options: DnsServerOptions): Promise<RunningDnsServer> 
     send: (answer: Outgoing | undefined, query?: DNS.Packet) => void,
   ): void => {
     const started = process.hrtime.bigint();
+    const generation = options.serial();
+    const key = AnswerCache.key(data, source);
+    const cached = cache.get(key, generation);
+    if (cached) {
+      send(AnswerCache.forQuery(cached, data));
+      metrics.latency.observe({ transport }, Number(process.hrtime.bigint() - started) / 1e9);
+      metrics.queries.inc({ type: typeLabel(cached.qtype), rcode: rcodeName(cached.rcode), transport });
+      return;
+    }
     const decoded = decodeQuery(data);
     if ('error' in decoded) {
       const formErr = formErrFor(data);
@@ -116,7 +129,13 @@ async function listenOnce(options: DnsServerOptions): Promise<RunningDnsServer> 
       return;
     }
     if (answer.problem) log.debug({ source, problem: answer.problem }, 'malformed DNS query: FORMERR');
-    send(answer.response, decoded.packet);
+    const bytes = answer.response.toBuffer();
+    if (bytes.length <= CACHEABLE_BYTES) {
+      // FORMERR and the like depend on the bytes only too, but are not worth keeping.
+      if (answer.rcode !== RCODE.FORMERR)
+        cache.set(key, generation, { bytes, qtype: answer.qtype, rcode: answer.rcode });
+      send(bytes);
+    } else send(answer.response, decoded.packet); // UDP fits it to the client's payload size
     metrics.latency.observe({ transport }, Number(process.hrtime.bigint() - started) / 1e9);
     metrics.queries.inc({ type: typeLabel(answer.qtype), rcode: rcodeName(answer.rcode), transport });
   };

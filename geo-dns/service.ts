@@ -64,6 +64,7 @@ export async function startGeoDns(options: {
     records: () => directory.list(),
     locate: (address) => locator.locate(address),
     choice: { tieKm: dns.tieKm, topK: dns.topK },
+    cacheEntries: dns.cacheEntries,
   });
   let api: JsonServer | undefined;
   if (options.api) {

@@ -1,7 +1,9 @@
 import DNS from 'dns2';
 import { RCODE } from './answer.ts';
+import { installFastCodec } from './fast-codec.ts';
 
 const { Packet } = DNS;
+installFastCodec();
 
 /** Smallest question (root name, type, class) and resource record (root, type, class, TTL, RDLENGTH). */
 const MIN_QUESTION = 5;

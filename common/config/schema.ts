@@ -101,6 +101,8 @@ export const dnsSchema = z
     tieKm: z.number().min(0).max(20_000).default(50),
     /** Records per answer: the best first, then the next best. */
     topK: z.number().int().min(1).max(16).default(1),
+    /** Encoded answers kept (per query bytes and source; emptied on any record change); 0: none. */
+    cacheEntries: z.number().int().min(0).max(1_000_000).default(4096),
     /** A MaxMind-format (.mmdb) city database; the npm-shipped GeoLite2 City one when absent. */
     geoipDatabase: z.string().min(1).optional(),
     /** Client networks the GeoIP database cannot place (private, loopback); longest prefix wins. */
