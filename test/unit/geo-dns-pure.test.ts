@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import DNS from 'dns2';
 import { ConfigError } from '../../common/errors.ts';
 import { type AnswerDeps, answerQuery, RCODE } from '../../geo-dns/answer.ts';
+import { AnswerCache } from '../../geo-dns/answer-cache.ts';
 import { chooseOrchestrators } from '../../geo-dns/choose.ts';
 import { greatCircleKm } from '../../geo-dns/geo.ts';
 import { cityLocation } from '../../geo-dns/geoip.ts';
@@ -247,5 +248,36 @@ describe('geo-dns: wire checks', () => {
     assert.equal(typeLabel('AAAA'), 'AAAA');
     assert.equal(typeLabel('TYPE65000'), 'OTHER');
     assert.equal(typeLabel('MX'), 'OTHER');
+  });
+});
+
+describe('geo-dns: answer cache', () => {
+  const answer = (n: number) => ({ bytes: Buffer.from([0, 0, 0x84, 0, n]), qtype: 'A', rcode: 0 });
+  it('returns an entry for the same query bytes and source, with the new query id written in', () => {
+    const cache = new AnswerCache(2);
+    const query = Buffer.from([0x12, 0x34, 1, 0, 0, 1]);
+    const key = AnswerCache.key(query, '10.0.0.1');
+    cache.set(key, 1, answer(7));
+    assert.equal(cache.get(AnswerCache.key(query, '10.0.0.2'), 1), undefined, 'another source');
+    const again = Buffer.from([0xab, 0xcd, 1, 0, 0, 1]);
+    const hit = cache.get(AnswerCache.key(again, '10.0.0.1'), 1);
+    assert.ok(hit);
+    assert.deepEqual([...AnswerCache.forQuery(hit, again)], [0xab, 0xcd, 0x84, 0, 7]);
+    assert.deepEqual([...hit.bytes], [0, 0, 0x84, 0, 7], 'the cached bytes are not changed');
+  });
+  it('forgets everything when the records change, keeps a bound, and skips big answers', () => {
+    const cache = new AnswerCache(2);
+    cache.set('a', 1, answer(1));
+    cache.set('b', 1, answer(2));
+    cache.set('c', 1, answer(3));
+    assert.equal(cache.size, 2);
+    assert.equal(cache.get('a', 1), undefined, 'the oldest went first');
+    assert.equal(cache.get('c', 2), undefined, 'a new generation starts empty');
+    assert.equal(cache.size, 0);
+    cache.set('big', 2, { bytes: Buffer.alloc(513), qtype: 'A', rcode: 0 });
+    assert.equal(cache.size, 0);
+    const off = new AnswerCache(0);
+    off.set('a', 1, answer(1));
+    assert.equal(off.size, 0);
   });
 });
