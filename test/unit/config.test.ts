@@ -5,17 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfig, parseConfig, validate } from '../../common/config/load.ts';
 import { configSchema } from '../../common/config/schema.ts';
-import { ConfigError } from '../../common/errors.ts';
-
-function problemsOf(yaml: string): string[] {
-  try {
-    parseConfig(yaml, 'test.yaml');
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${err}`);
-    return err.problems.map((p) => `${p.path}: ${p.message}`);
-  }
-  assert.fail('expected the config to be rejected');
-}
+import { problemsOf } from '../helpers/config.ts';
 
 describe('config', () => {
   it('has a default for every field (an empty file is a full config)', () => {

@@ -1,17 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../../common/config/load.ts';
-import { ConfigError } from '../../common/errors.ts';
-
-function problemsOf(yaml: string): string[] {
-  try {
-    parseConfig(yaml, 'test.yaml');
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${err}`);
-    return err.problems.map((p) => `${p.path}: ${p.message}`);
-  }
-  assert.fail('expected the config to be rejected');
-}
+import { problemsOf } from '../helpers/config.ts';
 
 describe('provider config: kubernetes and opennebula', () => {
   it('has defaults for both remote providers (an empty file stays valid)', () => {
