@@ -171,7 +171,7 @@ export class Orchestrator {
     session.on('linkDown', (brokerId: string) => this.setLacking(brokerId, session, true));
     session.on('closed', (reason: string) => {
       this.sessions.delete(session);
-      for (const set of this.lacking.values()) set.delete(session);
+      for (const [brokerId, set] of this.lacking) this.unlack(brokerId, set, session);
       this.metrics.sessions.set(this.connectedCount());
       if (/malformed|too large|Invalid|invalid|before CONNECT|second CONNECT/.test(reason))
         this.metrics.badInput.inc();
@@ -194,7 +194,16 @@ export class Orchestrator {
       this.lacking.set(brokerId, set);
     }
     if (lacking && session.state === 'connected') set.add(session);
-    else set.delete(session);
+    else this.unlack(brokerId, set, session);
+  }
+
+  /**
+   * A session is no longer lacking a broker. When it was the last, the broker is routable again, and
+   * publishes other sessions held for want of a routable broker go out (nothing else would send them).
+   */
+  private unlack(brokerId: string, set: Set<Session>, session: Session): void {
+    if (!set.delete(session) || set.size > 0 || !this.pool.get(brokerId)) return;
+    for (const s of this.sessions) s.resendHeld();
   }
 
   private onBrokerAdded(broker: PoolBroker): void {

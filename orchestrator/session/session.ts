@@ -445,6 +445,11 @@ export class Session extends EventEmitter implements SessionContext {
     this.emit('synced', broker.id);
   }
 
+  /** A broker became routable again: publishes held for want of one go out now. */
+  resendHeld(): void {
+    if (this.state === 'connected') this.inbound?.resendHeld();
+  }
+
   /** Synced state of this session on one broker (for the pool's "synced on this replica"). */
   isSynced(brokerId: string): boolean {
     const link = this.links.get(brokerId);

@@ -6,6 +6,7 @@ import { validate } from '../../common/config/load.ts';
 import { type BrokelConfig, type BrokelConfigInput, configSchema } from '../../common/config/schema.ts';
 import { silentLogger } from '../../common/logger.ts';
 import { assembleControlPlane } from '../../manager/control-plane.ts';
+import type { DnsRegistry } from '../../manager/dns-registry.ts';
 import type { CloudProvider } from '../../manager/providers/cloud-provider.ts';
 import { LocalProvider } from '../../manager/providers/local/local-provider.ts';
 import { startCloudServer } from '../../manager/providers/local/rest-server.ts';
@@ -78,8 +79,13 @@ export async function startOpenNebula(
   return provider;
 }
 
-/** A manager over any provider (startManager's twin for remote providers), stopped at teardown. */
-export async function startManagerOn(t: TestContext, provider: CloudProvider, input: BrokelConfigInput) {
+/** A manager over any provider, stopped at teardown (startManager gives it a fresh local provider). */
+export async function startManagerOn(
+  t: TestContext,
+  provider: CloudProvider,
+  input: BrokelConfigInput,
+  dns?: DnsRegistry,
+) {
   const config: BrokelConfig = validate(configSchema, {
     ...input,
     manager: { adminToken: 'manager-test-token-0123456789', ...input.manager },
@@ -92,6 +98,7 @@ export async function startManagerOn(t: TestContext, provider: CloudProvider, in
     decisionLogFile: join(dir, 'decisions.jsonl'),
     adminToken: config.manager.adminToken ?? 'manager-test-token-0123456789',
     log: silentLogger(),
+    ...(dns ? { dns } : {}),
   });
   defer(t, () => manager.stop());
   await manager.start();
