@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
+import { loadUntil, qos1Probe } from '../helpers/load.ts';
 import { startManager } from '../helpers/manager.ts';
-import { publishSeq, settle, subscriber } from '../helpers/orchestrator.ts';
+import { settle, subscriber } from '../helpers/orchestrator.ts';
 import { connectClient, waitFor } from '../helpers/resources.ts';
 
 describe('manager: broker-level elasticity with real Mosquitto and orchestrators', () => {
@@ -22,37 +23,18 @@ describe('manager: broker-level elasticity with real Mosquitto and orchestrators
     if (!orchestrator) throw new Error('no orchestrator');
     // A QoS 1 publisher and subscriber through the whole run.
     const probe = await subscriber(t, orchestrator.url, 'probe/#', 1);
-    const probePub = await connectClient(t, orchestrator.url);
-    let probeSent = 0;
-    let probing = true;
-    const probeLoop = (async () => {
-      while (probing) {
-        await publishSeq(probePub, `probe${probeSent}`, ['probe/1', 'probe/2'], 20, 1, 10);
-        probeSent += 20;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    })();
+    const prober = await qos1Probe(t, orchestrator.url, ['probe/1', 'probe/2'], 20, 50);
     // Bounded load: QoS 0 through the orchestrator, at most 60 s, until a second broker is active.
-    const sink = await subscriber(t, orchestrator.url, 'load/#', 0);
-    const loadPub = await connectClient(t, orchestrator.url);
-    const payload = Buffer.alloc(100, 'x');
-    const deadline = Date.now() + 60_000;
-    let scaledOut = false;
-    const started = Date.now();
-    while (Date.now() < deadline && !scaledOut) {
-      for (let i = 0; i < 100; i++) loadPub.publish(`load/${i % 8}`, payload, { qos: 0 });
-      if (loadPub.stream.writableNeedDrain) await new Promise((r) => loadPub.stream.once('drain', r));
-      else await new Promise((r) => setImmediate(r));
-      if (Date.now() % 20 === 0) scaledOut = (await activeBrokers()) >= 2;
-    }
-    const outSeconds = (Date.now() - started) / 1000;
+    const load = await loadUntil(t, orchestrator.url, 'load', async () => (await activeBrokers()) >= 2);
+    const { reached: scaledOut, sink } = load;
+    const outSeconds = load.ms / 1000;
     assert.ok(scaledOut || (await activeBrokers()) >= 2, 'scaled out to at least 2 brokers');
     t.diagnostic(
       `second broker active ${outSeconds.toFixed(1)} s after the load started; sink got ${sink.counts.total}`,
     );
     t.after(() =>
       t.diagnostic(
-        `QoS 1 probe: ${probe.counts.distinct} of ${probeSent} received, ${probe.counts.duplicates} duplicates`,
+        `QoS 1 probe: ${probe.counts.distinct} received of ${prober.sent} sent, ${probe.counts.duplicates} duplicates`,
       ),
     );
     // Load stops: back in to min.
@@ -61,8 +43,7 @@ describe('manager: broker-level elasticity with real Mosquitto and orchestrators
       60_000,
       'scale in to 1',
     );
-    probing = false;
-    await probeLoop;
+    const probeSent = await prober.stop();
     await settle([probe.counts], probeSent, 5000);
     assert.equal(
       probe.counts.distinct,
@@ -96,38 +77,20 @@ describe('manager: orchestrator-level elasticity', () => {
     const [first] = await orchestrators();
     if (!first) throw new Error('no orchestrator');
     const probe = await subscriber(t, first.url, 'oprobe/#', 1);
-    const probePub = await connectClient(t, first.url);
-    let probeSent = 0;
-    let probing = true;
-    const probeLoop = (async () => {
-      while (probing) {
-        await publishSeq(probePub, `probe${probeSent}`, ['oprobe/1'], 10, 1, 10);
-        probeSent += 10;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    })();
+    const prober = await qos1Probe(t, first.url, ['oprobe/1'], 10, 100);
     // Bounded load through the first orchestrator: at most 60 s, until a second one is ready.
-    await subscriber(t, first.url, 'oload/#', 0);
-    const loadPub = await connectClient(t, first.url);
-    const payload = Buffer.alloc(100, 'x');
-    const deadline = Date.now() + 60_000;
-    const started = Date.now();
-    let scaledOut = false;
-    while (Date.now() < deadline && !scaledOut) {
-      for (let i = 0; i < 100; i++) loadPub.publish(`oload/${i % 8}`, payload, { qos: 0 });
-      if (loadPub.stream.writableNeedDrain) await new Promise((r) => loadPub.stream.once('drain', r));
-      else await new Promise((r) => setImmediate(r));
-      if (Date.now() % 20 === 0)
-        scaledOut = (await orchestrators()).filter((o) => o.state === 'ready').length >= 2;
-    }
-    assert.ok(scaledOut, 'a second orchestrator became ready');
-    t.diagnostic(
-      `second orchestrator ready ${((Date.now() - started) / 1000).toFixed(1)} s after the load started`,
+    const load = await loadUntil(
+      t,
+      first.url,
+      'oload',
+      async () => (await orchestrators()).filter((o) => o.state === 'ready').length >= 2,
     );
+    const scaledOut = load.reached;
+    assert.ok(scaledOut, 'a second orchestrator became ready');
+    t.diagnostic(`second orchestrator ready ${(load.ms / 1000).toFixed(1)} s after the load started`);
     await waitFor(async () => (await orchestrators()).length === 1, 60_000, 'scale in to 1 orchestrator');
     assert.equal((await orchestrators())[0]?.id, first.id, 'the idle newcomer was the one removed');
-    probing = false;
-    await probeLoop;
+    const probeSent = await prober.stop();
     await settle([probe.counts], probeSent, 5000);
     assert.equal(
       probe.counts.distinct,

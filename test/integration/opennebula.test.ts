@@ -4,7 +4,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { describe, it, type TestContext } from 'node:test';
 import { request } from 'undici';
 import { ProviderError } from '../../common/errors.ts';
-import { publishSeq, settle, subscriber } from '../helpers/orchestrator.ts';
+import { loadUntil, qos1Probe } from '../helpers/load.ts';
+import { settle, subscriber } from '../helpers/orchestrator.ts';
 import {
   CLOUD_TOKEN,
   defer,
@@ -167,34 +168,11 @@ describe('manager over the opennebula provider and brokel cloud serve', () => {
     if (!orchestrator) throw new Error('no orchestrator');
     assert.ok(orchestrator.ports.admin, 'the VM reports the admin port');
     const probe = await subscriber(t, orchestrator.url, 'probe/#', 1);
-    const probePub = await connectClient(t, orchestrator.url);
-    let probeSent = 0;
-    let probing = true;
-    const probeLoop = (async () => {
-      while (probing) {
-        await publishSeq(probePub, `probe${probeSent}`, ['probe/1', 'probe/2'], 20, 1, 10);
-        probeSent += 20;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    })();
+    const prober = await qos1Probe(t, orchestrator.url, ['probe/1', 'probe/2'], 20, 50);
     // Bounded load: QoS 0 through the orchestrator, at most 60 s, until a second broker is active.
-    await subscriber(t, orchestrator.url, 'load/#', 0);
-    const loadPub = await connectClient(t, orchestrator.url);
-    const payload = Buffer.alloc(100, 'x');
-    const deadline = Date.now() + 60_000;
-    const started = Date.now();
-    let scaledOut = false;
-    let lastCheck = 0;
-    while (Date.now() < deadline && !scaledOut) {
-      for (let i = 0; i < 100; i++) loadPub.publish(`load/${i % 8}`, payload, { qos: 0 });
-      if (loadPub.stream.writableNeedDrain) await new Promise((r) => loadPub.stream.once('drain', r));
-      else await new Promise((r) => setImmediate(r));
-      if (Date.now() - lastCheck > 200) {
-        lastCheck = Date.now();
-        scaledOut = (await activeBrokers()) >= 2;
-      }
-    }
-    const outMs = Date.now() - started;
+    const load = await loadUntil(t, orchestrator.url, 'load', async () => (await activeBrokers()) >= 2);
+    const scaledOut = load.reached;
+    const outMs = load.ms;
     assert.ok(scaledOut, 'scaled out to 2 brokers');
     const inStarted = Date.now();
     await waitFor(
@@ -203,8 +181,7 @@ describe('manager over the opennebula provider and brokel cloud serve', () => {
       'scale in to 1',
     );
     const inMs = Date.now() - inStarted;
-    probing = false;
-    await probeLoop;
+    const probeSent = await prober.stop();
     await settle([probe.counts], probeSent, 5000);
     t.diagnostic(
       `scale-out: second broker active ${(outMs / 1000).toFixed(1)} s after the load started; ` +
