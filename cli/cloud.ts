@@ -1,11 +1,11 @@
 import { loadConfig } from '../common/config/load.ts';
 import { ConfigError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
+import { formatHostPort, parseHostPort } from '../common/net/host-port.ts';
 import { onShutdown } from '../common/shutdown.ts';
 import { LocalProvider } from '../manager/providers/local/local-provider.ts';
 import { startCloudServer } from '../manager/providers/local/rest-server.ts';
 import { parseCommandArgs } from './args.ts';
-import { formatHostPort, parseHostPort } from './orchestrator.ts';
 
 export const CLOUD_USAGE =
   'cloud serve --listen HOST:PORT --token T [-c FILE] [--deployment NAME]\n' +

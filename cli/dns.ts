@@ -1,10 +1,10 @@
 import { loadConfig } from '../common/config/load.ts';
 import { ConfigError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
+import { formatHostPort, parseHostPort } from '../common/net/host-port.ts';
 import { onShutdown } from '../common/shutdown.ts';
 import { startGeoDns } from '../geo-dns/service.ts';
 import { parseCommandArgs } from './args.ts';
-import { formatHostPort, parseHostPort } from './orchestrator.ts';
 
 export const DNS_USAGE =
   'dns --listen HOST:PORT [--config FILE] [--api HOST:PORT --token T]\n' +

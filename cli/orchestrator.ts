@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { loadConfig } from '../common/config/load.ts';
 import { ConfigError, type FieldProblem, TimeoutError } from '../common/errors.ts';
 import { createRootLogger } from '../common/logger.ts';
+import { formatHostPort, type HostPort, parseHostPort } from '../common/net/host-port.ts';
 import { onShutdown } from '../common/shutdown.ts';
 import { type AdminServer, startAdminServer } from '../orchestrator/admin/admin-server.ts';
 import { Orchestrator } from '../orchestrator/orchestrator.ts';
@@ -18,11 +19,6 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 /** Time the orchestrator gets to say goodbye to its clients and brokers on SIGINT/SIGTERM. */
 const STOP_TIMEOUT_MS = 10_000;
 
-export interface HostPort {
-  host: string;
-  port: number;
-}
-
 export interface OrchestratorCliSettings {
   listen: HostPort;
   brokers: DesiredBroker[];
@@ -36,20 +32,6 @@ export interface OrchestratorCliSettings {
 }
 
 const problem = (path: string, message: string): ConfigError => new ConfigError([{ path, message }]);
-
-/** `host:port` or `[v6]:port` → its parts; a ConfigError naming `flag` otherwise. */
-export function parseHostPort(value: string, flag: string): HostPort {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(value);
-  const host = m?.[1] ?? m?.[2];
-  const port = Number(m?.[3]);
-  if (host === undefined) throw problem(flag, `${JSON.stringify(value)} is not HOST:PORT`);
-  if (port > 65_535) throw problem(flag, `${JSON.stringify(value)}: port ${port} is above 65535`);
-  return { host, port };
-}
-
-export function formatHostPort({ host, port }: HostPort): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
 
 function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
   if ((allowed as readonly string[]).includes(value)) return value as T;

@@ -4,7 +4,7 @@ import { loadConfig } from '../common/config/load.ts';
 import type { BrokelConfig } from '../common/config/schema.ts';
 import { errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
-import { splitHostPort } from '../common/net/host-port.ts';
+import { parseHostPort } from '../common/net/host-port.ts';
 import { onShutdown } from '../common/shutdown.ts';
 import { startGeoDns } from '../geo-dns/service.ts';
 import { deploymentAdminToken, forgetDeploymentAdminToken } from '../manager/admin-token.ts';
@@ -44,7 +44,7 @@ export async function runUp(initial: BrokelConfig, file: string | undefined, log
     log,
     dns,
   });
-  const listen = splitHostPort(config.api.listen);
+  const listen = parseHostPort(config.api.listen, 'api.listen');
   const api = await startManagerApi({
     manager,
     metrics,

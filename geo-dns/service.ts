@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import type { BrokelConfig } from '../common/config/schema.ts';
 import type { JsonServer } from '../common/http/json-server.ts';
 import type { Logger } from '../common/logger.ts';
-import { splitHostPort } from '../common/net/host-port.ts';
+import { parseHostPort } from '../common/net/host-port.ts';
 import type { ZoneConfig } from './answer.ts';
 import { openGeoIp } from './geoip.ts';
 import { Locator } from './locator.ts';
@@ -53,7 +53,7 @@ export async function startGeoDns(options: {
       metrics.records.set({ state }, all.filter((r) => r.state === state).length);
   });
   const bootSerial = Math.floor(Date.now() / 1000);
-  const { host, port } = splitHostPort(options.listen ?? dns.listen);
+  const { host, port } = parseHostPort(options.listen ?? dns.listen, 'dns.listen');
   const server = await startDnsServer({
     host,
     port,
@@ -72,7 +72,7 @@ export async function startGeoDns(options: {
       api = await startRegistryApi({
         directory,
         metrics,
-        ...splitHostPort(options.api.listen),
+        ...parseHostPort(options.api.listen, 'dns.api.listen'),
         token: options.api.token,
         log,
       });

@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  formatHostPort,
-  parseBrokerList,
-  parseHostPort,
-  parseOrchestratorArgs,
-} from '../../cli/orchestrator.ts';
+import { parseBrokerList, parseOrchestratorArgs } from '../../cli/orchestrator.ts';
 import { ConfigError } from '../../common/errors.ts';
 import { bearerToken, bearerTokenMatches } from '../../common/http/auth.ts';
+import { formatHostPort, parseHostPort } from '../../common/net/host-port.ts';
 import { resolveRoute } from '../../orchestrator/admin/routes.ts';
 import { MAX_BROKERS, parseBrokersBody, parseDrainBody } from '../../orchestrator/admin/schemas.ts';
 

@@ -1,17 +1,9 @@
 import DNS from 'dns2';
 import { BrokelError, ConfigError } from '../../common/errors.ts';
+import { parseHostPort } from '../../common/net/host-port.ts';
 
 /** Where clients connect: a URL, or a name resolved through a given DNS server (the geo-dns). */
 export type Target = { url: string } | { dns: string; name: string; port: number };
-
-export function parseHostPort(value: string, what: string): { host: string; port: number } {
-  const at = value.lastIndexOf(':');
-  const host = value.slice(0, at).replace(/^\[|\]$/g, '');
-  const port = Number(value.slice(at + 1));
-  if (at <= 0 || !Number.isInteger(port) || port < 1 || port > 65_535)
-    throw new ConfigError([{ path: what, message: `${JSON.stringify(value)} is not HOST:PORT` }]);
-  return { host, port };
-}
 
 /**
  * Asks `server` (HOST:PORT, UDP) for the A records of `name` with dns2's client. Rejects when the
@@ -19,6 +11,8 @@ export function parseHostPort(value: string, what: string): { host: string; port
  */
 export async function resolveA(server: string, name: string, timeoutMs = 3000): Promise<string[]> {
   const { host, port } = parseHostPort(server, '--dns');
+  if (port === 0)
+    throw new ConfigError([{ path: '--dns', message: `${JSON.stringify(server)}: port 0 is no server` }]);
   const client = new DNS({ nameServers: [host], port, retryOverTCP: false });
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
