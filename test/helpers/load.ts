@@ -1,18 +1,21 @@
 import type { TestContext } from 'node:test';
-import { publishSeq, subscriber } from './orchestrator.ts';
+import { publishSeq, settle, subscriber, type Tally } from './orchestrator.ts';
 import { connectClient } from './resources.ts';
 
 /**
- * A QoS 1 publisher in the background for a whole scaling run: batches of `batch` numbered messages
- * over `topics`, `pauseMs` apart. stop() waits for the batch in progress and returns how many went.
+ * A QoS 1 publisher and its subscriber (on `filter`) for a whole scaling run: batches of `batch`
+ * numbered messages over `topics`, `pauseMs` apart. stop() waits for the batch in progress and for
+ * the subscriber to settle, and returns how many went and the subscriber's tally.
  */
 export async function qos1Probe(
   t: TestContext,
   url: string,
+  filter: string,
   topics: readonly string[],
   batch: number,
   pauseMs: number,
 ) {
+  const { counts } = await subscriber(t, url, filter, 1);
   const pub = await connectClient(t, url);
   let sent = 0;
   let running = true;
@@ -24,13 +27,15 @@ export async function qos1Probe(
     }
   })();
   return {
+    counts,
     get sent() {
       return sent;
     },
-    async stop(): Promise<number> {
+    async stop(): Promise<{ sent: number; counts: Tally }> {
       running = false;
       await loop;
-      return sent;
+      await settle([counts], sent, 5000);
+      return { sent, counts };
     },
   };
 }
