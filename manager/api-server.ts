@@ -1,13 +1,13 @@
-import { createServer, type Server } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { Registry } from 'prom-client';
+import { HttpError } from '../common/errors.ts';
+import type { Reply } from '../common/http/http-io.ts';
+import { type JsonServer, startJsonServer } from '../common/http/json-server.ts';
 import type { Logger } from '../common/logger.ts';
 import type { Manager } from './manager.ts';
 import type { ManagerMetrics } from './metrics.ts';
 
-export interface ManagerApi {
-  port: number;
-  close(): Promise<void>;
-}
+export type ManagerApi = JsonServer;
 
 /**
  * The manager's read-only HTTP API: `GET /api/status` (levels, replicas with state and load,
@@ -28,38 +28,23 @@ export async function startManagerApi(options: {
     options.registries && options.registries.length > 0
       ? Registry.merge([options.metrics.registry, ...options.registries])
       : options.metrics.registry;
-  const server: Server = createServer((req, res) => {
-    const send = (status: number, body: string, type = 'application/json') => {
-      res.writeHead(status, { 'content-type': type });
-      res.end(body);
-    };
+  const respond = async (req: IncomingMessage): Promise<Reply> => {
+    req.resume();
     const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET') return send(405, JSON.stringify({ error: 'only GET' }));
+    if (req.method !== 'GET') throw new HttpError(405, 'only GET');
     if (path === '/api/status') {
-      options.manager
-        .status()
-        .then((status) => send(200, JSON.stringify({ ...options.extra(), ...status }, null, 2)))
-        .catch((err: unknown) => {
-          options.log.error({ err: String(err) }, 'status failed');
-          send(500, JSON.stringify({ error: 'internal error' }));
-        });
-      return;
+      const status = { ...options.extra(), ...(await options.manager.status()) };
+      return { status: 200, text: JSON.stringify(status, null, 2), contentType: 'application/json' };
     }
-    if (path === '/metrics') {
-      registry.metrics().then(
-        (text) => send(200, text, registry.contentType),
-        () => send(500, 'metrics failed', 'text/plain'),
-      );
-      return;
-    }
-    send(404, JSON.stringify({ error: `no route ${path}` }));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => resolve());
-  });
-  return {
-    port: (server.address() as { port: number }).port,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    if (path === '/metrics')
+      return { status: 200, text: await registry.metrics(), contentType: registry.contentType };
+    throw new HttpError(404, `no route ${path}`);
   };
+  return startJsonServer({
+    name: 'manager API',
+    host: options.host,
+    port: options.port,
+    log: options.log,
+    respond,
+  });
 }

@@ -12,6 +12,10 @@ export interface JsonServerOptions {
   log: Logger;
   /** Answers one request; throws HttpError (4xx) or ConfigError (400) to refuse it. */
   respond(req: IncomingMessage): Promise<Reply>;
+  /** The server's own reading of an error, before the default one (undefined: the default). */
+  errorReply?: (err: unknown) => Reply | undefined;
+  /** Time a request (headers and body) may take; 30 s by default. */
+  requestTimeoutMs?: number;
 }
 
 export interface JsonServer {
@@ -54,7 +58,7 @@ export async function startJsonServer(options: JsonServerOptions): Promise<JsonS
     options
       .respond(req)
       .catch((err: unknown) => {
-        const reply = errorReply(err, realm);
+        const reply = options.errorReply?.(err) ?? errorReply(err, realm);
         if (reply.status >= 500)
           log.error({ err, method: req.method, url: req.url }, `${name} request failed`);
         return reply;
@@ -72,7 +76,7 @@ export async function startJsonServer(options: JsonServerOptions): Promise<JsonS
   }
 
   const server = createServer(
-    { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 },
+    { requestTimeout: options.requestTimeoutMs ?? 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 },
     handle,
   );
   server.on('clientError', (err, socket) => {

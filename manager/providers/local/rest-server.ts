@@ -1,8 +1,9 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { validate } from '../../../common/config/load.ts';
-import { ConfigError, errorMessage, HttpError, ProviderError } from '../../../common/errors.ts';
+import { ConfigError, HttpError, ProviderError } from '../../../common/errors.ts';
 import { bearerTokenMatches } from '../../../common/http/auth.ts';
-import { MAX_BODY_BYTES, parseJson, type Reply, readBody, send } from '../../../common/http/http-io.ts';
+import { MAX_BODY_BYTES, parseJson, type Reply, readBody } from '../../../common/http/http-io.ts';
+import { startJsonServer } from '../../../common/http/json-server.ts';
 import type { Logger } from '../../../common/logger.ts';
 import type { CloudProvider, Replica } from '../cloud-provider.ts';
 import { createVmSchema, labelsMatch, replicaToVm } from '../opennebula/rest-api.ts';
@@ -93,53 +94,22 @@ export async function startCloudServer(options: CloudServerOptions): Promise<Clo
     }
   }
 
-  function errorReply(err: unknown): Reply {
-    if (err instanceof ConfigError)
-      return { status: 400, json: { error: err.message, problems: err.problems } };
-    if (err instanceof HttpError && err.status >= 400 && err.status < 500) {
-      const headers: Record<string, string> =
-        err.status === 401 ? { 'www-authenticate': 'Bearer realm="brokel-cloud"' } : {};
-      return { status: err.status, json: { error: err.message }, headers };
-    }
-    // The provider could not do it (and cleaned up): worth a retry, possibly elsewhere.
-    if (err instanceof ProviderError) return { status: 503, json: { error: err.message } };
-    return { status: 500, json: { error: 'internal error' } };
-  }
-
-  function handle(req: IncomingMessage, res: ServerResponse): void {
-    res.on('error', (err) => log.debug({ err: err.message }, 'cloud response error'));
-    respond(req)
-      .catch((err: unknown) => {
-        const reply = errorReply(err);
-        const line = { method: req.method, url: req.url, status: reply.status, err: errorMessage(err) };
-        if (reply.status >= 500) log.error(line, 'cloud request failed');
-        else log.warn(line, 'cloud request refused');
-        return reply;
-      })
-      .then((reply) => send(res, reply))
-      .catch((err: unknown) => log.error({ err: errorMessage(err) }, 'cloud response failed'));
-  }
-
-  const server = createServer({ requestTimeout: 60_000, headersTimeout: 10_000 }, handle);
-  const port = await listen(server, options.host, options.port);
-  log.info({ host: options.host, port }, 'cloud API listening');
-  return {
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-        setTimeout(() => server.closeAllConnections(), 2000).unref();
-      }),
-  };
-}
-
-function listen(server: Server, host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host, port }, () => {
-      server.off('error', reject);
-      resolve((server.address() as { port: number }).port);
-    });
+  const server = await startJsonServer({
+    name: 'cloud',
+    host: options.host,
+    port: options.port,
+    log,
+    respond,
+    requestTimeoutMs: 60_000,
+    errorReply: (err) => {
+      // The source (`POST /vms`) stays in the message; the default joins the problems only.
+      if (err instanceof ConfigError)
+        return { status: 400, json: { error: err.message, problems: err.problems } };
+      // The provider could not do it (and cleaned up): worth a retry, possibly elsewhere.
+      if (err instanceof ProviderError) return { status: 503, json: { error: err.message } };
+      return undefined;
+    },
   });
+  log.info({ host: options.host, port: server.port }, 'cloud API listening');
+  return server;
 }
