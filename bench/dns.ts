@@ -5,7 +5,7 @@
 // configured (answer cache on: one client subnet means every answer after the first is cached) and
 // with `cacheEntries: 0` (every answer located, chosen and encoded). Rounds alternate the order.
 // `npm run bench:dns [-- --rounds 3 --seconds 5]`. Prints each round and the median ratios.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, type SpawnOptions, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs, promisify } from 'node:util';
 import { HttpDnsRegistry } from '../manager/dns-registry.ts';
 import { freePort } from '../manager/providers/local/address-pool.ts';
+import { stopChild } from './lib/processes.ts';
 import { fmt, fmtInt, median, percentiles } from './lib/stats.ts';
 
 const run = promisify(execFile);
@@ -95,11 +96,14 @@ async function waitForAnswer(port: number): Promise<void> {
   throw new Error(`no DNS answer on port ${port}`);
 }
 
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
+/** Starts a child whose exit is awaited from the start (so stopChild cannot miss it). */
+function start(
+  command: string,
+  args: string[],
+  options: SpawnOptions,
+): { child: ChildProcess; exited: Promise<void> } {
+  const child = spawn(command, args, options);
+  return { child, exited: new Promise<void>((resolve) => child.once('exit', () => resolve())) };
 }
 
 async function withBind(dir: string, work: (port: number) => Promise<Result>): Promise<Result> {
@@ -122,14 +126,14 @@ async function withBind(dir: string, work: (port: number) => Promise<Result>): P
 zone "brokel.test" { type master; file "${dir}/brokel.test.zone"; };
 `,
   );
-  const named = spawn('named', ['-g', '-u', 'root', '-n', '1', '-c', join(dir, 'named.conf')], {
+  const named = start('named', ['-g', '-u', 'root', '-n', '1', '-c', join(dir, 'named.conf')], {
     stdio: 'ignore',
   });
   try {
     await waitForAnswer(port);
     return await work(port);
   } finally {
-    await stop(named);
+    await stopChild(named.child, named.exited, 10_000);
   }
 }
 
@@ -154,7 +158,7 @@ async function withGeoDns(
       '',
     ].join('\n'),
   );
-  const child = spawn(
+  const geo = start(
     process.execPath,
     [
       'bin/brokel.js',
@@ -205,7 +209,7 @@ async function withGeoDns(
     await waitForAnswer(port);
     return await work(port);
   } finally {
-    await stop(child);
+    await stopChild(geo.child, geo.exited, 10_000);
   }
 }
 

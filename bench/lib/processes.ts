@@ -114,7 +114,12 @@ export async function startOrchestratorChild(options: {
   }
 }
 
-async function stopChild(child: ChildProcess, exited: Promise<void>, timeoutMs: number): Promise<void> {
+/** SIGTERM, then SIGKILL after `timeoutMs`; resolves once the process is gone. */
+export async function stopChild(
+  child: ChildProcess,
+  exited: Promise<void>,
+  timeoutMs: number,
+): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill('SIGTERM');
   let timer: NodeJS.Timeout | undefined;
