@@ -1,6 +1,5 @@
+import type { DesiredBroker, OrchestratorStatus } from '../common/admin/contract.ts';
 import { JsonClient } from '../common/http/json-client.ts';
-import type { OrchestratorStatus } from '../orchestrator/orchestrator.ts';
-import type { DesiredBroker } from '../orchestrator/pool/broker-pool.ts';
 
 /**
  * The manager's side of an orchestrator's admin API (undici). Every call has a timeout; errors are

@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt from 'mqtt';
+import type { BrokerState, DesiredBroker } from '../common/admin/contract.ts';
 import { errorMessage, TimeoutError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
-import type { BrokerState, DesiredBroker } from '../orchestrator/pool/broker-pool.ts';
-import { retainedOwner } from '../orchestrator/routing/strategies.ts';
+import { retainedOwner } from '../common/retained-owner.ts';
 import type { DnsRegistry, OrchestratorRecord } from './dns-registry.ts';
 import { OrchestratorClient } from './orchestrator-client.ts';
 import type { CloudProvider, Replica } from './providers/cloud-provider.ts';

@@ -1,49 +1,22 @@
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer } from 'node:tls';
+import type { BrokerStatus, DesiredBroker, OrchestratorStatus } from '../common/admin/contract.ts';
 import type { Logger } from '../common/logger.ts';
 import { DEFAULT_LIMITS, type OrchestratorLimits } from './limits.ts';
 import { orchestratorMetrics } from './metrics.ts';
-import { BrokerPool, type BrokerState, type DesiredBroker, type PoolBroker } from './pool/broker-pool.ts';
+import { BrokerPool, type PoolBroker } from './pool/broker-pool.ts';
 import { Router, type RoutingStrategyName } from './routing/strategies.ts';
 import type { BrokerCounters } from './session/context.ts';
 import { Session } from './session/session.ts';
+
+export type { BrokerStatus, OrchestratorStatus };
 
 export interface OrchestratorOptions {
   routing: RoutingStrategyName;
   brokers: readonly DesiredBroker[];
   limits?: Partial<OrchestratorLimits>;
   log: Logger;
-}
-
-export interface BrokerStatus {
-  id: string;
-  url: string;
-  state: BrokerState;
-  /** Every connected session has this broker's subscriptions in place. */
-  synced: boolean;
-  /** Sessions connected to it now. */
-  sessions: number;
-  /** Client publishes routed to it and not yet acknowledged by it. */
-  inflight: number;
-  published: number;
-  delivered: number;
-}
-
-export interface OrchestratorStatus {
-  draining: boolean;
-  sessions: number;
-  routing: RoutingStrategyName;
-  brokers: BrokerStatus[];
-  /** CPU this process used over the last second, as a fraction of one core. */
-  cpu: number;
-  /** Occupancy of the bounded per-session buffers (limits in README, "Orchestrator limits"). */
-  buffers: {
-    inflightFromClients: number;
-    deliveriesInflight: number;
-    deliveriesBuffered: number;
-    maxSessionBuffered: number;
-  };
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { parseBrokersBody, parseDrainBody } from '../../common/admin/schemas.ts';
 import { errorMessage, HttpError } from '../../common/errors.ts';
 import { bearerTokenMatches } from '../../common/http/auth.ts';
 import { MAX_BODY_BYTES, parseJson, type Reply, readBody } from '../../common/http/http-io.ts';
@@ -6,7 +7,6 @@ import { startJsonServer } from '../../common/http/json-server.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { Orchestrator } from '../orchestrator.ts';
 import { type RouteName, resolveRoute } from './routes.ts';
-import { parseBrokersBody, parseDrainBody } from './schemas.ts';
 
 /** What the admin API needs of an orchestrator (a real Orchestrator, or a fake in unit tests). */
 export type AdminTarget = Pick<Orchestrator, 'status' | 'setBrokers' | 'drain' | 'metrics' | 'isDraining'>;

@@ -1,9 +1,11 @@
 import { EventEmitter } from 'node:events';
+import { type BrokerState, type DesiredBroker, parseBrokerUrl } from '../../common/admin/contract.ts';
 import { ConfigError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 import { probeMqtt } from '../../common/mqtt-probe.ts';
 
-export type BrokerState = 'joining' | 'active' | 'draining';
+export type { BrokerState, DesiredBroker };
+export { parseBrokerUrl };
 
 export interface PoolBroker {
   /** `host:port`. */
@@ -15,32 +17,6 @@ export interface PoolBroker {
   /** Publishes routed to it and deliveries relayed from it, since it joined this replica's pool. */
   published: number;
   delivered: number;
-}
-
-export interface DesiredBroker {
-  url: string;
-  state: BrokerState;
-}
-
-/** Parses `mqtt://host:port` (IPv6 in brackets); throws a ConfigError naming the field. */
-export function parseBrokerUrl(
-  url: string,
-  path = 'url',
-): { id: string; host: string; port: number; url: string } {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new ConfigError([{ path, message: `${JSON.stringify(url)} is not a URL (mqtt://host:port)` }]);
-  }
-  if (parsed.protocol !== 'mqtt:') {
-    throw new ConfigError([{ path, message: `${JSON.stringify(url)}: only mqtt:// brokers are supported` }]);
-  }
-  const host = parsed.hostname.replace(/^\[|\]$/g, '');
-  const port = parsed.port === '' ? 1883 : Number(parsed.port);
-  if (host === '') throw new ConfigError([{ path, message: `${JSON.stringify(url)} has no host` }]);
-  const id = `${host.includes(':') ? `[${host}]` : host}:${port}`;
-  return { id, host, port, url: `mqtt://${id}` };
 }
 
 /**

@@ -1,6 +1,8 @@
-import { rendezvousOwner } from './rendezvous.ts';
+import type { RoutingStrategyName } from '../../common/admin/contract.ts';
+import { rendezvousOwner, retainedOwner } from '../../common/retained-owner.ts';
 
-export type RoutingStrategyName = 'round-robin' | 'client-affinity' | 'topic-affinity';
+export type { RoutingStrategyName };
+export { retainedOwner };
 export const ROUTING_STRATEGIES: readonly RoutingStrategyName[] = [
   'round-robin',
   'client-affinity',
@@ -32,7 +34,7 @@ export class Router {
   route(request: RouteRequest): string | undefined {
     const { candidates } = request;
     if (candidates.length === 0) return undefined;
-    if (request.retain) return rendezvousOwner(`topic:${request.topic}`, candidates);
+    if (request.retain) return retainedOwner(request.topic, candidates);
     switch (this.strategy) {
       case 'round-robin': {
         const chosen = candidates[this.counter % candidates.length];
@@ -45,11 +47,6 @@ export class Router {
         return rendezvousOwner(`topic:${request.topic}`, candidates);
     }
   }
-}
-
-/** The broker that keeps a topic's retained value among the active brokers. */
-export function retainedOwner(topic: string, brokers: readonly string[]): string | undefined {
-  return rendezvousOwner(`topic:${topic}`, brokers);
 }
 
 /** Brokers in the order they are tried as a client's home (the first reachable one holds the will). */

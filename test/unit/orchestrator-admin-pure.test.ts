@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseBrokerList, parseOrchestratorArgs } from '../../cli/orchestrator.ts';
+import { MAX_BROKERS, parseBrokersBody, parseDrainBody } from '../../common/admin/schemas.ts';
 import { ConfigError } from '../../common/errors.ts';
 import { bearerToken, bearerTokenMatches } from '../../common/http/auth.ts';
 import { formatHostPort, parseHostPort } from '../../common/net/host-port.ts';
 import { resolveRoute } from '../../orchestrator/admin/routes.ts';
-import { MAX_BROKERS, parseBrokersBody, parseDrainBody } from '../../orchestrator/admin/schemas.ts';
 
 /** The `path: message` lines of the ConfigError fn throws. */
 function problemsOf(fn: () => unknown): string[] {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { IConnectPacket } from 'mqtt-packet';
-import { parseBrokerUrl } from '../../orchestrator/pool/broker-pool.ts';
+import { parseBrokerUrl } from '../../common/admin/contract.ts';
+import { rendezvousOwner } from '../../common/retained-owner.ts';
 import { nextFrame } from '../../orchestrator/protocol/frames.ts';
 import { PacketIdSpace } from '../../orchestrator/protocol/packet-ids.ts';
 import {
@@ -10,7 +11,6 @@ import {
   mergeGranted,
   subackForV4,
 } from '../../orchestrator/protocol/reason-codes.ts';
-import { rendezvousOwner } from '../../orchestrator/routing/rendezvous.ts';
 import { homeBrokerRanking, Router } from '../../orchestrator/routing/strategies.ts';
 import { clientConnack, upstreamConnect, validateConnect } from '../../orchestrator/session/connect-steps.ts';
 import {

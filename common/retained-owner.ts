@@ -17,3 +17,11 @@ export function rendezvousOwner(key: string, candidates: readonly string[]): str
   }
   return best;
 }
+
+/**
+ * The broker that keeps a topic's retained value among the active brokers. Shared by the orchestrator
+ * (where a retained publish goes) and the manager (where retained messages move on a pool change).
+ */
+export function retainedOwner(topic: string, brokers: readonly string[]): string | undefined {
+  return rendezvousOwner(`topic:${topic}`, brokers);
+}

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { validate } from '../../common/config/load.ts';
-import { ConfigError, type FieldProblem } from '../../common/errors.ts';
-import { type DesiredBroker, parseBrokerUrl } from '../pool/broker-pool.ts';
+import { validate } from '../config/load.ts';
+import { ConfigError, type FieldProblem } from '../errors.ts';
+import { type DesiredBroker, parseBrokerUrl } from './contract.ts';
 
 /**
  * Request bodies of the admin API (pure: no I/O). Every failure is a ConfigError naming the path and

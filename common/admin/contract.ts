@@ -1,0 +1,67 @@
+import { ConfigError } from '../errors.ts';
+
+/**
+ * The manager → orchestrator admin contract (ARCHITECTURE.md, "Moving clients"): the desired pool the
+ * manager PUTs and the status it reads back. Types and pure code only; imported by both sides, so the
+ * manager never imports `orchestrator/`.
+ */
+
+export type RoutingStrategyName = 'round-robin' | 'client-affinity' | 'topic-affinity';
+
+export type BrokerState = 'joining' | 'active' | 'draining';
+
+export interface DesiredBroker {
+  url: string;
+  state: BrokerState;
+}
+
+/** Parses `mqtt://host:port` (IPv6 in brackets); throws a ConfigError naming the field. */
+export function parseBrokerUrl(
+  url: string,
+  path = 'url',
+): { id: string; host: string; port: number; url: string } {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError([{ path, message: `${JSON.stringify(url)} is not a URL (mqtt://host:port)` }]);
+  }
+  if (parsed.protocol !== 'mqtt:') {
+    throw new ConfigError([{ path, message: `${JSON.stringify(url)}: only mqtt:// brokers are supported` }]);
+  }
+  const host = parsed.hostname.replace(/^\[|\]$/g, '');
+  const port = parsed.port === '' ? 1883 : Number(parsed.port);
+  if (host === '') throw new ConfigError([{ path, message: `${JSON.stringify(url)} has no host` }]);
+  const id = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  return { id, host, port, url: `mqtt://${id}` };
+}
+
+export interface BrokerStatus {
+  id: string;
+  url: string;
+  state: BrokerState;
+  /** Every connected session has this broker's subscriptions in place. */
+  synced: boolean;
+  /** Sessions connected to it now. */
+  sessions: number;
+  /** Client publishes routed to it and not yet acknowledged by it. */
+  inflight: number;
+  published: number;
+  delivered: number;
+}
+
+export interface OrchestratorStatus {
+  draining: boolean;
+  sessions: number;
+  routing: RoutingStrategyName;
+  brokers: BrokerStatus[];
+  /** CPU this process used over the last second, as a fraction of one core. */
+  cpu: number;
+  /** Occupancy of the bounded per-session buffers (limits in README, "Orchestrator limits"). */
+  buffers: {
+    inflightFromClients: number;
+    deliveriesInflight: number;
+    deliveriesBuffered: number;
+    maxSessionBuffered: number;
+  };
+}
