@@ -6,7 +6,7 @@
 // with `cacheEntries: 0` (every answer located, chosen and encoded). Rounds alternate the order.
 // `npm run bench:dns [-- --rounds 3 --seconds 5]`. Prints each round and the median ratios.
 import { type ChildProcess, execFile, type SpawnOptions, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -254,6 +254,7 @@ try {
   console.log(
     `ratio geo-dns without its answer cache / BIND: throughput ×${fmt(uncached.qps)}, p99 latency ×${fmt(uncached.p99)} (every answer computed, as for clients from many subnets)`,
   );
+  await mkdir(join('bench', 'results'), { recursive: true }); // absent in a fresh clone
   await writeFile(
     join('bench', 'results', `dns-${new Date().toISOString().replace(/[:.]/g, '-')}.json`),
     `${JSON.stringify({ version, seconds, rows, qpsRatio, p99Ratio, uncached }, null, 2)}\n`,

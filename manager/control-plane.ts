@@ -1,4 +1,5 @@
 import type { BrokelConfig } from '../common/config/schema.ts';
+import { errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { DecisionLog } from './decision-log.ts';
 import { type DnsRegistry, NoDnsRegistry } from './dns-registry.ts';
@@ -22,7 +23,10 @@ export function assembleControlPlane(options: {
 }) {
   const initial = options.config();
   const metrics = managerMetrics();
-  const decisionLog = new DecisionLog(options.decisionLogFile);
+  const decisionLog = new DecisionLog(options.decisionLogFile, (err) => {
+    metrics.decisionLogErrors.inc();
+    options.log.error({ file: options.decisionLogFile, err: errorMessage(err) }, 'decision log write failed');
+  });
   const topology = new Topology({
     provider: options.provider,
     dns: options.dns ?? new NoDnsRegistry(),

@@ -12,6 +12,10 @@ export function managerMetrics() {
     ]),
     threshold: m.gauge('brokel_manager_threshold_ratio', 'Configured thresholds', ['level', 'bound']),
     decisions: m.counter('brokel_manager_decisions_total', 'Decisions taken', ['level', 'action']),
+    decisionLogErrors: m.counter(
+      'brokel_manager_decision_log_errors_total',
+      'Decision-log lines that could not be written',
+    ),
     actionSeconds: m.histogram(
       'brokel_manager_action_seconds',
       'Duration of scaling actions',

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Runs the node:test suites (through tsx) under the given folders or files (default: test/).
 # Test files run one at a time: several start CPU-capped brokers and measure them.
+# Time limit: on Node 20, `--test-timeout` bounds each test file as a whole and each test in it, so an
+# unbounded wait fails instead of hanging CI. Default BROKEL_TEST_TIMEOUT_MS (300 s); a file that
+# legitimately needs longer says so in a line `// test-timeout-ms: N` and runs in a group with that limit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/sbin:/sbin"
@@ -9,4 +12,16 @@ if [ "${#files[@]}" -eq 0 ]; then
   echo "no test files under ${*:-test}" >&2
   exit 1
 fi
-exec node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
+default_ms="${BROKEL_TEST_TIMEOUT_MS:-300000}"
+declare -A groups=()
+for f in "${files[@]}"; do
+  ms="$(sed -n 's#^// test-timeout-ms: \([0-9][0-9]*\)$#\1#p' "$f" | head -n 1)"
+  groups["${ms:-$default_ms}"]+="$f"$'\n'
+done
+status=0
+for ms in $(printf '%s\n' "${!groups[@]}" | sort -n); do
+  mapfile -t group < <(printf '%s' "${groups[$ms]}")
+  node --import tsx --test --test-concurrency=1 --test-timeout="$ms" --test-reporter=spec "${group[@]}" ||
+    status=1
+done
+exit "$status"

@@ -1,6 +1,6 @@
 import type { TestContext } from 'node:test';
 import { publishSeq, settle, subscriber, type Tally } from './orchestrator.ts';
-import { connectClient } from './resources.ts';
+import { connectClient, within } from './resources.ts';
 
 /**
  * A QoS 1 publisher and its subscriber (on `filter`) for a whole scaling run: batches of `batch`
@@ -60,7 +60,8 @@ export async function loadUntil(
   let lastCheck = 0;
   while (Date.now() < deadline && !done) {
     for (let i = 0; i < 100; i++) pub.publish(`${prefix}/${i % 8}`, payload, { qos: 0 });
-    if (pub.stream.writableNeedDrain) await new Promise((r) => pub.stream.once('drain', r));
+    if (pub.stream.writableNeedDrain)
+      await within(new Promise((r) => pub.stream.once('drain', r)), 30_000, 'the load socket to drain');
     else await new Promise((r) => setImmediate(r));
     if (Date.now() - lastCheck > (options.checkMs ?? 200)) {
       lastCheck = Date.now();

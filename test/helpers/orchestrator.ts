@@ -8,7 +8,7 @@ import type { OrchestratorLimits } from '../../orchestrator/limits.ts';
 import { Orchestrator } from '../../orchestrator/orchestrator.ts';
 import type { BrokerState } from '../../orchestrator/pool/broker-pool.ts';
 import type { RoutingStrategyName } from '../../orchestrator/routing/strategies.ts';
-import { connectClient } from './resources.ts';
+import { connectClient, within } from './resources.ts';
 
 /** An orchestrator on an ephemeral loopback port, closed at teardown. */
 export async function startOrchestrator(
@@ -65,7 +65,8 @@ export function tally(sub: MqttClient): Tally {
 
 /**
  * Publishes `count` messages `name:seq` on `topics` in turn, at most `window` unacknowledged at once
- * (QoS 1/2) and flow-controlled by the socket at QoS 0.
+ * (QoS 1/2) and flow-controlled by the socket at QoS 0. Rejects when the last acknowledgement has
+ * not come within timeoutMs.
  */
 export async function publishSeq(
   pub: MqttClient,
@@ -74,10 +75,11 @@ export async function publishSeq(
   count: number,
   qos: 0 | 1 | 2,
   window = 50,
+  timeoutMs = 60_000,
 ): Promise<void> {
   let next = 0;
   let done = 0;
-  await new Promise<void>((resolve, reject) => {
+  const all = new Promise<void>((resolve, reject) => {
     if (count === 0) return resolve();
     const pump = () => {
       while (next < count && next - done < window) {
@@ -92,6 +94,7 @@ export async function publishSeq(
     };
     pump();
   });
+  await within(all, timeoutMs, `${name}: acknowledgements of ${count} publishes (${done} so far)`);
 }
 
 /** Waits until every tally has `expected` distinct messages, or until no progress for quietMs. */
@@ -114,7 +117,7 @@ export async function subscriber(t: TestContext, url: string, filter: string, qo
   const client = await connectClient(t, url, opts, (c) => {
     counts = tally(c);
   });
-  await client.subscribeAsync(filter, { qos });
+  await within(client.subscribeAsync(filter, { qos }), 10_000, `SUBACK for ${filter}`);
   return { client, counts: counts as Tally };
 }
 
@@ -137,6 +140,8 @@ export async function assertMosquittoClients(t: TestContext, port: number): Prom
     '-v',
     '-V',
     'mqttv5',
+    '-W',
+    '30',
   ]);
   t.after(() => child.kill());
   let out = '';
@@ -162,7 +167,7 @@ export async function assertMosquittoClients(t: TestContext, port: number): Prom
     ]);
     await new Promise((r) => setTimeout(r, 50));
   }
-  assert.equal(await exited, 0);
+  assert.equal(await within(exited, 35_000, 'mosquitto_sub to exit'), 0);
   assert.equal(out.trim().split('\n').length, 3, out);
   assert.match(out, /^cli\/\d+ m\d+$/m);
 }

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { LocalProviderConfig } from '../../common/config/schema.ts';
@@ -59,6 +59,22 @@ export async function connectClient(
   return client;
 }
 
+/** Settles as `promise` does, or rejects after timeoutMs naming `what`: every wait in a test is bounded. */
+export async function within<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)),
+      timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Resolves when predicate() holds, polling; rejects after timeoutMs with `what`. */
 export async function waitFor(
   predicate: () => boolean | Promise<boolean>,
@@ -93,6 +109,30 @@ export function processTree(root: number): number[] {
 export function pidAlive(pid: number): boolean {
   const stat = readProcStat(pid);
   return stat !== undefined && stat.state !== 'Z';
+}
+
+/**
+ * Processes whose command line or working directory mentions `fragment` (e.g. `/brokel/<deployment>-`):
+ * brokers name their config file on the command line; orchestrators (`node bin/brokel.js orchestrator`)
+ * do not, but every local replica runs in its data folder under the deployment's state folder.
+ */
+export function processesOf(fragment: string): string[] {
+  const out: string[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      let cwd = '';
+      try {
+        cwd = readlinkSync(`/proc/${pid}/cwd`);
+      } catch {
+        // not ours to read, or gone
+      }
+      if (cmd.includes(fragment) || cwd.includes(fragment)) out.push(`${pid} ${cmd} (in ${cwd})`);
+    } catch {
+      // gone
+    }
+  }
+  return out;
 }
 
 /** cgroup folders left for a deployment's replicas (should be none after stop). */

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { freePort } from '../../manager/providers/local/address-pool.ts';
 import { dig } from '../helpers/dns.ts';
 import { publishSeq, settle, subscriber } from '../helpers/orchestrator.ts';
-import { connectClient, leftoverCgroups, pidAlive, waitFor } from '../helpers/resources.ts';
+import { connectClient, leftoverCgroups, pidAlive, waitFor, within } from '../helpers/resources.ts';
 
 const run = promisify(execFile);
 
@@ -55,11 +55,12 @@ async function up(
     stderr += d;
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  await new Promise<void>((resolve, reject) => {
+  const printed = new Promise<void>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
     lines.on('line', (line) => line.startsWith('MQTT clients connect to:') && resolve());
     void exited.then((code) => reject(new Error(`brokel up exited with ${code}: ${stderr}`)));
   });
+  await within(printed, 60_000, 'brokel up to print where clients connect');
   return { child, exited };
 }
 
@@ -129,13 +130,15 @@ describe('brokel up (the real command, as a process)', () => {
     );
     const metricsText = await (await fetch(`http://127.0.0.1:${apiPort}/metrics`)).text();
     assert.match(metricsText, /brokel_dns_queries_total\{type="A",rcode="NOERROR",transport="udp"\} 1/);
+    // A new tick of the restarted process: its decision counter (0 at start) grows.
     await waitFor(
       async () => {
         const r = await fetch(`http://127.0.0.1:${apiPort}/metrics`);
-        return (await r.text()).includes('brokel_manager_decisions_total{level="broker",action="none"}');
+        const m = /brokel_manager_decisions_total\{level="broker",action="none"\} (\d+)/.exec(await r.text());
+        return Number(m?.[1] ?? 0) > 0;
       },
       10_000,
-      'the restarted loop ticking',
+      'a tick of the restarted loop',
     );
     await publishSeq(pub, 'b', ['up/1'], 20, 1);
     await settle([sub.counts], 40);
@@ -146,8 +149,8 @@ describe('brokel up (the real command, as a process)', () => {
       v5.once('disconnect', (p) => resolve(p.reasonCode)),
     );
     second.child.kill('SIGTERM');
-    assert.equal(await told, 0x9c);
-    assert.equal(await second.exited, 0);
+    assert.equal(await within(told, 30_000, 'DISCONNECT to the MQTT 5 client'), 0x9c);
+    assert.equal(await within(second.exited, 60_000, 'brokel up to exit'), 0);
     assert.equal(existsSync(join(tmpdir(), 'brokel', deployment)), false, 'state dir removed');
     assert.deepEqual(leftoverCgroups(deployment), []);
     await waitFor(() => !sub.client.connected, 5000, 'the orchestrator gone');

@@ -1,3 +1,4 @@
+// test-timeout-ms: 600000
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';

@@ -1,3 +1,4 @@
+// test-timeout-ms: 600000
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import type { MqttClient } from 'mqtt';

@@ -1,3 +1,4 @@
+// test-timeout-ms: 600000
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';

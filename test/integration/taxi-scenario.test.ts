@@ -1,5 +1,6 @@
+// test-timeout-ms: 600000
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import { type ScenarioReport, TABLE_COLUMNS } from '../../workload/taxi-rome/rep
 import { findBaseline } from '../../workload/taxi-rome/report-files.ts';
 import { runScenario } from '../../workload/taxi-rome/scenario-run.ts';
 import { scenarioSpec } from '../../workload/taxi-rome/scenarios.ts';
+import { processesOf } from '../helpers/resources.ts';
 
 /** Rows of the first markdown table after `heading`, as objects keyed by the header cells. */
 function mdTable(md: string, heading: string): Array<Record<string, string>> {
@@ -26,20 +28,6 @@ function mdTable(md: string, heading: string): Array<Record<string, string>> {
     rows.push(Object.fromEntries(cells(l).map((c, i) => [header[i] ?? String(i), c])));
   }
   return rows;
-}
-
-/** Processes whose command line mentions the scenario's deployment (its brokers and orchestrators). */
-function processesOf(deploymentPrefix: string): string[] {
-  const out: string[] = [];
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      if (cmd.includes(deploymentPrefix)) out.push(`${pid} ${cmd}`);
-    } catch {
-      // gone
-    }
-  }
-  return out;
 }
 
 function checkConsistent(report: ScenarioReport, md: string, records: number): void {

@@ -12,7 +12,13 @@ import { AddressClaims, aliasAddress, freePort, tryBind } from './address-pool.t
 import { type CgroupSupport, CgroupV1 } from './cgroup.ts';
 import { CpuMeter } from './cpu-meter.ts';
 import { checkCreateOptions } from './create-options.ts';
-import { clockTicksPerSecond, groupMembers, isSameProcessAlive, readProcStat } from './proc-stat.ts';
+import {
+  clockTicksPerSecond,
+  groupMembers,
+  isSameProcessAlive,
+  pidStillNames,
+  readProcStat,
+} from './proc-stat.ts';
 import { probeOnce } from './readiness.ts';
 import { killGroup, spawnReplica, stopGroup, tailFile } from './replica-process.ts';
 import { nextReplicaId, type ReplicaRecord, ReplicaStore } from './replica-store.ts';
@@ -218,7 +224,9 @@ export class LocalProvider extends EventEmitter implements CloudProvider {
     if (!record) return;
     this.stopping.add(id);
     try {
-      if (isSameProcessAlive(record.pid, record.startTime) || groupMembers(record.pid).length > 0) {
+      if (!pidStillNames(record.pid, record.startTime)) {
+        this.log.warn({ replica: id, pid: record.pid }, 'its PID now names another process: not signalled');
+      } else if (isSameProcessAlive(record.pid, record.startTime) || groupMembers(record.pid).length > 0) {
         const { forced } = await stopGroup(record.pid, this.options.config.stopTimeoutMs);
         if (forced) this.log.warn({ replica: id }, 'replica did not stop on SIGTERM: killed');
       }
@@ -333,7 +341,8 @@ export class LocalProvider extends EventEmitter implements CloudProvider {
   private async onChildExit(id: string, exitCode: number | null, signal: string | null): Promise<void> {
     const record = this.records.get(id);
     if (!record || this.stopping.has(id)) return;
-    killGroup(record.pid); // whatever the main process left behind (an epmd, a child)
+    // whatever the main process left behind (an epmd, a child); never a reused PID
+    if (pidStillNames(record.pid, record.startTime)) killGroup(record.pid);
     await this.fail(record, `exited unexpectedly (code ${exitCode}, signal ${signal})`, exitCode, signal);
   }
 
@@ -385,7 +394,7 @@ export class LocalProvider extends EventEmitter implements CloudProvider {
       this.log.info({ replica: record.id, bootMs: readyAt - record.createdAt }, 'replica ready');
       this.emit('change', toReplica(record));
     } else if (Date.now() > deadline) {
-      killGroup(record.pid);
+      if (pidStillNames(record.pid, record.startTime)) killGroup(record.pid);
       await this.fail(record, `not ready within ${deadline - record.createdAt} ms`, null, null);
     }
   }

@@ -73,6 +73,17 @@ export function isSameProcessAlive(pid: number, startTime: number): boolean {
   return stat !== undefined && stat.state !== 'Z' && stat.startTime === startTime;
 }
 
+/**
+ * True unless `pid` now names a process other than the one that started at `startTime`: the recorded
+ * process itself, or no process at all (a group outliving its leader keeps the number reserved, so
+ * signalling that group still reaches only the replica's members). A replica's group is signalled only
+ * when this holds: a reused PID is never signalled.
+ */
+export function pidStillNames(pid: number, startTime: number): boolean {
+  const stat = readProcStat(pid);
+  return stat === undefined || stat.startTime === startTime;
+}
+
 let clockTicks: number | undefined;
 
 /** sysconf(_SC_CLK_TCK), read once with getconf; 100 on every Linux we run on. */
