@@ -44,10 +44,13 @@ export class Manager {
   readonly decisions: Array<Decision & { observation: number; time: string }> = [];
   private observation = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** When the next tick is due (performance.now() clock). */
+  private nextDue: number | undefined;
   private ticking: Promise<void> | undefined;
   private stopped = false;
   private brokerSeq = 0;
   private readonly actions = new Set<Promise<void>>();
+  private readonly reaping = new Set<string>();
 
   constructor(private readonly d: ManagerDeps) {}
 
@@ -88,8 +91,23 @@ export class Manager {
     return templates[this.brokerSeq++ % templates.length] ?? 'mosquitto';
   }
 
+  /**
+   * Ticks at a fixed rate (ARCHITECTURE.md: observations are periodic): the next one is due one
+   * interval after the previous one was due, not after it ended. Ticks never overlap: a tick that
+   * overran its slot makes the slots it covered be skipped (logged and counted), never run late.
+   */
   private schedule(): void {
     if (this.stopped) return;
+    const periodMs = this.d.config().monitor.intervalSeconds * 1000;
+    const now = performance.now();
+    let due = (this.nextDue ?? now) + periodMs;
+    if (due < now) {
+      const skipped = Math.ceil((now - due) / periodMs);
+      due += skipped * periodMs;
+      this.d.metrics.ticksSkipped.inc(skipped);
+      this.d.log.warn({ skipped, periodMs }, 'a monitoring tick overran its interval: slots skipped');
+    }
+    this.nextDue = due;
     this.timer = setTimeout(() => {
       this.ticking = this.tick()
         .then(
@@ -100,7 +118,7 @@ export class Manager {
           this.ticking = undefined;
           this.schedule();
         });
-    }, this.d.config().monitor.intervalSeconds * 1000);
+    }, due - now);
   }
 
   /** One observation: observe, smooth, decide, act. */
@@ -109,7 +127,7 @@ export class Manager {
     this.observation += 1;
     const tick = this.observation;
     const replicas = await this.d.provider.list();
-    await this.reapFailed(replicas);
+    this.reapFailed(replicas);
     const ready = replicas.filter((r) => r.state === 'ready');
     const cpu = await this.d.provider.cpu(ready.map((r) => r.id));
     for (const [id, value] of cpu) {
@@ -238,14 +256,22 @@ export class Manager {
     this.d.decisionLog.append({ tick: this.observation, level, action: what, outcome, seconds });
   }
 
-  /** A failed replica leaves the pool and is destroyed; the level refills through decide(). */
-  private async reapFailed(replicas: readonly Replica[]): Promise<void> {
-    for (const r of replicas.filter((x) => x.state === 'failed')) {
+  /**
+   * A failed replica leaves the pool and is destroyed, in the background (the tick does not wait for
+   * it); the level refills through decide().
+   */
+  private reapFailed(replicas: readonly Replica[]): void {
+    for (const r of replicas.filter((x) => x.state === 'failed' && !this.reaping.has(x.id))) {
       this.d.log.warn({ replica: r.id, failure: r.failure }, 'replica failed: removing it');
+      this.reaping.add(r.id);
       this.d.topology.brokerStates.delete(r.id);
-      if (r.level === 'orchestrator') await this.d.topology.unpublishDns(r.id);
-      await this.d.provider.destroy(r.id).catch(() => undefined);
-      await this.d.topology.pushPool().catch(() => undefined);
+      const reap = (async () => {
+        if (r.level === 'orchestrator') await this.d.topology.unpublishDns(r.id);
+        await this.d.provider.destroy(r.id).catch(() => undefined);
+        await this.d.topology.pushPool().catch(() => undefined);
+      })().finally(() => this.reaping.delete(r.id));
+      this.actions.add(reap);
+      void reap.finally(() => this.actions.delete(reap));
     }
   }
 

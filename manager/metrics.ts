@@ -12,6 +12,10 @@ export function managerMetrics() {
     ]),
     threshold: m.gauge('brokel_manager_threshold_ratio', 'Configured thresholds', ['level', 'bound']),
     decisions: m.counter('brokel_manager_decisions_total', 'Decisions taken', ['level', 'action']),
+    ticksSkipped: m.counter(
+      'brokel_manager_ticks_skipped_total',
+      'Monitoring slots skipped because the previous tick overran its interval',
+    ),
     decisionLogErrors: m.counter(
       'brokel_manager_decision_log_errors_total',
       'Decision-log lines that could not be written',

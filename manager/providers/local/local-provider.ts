@@ -123,6 +123,8 @@ export class LocalProvider extends EventEmitter implements CloudProvider {
       cgroupMade = cgroupProcs.length > 0;
       const bootDelaySeconds = options.bootDelaySeconds ?? this.options.config.bootDelaySeconds;
       const logFile = join(dir, 'replica.log');
+      // No CPU used yet (a fresh cgroup, no process): the meter's baseline is this instant.
+      const spawnedAt = performance.now();
       const spawned = await spawnReplica(spec, { logFile, cwd: dataDir, cgroupProcs, bootDelaySeconds });
       const now = Date.now();
       // Brokers and orchestrators are both MQTT endpoints; an orchestrator's admin port is in `ports`.
@@ -152,7 +154,7 @@ export class LocalProvider extends EventEmitter implements CloudProvider {
       };
       this.records.set(id, record);
       this.children.add(id);
-      this.meter.baseline(id, 0, now);
+      this.meter.baseline(id, 0, spawnedAt);
       // The replica as started (booting): the poller may mark it ready while the record is saved.
       const started = toReplica(record);
       await this.store.save(record);
@@ -261,25 +263,30 @@ export class LocalProvider extends EventEmitter implements CloudProvider {
     }
   }
 
+  /**
+   * CPU used per replica since its own previous reading, divided by the time that really passed
+   * between those two readings (ARCHITECTURE.md, control plane): each counter is read synchronously and
+   * stamped on the monotonic clock at once, so a busy event loop cannot put time between the two.
+   */
   async cpu(ids: readonly string[]): Promise<Map<string, number | undefined>> {
     const out = new Map<string, number | undefined>();
-    const now = Date.now();
     for (const id of ids) {
       const record = this.records.get(id);
       if (!record || record.state === 'failed') {
         out.set(id, undefined);
         continue;
       }
-      const usage = await this.usageSeconds(record);
-      out.set(id, usage === undefined ? undefined : this.meter.sample(id, usage, now, record.cpuQuota ?? 1));
+      const usage = this.usageSeconds(record);
+      const at = performance.now();
+      out.set(id, usage === undefined ? undefined : this.meter.sample(id, usage, at, record.cpuQuota ?? 1));
     }
     return out;
   }
 
   /** Cumulative CPU seconds of the replica's whole process tree: cpuacct, else its process group in /proc. */
-  private async usageSeconds(record: ReplicaRecord): Promise<number | undefined> {
+  private usageSeconds(record: ReplicaRecord): number | undefined {
     if (record.cgroup) {
-      const usage = await this.cgroup.usageSeconds(record.id);
+      const usage = this.cgroup.usageSecondsNow(record.id);
       if (usage !== undefined) return usage;
     }
     const members = groupMembers(record.pid);
@@ -405,8 +412,8 @@ export class LocalProvider extends EventEmitter implements CloudProvider {
       this.records.set(record.id, record);
       if (isSameProcessAlive(record.pid, record.startTime)) {
         for (const key of record.claims) await this.claims.adopt(key);
-        const usage = await this.usageSeconds(record);
-        this.meter.baseline(record.id, usage ?? 0, Date.now());
+        const usage = this.usageSeconds(record);
+        this.meter.baseline(record.id, usage ?? 0, performance.now());
         this.log.info({ replica: record.id, state: record.state }, 'replica adopted');
       } else if (record.state !== 'failed') {
         await this.fail(record, 'gone while no manager was watching (exit code unknown)', null, null);
