@@ -5,6 +5,7 @@ import { parseCommandArgs } from './args.ts';
 import { checkTemplateNames } from './check-templates.ts';
 import { CLOUD_USAGE, runCloud } from './cloud.ts';
 import { DNS_USAGE, runDns } from './dns.ts';
+import { DOWN_USAGE, runDown } from './down.ts';
 import { ORCHESTRATOR_USAGE, runOrchestrator } from './orchestrator.ts';
 import { runScenario, SCENARIO_USAGE } from './scenario.ts';
 import { runStatus } from './status.ts';
@@ -14,7 +15,10 @@ import { runUp } from './up.ts';
 const USAGE = `usage: brokel <command> [options]
 
 commands:
-  up [-c FILE]             run the system on the embedded default (local processes)
+  up [-c FILE] [--keep-replicas]
+                           run the system (default: local processes); stopping it leaves
+                           the replicas running, except the local demo's (unless --keep-replicas)
+  ${DOWN_USAGE}
   status [--json] [-c FILE] levels, replicas, loads, thresholds and the last decisions of a running manager
   config check FILE        validate a brokel.yaml and print the effective config
   ${ORCHESTRATOR_USAGE}
@@ -32,11 +36,18 @@ async function main(argv: string[]): Promise<number> {
   const log = createRootLogger({ level: process.env.BROKEL_LOG_LEVEL ?? 'info' });
   switch (command) {
     case 'up': {
-      const { values } = parseCommandArgs('up', rest, { config: { type: 'string', short: 'c' } });
+      const { values } = parseCommandArgs('up', rest, {
+        config: { type: 'string', short: 'c' },
+        'keep-replicas': { type: 'boolean' },
+      });
       const config = await loadConfig(values.config);
       checkTemplateNames(config, values.config);
-      await runUp(config, values.config, log);
+      await runUp(config, values.config, log, { keepReplicas: values['keep-replicas'] ?? false });
       return 0;
+    }
+    case 'down': {
+      const { values } = parseCommandArgs('down', rest, { config: { type: 'string', short: 'c' } });
+      return runDown(await loadConfig(values.config), log);
     }
     case 'orchestrator':
       await runOrchestrator(rest, process.env);

@@ -15,12 +15,26 @@ import { createProvider } from '../manager/providers/create-provider.ts';
 import { checkTemplateNames } from './check-templates.ts';
 
 /**
+ * Whether stopping `brokel up` ends the deployment (pure): only the local provider's embedded demo
+ * does, unless --keep-replicas; a manager on kubernetes or opennebula never takes the data plane with it.
+ */
+export function endsDeployment(providerKind: string, keepReplicas: boolean): boolean {
+  return providerKind === 'local' && !keepReplicas;
+}
+
+/**
  * `brokel up`: the system on the embedded default (local provider): min replicas of each level, the
  * manager's loop, its API; prints where clients connect. Thresholds, min/max, α and the interval
  * reload on file change or SIGHUP (a bad file is refused and the running config stays). Ctrl-C or
- * SIGTERM drains and stops everything.
+ * SIGTERM stops the manager and leaves the replicas running for the next one (`brokel down` removes
+ * them); only the local provider's demo ends everything, and says so, unless --keep-replicas.
  */
-export async function runUp(initial: BrokelConfig, file: string | undefined, log: Logger): Promise<void> {
+export async function runUp(
+  initial: BrokelConfig,
+  file: string | undefined,
+  log: Logger,
+  options: { keepReplicas: boolean } = { keepReplicas: false },
+): Promise<void> {
   let config = initial;
   let configError: string | undefined;
   const provider = await createProvider(config, log.child({ component: 'provider' }));
@@ -58,13 +72,30 @@ export async function runUp(initial: BrokelConfig, file: string | undefined, log
       thresholds: config.levels,
     }),
   });
+  const teardown = endsDeployment(provider.kind, options.keepReplicas);
+  if (teardown)
+    log.warn(
+      { provider: provider.kind },
+      'local demo: stopping this manager (Ctrl-C, SIGTERM) destroys every replica; `brokel up --keep-replicas` keeps them',
+    );
   onShutdown(async () => {
     await manager.stop();
-    await topology.drainOrchestrators(2000);
+    if (teardown) {
+      log.warn('local demo: destroying every replica (the demo ends)');
+      await topology.drainOrchestrators(2000);
+    }
     await api.close();
     await geo?.close();
-    await forgetDeploymentAdminToken(provider.stateDir);
-    await provider.stop();
+    if (teardown) {
+      await forgetDeploymentAdminToken(provider.stateDir);
+      await provider.stop();
+    } else {
+      await provider.close();
+      log.warn(
+        { provider: provider.kind },
+        'manager stopped; every replica keeps running (the next `brokel up` adopts them, `brokel down` removes them)',
+      );
+    }
   }, log);
   const reload = async () => {
     if (!file) return;
@@ -100,6 +131,10 @@ export async function runUp(initial: BrokelConfig, file: string | undefined, log
   console.log(
     `Manager API: http://${listen.host}:${api.port}/api/status (and /metrics); decisions: ${decisionLog.file}`,
   );
-  console.log('Ctrl-C stops everything.');
+  console.log(
+    teardown
+      ? 'Ctrl-C ends the demo: every replica is destroyed (brokel up --keep-replicas keeps them).'
+      : 'Ctrl-C stops the manager; the replicas keep running (brokel down removes them).',
+  );
   await new Promise(() => undefined);
 }

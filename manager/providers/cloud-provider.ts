@@ -68,6 +68,12 @@ export interface CloudProvider {
    * allocation: 1.0 = its whole quota (or one whole core). Undefined for an unknown or failed replica.
    */
   cpu(ids: readonly string[]): Promise<Map<string, number | undefined>>;
-  /** Destroys every replica and releases everything the provider holds. */
+  /** Destroys every replica and releases everything the provider holds (`brokel down`). */
   stop(): Promise<void>;
+  /**
+   * Lets go of the deployment without touching it: stops polling, releases what this process holds,
+   * and leaves every replica running for the next manager to adopt (a manager that stops never stops
+   * the data plane: ARCHITECTURE.md, control plane).
+   */
+  close(): Promise<void>;
 }

@@ -75,4 +75,6 @@ export class MemoryProvider implements CloudProvider {
   async stop(): Promise<void> {
     this.replicas.clear();
   }
+
+  async close(): Promise<void> {}
 }

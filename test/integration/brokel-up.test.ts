@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { freePort } from '../../manager/providers/local/address-pool.ts';
+import { up } from '../helpers/brokel-process.ts';
 import { dig } from '../helpers/dns.ts';
 import { publishSeq, settle, subscriber } from '../helpers/orchestrator.ts';
 import { connectClient, leftoverCgroups, pidAlive, waitFor, within } from '../helpers/resources.ts';
@@ -36,32 +36,6 @@ function configYaml(
     `dns: { listen: 127.0.0.1:${dnsPort} }`,
     '',
   ].join('\n');
-}
-
-/** `node bin/brokel.js up -c FILE`, resolved once it printed where clients connect. */
-async function up(
-  t: TestContext,
-  file: string,
-): Promise<{ child: ChildProcess; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, ['bin/brokel.js', 'up', '-c', file], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, BROKEL_LOG_LEVEL: 'warn' },
-  });
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-  });
-  let stderr = '';
-  child.stderr?.on('data', (d) => {
-    stderr += d;
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const printed = new Promise<void>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-    lines.on('line', (line) => line.startsWith('MQTT clients connect to:') && resolve());
-    void exited.then((code) => reject(new Error(`brokel up exited with ${code}: ${stderr}`)));
-  });
-  await within(printed, 60_000, 'brokel up to print where clients connect');
-  return { child, exited };
 }
 
 async function status(apiPort: number): Promise<Status> {
@@ -151,6 +125,7 @@ describe('brokel up (the real command, as a process)', () => {
     second.child.kill('SIGTERM');
     assert.equal(await within(told, 30_000, 'DISCONNECT to the MQTT 5 client'), 0x9c);
     assert.equal(await within(second.exited, 60_000, 'brokel up to exit'), 0);
+    assert.match(second.output(), /local demo: destroying every replica/, 'it says the demo ends');
     assert.equal(existsSync(join(tmpdir(), 'brokel', deployment)), false, 'state dir removed');
     assert.deepEqual(leftoverCgroups(deployment), []);
     await waitFor(() => !sub.client.connected, 5000, 'the orchestrator gone');

@@ -242,6 +242,11 @@ export class KubernetesProvider implements CloudProvider {
     return out;
   }
 
+  /** Stops creating and waiting; every pod stays (a Deployment rollout of the manager keeps the data plane). */
+  async close(): Promise<void> {
+    this.stopped = true;
+  }
+
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;

@@ -293,6 +293,13 @@ export class LocalProvider extends EventEmitter implements CloudProvider {
     return members.reduce((sum, p) => sum + p.cpuTicks, 0) / clockTicksPerSecond();
   }
 
+  async close(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    // Saves under way finish, so the next manager reads every replica's latest state.
+    await Promise.all([...this.records.values()].map((r) => this.store.settled(r.id)));
+  }
+
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;

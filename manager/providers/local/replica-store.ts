@@ -54,6 +54,11 @@ export class ReplicaStore {
     return next;
   }
 
+  /** Resolves once the saves of a record under way are done (whatever their outcome). */
+  async settled(id: string): Promise<void> {
+    await this.chains.get(id)?.catch(() => undefined);
+  }
+
   async remove(id: string): Promise<void> {
     await this.chains.get(id)?.catch(() => undefined);
     await rm(join(this.dir, `${id}.json`), { force: true });

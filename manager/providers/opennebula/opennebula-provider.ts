@@ -178,6 +178,11 @@ export class OpenNebulaProvider implements CloudProvider {
     );
   }
 
+  /** Stops creating and waiting; every VM stays for the next manager. */
+  async close(): Promise<void> {
+    this.stopped = true;
+  }
+
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
