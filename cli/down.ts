@@ -32,13 +32,14 @@ export async function runDown(config: BrokelConfig, log: Logger): Promise<number
   }
   const provider = await createProvider(config, log.child({ component: 'provider' }));
   const replicas = await provider.list();
+  // The token first: stop() then removes the deployment's folder once it is empty.
+  await forgetDeploymentAdminToken(provider.stateDir);
   try {
     await provider.stop();
   } catch (err) {
     console.error(`brokel down: ${errorMessage(err)}`);
     return 1;
   }
-  await forgetDeploymentAdminToken(provider.stateDir);
   console.log(
     `brokel: deployment ${config.deployment} (${provider.kind}) is down: ${replicas.length} replica(s) destroyed.`,
   );

@@ -13,6 +13,8 @@ interface StatusReplica {
 interface StatusBody {
   deployment: string;
   configError: string | null;
+  /** Config paths changed in the file that wait for a restart. */
+  restartRequired?: string[];
   thresholds: Record<string, { lower: number; upper: number; min: number; max: number }>;
   levels: Array<{
     level: string;
@@ -48,6 +50,8 @@ export async function runStatus(json: boolean, file: string | undefined): Promis
   console.log(
     `deployment ${body.deployment}${body.configError ? `  (config rejected: ${body.configError})` : ''}`,
   );
+  if (body.restartRequired && body.restartRequired.length > 0)
+    console.log(`config changes waiting for a restart: ${body.restartRequired.join(', ')}`);
   for (const level of body.levels) {
     const t = body.thresholds[level.level === 'broker' ? 'brokers' : 'orchestrators'];
     console.log(

@@ -1,6 +1,6 @@
-import { watch } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../common/config/load.ts';
+import { applyReload } from '../common/config/reload.ts';
 import type { BrokelConfig } from '../common/config/schema.ts';
 import { errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
@@ -13,6 +13,7 @@ import { assembleControlPlane } from '../manager/control-plane.ts';
 import { HttpDnsRegistry, NoDnsRegistry } from '../manager/dns-registry.ts';
 import { createProvider } from '../manager/providers/create-provider.ts';
 import { checkTemplateNames } from './check-templates.ts';
+import { watchConfigFile } from './config-watch.ts';
 
 /**
  * Whether stopping `brokel up` ends the deployment (pure): only the local provider's embedded demo
@@ -37,6 +38,8 @@ export async function runUp(
 ): Promise<void> {
   let config = initial;
   let configError: string | undefined;
+  /** Paths the file changed that wait for a restart (reported in the log and in status). */
+  let restartRequired: string[] = [];
   const provider = await createProvider(config, log.child({ component: 'provider' }));
   // geo-dns: in this process, or a standalone one's registry API (dns.registry), or none.
   const { registry } = config.dns;
@@ -69,6 +72,7 @@ export async function runUp(
       deployment: config.deployment,
       configFile: file ?? null,
       configError: configError ?? null,
+      restartRequired,
       thresholds: config.levels,
     }),
   });
@@ -102,16 +106,23 @@ export async function runUp(
     try {
       const next = await loadConfig(file);
       checkTemplateNames(next, file);
-      config = next;
+      const applied = applyReload(initial, next);
+      config = applied.config;
       configError = undefined;
-      log.info({ file }, 'config reloaded');
+      restartRequired = applied.restartRequired;
+      if (restartRequired.length > 0)
+        log.warn(
+          { file, restartRequired },
+          'config reloaded; these changes need a restart of brokel up and are not applied yet',
+        );
+      else log.info({ file }, 'config reloaded');
     } catch (err) {
       configError = errorMessage(err);
       log.error({ file, err: configError }, 'config rejected: the running config stays');
     }
   };
   if (file) {
-    watch(file, () => void reload()).unref();
+    watchConfigFile(file, () => void reload());
     process.on('SIGHUP', () => void reload());
   }
   await manager.start();

@@ -11,6 +11,7 @@ import { KubernetesProvider } from '../../manager/providers/kubernetes/kubernete
 import { freePort } from '../../manager/providers/local/address-pool.ts';
 import { up } from '../helpers/brokel-process.ts';
 import { startK8sStandIn } from '../helpers/k8s-stand-in.ts';
+import { defer } from '../helpers/remote-provider.ts';
 import {
   leftoverCgroups,
   pidAlive,
@@ -39,7 +40,7 @@ async function down(file: string): Promise<{ code: number; out: string }> {
 
 async function workDir(t: import('node:test').TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'brokel-down-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  defer(t, () => rm(dir, { recursive: true, force: true }));
   return dir;
 }
 
@@ -128,6 +129,7 @@ describe('stopping the manager keeps the data plane; brokel down tears it down (
         '',
       ].join('\n'),
     );
+    defer(t, () => down(file)); // whatever happens below, nothing is left running (a no-op when down ran)
     let at = performance.now();
     const lap = (what: string) => {
       t.diagnostic(`${what}: ${((performance.now() - at) / 1000).toFixed(1)} s`);
