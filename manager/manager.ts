@@ -5,7 +5,7 @@ import { type Decision, decide, type LevelView, type ReplicaView } from './decid
 import type { DecisionLog } from './decision-log.ts';
 import type { ManagerMetrics } from './metrics.ts';
 import { type CloudProvider, LEVELS, type Level, type Replica } from './providers/cloud-provider.ts';
-import { type HoltState, holtForecast, holtStep, levelLoad, smooth } from './smoothing.ts';
+import { type ForecastState, forecastStep, levelLoad, smooth } from './smoothing.ts';
 import type { Topology } from './topology.ts';
 
 export interface ManagerDeps {
@@ -37,7 +37,7 @@ const LEVEL_CONFIG = { broker: 'brokers', orchestrator: 'orchestrators' } as con
 export class Manager {
   private readonly smoothed = new Map<string, number>();
   private readonly raw = new Map<string, number>();
-  private readonly holt = new Map<Level, HoltState>();
+  private readonly holt = new Map<Level, ForecastState>();
   private readonly inFlight = new Map<Level, string>();
   private readonly lastActionAt = new Map<Level, number>();
   private readonly levelLoads = new Map<Level, { load?: number; raw?: number; forecast?: number }>();
@@ -165,9 +165,13 @@ export class Manager {
     );
     let forecast: number | undefined;
     if (rawLoad !== undefined) {
-      const holt = holtStep(this.holt.get(level), rawLoad, config.smoothing.alpha, config.proactive.beta);
-      this.holt.set(level, holt);
-      forecast = holtForecast(holt, config.proactive.horizonObservations);
+      const step = forecastStep(this.holt.get(level), rawLoad, measured.length, {
+        alpha: config.smoothing.alpha,
+        beta: config.proactive.beta,
+        horizon: config.proactive.horizonObservations,
+      });
+      this.holt.set(level, step.state);
+      forecast = step.forecast;
     }
     this.levelLoads.set(level, { load, raw: rawLoad, forecast });
     const views: ReplicaView[] = mine.map((r) => {

@@ -41,6 +41,32 @@ export function holtStep(
   return { level, trend };
 }
 
+/**
+ * level + h·trend, clamped to [0, 1]: a load is a fraction of the level's allocation, and a steep
+ * trend must not forecast a load no replica count could show (pure).
+ */
 export function holtForecast(state: HoltState, horizon: number): number {
-  return state.level + horizon * state.trend;
+  return Math.min(1, Math.max(0, state.level + horizon * state.trend));
+}
+
+/** The proactive policy's state per level: Holt's state and the replica count it was learnt on. */
+export interface ForecastState {
+  holt: HoltState;
+  replicas: number;
+}
+
+/**
+ * One proactive observation (pure). When the level's replica count changed since the last one, the
+ * state starts again from this observation: the old level and trend describe a pool that no longer
+ * exists (after an add, the load per replica drops and the old rising trend would call for a remove).
+ */
+export function forecastStep(
+  state: ForecastState | undefined,
+  observed: number,
+  replicas: number,
+  p: { alpha: number; beta: number; horizon: number },
+): { state: ForecastState; forecast: number } {
+  const previous = state?.replicas === replicas ? state.holt : undefined;
+  const holt = holtStep(previous, observed, p.alpha, p.beta);
+  return { state: { holt, replicas }, forecast: holtForecast(holt, p.horizon) };
 }
