@@ -5,6 +5,7 @@ import { type Decision, decide, type LevelView, type ReplicaView } from './decid
 import type { DecisionLog } from './decision-log.ts';
 import type { ManagerMetrics } from './metrics.ts';
 import { type CloudProvider, LEVELS, type Level, type Replica } from './providers/cloud-provider.ts';
+import { planResume } from './resume.ts';
 import { type ForecastState, forecastStep, levelLoad, smooth } from './smoothing.ts';
 import type { Topology } from './topology.ts';
 
@@ -54,20 +55,18 @@ export class Manager {
 
   constructor(private readonly d: ManagerDeps) {}
 
-  /** Adopts what the provider has, fills each level up to its minimum, then starts the loop. */
+  /**
+   * Adopts what the provider has, fills each level up to its minimum, starts the loop, and finishes
+   * what a previous run left half done (planResume) as the broker level's action in flight, so the
+   * loop observes meanwhile and decide() waits for it.
+   */
   async start(): Promise<void> {
     const replicas = await this.d.provider.list();
-    for (const r of replicas) {
-      if (r.level === 'broker' && r.state !== 'failed')
-        this.d.topology.brokerStates.set(r.id, r.state === 'draining' ? 'draining' : 'active');
-    }
-    await this.d.topology.adoptReportedPools();
-    // Finish what a previous run left half done: a joining broker joins, a draining one is removed.
-    for (const r of replicas.filter((x) => x.level === 'broker' && x.state !== 'failed')) {
-      const state = this.d.topology.brokerStates.get(r.id);
-      if (state === 'joining') await this.d.topology.join(r);
-      else if (state === 'draining') await this.d.topology.removeBroker(r.id);
-    }
+    const plan = planResume(
+      replicas.filter((r) => r.level === 'broker'),
+      await this.d.topology.reportedPool(),
+    );
+    for (const [id, state] of plan.states) this.d.topology.brokerStates.set(id, state);
     this.brokerSeq = replicas.filter((r) => r.level === 'broker').length;
     const config = this.d.config();
     while ((await this.live('broker')).length < config.levels.brokers.min)
@@ -79,6 +78,18 @@ export class Manager {
     // Orchestrators a previous run left (adopted) are in no geo-dns yet.
     for (const r of await this.live('orchestrator'))
       await this.d.topology.publishDns(r, this.smoothed.get(r.id) ?? 0);
+    if (plan.join.length + plan.remove.length > 0) {
+      const what = [...plan.join.map((r) => `join ${r.id}`), ...plan.remove.map((r) => `remove ${r.id}`)];
+      this.d.log.warn({ resume: what }, 'finishing what the previous manager left half done');
+      this.runAction('broker', `resume ${what.join(', ')}`, async () => {
+        const timeoutMs = config.manager.actionTimeoutSeconds * 1000;
+        for (const r of plan.join) {
+          const ready = r.state === 'ready' ? r : await this.d.provider.waitReady(r.id, timeoutMs);
+          await this.d.topology.join(ready);
+        }
+        for (const r of plan.remove) await this.d.topology.removeBroker(r.id);
+      });
+    }
     this.schedule();
   }
 
@@ -227,11 +238,8 @@ export class Manager {
   private act(decision: Decision, config: BrokelConfig): void {
     const level = decision.level;
     if (this.inFlight.has(level) || this.stopped) return;
-    const started = performance.now();
     const what = decision.action === 'remove' ? `remove ${decision.replica}` : 'add';
-    this.inFlight.set(level, what);
-    this.lastActionAt.set(level, this.observation);
-    const run = async () => {
+    this.runAction(level, what, async () => {
       if (decision.action === 'add') {
         if (level === 'broker')
           await this.d.topology.addBroker(this.nextTemplate(), config.levels.brokers.cpuQuota);
@@ -240,7 +248,14 @@ export class Manager {
         if (level === 'broker') await this.d.topology.removeBroker(decision.replica);
         else await this.d.topology.removeOrchestrator(decision.replica);
       }
-    };
+    });
+  }
+
+  /** Carries out one action of a level in the background: the level's one action in flight. */
+  private runAction(level: Level, what: string, run: () => Promise<void>): void {
+    const started = performance.now();
+    this.inFlight.set(level, what);
+    this.lastActionAt.set(level, this.observation);
     const action = run().then(
       () => this.finish(level, what, started, 'done'),
       (err: unknown) => {

@@ -82,6 +82,25 @@ export class Topology {
     }
   }
 
+  /**
+   * The pool the ready orchestrators report, by broker URL (a non-active state wins over active), or
+   * undefined when none answered. A restarted manager resumes from it (manager/resume.ts).
+   */
+  async reportedPool(): Promise<Map<string, BrokerState> | undefined> {
+    let answered = false;
+    const pool = new Map<string, BrokerState>();
+    for (const orchestrator of await this.orchestrators()) {
+      const reported = await this.client(orchestrator)
+        .status()
+        .catch(() => undefined);
+      if (!reported) continue;
+      answered = true;
+      for (const b of reported.brokers)
+        if (b.state !== 'active' || !pool.has(b.url)) pool.set(b.url, b.state);
+    }
+    return answered ? pool : undefined;
+  }
+
   /** Tells every ready orchestrator the desired pool. */
   async pushPool(): Promise<void> {
     const pool = await this.desiredPool();
