@@ -11,7 +11,7 @@ import { KubernetesProvider } from '../../manager/providers/kubernetes/kubernete
 import { freePort } from '../../manager/providers/local/address-pool.ts';
 import { up } from '../helpers/brokel-process.ts';
 import { startK8sStandIn } from '../helpers/k8s-stand-in.ts';
-import { defer } from '../helpers/remote-provider.ts';
+import { CLOUD_TOKEN, defer, startCloud, startOpenNebula } from '../helpers/remote-provider.ts';
 import {
   leftoverCgroups,
   pidAlive,
@@ -164,5 +164,35 @@ describe('stopping the manager keeps the data plane; brokel down tears it down (
     );
     assert.deepEqual(processesOf(`/brokel/${deployment}/`), []);
     assert.deepEqual(leftoverCgroups(deployment), []);
+  });
+
+  it('opennebula (brokel cloud serve): brokel down deletes every VM of the deployment and only those', async (t) => {
+    const cloud = await startCloud(t);
+    const dir = await workDir(t);
+    const deployment = uniqueDeployment('od');
+    const ours = await startOpenNebula(t, cloud.url, { deployment });
+    const other = await startOpenNebula(t, cloud.url);
+    const vm = await ours.create('broker', 'mosquitto');
+    const kept = await other.create('broker', 'mosquitto');
+    await ours.waitReady(vm.id, 20_000);
+    const file = join(dir, 'brokel.yaml');
+    await writeFile(
+      file,
+      [
+        `deployment: ${deployment}`,
+        `provider: { kind: opennebula, opennebula: { url: '${cloud.url}', token: ${CLOUD_TOKEN} } }`,
+        `api: { listen: 127.0.0.1:${await freePort('127.0.0.1')} }`,
+        'dns: { enabled: false }',
+        '',
+      ].join('\n'),
+    );
+    const done = await down(file);
+    assert.equal(done.code, 0, done.out);
+    assert.match(done.out, /is down: 1 replica\(s\) destroyed/);
+    assert.deepEqual(
+      (await cloud.local.list()).map((r) => r.id),
+      [kept.id],
+      'the other deployment keeps its VM',
+    );
   });
 });
