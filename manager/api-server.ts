@@ -8,6 +8,7 @@ import { DashboardHub, type DashboardSources } from './dashboard/hub.ts';
 import { dashboardFile } from './dashboard/static.ts';
 import type { Manager } from './manager.ts';
 import type { ManagerMetrics } from './metrics.ts';
+import { prometheusTargets } from './prometheus-targets.ts';
 import type { Level } from './providers/cloud-provider.ts';
 import { handleScale } from './scale-route.ts';
 
@@ -15,7 +16,8 @@ export type ManagerApi = JsonServer;
 
 /**
  * The manager's read-only HTTP API: `GET /api/status` (levels, replicas with state and load,
- * thresholds, last decisions, config problems) and `GET /metrics` (Prometheus); with a dashboard,
+ * thresholds, last decisions, config problems), `GET /metrics` (Prometheus) and
+ * `GET /api/prometheus/targets` (the orchestrators, for Prometheus's HTTP discovery); with a dashboard,
  * `GET /` (the page), `/api/dashboard` (one snapshot) and `/api/events` (snapshots as server-sent
  * events); `POST /api/scale` (admin token) sets or clears a level's manual target. Bound to loopback
  * by default (`api.listen`).
@@ -54,6 +56,10 @@ export async function startManagerApi(options: {
     }
     if (path === '/metrics')
       return { status: 200, text: await registry.metrics(), contentType: registry.contentType };
+    if (path === '/api/prometheus/targets') {
+      const { levels } = await options.manager.status();
+      return { status: 200, json: prometheusTargets(levels, String(options.extra().deployment ?? '')) };
+    }
     if (hub && path === '/api/dashboard') return { status: 200, json: await hub.snapshot() };
     if (hub && path === '/api/events') {
       hub.checkRoom();
