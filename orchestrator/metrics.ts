@@ -1,6 +1,6 @@
 import { createServiceMetrics, type ServiceMetrics } from '../common/metrics.ts';
 
-/** The orchestrator's Prometheus metrics (README lists them). */
+/** The orchestrator's Prometheus metrics (docs/metrics.md lists them, generated). */
 export function orchestratorMetrics(): ServiceMetrics & {
   sessions: ReturnType<ServiceMetrics['gauge']>;
   connections: ReturnType<ServiceMetrics['counter']>;

@@ -233,7 +233,7 @@ export const configSchema = z
               .default({}),
           })
           .prefault({}),
-        /** An OpenNebula-like REST API (README, "Cloud providers"), e.g. `brokel cloud serve`. */
+        /** An OpenNebula-like REST API (docs/providers.md), e.g. `brokel cloud serve`. */
         opennebula: z
           .strictObject({
             url: z.url({ protocol: /^https?$/ }).optional(),

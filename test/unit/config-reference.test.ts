@@ -6,8 +6,9 @@ import {
   renderConfigReference,
   schemaComments,
 } from '../../scripts/docs/config-reference.ts';
+import { METRICS_FILE, renderMetricsReference } from '../../scripts/docs/metrics-reference.ts';
 
-describe('docs/configuration.md, generated from the zod schema', () => {
+describe('generated docs: docs/configuration.md (zod schema) and docs/metrics.md (registries)', () => {
   it('is up to date with common/config/schema.ts (else: npm run docs:config)', async () => {
     const committed = await readFile(REFERENCE_FILE, 'utf8');
     assert.ok(
@@ -34,5 +35,10 @@ describe('docs/configuration.md, generated from the zod schema', () => {
       'api.listen': 'Where.',
     });
     assert.throws(() => schemaComments('const other = {\n  /** x */\n  a: 1,\n};'), /add other to ROOTS/);
+  });
+
+  it('docs/metrics.md is up to date with the registries (else: npm run docs:metrics)', async () => {
+    const committed = await readFile(METRICS_FILE, 'utf8');
+    assert.ok(committed === renderMetricsReference(), 'docs/metrics.md is stale: run npm run docs:metrics');
   });
 });
