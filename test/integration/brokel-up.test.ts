@@ -38,11 +38,11 @@ function configYaml(
   ].join('\n');
 }
 
-/** `node bin/brokel.js up -c FILE`, resolved once it printed where clients connect. */
+/** `node bin/brokel.js up -c FILE`, resolved once it printed where clients connect and the dashboard is. */
 async function up(
   t: TestContext,
   file: string,
-): Promise<{ child: ChildProcess; exited: Promise<number | null> }> {
+): Promise<{ child: ChildProcess; exited: Promise<number | null>; dashboard: string }> {
   const child = spawn(process.execPath, ['bin/brokel.js', 'up', '-c', file], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, BROKEL_LOG_LEVEL: 'warn' },
@@ -55,12 +55,17 @@ async function up(
     stderr += d;
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  await new Promise<void>((resolve, reject) => {
+  let clients = false;
+  const dashboard = await new Promise<string>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-    lines.on('line', (line) => line.startsWith('MQTT clients connect to:') && resolve());
+    lines.on('line', (line) => {
+      if (line.startsWith('MQTT clients connect to:')) clients = true;
+      const open = /^Dashboard: open (\S+) in a browser/.exec(line);
+      if (clients && open?.[1]) resolve(open[1]);
+    });
     void exited.then((code) => reject(new Error(`brokel up exited with ${code}: ${stderr}`)));
   });
-  return { child, exited };
+  return { child, exited, dashboard };
 }
 
 async function status(apiPort: number): Promise<Status> {
@@ -79,6 +84,11 @@ describe('brokel up (the real command, as a process)', () => {
     const file = join(dir, 'brokel.yaml');
     await writeFile(file, configYaml(deployment, apiPort, 0.7, dir, dnsPort));
     const first = await up(t, file);
+    // It says where the dashboard is, and the page is there.
+    assert.equal(first.dashboard, `http://127.0.0.1:${apiPort}/`);
+    const page = await fetch(first.dashboard);
+    assert.match(String(page.headers.get('content-type')), /^text\/html/);
+    assert.match(await page.text(), /<title>Brokel dashboard<\/title>/);
     const before = await status(apiPort);
     assert.equal(ids(before).length, 2, 'one broker and one orchestrator');
     // `brokel status` reads the running manager's API.
