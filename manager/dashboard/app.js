@@ -114,12 +114,14 @@ function renderLevel(snapshot, level) {
         title: `#${d.observation} ${d.action}: ${d.reason}`,
       })),
   });
-  const maxReplicas = Math.max(level.max, 1);
+  // Room above the most replicas seen, not up to max (a max of 10 would flatten one or two replicas).
+  const top = Math.max(level.min + 1, ...history.map((p) => p.replicas)) + 1;
+  const step = Math.ceil(top / 4);
   drawChart($('.chart-replicas', section), {
     height: 90,
     xs,
-    yMax: maxReplicas,
-    yTicks: [0, level.min, maxReplicas].filter((v, i, a) => a.indexOf(v) === i),
+    yMax: top,
+    yTicks: Array.from({ length: Math.floor(top / step) + 1 }, (_, i) => i * step),
     yFormat: (t) => String(t),
     series: [{ cls: 'replicas', step: true, points: history.map((p) => [p.observation, p.replicas]) }],
   });
@@ -134,7 +136,7 @@ function renderLevel(snapshot, level) {
         el('td', {}, badge(state)),
         el('td', {}, bar(r.cpu)),
         el('td', {}, bar(r.smoothed)),
-        el('td', { class: 'muted mono' }, r.url),
+        el('td', { class: 'muted mono', title: r.url }, r.url.replace(/^[a-z]+:\/\//, '')),
       );
     }),
   );
