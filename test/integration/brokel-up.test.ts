@@ -55,13 +55,15 @@ async function up(
     stderr += d;
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  let clients = false;
+  // Up to its last line (it always prints one); the dashboard's address is '' when it printed none.
   const dashboard = await new Promise<string>((resolve, reject) => {
+    let clients = false;
+    let open = '';
     const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
     lines.on('line', (line) => {
       if (line.startsWith('MQTT clients connect to:')) clients = true;
-      const open = /^Dashboard: open (\S+) in a browser/.exec(line);
-      if (clients && open?.[1]) resolve(open[1]);
+      open = /^Dashboard: open (\S+) in a browser/.exec(line)?.[1] ?? open;
+      if (line === 'Ctrl-C stops everything.' && clients) resolve(open);
     });
     void exited.then((code) => reject(new Error(`brokel up exited with ${code}: ${stderr}`)));
   });
