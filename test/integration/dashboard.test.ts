@@ -115,6 +115,9 @@ describe('dashboard: the manager API serves a live page, checked in Chromium', (
     );
     const add = manager.decisions.find((d) => d.level === 'broker' && d.action === 'add');
     assert.ok(add, 'the manager decided to add a broker');
+    t.diagnostic(
+      `add decided at observation ${add.observation}; the page showed the new broker at ${shownAt}`,
+    );
     assert.ok(
       shownAt <= add.observation + 2,
       `new broker shown at observation ${shownAt}, the add was at ${add.observation}`,
