@@ -94,11 +94,19 @@ describe('dashboard: the manager API serves a live page, checked in Chromium', (
       body: JSON.stringify({ level: 'brokers', target: 2 }),
     });
     assert.equal(refused.status, 401);
-    const scaled = await fetch(`${base}/api/scale`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ level: 'brokers', target: 2 }),
-    });
+    const scale = (target: number | 'auto') =>
+      fetch(`${base}/api/scale`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ level: 'brokers', target }),
+      });
+    const outside = await scale(3);
+    assert.equal(outside.status, 400, 'a target above the level max is refused');
+    assert.match(
+      ((await outside.json()) as { error: string }).error,
+      /scale\.brokers: 3 is not an integer within \[1, 2\]/,
+    );
+    const scaled = await scale(2);
     assert.equal(scaled.status, 200, await scaled.text());
 
     // The page shows the second broker; the observation it shows then is at most two after the add.
@@ -130,6 +138,10 @@ describe('dashboard: the manager API serves a live page, checked in Chromium', (
     assert.equal(await page.locator('#level-broker svg .mark.add').count(), 1);
     assert.match((await page.locator('#decisions').textContent()) ?? '', /manual target 2/);
     await page.locator('#brokers tbody tr').nth(1).waitFor({ timeout: 5000 });
+
+    // Back to the policy: the manual target is gone from the status.
+    assert.equal((await scale('auto')).status, 200);
+    assert.equal((await manager.status()).levels[0]?.manualTarget, undefined);
 
     await mkdir(OUTPUT, { recursive: true });
     const file = join(OUTPUT, 'dashboard.png');
