@@ -1,90 +1,108 @@
-import { loadConfig } from '../common/config/load.ts';
 import { ConfigError, errorMessage } from '../common/errors.ts';
 import { createRootLogger } from '../common/logger.ts';
 import { parseCommandArgs } from './args.ts';
-import { checkTemplateNames } from './check-templates.ts';
-import { CLOUD_USAGE, runCloud } from './cloud.ts';
-import { DNS_USAGE, runDns } from './dns.ts';
-import { DOWN_USAGE, runDown } from './down.ts';
-import { ORCHESTRATOR_USAGE, runOrchestrator } from './orchestrator.ts';
-import { runScenario, SCENARIO_USAGE } from './scenario.ts';
-import { runStatus } from './status.ts';
-import { runTaxi, TAXI_USAGE } from './taxi.ts';
-import { runUp } from './up.ts';
+import { COMMANDS, commandHelp, mainUsage, wantsHelp } from './help.ts';
+import { chooseLogFormat, takeLogFormat } from './log-format.ts';
 
-const USAGE = `usage: brokel <command> [options]
+// Each command's module is imported when that command runs: `brokel help` and `brokel X --help`
+// start without loading the MQTT, Kubernetes and provider code.
 
-commands:
-  up [-c FILE] [--keep-replicas]
-                           run the system (default: local processes); stopping it leaves
-                           the replicas running, except the local demo's (unless --keep-replicas)
-  ${DOWN_USAGE}
-  status [--json] [-c FILE] levels, replicas, loads, thresholds and the last decisions of a running manager
-  config check FILE        validate a brokel.yaml and print the effective config
-  ${ORCHESTRATOR_USAGE}
-                           run one orchestrator replica (MQTT proxy + admin API)
-  ${DNS_USAGE}
-  ${CLOUD_USAGE}
-  ${TAXI_USAGE}
-  ${SCENARIO_USAGE}
-  help                     this text
-
-environment: BROKEL_LOG_LEVEL (default info), BROKEL_ADMIN_TOKEN (orchestrator admin token)`;
-
-async function main(argv: string[]): Promise<number> {
+async function main(args: string[]): Promise<number> {
+  const { argv, format } = takeLogFormat(args);
+  const logFormat = chooseLogFormat(format, process.env.BROKEL_LOG_FORMAT, process.stdout.isTTY === true);
   const [command, ...rest] = argv;
-  const log = createRootLogger({ level: process.env.BROKEL_LOG_LEVEL ?? 'info' });
+  if (command === 'help' || command === '--help' || command === '-h' || command === undefined) {
+    const topic = rest[0] === '--help' || rest[0] === '-h' ? 'help' : rest[0];
+    const text = topic === undefined ? mainUsage() : await commandHelp(topic);
+    if (text === undefined) {
+      console.error(`brokel: no command ${JSON.stringify(topic)}\n\n${mainUsage()}`);
+      return 2;
+    }
+    console.log(text);
+    return command === undefined ? 2 : 0;
+  }
+  if (wantsHelp(rest) && COMMANDS[command]) {
+    console.log(await commandHelp(command));
+    return 0;
+  }
+  const log = createRootLogger({ level: process.env.BROKEL_LOG_LEVEL ?? 'info', format: logFormat });
   switch (command) {
     case 'up': {
       const { values } = parseCommandArgs('up', rest, {
         config: { type: 'string', short: 'c' },
         'keep-replicas': { type: 'boolean' },
       });
+      const { loadConfig } = await import('../common/config/load.ts');
+      const { checkTemplateNames } = await import('./check-templates.ts');
       const config = await loadConfig(values.config);
       checkTemplateNames(config, values.config);
-      await runUp(config, values.config, log, { keepReplicas: values['keep-replicas'] ?? false });
+      await (await import('./up.ts')).runUp(config, values.config, log, {
+        keepReplicas: values['keep-replicas'] ?? false,
+      });
       return 0;
     }
     case 'down': {
       const { values } = parseCommandArgs('down', rest, { config: { type: 'string', short: 'c' } });
-      return runDown(await loadConfig(values.config), log);
+      const { loadConfig } = await import('../common/config/load.ts');
+      return (await import('./down.ts')).runDown(await loadConfig(values.config), log);
     }
     case 'orchestrator':
-      await runOrchestrator(rest, process.env);
+      await (await import('./orchestrator.ts')).runOrchestrator(rest, {
+        ...process.env,
+        BROKEL_LOG_FORMAT: logFormat,
+      });
       return 0;
     case 'dns':
-      return runDns(rest, log);
+      return (await import('./dns.ts')).runDns(rest, log);
     case 'cloud':
-      return runCloud(rest, log);
+      return (await import('./cloud.ts')).runCloud(rest, log);
     case 'taxi':
-      return runTaxi(rest, log);
+      return (await import('./taxi.ts')).runTaxi(rest, log);
     case 'scenario':
-      return runScenario(rest, log);
+      return (await import('./scenario.ts')).runScenario(rest, log);
     case 'status': {
       const { values } = parseCommandArgs('status', rest, {
         json: { type: 'boolean' },
+        watch: { type: 'boolean' },
+        every: { type: 'string' },
         config: { type: 'string', short: 'c' },
       });
-      return runStatus(values.json ?? false, values.config);
+      const every = values.every === undefined ? 2 : Number(values.every);
+      if (!(every >= 0.2 && every <= 3600))
+        throw new ConfigError([
+          { path: '--every', message: `${values.every} is not between 0.2 and 3600 seconds` },
+        ]);
+      return (await import('./status.ts')).runStatus({
+        json: values.json ?? false,
+        file: values.config,
+        watch: values.watch ?? false,
+        everySeconds: every,
+      });
+    }
+    case 'scale': {
+      const { values, positionals } = parseCommandArgs('scale', rest, {
+        config: { type: 'string', short: 'c' },
+      });
+      return (await import('./scale.ts')).runScale(
+        positionals,
+        values.config,
+        process.env.BROKEL_ADMIN_TOKEN,
+      );
     }
     case 'config': {
       const [sub, file] = rest;
       if (sub !== 'check' || !file)
         throw new ConfigError([{ path: 'config', message: 'usage: brokel config check FILE' }]);
+      const { loadConfig } = await import('../common/config/load.ts');
+      const { checkTemplateNames } = await import('./check-templates.ts');
       const config = await loadConfig(file);
       checkTemplateNames(config, file);
       console.log(`${file}: valid`);
       console.log(JSON.stringify(config, null, 2));
       return 0;
     }
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      console.log(USAGE);
-      return command === undefined ? 2 : 0;
     default:
-      console.error(`brokel: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+      console.error(`brokel: unknown command ${JSON.stringify(command)}\n\n${mainUsage()}`);
       return 2;
   }
 }

@@ -157,7 +157,8 @@ export async function runOrchestrator(
     cert: await readFlagFile(settings.tls.certFile, '--tls-cert'),
     key: await readFlagFile(settings.tls.keyFile, '--tls-key'),
   };
-  const log = createRootLogger({ level: settings.logLevel });
+  const format = env.BROKEL_LOG_FORMAT === 'pretty' ? 'pretty' : 'json';
+  const log = createRootLogger({ level: settings.logLevel, format });
   const orchestrator = new Orchestrator({
     routing: settings.routing ?? config.routing,
     brokers: settings.brokers,

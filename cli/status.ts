@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../common/config/load.ts';
 
 interface StatusReplica {
@@ -21,6 +22,7 @@ interface StatusBody {
     load?: number;
     rawLoad?: number;
     actionInFlight?: string;
+    manualTarget?: number;
     replicas: StatusReplica[];
   }>;
   decisions: Array<{ observation: number; level: string; action: string; reason: string; time: string }>;
@@ -28,44 +30,72 @@ interface StatusBody {
 
 const pct = (x: number | undefined) => (x === undefined ? '   -  ' : `${(100 * x).toFixed(1).padStart(5)}%`);
 
-/** `brokel status [--json] [-c FILE]`: asks the running manager's API and prints it. */
-export async function runStatus(json: boolean, file: string | undefined): Promise<number> {
-  const config = await loadConfig(file);
-  const url = `http://${config.api.listen}/api/status`;
-  let body: StatusBody;
-  try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(5000) });
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    body = (await response.json()) as StatusBody;
-  } catch (err) {
-    console.error(
-      `brokel status: no manager answers at ${url} (${(err as Error).message}); is \`brokel up\` running?`,
-    );
-    return 1;
-  }
-  if (json) {
-    console.log(JSON.stringify(body, null, 2));
-    return 0;
-  }
-  console.log(
+async function fetchStatus(url: string): Promise<StatusBody> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(5000) });
+  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  return (await response.json()) as StatusBody;
+}
+
+const unreachable = (url: string, err: unknown) =>
+  `brokel status: no manager answers at ${url} (${(err as Error).message}); is \`brokel up\` running?`;
+
+/** The text `brokel status` prints for one answer of the manager. */
+export function renderStatus(body: StatusBody): string[] {
+  const lines = [
     `deployment ${body.deployment}${body.configError ? `  (config rejected: ${body.configError})` : ''}`,
-  );
+  ];
   if (body.restartRequired && body.restartRequired.length > 0)
-    console.log(`config changes waiting for a restart: ${body.restartRequired.join(', ')}`);
+    lines.push(`config changes waiting for a restart: ${body.restartRequired.join(', ')}`);
   for (const level of body.levels) {
     const t = body.thresholds[level.level === 'broker' ? 'brokers' : 'orchestrators'];
-    console.log(
+    const manual = level.manualTarget === undefined ? '' : `, manual target ${level.manualTarget}`;
+    lines.push(
       `\n${level.level} level: load ${pct(level.load)} (raw ${pct(level.rawLoad)}), thresholds ${t?.lower}–${t?.upper}, ` +
-        `min ${t?.min} max ${t?.max}${level.actionInFlight ? `, in flight: ${level.actionInFlight}` : ''}`,
+        `min ${t?.min} max ${t?.max}${manual}${level.actionInFlight ? `, in flight: ${level.actionInFlight}` : ''}`,
     );
     for (const r of level.replicas) {
-      console.log(
+      lines.push(
         `  ${r.id.padEnd(14)} ${r.template.padEnd(12)} ${(r.poolState ?? r.state).padEnd(9)} cpu ${pct(r.cpu)} smoothed ${pct(r.smoothed)}  ${r.url}`,
       );
     }
   }
-  console.log('\nlast decisions:');
+  lines.push('\nlast decisions:');
   for (const d of body.decisions.slice(-10))
-    console.log(`  #${d.observation} ${d.level.padEnd(12)} ${d.action.padEnd(6)} ${d.reason}`);
-  return 0;
+    lines.push(`  #${d.observation} ${d.level.padEnd(12)} ${d.action.padEnd(6)} ${d.reason}`);
+  return lines;
+}
+
+/**
+ * `brokel status [--json] [--watch] [-c FILE]`: asks the running manager's API and prints it; with
+ * --watch, again every `everySeconds` until interrupted (a manager that does not answer is said so,
+ * and asked again).
+ */
+export async function runStatus(options: {
+  json: boolean;
+  file: string | undefined;
+  watch?: boolean;
+  everySeconds?: number;
+}): Promise<number> {
+  const config = await loadConfig(options.file);
+  const url = `http://${config.api.listen}/api/status`;
+  if (!options.watch) {
+    let body: StatusBody;
+    try {
+      body = await fetchStatus(url);
+    } catch (err) {
+      console.error(unreachable(url, err));
+      return 1;
+    }
+    console.log(options.json ? JSON.stringify(body, null, 2) : renderStatus(body).join('\n'));
+    return 0;
+  }
+  const clear = process.stdout.isTTY ? '\x1b[2J\x1b[H' : '';
+  for (;;) {
+    const text = await fetchStatus(url).then(
+      (body) => (options.json ? JSON.stringify(body) : renderStatus(body).join('\n')),
+      (err: unknown) => unreachable(url, err),
+    );
+    process.stdout.write(`${clear}${new Date().toLocaleTimeString()}  (Ctrl-C stops)\n${text}\n`);
+    await sleep((options.everySeconds ?? 2) * 1000);
+  }
 }

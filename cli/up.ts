@@ -52,12 +52,13 @@ export async function runUp(
     : registry.url && registry.token
       ? new HttpDnsRegistry(registry.url.replace(/\/$/, ''), registry.token)
       : new NoDnsRegistry();
+  const adminToken = await deploymentAdminToken(config.manager.adminToken, provider.stateDir);
   const { manager, metrics, decisionLog, topology } = assembleControlPlane({
     provider,
     config: () => config,
     decisionLogFile:
       config.manager.decisionLog ?? join(provider.stateDir, '..', `${config.deployment}-decisions.jsonl`),
-    adminToken: await deploymentAdminToken(config.manager.adminToken, provider.stateDir),
+    adminToken,
     log,
     dns,
   });
@@ -68,6 +69,13 @@ export async function runUp(
     ...listen,
     log,
     registries: geo ? [geo.server.metrics.registry] : [],
+    adminToken,
+    dashboard: {
+      manager,
+      config: () => config,
+      orchestratorStatus: (r) => topology.client(r).status(),
+      ...(geo ? { dnsRecords: () => geo.directory.list() } : {}),
+    },
     extra: () => ({
       deployment: config.deployment,
       configFile: file ?? null,
@@ -139,9 +147,9 @@ export async function runUp(
       `geo-dns: ${config.dns.name} on ${geo.server.host}:${geo.server.port} (UDP/TCP), e.g. dig @${geo.server.host} -p ${geo.server.port} ${config.dns.name}`,
     );
   else if (registry.url) console.log(`geo-dns: orchestrators registered at ${registry.url}`);
-  console.log(
-    `Manager API: http://${listen.host}:${api.port}/api/status (and /metrics); decisions: ${decisionLog.file}`,
-  );
+  const base = `http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${api.port}`;
+  console.log(`Dashboard: open ${base}/ in a browser (live; or \`brokel status --watch\` here)`);
+  console.log(`Manager API: ${base}/api/status (and /metrics); decisions: ${decisionLog.file}`);
   console.log(
     teardown
       ? 'Ctrl-C ends the demo: every replica is destroyed (brokel up --keep-replicas keeps them).'

@@ -34,7 +34,7 @@ export function dnsMetrics() {
       [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05],
       ['transport'],
     ),
-    records: m.gauge('brokel_dns_orchestrators', 'Orchestrator records, by state', ['state']),
+    records: m.gauge('brokel_dns_registered_orchestrators', 'Orchestrator records, by state', ['state']),
   };
 }
 

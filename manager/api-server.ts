@@ -4,15 +4,23 @@ import { HttpError } from '../common/errors.ts';
 import type { Reply } from '../common/http/http-io.ts';
 import { type JsonServer, startJsonServer } from '../common/http/json-server.ts';
 import type { Logger } from '../common/logger.ts';
+import { DashboardHub, type DashboardSources } from './dashboard/hub.ts';
+import { dashboardFile } from './dashboard/static.ts';
 import type { Manager } from './manager.ts';
 import type { ManagerMetrics } from './metrics.ts';
+import { prometheusTargets } from './prometheus-targets.ts';
+import type { Level } from './providers/cloud-provider.ts';
+import { handleScale } from './scale-route.ts';
 
 export type ManagerApi = JsonServer;
 
 /**
  * The manager's read-only HTTP API: `GET /api/status` (levels, replicas with state and load,
- * thresholds, last decisions, config problems) and `GET /metrics` (Prometheus). Bound to loopback by
- * default (`api.listen`).
+ * thresholds, last decisions, config problems), `GET /metrics` (Prometheus) and
+ * `GET /api/prometheus/targets` (the orchestrators, for Prometheus's HTTP discovery); with a dashboard,
+ * `GET /` (the page), `/api/dashboard` (one snapshot) and `/api/events` (snapshots as server-sent
+ * events); `POST /api/scale` (admin token) sets or clears a level's manual target. Bound to loopback
+ * by default (`api.listen`).
  */
 export async function startManagerApi(options: {
   manager: Manager;
@@ -23,28 +31,57 @@ export async function startManagerApi(options: {
   extra: () => Record<string, unknown>;
   /** Registries of services in the same process (the in-process geo-dns), served with the manager's. */
   registries?: Registry[];
+  /** The live dashboard at `/` (read-only, same listener); none when absent. */
+  dashboard?: DashboardSources;
+  /** The deployment's admin token: `POST /api/scale` needs it (no scale route without it). */
+  adminToken?: string;
 }): Promise<ManagerApi> {
+  const hub = options.dashboard ? new DashboardHub(options.dashboard, options.log) : undefined;
   const registry =
     options.registries && options.registries.length > 0
       ? Registry.merge([options.metrics.registry, ...options.registries])
       : options.metrics.registry;
   const respond = async (req: IncomingMessage): Promise<Reply> => {
-    req.resume();
     const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET') throw new HttpError(405, 'only GET');
+    if (req.method === 'POST' && path === '/api/scale') {
+      const set = (level: Level, target: number | undefined) =>
+        options.manager.setManualTarget(level, target);
+      return { status: 200, json: await handleScale(req, options.adminToken, set) };
+    }
+    req.resume();
+    if (req.method !== 'GET') throw new HttpError(405, 'only GET (and POST /api/scale)');
     if (path === '/api/status') {
       const status = { ...options.extra(), ...(await options.manager.status()) };
       return { status: 200, text: JSON.stringify(status, null, 2), contentType: 'application/json' };
     }
     if (path === '/metrics')
       return { status: 200, text: await registry.metrics(), contentType: registry.contentType };
+    if (path === '/api/prometheus/targets') {
+      const { levels } = await options.manager.status();
+      return { status: 200, json: prometheusTargets(levels, String(options.extra().deployment ?? '')) };
+    }
+    if (hub && path === '/api/dashboard') return { status: 200, json: await hub.snapshot() };
+    if (hub && path === '/api/events') {
+      hub.checkRoom();
+      return { status: 200, stream: (res) => hub.watch(res) };
+    }
+    const file = hub && path !== undefined ? await dashboardFile(path) : undefined;
+    if (file) return file;
     throw new HttpError(404, `no route ${path}`);
   };
-  return startJsonServer({
+  const server = await startJsonServer({
     name: 'manager API',
     host: options.host,
     port: options.port,
     log: options.log,
     respond,
   });
+  hub?.start();
+  return {
+    port: server.port,
+    close: async () => {
+      await hub?.stop();
+      await server.close();
+    },
+  };
 }

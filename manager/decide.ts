@@ -21,6 +21,8 @@ export interface LevelView {
   actionInFlight: boolean;
   /** Observations since this level's last action (Infinity when none). */
   sinceLastAction: number;
+  /** An operator's replica count (`brokel scale`), followed instead of the load until set back to auto. */
+  manualTarget?: number;
 }
 
 export interface LevelPolicy {
@@ -50,7 +52,8 @@ const live = (r: ReplicaView) => r.state !== 'failed';
  * The elasticity decision, per level, as a pure function (ARCHITECTURE.md, control plane, step 3):
  * above `upper` and below the level's max and the SLA's total max → add one; below `lower` and above
  * min → remove the least-loaded replica (the newest on a tie); nothing during warm-up, while the level
- * has a replica booting, joining or draining, or during the cool-down. One replica at a time.
+ * has a replica booting, joining or draining, or during the cool-down. One replica at a time. A level
+ * with an operator's manual target steps towards it instead (within min/max and the SLA).
  */
 export function decide(input: DecisionInput): Decision[] {
   const total = input.levels.reduce((n, l) => n + l.replicas.filter(live).length, 0);
@@ -67,6 +70,10 @@ export function decide(input: DecisionInput): Decision[] {
       (r) => r.state === 'booting' || r.state === 'joining' || r.state === 'draining',
     );
     if (busy) return none(`replica ${busy.id} is ${busy.state}`);
+    if (view.manualTarget !== undefined) {
+      const slaFull = total >= input.policy.slaMaxReplicas;
+      return manual(view, t, { wanted: view.manualTarget, count, load, slaFull });
+    }
     if (view.sinceLastAction < t.cooldownObservations) {
       return none(
         `cooling down (${view.sinceLastAction}/${t.cooldownObservations} observations since the last action)`,
@@ -105,4 +112,25 @@ export function decide(input: DecisionInput): Decision[] {
     }
     return none(`${shown} within [${t.lower}, ${t.upper}]`);
   });
+}
+
+/** Steps a level towards the operator's target, kept within [min, max]; no cool-down, one at a time. */
+function manual(
+  view: LevelView,
+  t: LevelPolicy,
+  now: { wanted: number; count: number; load: number | undefined; slaFull: boolean },
+): Decision {
+  const { wanted, count, load } = now;
+  const target = Math.min(t.max, Math.max(t.min, wanted));
+  const reason = `manual target ${target}${target === wanted ? '' : ` (asked ${wanted}, kept within [${t.min}, ${t.max}])`}`;
+  if (count < target && now.slaFull)
+    return { level: view.level, action: 'none', load, reason: `${reason}, but at the SLA's max` };
+  if (count < target) return { level: view.level, action: 'add', load: load ?? 0, reason };
+  if (count > target) {
+    const victim = [...view.replicas]
+      .filter((r) => r.state === 'ready')
+      .sort((a, b) => (a.smoothed ?? 0) - (b.smoothed ?? 0) || b.createdAt - a.createdAt)[0];
+    if (victim) return { level: view.level, action: 'remove', replica: victim.id, load: load ?? 0, reason };
+  }
+  return { level: view.level, action: 'none', load, reason: `at ${reason}` };
 }

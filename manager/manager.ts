@@ -1,5 +1,5 @@
 import type { BrokelConfig } from '../common/config/schema.ts';
-import { errorMessage } from '../common/errors.ts';
+import { ConfigError, errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { type Decision, decide, type LevelView, type ReplicaView } from './decide.ts';
 import type { DecisionLog } from './decision-log.ts';
@@ -26,6 +26,8 @@ export interface LevelStatus {
   rawLoad: number | undefined;
   forecast: number | undefined;
   actionInFlight: string | undefined;
+  /** The operator's target (`brokel scale`), undefined when the policy decides (auto). */
+  manualTarget?: number;
 }
 
 const LEVEL_CONFIG = { broker: 'brokers', orchestrator: 'orchestrators' } as const;
@@ -52,6 +54,7 @@ export class Manager {
   private brokerSeq = 0;
   private readonly actions = new Set<Promise<void>>();
   private readonly reaping = new Set<string>();
+  private readonly manualTargets = new Map<Level, number>();
 
   constructor(private readonly d: ManagerDeps) {}
 
@@ -91,6 +94,28 @@ export class Manager {
       });
     }
     this.schedule();
+  }
+
+  /**
+   * `brokel scale <level> <n>`: a replica count the policy follows (within min/max) until set back
+   * to auto (`undefined`). Refused outside [min, max] so the operator hears it, not a silent clamp.
+   */
+  setManualTarget(level: Level, target: number | undefined): void {
+    if (target === undefined) {
+      this.manualTargets.delete(level);
+      this.d.log.info({ level }, 'scale: back to the policy');
+      return;
+    }
+    const t = this.d.config().levels[LEVEL_CONFIG[level]];
+    if (!Number.isInteger(target) || target < t.min || target > t.max)
+      throw new ConfigError([
+        {
+          path: `scale.${LEVEL_CONFIG[level]}`,
+          message: `${target} is not an integer within [${t.min}, ${t.max}]`,
+        },
+      ]);
+    this.manualTargets.set(level, target);
+    this.d.log.info({ level, target }, 'scale: manual target set');
   }
 
   private async live(level: Level): Promise<Replica[]> {
@@ -198,6 +223,7 @@ export class Manager {
       forecast,
       actionInFlight: this.inFlight.has(level),
       sinceLastAction: last === undefined ? Number.POSITIVE_INFINITY : this.observation - last,
+      ...(this.manualTargets.has(level) ? { manualTarget: this.manualTargets.get(level) } : {}),
     };
   }
 
@@ -313,6 +339,7 @@ export class Manager {
         rawLoad: this.levelLoads.get(level)?.raw,
         forecast: this.levelLoads.get(level)?.forecast,
         actionInFlight: this.inFlight.get(level),
+        ...(this.manualTargets.has(level) ? { manualTarget: this.manualTargets.get(level) } : {}),
       })),
     };
   }

@@ -5,7 +5,7 @@ export function managerMetrics() {
   const m = createServiceMetrics({ defaultMetrics: true });
   const metrics = {
     ...m,
-    replicas: m.gauge('brokel_manager_replicas', 'Replicas per level and state', ['level', 'state']),
+    replicas: m.gauge('brokel_manager_level_replicas', 'Replicas per level and state', ['level', 'state']),
     load: m.gauge('brokel_manager_level_load_ratio', 'Level load, fraction of allocated CPU', [
       'level',
       'kind',

@@ -1,6 +1,6 @@
 import { createServiceMetrics, type ServiceMetrics } from '../common/metrics.ts';
 
-/** The orchestrator's Prometheus metrics (README lists them). */
+/** The orchestrator's Prometheus metrics (docs/metrics.md lists them, generated). */
 export function orchestratorMetrics(): ServiceMetrics & {
   sessions: ReturnType<ServiceMetrics['gauge']>;
   connections: ReturnType<ServiceMetrics['counter']>;
@@ -11,7 +11,7 @@ export function orchestratorMetrics(): ServiceMetrics & {
   const m = createServiceMetrics({ defaultMetrics: true });
   return {
     ...m,
-    sessions: m.gauge('brokel_orchestrator_sessions', 'Client sessions connected now'),
+    sessions: m.gauge('brokel_orchestrator_client_sessions', 'Client sessions connected now'),
     connections: m.counter('brokel_orchestrator_connections_total', 'Client connections accepted'),
     published: m.counter('brokel_orchestrator_published_total', 'Client publishes routed to a broker', [
       'broker',

@@ -8,10 +8,11 @@ cd "$(dirname "$0")/.."
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "brokel setup: installing npm packages (npm ci)" >&2
   # npm ci insists on lock entries for every platform's optional package (Biome ships one per OS);
-  # registries that lack some of them make it refuse, so fall back to npm install from the same lock.
+  # registries that lack some of them make it refuse, so fall back to npm install from the same lock,
+  # with --no-save so that a fresh clone stays clean (the lock file is never rewritten).
   if ! npm ci --no-audit --no-fund; then
     echo "brokel setup: npm ci refused the lock file; running npm install instead" >&2
-    npm install --no-audit --no-fund
+    npm install --no-audit --no-fund --no-save
   fi
 fi
 
@@ -21,6 +22,8 @@ command -v mosquitto >/dev/null 2>&1 || need+=(mosquitto)
 command -v mosquitto_sub >/dev/null 2>&1 || need+=(mosquitto-clients)
 [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need+=(rabbitmq-server)
 command -v dig >/dev/null 2>&1 || need+=(dnsutils)
+# The dashboard's browser test drives Debian's chromium through playwright-core (an npm devDependency).
+[ -x /usr/bin/chromium ] || need+=(chromium)
 
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

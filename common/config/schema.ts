@@ -12,9 +12,13 @@ const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^\s:]+):\d{1,5}$/, 'is n
 export const templateName = z.string().regex(/^[a-z][a-z0-9-]*$/, 'is not a template name');
 
 const levelBase = {
+  /** Scale in below this level load (fraction of the level's allocated CPU). */
   lower: fraction.default(0.3),
+  /** Scale out above this level load. */
   upper: fraction.default(0.7),
+  /** Replicas the level never goes below (`brokel up` starts these). */
   min: z.number().int().min(1).default(1),
+  /** Observations to wait after an action of this level before the next. */
   cooldownObservations: z.number().int().min(0).default(0),
 };
 
@@ -37,8 +41,11 @@ function thresholdsOrdered(
 export const brokerLevelSchema = z
   .strictObject({
     ...levelBase,
+    /** Replicas the level never goes above. */
     max: z.number().int().min(1).default(10),
+    /** Broker template (`mosquitto`, `rabbitmq`), or a list used in turn for a mixed pool. */
     template: z.union([templateName, z.array(templateName).min(1)]).default('mosquitto'),
+    /** Cores each broker replica gets (a VM's size; cgroup quota on the local provider). */
     cpuQuota: z.number().positive().max(64).optional().default(0.25),
   })
   .superRefine(thresholdsOrdered);
@@ -46,22 +53,28 @@ export const brokerLevelSchema = z
 export const orchestratorLevelSchema = z
   .strictObject({
     ...levelBase,
+    /** Replicas the level never goes above. */
     max: z.number().int().min(1).default(4),
+    /** Cores each orchestrator replica gets; unconstrained when absent. */
     cpuQuota: z.number().positive().max(64).optional(),
   })
   .superRefine(thresholdsOrdered);
 
 export const localProviderSchema = z.strictObject({
+  /** `aliases`: each replica on its own 127.A.x.y with the standard port; `ports`: 127.0.0.1, own port. */
   addressing: z.enum(['aliases', 'ports']).default('aliases'),
   /** First two octets of the 127.x.y.z block replicas get in `aliases` mode. */
   addressBlock: z
     .string()
     .regex(/^127\.\d{1,3}$/, 'is not 127.N')
     .default('127.42'),
+  /** Extra seconds before a replica starts, to mimic a VM's boot. */
   bootDelaySeconds: z.number().min(0).max(600).default(0),
   /** Where replicas keep their data dirs and state; a temp dir per deployment when absent. */
   stateDir: z.string().optional(),
+  /** SIGTERM, then SIGKILL after this long. */
   stopTimeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+  /** A replica not ready by then is failed. */
   bootTimeoutMs: z.number().int().min(1000).max(600_000).default(60_000),
 });
 
@@ -93,9 +106,13 @@ export const dnsSchema = z
   .strictObject({
     /** Where `brokel up` runs geo-dns in-process (UDP and TCP); `enabled: false` for none. */
     enabled: z.boolean().default(true),
+    /** UDP and TCP address geo-dns answers on. */
     listen: hostPort.default('127.0.0.1:5353'),
+    /** The zone geo-dns is authoritative for (SOA and NS at its apex). */
     zone: dnsName.default('brokel.test'),
+    /** The name clients resolve; inside the zone. */
     name: dnsName.default('mqtt.brokel.test'),
+    /** TTL of the answers: short, so clients follow scale-out and drains. */
     ttlSeconds: z.number().int().min(0).max(86_400).default(5),
     /** Orchestrators within this distance of the nearest one count as equally near: least load wins. */
     tieKm: z.number().min(0).max(20_000).default(50),
@@ -134,16 +151,20 @@ export const dnsSchema = z
 
 export const configSchema = z
   .strictObject({
+    /** Names the replicas (`brokel-b1`, `brokel-o1`), cgroups and the state dir. */
     deployment: z
       .string()
       .regex(/^[a-z][a-z0-9-]{0,30}$/, 'is not a deployment name (a-z, 0-9, -)')
       .default('brokel'),
     monitor: z
       .strictObject({
+        /** Time between two monitoring observations (15 s in the paper). */
         intervalSeconds: z.number().min(0.1).max(3600).default(15),
+        /** Observations before the first decision (loads settle first). */
         warmupObservations: z.number().int().min(0).default(3),
       })
       .prefault({}),
+    /** Exponential smoothing of each replica's CPU, `L(t) = α·cpu(t) + (1 − α)·L(t−1)`; α = 0.5 is the paper's aging. */
     smoothing: z.strictObject({ alpha: z.number().gt(0).max(1).default(0.5) }).prefault({}),
     policy: z.enum(['reactive', 'proactive']).default('reactive'),
     /** Holt's linear smoothing for the proactive policy: trend factor and how far ahead to look. */
@@ -171,7 +192,9 @@ export const configSchema = z
         orchestrators: orchestratorLevelSchema.prefault({}),
       })
       .prefault({}),
+    /** `maxReplicas`: both levels together never exceed it. */
     sla: z.strictObject({ maxReplicas: z.number().int().min(2).default(12) }).prefault({}),
+    /** How an orchestrator picks the broker for a publish: round-robin (the paper), or per client / per topic to keep order. */
     routing: z.enum(['round-robin', 'client-affinity', 'topic-affinity']).default('round-robin'),
     brokers: z
       .strictObject({
@@ -210,7 +233,7 @@ export const configSchema = z
               .default({}),
           })
           .prefault({}),
-        /** An OpenNebula-like REST API (README, "Cloud providers"), e.g. `brokel cloud serve`. */
+        /** An OpenNebula-like REST API (docs/providers.md), e.g. `brokel cloud serve`. */
         opennebula: z
           .strictObject({
             url: z.url({ protocol: /^https?$/ }).optional(),
@@ -251,6 +274,7 @@ export const configSchema = z
       })
       .prefault({}),
     dns: dnsSchema.prefault({}),
+    /** The manager API and dashboard (`api.listen`): status, metrics, the live dashboard at `/`. */
     api: z.strictObject({ listen: hostPort.default('127.0.0.1:9780') }).prefault({}),
   })
   .superRefine((config, ctx) => {

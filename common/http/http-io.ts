@@ -4,10 +4,11 @@ import { HttpError } from '../errors.ts';
 /** Largest request body the admin API reads (a pool of MAX_BROKERS URLs fits many times over). */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
-/** What a handler answers: JSON (`json`) or text with its content type. */
+/** What a handler answers: JSON (`json`), text with its content type, or a stream it writes itself. */
 export type Reply =
   | { status: number; json: unknown; headers?: Record<string, string> }
-  | { status: number; text: string; contentType: string; headers?: Record<string, string> };
+  | { status: number; text: string; contentType: string; headers?: Record<string, string> }
+  | { status: number; stream: (res: ServerResponse) => void };
 
 /**
  * Reads a request body of at most `limitBytes`. Over the limit: rejects with 413 and discards the
@@ -57,6 +58,7 @@ export function parseJson(body: Buffer): unknown {
 
 export function send(res: ServerResponse, reply: Reply): void {
   if (res.headersSent || res.destroyed) return;
+  if ('stream' in reply) return reply.stream(res);
   const isJson = 'json' in reply;
   const payload = isJson ? `${JSON.stringify(reply.json)}\n` : reply.text;
   res.writeHead(reply.status, {

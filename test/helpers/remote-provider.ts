@@ -92,7 +92,7 @@ export async function startManagerOn(
   });
   const dir = await mkdtemp(join(tmpdir(), 'brokel-manager-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
-  const { manager, topology, decisionLog } = assembleControlPlane({
+  const { manager, topology, decisionLog, metrics } = assembleControlPlane({
     provider,
     config: () => config,
     decisionLogFile: join(dir, 'decisions.jsonl'),
@@ -102,5 +102,5 @@ export async function startManagerOn(
   });
   defer(t, () => manager.stop());
   await manager.start();
-  return { manager, topology, decisionLog, config };
+  return { manager, topology, decisionLog, config, metrics };
 }

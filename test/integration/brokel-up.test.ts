@@ -54,6 +54,11 @@ describe('brokel up (the real command, as a process)', () => {
     const file = join(dir, 'brokel.yaml');
     await writeFile(file, configYaml(deployment, apiPort, 0.7, dir, dnsPort));
     const first = await up(t, file);
+    // It says where the dashboard is, and the page is there.
+    assert.equal(first.dashboard, `http://127.0.0.1:${apiPort}/`);
+    const page = await fetch(first.dashboard);
+    assert.match(String(page.headers.get('content-type')), /^text\/html/);
+    assert.match(await page.text(), /<title>Brokel dashboard<\/title>/);
     const before = await status(apiPort);
     assert.equal(ids(before).length, 2, 'one broker and one orchestrator');
     // `brokel status` reads the running manager's API.

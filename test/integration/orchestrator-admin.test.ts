@@ -345,14 +345,14 @@ describe('orchestrator admin API (real HTTP, real Orchestrator, real Mosquitto)'
     assert.equal(lines.length, quiet, 'successful requests log nothing at info');
   });
 
-  it('GET /metrics serves the Prometheus text with brokel_orchestrator_sessions', async (t) => {
+  it('GET /metrics serves the Prometheus text with brokel_orchestrator_client_sessions', async (t) => {
     const s = await startStack(t, { token: TOKEN });
     await connectClient(t, s.mqttUrl, { clientId: 'metrics-client' });
     const answer = await s.api('GET', '/metrics');
     assert.equal(answer.status, 200);
     assert.match(String(answer.headers['content-type']), /^text\/plain; version=0\.0\.4/);
-    assert.match(answer.text, /^# TYPE brokel_orchestrator_sessions gauge$/m);
-    assert.match(answer.text, /^brokel_orchestrator_sessions 1$/m);
+    assert.match(answer.text, /^# TYPE brokel_orchestrator_client_sessions gauge$/m);
+    assert.match(answer.text, /^brokel_orchestrator_client_sessions 1$/m);
     assert.match(answer.text, /^brokel_orchestrator_connections_total 1$/m);
   });
 

@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { type DecisionInput, decide, type LevelPolicy, type LevelView } from '../../manager/decide.ts';
+
+const POLICY: LevelPolicy = { lower: 0.3, upper: 0.7, min: 1, max: 4, cooldownObservations: 5 };
+
+function level(load: number, count: number, over: Partial<LevelView> = {}): LevelView {
+  return {
+    level: 'broker',
+    replicas: Array.from({ length: count }, (_, i) => ({
+      id: `b${i + 1}`,
+      state: 'ready' as const,
+      createdAt: i,
+      smoothed: load + i / 100,
+    })),
+    load,
+    forecast: undefined,
+    actionInFlight: false,
+    sinceLastAction: 1,
+    ...over,
+  };
+}
+
+const input = (view: LevelView, sla = 12): DecisionInput => ({
+  levels: [view],
+  observation: 10,
+  policy: { kind: 'reactive', warmupObservations: 1, slaMaxReplicas: sla },
+  thresholds: { broker: POLICY, orchestrator: POLICY },
+});
+
+describe('decide() with a manual target (brokel scale)', () => {
+  it('steps towards the target whatever the load, without waiting for the cool-down', () => {
+    const [add] = decide(input(level(0.1, 1, { manualTarget: 3 })));
+    assert.deepEqual([add?.action, add?.reason], ['add', 'manual target 3']);
+    const [remove] = decide(input(level(0.95, 3, { manualTarget: 2 })));
+    assert.equal(remove?.action, 'remove');
+    assert.equal(remove?.action === 'remove' && remove.replica, 'b1', 'the least-loaded replica');
+    const [stay] = decide(input(level(0.95, 2, { manualTarget: 2 })));
+    assert.deepEqual([stay?.action, stay?.reason], ['none', 'at manual target 2']);
+  });
+
+  it('the same level without the target (auto) follows the load again', () => {
+    assert.equal(decide(input(level(0.95, 2, { sinceLastAction: 9 })))[0]?.action, 'add');
+    assert.equal(decide(input(level(0.95, 2, { sinceLastAction: 9, manualTarget: 2 })))[0]?.action, 'none');
+  });
+
+  it('keeps the target within [min, max] and the SLA, and one action at a time', () => {
+    const [capped] = decide(input(level(0.5, 4, { manualTarget: 9 })));
+    assert.equal(capped?.action, 'none');
+    assert.match(capped?.reason ?? '', /asked 9, kept within \[1, 4\]/);
+    assert.equal(decide(input(level(0.5, 2, { manualTarget: 3 }), 2))[0]?.action, 'none');
+    assert.equal(decide(input(level(0.5, 1, { manualTarget: 3, actionInFlight: true })))[0]?.action, 'none');
+    const booting = level(0.5, 2, { manualTarget: 3 });
+    const replicas = [
+      ...booting.replicas,
+      { id: 'b9', state: 'booting' as const, createdAt: 9, smoothed: 0 },
+    ];
+    assert.equal(decide(input({ ...booting, replicas }))[0]?.action, 'none');
+  });
+});
