@@ -1,5 +1,6 @@
 import type { IPublishPacket, Packet } from 'mqtt-packet';
 import type { Router } from '../routing/strategies.ts';
+import { AckOrder } from './ack-order.ts';
 import { BrokerWindows } from './broker-windows.ts';
 import type { SessionContext, UpstreamLink } from './context.ts';
 import { type TopicAliases, topicNameProblem } from './topic-alias.ts';
@@ -18,6 +19,10 @@ interface InFlight {
   attempts: number;
   /** Routed to this broker, whose receive maximum is reached: waits (in order) for a free slot. */
   queuedFor?: string;
+  /** PUBACK / PUBREC for the client, answered by a broker but behind an earlier publish's (AckOrder). */
+  ack: Packet | undefined;
+  /** Finished and forgotten (no longer in the in-flight map), maybe with its PUBACK still held. */
+  done: boolean;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -45,6 +50,14 @@ export class InboundPublishes {
   private receivedCount = 0;
   /** Payload bytes of the entries waiting for a broker slot. */
   private waitingBytes = 0;
+  /** PUBACK / PUBREC to the client in the order of the PUBLISHes. */
+  private readonly order = new AckOrder<InFlight>();
+  /** Entries finished at their broker whose acknowledgement waits in `order` (no longer in `inflight`). */
+  private ackedHeld = 0;
+  private readonly sendAck = (packet: Packet, entry: InFlight): void => {
+    if (entry.done) this.ackedHeld -= 1;
+    this.ctx.sendDown(packet);
+  };
   /** QoS 1 publishes acknowledged by a broker recently, oldest first (see limits.replayWindowMs). */
   private readonly recent: Array<{ brokerId: string; packet: IPublishPacket; at: number }> = [];
 
@@ -84,14 +97,15 @@ export class InboundPublishes {
     }
     if (existing) {
       // A re-sent QoS 2 PUBLISH [MQTT-4.3.3-?]: never a second copy on another broker.
-      if (existing.received) this.ctx.sendDown({ cmd: 'pubrec', messageId: downId });
-      else
+      if (existing.received) {
+        if (existing.ack === undefined) this.ctx.sendDown({ cmd: 'pubrec', messageId: downId });
+      } else
         this.ctx
           .link(existing.brokerId)
           ?.upstream.send({ ...existing.packet, messageId: existing.upId, dup: true });
       return;
     }
-    if (this.inflight.size >= this.maxInflight && this.ctx.version === 5) {
+    if (this.inflight.size + this.ackedHeld >= this.maxInflight && this.ctx.version === 5) {
       return this.ctx.protocolError(`more than ${this.maxInflight} unacknowledged publishes`, 0x93); // receive maximum exceeded
     }
     const entry: InFlight = {
@@ -102,8 +116,11 @@ export class InboundPublishes {
       received: false,
       released: false,
       attempts: 0,
+      ack: undefined,
+      done: false,
     };
     this.inflight.set(downId, entry);
+    this.order.push(entry);
     this.send(entry, []);
     this.updatePause();
   }
@@ -190,6 +207,13 @@ export class InboundPublishes {
     this.assign(entry, '');
     if (entry.received) this.receivedCount -= 1;
     this.inflight.delete(entry.downId);
+    entry.done = true;
+  }
+
+  /** The client's PUBACK / PUBREC for an entry, sent once every earlier publish's is ([MQTT-4.6.0-2], -3). */
+  private acknowledge(entry: InFlight, ack: Packet): void {
+    if (entry.done) this.ackedHeld += 1;
+    this.order.ready(entry, ack, this.sendAck);
   }
 
   private dispatch(entry: InFlight, link: UpstreamLink): void {
@@ -223,12 +247,12 @@ export class InboundPublishes {
           // at QoS 1. The client still gets the QoS 2 handshake: PUBREC now, PUBCOMP on its PUBREL.
           this.markReceived(entry);
           this.assign(entry, '');
-          this.ctx.sendDown({ cmd: 'pubrec', messageId: downId });
+          this.acknowledge(entry, { cmd: 'pubrec', messageId: downId });
           break;
         }
         this.forget(entry);
         this.remember(link.brokerId, entry.packet);
-        this.ctx.sendDown({ cmd: 'puback', messageId: downId, ...relayed });
+        this.acknowledge(entry, { cmd: 'puback', messageId: downId, ...relayed });
         break;
       case 'pubrec':
         if (reasonCode !== undefined && reasonCode >= 0x80) {
@@ -237,7 +261,7 @@ export class InboundPublishes {
         } else {
           this.markReceived(entry);
         }
-        this.ctx.sendDown({ cmd: 'pubrec', messageId: downId, ...relayed });
+        this.acknowledge(entry, { cmd: 'pubrec', messageId: downId, ...relayed });
         break;
       case 'pubcomp':
         link.ids.release(entry.upId);
@@ -332,7 +356,7 @@ export class InboundPublishes {
 
   /** The session's pause reasons are a set: pausing twice or resuming an unpaused reason is a no-op. */
   private updatePause(): void {
-    const atBrokers = this.inflight.size - this.receivedCount - this.windows.waitingCount;
+    const atBrokers = this.inflight.size + this.ackedHeld - this.receivedCount - this.windows.waitingCount;
     if (atBrokers >= this.maxInflight || this.waitingBytes >= this.maxWaitingBytes)
       this.ctx.pauseClient('in-flight window full');
     else this.ctx.resumeClient('in-flight window full');
