@@ -3,13 +3,15 @@ import type { TestContext } from 'node:test';
 
 /**
  * A user-space TCP relay on an ephemeral loopback port in front of `target` (this kernel has no
- * netem): bytes from the target back to the connecting side arrive `delayMs` late, in order, so a
- * broker behind it answers late (a slower or farther broker). Closed, with every socket, at teardown.
+ * netem): bytes in one direction arrive `delayMs` late, in order. 'from-target' (default): a broker
+ * behind it answers late (a slower or farther broker); 'to-target': what is sent to it arrives late,
+ * and is lost if the target dies first. Closed, with every socket, at teardown.
  */
 export async function delayRelay(
   t: TestContext,
   target: { host: string; port: number },
   delayMs: number,
+  direction: 'from-target' | 'to-target' = 'from-target',
 ): Promise<{ url: string; port: number }> {
   const sockets = new Set<Socket>();
   const track = (s: Socket) => {
@@ -22,10 +24,11 @@ export async function delayRelay(
     client.setNoDelay(true);
     track(client);
     track(upstream);
-    client.pipe(upstream);
-    upstream.on('data', (chunk: Buffer) => {
+    const [from, to] = direction === 'from-target' ? [upstream, client] : [client, upstream];
+    to.pipe(from); // the other direction, undelayed
+    from.on('data', (chunk: Buffer) => {
       setTimeout(() => {
-        if (!client.destroyed) client.write(chunk);
+        if (!to.destroyed) to.write(chunk);
       }, delayMs);
     });
     // A close on either side closes the other (after the delayed bytes went out).
