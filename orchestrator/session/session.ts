@@ -468,7 +468,7 @@ export class Session extends EventEmitter implements SessionContext {
     link.upstream.disconnect();
     this.subs?.onBrokerDown(brokerId);
     this.outbound?.onBrokerDown(brokerId);
-    this.inbound?.onBrokerDown(brokerId);
+    this.inbound?.onBrokerLeft(brokerId);
   }
 
   inflightOn(brokerId: string): number {
