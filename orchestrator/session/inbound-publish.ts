@@ -80,7 +80,8 @@ export class InboundPublishes {
     if (existing) {
       // A re-sent QoS 2 PUBLISH [MQTT-4.3.3-?]: never a second copy on another broker.
       if (existing.received) {
-        if (existing.ack === undefined) this.ctx.sendDown({ cmd: 'pubrec', messageId: downId });
+        if (existing.ack === undefined)
+          this.ctx.sendDown({ cmd: 'pubrec', messageId: downId, reasonCode: 0 });
       } else
         this.ctx
           .link(existing.brokerId)
@@ -238,7 +239,7 @@ export class InboundPublishes {
     const entry = this.inflight.get(downId);
     if (!entry || entry.brokerId !== link.brokerId || entry.upId !== packet.messageId) return;
     const reasonCode = (packet as { reasonCode?: number }).reasonCode;
-    const relayed = this.ctx.version === 5 && reasonCode !== undefined ? { reasonCode } : {};
+    const relayed = { reasonCode: this.ctx.version === 5 ? (reasonCode ?? 0) : 0 }; // 0: the short form
     switch (packet.cmd) {
       case 'puback':
         link.ids.release(entry.upId);
@@ -248,7 +249,7 @@ export class InboundPublishes {
           const again = entry.received; // re-sent after its first broker died: the client has its PUBREC
           this.markReceived(entry);
           this.assign(entry, '');
-          if (!again) this.acknowledge(entry, { cmd: 'pubrec', messageId: downId });
+          if (!again) this.acknowledge(entry, { cmd: 'pubrec', messageId: downId, reasonCode: 0 });
           else if (entry.released) this.complete(entry);
           break;
         }
@@ -311,7 +312,7 @@ export class InboundPublishes {
   /** A QoS 2 flow ends for the client: PUBCOMP now. */
   private complete(entry: InFlight): void {
     this.forget(entry);
-    this.ctx.sendDown({ cmd: 'pubcomp', messageId: entry.downId });
+    this.ctx.sendDown({ cmd: 'pubcomp', messageId: entry.downId, reasonCode: 0 });
     this.updatePause();
   }
 
