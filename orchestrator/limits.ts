@@ -27,14 +27,24 @@ export interface OrchestratorLimits {
   /** Back-off between reconnection attempts to a broker that went down (first, cap). */
   reconnectDelayMs: { first: number; max: number };
   /**
-   * QoS 1 publishes a broker acknowledged are kept this long (and at most replayMaxMessages per
-   * session): if that broker dies, they are re-sent to another one, since it may have died before
-   * delivering them. Duplicates are allowed at QoS 1; loss is not.
+   * QoS 1 publishes a broker acknowledged are kept this long, counted back from its last
+   * acknowledgement (and at most replayMaxMessages per session and broker): if that broker dies they
+   * are re-sent through another one, for subscribers that lagged behind at it (Mosquitto writes a
+   * publish to every subscriber with room in its window before it acknowledges it). It is the lag
+   * tolerated; every replayed publish is a duplicate for each subscriber that kept up
+   * (docs/acknowledgements-and-qos.md: 500 ms cost 3 % duplicates where 2 s cost 12.7 %).
    */
   replayWindowMs: number;
   replayMaxMessages: number;
   /** Grace period for 3.1.1 clients on POST /drain before they are closed. */
   drainGraceMs: number;
+  /**
+   * A QoS 2 publish PUBREC'd by a broker that then dies: 'resend' it to another broker (no loss, a
+   * duplicate when the dead broker had delivered it) or 'drop' it (exactly once or lost).
+   */
+  qos2OnBrokerLoss: 'resend' | 'drop';
+  /** Payload bytes one session keeps of PUBREC'd QoS 2 publishes for 'resend'; beyond it they are dropped on loss. */
+  maxKeptQos2Bytes: number;
 }
 
 export const DEFAULT_LIMITS: OrchestratorLimits = {
@@ -52,4 +62,6 @@ export const DEFAULT_LIMITS: OrchestratorLimits = {
   replayWindowMs: 2_000,
   replayMaxMessages: 2_000,
   drainGraceMs: 5_000,
+  qos2OnBrokerLoss: 'resend',
+  maxKeptQos2Bytes: 8 * 1024 * 1024,
 };

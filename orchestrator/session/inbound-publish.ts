@@ -1,29 +1,11 @@
 import type { IPublishPacket, Packet } from 'mqtt-packet';
 import type { Router } from '../routing/strategies.ts';
+import { AckOrder } from './ack-order.ts';
 import { BrokerWindows } from './broker-windows.ts';
 import type { SessionContext, UpstreamLink } from './context.ts';
+import { EMPTY, type InFlight, MAX_ATTEMPTS, type Qos2Options } from './inflight-publish.ts';
+import { ReplayWindow } from './replay-window.ts';
 import { type TopicAliases, topicNameProblem } from './topic-alias.ts';
-
-interface InFlight {
-  downId: number;
-  /** The broker holding it unacknowledged ('' while held or waiting); set only through assign(). */
-  brokerId: string;
-  upId: number;
-  packet: IPublishPacket;
-  /** QoS 2: PUBREC sent to the client (a broker owns the message now); waiting for its PUBREL. */
-  received: boolean;
-  /** QoS 2: PUBREL forwarded, waiting for the broker's PUBCOMP. */
-  released: boolean;
-  /** Brokers it was sent to: one that closes on it, again and again, is refusing this message. */
-  attempts: number;
-  /** Routed to this broker, whose receive maximum is reached: waits (in order) for a free slot. */
-  queuedFor?: string;
-}
-
-const EMPTY = Buffer.alloc(0);
-
-/** Sends of one publish (to brokers that went down on it) before the client is closed instead. */
-const MAX_ATTEMPTS = 4;
 
 /**
  * A client's PUBLISH flows (client → orchestrator → one broker). QoS 1/2 are acknowledged to the
@@ -35,18 +17,28 @@ const MAX_ATTEMPTS = 4;
  * The client is no longer read once `maxInflight` publishes are at brokers unacknowledged, or once the
  * publishes waiting for a broker slot hold `maxWaitingBytes` of payload. Neither counts QoS 2 publishes
  * already PUBREC'd to the client: their PUBRELs may be behind further publishes in what we would stop
- * reading (a 3.1.1 client has no receive maximum). Those keep no payload; the client's 65 535 packet
- * ids bound them.
+ * reading (a 3.1.1 client has no receive maximum). Those keep no payload (with 'drop'; with 'resend'
+ * at most qos2.maxKeptBytes of it); the client's 65 535 packet ids bound them.
  */
 export class InboundPublishes {
   private readonly inflight = new Map<number, InFlight>();
   private readonly windows = new BrokerWindows<InFlight>();
   /** Entries with `received` set. */
   private receivedCount = 0;
+  /** Payload bytes kept by PUBREC'd QoS 2 entries, to re-send them if their broker dies. */
+  private keptQos2Bytes = 0;
   /** Payload bytes of the entries waiting for a broker slot. */
   private waitingBytes = 0;
-  /** QoS 1 publishes acknowledged by a broker recently, oldest first (see limits.replayWindowMs). */
-  private readonly recent: Array<{ brokerId: string; packet: IPublishPacket; at: number }> = [];
+  /** PUBACK / PUBREC to the client in the order of the PUBLISHes. */
+  private readonly order = new AckOrder<InFlight>();
+  /** Entries finished at their broker whose acknowledgement waits in `order` (no longer in `inflight`). */
+  private ackedHeld = 0;
+  private readonly sendAck = (packet: Packet, entry: InFlight): void => {
+    if (entry.done) this.ackedHeld -= 1;
+    this.ctx.sendDown(packet);
+  };
+  /** QoS 1 publishes acknowledged by each broker recently (see limits.replayWindowMs). */
+  private readonly recent: ReplayWindow;
 
   constructor(
     private readonly ctx: SessionContext,
@@ -54,9 +46,12 @@ export class InboundPublishes {
     private readonly aliases: TopicAliases,
     /** Unacknowledged QoS 1/2 publishes from the client before we stop reading it (and v5 receive maximum). */
     readonly maxInflight: number,
-    private readonly replay: { windowMs: number; maxMessages: number } = { windowMs: 0, maxMessages: 0 },
+    replay: { windowMs: number; maxMessages: number } = { windowMs: 0, maxMessages: 0 },
     private readonly maxWaitingBytes = 1024 * 1024,
-  ) {}
+    private readonly qos2: Qos2Options = { onBrokerLoss: 'resend', maxKeptBytes: 8 * 1024 * 1024 },
+  ) {
+    this.recent = new ReplayWindow(replay.windowMs, replay.maxMessages);
+  }
 
   get size(): number {
     return this.inflight.size;
@@ -84,14 +79,16 @@ export class InboundPublishes {
     }
     if (existing) {
       // A re-sent QoS 2 PUBLISH [MQTT-4.3.3-?]: never a second copy on another broker.
-      if (existing.received) this.ctx.sendDown({ cmd: 'pubrec', messageId: downId });
-      else
+      if (existing.received) {
+        if (existing.ack === undefined)
+          this.ctx.sendDown({ cmd: 'pubrec', messageId: downId, reasonCode: 0 });
+      } else
         this.ctx
           .link(existing.brokerId)
           ?.upstream.send({ ...existing.packet, messageId: existing.upId, dup: true });
       return;
     }
-    if (this.inflight.size >= this.maxInflight && this.ctx.version === 5) {
+    if (this.inflight.size + this.ackedHeld >= this.maxInflight && this.ctx.version === 5) {
       return this.ctx.protocolError(`more than ${this.maxInflight} unacknowledged publishes`, 0x93); // receive maximum exceeded
     }
     const entry: InFlight = {
@@ -100,10 +97,14 @@ export class InboundPublishes {
       upId: 0,
       packet: forward,
       received: false,
+      stored: false,
       released: false,
       attempts: 0,
+      ack: undefined,
+      done: false,
     };
     this.inflight.set(downId, entry);
+    this.order.push(entry);
     this.send(entry, []);
     this.updatePause();
   }
@@ -178,18 +179,42 @@ export class InboundPublishes {
     if (brokerId !== '') this.windows.take(brokerId);
   }
 
-  /** QoS 2 accepted by a broker: only the ids are needed from now on. */
+  /**
+   * QoS 2 accepted by a broker. With 'drop' only the ids are needed from now on; with 'resend' the
+   * payload is kept until PUBCOMP (within qos2.maxKeptBytes), to go to another broker if this one dies.
+   */
   private markReceived(entry: InFlight): void {
+    entry.stored = true;
     if (entry.received) return;
     entry.received = true;
     this.receivedCount += 1;
+    const bytes = entry.packet.payload.length;
+    if (this.qos2.onBrokerLoss === 'resend' && this.keptQos2Bytes + bytes <= this.qos2.maxKeptBytes) {
+      this.keptQos2Bytes += bytes;
+      return;
+    }
+    if (this.qos2.onBrokerLoss === 'resend')
+      this.ctx.log.warn(
+        { downId: entry.downId },
+        'QoS 2 payloads over qos2 bound: this one is not kept for re-sending',
+      );
     entry.packet = { ...entry.packet, payload: EMPTY, properties: undefined };
   }
 
   private forget(entry: InFlight): void {
     this.assign(entry, '');
-    if (entry.received) this.receivedCount -= 1;
+    if (entry.received) {
+      this.receivedCount -= 1;
+      this.keptQos2Bytes -= entry.packet.payload.length;
+    }
     this.inflight.delete(entry.downId);
+    entry.done = true;
+  }
+
+  /** The client's PUBACK / PUBREC for an entry, sent once every earlier publish's is ([MQTT-4.6.0-2], -3). */
+  private acknowledge(entry: InFlight, ack: Packet): void {
+    if (entry.done) this.ackedHeld += 1;
+    this.order.ready(entry, ack, this.sendAck);
   }
 
   private dispatch(entry: InFlight, link: UpstreamLink): void {
@@ -214,30 +239,44 @@ export class InboundPublishes {
     const entry = this.inflight.get(downId);
     if (!entry || entry.brokerId !== link.brokerId || entry.upId !== packet.messageId) return;
     const reasonCode = (packet as { reasonCode?: number }).reasonCode;
-    const relayed = this.ctx.version === 5 && reasonCode !== undefined ? { reasonCode } : {};
+    const relayed = { reasonCode: this.ctx.version === 5 ? (reasonCode ?? 0) : 0 }; // 0: the short form
     switch (packet.cmd) {
       case 'puback':
         link.ids.release(entry.upId);
         if (entry.packet.qos === 2) {
           // A broker without QoS 2 (RabbitMQ 3.10) answers a QoS 2 PUBLISH with PUBACK and keeps it
           // at QoS 1. The client still gets the QoS 2 handshake: PUBREC now, PUBCOMP on its PUBREL.
+          const again = entry.received; // re-sent after its first broker died: the client has its PUBREC
           this.markReceived(entry);
           this.assign(entry, '');
-          this.ctx.sendDown({ cmd: 'pubrec', messageId: downId });
+          if (!again) this.acknowledge(entry, { cmd: 'pubrec', messageId: downId, reasonCode: 0 });
+          else if (entry.released) this.complete(entry);
           break;
         }
         this.forget(entry);
-        this.remember(link.brokerId, entry.packet);
-        this.ctx.sendDown({ cmd: 'puback', messageId: downId, ...relayed });
+        if (this.recent.enabled) this.recent.remember(link.brokerId, entry.packet, Date.now());
+        this.acknowledge(entry, { cmd: 'puback', messageId: downId, ...relayed });
         break;
       case 'pubrec':
+        if (entry.received) {
+          // Re-sent after its first broker died: the client has its PUBREC; its PUBREL may be here.
+          if (reasonCode !== undefined && reasonCode >= 0x80) {
+            link.ids.release(entry.upId);
+            this.ctx.log.warn({ downId, reasonCode }, 'a re-sent QoS 2 publish was refused: dropped');
+            this.complete(entry);
+          } else {
+            entry.stored = true;
+            if (entry.released) link.upstream.send({ cmd: 'pubrel', messageId: entry.upId });
+          }
+          break;
+        }
         if (reasonCode !== undefined && reasonCode >= 0x80) {
           link.ids.release(entry.upId);
           this.forget(entry);
         } else {
           this.markReceived(entry);
         }
-        this.ctx.sendDown({ cmd: 'pubrec', messageId: downId, ...relayed });
+        this.acknowledge(entry, { cmd: 'pubrec', messageId: downId, ...relayed });
         break;
       case 'pubcomp':
         link.ids.release(entry.upId);
@@ -261,28 +300,36 @@ export class InboundPublishes {
       });
       return;
     }
-    const link = entry.brokerId === '' ? undefined : this.ctx.link(entry.brokerId);
-    if (!link?.upstream.isUp) {
-      // The broker that accepted the message (PUBREC) is gone; it owned the message from then on.
-      this.forget(entry);
-      this.ctx.sendDown({ cmd: 'pubcomp', messageId: downId });
-      this.updatePause();
-      return;
-    }
     entry.released = true;
+    // Being re-sent after its broker died ('resend'): the PUBREL follows the new broker's PUBREC.
+    if (!entry.stored) return;
+    const link = entry.brokerId === '' ? undefined : this.ctx.link(entry.brokerId);
+    // Finished at a QoS 1 broker, or its broker died and the message went with it ('drop').
+    if (!link?.upstream.isUp) return this.complete(entry);
     link.upstream.send({ cmd: 'pubrel', messageId: entry.upId });
   }
 
-  private remember(brokerId: string, packet: IPublishPacket): void {
-    if (this.replay.maxMessages <= 0) return;
-    const now = Date.now();
-    this.recent.push({ brokerId, packet, at: now });
-    while (
-      this.recent.length > this.replay.maxMessages ||
-      (this.recent[0] && now - this.recent[0].at > this.replay.windowMs)
-    ) {
-      this.recent.shift();
+  /** A QoS 2 flow ends for the client: PUBCOMP now. */
+  private complete(entry: InFlight): void {
+    this.forget(entry);
+    this.ctx.sendDown({ cmd: 'pubcomp', messageId: entry.downId, reasonCode: 0 });
+    this.updatePause();
+  }
+
+  /**
+   * A QoS 2 publish its broker accepted (PUBREC) is lost with that broker unless it had delivered it
+   * (Mosquitto delivers on PUBREL). 'resend': to another broker, then PUBREL there (a duplicate when
+   * the dead broker had delivered it); 'drop' (or its payload was not kept): finished for the client.
+   */
+  private onStoredLost(entry: InFlight, brokerId: string): void {
+    if (this.qos2.onBrokerLoss === 'resend' && entry.packet.payload !== EMPTY) {
+      entry.stored = false;
+      this.send(entry, [brokerId]);
+      return;
     }
+    this.ctx.log.warn({ downId: entry.downId, broker: brokerId }, 'QoS 2 publish lost with its broker');
+    this.assign(entry, '');
+    if (entry.released) this.complete(entry);
   }
 
   /**
@@ -290,16 +337,12 @@ export class InboundPublishes {
    * may not have reached their subscribers yet; they are sent again through another broker.
    */
   replayRecent(brokerId: string): number {
-    const cutoff = Date.now() - this.replay.windowMs;
-    const lost = this.recent.filter((r) => r.brokerId === brokerId && r.at >= cutoff);
-    for (let i = this.recent.length - 1; i >= 0; i--)
-      if (this.recent[i]?.brokerId === brokerId) this.recent.splice(i, 1);
     let sent = 0;
-    for (const r of lost) {
-      const link = this.pick(r.packet, [brokerId]);
+    for (const packet of this.recent.take(brokerId)) {
+      const link = this.pick(packet, [brokerId]);
       const upId = link?.ids.allocate({ kind: 'republish' });
       if (!link || upId === undefined) continue;
-      link.upstream.send({ ...r.packet, messageId: upId, dup: false });
+      link.upstream.send({ ...packet, messageId: upId, dup: false });
       this.ctx.counters.published(link.brokerId);
       sent += 1;
     }
@@ -310,8 +353,8 @@ export class InboundPublishes {
   onBrokerDown(brokerId: string): void {
     for (const entry of this.inflight.values()) {
       if (entry.brokerId !== brokerId) continue;
-      if (entry.received) continue; // QoS 2 accepted by that broker; finished on the client's PUBREL
-      this.send(entry, [brokerId]);
+      if (entry.stored) this.onStoredLost(entry, brokerId);
+      else this.send(entry, [brokerId]);
     }
     for (const entry of this.windows.takeWaiting(brokerId)) {
       this.unqueue(entry);
@@ -319,10 +362,16 @@ export class InboundPublishes {
     }
   }
 
+  /** A broker left the pool in order (drained, removed): its publishes move; none is replayed. */
+  onBrokerLeft(brokerId: string): void {
+    this.onBrokerDown(brokerId);
+    this.recent.forget(brokerId);
+  }
+
   /** A broker became available: publishes held for lack of any broker go out now. */
   resendHeld(): void {
     for (const entry of this.inflight.values())
-      if (entry.brokerId === '' && !entry.received && entry.queuedFor === undefined) this.send(entry, []);
+      if (entry.brokerId === '' && !entry.stored && entry.queuedFor === undefined) this.send(entry, []);
   }
 
   /** Publishes routed to a broker and not yet acknowledged by it (the admin API's in-flight count). */
@@ -332,7 +381,7 @@ export class InboundPublishes {
 
   /** The session's pause reasons are a set: pausing twice or resuming an unpaused reason is a no-op. */
   private updatePause(): void {
-    const atBrokers = this.inflight.size - this.receivedCount - this.windows.waitingCount;
+    const atBrokers = this.inflight.size + this.ackedHeld - this.receivedCount - this.windows.waitingCount;
     if (atBrokers >= this.maxInflight || this.waitingBytes >= this.maxWaitingBytes)
       this.ctx.pauseClient('in-flight window full');
     else this.ctx.resumeClient('in-flight window full');
