@@ -1,17 +1,27 @@
-import { loadConfig } from '../common/config/load.ts';
 import { ConfigError, errorMessage } from '../common/errors.ts';
 import { createRootLogger } from '../common/logger.ts';
 import { parseCommandArgs } from './args.ts';
-import { checkTemplateNames } from './check-templates.ts';
-import { CLOUD_USAGE, runCloud } from './cloud.ts';
-import { DNS_USAGE, runDns } from './dns.ts';
-import { ORCHESTRATOR_USAGE, runOrchestrator } from './orchestrator.ts';
-import { runScenario, SCENARIO_USAGE } from './scenario.ts';
-import { runStatus } from './status.ts';
-import { runTaxi, TAXI_USAGE } from './taxi.ts';
-import { runUp } from './up.ts';
 
-const USAGE = `usage: brokel <command> [options]
+// Each command's module is imported when that command runs: an orchestrator replica must not load
+// what only the manager, geo-dns (maxmind and its GeoLite database), the providers
+// (@kubernetes/client-node) or the workload need (idle RSS 221 MB → see docs/data-plane.md).
+const loadConfigFile = async (file: string | undefined) =>
+  (await import('../common/config/load.ts')).loadConfig(file);
+const checkTemplates = async (
+  ...args: Parameters<typeof import('./check-templates.ts').checkTemplateNames>
+) => (await import('./check-templates.ts')).checkTemplateNames(...args);
+
+/** The usage text names every command's flags: built on demand, since it loads every command. */
+async function usage(): Promise<string> {
+  const [{ ORCHESTRATOR_USAGE }, { DNS_USAGE }, { CLOUD_USAGE }, { TAXI_USAGE }, { SCENARIO_USAGE }] =
+    await Promise.all([
+      import('./orchestrator.ts'),
+      import('./dns.ts'),
+      import('./cloud.ts'),
+      import('./taxi.ts'),
+      import('./scenario.ts'),
+    ]);
+  return `usage: brokel <command> [options]
 
 commands:
   up [-c FILE]             run the system on the embedded default (local processes)
@@ -26,6 +36,7 @@ commands:
   help                     this text
 
 environment: BROKEL_LOG_LEVEL (default info), BROKEL_ADMIN_TOKEN (orchestrator admin token)`;
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -33,35 +44,35 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'up': {
       const { values } = parseCommandArgs('up', rest, { config: { type: 'string', short: 'c' } });
-      const config = await loadConfig(values.config);
-      checkTemplateNames(config, values.config);
-      await runUp(config, values.config, log);
+      const config = await loadConfigFile(values.config);
+      await checkTemplates(config, values.config);
+      await (await import('./up.ts')).runUp(config, values.config, log);
       return 0;
     }
     case 'orchestrator':
-      await runOrchestrator(rest, process.env);
+      await (await import('./orchestrator.ts')).runOrchestrator(rest, process.env);
       return 0;
     case 'dns':
-      return runDns(rest, log);
+      return (await import('./dns.ts')).runDns(rest, log);
     case 'cloud':
-      return runCloud(rest, log);
+      return (await import('./cloud.ts')).runCloud(rest, log);
     case 'taxi':
-      return runTaxi(rest, log);
+      return (await import('./taxi.ts')).runTaxi(rest, log);
     case 'scenario':
-      return runScenario(rest, log);
+      return (await import('./scenario.ts')).runScenario(rest, log);
     case 'status': {
       const { values } = parseCommandArgs('status', rest, {
         json: { type: 'boolean' },
         config: { type: 'string', short: 'c' },
       });
-      return runStatus(values.json ?? false, values.config);
+      return (await import('./status.ts')).runStatus(values.json ?? false, values.config);
     }
     case 'config': {
       const [sub, file] = rest;
       if (sub !== 'check' || !file)
         throw new ConfigError([{ path: 'config', message: 'usage: brokel config check FILE' }]);
-      const config = await loadConfig(file);
-      checkTemplateNames(config, file);
+      const config = await loadConfigFile(file);
+      await checkTemplates(config, file);
       console.log(`${file}: valid`);
       console.log(JSON.stringify(config, null, 2));
       return 0;
@@ -70,10 +81,10 @@ async function main(argv: string[]): Promise<number> {
     case 'help':
     case '--help':
     case '-h':
-      console.log(USAGE);
+      console.log(await usage());
       return command === undefined ? 2 : 0;
     default:
-      console.error(`brokel: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+      console.error(`brokel: unknown command ${JSON.stringify(command)}\n\n${await usage()}`);
       return 2;
   }
 }
