@@ -21,6 +21,7 @@ interface InFlight {
 }
 
 const EMPTY = Buffer.alloc(0);
+const NONE: readonly string[] = [];
 
 /** Sends of one publish (to brokers that went down on it) before the client is closed instead. */
 const MAX_ATTEMPTS = 4;
@@ -67,7 +68,11 @@ export class InboundPublishes {
     if ('error' in resolved) return this.ctx.protocolError(resolved.error, 0x94);
     const problem = topicNameProblem(resolved.topic);
     if (problem) return this.ctx.protocolError(problem, 0x90);
-    const forward: IPublishPacket = { ...packet, topic: resolved.topic };
+    // A packet with neither an alias nor properties (every fast-path one) is forwarded as it is.
+    const forward: IPublishPacket =
+      packet.properties === undefined && resolved.topic === packet.topic
+        ? packet
+        : { ...packet, topic: resolved.topic };
     if (forward.properties) {
       const { topicAlias: _drop, ...rest } = forward.properties;
       forward.properties = rest;
@@ -109,7 +114,12 @@ export class InboundPublishes {
   }
 
   /** The link a publish goes to: the routing strategy's choice among the publish targets not excluded. */
-  private pick(packet: IPublishPacket, exclude: readonly string[] = []): UpstreamLink | undefined {
+  private pick(packet: IPublishPacket, exclude: readonly string[] = NONE): UpstreamLink | undefined {
+    if (exclude.length === 0 && !packet.retain && this.router.strategy === 'round-robin') {
+      // The common case, without building arrays per message (the targets are cached by the session).
+      const all = this.ctx.publishTargets();
+      return all.length === 0 ? undefined : all[this.router.nextRoundRobin(all.length)];
+    }
     const targets = this.ctx.publishTargets().filter((l) => !exclude.includes(l.brokerId));
     const brokerId = this.router.route({
       clientId: this.ctx.clientId,
@@ -126,7 +136,7 @@ export class InboundPublishes {
       this.ctx.log.warn({ topic: packet.topic }, 'QoS 0 publish dropped: no broker available');
       return;
     }
-    link.upstream.send({ ...packet, messageId: undefined });
+    link.upstream.send(packet.messageId === undefined ? packet : { ...packet, messageId: undefined });
     this.ctx.counters.published(link.brokerId);
     if (link.upstream.writableNeedDrain) {
       this.ctx.pauseClient(`broker ${link.brokerId} write buffer full`);
