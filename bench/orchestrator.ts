@@ -13,7 +13,9 @@
 // `npm run bench:orchestrator [-- flags]`; results also go to bench/results/orchestrator-<time>.json.
 //   --runs N (3)  --publishers N (20)  --subscribers N (20)  --payload BYTES (100)  --qos 0,1
 //   --configs a,h,b,c  --fixed-rate N (2000 msg/s; 0: no fixed phase)  --fixed-seconds S (3)
-//   --profile-seconds S (4; 0: no QoS 1 profile)  --window N (100 messages in flight per publisher at max rate)
+//   --profile-seconds S (4; 0: no QoS 1 profile)
+//   --scale-clients N (4500; 0: no connection-scale run)  --scale-workers N (4)  --scale-seconds S (10)
+//   --window N (100 messages in flight per publisher at max rate)
 //   --warmup-seconds S (1)  --max-seconds S (4)  --half-seconds S (2.5)  --max-messages N (per phase)
 //   --half-fraction F (0.5)  --quick (one short run, for development)
 //   --profile-orchestrator DIR (V8 CPU profiles of the orchestrators, written when they stop)
@@ -25,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LocalProvider } from '../manager/providers/local/local-provider.ts';
 import { PAYLOAD_HEADER_BYTES, type Target } from './lib/bench-client.ts';
+import { connectionScale, scaleSummary } from './lib/connection-scale.ts';
 import { startHaproxy } from './lib/haproxy.ts';
 import { LoadGenerator, type PhaseResult } from './lib/load-generator.ts';
 import {
@@ -57,6 +60,9 @@ const { values } = parseArgs({
     'fixed-rate': { type: 'string', default: '2000' },
     'fixed-seconds': { type: 'string' },
     'profile-seconds': { type: 'string' },
+    'scale-clients': { type: 'string' },
+    'scale-workers': { type: 'string', default: '4' },
+    'scale-seconds': { type: 'string' },
     window: { type: 'string', default: '100' },
     'warmup-seconds': { type: 'string' },
     'max-seconds': { type: 'string' },
@@ -95,6 +101,9 @@ const settings = {
   halfFraction: num('half-fraction', values['half-fraction'], 0.01, 1),
   fixedRate: num('fixed-rate', values['fixed-rate'], 0, 1_000_000),
   fixedMs: num('fixed-seconds', values['fixed-seconds'] ?? (quick ? '1' : '3'), 0.1, 120) * 1000,
+  scaleClients: num('scale-clients', values['scale-clients'] ?? (quick ? '300' : '4500'), 0, 100_000),
+  scaleWorkers: num('scale-workers', values['scale-workers'], 1, 64),
+  scaleMs: num('scale-seconds', values['scale-seconds'] ?? (quick ? '3' : '10'), 1, 600) * 1000,
   profileMs: num('profile-seconds', values['profile-seconds'] ?? (quick ? '1.5' : '4'), 0, 120) * 1000,
   profileDir: values['profile-orchestrator'],
   orchestratorNodeArgs: (values['orchestrator-node-args'] ?? '').split(/\s+/).filter(Boolean),
@@ -104,8 +113,8 @@ if (!settings.configs.includes('a'))
   throw new Error('--configs must include a (the half-load rate and the ratios come from it)');
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
-/** Mosquitto replicas: three when c is measured (a and b use the first). */
-const BROKERS = settings.configs.includes('c') ? 3 : 1;
+/** Mosquitto replicas: three when c or the connection scale is measured (a, h and b use the first). */
+const BROKERS = settings.configs.includes('c') || settings.scaleClients > 0 ? 3 : 1;
 const DRAIN_TIMEOUT_MS = 3000;
 
 const provider = await LocalProvider.start({
@@ -314,6 +323,17 @@ try {
         })
       : undefined;
   if (profile) console.log(`\n${profile}`);
+  const scale =
+    settings.scaleClients > 0
+      ? await connectionScale({
+          repoRoot,
+          brokerUrls: mosquittos.map((m) => m.url),
+          clients: settings.scaleClients,
+          workers: settings.scaleWorkers,
+          publishMs: settings.scaleMs,
+        })
+      : undefined;
+  if (scale) console.log(`\n${scaleSummary(scale)}`);
 
   const summary = Object.fromEntries(
     settings.qos.map((qos) => {
@@ -374,6 +394,7 @@ try {
         })),
         summary,
         profileQos1: profile,
+        connectionScale: scale,
       },
       (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v),
       2,
