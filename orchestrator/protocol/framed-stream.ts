@@ -4,6 +4,7 @@ import mqttPacket, { type Packet } from 'mqtt-packet';
 import { nextFrame } from './frames.ts';
 import { readFastPacket, TopicCache } from './raw-frame.ts';
 import { fastEncode } from './raw-write.ts';
+import { type ParserSettings, parseWholeFrame } from './whole-frame-parser.ts';
 
 export interface FramedStreamOptions {
   /** Protocol level for parsing and generating (CONNECT is parsed whatever it is set to). */
@@ -11,6 +12,8 @@ export interface FramedStreamOptions {
   /** Largest packet accepted from the peer, in bytes (remaining length + fixed header). */
   maxPacketBytes: number;
 }
+
+const EMPTY = Buffer.alloc(0);
 
 export class PacketTooLargeError extends Error {
   constructor(
@@ -29,13 +32,14 @@ export class PacketTooLargeError extends Error {
  * 'error' (a malformed or oversized packet: the caller closes) and 'close'.
  */
 export class FramedStream extends EventEmitter {
-  private readonly parser: ReturnType<typeof mqttPacket.parser>;
+  /** mqtt-packet's settings for this stream (the parser itself is shared: whole-frame-parser.ts). */
+  private settings: ParserSettings;
   private failed = false;
   private closed = false;
   private paused = false;
   private corked = false;
   /** Bytes read but not yet parsed (at most one partial packet, or what arrived while paused). */
-  private buffer: Buffer = Buffer.alloc(0);
+  private buffer: Buffer = EMPTY;
   private readonly topics = new TopicCache();
   version: 3 | 4 | 5;
   maxPacketBytes: number;
@@ -47,11 +51,7 @@ export class FramedStream extends EventEmitter {
     super();
     this.version = options.protocolVersion;
     this.maxPacketBytes = options.maxPacketBytes;
-    this.parser = mqttPacket.parser({ protocolVersion: options.protocolVersion });
-    this.parser.on('packet', (packet: Packet) => {
-      if (!this.failed) this.emit('packet', packet);
-    });
-    this.parser.on('error', (err: Error) => this.fail(err));
+    this.settings = { protocolVersion: options.protocolVersion };
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('error', (err) => this.emit('transportError', err));
     stream.on('close', () => this.onClose());
@@ -78,14 +78,17 @@ export class FramedStream extends EventEmitter {
       else this.parseSlow(offset, frame.length);
       offset += frame.length;
     }
-    this.buffer = offset === this.buffer.length ? Buffer.alloc(0) : this.buffer.subarray(offset);
+    this.buffer = offset === this.buffer.length ? EMPTY : this.buffer.subarray(offset);
   }
 
   private parseSlow(offset: number, length: number): void {
     const bytes = this.buffer.subarray(offset, offset + length);
     // A PUBLISH's payload is a view of what is parsed: parse a right-sized copy, so a publish kept in
     // flight does not hold the whole read chunk.
-    this.parser.parse((bytes[0] ?? 0) >> 4 === 3 ? Buffer.from(bytes) : bytes);
+    const parsed = parseWholeFrame((bytes[0] ?? 0) >> 4 === 3 ? Buffer.from(bytes) : bytes, this.settings);
+    if (parsed instanceof Error) return this.fail(parsed);
+    this.settings = parsed.settings;
+    this.emit('packet', parsed.packet);
   }
 
   private fail(err: Error): void {
@@ -103,7 +106,7 @@ export class FramedStream extends EventEmitter {
   /** Switches parser and generator to the protocol level the CONNECT announced. */
   setVersion(version: 3 | 4 | 5): void {
     this.version = version;
-    (this.parser as unknown as { settings: { protocolVersion: number } }).settings.protocolVersion = version;
+    this.settings.protocolVersion = version;
   }
 
   /** Writes one packet; returns false when the stream's buffer is full (wait for 'drain'). */

@@ -48,8 +48,10 @@ const ACK_NAMES = ['puback', 'pubrec', 'pubrel', 'pubcomp'] as const;
  * One decoded topic per stream: a publisher mostly repeats its topics, so the bytes are compared with
  * the last ones before UTF-8 decoding again (bounded: one entry).
  */
+const NO_BYTES = Buffer.alloc(0);
+
 export class TopicCache {
-  private bytes: Buffer = Buffer.alloc(0);
+  private bytes: Buffer = NO_BYTES;
   private text = '';
 
   decode(frame: Buffer, start: number, end: number): string {
