@@ -20,6 +20,7 @@
 //   --half-fraction F (0.5)  --quick (one short run, for development)
 //   --profile-orchestrator DIR (V8 CPU profiles of the orchestrators, written when they stop)
 //   --orchestrator-node-args='--flag ...' (extra node flags for the orchestrator processes)
+//   --orchestrator-root DIR (run the orchestrators from another checkout: A/B against older code)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -71,6 +72,7 @@ const { values } = parseArgs({
     'half-fraction': { type: 'string', default: '0.5' },
     'profile-orchestrator': { type: 'string' },
     'orchestrator-node-args': { type: 'string' },
+    'orchestrator-root': { type: 'string' },
     quick: { type: 'boolean', default: false },
   },
 });
@@ -107,6 +109,7 @@ const settings = {
   profileMs: num('profile-seconds', values['profile-seconds'] ?? (quick ? '1.5' : '4'), 0, 120) * 1000,
   profileDir: values['profile-orchestrator'],
   orchestratorNodeArgs: (values['orchestrator-node-args'] ?? '').split(/\s+/).filter(Boolean),
+  orchestratorRoot: values['orchestrator-root'],
   quick,
 };
 if (!settings.configs.includes('a'))
@@ -168,7 +171,12 @@ try {
     ...settings.orchestratorNodeArgs,
   ];
   const start = (urls: string[]) =>
-    startOrchestratorChild({ repoRoot, brokerUrls: urls, readyTimeoutMs: 30_000, nodeArgs }).then((c) => {
+    startOrchestratorChild({
+      repoRoot: settings.orchestratorRoot ?? repoRoot,
+      brokerUrls: urls,
+      readyTimeoutMs: 30_000,
+      nodeArgs,
+    }).then((c) => {
       children.push(c);
       return c;
     });
