@@ -193,7 +193,9 @@ export class InboundPublishes {
     if (entry.received) return;
     entry.received = true;
     this.receivedCount += 1;
-    entry.packet = { ...entry.packet, payload: EMPTY, properties: undefined };
+    // Nor its frame: a fast-path packet carries it (`raw`), payload included.
+    const { raw: _frame, ...rest } = entry.packet as IPublishPacket & { raw?: unknown };
+    entry.packet = { ...rest, payload: EMPTY, properties: undefined };
   }
 
   private forget(entry: InFlight): void {
