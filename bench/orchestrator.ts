@@ -1,7 +1,9 @@
-// What the orchestrator costs: (a) clients direct to one Mosquitto, (b) through one orchestrator to it,
-// (c) through one orchestrator to three. Taxi-like 100-byte messages, 20 publishers / 20 subscribers,
+// What the orchestrator costs: (a) clients direct to one Mosquitto, (h) through HAProxy in `mode tcp`
+// to it (the reference a TCP proxy sets), (b) through one orchestrator to it, (c) through one
+// orchestrator to three. Taxi-like 100-byte messages, 20 publishers / 20 subscribers,
 // each message delivered to exactly one subscriber; QoS 0 and 1. Per configuration: throughput at max
-// rate, p50/p99 at half load, CPU per message of every process. Runs interleave (a b c a b c …) since
+// rate, p50/p99 at half load and at a fixed 2,000 msg/s, CPU per message of every process; then a
+// CPU profile of the orchestrator at full-rate QoS 1 (top 15 functions by self time). Runs interleave (a b c a b c …) since
 // throughput drifts on this machine; ratios are per run, then their median.
 //
 // When b or c cannot sustain the half load, a second pass (a b c again) paces all three at the same
@@ -10,11 +12,15 @@
 //
 // `npm run bench:orchestrator [-- flags]`; results also go to bench/results/orchestrator-<time>.json.
 //   --runs N (3)  --publishers N (20)  --subscribers N (20)  --payload BYTES (100)  --qos 0,1
-//   --configs a,b,c  --window N (100 messages in flight per publisher at max rate)
+//   --configs a,h,b,c  --fixed-rate N (2000 msg/s; 0: no fixed phase)  --fixed-seconds S (3)
+//   --profile-seconds S (4; 0: no QoS 1 profile)
+//   --scale-clients N (4500; 0: no connection-scale run)  --scale-workers N (4)  --scale-seconds S (10)
+//   --window N (100 messages in flight per publisher at max rate)
 //   --warmup-seconds S (1)  --max-seconds S (4)  --half-seconds S (2.5)  --max-messages N (per phase)
 //   --half-fraction F (0.5)  --quick (one short run, for development)
 //   --profile-orchestrator DIR (V8 CPU profiles of the orchestrators, written when they stop)
 //   --orchestrator-node-args='--flag ...' (extra node flags for the orchestrator processes)
+//   --orchestrator-root DIR (run the orchestrators from another checkout: A/B against older code)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -22,15 +28,17 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LocalProvider } from '../manager/providers/local/local-provider.ts';
 import { PAYLOAD_HEADER_BYTES, type Target } from './lib/bench-client.ts';
+import { connectionScale, scaleSummary } from './lib/connection-scale.ts';
+import { startHaproxy } from './lib/haproxy.ts';
 import { LoadGenerator, type PhaseResult } from './lib/load-generator.ts';
 import {
   machineBusySeconds,
-  type OrchestratorChild,
   processCpuSeconds,
   processSysSeconds,
   selfCpuSeconds,
   startOrchestratorChild,
 } from './lib/processes.ts';
+import { profileQos1 } from './lib/profile-qos1.ts';
 import {
   type ConfigKey,
   commonLine,
@@ -49,7 +57,13 @@ const { values } = parseArgs({
     subscribers: { type: 'string', default: '20' },
     payload: { type: 'string', default: '100' },
     qos: { type: 'string', default: '0,1' },
-    configs: { type: 'string', default: 'a,b,c' },
+    configs: { type: 'string', default: 'a,h,b,c' },
+    'fixed-rate': { type: 'string', default: '2000' },
+    'fixed-seconds': { type: 'string' },
+    'profile-seconds': { type: 'string' },
+    'scale-clients': { type: 'string' },
+    'scale-workers': { type: 'string', default: '4' },
+    'scale-seconds': { type: 'string' },
     window: { type: 'string', default: '100' },
     'warmup-seconds': { type: 'string' },
     'max-seconds': { type: 'string' },
@@ -58,6 +72,7 @@ const { values } = parseArgs({
     'half-fraction': { type: 'string', default: '0.5' },
     'profile-orchestrator': { type: 'string' },
     'orchestrator-node-args': { type: 'string' },
+    'orchestrator-root': { type: 'string' },
     quick: { type: 'boolean', default: false },
   },
 });
@@ -77,8 +92,8 @@ const settings = {
   payloadBytes: num('payload', values.payload, PAYLOAD_HEADER_BYTES, 100_000),
   qos: (values.qos ?? '').split(',').map((q) => num('qos', q, 0, 1) as 0 | 1),
   configs: (values.configs ?? '').split(',').map((c): ConfigKey => {
-    if (c === 'a' || c === 'b' || c === 'c') return c;
-    throw new Error(`--configs: ${JSON.stringify(c)} is not one of a, b, c`);
+    if (c === 'a' || c === 'h' || c === 'b' || c === 'c') return c;
+    throw new Error(`--configs: ${JSON.stringify(c)} is not one of a, h, b, c`);
   }),
   windowPerPublisher: num('window', values.window, 1, 10_000),
   warmupMs: num('warmup-seconds', values['warmup-seconds'] ?? (quick ? '0.5' : '1'), 0, 60) * 1000,
@@ -86,16 +101,23 @@ const settings = {
   halfMs: num('half-seconds', values['half-seconds'] ?? (quick ? '1' : '2.5'), 0.1, 120) * 1000,
   maxMessages: num('max-messages', values['max-messages'], 1000, 100_000_000),
   halfFraction: num('half-fraction', values['half-fraction'], 0.01, 1),
+  fixedRate: num('fixed-rate', values['fixed-rate'], 0, 1_000_000),
+  fixedMs: num('fixed-seconds', values['fixed-seconds'] ?? (quick ? '1' : '3'), 0.1, 120) * 1000,
+  scaleClients: num('scale-clients', values['scale-clients'] ?? (quick ? '300' : '4500'), 0, 100_000),
+  scaleWorkers: num('scale-workers', values['scale-workers'], 1, 64),
+  scaleMs: num('scale-seconds', values['scale-seconds'] ?? (quick ? '3' : '10'), 1, 600) * 1000,
+  profileMs: num('profile-seconds', values['profile-seconds'] ?? (quick ? '1.5' : '4'), 0, 120) * 1000,
   profileDir: values['profile-orchestrator'],
   orchestratorNodeArgs: (values['orchestrator-node-args'] ?? '').split(/\s+/).filter(Boolean),
+  orchestratorRoot: values['orchestrator-root'],
   quick,
 };
 if (!settings.configs.includes('a'))
   throw new Error('--configs must include a (the half-load rate and the ratios come from it)');
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
-/** Mosquitto replicas: three when c is measured (a and b use the first). */
-const BROKERS = settings.configs.includes('c') ? 3 : 1;
+/** Mosquitto replicas: three when c or the connection scale is measured (a, h and b use the first). */
+const BROKERS = settings.configs.includes('c') || settings.scaleClients > 0 ? 3 : 1;
 const DRAIN_TIMEOUT_MS = 3000;
 
 const provider = await LocalProvider.start({
@@ -109,7 +131,7 @@ const provider = await LocalProvider.start({
   },
   pollIntervalMs: 200,
 });
-const children: OrchestratorChild[] = [];
+const children: Array<{ stop(): Promise<void> }> = [];
 let cleaning: Promise<void> | undefined;
 const cleanup = (): Promise<void> => {
   cleaning ??= (async () => {
@@ -149,7 +171,12 @@ try {
     ...settings.orchestratorNodeArgs,
   ];
   const start = (urls: string[]) =>
-    startOrchestratorChild({ repoRoot, brokerUrls: urls, readyTimeoutMs: 30_000, nodeArgs }).then((c) => {
+    startOrchestratorChild({
+      repoRoot: settings.orchestratorRoot ?? repoRoot,
+      brokerUrls: urls,
+      readyTimeoutMs: 30_000,
+      nodeArgs,
+    }).then((c) => {
       children.push(c);
       return c;
     });
@@ -158,12 +185,15 @@ try {
   // Two long-lived orchestrators (warm, as in production); each is idle while the other is measured.
   const orchB = settings.configs.includes('b') ? await start([first.url]) : undefined;
   const orchC = settings.configs.includes('c') ? await start(mosquittos.map((m) => m.url)) : undefined;
-  const setups: Record<ConfigKey, { target: Target; orch: OrchestratorChild | undefined; replicas: number }> =
-    {
-      a: { target: first.target, orch: undefined, replicas: 1 },
-      b: { target: { host: '127.0.0.1', port: orchB?.port ?? 0 }, orch: orchB, replicas: 1 },
-      c: { target: { host: '127.0.0.1', port: orchC?.port ?? 0 }, orch: orchC, replicas: BROKERS },
-    };
+  const haproxy = settings.configs.includes('h') ? await startHaproxy(first.target, 10_000) : undefined;
+  if (haproxy) children.push(haproxy);
+  // `orch` is the proxy in front (an orchestrator, or HAProxy): its CPU is the `orchestrator` counter.
+  const setups: Record<ConfigKey, { target: Target; orch: { pid: number } | undefined; replicas: number }> = {
+    a: { target: first.target, orch: undefined, replicas: 1 },
+    h: { target: { host: '127.0.0.1', port: haproxy?.port ?? 0 }, orch: haproxy, replicas: 1 },
+    b: { target: { host: '127.0.0.1', port: orchB?.port ?? 0 }, orch: orchB, replicas: 1 },
+    c: { target: { host: '127.0.0.1', port: orchC?.port ?? 0 }, orch: orchC, replicas: BROKERS },
+  };
 
   console.log(
     `bench:orchestrator: ${settings.publishers} publishers / ${settings.subscribers} subscribers, ` +
@@ -176,10 +206,11 @@ try {
   );
   console.log(
     `  mosquitto ${mosquittos.map((m) => `${m.url} (pid ${m.pid})`).join(', ')}; ` +
-      `orchestrator b pid ${orchB?.pid ?? '–'} port ${orchB?.port ?? '–'}, c pid ${orchC?.pid ?? '–'} port ${orchC?.port ?? '–'}`,
+      `orchestrator b pid ${orchB?.pid ?? '–'} port ${orchB?.port ?? '–'}, c pid ${orchC?.pid ?? '–'} port ${orchC?.port ?? '–'}, ` +
+      `haproxy pid ${haproxy?.pid ?? '–'} port ${haproxy?.port ?? '–'}`,
   );
 
-  const cpuOf = (orch: OrchestratorChild | undefined) => (): Record<string, number> => {
+  const cpuOf = (orch: { pid: number } | undefined) => (): Record<string, number> => {
     const out: Record<string, number> = {
       generator: selfCpuSeconds(),
       orchestrator: orch ? processCpuSeconds(orch.pid) : Number.NaN,
@@ -193,12 +224,12 @@ try {
   };
   /** Connects a fresh set of clients to one configuration, runs `phases` in order, disconnects. */
   const measure = async (
-    key: ConfigKey,
+    target: { target: Target; orch: { pid: number } | undefined },
     qos: 0 | 1,
     tag: string,
     phases: ReadonlyArray<{ rate: (previous: PhaseResult[]) => number | undefined; measureMs: number }>,
   ): Promise<PhaseResult[]> => {
-    const setup = setups[key];
+    const setup = target;
     const load = await LoadGenerator.connect(setup.target, {
       publishers: settings.publishers,
       subscribers: settings.subscribers,
@@ -206,7 +237,7 @@ try {
       qos,
       windowPerPublisher: settings.windowPerPublisher,
       maxSamples: 2_000_000,
-      clientIdPrefix: `bench${process.pid}-${tag}${key}`,
+      clientIdPrefix: `bench${process.pid}-${tag}`,
       connectTimeoutMs: 10_000,
     });
     try {
@@ -235,7 +266,7 @@ try {
       let halfRate = Number.NaN;
       const measured: Measurement[] = [];
       for (const key of settings.configs) {
-        const [max, half] = await measure(key, qos, `r${run}q${qos}`, [
+        const [max, half, fixed] = await measure(setups[key], qos, `r${run}q${qos}${key}`, [
           { rate: () => undefined, measureMs: settings.maxMs },
           {
             rate: ([m]) => {
@@ -244,6 +275,9 @@ try {
             },
             measureMs: settings.halfMs,
           },
+          ...(settings.fixedRate > 0
+            ? [{ rate: () => settings.fixedRate, measureMs: settings.fixedMs }]
+            : []),
         ]);
         if (!max || !half) throw new Error('a phase is missing');
         const m: Measurement = {
@@ -257,6 +291,8 @@ try {
           half,
           commonTargetRate: undefined,
           common: undefined,
+          fixedTargetRate: fixed ? settings.fixedRate : undefined,
+          fixed,
         };
         measured.push(m);
         console.log(progressLine(m, settings.runs));
@@ -266,7 +302,7 @@ try {
       const commonRate = Math.min(...measured.map((m) => m.max.rate)) * settings.halfFraction;
       if (measured.some((m) => !keptPace(m.half, m.halfTargetRate))) {
         for (const m of measured) {
-          const [common] = await measure(m.config, qos, `r${run}q${qos}c`, [
+          const [common] = await measure(setups[m.config], qos, `r${run}q${qos}c${m.config}`, [
             { rate: () => commonRate, measureMs: settings.halfMs },
           ]);
           m.commonTargetRate = commonRate;
@@ -284,6 +320,28 @@ try {
     console.log('');
   }
   if (settings.quick) console.log('(--quick: short phases and one run; numbers are indicative only)');
+  const profile =
+    settings.profileMs > 0 && settings.qos.includes(1)
+      ? await profileQos1({
+          repoRoot,
+          brokerUrl: first.url,
+          nodeArgs: settings.orchestratorNodeArgs,
+          measureMs: settings.profileMs,
+          run: (target, phases) => measure({ target, orch: undefined }, 1, 'prof', phases),
+        })
+      : undefined;
+  if (profile) console.log(`\n${profile}`);
+  const scale =
+    settings.scaleClients > 0
+      ? await connectionScale({
+          repoRoot,
+          brokerUrls: mosquittos.map((m) => m.url),
+          clients: settings.scaleClients,
+          workers: settings.scaleWorkers,
+          publishMs: settings.scaleMs,
+        })
+      : undefined;
+  if (scale) console.log(`\n${scaleSummary(scale)}`);
 
   const summary = Object.fromEntries(
     settings.qos.map((qos) => {
@@ -298,6 +356,14 @@ try {
         'p99AddedCommonBA',
         'p99AddedCommonCA',
         'orchOverMosqB',
+        'throughputHA',
+        'p99AddedHA',
+        'haproxyOverMosqH',
+        'p50AddedFixedBA',
+        'p99AddedFixedBA',
+        'p50AddedFixedHA',
+        'p99AddedFixedHA',
+        'orchOverMosqFixedB',
       ] as const;
       return [
         `qos${qos}`,
@@ -335,6 +401,8 @@ try {
           },
         })),
         summary,
+        profileQos1: profile,
+        connectionScale: scale,
       },
       (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v),
       2,

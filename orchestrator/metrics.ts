@@ -1,24 +1,52 @@
+import { Counter } from 'prom-client';
 import { createServiceMetrics, type ServiceMetrics } from '../common/metrics.ts';
 
-/** The orchestrator's Prometheus metrics (docs/metrics.md lists them, generated). */
-export function orchestratorMetrics(): ServiceMetrics & {
+/** Per-broker message counts, kept as plain numbers on the hot path and read at scrape time. */
+export interface BrokerCounts {
+  id: string;
+  published: number;
+  delivered: number;
+}
+
+/**
+ * The orchestrator's Prometheus metrics (docs/metrics.md lists them, generated). The per-message counters are plain
+ * numbers (`counts()`, the pool's brokers) that prom-client reads through `collect` on a scrape: an
+ * `inc()` per message cost label hashing on the hot path.
+ */
+export function orchestratorMetrics(counts: () => Iterable<BrokerCounts>): ServiceMetrics & {
   sessions: ReturnType<ServiceMetrics['gauge']>;
   connections: ReturnType<ServiceMetrics['counter']>;
-  published: ReturnType<ServiceMetrics['counter']>;
-  delivered: ReturnType<ServiceMetrics['counter']>;
+  published: Counter<'broker'>;
+  delivered: Counter<'broker'>;
   badInput: ReturnType<ServiceMetrics['counter']>;
 } {
   const m = createServiceMetrics({ defaultMetrics: true });
+  const perBroker = (name: string, help: string, field: 'published' | 'delivered'): Counter<'broker'> =>
+    new Counter({
+      name,
+      help,
+      labelNames: ['broker'],
+      registers: [m.registry],
+      collect() {
+        // The series follow the pool: a removed broker's go, a new one's start at zero.
+        this.reset();
+        for (const b of counts()) this.inc({ broker: b.id }, b[field]);
+      },
+    });
   return {
     ...m,
     sessions: m.gauge('brokel_orchestrator_client_sessions', 'Client sessions connected now'),
     connections: m.counter('brokel_orchestrator_connections_total', 'Client connections accepted'),
-    published: m.counter('brokel_orchestrator_published_total', 'Client publishes routed to a broker', [
-      'broker',
-    ]),
-    delivered: m.counter('brokel_orchestrator_delivered_total', 'Deliveries relayed from a broker', [
-      'broker',
-    ]),
+    published: perBroker(
+      'brokel_orchestrator_published_total',
+      'Client publishes routed to a broker',
+      'published',
+    ),
+    delivered: perBroker(
+      'brokel_orchestrator_delivered_total',
+      'Deliveries relayed from a broker',
+      'delivered',
+    ),
     badInput: m.counter(
       'brokel_orchestrator_closed_bad_input_total',
       'Sessions closed for malformed or oversized input',

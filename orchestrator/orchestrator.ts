@@ -25,7 +25,7 @@ export interface OrchestratorOptions {
  */
 export class Orchestrator {
   readonly pool: BrokerPool;
-  readonly metrics = orchestratorMetrics();
+  readonly metrics = orchestratorMetrics(() => this.pool.list());
   readonly limits: OrchestratorLimits;
   private readonly router: Router;
   private readonly sessions = new Set<Session>();
@@ -33,34 +33,25 @@ export class Orchestrator {
   /** Per broker, the connected sessions whose subscriptions are not (yet, or no longer) in place there. */
   private readonly lacking = new Map<string, Set<Session>>();
   /**
-   * Per broker, its pool entry and its metric children, bound once: the per-message counters are on
-   * the hot path, and prom-client's label lookup on every increment showed up in the profile.
+   * Per broker, its pool entry: the per-message counters are plain numbers on it (the metrics read
+   * them on a scrape), since a prom-client increment per message showed up in the profile.
    */
-  private readonly perBroker = new Map<
-    string,
-    {
-      broker: PoolBroker;
-      published: ReturnType<Orchestrator['metrics']['published']['labels']>;
-      delivered: ReturnType<Orchestrator['metrics']['delivered']['labels']>;
-    }
-  >();
+  private readonly perBroker = new Map<string, PoolBroker>();
   private readonly counters: BrokerCounters = {
     published: (id) => {
-      const c = this.perBroker.get(id);
-      if (!c) return;
-      c.broker.published += 1;
-      c.published.inc();
+      const b = this.perBroker.get(id);
+      if (b) b.published += 1;
     },
     delivered: (id) => {
-      const c = this.perBroker.get(id);
-      if (!c) return;
-      c.broker.delivered += 1;
-      c.delivered.inc();
+      const b = this.perBroker.get(id);
+      if (b) b.delivered += 1;
     },
   };
   private readonly servers: Server[] = [];
   private readonly log: Logger;
   private draining = false;
+  /** Bumped on every pool change and routability change: sessions cache their publish targets on it. */
+  private routingGeneration = 0;
   /** CPU of this process over the last full sampling period (fraction of one core). */
   private cpuFraction = 0;
   private readonly cpuTimer: NodeJS.Timeout | undefined;
@@ -70,13 +61,15 @@ export class Orchestrator {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.router = new Router(options.routing);
     this.pool = new BrokerPool(this.log.child({ component: 'pool' }));
+    const bump = () => {
+      this.routingGeneration += 1;
+    };
+    this.pool.on('added', bump).on('removed', bump).on('state', bump);
     this.pool.on('added', (b: PoolBroker) => this.onBrokerAdded(b));
     this.pool.on('removed', (b: PoolBroker) => {
       this.lacking.delete(b.id);
       // The broker label set stays bounded by the pool: a removed broker's series go.
       this.perBroker.delete(b.id);
-      this.metrics.published.remove({ broker: b.id });
-      this.metrics.delivered.remove({ broker: b.id });
       for (const s of this.sessions) s.leave(b.id);
     });
     this.pool.on('state', (b: PoolBroker) => {
@@ -133,6 +126,7 @@ export class Orchestrator {
         if (this.byClientId.get(clientId) === s) this.byClientId.delete(clientId);
       },
       routable: (brokerId) => (this.lacking.get(brokerId)?.size ?? 0) === 0,
+      routingGeneration: () => this.routingGeneration,
     });
     this.sessions.add(session);
     this.metrics.connections.inc();
@@ -161,6 +155,7 @@ export class Orchestrator {
 
   private setLacking(brokerId: string, session: Session, lacking: boolean): void {
     if (!this.pool.get(brokerId)) return;
+    this.routingGeneration += 1;
     let set = this.lacking.get(brokerId);
     if (!set) {
       set = new Set();
@@ -175,16 +170,14 @@ export class Orchestrator {
    * publishes other sessions held for want of a routable broker go out (nothing else would send them).
    */
   private unlack(brokerId: string, set: Set<Session>, session: Session): void {
-    if (!set.delete(session) || set.size > 0 || !this.pool.get(brokerId)) return;
+    if (!set.delete(session)) return;
+    this.routingGeneration += 1;
+    if (set.size > 0 || !this.pool.get(brokerId)) return;
     for (const s of this.sessions) s.resendHeld();
   }
 
   private onBrokerAdded(broker: PoolBroker): void {
-    const published = this.metrics.published.labels({ broker: broker.id });
-    const delivered = this.metrics.delivered.labels({ broker: broker.id });
-    published.inc(0); // series exist, at zero, from the broker's first moment in the pool
-    delivered.inc(0);
-    this.perBroker.set(broker.id, { broker, published, delivered });
+    this.perBroker.set(broker.id, broker); // its series exist, at zero, from its first moment in the pool
     for (const s of this.sessions) if (s.state === 'connected') this.setLacking(broker.id, s, true);
     if (broker.state === 'draining') return;
     for (const s of this.sessions) {

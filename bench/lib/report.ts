@@ -2,10 +2,11 @@
 import type { PhaseResult } from './load-generator.ts';
 import { fmt, fmtInt, median, table } from './stats.ts';
 
-export type ConfigKey = 'a' | 'b' | 'c';
+export type ConfigKey = 'a' | 'h' | 'b' | 'c';
 
 export const CONFIG_LABELS: Record<ConfigKey, string> = {
   a: 'a direct → 1 mosquitto',
+  h: 'h haproxy → 1 mosquitto',
   b: 'b orchestrator → 1 mosquitto',
   c: 'c orchestrator → 3 mosquitto',
 };
@@ -16,6 +17,7 @@ export interface Measurement {
   config: ConfigKey;
   /** CPU counter names of this configuration's Mosquitto replicas. */
   mosquittos: string[];
+  /** A proxy (orchestrator or HAProxy) sits in front: its CPU is the `orchestrator` counter. */
   hasOrchestrator: boolean;
   max: PhaseResult;
   /** The half-load phase and the rate it was paced at. */
@@ -27,6 +29,9 @@ export interface Measurement {
    */
   commonTargetRate: number | undefined;
   common: PhaseResult | undefined;
+  /** Paced at a fixed rate (2,000 msg/s by default): the latency and CPU at a typical load. */
+  fixedTargetRate: number | undefined;
+  fixed: PhaseResult | undefined;
 }
 
 /** A paced phase that delivered less than this share of its target rate could not keep the pace. */
@@ -94,6 +99,16 @@ export interface RunRatios {
   p99AddedCommonCA: number;
   /** Orchestrator CPU per message ÷ Mosquitto CPU per message, in b at max rate. */
   orchOverMosqB: number;
+  /** HAProxy against direct, and HAProxy's CPU per message ÷ Mosquitto's. */
+  throughputHA: number;
+  p99AddedHA: number;
+  haproxyOverMosqH: number;
+  /** At the fixed rate: latency added (b−a, h−a), and CPU per message ÷ Mosquitto's in the same run. */
+  p50AddedFixedBA: number;
+  p99AddedFixedBA: number;
+  p50AddedFixedHA: number;
+  p99AddedFixedHA: number;
+  orchOverMosqFixedB: number;
 }
 
 export function runRatios(ms: readonly Measurement[], qos: 0 | 1): RunRatios[] {
@@ -104,7 +119,13 @@ export function runRatios(ms: readonly Measurement[], qos: 0 | 1): RunRatios[] {
     const a = get('a');
     const b = get('b');
     const c = get('c');
+    const h = get('h');
     const bCpu = b ? phaseCpu(b, b.max) : undefined;
+    const hCpu = h ? phaseCpu(h, h.max) : undefined;
+    const bFixedCpu = b?.fixed ? phaseCpu(b, b.fixed) : undefined;
+    const aFixedCpu = a?.fixed ? phaseCpu(a, a.fixed) : undefined;
+    const added = (x: PhaseResult | undefined, y: PhaseResult | undefined, k: 'p50Ms' | 'p99Ms') =>
+      (x?.[k] ?? Number.NaN) - (y?.[k] ?? Number.NaN);
     out.push({
       run,
       throughputBA: (b?.max.rate ?? Number.NaN) / (a?.max.rate ?? Number.NaN),
@@ -118,6 +139,16 @@ export function runRatios(ms: readonly Measurement[], qos: 0 | 1): RunRatios[] {
       p99AddedCommonBA: (b?.common?.p99Ms ?? Number.NaN) - (a?.common?.p99Ms ?? Number.NaN),
       p99AddedCommonCA: (c?.common?.p99Ms ?? Number.NaN) - (a?.common?.p99Ms ?? Number.NaN),
       orchOverMosqB: bCpu ? bCpu.orchestratorUs / bCpu.mosquittoUs : Number.NaN,
+      throughputHA: (h?.max.rate ?? Number.NaN) / (a?.max.rate ?? Number.NaN),
+      p99AddedHA: (h?.half.p99Ms ?? Number.NaN) - (a?.half.p99Ms ?? Number.NaN),
+      haproxyOverMosqH: hCpu ? hCpu.orchestratorUs / hCpu.mosquittoUs : Number.NaN,
+      p50AddedFixedBA: added(b?.fixed, a?.fixed, 'p50Ms'),
+      p99AddedFixedBA: added(b?.fixed, a?.fixed, 'p99Ms'),
+      p50AddedFixedHA: added(h?.fixed, a?.fixed, 'p50Ms'),
+      p99AddedFixedHA: added(h?.fixed, a?.fixed, 'p99Ms'),
+      // Against direct Mosquitto's own CPU per message at the same rate (the issue's "≤ 2× at 2,000 msg/s").
+      orchOverMosqFixedB:
+        bFixedCpu && aFixedCpu ? bFixedCpu.orchestratorUs / aFixedCpu.mosquittoUs : Number.NaN,
     });
   }
   return out;
@@ -190,7 +221,7 @@ const PACED_HEADER = [
   'p50 ms',
   'p99 ms',
   'gen µs',
-  'orch µs',
+  'proxy µs',
   'mosq µs',
 ];
 
@@ -198,7 +229,7 @@ const PACED_HEADER = [
 export function qosSummary(ms: readonly Measurement[], qos: 0 | 1): string {
   const mine = ms.filter((m) => m.qos === qos);
   const runCount = new Set(mine.map((m) => m.run)).size;
-  const byConfig = (['a', 'b', 'c'] as const)
+  const byConfig = (['a', 'h', 'b', 'c'] as const)
     .map((key) => mine.filter((m) => m.config === key))
     .filter((rows) => rows.length > 0);
   const lines: string[] = [];
@@ -243,7 +274,7 @@ export function qosSummary(ms: readonly Measurement[], qos: 0 | 1): string {
       notes.push(`  ${key}: ${who.length > 0 ? `${who.join(', ')}` : 'no single process'} at ≥90 %${busy}.`);
   }
   lines.push(
-    `QoS ${qos}: max rate (medians of ${runCount} run${runCount === 1 ? '' : 's'}; CPU µs per delivered message, ×0.1 = CPU-s per 100k; % of one core; orch sys: kernel share of orch CPU)`,
+    `QoS ${qos}: max rate (medians of ${runCount} run${runCount === 1 ? '' : 's'}; CPU µs per delivered message, ×0.1 = CPU-s per 100k; % of one core; proxy = orchestrator or HAProxy; proxy sys: kernel share of its CPU)`,
   );
   lines.push(
     table(
@@ -252,12 +283,12 @@ export function qosSummary(ms: readonly Measurement[], qos: 0 | 1): string {
         'msg/s',
         'lost',
         'gen µs',
-        'orch µs',
+        'proxy µs',
         'mosq µs',
         '(each)',
         'gen %',
-        'orch %',
-        'orch sys',
+        'proxy %',
+        'proxy sys',
         'mosq %',
         'machine',
         'other',
@@ -288,6 +319,14 @@ export function qosSummary(ms: readonly Measurement[], qos: 0 | 1): string {
     );
     lines.push(table(PACED_HEADER, commonRows));
   }
+  const fixedRows = pacedRows(byConfig, (m) =>
+    m.fixed && m.fixedTargetRate !== undefined ? { result: m.fixed, target: m.fixedTargetRate } : undefined,
+  );
+  if (fixedRows.length > 0) {
+    lines.push('');
+    lines.push(`QoS ${qos}: fixed load (paced at the same rate for every configuration)`);
+    lines.push(table(PACED_HEADER, fixedRows));
+  }
   const ratios = runRatios(ms, qos);
   const ratioRow = (label: string, pick: (r: RunRatios) => number, digits: number): string[] => [
     label,
@@ -312,6 +351,14 @@ export function qosSummary(ms: readonly Measurement[], qos: 0 | 1): string {
             ]
           : []),
         ratioRow('orch µs/msg ÷ mosq µs/msg (b, max rate)', (r) => r.orchOverMosqB, 2),
+        ratioRow('throughput h/a (max rate)', (r) => r.throughputHA, 2),
+        ratioRow('p99 added h−a, ms (half load)', (r) => r.p99AddedHA, 3),
+        ratioRow('haproxy µs/msg ÷ mosq µs/msg (h, max rate)', (r) => r.haproxyOverMosqH, 2),
+        ratioRow('p50 added b−a, ms (fixed load)', (r) => r.p50AddedFixedBA, 3),
+        ratioRow('p99 added b−a, ms (fixed load)', (r) => r.p99AddedFixedBA, 3),
+        ratioRow('p50 added h−a, ms (fixed load)', (r) => r.p50AddedFixedHA, 3),
+        ratioRow('p99 added h−a, ms (fixed load)', (r) => r.p99AddedFixedHA, 3),
+        ratioRow('orch µs/msg (b) ÷ mosq µs/msg (a), fixed load', (r) => r.orchOverMosqFixedB, 2),
       ],
     ),
   );

@@ -2,6 +2,9 @@ import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { nextFrame } from './frames.ts';
+import { readFastPacket, TopicCache } from './raw-frame.ts';
+import { fastEncode } from './raw-write.ts';
+import { type ParserSettings, parseWholeFrame } from './whole-frame-parser.ts';
 
 export interface FramedStreamOptions {
   /** Protocol level for parsing and generating (CONNECT is parsed whatever it is set to). */
@@ -9,6 +12,8 @@ export interface FramedStreamOptions {
   /** Largest packet accepted from the peer, in bytes (remaining length + fixed header). */
   maxPacketBytes: number;
 }
+
+const EMPTY = Buffer.alloc(0);
 
 export class PacketTooLargeError extends Error {
   constructor(
@@ -20,18 +25,22 @@ export class PacketTooLargeError extends Error {
 }
 
 /**
- * MQTT packets over any Duplex (a TCP or TLS socket, or an in-memory pair in tests), framed by
- * mqtt-packet's streaming parser: packets may be split or merged across reads. Emits 'packet',
+ * MQTT packets over any Duplex (a TCP or TLS socket, or an in-memory pair in tests): packets may be
+ * split or merged across reads. The common packets (PUBLISH and its acknowledgements, pings) take the
+ * raw-frame fast path (raw-frame.ts, raw-write.ts); everything else, and anything the fast path is not
+ * sure about, goes through mqtt-packet, in stream order. Emits 'packet',
  * 'error' (a malformed or oversized packet: the caller closes) and 'close'.
  */
 export class FramedStream extends EventEmitter {
-  private readonly parser: ReturnType<typeof mqttPacket.parser>;
+  /** mqtt-packet's settings for this stream (the parser itself is shared: whole-frame-parser.ts). */
+  private settings: ParserSettings;
   private failed = false;
   private closed = false;
   private paused = false;
   private corked = false;
   /** Bytes read but not yet parsed (at most one partial packet, or what arrived while paused). */
-  private buffer: Buffer = Buffer.alloc(0);
+  private buffer: Buffer = EMPTY;
+  private readonly topics = new TopicCache();
   version: 3 | 4 | 5;
   maxPacketBytes: number;
 
@@ -42,11 +51,7 @@ export class FramedStream extends EventEmitter {
     super();
     this.version = options.protocolVersion;
     this.maxPacketBytes = options.maxPacketBytes;
-    this.parser = mqttPacket.parser({ protocolVersion: options.protocolVersion });
-    this.parser.on('packet', (packet: Packet) => {
-      if (!this.failed) this.emit('packet', packet);
-    });
-    this.parser.on('error', (err: Error) => this.fail(err));
+    this.settings = { protocolVersion: options.protocolVersion };
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('error', (err) => this.emit('transportError', err));
     stream.on('close', () => this.onClose());
@@ -68,10 +73,22 @@ export class FramedStream extends EventEmitter {
       if (frame.kind === 'too-large')
         return this.fail(new PacketTooLargeError(frame.length, this.maxPacketBytes));
       if (frame.kind === 'malformed') return this.fail(new Error(`malformed packet: ${frame.reason}`));
-      this.parser.parse(this.buffer.subarray(offset, offset + frame.length));
+      const fast = readFastPacket(this.buffer, offset, frame.length, this.version, this.topics);
+      if (fast !== undefined) this.emit('packet', fast);
+      else this.parseSlow(offset, frame.length);
       offset += frame.length;
     }
-    this.buffer = offset === this.buffer.length ? Buffer.alloc(0) : this.buffer.subarray(offset);
+    this.buffer = offset === this.buffer.length ? EMPTY : this.buffer.subarray(offset);
+  }
+
+  private parseSlow(offset: number, length: number): void {
+    const bytes = this.buffer.subarray(offset, offset + length);
+    // A PUBLISH's payload is a view of what is parsed: parse a right-sized copy, so a publish kept in
+    // flight does not hold the whole read chunk.
+    const parsed = parseWholeFrame((bytes[0] ?? 0) >> 4 === 3 ? Buffer.from(bytes) : bytes, this.settings);
+    if (parsed instanceof Error) return this.fail(parsed);
+    this.settings = parsed.settings;
+    this.emit('packet', parsed.packet);
   }
 
   private fail(err: Error): void {
@@ -89,7 +106,7 @@ export class FramedStream extends EventEmitter {
   /** Switches parser and generator to the protocol level the CONNECT announced. */
   setVersion(version: 3 | 4 | 5): void {
     this.version = version;
-    (this.parser as unknown as { settings: { protocolVersion: number } }).settings.protocolVersion = version;
+    this.settings.protocolVersion = version;
   }
 
   /** Writes one packet; returns false when the stream's buffer is full (wait for 'drain'). */
@@ -97,7 +114,8 @@ export class FramedStream extends EventEmitter {
     if (this.closed || this.stream.destroyed) return false;
     let bytes: Buffer;
     try {
-      bytes = mqttPacket.generate(packet, { protocolVersion: this.version });
+      bytes =
+        fastEncode(packet, this.version) ?? mqttPacket.generate(packet, { protocolVersion: this.version });
     } catch (err) {
       // A packet that cannot be encoded at this level (a bug, or a relayed value out of range).
       this.emit('encodeError', err, packet);

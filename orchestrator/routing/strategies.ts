@@ -31,16 +31,20 @@ export class Router {
 
   constructor(readonly strategy: RoutingStrategyName) {}
 
+  /** Round-robin's next position among `count` candidates (what route() picks, without a request object). */
+  nextRoundRobin(count: number): number {
+    const index = this.counter % count;
+    this.counter = (this.counter + 1) % 1_000_000_007;
+    return index;
+  }
+
   route(request: RouteRequest): string | undefined {
     const { candidates } = request;
     if (candidates.length === 0) return undefined;
     if (request.retain) return retainedOwner(request.topic, candidates);
     switch (this.strategy) {
-      case 'round-robin': {
-        const chosen = candidates[this.counter % candidates.length];
-        this.counter = (this.counter + 1) % 1_000_000_007;
-        return chosen;
-      }
+      case 'round-robin':
+        return candidates[this.nextRoundRobin(candidates.length)];
       case 'client-affinity':
         return rendezvousOwner(`client:${request.clientId}`, candidates);
       case 'topic-affinity':

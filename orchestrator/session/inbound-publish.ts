@@ -7,6 +7,8 @@ import { EMPTY, type InFlight, MAX_ATTEMPTS, type Qos2Options } from './inflight
 import { ReplayWindow } from './replay-window.ts';
 import { type TopicAliases, topicNameProblem } from './topic-alias.ts';
 
+const NONE: readonly string[] = [];
+
 /**
  * A client's PUBLISH flows (client → orchestrator → one broker). QoS 1/2 are acknowledged to the
  * client only after the broker acknowledged; a QoS 2 flow stays on its broker from PUBLISH to PUBCOMP.
@@ -62,7 +64,11 @@ export class InboundPublishes {
     if ('error' in resolved) return this.ctx.protocolError(resolved.error, 0x94);
     const problem = topicNameProblem(resolved.topic);
     if (problem) return this.ctx.protocolError(problem, 0x90);
-    const forward: IPublishPacket = { ...packet, topic: resolved.topic };
+    // A packet with neither an alias nor properties (every fast-path one) is forwarded as it is.
+    const forward: IPublishPacket =
+      packet.properties === undefined && resolved.topic === packet.topic
+        ? packet
+        : { ...packet, topic: resolved.topic };
     if (forward.properties) {
       const { topicAlias: _drop, ...rest } = forward.properties;
       forward.properties = rest;
@@ -110,7 +116,12 @@ export class InboundPublishes {
   }
 
   /** The link a publish goes to: the routing strategy's choice among the publish targets not excluded. */
-  private pick(packet: IPublishPacket, exclude: readonly string[] = []): UpstreamLink | undefined {
+  private pick(packet: IPublishPacket, exclude: readonly string[] = NONE): UpstreamLink | undefined {
+    if (exclude.length === 0 && !packet.retain && this.router.strategy === 'round-robin') {
+      // The common case, without building arrays per message (the targets are cached by the session).
+      const all = this.ctx.publishTargets();
+      return all.length === 0 ? undefined : all[this.router.nextRoundRobin(all.length)];
+    }
     const targets = this.ctx.publishTargets().filter((l) => !exclude.includes(l.brokerId));
     const brokerId = this.router.route({
       clientId: this.ctx.clientId,
@@ -127,7 +138,7 @@ export class InboundPublishes {
       this.ctx.log.warn({ topic: packet.topic }, 'QoS 0 publish dropped: no broker available');
       return;
     }
-    link.upstream.send({ ...packet, messageId: undefined });
+    link.upstream.send(packet.messageId === undefined ? packet : { ...packet, messageId: undefined });
     this.ctx.counters.published(link.brokerId);
     if (link.upstream.writableNeedDrain) {
       this.ctx.pauseClient(`broker ${link.brokerId} write buffer full`);
@@ -198,7 +209,9 @@ export class InboundPublishes {
         { downId: entry.downId },
         'QoS 2 payloads over qos2 bound: this one is not kept for re-sending',
       );
-    entry.packet = { ...entry.packet, payload: EMPTY, properties: undefined };
+    // Nor its frame: a fast-path packet carries it (`raw`), payload included.
+    const { raw: _frame, ...rest } = entry.packet as IPublishPacket & { raw?: unknown };
+    entry.packet = { ...rest, payload: EMPTY, properties: undefined };
   }
 
   private forget(entry: InFlight): void {

@@ -31,6 +31,8 @@ export interface SessionDeps {
    * A message routed to a broker where a subscriber's subscription is missing would never reach it.
    */
   routable(brokerId: string): boolean;
+  /** Changes whenever the pool or any broker's routability changes (the publish targets are cached). */
+  routingGeneration(): number;
 }
 
 type CloseMode = 'graceful' | 'abrupt';
@@ -62,6 +64,12 @@ export class Session extends EventEmitter implements SessionContext {
   private readonly reconnectTimers = new Map<string, NodeJS.Timeout>();
   /** The broker holding this client's will. */
   private homeId: string | undefined;
+  /** publishTargets(), cached: recomputed when the pool, routability, or this session's links change. */
+  private targets: UpstreamLink[] = [];
+  private targetsGeneration = -1;
+  private targetsLinkGeneration = -1;
+  /** Bumped whenever a link is added, removed, or marked synced. */
+  private linkGeneration = 0;
 
   constructor(
     stream: Duplex,
@@ -98,11 +106,20 @@ export class Session extends EventEmitter implements SessionContext {
   }
 
   publishTargets(): UpstreamLink[] {
-    return this.deps.pool
+    const generation = this.deps.routingGeneration();
+    if (generation === this.targetsGeneration && this.linkGeneration === this.targetsLinkGeneration) {
+      let up = true;
+      for (let i = 0; i < this.targets.length; i++) if (!this.targets[i]?.upstream.isUp) up = false;
+      if (up) return this.targets;
+    }
+    this.targetsGeneration = generation;
+    this.targetsLinkGeneration = this.linkGeneration;
+    this.targets = this.deps.pool
       .list()
       .filter((b) => b.state === 'active' && this.deps.routable(b.id))
       .map((b) => this.links.get(b.id))
       .filter((l): l is UpstreamLink => l?.synced === true && l.upstream.isUp);
+    return this.targets;
   }
 
   subscribeTargets(): UpstreamLink[] {
@@ -266,6 +283,7 @@ export class Session extends EventEmitter implements SessionContext {
       // Auth passthrough: the broker's refusal, translated to the client's level.
       this.down.write(clientConnack(home.connack, home.link.upstream.protocolVersion, version, undefined));
       this.links.delete(home.link.brokerId);
+      this.linkGeneration += 1;
       return this.close('graceful', `home broker refused with code ${homeCode}`);
     }
     await Promise.all(
@@ -277,6 +295,7 @@ export class Session extends EventEmitter implements SessionContext {
     // Links opened with the CONNECT have every subscription already: none yet, or the brokers'
     // own persistent session.
     for (const link of this.links.values()) link.synced = true;
+    this.linkGeneration += 1;
     // Step 4: CONNACK, the home broker's.
     const extra: IConnackPacket['properties'] = {
       receiveMaximum: this.deps.limits.maxInflightFromClient,
@@ -354,6 +373,7 @@ export class Session extends EventEmitter implements SessionContext {
       return { link, connack };
     }
     this.links.set(broker.id, link);
+    this.linkGeneration += 1;
     if (this.upstreamPauses.size > 0) upstream.pause();
     upstream.attach(
       (p) => this.onBrokerPacket(link, p),
@@ -415,6 +435,7 @@ export class Session extends EventEmitter implements SessionContext {
   private onLinkDown(link: UpstreamLink, reason: string): void {
     if (this.links.get(link.brokerId) !== link) return;
     this.links.delete(link.brokerId);
+    this.linkGeneration += 1;
     for (const [, pending] of link.ids.entries()) {
       if (pending.kind === 'replay') pending.done(new Error(`broker ${link.brokerId} went down: ${reason}`));
     }
@@ -455,6 +476,7 @@ export class Session extends EventEmitter implements SessionContext {
     if (code !== 0) throw new Error(`broker ${broker.id} refused the session with code ${code}`);
     await this.subs?.replay(link);
     link.synced = true;
+    this.linkGeneration += 1;
     this.inbound?.resendHeld();
     this.emit('synced', broker.id);
   }
@@ -478,6 +500,7 @@ export class Session extends EventEmitter implements SessionContext {
     this.reconnectTimers.delete(brokerId);
     if (!link) return;
     this.links.delete(brokerId);
+    this.linkGeneration += 1;
     link.upstream.disconnect();
     this.subs?.onBrokerDown(brokerId);
     this.outbound?.onBrokerDown(brokerId);
@@ -556,6 +579,7 @@ export class Session extends EventEmitter implements SessionContext {
       else link.upstream.drop();
     }
     this.links.clear();
+    this.linkGeneration += 1;
     this.down.end();
     if (this.clientId) this.deps.release(this.clientId, this);
     if (wasConnected) this.log.info({ reason, mode }, 'client disconnected');
@@ -569,5 +593,6 @@ export class Session extends EventEmitter implements SessionContext {
   private dropAll(): void {
     for (const link of this.links.values()) link.upstream.drop();
     this.links.clear();
+    this.linkGeneration += 1;
   }
 }

@@ -1,0 +1,168 @@
+// The connection-scale run of bench:orchestrator: many clients through one orchestrator over the given
+// brokers, spread over several load-generator processes (one process may hold 20,000 open files here),
+// 90 % publishing QoS 1 once a second and 10 % subscribing. Reports the orchestrator's RSS and sockets
+// per client, CONNECTs per second accepted, and loss (sent and acknowledged, but never delivered).
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startOrchestratorChild } from './processes.ts';
+import type { ScaleWorkerConfig } from './scale-worker.ts';
+import { fmt, fmtInt } from './stats.ts';
+
+export interface ScaleOptions {
+  repoRoot: string;
+  brokerUrls: readonly string[];
+  clients: number;
+  /** Load-generator processes. */
+  workers: number;
+  publishMs: number;
+}
+
+export interface ScaleResult {
+  clients: number;
+  brokers: number;
+  idleRssMb: number;
+  rssPerClientKb: number;
+  socketsPerClient: number;
+  connectsPerSecond: number;
+  sent: number;
+  acked: number;
+  received: number;
+  lost: number;
+}
+
+function rssKb(pid: number): number {
+  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m?.[1] ?? Number.NaN);
+}
+
+function socketCount(pid: number): number {
+  let n = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:')) n += 1;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return n;
+}
+
+interface Worker {
+  child: ChildProcess;
+  events: Array<Record<string, unknown>>;
+  waitFor(event: string, timeoutMs: number): Promise<Record<string, unknown>>;
+  send(line: string): void;
+}
+
+function startWorker(repoRoot: string, config: ScaleWorkerConfig): Worker {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'bench/lib/scale-worker.ts', JSON.stringify(config)],
+    {
+      cwd: repoRoot,
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
+  const events: Array<Record<string, unknown>> = [];
+  const waiters: Array<() => void> = [];
+  if (child.stdout)
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      events.push(JSON.parse(line) as Record<string, unknown>);
+      for (const w of waiters.splice(0)) w();
+    });
+  child.once('exit', () => {
+    for (const w of waiters.splice(0)) w();
+  });
+  const waitFor = async (event: string, timeoutMs: number): Promise<Record<string, unknown>> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = events.find((e) => e.event === event);
+      if (found) return found;
+      if (child.exitCode !== null || Date.now() > deadline)
+        throw new Error(`scale worker ${child.pid}: no '${event}' (exit ${child.exitCode})`);
+      await new Promise<void>((resolve) => {
+        waiters.push(resolve);
+        setTimeout(resolve, 500).unref();
+      });
+    }
+  };
+  return { child, events, waitFor, send: (line) => child.stdin?.write(`${line}\n`) };
+}
+
+export async function connectionScale(options: ScaleOptions): Promise<ScaleResult> {
+  const subscribers = Math.max(1, Math.round(options.clients / 10));
+  const publishers = options.clients - subscribers;
+  const orch = await startOrchestratorChild({
+    repoRoot: options.repoRoot,
+    brokerUrls: options.brokerUrls,
+    readyTimeoutMs: 30_000,
+  });
+  const workers: Worker[] = [];
+  try {
+    await sleep(2000);
+    const idleRss = rssKb(orch.pid);
+    const idleSockets = socketCount(orch.pid);
+    const subWorkers = Math.max(1, Math.round(options.workers / 4));
+    const pubWorkers = Math.max(1, options.workers - subWorkers);
+    const base = {
+      host: '127.0.0.1',
+      port: orch.port,
+      subscribers,
+      prefix: `scale${process.pid}`,
+      connectConcurrency: 64,
+      publishMs: options.publishMs,
+    };
+    const split = (total: number, parts: number, role: 'sub' | 'pub') =>
+      Array.from({ length: parts }, (_, i) => {
+        const first = Math.floor((total * i) / parts);
+        return { ...base, role, first, count: Math.floor((total * (i + 1)) / parts) - first };
+      });
+    const subs = split(subscribers, subWorkers, 'sub').map((c) => startWorker(options.repoRoot, c));
+    workers.push(...subs);
+    for (const w of subs) await w.waitFor('ready', 120_000);
+    const pubs = split(publishers, pubWorkers, 'pub').map((c) => startWorker(options.repoRoot, c));
+    workers.push(...pubs);
+    // CONNECTs per second: over the publishers' processes, which connect all at once.
+    const connected = await Promise.all(pubs.map((w) => w.waitFor('connected', 180_000)));
+    const first = Math.min(...connected.map((e) => Number(e.startedAt)));
+    const last = Math.max(...connected.map((e) => Number(e.endedAt)));
+    await sleep(1000);
+    const loadedRss = rssKb(orch.pid);
+    const sockets = socketCount(orch.pid) - idleSockets;
+    for (const w of pubs) w.send('go');
+    const pubDone = await Promise.all(pubs.map((w) => w.waitFor('done', options.publishMs + 60_000)));
+    await sleep(2000);
+    for (const w of subs) w.send('stop');
+    const subDone = await Promise.all(subs.map((w) => w.waitFor('done', 30_000)));
+    const sent = pubDone.reduce((n, e) => n + Number(e.sent), 0);
+    const acked = pubDone.reduce((n, e) => n + Number(e.acked), 0);
+    const received = subDone.reduce((n, e) => n + Number(e.received), 0);
+    return {
+      clients: options.clients,
+      brokers: options.brokerUrls.length,
+      idleRssMb: idleRss / 1024,
+      rssPerClientKb: (loadedRss - idleRss) / options.clients,
+      socketsPerClient: sockets / options.clients,
+      connectsPerSecond: publishers / Math.max(0.001, (last - first) / 1000),
+      sent,
+      acked,
+      received,
+      lost: Math.max(0, sent - received),
+    };
+  } finally {
+    for (const w of workers) if (w.child.exitCode === null) w.child.kill('SIGTERM');
+    await orch.stop();
+  }
+}
+
+export function scaleSummary(r: ScaleResult): string {
+  return (
+    `Connection scale: ${fmtInt(r.clients)} clients (90 % publishing QoS 1 once a second, 10 % subscribing) ` +
+    `through one orchestrator over ${r.brokers} brokers\n` +
+    `  orchestrator idle RSS ${fmt(r.idleRssMb, 1)} MB, +${fmt(r.rssPerClientKb, 1)} KB per client, ` +
+    `${fmt(r.socketsPerClient, 2)} sockets per client, ${fmtInt(r.connectsPerSecond)} CONNECTs/s accepted\n` +
+    `  sent ${fmtInt(r.sent)}, acknowledged ${fmtInt(r.acked)}, delivered ${fmtInt(r.received)}, lost ${fmtInt(r.lost)}`
+  );
+}

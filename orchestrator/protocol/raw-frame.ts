@@ -1,0 +1,220 @@
+import type { Packet } from 'mqtt-packet';
+
+/**
+ * The raw-frame fast path, reading side (pure). PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP, PINGREQ and
+ * PINGRESP are read straight from the frame's bytes into the very object mqtt-packet's parser would
+ * build (same fields, same values), so everything after the framing layer is unchanged. A frame this
+ * reader is not sure about (a v5 property block, a reason code mqtt-packet refuses, a short or odd
+ * frame, QoS 3, reserved flags) returns undefined and goes to mqtt-packet, which decides: the fast path
+ * never accepts what the full path refuses (test/unit/raw-frame-differential.test.ts checks it).
+ */
+
+/** Where a fast-path PUBLISH came from: its frame (a copy the packet owns), and the field offsets. */
+export interface RawPublish {
+  frame: Buffer;
+  /** Protocol level the frame was read at (4 stands for 3 and 4: their PUBLISH is the same). */
+  version: 4 | 5;
+  /** Offset of the payload in frame; the topic starts at bodyStart + 2. */
+  bodyStart: number;
+  /** Offset of the packet id in frame, or -1 (QoS 0). */
+  idOffset: number;
+  payloadStart: number;
+  /** The fields the frame says; the writer forwards the frame only while the packet still says them. */
+  topic: string;
+  payload: Buffer;
+  qos: 0 | 1 | 2;
+  retain: boolean;
+}
+
+/** A PUBLISH read on the fast path: mqtt-packet's fields, plus the frame it came from. */
+export interface FastPublish {
+  cmd: 'publish';
+  retain: boolean;
+  qos: 0 | 1 | 2;
+  dup: boolean;
+  length: number;
+  topic: string;
+  payload: Buffer;
+  messageId?: number;
+  raw: RawPublish;
+}
+
+/** Reason codes mqtt-packet 9 accepts (constants.js MQTT5_PUBACK_PUBREC_CODES, ..._PUBREL_PUBCOMP_CODES). */
+const PUBACK_PUBREC_CODES = new Set([0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99]);
+const PUBREL_PUBCOMP_CODES = new Set([0x00, 0x92]);
+const ACK_NAMES = ['puback', 'pubrec', 'pubrel', 'pubcomp'] as const;
+
+/**
+ * One decoded topic per stream: a publisher mostly repeats its topics, so the bytes are compared with
+ * the last ones before UTF-8 decoding again (bounded: one entry).
+ */
+const NO_BYTES = Buffer.alloc(0);
+
+export class TopicCache {
+  private bytes: Buffer = NO_BYTES;
+  private text = '';
+
+  decode(frame: Buffer, start: number, end: number): string {
+    const length = end - start;
+    const last = this.bytes;
+    if (last.length === length) {
+      let same = true;
+      for (let i = 0; i < length; i++) {
+        if (last[i] !== frame[start + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return this.text;
+    }
+    this.text = frame.toString('utf8', start, end);
+    this.bytes = Buffer.allocUnsafeSlow(length);
+    frame.copy(this.bytes, 0, start, end);
+    return this.text;
+  }
+}
+
+/** Bytes of a Remaining Length in its minimal encoding (MQTT 5.0 §1.5.5 [MQTT-1.5.5-1]). */
+export function varintBytes(value: number): number {
+  return value < 128 ? 1 : value < 16_384 ? 2 : value < 2_097_152 ? 3 : 4;
+}
+
+/**
+ * Reads the frame buf[offset, offset + frameLength) (framed by nextFrame: whole, within the size
+ * limit) at protocol level `version`. Returns the packet, or undefined: mqtt-packet decides.
+ */
+export function readFastPacket(
+  buf: Buffer,
+  offset: number,
+  frameLength: number,
+  version: number,
+  topics: TopicCache,
+): Packet | undefined {
+  const first = buf[offset] ?? 0;
+  const type = first >> 4;
+  const flags = first & 0x0f;
+  const end = offset + frameLength;
+  // Remaining Length: nextFrame read it; the fast path takes only its minimal encoding, so a frame it
+  // forwards is byte for byte what mqtt-packet would generate.
+  let remaining = 0;
+  let multiplier = 1;
+  let bodyStart = offset + 1;
+  for (;;) {
+    const byte = buf[bodyStart++] ?? 0;
+    remaining += (byte & 0x7f) * multiplier;
+    if ((byte & 0x80) === 0) break;
+    multiplier *= 128;
+  }
+  if (bodyStart - offset - 1 !== varintBytes(remaining) || bodyStart + remaining !== end) return undefined;
+  if (type === 3) return readPublish(buf, offset, bodyStart, end, first, version === 5 ? 5 : 4, topics);
+  if (type >= 4 && type <= 7) {
+    // [MQTT-2.2.2-1/2]: PUBREL's flags are 0010, the others' 0000.
+    if (flags !== (type === 6 ? 2 : 0)) return undefined;
+    const cmd = ACK_NAMES[type - 4] ?? 'puback';
+    if (remaining < 2) return undefined;
+    const messageId = ((buf[bodyStart] ?? 0) << 8) | (buf[bodyStart + 1] ?? 0);
+    if (version !== 5) {
+      if (remaining !== 2) return undefined;
+      return {
+        cmd,
+        retain: false,
+        qos: type === 6 ? 1 : 0,
+        dup: false,
+        length: remaining,
+        topic: null,
+        payload: null,
+        messageId,
+      } as unknown as Packet;
+    }
+    const packet = {
+      cmd,
+      retain: false,
+      qos: type === 6 ? 1 : 0,
+      dup: false,
+      length: remaining,
+      topic: null,
+      payload: null,
+      messageId,
+      reasonCode: 0,
+    };
+    if (remaining === 2) return packet as unknown as Packet;
+    const reasonCode = buf[bodyStart + 2] ?? 0;
+    const valid = type === 4 || type === 5 ? PUBACK_PUBREC_CODES : PUBREL_PUBCOMP_CODES;
+    if (!valid.has(reasonCode)) return undefined;
+    // An empty property block, or none: mqtt-packet sets no `properties`. Anything else: the full path.
+    if (remaining > 4 || (remaining === 4 && buf[bodyStart + 3] !== 0)) return undefined;
+    packet.reasonCode = reasonCode;
+    return packet as unknown as Packet;
+  }
+  if ((type === 12 || type === 13) && flags === 0 && remaining === 0) {
+    return {
+      cmd: type === 12 ? 'pingreq' : 'pingresp',
+      retain: false,
+      qos: 0,
+      dup: false,
+      length: 0,
+      topic: null,
+      payload: null,
+    } as unknown as Packet;
+  }
+  return undefined;
+}
+
+function readPublish(
+  buf: Buffer,
+  offset: number,
+  bodyStart: number,
+  end: number,
+  first: number,
+  version: 4 | 5,
+  topics: TopicCache,
+): Packet | undefined {
+  const qos = (first >> 1) & 3;
+  if (qos === 3) return undefined; // [MQTT-3.3.1-4]: mqtt-packet refuses it
+  if (end - bodyStart < 2) return undefined;
+  const topicEnd = bodyStart + 2 + (((buf[bodyStart] ?? 0) << 8) | (buf[bodyStart + 1] ?? 0));
+  if (topicEnd > end) return undefined;
+  let at = topicEnd;
+  if (qos > 0) {
+    if (at + 2 > end) return undefined;
+    at += 2;
+  }
+  if (version === 5) {
+    // Only an empty property block: a topic alias, a subscription identifier [MQTT-3.3.4-6] or any
+    // other property is read and checked by the full path.
+    if (at >= end || buf[at] !== 0) return undefined;
+    at += 1;
+  }
+  // The packet owns a right-sized copy of its frame: a QoS 1/2 publish stays in flight and in the
+  // replay window long after the read chunk it came in should have been freed.
+  const length = end - offset;
+  const frame = qos > 0 ? Buffer.allocUnsafeSlow(length) : Buffer.allocUnsafe(length);
+  buf.copy(frame, 0, offset, end);
+  const shift = -offset;
+  const topic = topics.decode(frame, bodyStart + shift + 2, topicEnd + shift);
+  const payload = frame.subarray(at + shift);
+  const retain = (first & 1) !== 0;
+  const q = qos as 0 | 1 | 2;
+  const packet: FastPublish = {
+    cmd: 'publish',
+    retain,
+    qos: q,
+    dup: (first & 8) !== 0,
+    length: end - bodyStart,
+    topic,
+    payload,
+    raw: {
+      frame,
+      version,
+      bodyStart: bodyStart + shift,
+      idOffset: qos > 0 ? topicEnd + shift : -1,
+      payloadStart: at + shift,
+      topic,
+      payload,
+      qos: q,
+      retain,
+    },
+  };
+  if (qos > 0) packet.messageId = frame.readUInt16BE(topicEnd + shift);
+  return packet as unknown as Packet;
+}

@@ -1,0 +1,215 @@
+// The raw-frame fast path against mqtt-packet (the full path): on ≥ 100,000 valid, mutated and random
+// frames, v4 and v5, the same accept/refuse decision, the same packet, and (packet ids remapped, DUP
+// set or not, to a peer of either level) the same forwarded bytes. Plus: frames split at every byte
+// boundary, or coalesced into one read, give the same packets in the same order.
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { describe, it } from 'node:test';
+import mqttPacket, { type Packet } from 'mqtt-packet';
+import { FramedStream } from '../../orchestrator/protocol/framed-stream.ts';
+import { nextFrame } from '../../orchestrator/protocol/frames.ts';
+import { readFastPacket, TopicCache } from '../../orchestrator/protocol/raw-frame.ts';
+import { fastEncode } from '../../orchestrator/protocol/raw-write.ts';
+import { packetProblem } from '../../orchestrator/protocol/validate-packet.ts';
+import { topicNameProblem } from '../../orchestrator/session/topic-alias.ts';
+import { mutate, prng, validFrames } from '../helpers/frame-corpus.ts';
+
+const MAX_PACKET_BYTES = 1024 * 1024;
+const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed12);
+
+/** What mqtt-packet makes of one whole frame: its packet, or its refusal. */
+function slowParse(frame: Buffer, version: 4 | 5): { packet?: Packet; error?: string } {
+  const parser = mqttPacket.parser({ protocolVersion: version });
+  const packets: Packet[] = [];
+  let error: string | undefined;
+  parser.on('packet', (p: Packet) => packets.push(p));
+  parser.on('error', (e: Error) => {
+    error ??= e.message;
+  });
+  parser.parse(Buffer.from(frame));
+  if (error !== undefined) return { error };
+  assert.equal(packets.length, 1, 'one whole frame is one packet');
+  return { packet: packets[0] };
+}
+
+/** The orchestrator's decision on a client packet: the parser's refusal, the session's checks, or accept. */
+function decision(result: { packet?: Packet; error?: string }): string {
+  if (!result.packet) return `refused by the parser`;
+  const problem = packetProblem(result.packet);
+  if (problem) return `refused: ${problem.reason}`;
+  if (result.packet.cmd === 'publish') {
+    const topicProblem = topicNameProblem(result.packet.topic);
+    if (topicProblem) return `refused: ${topicProblem}`;
+  }
+  return 'accepted';
+}
+
+const plain = (p: Packet): Record<string, unknown> => {
+  const { raw: _raw, ...rest } = p as Packet & { raw?: unknown };
+  return rest;
+};
+
+interface Tally {
+  frames: number;
+  fast: number;
+  slow: number;
+  refused: number;
+  bytesCompared: number;
+}
+
+/** Runs one frame through both paths at one level; asserts they agree. */
+function compare(frame: Buffer, version: 4 | 5, topics: TopicCache, rnd: () => number, tally: Tally): void {
+  tally.frames += 1;
+  const fast = readFastPacket(frame, 0, frame.length, version, topics);
+  const slow = slowParse(frame, version);
+  const verdict = decision(slow);
+  if (verdict !== 'accepted') tally.refused += 1;
+  const where = () => `frame ${frame.toString('hex')} at v${version}`;
+  if (fast === undefined) {
+    tally.slow += 1;
+    return;
+  }
+  tally.fast += 1;
+  assert.equal(slow.error, undefined, `fast path accepted what mqtt-packet refuses: ${where()}`);
+  assert.deepEqual(plain(fast), { ...slow.packet }, `different packet: ${where()}`);
+  assert.equal(decision({ packet: fast }), verdict, where());
+  if (verdict !== 'accepted' || !slow.packet) return;
+  // Forwarded bytes: the packet id remapped (as the flows do), DUP either way, to a peer of each level.
+  const id = 1 + Math.floor(rnd() * 65_535);
+  for (const outVersion of [4, 5] as const) {
+    for (const dup of [false, true]) {
+      const patch: Record<string, unknown> =
+        fast.cmd === 'publish' ? { messageId: fast.qos > 0 ? id : undefined, dup } : { messageId: id };
+      const mine = fastEncode({ ...fast, ...patch } as Packet, outVersion);
+      const theirs = mqttPacket.generate({ ...slow.packet, ...patch } as Packet, {
+        protocolVersion: outVersion,
+      });
+      assert.ok(mine, `fast path did not encode ${fast.cmd}: ${where()}`);
+      assert.equal(
+        mine.toString('hex'),
+        theirs.toString('hex'),
+        `forwarded bytes differ: ${where()} → v${outVersion}`,
+      );
+      tally.bytesCompared += 1;
+      if (fast.cmd !== 'publish') break;
+    }
+  }
+}
+
+describe('raw-frame fast path', () => {
+  it('agrees with mqtt-packet on 100,000+ valid, mutated and random frames (v4 and v5)', (t) => {
+    const rnd = prng(SEED);
+    const tally: Tally = { frames: 0, fast: 0, slow: 0, refused: 0, bytesCompared: 0 };
+    const topics = new TopicCache();
+    const corpus = { 4: validFrames(4), 5: validFrames(5) };
+    for (const version of [4, 5] as const)
+      for (const f of corpus[version]) compare(f, version, topics, rnd, tally);
+    const validFast = tally.fast;
+    // Mutations of either level's traffic, read at both levels.
+    const all = [...corpus[4], ...corpus[5]];
+    let unframed = 0;
+    while (tally.frames < 100_000) {
+      const source = all[Math.floor(rnd() * all.length)] ?? Buffer.alloc(2);
+      const candidate = mutate(source, rnd);
+      const framed = nextFrame(candidate, 0, MAX_PACKET_BYTES);
+      if (framed.kind !== 'frame') {
+        unframed += 1; // framing is shared by both paths
+        continue;
+      }
+      const frame = candidate.subarray(0, framed.length);
+      for (const version of [4, 5] as const) compare(frame, version, topics, rnd, tally);
+    }
+    t.diagnostic(
+      `seed ${SEED}: ${tally.frames} frames (${unframed} more not framed): ${tally.fast} on the fast path ` +
+        `(${validFast} of the valid traffic), ${tally.slow} to mqtt-packet, ${tally.refused} refused; ` +
+        `${tally.bytesCompared} forwarded encodings compared`,
+    );
+    // The fast path must carry the common traffic, and the mutations must reach both roads.
+    assert.ok(validFast > 500, `fast path took only ${validFast} valid frames`);
+    assert.ok(tally.refused > 10_000 && tally.fast > 30_000 && tally.slow > 10_000, JSON.stringify(tally));
+  });
+
+  it('forwards the original frame only while the packet still says what it says', () => {
+    const frame = mqttPacket.generate(
+      {
+        cmd: 'publish',
+        topic: 't/1',
+        payload: Buffer.from('hi'),
+        qos: 1,
+        messageId: 9,
+        retain: false,
+        dup: false,
+      },
+      { protocolVersion: 4 },
+    );
+    const fast = readFastPacket(frame, 0, frame.length, 4, new TopicCache()) as Packet & { topic: string };
+    assert.ok(fast);
+    for (const change of [
+      { topic: 't/2' },
+      { payload: Buffer.from('hi') },
+      { qos: 2 },
+      { retain: true },
+      { properties: {} },
+    ])
+      assert.equal(fastEncode({ ...fast, ...change } as Packet, 4), undefined, JSON.stringify(change));
+    assert.equal(fastEncode({ ...fast, messageId: 70_000 } as Packet, 4), undefined);
+  });
+
+  it('gives the same packets, in order, whether frames are split at any byte or coalesced in one read', () => {
+    const frames = [
+      ...[0, 1, 2].map((qos) =>
+        mqttPacket.generate(
+          {
+            cmd: 'publish',
+            topic: `t/${qos}`,
+            payload: Buffer.alloc(150, qos),
+            qos: qos as 0 | 1 | 2,
+            messageId: 5 + qos,
+            retain: qos === 2,
+            dup: false,
+          },
+          { protocolVersion: 5 },
+        ),
+      ),
+      mqttPacket.generate(
+        { cmd: 'subscribe', messageId: 3, subscriptions: [{ topic: 'x/#', qos: 1 }] },
+        { protocolVersion: 5 },
+      ),
+      mqttPacket.generate({ cmd: 'puback', messageId: 77, reasonCode: 0x10 }, { protocolVersion: 5 }),
+      mqttPacket.generate(
+        {
+          cmd: 'publish',
+          topic: 'p',
+          payload: Buffer.from('props'),
+          qos: 1,
+          messageId: 9,
+          retain: false,
+          dup: false,
+          properties: { userProperties: { k: 'v' } },
+        },
+        { protocolVersion: 5 },
+      ),
+      mqttPacket.generate({ cmd: 'pingreq' }, { protocolVersion: 5 }),
+      mqttPacket.generate({ cmd: 'pubrel', messageId: 12 }, { protocolVersion: 5 }),
+    ];
+    const all = Buffer.concat(frames);
+    const run = (chunks: Buffer[]): unknown[] => {
+      const stream = new PassThrough();
+      const framed = new FramedStream(stream, { protocolVersion: 5, maxPacketBytes: MAX_PACKET_BYTES });
+      const seen: unknown[] = [];
+      framed.on('packet', (p: Packet) => seen.push({ ...plain(p) }));
+      framed.on('error', (err: Error) => seen.push(`error ${err.message}`));
+      for (const c of chunks) stream.emit('data', c);
+      return seen;
+    };
+    const whole = run([all]);
+    assert.equal(whole.length, frames.length);
+    assert.deepEqual(
+      whole.map((p) => (p as { cmd: string }).cmd),
+      ['publish', 'publish', 'publish', 'subscribe', 'puback', 'publish', 'pingreq', 'pubrel'],
+    );
+    for (let at = 1; at < all.length; at++)
+      assert.deepEqual(run([all.subarray(0, at), all.subarray(at)]), whole, `split at byte ${at}`);
+    assert.deepEqual(run([...all].map((b) => Buffer.from([b]))), whole, 'one byte per read');
+  });
+});
