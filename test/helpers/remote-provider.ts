@@ -91,7 +91,8 @@ export async function startManagerOn(
     manager: { adminToken: 'manager-test-token-0123456789', ...input.manager },
   });
   const dir = await mkdtemp(join(tmpdir(), 'brokel-manager-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  // After the manager stopped (defer runs in reverse): a running manager still writes its decision log.
+  defer(t, () => rm(dir, { recursive: true, force: true }));
   const { manager, topology, decisionLog, metrics } = assembleControlPlane({
     provider,
     config: () => config,

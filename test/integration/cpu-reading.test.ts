@@ -27,7 +27,7 @@ describe('local provider: CPU of a quota-capped replica (issue 11, defect 3)', (
         await new Promise((r) => setTimeout(r, 500));
         const v = (await provider.cpu([broker.id])).get(broker.id) ?? 0;
         readings.push(v);
-        return v > 0.8;
+        return v > 0.5; // the old reading (below) is then 3 × v > 1.1: the check can fail
       },
       20_000,
       'the broker saturated at its quota',
@@ -37,7 +37,7 @@ describe('local provider: CPU of a quota-capped replica (issue 11, defect 3)', (
       const before = performance.now();
       await new Promise((r) => setTimeout(r, 1000));
       const reading = provider.cpu([broker.id]);
-      busy(1000); // the reader is held up after asking: the time passes for the replica too
+      busy(2000); // the reader is held up after asking: the time passes for the replica too
       const value = (await reading).get(broker.id) ?? Number.NaN;
       const elapsedS = (performance.now() - before) / 1000;
       readings.push(value);
@@ -46,7 +46,7 @@ describe('local provider: CPU of a quota-capped replica (issue 11, defect 3)', (
         value <= limit,
         `reading ${value.toFixed(3)} > ${limit.toFixed(2)} (all: ${readings.map((r) => r.toFixed(2))})`,
       );
-      assert.ok(value > 0.5, `still saturated: ${value.toFixed(3)}`);
+      assert.ok(value > 0.4, `still saturated: ${value.toFixed(3)}`);
     }
     t.diagnostic(`readings: ${readings.map((r) => r.toFixed(3)).join(' ')}`);
   });
