@@ -1,9 +1,9 @@
 import type { ServerResponse } from 'node:http';
+import type { OrchestratorStatus } from '../../common/admin/contract.ts';
 import type { BrokelConfig } from '../../common/config/schema.ts';
 import { errorMessage, HttpError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { OrchestratorRecord } from '../../common/orchestrator-record.ts';
-import type { OrchestratorStatus } from '../../orchestrator/orchestrator.ts';
 import type { Replica } from '../providers/cloud-provider.ts';
 import { DashboardHistory } from './history.ts';
 import { type DashboardSnapshot, type ManagerView, SnapshotBuilder } from './snapshot.ts';

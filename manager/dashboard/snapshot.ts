@@ -1,5 +1,5 @@
+import type { OrchestratorStatus } from '../../common/admin/contract.ts';
 import type { OrchestratorRecord } from '../../common/orchestrator-record.ts';
-import type { OrchestratorStatus } from '../../orchestrator/orchestrator.ts';
 import type { LevelStatus } from '../manager.ts';
 import { LEVELS, type Level } from '../providers/cloud-provider.ts';
 import { type DashboardHistory, type DecisionMark, type LevelPoint, RateMeter } from './history.ts';

@@ -1,6 +1,6 @@
 // A fast-path PUBLISH through the publish flow (InboundPublishes) with a fake session: it reaches the
 // broker as its own frame (only the packet id patched), and a QoS 2 publish the broker accepted keeps
-// neither its payload nor its frame.
+// neither its payload nor its frame when it is not kept for re-sending (qos2OnBrokerLoss 'drop').
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import mqttPacket, { type IPublishPacket, type Packet } from 'mqtt-packet';
@@ -51,9 +51,17 @@ function fakeSession() {
 }
 
 describe('fast-path publishes in the publish flow', () => {
-  it('reach the broker as their own frame, and a QoS 2 one PUBREC-ed keeps neither payload nor frame', () => {
+  it("reach the broker as their own frame, and a QoS 2 one PUBREC-ed keeps neither payload nor frame (qos2OnBrokerLoss 'drop')", () => {
     const { ctx, link, toBroker, toClient } = fakeSession();
-    const inbound = new InboundPublishes(ctx, new Router('round-robin'), new TopicAliases(10), 100);
+    const inbound = new InboundPublishes(
+      ctx,
+      new Router('round-robin'),
+      new TopicAliases(10),
+      100,
+      undefined,
+      undefined,
+      { onBrokerLoss: 'drop', maxKeptBytes: 0 },
+    );
     const frame = mqttPacket.generate(
       {
         cmd: 'publish',
@@ -75,7 +83,7 @@ describe('fast-path publishes in the publish flow', () => {
     expected.writeUInt16BE(forwarded.messageId, frame.length - 200 - 2); // the id sits before the payload
     assert.deepEqual(fastEncode(forwarded, 4), expected, 'the original frame, packet id patched');
     inbound.onBrokerAck(link, { cmd: 'pubrec', messageId: forwarded.messageId }, 42);
-    assert.deepEqual(toClient, [{ cmd: 'pubrec', messageId: 42 }]);
+    assert.deepEqual(toClient, [{ cmd: 'pubrec', messageId: 42, reasonCode: 0 }]);
     const entry = (inbound as unknown as { inflight: Map<number, { packet: IPublishPacket }> }).inflight.get(
       42,
     );
