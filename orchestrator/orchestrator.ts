@@ -225,11 +225,10 @@ export class Orchestrator {
     for (const s of this.sessions) if (s.state === 'connected') this.setLacking(broker.id, s, true);
     if (broker.state === 'draining') return;
     for (const s of this.sessions) {
-      void s
-        .join(broker)
-        .catch((err) =>
-          this.log.warn({ broker: broker.id, clientId: s.clientId, err: String(err) }, 'join failed'),
-        );
+      void s.join(broker).catch((err) => {
+        this.log.warn({ broker: broker.id, clientId: s.clientId, err: String(err) }, 'join failed');
+        s.joinLater(broker.id); // without it, the broker would never be synced for this session
+      });
     }
   }
 

@@ -74,7 +74,11 @@ describe('retained messages across pool changes (issue #10 defects 1 and 2)', ()
     const config = {
       monitor: { intervalSeconds: 3600 },
       levels: { brokers: { min: 1, max: 3 }, orchestrators: { min: 1, max: 1 } },
-      manager: { drainQuietSeconds: 0.3, adminToken: 'manager-test-token-0123456789' },
+      manager: {
+        drainQuietSeconds: 0.3,
+        actionTimeoutSeconds: 60,
+        adminToken: 'manager-test-token-0123456789',
+      },
     };
     const { provider, topology } = await startManager(t, config);
     const orchestrator = (await provider.list()).find((r) => r.level === 'orchestrator');
@@ -142,6 +146,7 @@ describe('retained messages across pool changes (issue #10 defects 1 and 2)', ()
         );
         const [updated, cleared] = race.filter(victimOwns);
         if (!updated || !cleared) throw new Error('no race topic on the victim');
+        const removalStarted = Date.now();
         const removal = topology.removeBroker(victim.id);
         const admin = topology.client(orchestrator);
         await waitFor(
@@ -156,6 +161,7 @@ describe('retained messages across pool changes (issue #10 defects 1 and 2)', ()
           pub.publishAsync(cleared, '', { qos: 1, retain: true }),
         ]);
         await removal;
+        t.diagnostic(`removal with the retained move of 2,000 topics: ${Date.now() - removalStarted} ms`);
         await racing;
         assert.deepEqual(
           (await brokers()).map((r) => r.id),
@@ -244,7 +250,9 @@ describe('retained messages across pool changes (issue #10 defects 1 and 2)', ()
           topics.map((topic, i) => ({ topic, payload: `v${i}`, qos: 2 })),
         );
         const rabbit = await provider.waitReady((await provider.create('broker', 'rabbitmq')).id, 90_000);
+        const joinStarted = Date.now();
         await live.join(rabbit);
+        t.diagnostic(`RabbitMQ join with the retained move: ${Date.now() - joinStarted} ms`);
         const owners = [...before, rabbit].map(idOf);
         const moved = topics.filter((x) => retainedOwner(x, owners) === idOf(rabbit));
         assert.ok(moved.length > 0, 'some topics move to RabbitMQ');
