@@ -25,6 +25,11 @@ export interface MoveOptions {
    * a QoS 2 publisher would wait on forever). Absent: 2.
    */
   maxQos?: ReadonlyMap<string, 0 | 1 | 2>;
+  /**
+   * Clear each moved topic on its source (default). A draining source, about to be destroyed, is left
+   * as it is: its subscribers would otherwise get an empty message per moved topic.
+   */
+  clearSource?: boolean;
   /** Read passes per source before giving up on one that keeps showing topics to move. */
   maxPasses?: number;
 }
@@ -124,7 +129,7 @@ export async function readRetained(
 
 /**
  * Moves every retained message whose owner among `owners` is not the broker holding it: published on
- * the owner at its original QoS (2 stays 2) and properties, then cleared on the holder. Each topic's
+ * the owner at its original QoS (2 stays 2) and properties, then cleared on the holder (unless clearSource is false). Each topic's
  * copy is acknowledged before its clear, so a move stopped at any point and run again finishes it
  * (a copy made twice is the same value). A source is read again after each pass until a read finds
  * nothing to move: a broker whose queue limit dropped part of the first read is still emptied.
@@ -143,18 +148,20 @@ export async function moveRetained(o: MoveOptions): Promise<{ moved: number; pas
   let moved = 0;
   let passes = 0;
   try {
+    const clear = o.clearSource ?? true;
     for (const source of o.sources) {
+      const copied = new Set<string>(); // not cleared: the next pass looks for topics not seen yet
       for (let pass = 1; ; pass++) {
         passes += 1;
         const misplaced = (await readRetained(source, o.auth, o.timeoutMs)).filter(
-          (m) => retainedOwner(m.topic, o.owners) !== idOf(source),
+          (m) => retainedOwner(m.topic, o.owners) !== idOf(source) && !copied.has(m.topic),
         );
         if (misplaced.length === 0) break;
         if (pass > (o.maxPasses ?? 5))
           throw new Error(
             `${source} still holds ${misplaced.length} retained topics after ${pass - 1} passes`,
           );
-        const holder = await target(idOf(source));
+        const holder = clear ? await target(idOf(source)) : undefined;
         for (let i = 0; i < misplaced.length; i += WINDOW) {
           await Promise.all(
             misplaced.slice(i, i + WINDOW).map(async (m) => {
@@ -166,7 +173,8 @@ export async function moveRetained(o: MoveOptions): Promise<{ moved: number; pas
                 retain: true,
                 ...(to.options.protocolVersion === 5 && m.properties ? { properties: m.properties } : {}),
               });
-              await holder.publishAsync(m.topic, Buffer.alloc(0), { qos: 1, retain: true });
+              if (holder) await holder.publishAsync(m.topic, Buffer.alloc(0), { qos: 1, retain: true });
+              else copied.add(m.topic);
             }),
           );
         }

@@ -152,7 +152,7 @@ export class Topology {
       }
       return Date.now() - quietSince >= this.o.drainQuietMs ? true : undefined;
     });
-    const moved = await this.moveRetained([broker.url], await this.activeBrokers()).catch(
+    const moved = await this.moveRetained([broker.url], await this.activeBrokers(), false).catch(
       async (err: unknown) => {
         // A broker that died while draining took its retained messages with it: nothing left to move,
         // and its fence must not hold publishes on its topics any longer.
@@ -193,7 +193,11 @@ export class Topology {
   }
 
   /** Moves retained messages from `sources` to their owners among `owners` (manager/retained-move.ts). */
-  private async moveRetained(sources: readonly string[], brokers: readonly Replica[]): Promise<number> {
+  private async moveRetained(
+    sources: readonly string[],
+    brokers: readonly Replica[],
+    clearSource = true,
+  ): Promise<number> {
     const owners = brokers.map((b) => parseBrokerUrl(b.url).id);
     // RabbitMQ's MQTT plugin (3.10) has no QoS 2 (FIELD-NOTES).
     const maxQos = new Map(
@@ -208,7 +212,7 @@ export class Topology {
     });
     try {
       const result = await Promise.race([
-        moveRetained({ sources, owners, auth, timeoutMs, maxQos }),
+        moveRetained({ sources, owners, auth, timeoutMs, maxQos, clearSource }),
         deadline,
       ]);
       return result.moved;
