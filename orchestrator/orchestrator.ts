@@ -72,6 +72,9 @@ export class Orchestrator {
       this.perBroker.delete(b.id);
       for (const s of this.sessions) s.leave(b.id);
     });
+    this.pool.on('retainedFence', () => {
+      for (const s of this.sessions) s.releaseRetained();
+    });
     this.pool.on('state', (b: PoolBroker) => {
       if (b.state !== 'draining') for (const s of this.sessions) void s.join(b).catch(() => undefined);
     });
@@ -181,11 +184,10 @@ export class Orchestrator {
     for (const s of this.sessions) if (s.state === 'connected') this.setLacking(broker.id, s, true);
     if (broker.state === 'draining') return;
     for (const s of this.sessions) {
-      void s
-        .join(broker)
-        .catch((err) =>
-          this.log.warn({ broker: broker.id, clientId: s.clientId, err: String(err) }, 'join failed'),
-        );
+      void s.join(broker).catch((err) => {
+        this.log.warn({ broker: broker.id, clientId: s.clientId, err: String(err) }, 'join failed');
+        s.joinLater(broker.id); // without it, the broker would never be synced for this session
+      });
     }
   }
 
@@ -213,6 +215,8 @@ export class Orchestrator {
         id: b.id,
         url: b.url,
         state: b.state,
+        retainedFence: b.retainedFence,
+        retainedUnsettled: b.retainedFence ? connected.reduce((n, s) => n + s.retainedUnsettled(b.id), 0) : 0,
         synced: connected.every((s) => s.isSynced(b.id)),
         sessions: connected.filter((s) => s.links.has(b.id)).length,
         inflight: connected.reduce((n, s) => n + s.inflightOn(b.id), 0),

@@ -13,6 +13,8 @@ export type BrokerState = 'joining' | 'active' | 'draining';
 export interface DesiredBroker {
   url: string;
   state: BrokerState;
+  /** Hold retained publishes whose owner changes with this broker (docs/retained-moves.md). */
+  retainedFence?: boolean;
 }
 
 /** Parses `mqtt://host:port` (IPv6 in brackets); throws a ConfigError naming the field. */
@@ -40,6 +42,13 @@ export interface BrokerStatus {
   id: string;
   url: string;
   state: BrokerState;
+  /** The manager is moving retained messages to or from it (docs/retained-moves.md). */
+  retainedFence: boolean;
+  /**
+   * With the fence: retained QoS 1/2 publishes on the topics it covers, sent before it and not yet
+   * finished at their broker. The manager copies only once every orchestrator reports 0.
+   */
+  retainedUnsettled: number;
   /** Every connected session has this broker's subscriptions in place. */
   synced: boolean;
   /** Sessions connected to it now. */

@@ -1,10 +1,12 @@
 import type { IPublishPacket, Packet } from 'mqtt-packet';
+import { type RetainedFence, unmovableRetainedTopic } from '../pool/retained-fence.ts';
 import type { Router } from '../routing/strategies.ts';
 import { AckOrder } from './ack-order.ts';
 import { BrokerWindows } from './broker-windows.ts';
 import type { SessionContext, UpstreamLink } from './context.ts';
 import { EMPTY, type InFlight, MAX_ATTEMPTS, type Qos2Options } from './inflight-publish.ts';
 import { ReplayWindow } from './replay-window.ts';
+import { RetainedHold, unsettledRetained } from './retained-hold.ts';
 import { type TopicAliases, topicNameProblem } from './topic-alias.ts';
 
 const NONE: readonly string[] = [];
@@ -41,6 +43,8 @@ export class InboundPublishes {
   };
   /** QoS 1 publishes acknowledged by each broker recently (see limits.replayWindowMs). */
   private readonly recent: ReplayWindow;
+  /** Retained publishes waiting for a retained move to finish; none unless the pool has a fence. */
+  private readonly held: RetainedHold<InFlight> | undefined;
 
   constructor(
     private readonly ctx: SessionContext,
@@ -51,8 +55,10 @@ export class InboundPublishes {
     replay: { windowMs: number; maxMessages: number } = { windowMs: 0, maxMessages: 0 },
     private readonly maxWaitingBytes = 1024 * 1024,
     private readonly qos2: Qos2Options = { onBrokerLoss: 'resend', maxKeptBytes: 8 * 1024 * 1024 },
+    retainedFence?: () => RetainedFence,
   ) {
     this.recent = new ReplayWindow(replay.windowMs, replay.maxMessages);
+    this.held = retainedFence ? new RetainedHold(retainedFence, maxWaitingBytes) : undefined;
   }
 
   get size(): number {
@@ -64,6 +70,13 @@ export class InboundPublishes {
     if ('error' in resolved) return this.ctx.protocolError(resolved.error, 0x94);
     const problem = topicNameProblem(resolved.topic);
     if (problem) return this.ctx.protocolError(problem, 0x90);
+    if (packet.retain && unmovableRetainedTopic(resolved.topic)) {
+      // A '$' topic's retained value could never be found to be moved (docs/retained-moves.md).
+      return this.ctx.protocolError(
+        `retained publish to ${resolved.topic}: $ topics cannot be retained`,
+        0x90,
+      );
+    }
     // A packet with neither an alias nor properties (every fast-path one) is forwarded as it is.
     const forward: IPublishPacket =
       packet.properties === undefined && resolved.topic === packet.topic
@@ -74,6 +87,7 @@ export class InboundPublishes {
       forward.properties = rest;
     }
     if (packet.qos === 0) {
+      if (packet.retain && this.held?.holds(forward.topic)) return this.hold(forward, undefined);
       this.routeQos0(forward);
       return;
     }
@@ -148,6 +162,10 @@ export class InboundPublishes {
 
   /** Sends (or re-sends) an in-flight QoS 1/2 publish to a broker not in `exclude`. */
   private send(entry: InFlight, exclude: readonly string[]): void {
+    if (entry.packet.retain && this.held?.holds(entry.packet.topic)) {
+      this.assign(entry, '');
+      return this.hold(entry.packet, entry);
+    }
     const link = this.pick(entry.packet, exclude);
     this.assign(entry, '');
     if (!link) {
@@ -384,7 +402,34 @@ export class InboundPublishes {
   /** A broker became available: publishes held for lack of any broker go out now. */
   resendHeld(): void {
     for (const entry of this.inflight.values())
-      if (entry.brokerId === '' && !entry.stored && entry.queuedFor === undefined) this.send(entry, []);
+      if (entry.brokerId === '' && !entry.stored && entry.queuedFor === undefined && !entry.fenced)
+        this.send(entry, []);
+  }
+
+  /** A retained publish waits for the move of its topic's retained value (its acknowledgement waits too). */
+  private hold(packet: IPublishPacket, entry: InFlight | undefined): void {
+    if (entry) entry.fenced = true;
+    this.held?.add(packet, entry);
+    if (this.held?.full) this.ctx.pauseClient('retained move');
+  }
+
+  /** The pool's fence changed: held retained publishes it no longer covers go out, in arrival order. */
+  releaseRetained(): void {
+    if (!this.held || this.held.size === 0) return;
+    for (const { packet, entry } of this.held.release()) {
+      if (!entry) this.routeQos0(packet);
+      else if (this.inflight.get(entry.downId) === entry) {
+        entry.fenced = false;
+        this.send(entry, []);
+      }
+    }
+    if (!this.held.full) this.ctx.resumeClient('retained move');
+    this.updatePause();
+  }
+
+  /** Retained publishes sent before the fence on `brokerId` and not finished (see unsettledRetained). */
+  retainedUnsettled(fence: RetainedFence, brokerId: string): number {
+    return unsettledRetained(this.inflight.values(), fence, brokerId);
   }
 
   /** Publishes routed to a broker and not yet acknowledged by it (the admin API's in-flight count). */

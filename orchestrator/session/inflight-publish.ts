@@ -21,6 +21,8 @@ export interface InFlight {
   ack: Packet | undefined;
   /** Finished and forgotten (no longer in the in-flight map), maybe with its PUBACK still held. */
   done: boolean;
+  /** Retained, held by a pool fence while its topic's retained value moves (retained-hold.ts). */
+  fenced?: boolean;
 }
 
 /** The payload of a QoS 2 publish that keeps only its ids. */

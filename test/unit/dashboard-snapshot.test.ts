@@ -18,6 +18,8 @@ function orchestratorStatus(published: number, delivered: number): OrchestratorS
         id: 'x',
         url: 'mqtt://127.0.0.1:1883',
         state: 'active',
+        retainedFence: false,
+        retainedUnsettled: 0,
         synced: true,
         sessions: 4,
         inflight: 2,
