@@ -49,10 +49,21 @@ describe('orchestrator: the retained fence', () => {
     const held = pub.publishAsync(moving, 'q1', { qos: 1, retain: true }).then(() => {
       acked = true;
     });
-    await pub.publishAsync(staying, 's', { qos: 1, retain: true });
-    await pub.publishAsync(moving, 'live', { qos: 1 }); // not retained: never held
+    // Not held, so they reach their brokers now; their PUBACKs wait behind the held one's, since
+    // acknowledgements go out in PUBLISH order [MQTT-4.6.0-2].
+    let laterAcked = 0;
+    const later = [
+      pub.publishAsync(staying, 's', { qos: 1, retain: true }),
+      pub.publishAsync(moving, 'live', { qos: 1 }), // not retained: never held
+    ].map((p) => p.then(() => (laterAcked += 1)));
+    const deadline = Date.now() + 5000;
+    while ((await onBroker(t, a, 'fence/#')).get(staying) !== 's') {
+      assert.ok(Date.now() < deadline, 'the retained publish whose owner stays reaches it while the other is held');
+      await new Promise((r) => setTimeout(r, 100));
+    }
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(acked, false, 'the held retained publish is not acknowledged yet');
+    assert.equal(laterAcked, 0, 'later PUBACKs wait behind the held one (PUBLISH order)');
     const entry = orchestrator.status().brokers.find((b) => b.url === n.url);
     assert.equal(entry?.retainedFence, true);
     assert.equal(entry?.retainedUnsettled, 0);
@@ -63,6 +74,7 @@ describe('orchestrator: the retained fence', () => {
     ]);
     await waitFor(() => acked, 5000, 'the held publish acknowledged once the fence is lifted');
     await held;
+    await Promise.all(later);
     assert.equal(
       (await onBroker(t, n, 'fence/#')).get(moving),
       'q1',
