@@ -5,6 +5,8 @@ import type { Logger } from '../common/logger.ts';
 import { DEFAULT_LIMITS, type OrchestratorLimits } from './limits.ts';
 import { orchestratorMetrics } from './metrics.ts';
 import { BrokerPool, type BrokerState, type DesiredBroker, type PoolBroker } from './pool/broker-pool.ts';
+import { JoinReplays } from './registry/join-replays.ts';
+import { SessionRegistry } from './registry/session-registry.ts';
 import { Router, type RoutingStrategyName } from './routing/strategies.ts';
 import type { BrokerCounters } from './session/context.ts';
 import { Session } from './session/session.ts';
@@ -14,6 +16,8 @@ export interface OrchestratorOptions {
   brokers: readonly DesiredBroker[];
   limits?: Partial<OrchestratorLimits>;
   log: Logger;
+  /** Credentials of the session registry's own broker connections (default: none, anonymous). */
+  registryCredentials?: { username: string; password: string };
 }
 
 export interface BrokerStatus {
@@ -55,6 +59,9 @@ export class Orchestrator {
   readonly metrics = orchestratorMetrics();
   readonly limits: OrchestratorLimits;
   private readonly router: Router;
+  /** Persistent sessions' subscriptions, kept on the brokers for brokers that join later. */
+  readonly registry: SessionRegistry;
+  private readonly joinReplays: JoinReplays;
   private readonly sessions = new Set<Session>();
   private readonly byClientId = new Map<string, Session>();
   /** Per broker, the connected sessions whose subscriptions are not (yet, or no longer) in place there. */
@@ -88,6 +95,7 @@ export class Orchestrator {
   private readonly servers: Server[] = [];
   private readonly log: Logger;
   private draining = false;
+  private started = false;
   /** CPU of this process over the last full sampling period (fraction of one core). */
   private cpuFraction = 0;
   private readonly cpuTimer: NodeJS.Timeout | undefined;
@@ -97,9 +105,24 @@ export class Orchestrator {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.router = new Router(options.routing);
     this.pool = new BrokerPool(this.log.child({ component: 'pool' }));
+    this.registry = new SessionRegistry({
+      limits: this.limits,
+      log: this.log.child({ component: 'registry' }),
+      ...(options.registryCredentials ? { credentials: options.registryCredentials } : {}),
+      protocolVersion: (id) => this.pool.protocolVersion(id),
+    });
+    this.joinReplays = new JoinReplays(
+      this.registry,
+      this.pool,
+      (clientId) => this.byClientId.has(clientId),
+      this.log.child({ component: 'registry' }),
+      (brokerId) => this.onRoutableMaybe(brokerId),
+    );
     this.pool.on('added', (b: PoolBroker) => this.onBrokerAdded(b));
     this.pool.on('removed', (b: PoolBroker) => {
       this.lacking.delete(b.id);
+      this.joinReplays.cancel(b.id);
+      this.registry.forget(b.id);
       // The broker label set stays bounded by the pool: a removed broker's series go.
       this.perBroker.delete(b.id);
       this.metrics.published.remove({ broker: b.id });
@@ -110,6 +133,8 @@ export class Orchestrator {
       if (b.state !== 'draining') for (const s of this.sessions) void s.join(b).catch(() => undefined);
     });
     this.pool.apply(options.brokers);
+    // Brokers of the first pool are not joining: only those added later get the away sessions replayed.
+    this.started = true;
     // CPU is sampled on a fixed clock, so reading the status never shortens anyone's window.
     let last = { usage: process.cpuUsage(), at: performance.now() };
     this.cpuTimer = setInterval(() => {
@@ -159,7 +184,9 @@ export class Orchestrator {
       release: (clientId, s) => {
         if (this.byClientId.get(clientId) === s) this.byClientId.delete(clientId);
       },
-      routable: (brokerId) => (this.lacking.get(brokerId)?.size ?? 0) === 0,
+      routable: (brokerId) =>
+        (this.lacking.get(brokerId)?.size ?? 0) === 0 && !this.joinReplays.isPending(brokerId),
+      registry: this.registry,
     });
     this.sessions.add(session);
     this.metrics.connections.inc();
@@ -202,7 +229,13 @@ export class Orchestrator {
    * publishes other sessions held for want of a routable broker go out (nothing else would send them).
    */
   private unlack(brokerId: string, set: Set<Session>, session: Session): void {
-    if (!set.delete(session) || set.size > 0 || !this.pool.get(brokerId)) return;
+    if (!set.delete(session) || set.size > 0) return;
+    this.onRoutableMaybe(brokerId);
+  }
+
+  private onRoutableMaybe(brokerId: string): void {
+    if (!this.pool.get(brokerId) || (this.lacking.get(brokerId)?.size ?? 0) > 0) return;
+    if (this.joinReplays.isPending(brokerId)) return;
     for (const s of this.sessions) s.resendHeld();
   }
 
@@ -214,6 +247,7 @@ export class Orchestrator {
     this.perBroker.set(broker.id, { broker, published, delivered });
     for (const s of this.sessions) if (s.state === 'connected') this.setLacking(broker.id, s, true);
     if (broker.state === 'draining') return;
+    if (this.started) this.joinReplays.start(broker);
     for (const s of this.sessions) {
       void s
         .join(broker)
@@ -247,7 +281,7 @@ export class Orchestrator {
         id: b.id,
         url: b.url,
         state: b.state,
-        synced: connected.every((s) => s.isSynced(b.id)),
+        synced: connected.every((s) => s.isSynced(b.id)) && !this.joinReplays.isPending(b.id),
         sessions: connected.filter((s) => s.links.has(b.id)).length,
         inflight: connected.reduce((n, s) => n + s.inflightOn(b.id), 0),
         published: b.published,
@@ -279,6 +313,7 @@ export class Orchestrator {
     if (this.cpuTimer) clearInterval(this.cpuTimer);
     const closing = this.servers.map((s) => new Promise((resolve) => s.close(resolve)));
     for (const s of [...this.sessions]) s.shutdown();
+    this.registry.close();
     await Promise.all(closing);
   }
 }

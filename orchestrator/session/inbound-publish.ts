@@ -1,4 +1,5 @@
 import type { IPublishPacket, Packet } from 'mqtt-packet';
+import { isReservedTopic } from '../registry/reserved.ts';
 import type { Router } from '../routing/strategies.ts';
 import { BrokerWindows } from './broker-windows.ts';
 import type { SessionContext, UpstreamLink } from './context.ts';
@@ -67,6 +68,7 @@ export class InboundPublishes {
     if ('error' in resolved) return this.ctx.protocolError(resolved.error, 0x94);
     const problem = topicNameProblem(resolved.topic);
     if (problem) return this.ctx.protocolError(problem, 0x90);
+    if (isReservedTopic(resolved.topic)) return this.refuseReserved(packet);
     const forward: IPublishPacket = { ...packet, topic: resolved.topic };
     if (forward.properties) {
       const { topicAlias: _drop, ...rest } = forward.properties;
@@ -106,6 +108,19 @@ export class InboundPublishes {
     this.inflight.set(downId, entry);
     this.send(entry, []);
     this.updatePause();
+  }
+
+  /**
+   * A publish into the session registry's reserved space goes to no broker. v5: PUBACK / PUBREC
+   * 0x90 (Topic Name invalid: well-formed, not accepted); 3.1.1 has no way to say no, so it is
+   * acknowledged and dropped, as Mosquitto does with a publish its ACL denies. QoS 0: dropped.
+   */
+  private refuseReserved(packet: IPublishPacket): void {
+    this.ctx.log.info({ topic: packet.topic }, 'publish to the reserved topic space refused');
+    if (packet.qos === 0) return;
+    const reason = this.ctx.version === 5 ? { reasonCode: 0x90 } : {};
+    const cmd = packet.qos === 1 ? 'puback' : 'pubrec';
+    this.ctx.sendDown({ cmd, messageId: packet.messageId ?? 0, ...reason });
   }
 
   /** The link a publish goes to: the routing strategy's choice among the publish targets not excluded. */
