@@ -73,7 +73,21 @@ export interface RegistryEntry {
   /** The orchestrator replica whose live session owns it, or null while the client is away. */
   online: string | null;
   subscriptions: RegisteredSubscription[];
+  /**
+   * QoS 2 deliveries the client had received (PUBREC) when it left, whose PUBREL the broker sends
+   * when the session resumes: broker id, the broker's packet id, and the id the client knows.
+   */
+  releases?: PendingRelease[];
 }
+
+export interface PendingRelease {
+  broker: string;
+  up: number;
+  down: number;
+}
+
+const isPacketId = (n: unknown): n is number =>
+  Number.isInteger(n) && (n as number) >= 1 && (n as number) <= 65_535;
 
 export const NEVER_EXPIRES = 0xffff_ffff;
 
@@ -120,11 +134,18 @@ export function decodeEntry(payload: Buffer): RegistryEntry | undefined {
     if (typeof sub?.topic !== 'string' || (sub.qos !== 0 && sub.qos !== 1 && sub.qos !== 2)) return undefined;
     subscriptions.push(toRegistered(sub as unknown as ISubscription));
   }
+  const releases: PendingRelease[] = [];
+  for (const x of Array.isArray(r.releases) ? (r.releases as unknown[]) : []) {
+    const rel = x as Record<string, unknown>;
+    if (typeof rel?.broker !== 'string' || !isPacketId(rel.up) || !isPacketId(rel.down)) return undefined;
+    releases.push({ broker: rel.broker, up: rel.up, down: rel.down });
+  }
   return {
     clientId: r.clientId,
     protocolVersion: r.protocolVersion,
     sessionExpirySeconds: r.sessionExpirySeconds,
     online: r.online as string | null,
     subscriptions,
+    ...(releases.length > 0 ? { releases } : {}),
   };
 }

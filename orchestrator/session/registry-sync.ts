@@ -1,6 +1,12 @@
 import type { IConnectPacket, IDisconnectPacket, ISubscription } from 'mqtt-packet';
 import type { PoolBroker } from '../pool/broker-pool.ts';
-import { isPersistent, NEVER_EXPIRES, type RegistryEntry, toRegistered } from '../registry/reserved.ts';
+import {
+  isPersistent,
+  NEVER_EXPIRES,
+  type PendingRelease,
+  type RegistryEntry,
+  toRegistered,
+} from '../registry/reserved.ts';
 import { registryPublish, type SessionRegistry } from '../registry/session-registry.ts';
 import type { UpstreamLink } from './context.ts';
 
@@ -31,10 +37,9 @@ export class RegistrySync {
    * session is connected to, or none. A clean start returns none: the old session is gone
    * [MQTT-3.1.2-6].
    */
-  async load(clean: boolean, brokers: readonly PoolBroker[]): Promise<ISubscription[] | undefined> {
+  async load(clean: boolean, brokers: readonly PoolBroker[]): Promise<RegistryEntry | undefined> {
     if (clean) return undefined;
-    const entry = await this.registry.load(this.clientId, brokers);
-    return entry?.subscriptions.map((s) => ({ ...s }) as ISubscription);
+    return this.registry.load(this.clientId, brokers);
   }
 
   /** The record as it stands, for the live session's subscriptions (null: no record). */
@@ -69,10 +74,15 @@ export class RegistrySync {
    * gets its subscriptions from whichever orchestrator adds it. A v5 record expires with the session
    * (Message Expiry Interval = Session Expiry Interval); a session ending now leaves no record.
    */
-  release(links: Iterable<UpstreamLink>, subscriptions: Iterable<ISubscription>): void {
+  release(
+    links: Iterable<UpstreamLink>,
+    subscriptions: Iterable<ISubscription>,
+    releases: PendingRelease[],
+  ): void {
     if (!this.persistent) return;
     const ends = this.version === 5 && this.expirySeconds === 0;
     const entry = ends ? null : this.entry(subscriptions, false);
+    if (entry && releases.length > 0) entry.releases = releases;
     for (const link of links) {
       if (!link.upstream.isUp) continue;
       const v5 = link.upstream.protocolVersion === 5;

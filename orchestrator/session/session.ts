@@ -355,12 +355,16 @@ export class Session extends EventEmitter implements SessionContext {
     // The record is read from a broker that had the session (it holds the record), if any.
     const ids = [...this.links.keys()].sort((p, q) => Number(fresh.has(p)) - Number(fresh.has(q)));
     const linked = ids.flatMap((id) => this.deps.pool.get(id) ?? []);
-    let recorded: ISubscription[] | undefined;
+    let entry: Awaited<ReturnType<RegistrySync['load']>>;
     try {
-      recorded = await sync.load(packet.clean ?? true, linked);
+      entry = await sync.load(packet.clean ?? true, linked);
     } catch (err) {
       this.log.warn({ err: errorMessage(err) }, 'session registry unreadable: subscriptions not restored');
     }
+    const recorded = entry?.subscriptions.map((s) => ({ ...s }) as ISubscription);
+    // QoS 2 deliveries the client received before it left: their PUBRELs come under the ids it knows.
+    for (const r of entry?.releases ?? [])
+      if (this.links.has(r.broker)) this.outbound?.expectRelease(r.broker, r.up, r.down);
     for (const sub of recorded ?? []) if (!subs.active.has(sub.topic)) subs.active.set(sub.topic, sub);
     sync.write(this.links.values(), subs.active.values());
     if (!recorded || recorded.length === 0) return { resumed: false, replayOn: [] };
@@ -617,7 +621,10 @@ export class Session extends EventEmitter implements SessionContext {
     for (const t of this.reconnectTimers.values()) clearTimeout(t);
     this.reconnectTimers.clear();
     const recording = wasConnected && !this.takenOver && this.registrySync?.persistent === true;
-    if (recording) this.registrySync?.release(this.links.values(), this.subs?.active.values() ?? []);
+    if (recording) {
+      const releases = this.outbound?.awaitingRelease() ?? [];
+      this.registrySync?.release(this.links.values(), this.subs?.active.values() ?? [], releases);
+    }
     for (const link of this.links.values()) {
       // Graceful: DISCONNECT, the brokers discard the will. Abrupt: just close, the home broker fires it
       // (after the registry record written just above, when there is one).

@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import type { Orchestrator } from '../../orchestrator/orchestrator.ts';
 import { TestMosquitto } from '../helpers/mosquitto.ts';
+import { connectTcp, expectPacket, handshake, writePacket } from '../helpers/mqtt-wire.ts';
 import { publishSeq, settle, startOrchestrator, type Tally, tally } from '../helpers/orchestrator.ts';
 import { connectClient, waitFor } from '../helpers/resources.ts';
 
@@ -114,6 +115,30 @@ describe('persistent sessions and a joining broker (issue #10, defect 5)', () =>
     await waitFor(() => y.orchestrator.status().brokers.every((s) => s.synced), 5000, 'B synced');
     await publishThrough(t, y, b);
     await assertAllReceived(clients);
+  });
+
+  it('a QoS 2 delivery released (PUBREL) but not completed when the client left is released again under the id it knows, through another orchestrator [MQTT-4.4.0-1]', async (t) => {
+    const a = await TestMosquitto.start(t);
+    const x = await startOrchestrator(t, [a.url]);
+    const y = await startOrchestrator(t, [a.url]);
+    const first = await connectTcp(t, x.port);
+    await handshake(first, 'rel-q2', 4, { clean: false });
+    await writePacket(first, { cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'q2/#', qos: 2 }] });
+    await expectPacket(first, 'suback', 5000);
+    const pub = await connectClient(t, x.url);
+    await pub.publishAsync('q2/1', 'once', { qos: 2 });
+    const delivery = await expectPacket(first, 'publish', 5000);
+    await writePacket(first, { cmd: 'pubrec', messageId: delivery.messageId ?? 0 });
+    assert.equal((await expectPacket(first, 'pubrel', 5000)).messageId, delivery.messageId);
+    // The client leaves before its PUBCOMP: the broker still waits for it, and will send PUBREL again.
+    await writePacket(first, { cmd: 'disconnect' });
+    first.stream.destroy();
+    await new Promise((r) => setTimeout(r, 200));
+    const again = await connectTcp(t, y.port);
+    const connack = await handshake(again, 'rel-q2', 4, { clean: false });
+    assert.equal(connack.sessionPresent, true);
+    const pubrel = await expectPacket(again, 'pubrel', 3000);
+    assert.equal(pubrel.messageId, delivery.messageId, 'PUBREL under the packet id of the delivery');
   });
 
   it('the reserved prefix $brokel/ is refused to clients: v5 PUBACK 0x90 and SUBACK 0x87, 3.1.1 SUBACK 0x80; the record stays', async (t) => {
