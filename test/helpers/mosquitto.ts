@@ -47,9 +47,20 @@ export class TestMosquitto {
   }
 
   static async start(t: TestContext): Promise<TestMosquitto> {
-    const broker = new TestMosquitto(await freePort());
+    const broker = await TestMosquitto.create();
     t.after(() => broker.stop());
-    await broker.boot();
+    return broker;
+  }
+
+  /** Started, not registered for teardown: the caller stops it (a suite's `after`). */
+  static async create(): Promise<TestMosquitto> {
+    const broker = new TestMosquitto(await freePort());
+    try {
+      await broker.boot();
+    } catch (err) {
+      await broker.stop();
+      throw err;
+    }
     return broker;
   }
 
