@@ -161,6 +161,7 @@ export async function runOrchestrator(
   const orchestrator = new Orchestrator({
     routing: settings.routing ?? config.routing,
     brokers: settings.brokers,
+    limits: { qos2OnBrokerLoss: config.limits.qos2OnBrokerLoss },
     log: log.child({ component: 'orchestrator' }),
   });
   let admin: AdminServer | undefined;

@@ -35,6 +35,13 @@ export interface OrchestratorLimits {
   replayMaxMessages: number;
   /** Grace period for 3.1.1 clients on POST /drain before they are closed. */
   drainGraceMs: number;
+  /**
+   * A QoS 2 publish PUBREC'd by a broker that then dies: 'resend' it to another broker (no loss, a
+   * duplicate when the dead broker had delivered it) or 'drop' it (exactly once or lost).
+   */
+  qos2OnBrokerLoss: 'resend' | 'drop';
+  /** Payload bytes one session keeps of PUBREC'd QoS 2 publishes for 'resend'; beyond it they are dropped on loss. */
+  maxKeptQos2Bytes: number;
 }
 
 export const DEFAULT_LIMITS: OrchestratorLimits = {
@@ -52,4 +59,6 @@ export const DEFAULT_LIMITS: OrchestratorLimits = {
   replayWindowMs: 2_000,
   replayMaxMessages: 2_000,
   drainGraceMs: 5_000,
+  qos2OnBrokerLoss: 'resend',
+  maxKeptQos2Bytes: 8 * 1024 * 1024,
 };

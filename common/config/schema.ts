@@ -173,6 +173,13 @@ export const configSchema = z
       .prefault({}),
     sla: z.strictObject({ maxReplicas: z.number().int().min(2).default(12) }).prefault({}),
     routing: z.enum(['round-robin', 'client-affinity', 'topic-affinity']).default('round-robin'),
+    /** Data-plane choices of the orchestrators (docs/acknowledgements-and-qos.md). */
+    limits: z
+      .strictObject({
+        /** A QoS 2 publish PUBREC'd by a broker that dies: re-sent elsewhere (no loss, maybe twice) or dropped. */
+        qos2OnBrokerLoss: z.enum(['resend', 'drop']).default('resend'),
+      })
+      .prefault({}),
     brokers: z
       .strictObject({
         /** Users the broker templates create; anonymous access when empty. */

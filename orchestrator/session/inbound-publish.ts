@@ -1,6 +1,7 @@
 import type { IPublishPacket, Packet } from 'mqtt-packet';
 import { isReservedTopic } from '../registry/reserved.ts';
 import type { Router } from '../routing/strategies.ts';
+import { AckOrder } from './ack-order.ts';
 import { BrokerWindows } from './broker-windows.ts';
 import type { SessionContext, UpstreamLink } from './context.ts';
 import { type TopicAliases, topicNameProblem } from './topic-alias.ts';
@@ -13,18 +14,33 @@ interface InFlight {
   packet: IPublishPacket;
   /** QoS 2: PUBREC sent to the client (a broker owns the message now); waiting for its PUBREL. */
   received: boolean;
+  /** QoS 2: the broker it is assigned to (or was, with brokerId '') accepted it (PUBREC, or PUBACK at QoS 1). */
+  stored: boolean;
   /** QoS 2: PUBREL forwarded, waiting for the broker's PUBCOMP. */
   released: boolean;
   /** Brokers it was sent to: one that closes on it, again and again, is refusing this message. */
   attempts: number;
   /** Routed to this broker, whose receive maximum is reached: waits (in order) for a free slot. */
   queuedFor?: string;
+  /** PUBACK / PUBREC for the client, answered by a broker but behind an earlier publish's (AckOrder). */
+  ack: Packet | undefined;
+  /** Finished and forgotten (no longer in the in-flight map), maybe with its PUBACK still held. */
+  done: boolean;
 }
 
 const EMPTY = Buffer.alloc(0);
 
 /** Sends of one publish (to brokers that went down on it) before the client is closed instead. */
 const MAX_ATTEMPTS = 4;
+
+/** What happens to a QoS 2 publish PUBREC'd by a broker that then dies (docs/acknowledgements-and-qos.md). */
+export type Qos2OnBrokerLoss = 'resend' | 'drop';
+
+/** QoS 2 flows: the choice on broker loss, and the payload bytes kept for 'resend' before it falls back to 'drop'. */
+export interface Qos2Options {
+  onBrokerLoss: Qos2OnBrokerLoss;
+  maxKeptBytes: number;
+}
 
 /**
  * A client's PUBLISH flows (client → orchestrator → one broker). QoS 1/2 are acknowledged to the
@@ -44,8 +60,18 @@ export class InboundPublishes {
   private readonly windows = new BrokerWindows<InFlight>();
   /** Entries with `received` set. */
   private receivedCount = 0;
+  /** Payload bytes kept by PUBREC'd QoS 2 entries, to re-send them if their broker dies. */
+  private keptQos2Bytes = 0;
   /** Payload bytes of the entries waiting for a broker slot. */
   private waitingBytes = 0;
+  /** PUBACK / PUBREC to the client in the order of the PUBLISHes. */
+  private readonly order = new AckOrder<InFlight>();
+  /** Entries finished at their broker whose acknowledgement waits in `order` (no longer in `inflight`). */
+  private ackedHeld = 0;
+  private readonly sendAck = (packet: Packet, entry: InFlight): void => {
+    if (entry.done) this.ackedHeld -= 1;
+    this.ctx.sendDown(packet);
+  };
   /** QoS 1 publishes acknowledged by a broker recently, oldest first (see limits.replayWindowMs). */
   private readonly recent: Array<{ brokerId: string; packet: IPublishPacket; at: number }> = [];
 
@@ -57,6 +83,7 @@ export class InboundPublishes {
     readonly maxInflight: number,
     private readonly replay: { windowMs: number; maxMessages: number } = { windowMs: 0, maxMessages: 0 },
     private readonly maxWaitingBytes = 1024 * 1024,
+    private readonly qos2: Qos2Options = { onBrokerLoss: 'resend', maxKeptBytes: 8 * 1024 * 1024 },
   ) {}
 
   get size(): number {
@@ -86,14 +113,15 @@ export class InboundPublishes {
     }
     if (existing) {
       // A re-sent QoS 2 PUBLISH [MQTT-4.3.3-?]: never a second copy on another broker.
-      if (existing.received) this.ctx.sendDown({ cmd: 'pubrec', messageId: downId });
-      else
+      if (existing.received) {
+        if (existing.ack === undefined) this.ctx.sendDown({ cmd: 'pubrec', messageId: downId });
+      } else
         this.ctx
           .link(existing.brokerId)
           ?.upstream.send({ ...existing.packet, messageId: existing.upId, dup: true });
       return;
     }
-    if (this.inflight.size >= this.maxInflight && this.ctx.version === 5) {
+    if (this.inflight.size + this.ackedHeld >= this.maxInflight && this.ctx.version === 5) {
       return this.ctx.protocolError(`more than ${this.maxInflight} unacknowledged publishes`, 0x93); // receive maximum exceeded
     }
     const entry: InFlight = {
@@ -102,10 +130,14 @@ export class InboundPublishes {
       upId: 0,
       packet: forward,
       received: false,
+      stored: false,
       released: false,
       attempts: 0,
+      ack: undefined,
+      done: false,
     };
     this.inflight.set(downId, entry);
+    this.order.push(entry);
     this.send(entry, []);
     this.updatePause();
   }
@@ -193,18 +225,42 @@ export class InboundPublishes {
     if (brokerId !== '') this.windows.take(brokerId);
   }
 
-  /** QoS 2 accepted by a broker: only the ids are needed from now on. */
+  /**
+   * QoS 2 accepted by a broker. With 'drop' only the ids are needed from now on; with 'resend' the
+   * payload is kept until PUBCOMP (within qos2.maxKeptBytes), to go to another broker if this one dies.
+   */
   private markReceived(entry: InFlight): void {
+    entry.stored = true;
     if (entry.received) return;
     entry.received = true;
     this.receivedCount += 1;
+    const bytes = entry.packet.payload.length;
+    if (this.qos2.onBrokerLoss === 'resend' && this.keptQos2Bytes + bytes <= this.qos2.maxKeptBytes) {
+      this.keptQos2Bytes += bytes;
+      return;
+    }
+    if (this.qos2.onBrokerLoss === 'resend')
+      this.ctx.log.warn(
+        { downId: entry.downId },
+        'QoS 2 payloads over qos2 bound: this one is not kept for re-sending',
+      );
     entry.packet = { ...entry.packet, payload: EMPTY, properties: undefined };
   }
 
   private forget(entry: InFlight): void {
     this.assign(entry, '');
-    if (entry.received) this.receivedCount -= 1;
+    if (entry.received) {
+      this.receivedCount -= 1;
+      this.keptQos2Bytes -= entry.packet.payload.length;
+    }
     this.inflight.delete(entry.downId);
+    entry.done = true;
+  }
+
+  /** The client's PUBACK / PUBREC for an entry, sent once every earlier publish's is ([MQTT-4.6.0-2], -3). */
+  private acknowledge(entry: InFlight, ack: Packet): void {
+    if (entry.done) this.ackedHeld += 1;
+    this.order.ready(entry, ack, this.sendAck);
   }
 
   private dispatch(entry: InFlight, link: UpstreamLink): void {
@@ -236,23 +292,37 @@ export class InboundPublishes {
         if (entry.packet.qos === 2) {
           // A broker without QoS 2 (RabbitMQ 3.10) answers a QoS 2 PUBLISH with PUBACK and keeps it
           // at QoS 1. The client still gets the QoS 2 handshake: PUBREC now, PUBCOMP on its PUBREL.
+          const again = entry.received; // re-sent after its first broker died: the client has its PUBREC
           this.markReceived(entry);
           this.assign(entry, '');
-          this.ctx.sendDown({ cmd: 'pubrec', messageId: downId });
+          if (!again) this.acknowledge(entry, { cmd: 'pubrec', messageId: downId });
+          else if (entry.released) this.complete(entry);
           break;
         }
         this.forget(entry);
         this.remember(link.brokerId, entry.packet);
-        this.ctx.sendDown({ cmd: 'puback', messageId: downId, ...relayed });
+        this.acknowledge(entry, { cmd: 'puback', messageId: downId, ...relayed });
         break;
       case 'pubrec':
+        if (entry.received) {
+          // Re-sent after its first broker died: the client has its PUBREC; its PUBREL may be here.
+          if (reasonCode !== undefined && reasonCode >= 0x80) {
+            link.ids.release(entry.upId);
+            this.ctx.log.warn({ downId, reasonCode }, 'a re-sent QoS 2 publish was refused: dropped');
+            this.complete(entry);
+          } else {
+            entry.stored = true;
+            if (entry.released) link.upstream.send({ cmd: 'pubrel', messageId: entry.upId });
+          }
+          break;
+        }
         if (reasonCode !== undefined && reasonCode >= 0x80) {
           link.ids.release(entry.upId);
           this.forget(entry);
         } else {
           this.markReceived(entry);
         }
-        this.ctx.sendDown({ cmd: 'pubrec', messageId: downId, ...relayed });
+        this.acknowledge(entry, { cmd: 'pubrec', messageId: downId, ...relayed });
         break;
       case 'pubcomp':
         link.ids.release(entry.upId);
@@ -276,16 +346,36 @@ export class InboundPublishes {
       });
       return;
     }
+    entry.released = true;
+    // Being re-sent after its broker died ('resend'): the PUBREL follows the new broker's PUBREC.
+    if (!entry.stored) return;
     const link = entry.brokerId === '' ? undefined : this.ctx.link(entry.brokerId);
-    if (!link?.upstream.isUp) {
-      // The broker that accepted the message (PUBREC) is gone; it owned the message from then on.
-      this.forget(entry);
-      this.ctx.sendDown({ cmd: 'pubcomp', messageId: downId });
-      this.updatePause();
+    // Finished at a QoS 1 broker, or its broker died and the message went with it ('drop').
+    if (!link?.upstream.isUp) return this.complete(entry);
+    link.upstream.send({ cmd: 'pubrel', messageId: entry.upId });
+  }
+
+  /** A QoS 2 flow ends for the client: PUBCOMP now. */
+  private complete(entry: InFlight): void {
+    this.forget(entry);
+    this.ctx.sendDown({ cmd: 'pubcomp', messageId: entry.downId });
+    this.updatePause();
+  }
+
+  /**
+   * A QoS 2 publish its broker accepted (PUBREC) is lost with that broker unless it had delivered it
+   * (Mosquitto delivers on PUBREL). 'resend': to another broker, then PUBREL there (a duplicate when
+   * the dead broker had delivered it); 'drop' (or its payload was not kept): finished for the client.
+   */
+  private onStoredLost(entry: InFlight, brokerId: string): void {
+    if (this.qos2.onBrokerLoss === 'resend' && entry.packet.payload !== EMPTY) {
+      entry.stored = false;
+      this.send(entry, [brokerId]);
       return;
     }
-    entry.released = true;
-    link.upstream.send({ cmd: 'pubrel', messageId: entry.upId });
+    this.ctx.log.warn({ downId: entry.downId, broker: brokerId }, 'QoS 2 publish lost with its broker');
+    this.assign(entry, '');
+    if (entry.released) this.complete(entry);
   }
 
   private remember(brokerId: string, packet: IPublishPacket): void {
@@ -325,8 +415,8 @@ export class InboundPublishes {
   onBrokerDown(brokerId: string): void {
     for (const entry of this.inflight.values()) {
       if (entry.brokerId !== brokerId) continue;
-      if (entry.received) continue; // QoS 2 accepted by that broker; finished on the client's PUBREL
-      this.send(entry, [brokerId]);
+      if (entry.stored) this.onStoredLost(entry, brokerId);
+      else this.send(entry, [brokerId]);
     }
     for (const entry of this.windows.takeWaiting(brokerId)) {
       this.unqueue(entry);
@@ -337,7 +427,7 @@ export class InboundPublishes {
   /** A broker became available: publishes held for lack of any broker go out now. */
   resendHeld(): void {
     for (const entry of this.inflight.values())
-      if (entry.brokerId === '' && !entry.received && entry.queuedFor === undefined) this.send(entry, []);
+      if (entry.brokerId === '' && !entry.stored && entry.queuedFor === undefined) this.send(entry, []);
   }
 
   /** Publishes routed to a broker and not yet acknowledged by it (the admin API's in-flight count). */
@@ -347,7 +437,7 @@ export class InboundPublishes {
 
   /** The session's pause reasons are a set: pausing twice or resuming an unpaused reason is a no-op. */
   private updatePause(): void {
-    const atBrokers = this.inflight.size - this.receivedCount - this.windows.waitingCount;
+    const atBrokers = this.inflight.size + this.ackedHeld - this.receivedCount - this.windows.waitingCount;
     if (atBrokers >= this.maxInflight || this.waitingBytes >= this.maxWaitingBytes)
       this.ctx.pauseClient('in-flight window full');
     else this.ctx.resumeClient('in-flight window full');

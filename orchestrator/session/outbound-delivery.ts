@@ -124,7 +124,9 @@ export class OutboundDeliveries {
       this.drainWaiting();
     } else if (packet.cmd === 'pubrec') {
       d.received = true;
-      link?.upstream.send({ cmd: 'pubrec', messageId: d.upId, ...relayed });
+      if (link) link.upstream.send({ cmd: 'pubrec', messageId: d.upId, ...relayed });
+      // Its broker is gone (onBrokerDown): the flow ends here; the client has the message.
+      else if (d.brokerId === '') this.ctx.sendDown({ cmd: 'pubrel', messageId: downId });
     }
   }
 
@@ -156,12 +158,18 @@ export class OutboundDeliveries {
     this.ctx.sendDown({ cmd: 'pubrel', messageId: downId });
   }
 
-  /** A broker went down: its unacknowledged deliveries can no longer be acknowledged; forget them. */
+  /**
+   * A broker went down: its unacknowledged deliveries can no longer be acknowledged upstream. The
+   * client still holds their ids [MQTT-2.3.1-2], so they stay taken until it finishes each flow with
+   * us: a QoS 2 one gets its PUBREL from the orchestrator (the client has the message; without it a
+   * client that hands QoS 2 messages over on PUBREL, as MQTT.js does, would never see it).
+   */
   onBrokerDown(brokerId: string): void {
     for (const [downId, d] of [...this.ids.entries()]) {
       if (d.brokerId !== brokerId) continue;
-      this.ids.release(downId);
       this.byUpstream.delete(`${brokerId}\0${d.upId}`);
+      d.brokerId = '';
+      if (d.qos === 2 && d.received) this.ctx.sendDown({ cmd: 'pubrel', messageId: downId });
     }
     for (let i = this.waiting.length - 1; i >= 0; i--)
       if (this.waiting[i]?.link.brokerId === brokerId) this.waiting.splice(i, 1);

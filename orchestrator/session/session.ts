@@ -323,6 +323,7 @@ export class Session extends EventEmitter implements SessionContext {
       limits.maxInflightFromClient,
       { windowMs: limits.replayWindowMs, maxMessages: limits.replayMaxMessages },
       limits.maxWaitingPublishBytes,
+      { onBrokerLoss: limits.qos2OnBrokerLoss, maxKeptBytes: limits.maxKeptQos2Bytes },
     );
     const clientReceiveMax = packet.properties?.receiveMaximum ?? 65_535;
     this.outbound = new OutboundDeliveries(

@@ -21,6 +21,7 @@ describe('config', () => {
     assert.equal(config.provider.local.addressing, 'aliases');
     assert.equal(config.dns.name, 'mqtt.brokel.test');
     assert.equal(config.api.listen, '127.0.0.1:9780');
+    assert.equal(config.limits.qos2OnBrokerLoss, 'resend');
   });
 
   it('is frozen after loading', () => {
@@ -77,6 +78,11 @@ api: { listen: 127.0.0.1:9780 }
       'unknown routing',
       'routing: random',
       'routing: "random" is not one of "round-robin", "client-affinity", "topic-affinity"',
+    ],
+    [
+      'unknown QoS 2 choice on broker loss',
+      'limits: { qos2OnBrokerLoss: lose }',
+      'limits.qos2OnBrokerLoss: "lose" is not one of "resend", "drop"',
     ],
     [
       'unknown provider',
