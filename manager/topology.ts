@@ -1,12 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import mqtt from 'mqtt';
 import { errorMessage, TimeoutError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
-import type { BrokerState, DesiredBroker } from '../orchestrator/pool/broker-pool.ts';
-import { retainedOwner } from '../orchestrator/routing/strategies.ts';
+import { type BrokerState, type DesiredBroker, parseBrokerUrl } from '../orchestrator/pool/broker-pool.ts';
 import type { DnsRegistry, OrchestratorRecord } from './dns-registry.ts';
 import { OrchestratorClient } from './orchestrator-client.ts';
 import type { CloudProvider, Replica } from './providers/cloud-provider.ts';
+import { moveRetained } from './retained-move.ts';
 
 export interface TopologyOptions {
   provider: CloudProvider;
@@ -39,6 +38,11 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
 export class Topology {
   /** Manager-level state of each broker replica that is in the pool. */
   readonly brokerStates = new Map<string, BrokerState>();
+  /**
+   * Brokers whose pool entries carry the retained fence: a retained move to or from them runs (or a
+   * previous manager left one half done; the orchestrators report it, so it is resumed).
+   */
+  readonly retainedFences = new Set<string>();
   /** Orchestrators taken out of geo-dns (being removed, or failed): never published again. */
   private readonly leaving = new Set<string>();
 
@@ -59,7 +63,11 @@ export class Topology {
     const brokers = (await this.o.provider.list()).filter((r) => r.level === 'broker');
     return brokers
       .filter((b) => this.brokerStates.has(b.id) && b.state !== 'failed')
-      .map((b) => ({ url: b.url, state: this.brokerStates.get(b.id) ?? 'active' }));
+      .map((b) => ({
+        url: b.url,
+        state: this.brokerStates.get(b.id) ?? 'active',
+        ...(this.retainedFences.has(b.id) ? { retainedFence: true } : {}),
+      }));
   }
 
   /**
@@ -78,6 +86,7 @@ export class Topology {
       for (const b of reported?.brokers ?? []) {
         const replica = brokers.find((r) => r.url === b.url);
         if (replica && b.state !== 'active') this.brokerStates.set(replica.id, b.state);
+        if (replica && b.retainedFence) this.retainedFences.add(replica.id);
       }
     }
   }
@@ -108,9 +117,17 @@ export class Topology {
       const statuses = await Promise.all((await this.orchestrators()).map((o) => this.client(o).status()));
       return statuses.every((s) => s.brokers.some((b) => b.url === ready.url && b.synced)) ? true : undefined;
     });
+    // Defect 1 of issue #10: the retained messages it now owns move to it before it is active.
+    await this.fence(ready);
+    const active = await this.activeBrokers();
+    const moved = await this.moveRetained(
+      active.map((b) => b.url),
+      [...active, ready].map((b) => parseBrokerUrl(b.url).id),
+    );
     this.brokerStates.set(ready.id, 'active');
+    this.retainedFences.delete(ready.id);
     await this.pushPool();
-    this.o.log.info({ broker: ready.id, url: ready.url }, 'broker active');
+    this.o.log.info({ broker: ready.id, url: ready.url, retainedMoved: moved }, 'broker active');
   }
 
   /** Algorithm 2: draining everywhere, wait until idle, move retained messages, destroy, drop. */
@@ -119,7 +136,8 @@ export class Topology {
     if (!broker) return;
     this.brokerStates.set(id, 'draining');
     await this.o.provider.markDraining(id);
-    await this.pushPool();
+    // Defect 2 of issue #10: retained publishes on its topics wait from now on, so none is overtaken.
+    await this.fence(broker);
     let last = '';
     let quietSince = Date.now();
     await until(`broker ${id} idle`, this.o.actionTimeoutMs, async () => {
@@ -134,50 +152,53 @@ export class Topology {
       }
       return Date.now() - quietSince >= this.o.drainQuietMs ? true : undefined;
     });
-    const moved = await this.moveRetained(broker);
+    const moved = await this.moveRetained(
+      [broker.url],
+      (await this.activeBrokers()).map((b) => parseBrokerUrl(b.url).id),
+    );
+    this.retainedFences.delete(id);
     this.brokerStates.delete(id);
     await this.pushPool();
     await this.o.provider.destroy(id);
     this.o.log.info({ broker: id, retainedMoved: moved }, 'broker removed');
   }
 
-  /** Copies the draining broker's retained messages to each topic's new owner among the active brokers. */
-  private async moveRetained(broker: Replica): Promise<number> {
-    const active = (await this.o.provider.list()).filter(
-      (r) => r.level === 'broker' && this.brokerStates.get(r.id) === 'active',
+  /** Active brokers (manager state), in provider order: the retained owners. */
+  private async activeBrokers(): Promise<Replica[]> {
+    return (await this.o.provider.list()).filter(
+      (r) => r.level === 'broker' && r.state !== 'failed' && this.brokerStates.get(r.id) === 'active',
     );
-    if (active.length === 0) return 0;
-    const auth = this.o.users[0]
-      ? { username: this.o.users[0].username, password: this.o.users[0].password }
-      : {};
-    const source = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0, clean: true, ...auth });
-    const retained = new Map<string, { payload: Buffer; qos: 0 | 1 | 2 }>();
-    source.on('message', (topic, payload, packet) => {
-      if (packet.retain) retained.set(topic, { payload, qos: packet.qos });
+  }
+
+  /**
+   * Puts the retained fence on a broker on every orchestrator, then waits until each reports it and no
+   * retained publish it covers that went out before it is still unfinished at a broker.
+   */
+  private async fence(broker: Replica): Promise<void> {
+    this.retainedFences.add(broker.id);
+    await this.pushPool();
+    await until(`retained fence on ${broker.id} settled`, this.o.actionTimeoutMs, async () => {
+      const statuses = await Promise.all((await this.orchestrators()).map((o) => this.client(o).status()));
+      const entries = statuses.map((s) => s.brokers.find((b) => b.url === broker.url));
+      return entries.every((b) => b?.retainedFence === true && b.retainedUnsettled === 0) ? true : undefined;
     });
-    await source.subscribeAsync('#', { qos: 1 });
-    await sleep(500); // retained messages arrive right after the SUBACK
-    await source.endAsync();
-    const targets = new Map<string, mqtt.MqttClient>();
+  }
+
+  /** Moves retained messages from `sources` to their owners among `owners` (manager/retained-move.ts). */
+  private async moveRetained(sources: readonly string[], owners: readonly string[]): Promise<number> {
+    const user = this.o.users[0];
+    const auth = user ? { username: user.username, password: user.password } : {};
+    const timeoutMs = this.o.actionTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new TimeoutError('retained move', timeoutMs)), timeoutMs);
+    });
     try {
-      for (const [topic, message] of retained) {
-        const owner = retainedOwner(
-          topic,
-          active.map((b) => b.url.slice('mqtt://'.length)),
-        );
-        const target = active.find((b) => b.url === `mqtt://${owner}`);
-        if (!target) continue;
-        let client = targets.get(target.id);
-        if (!client) {
-          client = await mqtt.connectAsync(target.url, { reconnectPeriod: 0, ...auth });
-          targets.set(target.id, client);
-        }
-        await client.publishAsync(topic, message.payload, { qos: message.qos === 0 ? 0 : 1, retain: true });
-      }
+      const result = await Promise.race([moveRetained({ sources, owners, auth, timeoutMs }), deadline]);
+      return result.moved;
     } finally {
-      await Promise.all([...targets.values()].map((c) => c.endAsync()));
+      clearTimeout(timer);
     }
-    return retained.size;
   }
 
   /** Tells geo-dns where an orchestrator is and how busy; on failure, logs (the next tick retries). */

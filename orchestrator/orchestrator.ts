@@ -24,6 +24,13 @@ export interface BrokerStatus {
   id: string;
   url: string;
   state: BrokerState;
+  /** The manager is moving retained messages to or from it (docs/retained-moves.md). */
+  retainedFence: boolean;
+  /**
+   * With the fence: retained QoS 1/2 publishes on the topics it covers, sent before it and not yet
+   * finished at their broker. The manager copies only once every orchestrator reports 0.
+   */
+  retainedUnsettled: number;
   /** Every connected session has this broker's subscriptions in place. */
   synced: boolean;
   /** Sessions connected to it now. */
@@ -128,6 +135,9 @@ export class Orchestrator {
       this.metrics.published.remove({ broker: b.id });
       this.metrics.delivered.remove({ broker: b.id });
       for (const s of this.sessions) s.leave(b.id);
+    });
+    this.pool.on('retainedFence', () => {
+      for (const s of this.sessions) s.releaseRetained();
     });
     this.pool.on('state', (b: PoolBroker) => {
       if (b.state !== 'draining') for (const s of this.sessions) void s.join(b).catch(() => undefined);
@@ -281,6 +291,8 @@ export class Orchestrator {
         id: b.id,
         url: b.url,
         state: b.state,
+        retainedFence: b.retainedFence,
+        retainedUnsettled: b.retainedFence ? connected.reduce((n, s) => n + s.retainedUnsettled(b.id), 0) : 0,
         synced: connected.every((s) => s.isSynced(b.id)) && !this.joinReplays.isPending(b.id),
         sessions: connected.filter((s) => s.links.has(b.id)).length,
         inflight: connected.reduce((n, s) => n + s.inflightOn(b.id), 0),

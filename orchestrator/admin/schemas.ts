@@ -20,6 +20,7 @@ export const brokersBodySchema = z.strictObject({
       z.strictObject({
         url: z.string().min(1).max(2048),
         state: z.enum(['joining', 'active', 'draining']),
+        retainedFence: z.boolean().optional(),
       }),
     )
     .max(MAX_BROKERS)
@@ -65,7 +66,11 @@ export function parseBrokersBody(input: unknown): DesiredBroker[] {
     }
   });
   if (problems.length > 0) throw new ConfigError(problems);
-  return body.brokers.map((b) => ({ url: b.url, state: b.state }));
+  return body.brokers.map((b) => ({
+    url: b.url,
+    state: b.state,
+    ...(b.retainedFence ? { retainedFence: true } : {}),
+  }));
 }
 
 /** Validates a POST /drain body; an absent body means "no reference, the default grace period". */

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { ConfigError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 import { probeMqtt } from '../../common/mqtt-probe.ts';
+import { RetainedFence } from './retained-fence.ts';
 
 export type BrokerState = 'joining' | 'active' | 'draining';
 
@@ -12,6 +13,8 @@ export interface PoolBroker {
   host: string;
   port: number;
   state: BrokerState;
+  /** The manager is moving retained messages to or from it: see RetainedFence. */
+  retainedFence: boolean;
   /** Publishes routed to it and deliveries relayed from it, since it joined this replica's pool. */
   published: number;
   delivered: number;
@@ -20,6 +23,8 @@ export interface PoolBroker {
 export interface DesiredBroker {
   url: string;
   state: BrokerState;
+  /** Hold retained publishes whose owner changes with this broker (docs/retained-moves.md). */
+  retainedFence?: boolean;
 }
 
 /** Parses `mqtt://host:port` (IPv6 in brackets); throws a ConfigError naming the field. */
@@ -51,6 +56,7 @@ export function parseBrokerUrl(
 export class BrokerPool extends EventEmitter {
   private readonly brokers = new Map<string, PoolBroker>();
   private readonly versions = new Map<string, 4 | 5>();
+  private fence = new RetainedFence([], []);
 
   constructor(private readonly log: Logger) {
     super();
@@ -64,9 +70,18 @@ export class BrokerPool extends EventEmitter {
     return this.brokers.get(id);
   }
 
+  /** The retained write fence for the pool as it is now (rebuilt only when the pool changes). */
+  get retainedFence(): RetainedFence {
+    return this.fence;
+  }
+
   /** Replaces the pool with the desired one (validated first: all or nothing); returns what changed. */
   apply(desired: readonly DesiredBroker[]): { added: string[]; removed: string[]; changed: string[] } {
-    const parsed = desired.map((d, i) => ({ ...parseBrokerUrl(d.url, `brokers[${i}].url`), state: d.state }));
+    const parsed = desired.map((d, i) => ({
+      ...parseBrokerUrl(d.url, `brokers[${i}].url`),
+      state: d.state,
+      retainedFence: d.retainedFence === true,
+    }));
     const next = new Set(parsed.map((p) => p.id));
     if (next.size !== parsed.length) {
       const dup = parsed.find((p, i) => parsed.findIndex((q) => q.id === p.id) !== i);
@@ -92,6 +107,7 @@ export class BrokerPool extends EventEmitter {
           host: p.host,
           port: p.port,
           state: p.state,
+          retainedFence: p.retainedFence,
           published: 0,
           delivered: 0,
         };
@@ -106,8 +122,26 @@ export class BrokerPool extends EventEmitter {
         this.log.info({ broker: p.id, from, to: p.state }, 'broker state changed');
         this.emit('state', existing, from);
       }
+      if (existing && existing.retainedFence !== p.retainedFence) {
+        existing.retainedFence = p.retainedFence;
+        if (!changed.includes(p.id)) changed.push(p.id);
+        this.log.info({ broker: p.id, retainedFence: p.retainedFence }, 'retained fence changed');
+      }
     }
+    this.rebuildFence(added.length + removed.length + changed.length > 0);
     return { added, removed, changed };
+  }
+
+  /** After a change: a new fence, and 'retainedFence' so sessions re-check what they hold. */
+  private rebuildFence(changed: boolean): void {
+    const list = this.list();
+    const fenced = list.filter((b) => b.retainedFence).map((b) => b.id);
+    if (!changed || (this.fence.open && fenced.length === 0)) return;
+    this.fence = new RetainedFence(
+      list.filter((b) => b.state === 'active').map((b) => b.id),
+      fenced,
+    );
+    this.emit('retainedFence', this.fence);
   }
 
   /**

@@ -1,9 +1,11 @@
 import type { IPublishPacket, Packet } from 'mqtt-packet';
+import { type RetainedFence, unmovableRetainedTopic } from '../pool/retained-fence.ts';
 import { isReservedTopic } from '../registry/reserved.ts';
 import type { Router } from '../routing/strategies.ts';
 import { AckOrder } from './ack-order.ts';
 import { BrokerWindows } from './broker-windows.ts';
 import type { SessionContext, UpstreamLink } from './context.ts';
+import { RetainedHold } from './retained-hold.ts';
 import { type TopicAliases, topicNameProblem } from './topic-alias.ts';
 
 interface InFlight {
@@ -26,6 +28,8 @@ interface InFlight {
   ack: Packet | undefined;
   /** Finished and forgotten (no longer in the in-flight map), maybe with its PUBACK still held. */
   done: boolean;
+  /** Retained, held by a pool fence while its topic's retained value moves (retained-hold.ts). */
+  fenced?: boolean;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -74,6 +78,8 @@ export class InboundPublishes {
   };
   /** QoS 1 publishes acknowledged by a broker recently, oldest first (see limits.replayWindowMs). */
   private readonly recent: Array<{ brokerId: string; packet: IPublishPacket; at: number }> = [];
+  /** Retained publishes waiting for a retained move to finish; none unless the pool has a fence. */
+  private readonly held: RetainedHold<InFlight> | undefined;
 
   constructor(
     private readonly ctx: SessionContext,
@@ -84,7 +90,10 @@ export class InboundPublishes {
     private readonly replay: { windowMs: number; maxMessages: number } = { windowMs: 0, maxMessages: 0 },
     private readonly maxWaitingBytes = 1024 * 1024,
     private readonly qos2: Qos2Options = { onBrokerLoss: 'resend', maxKeptBytes: 8 * 1024 * 1024 },
-  ) {}
+    retainedFence?: () => RetainedFence,
+  ) {
+    this.held = retainedFence ? new RetainedHold(retainedFence, maxWaitingBytes) : undefined;
+  }
 
   get size(): number {
     return this.inflight.size;
@@ -96,12 +105,20 @@ export class InboundPublishes {
     const problem = topicNameProblem(resolved.topic);
     if (problem) return this.ctx.protocolError(problem, 0x90);
     if (isReservedTopic(resolved.topic)) return this.refuseReserved(packet);
+    if (packet.retain && unmovableRetainedTopic(resolved.topic)) {
+      // A '$' topic's retained value could never be found to be moved (docs/retained-moves.md).
+      return this.ctx.protocolError(
+        `retained publish to ${resolved.topic}: $ topics cannot be retained`,
+        0x90,
+      );
+    }
     const forward: IPublishPacket = { ...packet, topic: resolved.topic };
     if (forward.properties) {
       const { topicAlias: _drop, ...rest } = forward.properties;
       forward.properties = rest;
     }
     if (packet.qos === 0) {
+      if (packet.retain && this.held?.holds(forward.topic)) return this.hold(forward, undefined);
       this.routeQos0(forward);
       return;
     }
@@ -183,6 +200,10 @@ export class InboundPublishes {
 
   /** Sends (or re-sends) an in-flight QoS 1/2 publish to a broker not in `exclude`. */
   private send(entry: InFlight, exclude: readonly string[]): void {
+    if (entry.packet.retain && this.held?.holds(entry.packet.topic)) {
+      this.assign(entry, '');
+      return this.hold(entry.packet, entry);
+    }
     const link = this.pick(entry.packet, exclude);
     this.assign(entry, '');
     if (!link) {
@@ -427,7 +448,42 @@ export class InboundPublishes {
   /** A broker became available: publishes held for lack of any broker go out now. */
   resendHeld(): void {
     for (const entry of this.inflight.values())
-      if (entry.brokerId === '' && !entry.stored && entry.queuedFor === undefined) this.send(entry, []);
+      if (entry.brokerId === '' && !entry.stored && entry.queuedFor === undefined && !entry.fenced)
+        this.send(entry, []);
+  }
+
+  /** A retained publish waits for the move of its topic's retained value (its acknowledgement waits too). */
+  private hold(packet: IPublishPacket, entry: InFlight | undefined): void {
+    if (entry) entry.fenced = true;
+    this.held?.add(packet, entry);
+    if (this.held?.full) this.ctx.pauseClient('retained move');
+  }
+
+  /** The pool's fence changed: held retained publishes it no longer covers go out, in arrival order. */
+  releaseRetained(): void {
+    if (!this.held || this.held.size === 0) return;
+    for (const { packet, entry } of this.held.release()) {
+      if (!entry) this.routeQos0(packet);
+      else if (this.inflight.get(entry.downId) === entry) {
+        entry.fenced = false;
+        this.send(entry, []);
+      }
+    }
+    if (!this.held.full) this.ctx.resumeClient('retained move');
+    this.updatePause();
+  }
+
+  /**
+   * Retained QoS 1/2 publishes on topics `fence` holds for `brokerId` that went out before the fence
+   * and are not finished at their broker yet: the manager waits for none before it copies.
+   */
+  retainedUnsettled(fence: RetainedFence, brokerId: string): number {
+    let n = 0;
+    for (const e of this.inflight.values()) {
+      if (!e.packet.retain || e.fenced || (e.brokerId === '' && e.queuedFor === undefined)) continue;
+      if (fence.holder(e.packet.topic) === brokerId) n += 1;
+    }
+    return n;
   }
 
   /** Publishes routed to a broker and not yet acknowledged by it (the admin API's in-flight count). */

@@ -324,6 +324,7 @@ export class Session extends EventEmitter implements SessionContext {
       { windowMs: limits.replayWindowMs, maxMessages: limits.replayMaxMessages },
       limits.maxWaitingPublishBytes,
       { onBrokerLoss: limits.qos2OnBrokerLoss, maxKeptBytes: limits.maxKeptQos2Bytes },
+      () => this.deps.pool.retainedFence,
     );
     const clientReceiveMax = packet.properties?.receiveMaximum ?? 65_535;
     this.outbound = new OutboundDeliveries(
@@ -532,6 +533,16 @@ export class Session extends EventEmitter implements SessionContext {
   /** A broker became routable again: publishes held for want of one go out now. */
   resendHeld(): void {
     if (this.state === 'connected') this.inbound?.resendHeld();
+  }
+
+  /** The pool's retained fence changed: held retained publishes it no longer covers go out. */
+  releaseRetained(): void {
+    if (this.state === 'connected') this.inbound?.releaseRetained();
+  }
+
+  /** Retained publishes sent before a fence on `brokerId` and not finished yet (see InboundPublishes). */
+  retainedUnsettled(brokerId: string): number {
+    return this.inbound?.retainedUnsettled(this.deps.pool.retainedFence, brokerId) ?? 0;
   }
 
   /** Synced state of this session on one broker (for the pool's "synced on this replica"). */

@@ -1,0 +1,154 @@
+import { randomBytes } from 'node:crypto';
+import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import { TimeoutError } from '../common/errors.ts';
+import { retainedOwner } from '../orchestrator/routing/strategies.ts';
+
+/** A retained message as read from a broker: enough to publish it again unchanged. */
+export interface RetainedMessage {
+  topic: string;
+  payload: Buffer;
+  qos: 0 | 1 | 2;
+  /** MQTT 5 properties worth keeping (content type, user properties, remaining expiry, ...). */
+  properties: IPublishPacket['properties'];
+}
+
+export interface MoveOptions {
+  /** Brokers that may hold retained messages another broker now owns (`mqtt://host:port`). */
+  sources: readonly string[];
+  /** The owner set once the move is done: broker ids (`host:port`), as the orchestrators hash them. */
+  owners: readonly string[];
+  auth: { username?: string; password?: string };
+  /** Bound on each read and each publish. */
+  timeoutMs: number;
+  /** Read passes per source before giving up on one that keeps showing topics to move. */
+  maxPasses?: number;
+}
+
+/** Copies being published and cleared at once (Mosquitto's default receive maximum is 20). */
+const WINDOW = 10;
+/** Properties a broker sets per delivery, not part of the message. */
+const DROP = new Set(['subscriptionIdentifier', 'topicAlias']);
+
+const idOf = (url: string) => url.slice('mqtt://'.length);
+
+/** Connects as MQTT 5, or 3.1.1 when the broker refuses 5 (RabbitMQ 3.10). */
+async function open(url: string, auth: MoveOptions['auth'], timeoutMs: number): Promise<MqttClient> {
+  const base: IClientOptions = {
+    ...auth,
+    clientId: `brokel-move-${randomBytes(6).toString('hex')}`,
+    clean: true,
+    reconnectPeriod: 0,
+    connectTimeout: timeoutMs,
+  };
+  try {
+    return await mqtt.connectAsync(url, { ...base, protocolVersion: 5 });
+  } catch {
+    return await mqtt.connectAsync(url, { ...base, protocolVersion: 4 });
+  }
+}
+
+/**
+ * Every retained message a broker holds on non-`$` topics. Complete without a fixed wait: after the
+ * SUBACK the broker queues its retained messages, then we publish a QoS 1 marker on a topic only this
+ * connection subscribes to; a broker delivers in order per connection (QoS 1/2 messages share one
+ * queue), so once the marker is back every retained message came before it.
+ */
+export async function readRetained(
+  url: string,
+  auth: MoveOptions['auth'],
+  timeoutMs: number,
+): Promise<RetainedMessage[]> {
+  const client = await open(url, auth, timeoutMs);
+  const marker = `$brokel/move/${randomBytes(8).toString('hex')}`;
+  const found = new Map<string, RetainedMessage>();
+  try {
+    const done = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new TimeoutError(`retained messages of ${url}`, timeoutMs)),
+        timeoutMs,
+      );
+      // Wire order ('message' comes at PUBREL for QoS 2, after a later QoS 1 marker).
+      client.on('packetreceive', (packet) => {
+        if (packet.cmd !== 'publish') return;
+        const { topic, payload } = packet;
+        if (topic === marker) {
+          clearTimeout(timer);
+          resolve();
+          return;
+        }
+        if (!packet.retain) return; // a live message, not a stored one
+        const properties = Object.fromEntries(
+          Object.entries(packet.properties ?? {}).filter(([k]) => !DROP.has(k)),
+        ) as IPublishPacket['properties'];
+        found.set(topic, { topic, payload: Buffer.from(payload), qos: packet.qos, properties });
+      });
+      client.once('close', () =>
+        reject(new Error(`connection to ${url} closed while reading retained messages`)),
+      );
+    });
+    // QoS 2 subscription: each message comes at the QoS it was published with (RabbitMQ: at most 1).
+    await client.subscribeAsync({ '#': { qos: 2 }, [marker]: { qos: 1 } });
+    await client.publishAsync(marker, 'end', { qos: 1 });
+    await done;
+    return [...found.values()];
+  } finally {
+    client.end(true);
+  }
+}
+
+/**
+ * Moves every retained message whose owner among `owners` is not the broker holding it: published on
+ * the owner at its original QoS (2 stays 2) and properties, then cleared on the holder. Each topic's
+ * copy is acknowledged before its clear, so a move stopped at any point and run again finishes it
+ * (a copy made twice is the same value). A source is read again after each pass until a read finds
+ * nothing to move: a broker whose queue limit dropped part of the first read is still emptied.
+ * The caller holds client retained publishes on the moving topics meanwhile (RetainedFence).
+ */
+export async function moveRetained(o: MoveOptions): Promise<{ moved: number; passes: number }> {
+  const targets = new Map<string, MqttClient>();
+  const target = async (id: string): Promise<MqttClient> => {
+    let client = targets.get(id);
+    if (!client) {
+      client = await open(`mqtt://${id}`, o.auth, o.timeoutMs);
+      targets.set(id, client);
+    }
+    return client;
+  };
+  let moved = 0;
+  let passes = 0;
+  try {
+    for (const source of o.sources) {
+      for (let pass = 1; ; pass++) {
+        passes += 1;
+        const misplaced = (await readRetained(source, o.auth, o.timeoutMs)).filter(
+          (m) => retainedOwner(m.topic, o.owners) !== idOf(source),
+        );
+        if (misplaced.length === 0) break;
+        if (pass > (o.maxPasses ?? 5))
+          throw new Error(
+            `${source} still holds ${misplaced.length} retained topics after ${pass - 1} passes`,
+          );
+        const holder = await target(idOf(source));
+        for (let i = 0; i < misplaced.length; i += WINDOW) {
+          await Promise.all(
+            misplaced.slice(i, i + WINDOW).map(async (m) => {
+              const owner = retainedOwner(m.topic, o.owners);
+              if (owner === undefined) throw new Error(`no owner for ${m.topic}`);
+              const to = await target(owner);
+              await to.publishAsync(m.topic, m.payload, {
+                qos: m.qos,
+                retain: true,
+                ...(to.options.protocolVersion === 5 && m.properties ? { properties: m.properties } : {}),
+              });
+              await holder.publishAsync(m.topic, Buffer.alloc(0), { qos: 1, retain: true });
+            }),
+          );
+        }
+        moved += misplaced.length;
+      }
+    }
+  } finally {
+    await Promise.all([...targets.values()].map((c) => c.endAsync(true)));
+  }
+  return { moved, passes };
+}

@@ -1,0 +1,74 @@
+import type { IPublishPacket } from 'mqtt-packet';
+import type { RetainedFence } from '../pool/retained-fence.ts';
+
+interface Held<E> {
+  packet: IPublishPacket;
+  /** The QoS 1/2 flow it belongs to; undefined for QoS 0. */
+  entry: E | undefined;
+}
+
+/**
+ * One session's retained publishes held by a pool fence while the manager moves retained messages
+ * (docs/retained-moves.md): kept in arrival order, bounded by payload bytes (over the bound the client is
+ * no longer read; its QoS 1/2 acknowledgements wait anyway until the publish reaches its broker), and
+ * handed back, still in arrival order, once the fence no longer covers their topic.
+ * Only retained publishes come here; the check for the rest is one flag test in the publish flow.
+ */
+export class RetainedHold<E> {
+  private readonly queue: Array<Held<E>> = [];
+  private heldBytes = 0;
+
+  constructor(
+    private readonly fence: () => RetainedFence,
+    readonly maxBytes: number,
+  ) {}
+
+  get size(): number {
+    return this.queue.length;
+  }
+
+  get bytes(): number {
+    return this.heldBytes;
+  }
+
+  /** Over the byte bound: the session stops reading its client until a release. */
+  get full(): boolean {
+    return this.heldBytes >= this.maxBytes;
+  }
+
+  /** A retained publish on this topic must wait: a fence covers it, or an earlier one on it still waits. */
+  holds(topic: string): boolean {
+    const fence = this.fence();
+    if (fence.open && this.queue.length === 0) return false;
+    return fence.holder(topic) !== undefined || this.queue.some((h) => h.packet.topic === topic);
+  }
+
+  add(packet: IPublishPacket, entry: E | undefined): void {
+    this.queue.push({ packet, entry });
+    this.heldBytes += packet.payload.length;
+  }
+
+  /** The held publishes the fence no longer covers, oldest first; the others stay, in order. */
+  release(): Array<Held<E>> {
+    const fence = this.fence();
+    const out: Array<Held<E>> = [];
+    const stillHeld = new Set<string>();
+    for (let i = 0; i < this.queue.length; ) {
+      const h = this.queue[i] as Held<E>;
+      if (stillHeld.has(h.packet.topic) || fence.holder(h.packet.topic) !== undefined) {
+        stillHeld.add(h.packet.topic); // per-topic order: nothing overtakes a publish still held
+        i++;
+        continue;
+      }
+      this.queue.splice(i, 1);
+      this.heldBytes -= h.packet.payload.length;
+      out.push(h);
+    }
+    return out;
+  }
+
+  /** Topics of the QoS 1/2 flows still held (for the status's pending count). */
+  heldEntries(): E[] {
+    return this.queue.flatMap((h) => (h.entry === undefined ? [] : [h.entry]));
+  }
+}
