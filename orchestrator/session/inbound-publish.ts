@@ -167,9 +167,24 @@ export class InboundPublishes {
   private refuseReserved(packet: IPublishPacket): void {
     this.ctx.log.info({ topic: packet.topic }, 'publish to the reserved topic space refused');
     if (packet.qos === 0) return;
+    const downId = packet.messageId ?? 0;
     const reason = this.ctx.version === 5 ? { reasonCode: 0x90 } : {};
     const cmd = packet.qos === 1 ? 'puback' : 'pubrec';
-    this.ctx.sendDown({ cmd, messageId: packet.messageId ?? 0, ...reason });
+    // Never in flight, but its answer still goes after every earlier publish's ([MQTT-4.6.0-2], -3).
+    const entry: InFlight = {
+      downId,
+      brokerId: '',
+      upId: 0,
+      packet,
+      received: false,
+      stored: false,
+      released: false,
+      attempts: 0,
+      ack: undefined,
+      done: true,
+    };
+    this.order.push(entry);
+    this.acknowledge(entry, { cmd, messageId: downId, ...reason });
   }
 
   /** The link a publish goes to: the routing strategy's choice among the publish targets not excluded. */
