@@ -13,6 +13,7 @@ import { parseCommandArgs } from './args.ts';
 export const ORCHESTRATOR_USAGE =
   'orchestrator --listen HOST:PORT --brokers URL[,URL...] [--admin HOST:PORT] [--admin-token T]\n' +
   '               [--routing round-robin|client-affinity|topic-affinity] [--config FILE]\n' +
+  '               [--qos2-on-broker-loss resend|drop]\n' +
   '               [--tls-cert FILE --tls-key FILE [--tls-listen HOST:PORT]] [--log-level L]';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -25,6 +26,8 @@ export interface OrchestratorCliSettings {
   /** From --routing; when absent the config's `routing` (its default without --config). */
   routing: RoutingStrategyName | undefined;
   configFile: string | undefined;
+  /** From --qos2-on-broker-loss; when absent the config's `limits.qos2OnBrokerLoss`. */
+  qos2OnBrokerLoss: 'resend' | 'drop' | undefined;
   admin: HostPort | undefined;
   adminToken: string | undefined;
   tls: { certFile: string; keyFile: string; listen: HostPort } | undefined;
@@ -75,6 +78,7 @@ export function parseOrchestratorArgs(
     'admin-token': { type: 'string' },
     routing: { type: 'string' },
     config: { type: 'string', short: 'c' },
+    'qos2-on-broker-loss': { type: 'string' },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     'tls-listen': { type: 'string' },
@@ -109,6 +113,10 @@ export function parseOrchestratorArgs(
     routing:
       values.routing === undefined ? undefined : oneOf(values.routing, ROUTING_STRATEGIES, '--routing'),
     configFile: values.config,
+    qos2OnBrokerLoss:
+      values['qos2-on-broker-loss'] === undefined
+        ? undefined
+        : oneOf(values['qos2-on-broker-loss'], ['resend', 'drop'] as const, '--qos2-on-broker-loss'),
     admin: values.admin === undefined ? undefined : parseHostPort(values.admin, '--admin'),
     adminToken: values.admin === undefined ? undefined : adminToken,
     tls:
@@ -161,7 +169,7 @@ export async function runOrchestrator(
   const orchestrator = new Orchestrator({
     routing: settings.routing ?? config.routing,
     brokers: settings.brokers,
-    limits: { qos2OnBrokerLoss: config.limits.qos2OnBrokerLoss },
+    limits: { qos2OnBrokerLoss: settings.qos2OnBrokerLoss ?? config.limits.qos2OnBrokerLoss },
     log: log.child({ component: 'orchestrator' }),
   });
   let admin: AdminServer | undefined;

@@ -31,6 +31,7 @@ export function assembleControlPlane(options: {
     actionTimeoutMs: initial.manager.actionTimeoutSeconds * 1000,
     drainQuietMs: initial.manager.drainQuietSeconds * 1000,
     routing: initial.routing,
+    qos2OnBrokerLoss: initial.limits.qos2OnBrokerLoss,
     users: initial.brokers.users,
     ...(initial.dns.site ? { site: initial.dns.site } : {}),
   });

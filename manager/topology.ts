@@ -15,6 +15,8 @@ export interface TopologyOptions {
   actionTimeoutMs: number;
   drainQuietMs: number;
   routing: string;
+  /** limits.qos2OnBrokerLoss, given to every orchestrator created. */
+  qos2OnBrokerLoss?: 'resend' | 'drop';
   users: ReadonlyArray<{ username: string; password: string }>;
   /** Where this deployment's orchestrators are (config dns.site), for geo-dns's distance. */
   site?: OrchestratorRecord['location'];
@@ -230,7 +232,12 @@ export class Topology {
     const brokers = (await this.desiredPool()).filter((b) => b.state === 'active').map((b) => b.url);
     const created = await this.o.provider.create('orchestrator', 'orchestrator', {
       ...(cpuQuota === undefined ? {} : { cpuQuota }),
-      params: { brokers, adminToken: this.o.adminToken, routing: this.o.routing },
+      params: {
+        brokers,
+        adminToken: this.o.adminToken,
+        routing: this.o.routing,
+        ...(this.o.qos2OnBrokerLoss ? { qos2OnBrokerLoss: this.o.qos2OnBrokerLoss } : {}),
+      },
     });
     const ready = await this.o.provider.waitReady(created.id, this.o.actionTimeoutMs);
     await this.client(ready).setBrokers(await this.desiredPool());

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-time set-up for a fresh Debian 12 + Node 20 machine; cheap when everything is already there.
 # Installs npm packages (npm ci) when node_modules is missing or stale, and the Debian packages the
-# broker templates and tests need when their binaries are missing.
+# broker templates and tests need when their binaries (or Debian's python3 paho-mqtt) are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +21,8 @@ command -v mosquitto >/dev/null 2>&1 || need+=(mosquitto)
 command -v mosquitto_sub >/dev/null 2>&1 || need+=(mosquitto-clients)
 [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need+=(rabbitmq-server)
 command -v dig >/dev/null 2>&1 || need+=(dnsutils)
+# The second MQTT client implementation of the interoperability tests (test/helpers/paho-client.py).
+/usr/bin/python3 -c 'import paho.mqtt' >/dev/null 2>&1 || need+=(python3-paho-mqtt)
 
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

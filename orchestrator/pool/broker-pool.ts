@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { ConfigError } from '../../common/errors.ts';
+import { ConfigError, TimeoutError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 import { probeMqtt } from '../../common/mqtt-probe.ts';
 import { RetainedFence } from './retained-fence.ts';
@@ -146,7 +146,10 @@ export class BrokerPool extends EventEmitter {
 
   /**
    * The MQTT level to speak to a broker: 5 when it accepts a v5 CONNECT, else 4 (RabbitMQ 3.10
-   * refuses a v5 CONNECT). Remembered once the broker answered; an unreachable broker is asked again.
+   * refuses a v5 CONNECT). Remembered once the broker answered the v5 CONNECT (or closed on it); a
+   * broker that was unreachable or too slow is asked again: pinned to 3.1.1 by one slow answer, a
+   * v5 client's session expiry would be lost on it for good (clean start 1 + expiry > 0 becomes
+   * 3.1.1's clean session 1: no session present afterwards).
    */
   async protocolVersion(id: string): Promise<4 | 5> {
     const known = this.versions.get(id);
@@ -163,10 +166,11 @@ export class BrokerPool extends EventEmitter {
       const version = result.returnCode === 1 || result.returnCode === 0x84 ? 4 : 5;
       this.versions.set(id, version);
       return version;
-    } catch {
+    } catch (err) {
+      if (err instanceof TimeoutError) return 4; // too slow this time: no answer to remember
       try {
         await probeMqtt({ host: broker.host, port: broker.port, protocolVersion: 4, timeoutMs: 2000 });
-        this.versions.set(id, 4);
+        this.versions.set(id, 4); // it closed on a v5 CONNECT and takes a 3.1.1 one
       } catch {
         // unreachable: decide next time
       }

@@ -22,6 +22,10 @@ export function packetProblem(packet: Packet): { reason: string; code: number } 
       if (packet.qos > 0 && (id === undefined || id < 1 || id > 65_535)) {
         return { reason: 'QoS > 0 PUBLISH without a valid packet identifier', code: 0x81 };
       }
+      if (packet.properties?.subscriptionIdentifier !== undefined) {
+        // [MQTT-3.3.4-6]: only a server puts a Subscription Identifier in a PUBLISH.
+        return { reason: 'PUBLISH from a client with a Subscription Identifier', code: 0x82 };
+      }
       break;
   }
   if (packet.cmd === 'subscribe' && packet.subscriptions.length === 0) {

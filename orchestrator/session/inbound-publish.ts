@@ -5,46 +5,10 @@ import type { Router } from '../routing/strategies.ts';
 import { AckOrder } from './ack-order.ts';
 import { BrokerWindows } from './broker-windows.ts';
 import type { SessionContext, UpstreamLink } from './context.ts';
+import { EMPTY, type InFlight, MAX_ATTEMPTS, type Qos2Options } from './inflight-publish.ts';
+import { ReplayWindow } from './replay-window.ts';
 import { RetainedHold } from './retained-hold.ts';
 import { type TopicAliases, topicNameProblem } from './topic-alias.ts';
-
-interface InFlight {
-  downId: number;
-  /** The broker holding it unacknowledged ('' while held or waiting); set only through assign(). */
-  brokerId: string;
-  upId: number;
-  packet: IPublishPacket;
-  /** QoS 2: PUBREC sent to the client (a broker owns the message now); waiting for its PUBREL. */
-  received: boolean;
-  /** QoS 2: the broker it is assigned to (or was, with brokerId '') accepted it (PUBREC, or PUBACK at QoS 1). */
-  stored: boolean;
-  /** QoS 2: PUBREL forwarded, waiting for the broker's PUBCOMP. */
-  released: boolean;
-  /** Brokers it was sent to: one that closes on it, again and again, is refusing this message. */
-  attempts: number;
-  /** Routed to this broker, whose receive maximum is reached: waits (in order) for a free slot. */
-  queuedFor?: string;
-  /** PUBACK / PUBREC for the client, answered by a broker but behind an earlier publish's (AckOrder). */
-  ack: Packet | undefined;
-  /** Finished and forgotten (no longer in the in-flight map), maybe with its PUBACK still held. */
-  done: boolean;
-  /** Retained, held by a pool fence while its topic's retained value moves (retained-hold.ts). */
-  fenced?: boolean;
-}
-
-const EMPTY = Buffer.alloc(0);
-
-/** Sends of one publish (to brokers that went down on it) before the client is closed instead. */
-const MAX_ATTEMPTS = 4;
-
-/** What happens to a QoS 2 publish PUBREC'd by a broker that then dies (docs/acknowledgements-and-qos.md). */
-export type Qos2OnBrokerLoss = 'resend' | 'drop';
-
-/** QoS 2 flows: the choice on broker loss, and the payload bytes kept for 'resend' before it falls back to 'drop'. */
-export interface Qos2Options {
-  onBrokerLoss: Qos2OnBrokerLoss;
-  maxKeptBytes: number;
-}
 
 /**
  * A client's PUBLISH flows (client → orchestrator → one broker). QoS 1/2 are acknowledged to the
@@ -56,8 +20,8 @@ export interface Qos2Options {
  * The client is no longer read once `maxInflight` publishes are at brokers unacknowledged, or once the
  * publishes waiting for a broker slot hold `maxWaitingBytes` of payload. Neither counts QoS 2 publishes
  * already PUBREC'd to the client: their PUBRELs may be behind further publishes in what we would stop
- * reading (a 3.1.1 client has no receive maximum). Those keep no payload; the client's 65 535 packet
- * ids bound them.
+ * reading (a 3.1.1 client has no receive maximum). Those keep no payload (with 'drop'; with 'resend'
+ * at most qos2.maxKeptBytes of it); the client's 65 535 packet ids bound them.
  */
 export class InboundPublishes {
   private readonly inflight = new Map<number, InFlight>();
@@ -76,8 +40,8 @@ export class InboundPublishes {
     if (entry.done) this.ackedHeld -= 1;
     this.ctx.sendDown(packet);
   };
-  /** QoS 1 publishes acknowledged by a broker recently, oldest first (see limits.replayWindowMs). */
-  private readonly recent: Array<{ brokerId: string; packet: IPublishPacket; at: number }> = [];
+  /** QoS 1 publishes acknowledged by each broker recently (see limits.replayWindowMs). */
+  private readonly recent: ReplayWindow;
   /** Retained publishes waiting for a retained move to finish; none unless the pool has a fence. */
   private readonly held: RetainedHold<InFlight> | undefined;
 
@@ -87,11 +51,12 @@ export class InboundPublishes {
     private readonly aliases: TopicAliases,
     /** Unacknowledged QoS 1/2 publishes from the client before we stop reading it (and v5 receive maximum). */
     readonly maxInflight: number,
-    private readonly replay: { windowMs: number; maxMessages: number } = { windowMs: 0, maxMessages: 0 },
+    replay: { windowMs: number; maxMessages: number } = { windowMs: 0, maxMessages: 0 },
     private readonly maxWaitingBytes = 1024 * 1024,
     private readonly qos2: Qos2Options = { onBrokerLoss: 'resend', maxKeptBytes: 8 * 1024 * 1024 },
     retainedFence?: () => RetainedFence,
   ) {
+    this.recent = new ReplayWindow(replay.windowMs, replay.maxMessages);
     this.held = retainedFence ? new RetainedHold(retainedFence, maxWaitingBytes) : undefined;
   }
 
@@ -131,7 +96,8 @@ export class InboundPublishes {
     if (existing) {
       // A re-sent QoS 2 PUBLISH [MQTT-4.3.3-?]: never a second copy on another broker.
       if (existing.received) {
-        if (existing.ack === undefined) this.ctx.sendDown({ cmd: 'pubrec', messageId: downId });
+        if (existing.ack === undefined)
+          this.ctx.sendDown({ cmd: 'pubrec', messageId: downId, reasonCode: 0 });
       } else
         this.ctx
           .link(existing.brokerId)
@@ -321,7 +287,7 @@ export class InboundPublishes {
     const entry = this.inflight.get(downId);
     if (!entry || entry.brokerId !== link.brokerId || entry.upId !== packet.messageId) return;
     const reasonCode = (packet as { reasonCode?: number }).reasonCode;
-    const relayed = this.ctx.version === 5 && reasonCode !== undefined ? { reasonCode } : {};
+    const relayed = { reasonCode: this.ctx.version === 5 ? (reasonCode ?? 0) : 0 }; // 0: the short form
     switch (packet.cmd) {
       case 'puback':
         link.ids.release(entry.upId);
@@ -331,12 +297,12 @@ export class InboundPublishes {
           const again = entry.received; // re-sent after its first broker died: the client has its PUBREC
           this.markReceived(entry);
           this.assign(entry, '');
-          if (!again) this.acknowledge(entry, { cmd: 'pubrec', messageId: downId });
+          if (!again) this.acknowledge(entry, { cmd: 'pubrec', messageId: downId, reasonCode: 0 });
           else if (entry.released) this.complete(entry);
           break;
         }
         this.forget(entry);
-        this.remember(link.brokerId, entry.packet);
+        if (this.recent.enabled) this.recent.remember(link.brokerId, entry.packet, Date.now());
         this.acknowledge(entry, { cmd: 'puback', messageId: downId, ...relayed });
         break;
       case 'pubrec':
@@ -394,7 +360,7 @@ export class InboundPublishes {
   /** A QoS 2 flow ends for the client: PUBCOMP now. */
   private complete(entry: InFlight): void {
     this.forget(entry);
-    this.ctx.sendDown({ cmd: 'pubcomp', messageId: entry.downId });
+    this.ctx.sendDown({ cmd: 'pubcomp', messageId: entry.downId, reasonCode: 0 });
     this.updatePause();
   }
 
@@ -414,33 +380,17 @@ export class InboundPublishes {
     if (entry.released) this.complete(entry);
   }
 
-  private remember(brokerId: string, packet: IPublishPacket): void {
-    if (this.replay.maxMessages <= 0) return;
-    const now = Date.now();
-    this.recent.push({ brokerId, packet, at: now });
-    while (
-      this.recent.length > this.replay.maxMessages ||
-      (this.recent[0] && now - this.recent[0].at > this.replay.windowMs)
-    ) {
-      this.recent.shift();
-    }
-  }
-
   /**
    * A broker died (not a planned removal): QoS 1 publishes it acknowledged within the replay window
    * may not have reached their subscribers yet; they are sent again through another broker.
    */
   replayRecent(brokerId: string): number {
-    const cutoff = Date.now() - this.replay.windowMs;
-    const lost = this.recent.filter((r) => r.brokerId === brokerId && r.at >= cutoff);
-    for (let i = this.recent.length - 1; i >= 0; i--)
-      if (this.recent[i]?.brokerId === brokerId) this.recent.splice(i, 1);
     let sent = 0;
-    for (const r of lost) {
-      const link = this.pick(r.packet, [brokerId]);
+    for (const packet of this.recent.take(brokerId)) {
+      const link = this.pick(packet, [brokerId]);
       const upId = link?.ids.allocate({ kind: 'republish' });
       if (!link || upId === undefined) continue;
-      link.upstream.send({ ...r.packet, messageId: upId, dup: false });
+      link.upstream.send({ ...packet, messageId: upId, dup: false });
       this.ctx.counters.published(link.brokerId);
       sent += 1;
     }
@@ -458,6 +408,12 @@ export class InboundPublishes {
       this.unqueue(entry);
       if (this.inflight.get(entry.downId) === entry) this.send(entry, [brokerId]);
     }
+  }
+
+  /** A broker left the pool in order (drained, removed): its publishes move; none is replayed. */
+  onBrokerLeft(brokerId: string): void {
+    this.onBrokerDown(brokerId);
+    this.recent.forget(brokerId);
   }
 
   /** A broker became available: publishes held for lack of any broker go out now. */

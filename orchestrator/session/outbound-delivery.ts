@@ -126,7 +126,7 @@ export class OutboundDeliveries {
       d.received = true;
       if (link) link.upstream.send({ cmd: 'pubrec', messageId: d.upId, ...relayed });
       // Its broker is gone (onBrokerDown): the flow ends here; the client has the message.
-      else if (d.brokerId === '') this.ctx.sendDown({ cmd: 'pubrel', messageId: downId });
+      else if (d.brokerId === '') this.ctx.sendDown({ cmd: 'pubrel', messageId: downId, reasonCode: 0 });
     }
   }
 
@@ -148,14 +148,18 @@ export class OutboundDeliveries {
     this.byUpstream.set(`${brokerId}\0${upId}`, downId);
   }
 
-  /** PUBREL from a broker (QoS 2 delivery): relayed to the client under the downstream id. */
+  /**
+   * PUBREL from a broker (QoS 2 delivery): relayed to the client under the downstream id. Success is
+   * written in the short form (reason code omitted [MQTT 5 §3.6.2.1]), as Mosquitto does: paho-mqtt
+   * 1.6's network thread dies on a v5 PUBREL longer than 2 bytes.
+   */
   onBrokerPubrel(link: UpstreamLink, upId: number): void {
     const downId = this.byUpstream.get(`${link.brokerId}\0${upId}`);
     if (downId === undefined) {
       link.upstream.send({ cmd: 'pubcomp', messageId: upId }); // already completed
       return;
     }
-    this.ctx.sendDown({ cmd: 'pubrel', messageId: downId });
+    this.ctx.sendDown({ cmd: 'pubrel', messageId: downId, reasonCode: 0 });
   }
 
   /**
@@ -169,7 +173,7 @@ export class OutboundDeliveries {
       if (d.brokerId !== brokerId) continue;
       this.byUpstream.delete(`${brokerId}\0${d.upId}`);
       d.brokerId = '';
-      if (d.qos === 2 && d.received) this.ctx.sendDown({ cmd: 'pubrel', messageId: downId });
+      if (d.qos === 2 && d.received) this.ctx.sendDown({ cmd: 'pubrel', messageId: downId, reasonCode: 0 });
     }
     for (let i = this.waiting.length - 1; i >= 0; i--)
       if (this.waiting[i]?.link.brokerId === brokerId) this.waiting.splice(i, 1);

@@ -24,7 +24,7 @@ import { OutboundDeliveries } from './outbound-delivery.ts';
 import { RegistrySync } from './registry-sync.ts';
 import { SubscriptionFanout } from './subscriptions.ts';
 import { TopicAliases } from './topic-alias.ts';
-import { Upstream } from './upstream.ts';
+import { type DisconnectOptions, Upstream } from './upstream.ts';
 
 export interface SessionDeps {
   pool: BrokerPool;
@@ -203,12 +203,9 @@ export class Session extends EventEmitter implements SessionContext {
       case 'pingreq':
         this.down.write({ cmd: 'pingresp' }); // keepalive is answered locally
         return;
-      case 'disconnect': {
+      case 'disconnect':
         this.registrySync?.noteDisconnect(packet as IDisconnectPacket);
-        // v5 0x04: disconnect with will message: the will fires, as on an abrupt close.
-        const withWill = this.version === 5 && (packet as IDisconnectPacket).reasonCode === 0x04;
-        return this.close(withWill ? 'abrupt' : 'graceful', 'client DISCONNECT');
-      }
+        return this.onClientDisconnect(packet);
       case 'connect':
         return this.protocolError('second CONNECT', 0x82); // [MQTT-3.1.0-2]
       case 'auth':
@@ -217,6 +214,22 @@ export class Session extends EventEmitter implements SessionContext {
       default:
         return this.protocolError(`unexpected ${packet.cmd} from a client`, 0x82);
     }
+  }
+
+  /**
+   * DISCONNECT from the client, passed on to every broker: a v5 Session Expiry Interval in it replaces
+   * the CONNECT's (§3.14.2.2.2), and reason 0x04 (disconnect with will message) makes the home broker
+   * publish the will. A 3.1.1 broker hears neither: it is closed abruptly for 0x04 instead.
+   */
+  private onClientDisconnect(packet: IDisconnectPacket): void {
+    const v5 = this.version === 5;
+    const expiry = v5 ? packet.properties?.sessionExpiryInterval : undefined;
+    if (expiry !== undefined && expiry > 0 && (this.connect?.properties?.sessionExpiryInterval ?? 0) === 0) {
+      // [MQTT-3.14.2-2]: a session that was to end at the close cannot be made to outlive it.
+      return this.protocolError('DISCONNECT sets a Session Expiry Interval after CONNECT said 0', 0x82);
+    }
+    const reasonCode = v5 && packet.reasonCode === 0x04 ? 0x04 : undefined;
+    this.close('graceful', 'client DISCONNECT', { reasonCode, sessionExpiryInterval: expiry });
   }
 
   // ---- CONNECT steps --------------------------------------------------------------------------
@@ -562,7 +575,7 @@ export class Session extends EventEmitter implements SessionContext {
     link.upstream.disconnect();
     this.subs?.onBrokerDown(brokerId);
     this.outbound?.onBrokerDown(brokerId);
-    this.inbound?.onBrokerDown(brokerId);
+    this.inbound?.onBrokerLeft(brokerId);
   }
 
   inflightOn(brokerId: string): number {
@@ -624,7 +637,7 @@ export class Session extends EventEmitter implements SessionContext {
     this.close('graceful', 'orchestrator stopping');
   }
 
-  close(mode: CloseMode, reason: string): void {
+  close(mode: CloseMode, reason: string, goodbye: DisconnectOptions = {}): void {
     if (this.state === 'closed') return;
     const wasConnected = this.state === 'connected';
     this.state = 'closed';
@@ -640,7 +653,7 @@ export class Session extends EventEmitter implements SessionContext {
     for (const link of this.links.values()) {
       // Graceful: DISCONNECT, the brokers discard the will. Abrupt: just close, the home broker fires it
       // (after the registry record written just above, when there is one).
-      if (mode === 'graceful') link.upstream.disconnect();
+      if (mode === 'graceful') link.upstream.disconnect(goodbye);
       else if (recording) link.upstream.dropAfterFlush();
       else link.upstream.drop();
     }

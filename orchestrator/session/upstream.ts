@@ -3,6 +3,14 @@ import type { IConnackPacket, IConnectPacket, Packet } from 'mqtt-packet';
 import { TimeoutError } from '../../common/errors.ts';
 import { FramedStream } from '../protocol/framed-stream.ts';
 
+/** What a client's DISCONNECT asks of the brokers (MQTT 5 only; a 3.1.1 broker hears a plain one). */
+export interface DisconnectOptions {
+  /** 0x04: disconnect with will message. */
+  reasonCode?: number | undefined;
+  /** Replaces the CONNECT's Session Expiry Interval (§3.14.2.2.2). */
+  sessionExpiryInterval?: number | undefined;
+}
+
 export interface UpstreamOptions {
   brokerId: string;
   host: string;
@@ -175,10 +183,22 @@ export class Upstream {
     this.framed?.resume();
   }
 
-  /** A clean goodbye: DISCONNECT, so the broker discards the will. */
-  disconnect(): void {
+  /**
+   * A goodbye: DISCONNECT, so the broker discards the will, unless the client asked for it (0x04):
+   * a v5 broker is told so, a 3.1.1 broker is closed abruptly (its way to publish the will).
+   */
+  disconnect(options: DisconnectOptions = {}): void {
+    const { reasonCode, sessionExpiryInterval } = options;
+    if (this.protocolVersion !== 5 && reasonCode === 0x04) return this.drop();
     this.closing = true;
-    if (this.isUp) this.framed?.write({ cmd: 'disconnect' });
+    if (this.isUp) {
+      const v5 = this.protocolVersion === 5;
+      this.framed?.write({
+        cmd: 'disconnect',
+        ...(v5 && reasonCode !== undefined ? { reasonCode } : {}),
+        ...(v5 && sessionExpiryInterval !== undefined ? { properties: { sessionExpiryInterval } } : {}),
+      });
+    }
     this.framed?.end();
   }
 

@@ -10,6 +10,8 @@ export const orchestratorParamsSchema = z.strictObject({
   /** The broker pool it starts with (`mqtt://host:port`, all active); the manager changes it later. */
   brokers: z.array(z.string().min(1)).min(1),
   routing: z.enum(['round-robin', 'client-affinity', 'topic-affinity']).default('round-robin'),
+  /** The config's limits.qos2OnBrokerLoss (docs/acknowledgements-and-qos.md). */
+  qos2OnBrokerLoss: z.enum(['resend', 'drop']).default('resend'),
   /** Bearer token of its admin API (the manager's own). */
   adminToken: z.string().min(16),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn'),
@@ -44,6 +46,7 @@ export const orchestratorTemplate: ReplicaTemplate = {
     ];
     args.push('--brokers', params.brokers.join(','));
     args.push('--routing', params.routing, '--log-level', params.logLevel);
+    args.push('--qos2-on-broker-loss', params.qos2OnBrokerLoss);
     return {
       command: process.execPath,
       args,

@@ -244,6 +244,7 @@ describe('brokel orchestrator: flags', () => {
         ...['--listen', '[::1]:1883', '--brokers', 'mqtt://a:1883, mqtt://b'],
         ...['--admin', '127.0.0.1:9781', '--admin-token', 't0k', '--routing', 'topic-affinity'],
         ...['--tls-cert', 'c.pem', '--tls-key', 'k.pem', '--log-level', 'debug', '-c', 'brokel.yaml'],
+        ...['--qos2-on-broker-loss', 'drop'],
       ],
       {},
     );
@@ -255,6 +256,7 @@ describe('brokel orchestrator: flags', () => {
       ],
       routing: 'topic-affinity',
       configFile: 'brokel.yaml',
+      qos2OnBrokerLoss: 'drop',
       admin: { host: '127.0.0.1', port: 9781 },
       adminToken: 't0k',
       tls: { certFile: 'c.pem', keyFile: 'k.pem', listen: { host: '::1', port: 8883 } },
@@ -283,6 +285,11 @@ describe('brokel orchestrator: flags', () => {
       'a routing that does not exist',
       ['--routing', 'random'],
       '--routing: "random" is not one of "round-robin", "client-affinity", "topic-affinity"',
+    ],
+    [
+      'a QoS 2 choice that does not exist',
+      ['--qos2-on-broker-loss', 'lose'],
+      '--qos2-on-broker-loss: "lose" is not one of "resend", "drop"',
     ],
     ['a listen address without a port', ['--listen', 'x'], '--listen: "x" is not HOST:PORT'],
     ['a port above 65535', ['--listen', 'h:70000'], '--listen: "h:70000": port 70000 is above 65535'],

@@ -1,0 +1,82 @@
+/**
+ * Duplicates and loss the QoS 1 replay window costs when a broker dies (docs/acknowledgements-and-qos.md).
+ * One orchestrator over 3 Mosquitto; Debian's mosquitto_pub -l sends 5,000 QoS 1 messages at ~1,000/s;
+ * one broker is SIGKILLed at 2 s; an MQTT.js subscriber acknowledges each message after `lag` ms.
+ * Windows are run interleaved (A B A B ...), `runs` times each.
+ *   node --import tsx bench/replay-window.ts [windowsMs=2000,500] [lagMs=0] [runs=3]
+ */
+import { spawn } from 'node:child_process';
+import type { TestContext } from 'node:test';
+import { settle, startOrchestrator, subscriber } from '../test/helpers/orchestrator.ts';
+import { startProvider } from '../test/helpers/resources.ts';
+
+const windows = (process.argv[2] ?? '2000,500').split(',').map(Number);
+const lagMs = Number(process.argv[3] ?? 0);
+const runs = Number(process.argv[4] ?? 3);
+const COUNT = 5000;
+
+async function once(windowMs: number): Promise<{ lost: number; duplicates: number }> {
+  const cleanups: Array<() => unknown> = [];
+  const t = { after: (fn: () => unknown) => cleanups.push(fn) } as unknown as TestContext;
+  try {
+    const provider = await startProvider(t);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await provider.create('broker', 'mosquitto')).id);
+    const urls = (await Promise.all(ids.map((id) => provider.waitReady(id, 10_000)))).map((r) => r.url);
+    const limits = { replayWindowMs: windowMs, replayMaxMessages: windowMs === 0 ? 0 : 100_000 };
+    const { port } = await startOrchestrator(t, urls, { limits });
+    const sub = await subscriber(t, `mqtt://127.0.0.1:${port}`, 'rw/#', 1);
+    if (lagMs > 0) {
+      const client = sub.client as unknown as { handleMessage: (p: unknown, cb: () => void) => void };
+      client.handleMessage = (_p, cb) => setTimeout(cb, lagMs);
+    }
+    const pub = spawn('mosquitto_pub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-q',
+      '1',
+      '-l',
+      '-t',
+      'rw/a',
+    ]);
+    cleanups.push(() => pub.exitCode === null && pub.kill('SIGKILL'));
+    const exited = new Promise<void>((resolve) => pub.once('exit', () => resolve()));
+    let next = 0;
+    const timer = setInterval(() => {
+      let lines = '';
+      for (let i = 0; i < 10 && next < COUNT; i++) lines += `a:${next++}\n`;
+      pub.stdin.write(lines);
+      if (next >= COUNT) {
+        clearInterval(timer);
+        pub.stdin.end();
+      }
+    }, 10);
+    await new Promise((r) => setTimeout(r, 2000));
+    process.kill(provider.details(ids[1] ?? '')?.pid ?? -1, 'SIGKILL');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 30_000))]);
+    await settle([sub.counts], COUNT, 3000);
+    return { lost: COUNT - sub.counts.distinct, duplicates: sub.counts.duplicates };
+  } finally {
+    for (const fn of cleanups.reverse()) await fn();
+  }
+}
+
+const results = new Map<number, Array<{ lost: number; duplicates: number }>>(windows.map((w) => [w, []]));
+for (let r = 0; r < runs; r++) {
+  for (const w of windows) {
+    const result = await once(w);
+    results.get(w)?.push(result);
+    console.log(
+      `window ${w} ms, lag ${lagMs} ms: lost ${result.lost}, duplicates ${result.duplicates} (${((100 * result.duplicates) / COUNT).toFixed(1)} %)`,
+    );
+  }
+}
+for (const [w, list] of results) {
+  const dups = list.map((x) => x.duplicates).sort((a, b) => a - b);
+  const median = dups[Math.floor(dups.length / 2)] ?? 0;
+  console.log(
+    `median, window ${w} ms: duplicates ${((100 * median) / COUNT).toFixed(1)} %, lost ${list.map((x) => x.lost).join('/')}`,
+  );
+}
