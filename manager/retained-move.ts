@@ -20,6 +20,11 @@ export interface MoveOptions {
   auth: { username?: string; password?: string };
   /** Bound on each read and each publish. */
   timeoutMs: number;
+  /**
+   * Highest QoS a broker takes, by id (RabbitMQ 3.10: 1; it answers a QoS 2 PUBLISH with PUBACK, which
+   * a QoS 2 publisher would wait on forever). Absent: 2.
+   */
+  maxQos?: ReadonlyMap<string, 0 | 1 | 2>;
   /** Read passes per source before giving up on one that keeps showing topics to move. */
   maxPasses?: number;
 }
@@ -31,7 +36,28 @@ const DROP = new Set(['subscriptionIdentifier', 'topicAlias']);
 
 const idOf = (url: string) => url.slice('mqtt://'.length);
 
-/** Connects as MQTT 5, or 3.1.1 when the broker refuses 5 (RabbitMQ 3.10). */
+/** One connection attempt: resolves at CONNACK, rejects on an error or a close before it. */
+function connectOnce(url: string, options: IClientOptions): Promise<MqttClient> {
+  return new Promise((resolve, reject) => {
+    const client = mqtt.connect(url, options);
+    const fail = (err: Error) => {
+      client.off('connect', ok);
+      client.end(true);
+      reject(err);
+    };
+    const closed = () => fail(new Error(`${url} closed the connection before CONNACK`));
+    const ok = () => {
+      client.off('error', fail);
+      client.off('close', closed);
+      resolve(client);
+    };
+    client.once('connect', ok);
+    client.once('error', fail);
+    client.once('close', closed);
+  });
+}
+
+/** Connects as MQTT 5, or 3.1.1 when the broker refuses 5 (RabbitMQ 3.10 closes the connection). */
 async function open(url: string, auth: MoveOptions['auth'], timeoutMs: number): Promise<MqttClient> {
   const base: IClientOptions = {
     ...auth,
@@ -41,9 +67,9 @@ async function open(url: string, auth: MoveOptions['auth'], timeoutMs: number): 
     connectTimeout: timeoutMs,
   };
   try {
-    return await mqtt.connectAsync(url, { ...base, protocolVersion: 5 });
+    return await connectOnce(url, { ...base, protocolVersion: 5 });
   } catch {
-    return await mqtt.connectAsync(url, { ...base, protocolVersion: 4 });
+    return await connectOnce(url, { ...base, protocolVersion: 4 });
   }
 }
 
@@ -136,7 +162,7 @@ export async function moveRetained(o: MoveOptions): Promise<{ moved: number; pas
               if (owner === undefined) throw new Error(`no owner for ${m.topic}`);
               const to = await target(owner);
               await to.publishAsync(m.topic, m.payload, {
-                qos: m.qos,
+                qos: Math.min(m.qos, o.maxQos?.get(owner) ?? 2) as 0 | 1 | 2,
                 retain: true,
                 ...(to.options.protocolVersion === 5 && m.properties ? { properties: m.properties } : {}),
               });

@@ -259,11 +259,10 @@ export class Orchestrator {
     if (broker.state === 'draining') return;
     if (this.started) this.joinReplays.start(broker);
     for (const s of this.sessions) {
-      void s
-        .join(broker)
-        .catch((err) =>
-          this.log.warn({ broker: broker.id, clientId: s.clientId, err: String(err) }, 'join failed'),
-        );
+      void s.join(broker).catch((err) => {
+        this.log.warn({ broker: broker.id, clientId: s.clientId, err: String(err) }, 'join failed');
+        s.joinLater(broker.id); // without it, the broker would never be synced for this session
+      });
     }
   }
 

@@ -7,7 +7,7 @@ import { BrokerWindows } from './broker-windows.ts';
 import type { SessionContext, UpstreamLink } from './context.ts';
 import { EMPTY, type InFlight, MAX_ATTEMPTS, type Qos2Options } from './inflight-publish.ts';
 import { ReplayWindow } from './replay-window.ts';
-import { RetainedHold } from './retained-hold.ts';
+import { RetainedHold, unsettledRetained } from './retained-hold.ts';
 import { type TopicAliases, topicNameProblem } from './topic-alias.ts';
 
 /**
@@ -444,17 +444,9 @@ export class InboundPublishes {
     this.updatePause();
   }
 
-  /**
-   * Retained QoS 1/2 publishes on topics `fence` holds for `brokerId` that went out before the fence
-   * and are not finished at their broker yet: the manager waits for none before it copies.
-   */
+  /** Retained publishes sent before the fence on `brokerId` and not finished (see unsettledRetained). */
   retainedUnsettled(fence: RetainedFence, brokerId: string): number {
-    let n = 0;
-    for (const e of this.inflight.values()) {
-      if (!e.packet.retain || e.fenced || (e.brokerId === '' && e.queuedFor === undefined)) continue;
-      if (fence.holder(e.packet.topic) === brokerId) n += 1;
-    }
-    return n;
+    return unsettledRetained(this.inflight.values(), fence, brokerId);
   }
 
   /** Publishes routed to a broker and not yet acknowledged by it (the admin API's in-flight count). */

@@ -66,9 +66,21 @@ export class RetainedHold<E> {
     }
     return out;
   }
+}
 
-  /** Topics of the QoS 1/2 flows still held (for the status's pending count). */
-  heldEntries(): E[] {
-    return this.queue.flatMap((h) => (h.entry === undefined ? [] : [h.entry]));
+/**
+ * Retained QoS 1/2 flows on topics `fence` holds for `brokerId` that went out before the fence and are
+ * not finished at their broker (sent, or waiting for a slot there): the manager copies only at 0.
+ */
+export function unsettledRetained(
+  flows: Iterable<{ packet: IPublishPacket; fenced?: boolean; brokerId: string; queuedFor?: string }>,
+  fence: RetainedFence,
+  brokerId: string,
+): number {
+  let n = 0;
+  for (const f of flows) {
+    if (!f.packet.retain || f.fenced || (f.brokerId === '' && f.queuedFor === undefined)) continue;
+    if (fence.holder(f.packet.topic) === brokerId) n += 1;
   }
+  return n;
 }

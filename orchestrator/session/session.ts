@@ -543,6 +543,11 @@ export class Session extends EventEmitter implements SessionContext {
     this.emit('synced', broker.id);
   }
 
+  /** A join that failed (a broker just booted may refuse a first connection): tried again with back-off. */
+  joinLater(brokerId: string): void {
+    this.scheduleReconnect(brokerId);
+  }
+
   /** A broker became routable again: publishes held for want of one go out now. */
   resendHeld(): void {
     if (this.state === 'connected') this.inbound?.resendHeld();

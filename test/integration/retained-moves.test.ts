@@ -70,17 +70,22 @@ const idOf = (b: Replica) => b.url.slice('mqtt://'.length);
 describe('retained messages across pool changes (issue #10 defects 1 and 2)', () => {
   // One deployment for the three rules: a manager over real Mosquitto brokers and a real orchestrator,
   // driven as the manager drives it (no tick: the test calls the topology actions).
-  it('retained messages follow their owner through a join, a removal and a manager restart mid-join', async (t) => {
+  it('retained messages follow their owner through a join, a removal, a manager restart mid-join, and a RabbitMQ join', async (t) => {
     const config = {
       monitor: { intervalSeconds: 3600 },
-      levels: { brokers: { min: 1, max: 2 }, orchestrators: { min: 1, max: 1 } },
-      manager: { drainQuietSeconds: 0.3, adminToken: 'manager-test-token-0123456789' },
+      levels: { brokers: { min: 1, max: 3 }, orchestrators: { min: 1, max: 1 } },
+      manager: {
+        drainQuietSeconds: 0.3,
+        actionTimeoutSeconds: 60,
+        adminToken: 'manager-test-token-0123456789',
+      },
     };
     const { provider, topology } = await startManager(t, config);
     const orchestrator = (await provider.list()).find((r) => r.level === 'orchestrator');
     const [first] = (await provider.list()).filter((r) => r.level === 'broker');
     if (!orchestrator || !first) throw new Error('setup');
     const pub = await connectClient(t, orchestrator.url, { protocolVersion: 5 });
+    let live = topology; // the manager in charge: a restarted one replaces it below
     const brokers = async () => (await provider.list()).filter((r) => r.level === 'broker');
 
     await t.test(
@@ -141,6 +146,7 @@ describe('retained messages across pool changes (issue #10 defects 1 and 2)', ()
         );
         const [updated, cleared] = race.filter(victimOwns);
         if (!updated || !cleared) throw new Error('no race topic on the victim');
+        const removalStarted = Date.now();
         const removal = topology.removeBroker(victim.id);
         const admin = topology.client(orchestrator);
         await waitFor(
@@ -155,6 +161,7 @@ describe('retained messages across pool changes (issue #10 defects 1 and 2)', ()
           pub.publishAsync(cleared, '', { qos: 1, retain: true }),
         ]);
         await removal;
+        t.diagnostic(`removal with the retained move of 2,000 topics: ${Date.now() - removalStarted} ms`);
         await racing;
         assert.deepEqual(
           (await brokers()).map((r) => r.id),
@@ -212,6 +219,7 @@ describe('retained messages across pool changes (issue #10 defects 1 and 2)', ()
       // A client's publish on a moving topic while nobody runs the move: held, not lost.
       const racing = pub.publishAsync(racedTopic, 'during', { qos: 1, retain: true });
       const restarted = await startManagerOn(t, provider, config);
+      live = restarted.topology;
       await racing;
       assert.equal(
         (await restarted.topology.desiredPool()).find((b) => b.url === fresh.url)?.state,
@@ -231,5 +239,40 @@ describe('retained messages across pool changes (issue #10 defects 1 and 2)', ()
         'the publish held during the restart wins',
       );
     });
+
+    await t.test(
+      'a RabbitMQ broker that joins takes the retained topics it now owns, at QoS 1 (its maximum)',
+      async () => {
+        const before = await brokers();
+        const topics = Array.from({ length: 30 }, (_, i) => `rab/${i}`);
+        await publishMany(
+          pub,
+          topics.map((topic, i) => ({ topic, payload: `v${i}`, qos: 2 })),
+        );
+        const rabbit = await provider.waitReady((await provider.create('broker', 'rabbitmq')).id, 90_000);
+        const joinStarted = Date.now();
+        await live.join(rabbit);
+        t.diagnostic(`RabbitMQ join with the retained move: ${Date.now() - joinStarted} ms`);
+        const owners = [...before, rabbit].map(idOf);
+        const moved = topics.filter((x) => retainedOwner(x, owners) === idOf(rabbit));
+        assert.ok(moved.length > 0, 'some topics move to RabbitMQ');
+        const onMosquitto = await heldDirectly(t, before, 'rab/#');
+        assert.deepEqual(
+          moved.filter((x) => before.some((b) => onMosquitto.get(b.id)?.has(x))),
+          [],
+          'gone from the old owners',
+        );
+        // RabbitMQ sends retained messages to exact topic filters only (docs/retained-moves.md).
+        const direct = await connectClient(t, rabbit.url);
+        const values = new Map<string, { payload: string; qos: number }>();
+        direct.on('message', (topic, payload, packet) => {
+          if (packet.retain) values.set(topic, { payload: payload.toString(), qos: packet.qos });
+        });
+        for (const x of moved) await direct.subscribeAsync(x, { qos: 1 });
+        await waitFor(() => values.size === moved.length, 5000, 'the moved topics on RabbitMQ');
+        for (const x of moved)
+          assert.deepEqual(values.get(x), { payload: `v${topics.indexOf(x)}`, qos: 1 }, x);
+      },
+    );
   });
 });

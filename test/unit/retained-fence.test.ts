@@ -5,7 +5,7 @@ import { silentLogger } from '../../common/logger.ts';
 import { BrokerPool } from '../../orchestrator/pool/broker-pool.ts';
 import { RetainedFence, unmovableRetainedTopic } from '../../orchestrator/pool/retained-fence.ts';
 import { retainedOwner } from '../../orchestrator/routing/strategies.ts';
-import { RetainedHold } from '../../orchestrator/session/retained-hold.ts';
+import { RetainedHold, unsettledRetained } from '../../orchestrator/session/retained-hold.ts';
 
 const [A, B, N] = ['127.42.0.1:1883', '127.42.0.2:1883', '127.42.0.3:1883'] as const;
 const TOPICS = Array.from({ length: 600 }, (_, i) => `taxi/${i}/pos`);
@@ -106,5 +106,23 @@ describe('retained hold (one session)', () => {
     hold.add(publish(m1), 1);
     fence = new RetainedFence([A], []);
     assert.equal(hold.holds(m1), true, 'an earlier publish on the topic is still held');
+  });
+});
+
+describe('unsettled retained publishes (what the manager waits for before it copies)', () => {
+  it('counts retained flows on held topics that are at a broker or waiting for a slot there, nothing else', () => {
+    const fence = new RetainedFence([A], [N]);
+    const moving = TOPICS.find((t) => fence.holder(t) === N) ?? '';
+    const staying = TOPICS.find((t) => fence.holder(t) === undefined) ?? '';
+    const flows = [
+      { packet: publish(moving), brokerId: A }, // sent before the fence: counts
+      { packet: publish(moving), brokerId: '', queuedFor: A }, // waiting for a slot on A: counts
+      { packet: publish(moving), brokerId: '', fenced: true }, // held by the fence: does not
+      { packet: publish(staying), brokerId: A }, // a topic that does not move: does not
+      { packet: { ...publish(moving), retain: false }, brokerId: A }, // not retained: does not
+      { packet: publish(moving), brokerId: '' }, // finished at RabbitMQ (PUBACK for QoS 2): does not
+    ];
+    assert.equal(unsettledRetained(flows, fence, N), 2);
+    assert.equal(unsettledRetained(flows, fence, B), 0);
   });
 });
