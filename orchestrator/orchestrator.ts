@@ -6,6 +6,8 @@ import type { Logger } from '../common/logger.ts';
 import { DEFAULT_LIMITS, type OrchestratorLimits } from './limits.ts';
 import { orchestratorMetrics } from './metrics.ts';
 import { BrokerPool, type PoolBroker } from './pool/broker-pool.ts';
+import { JoinReplays } from './registry/join-replays.ts';
+import { SessionRegistry } from './registry/session-registry.ts';
 import { Router, type RoutingStrategyName } from './routing/strategies.ts';
 import type { BrokerCounters } from './session/context.ts';
 import { Session } from './session/session.ts';
@@ -17,6 +19,8 @@ export interface OrchestratorOptions {
   brokers: readonly DesiredBroker[];
   limits?: Partial<OrchestratorLimits>;
   log: Logger;
+  /** Credentials of the session registry's own broker connections (default: none, anonymous). */
+  registryCredentials?: { username: string; password: string };
 }
 
 /**
@@ -28,6 +32,9 @@ export class Orchestrator {
   readonly metrics = orchestratorMetrics(() => this.pool.list());
   readonly limits: OrchestratorLimits;
   private readonly router: Router;
+  /** Persistent sessions' subscriptions, kept on the brokers for brokers that join later. */
+  readonly registry: SessionRegistry;
+  private readonly joinReplays: JoinReplays;
   private readonly sessions = new Set<Session>();
   private readonly byClientId = new Map<string, Session>();
   /** Per broker, the connected sessions whose subscriptions are not (yet, or no longer) in place there. */
@@ -52,6 +59,7 @@ export class Orchestrator {
   private draining = false;
   /** Bumped on every pool change and routability change: sessions cache their publish targets on it. */
   private routingGeneration = 0;
+  private started = false;
   /** CPU of this process over the last full sampling period (fraction of one core). */
   private cpuFraction = 0;
   private readonly cpuTimer: NodeJS.Timeout | undefined;
@@ -65,9 +73,24 @@ export class Orchestrator {
       this.routingGeneration += 1;
     };
     this.pool.on('added', bump).on('removed', bump).on('state', bump);
+    this.registry = new SessionRegistry({
+      limits: this.limits,
+      log: this.log.child({ component: 'registry' }),
+      ...(options.registryCredentials ? { credentials: options.registryCredentials } : {}),
+      protocolVersion: (id) => this.pool.protocolVersion(id),
+    });
+    this.joinReplays = new JoinReplays(
+      this.registry,
+      this.pool,
+      (clientId) => this.byClientId.has(clientId),
+      this.log.child({ component: 'registry' }),
+      (brokerId) => this.onRoutableMaybe(brokerId),
+    );
     this.pool.on('added', (b: PoolBroker) => this.onBrokerAdded(b));
     this.pool.on('removed', (b: PoolBroker) => {
       this.lacking.delete(b.id);
+      this.joinReplays.cancel(b.id);
+      this.registry.forget(b.id);
       // The broker label set stays bounded by the pool: a removed broker's series go.
       this.perBroker.delete(b.id);
       for (const s of this.sessions) s.leave(b.id);
@@ -79,6 +102,8 @@ export class Orchestrator {
       if (b.state !== 'draining') for (const s of this.sessions) void s.join(b).catch(() => undefined);
     });
     this.pool.apply(options.brokers);
+    // Brokers of the first pool are not joining: only those added later get the away sessions replayed.
+    this.started = true;
     // CPU is sampled on a fixed clock, so reading the status never shortens anyone's window.
     let last = { usage: process.cpuUsage(), at: performance.now() };
     this.cpuTimer = setInterval(() => {
@@ -128,8 +153,10 @@ export class Orchestrator {
       release: (clientId, s) => {
         if (this.byClientId.get(clientId) === s) this.byClientId.delete(clientId);
       },
-      routable: (brokerId) => (this.lacking.get(brokerId)?.size ?? 0) === 0,
+      routable: (brokerId) =>
+        (this.lacking.get(brokerId)?.size ?? 0) === 0 && !this.joinReplays.isPending(brokerId),
       routingGeneration: () => this.routingGeneration,
+      registry: this.registry,
     });
     this.sessions.add(session);
     this.metrics.connections.inc();
@@ -175,7 +202,15 @@ export class Orchestrator {
   private unlack(brokerId: string, set: Set<Session>, session: Session): void {
     if (!set.delete(session)) return;
     this.routingGeneration += 1;
-    if (set.size > 0 || !this.pool.get(brokerId)) return;
+    if (set.size > 0) return;
+    this.onRoutableMaybe(brokerId);
+  }
+
+  /** A broker may have become routable (no session lacks it, no join replay pending): held publishes go. */
+  private onRoutableMaybe(brokerId: string): void {
+    this.routingGeneration += 1;
+    if (!this.pool.get(brokerId) || (this.lacking.get(brokerId)?.size ?? 0) > 0) return;
+    if (this.joinReplays.isPending(brokerId)) return;
     for (const s of this.sessions) s.resendHeld();
   }
 
@@ -183,6 +218,10 @@ export class Orchestrator {
     this.perBroker.set(broker.id, broker); // its series exist, at zero, from its first moment in the pool
     for (const s of this.sessions) if (s.state === 'connected') this.setLacking(broker.id, s, true);
     if (broker.state === 'draining') return;
+    if (this.started) {
+      this.joinReplays.start(broker);
+      this.routingGeneration += 1; // not routable while the replay is pending
+    }
     for (const s of this.sessions) {
       void s.join(broker).catch((err) => {
         this.log.warn({ broker: broker.id, clientId: s.clientId, err: String(err) }, 'join failed');
@@ -217,7 +256,7 @@ export class Orchestrator {
         state: b.state,
         retainedFence: b.retainedFence,
         retainedUnsettled: b.retainedFence ? connected.reduce((n, s) => n + s.retainedUnsettled(b.id), 0) : 0,
-        synced: connected.every((s) => s.isSynced(b.id)),
+        synced: connected.every((s) => s.isSynced(b.id)) && !this.joinReplays.isPending(b.id),
         sessions: connected.filter((s) => s.links.has(b.id)).length,
         inflight: connected.reduce((n, s) => n + s.inflightOn(b.id), 0),
         published: b.published,
@@ -249,6 +288,7 @@ export class Orchestrator {
     if (this.cpuTimer) clearInterval(this.cpuTimer);
     const closing = this.servers.map((s) => new Promise((resolve) => s.close(resolve)));
     for (const s of [...this.sessions]) s.shutdown();
+    this.registry.close();
     await Promise.all(closing);
   }
 }

@@ -1,5 +1,6 @@
 import type { IPublishPacket, Packet } from 'mqtt-packet';
 import { type RetainedFence, unmovableRetainedTopic } from '../pool/retained-fence.ts';
+import { isReservedTopic } from '../registry/reserved.ts';
 import type { Router } from '../routing/strategies.ts';
 import { AckOrder } from './ack-order.ts';
 import { BrokerWindows } from './broker-windows.ts';
@@ -70,6 +71,7 @@ export class InboundPublishes {
     if ('error' in resolved) return this.ctx.protocolError(resolved.error, 0x94);
     const problem = topicNameProblem(resolved.topic);
     if (problem) return this.ctx.protocolError(problem, 0x90);
+    if (isReservedTopic(resolved.topic)) return this.refuseReserved(packet);
     if (packet.retain && unmovableRetainedTopic(resolved.topic)) {
       // A '$' topic's retained value could never be found to be moved (docs/retained-moves.md).
       return this.ctx.protocolError(
@@ -127,6 +129,34 @@ export class InboundPublishes {
     this.order.push(entry);
     this.send(entry, []);
     this.updatePause();
+  }
+
+  /**
+   * A publish into the session registry's reserved space goes to no broker. v5: PUBACK / PUBREC
+   * 0x90 (Topic Name invalid: well-formed, not accepted); 3.1.1 has no way to say no, so it is
+   * acknowledged and dropped, as Mosquitto does with a publish its ACL denies. QoS 0: dropped.
+   */
+  private refuseReserved(packet: IPublishPacket): void {
+    this.ctx.log.info({ topic: packet.topic }, 'publish to the reserved topic space refused');
+    if (packet.qos === 0) return;
+    const downId = packet.messageId ?? 0;
+    const reason = this.ctx.version === 5 ? { reasonCode: 0x90 } : {};
+    const cmd = packet.qos === 1 ? 'puback' : 'pubrec';
+    // Never in flight, but its answer still goes after every earlier publish's ([MQTT-4.6.0-2], -3).
+    const entry: InFlight = {
+      downId,
+      brokerId: '',
+      upId: 0,
+      packet,
+      received: false,
+      stored: false,
+      released: false,
+      attempts: 0,
+      ack: undefined,
+      done: true,
+    };
+    this.order.push(entry);
+    this.acknowledge(entry, { cmd, messageId: downId, ...reason });
   }
 
   /** The link a publish goes to: the routing strategy's choice among the publish targets not excluded. */

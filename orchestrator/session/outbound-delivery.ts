@@ -154,6 +154,24 @@ export class OutboundDeliveries {
     }
   }
 
+  /** QoS 2 deliveries the client received (PUBREC) and whose PUBREL has not come: kept if it leaves. */
+  awaitingRelease(): Array<{ broker: string; up: number; down: number }> {
+    const out: Array<{ broker: string; up: number; down: number }> = [];
+    for (const [down, d] of this.ids.entries())
+      if (d.received) out.push({ broker: d.brokerId, up: d.upId, down });
+    return out;
+  }
+
+  /**
+   * A resumed session: the broker re-sends PUBREL for a QoS 2 delivery the client received in its
+   * previous connection [MQTT-4.4.0-1]; it is relayed under the id the client knows.
+   */
+  expectRelease(brokerId: string, upId: number, downId: number): void {
+    if (this.ids.get(downId)) return;
+    this.ids.set(downId, { brokerId, upId, qos: 2, received: true });
+    this.byUpstream.set(brokerId, upId, downId);
+  }
+
   /**
    * PUBREL from a broker (QoS 2 delivery): relayed to the client under the downstream id. Success is
    * written in the short form (reason code omitted [MQTT 5 §3.6.2.1]), as Mosquitto does: paho-mqtt

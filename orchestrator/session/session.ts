@@ -1,6 +1,13 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import type { IConnackPacket, IConnectPacket, IDisconnectPacket, IPublishPacket, Packet } from 'mqtt-packet';
+import type {
+  IConnackPacket,
+  IConnectPacket,
+  IDisconnectPacket,
+  IPublishPacket,
+  ISubscription,
+  Packet,
+} from 'mqtt-packet';
 import { errorMessage } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { OrchestratorLimits } from '../limits.ts';
@@ -8,11 +15,13 @@ import type { BrokerPool, PoolBroker } from '../pool/broker-pool.ts';
 import { FramedStream, PacketTooLargeError } from '../protocol/framed-stream.ts';
 import { PacketIdSpace } from '../protocol/packet-ids.ts';
 import { packetProblem } from '../protocol/validate-packet.ts';
+import type { SessionRegistry } from '../registry/session-registry.ts';
 import { homeBrokerRanking, type Router } from '../routing/strategies.ts';
 import { clientConnack, refusal, upstreamConnect, validateConnect } from './connect-steps.ts';
 import type { BrokerCounters, SessionContext, UpstreamLink, UpstreamPending } from './context.ts';
 import { InboundPublishes } from './inbound-publish.ts';
 import { OutboundDeliveries } from './outbound-delivery.ts';
+import { RegistrySync } from './registry-sync.ts';
 import { SubscriptionFanout } from './subscriptions.ts';
 import { TopicAliases } from './topic-alias.ts';
 import { type DisconnectOptions, Upstream } from './upstream.ts';
@@ -33,6 +42,8 @@ export interface SessionDeps {
   routable(brokerId: string): boolean;
   /** Changes whenever the pool or any broker's routability changes (the publish targets are cached). */
   routingGeneration(): number;
+  /** Where persistent sessions' subscriptions are recorded for brokers that join later (optional). */
+  registry?: SessionRegistry;
 }
 
 type CloseMode = 'graceful' | 'abrupt';
@@ -70,6 +81,9 @@ export class Session extends EventEmitter implements SessionContext {
   private targetsLinkGeneration = -1;
   /** Bumped whenever a link is added, removed, or marked synced. */
   private linkGeneration = 0;
+  /** This session's record in the session registry (undefined without a registry). */
+  private registrySync: RegistrySync | undefined;
+  private takenOver = false;
 
   constructor(
     stream: Duplex,
@@ -207,6 +221,7 @@ export class Session extends EventEmitter implements SessionContext {
         this.down.write({ cmd: 'pingresp' }); // keepalive is answered locally
         return;
       case 'disconnect':
+        this.registrySync?.noteDisconnect(packet as IDisconnectPacket);
         return this.onClientDisconnect(packet);
       case 'connect':
         return this.protocolError('second CONNECT', 0x82); // [MQTT-3.1.0-2]
@@ -286,15 +301,23 @@ export class Session extends EventEmitter implements SessionContext {
       this.linkGeneration += 1;
       return this.close('graceful', `home broker refused with code ${homeCode}`);
     }
+    const fresh = new Set<string>(home.connack.sessionPresent ? [] : [home.link.brokerId]);
     await Promise.all(
       brokers
         .filter((b) => b.id !== home?.link.brokerId)
-        .map((b) => this.openLink(b, false).catch((err) => this.onLinkFailed(b, err))),
+        .map((b) =>
+          this.openLink(b, false).then(
+            (r) => !r.connack.sessionPresent && fresh.add(b.id),
+            (err) => this.onLinkFailed(b, err),
+          ),
+        ),
     );
     if (this.isClosed()) return this.dropAll();
-    // Links opened with the CONNECT have every subscription already: none yet, or the brokers'
-    // own persistent session.
-    for (const link of this.links.values()) link.synced = true;
+    const { resumed, replayOn } = await this.syncRegistry(packet, fresh);
+    if (this.isClosed()) return this.dropAll();
+    // Links opened with the CONNECT have every subscription already: none yet, or the brokers' own
+    // persistent session; but those the registry says lack the session's subscriptions (resync below).
+    for (const link of this.links.values()) link.synced = !replayOn.includes(link);
     this.linkGeneration += 1;
     // Step 4: CONNACK, the home broker's.
     const extra: IConnackPacket['properties'] = {
@@ -303,7 +326,10 @@ export class Session extends EventEmitter implements SessionContext {
       maximumPacketSize: this.deps.limits.maxPacketBytes,
       ...(check.assigned ? { assignedClientIdentifier: this.clientId } : {}),
     };
-    this.down.write(clientConnack(home.connack, home.link.upstream.protocolVersion, version, extra));
+    // The session lives on in the registry although the home broker never had it (it joined later):
+    // its subscriptions are in place again, so the client is told its session is present.
+    const connack = resumed ? { ...home.connack, sessionPresent: true } : home.connack;
+    this.down.write(clientConnack(connack, home.link.upstream.protocolVersion, version, extra));
     if (this.connectTimer) clearTimeout(this.connectTimer);
     this.state = 'connected';
     this.startKeepalive(packet.keepalive ?? 0);
@@ -317,6 +343,7 @@ export class Session extends EventEmitter implements SessionContext {
     this.resumeUpstreams('connecting');
     this.resumeClient('connecting');
     this.emit('connected');
+    for (const link of replayOn) this.resync(link);
   }
 
   private setupFlows(packet: IConnectPacket): void {
@@ -338,7 +365,62 @@ export class Session extends EventEmitter implements SessionContext {
       limits.maxBufferedDeliveries,
       packet.properties?.maximumPacketSize ?? Number.POSITIVE_INFINITY,
     );
-    this.subs = new SubscriptionFanout(this);
+    this.subs = new SubscriptionFanout(this, () => {
+      if (this.registrySync?.persistent)
+        this.registrySync.write(this.links.values(), this.subs?.active.values() ?? []);
+    });
+    if (this.deps.registry) this.registrySync = new RegistrySync(this.deps.registry, this.clientId, packet);
+  }
+
+  /**
+   * CONNECT step 3b, the session registry: a resumed session takes its subscriptions from the record
+   * (made through another orchestrator, or before this one restarted); brokers that answered
+   * session present 0 are returned, to get them replayed once connected (they stay unsynced, so not
+   * routable, until then). The record then names this replica as the session's holder. A clean start
+   * (or a session that ends with its connection) removes the record.
+   */
+  private async syncRegistry(
+    packet: IConnectPacket,
+    fresh: ReadonlySet<string>,
+  ): Promise<{ resumed: boolean; replayOn: UpstreamLink[] }> {
+    const sync = this.registrySync;
+    const subs = this.subs;
+    if (!sync || !subs) return { resumed: false, replayOn: [] };
+    // The record is read from a broker that had the session (it holds the record), if any.
+    const ids = [...this.links.keys()].sort((p, q) => Number(fresh.has(p)) - Number(fresh.has(q)));
+    const linked = ids.flatMap((id) => this.deps.pool.get(id) ?? []);
+    let entry: Awaited<ReturnType<RegistrySync['load']>>;
+    try {
+      entry = await sync.load(packet.clean ?? true, linked);
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err) }, 'session registry unreadable: subscriptions not restored');
+    }
+    const recorded = entry?.subscriptions.map((s) => ({ ...s }) as ISubscription);
+    // QoS 2 deliveries the client received before it left: their PUBRELs come under the ids it knows.
+    for (const r of entry?.releases ?? [])
+      if (this.links.has(r.broker)) this.outbound?.expectRelease(r.broker, r.up, r.down);
+    for (const sub of recorded ?? []) if (!subs.active.has(sub.topic)) subs.active.set(sub.topic, sub);
+    sync.write(this.links.values(), subs.active.values());
+    if (!recorded || recorded.length === 0) return { resumed: false, replayOn: [] };
+    return {
+      resumed: fresh.size < this.links.size,
+      replayOn: [...this.links.values()].filter((l) => fresh.has(l.brokerId)),
+    };
+  }
+
+  /** A broker that lacks this session's subscriptions gets them; until then it is not synced. */
+  private resync(link: UpstreamLink): void {
+    this.subs
+      ?.replay(link)
+      .then(() => {
+        if (this.links.get(link.brokerId) !== link) return;
+        link.synced = true;
+        this.inbound?.resendHeld();
+        this.emit('synced', link.brokerId);
+      })
+      .catch((err) =>
+        this.log.warn({ broker: link.brokerId, err: errorMessage(err) }, 'subscriptions not restored'),
+      );
   }
 
   /** Opens one upstream; resolves with its CONNACK. The link is registered once the broker accepted. */
@@ -476,6 +558,7 @@ export class Session extends EventEmitter implements SessionContext {
     const code = connack.reasonCode ?? connack.returnCode ?? 0;
     if (code !== 0) throw new Error(`broker ${broker.id} refused the session with code ${code}`);
     await this.subs?.replay(link);
+    if (this.registrySync?.persistent) this.registrySync.write([link], this.subs?.active.values() ?? []);
     link.synced = true;
     this.linkGeneration += 1;
     this.inbound?.resendHeld();
@@ -557,6 +640,7 @@ export class Session extends EventEmitter implements SessionContext {
 
   /** Another connection took this client id: close without DISCONNECT upstream (brokers take over too). */
   takeOver(): void {
+    this.takenOver = true; // the session lives on in the new connection: its record stays as it is
     if (this.version === 5 && this.state === 'connected')
       this.down.write({ cmd: 'disconnect', reasonCode: 0x8e });
     this.close('abrupt', 'session taken over');
@@ -589,9 +673,16 @@ export class Session extends EventEmitter implements SessionContext {
     if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
     for (const t of this.reconnectTimers.values()) clearTimeout(t);
     this.reconnectTimers.clear();
+    const recording = wasConnected && !this.takenOver && this.registrySync?.persistent === true;
+    if (recording) {
+      const releases = this.outbound?.awaitingRelease() ?? [];
+      this.registrySync?.release(this.links.values(), this.subs?.active.values() ?? [], releases);
+    }
     for (const link of this.links.values()) {
-      // Graceful: DISCONNECT, the brokers discard the will. Abrupt: just close, the home broker fires it.
+      // Graceful: DISCONNECT, the brokers discard the will. Abrupt: just close, the home broker fires it
+      // (after the registry record written just above, when there is one).
       if (mode === 'graceful') link.upstream.disconnect(goodbye);
+      else if (recording) link.upstream.dropAfterFlush();
       else link.upstream.drop();
     }
     this.links.clear();

@@ -1,7 +1,11 @@
 import type { ISubscribePacket, ISubscription, IUnsubscribePacket, Packet } from 'mqtt-packet';
 import { mergeGranted, subackForV4 } from '../protocol/reason-codes.ts';
+import { isReservedFilter } from '../registry/reserved.ts';
 import type { SessionContext, UpstreamLink } from './context.ts';
 import { topicFilterProblem } from './topic-alias.ts';
+
+/** SUBACK code for a filter in the reserved space: v5 0x87 Not authorized; 3.1.1 0x80 (subackForV4). */
+const NOT_AUTHORIZED = 0x87;
 
 interface Pending {
   kind: 'subscribe' | 'unsubscribe';
@@ -10,8 +14,10 @@ interface Pending {
   subscriptions: ISubscription[];
   /** Brokers still to answer, by broker id → upstream packet id. */
   waiting: Map<string, number>;
-  /** Codes per filter, from every broker that answered. */
+  /** Codes per filter, from every broker that answered (and ours for a reserved filter). */
   codes: number[][];
+  /** Indexes of the filters sent to the brokers (a reserved filter is answered here). */
+  sent: number[];
 }
 
 /** A subscription as a broker of a given protocol level takes it (3.1.1: topic and QoS only). */
@@ -30,7 +36,11 @@ export class SubscriptionFanout {
   private readonly pending = new Map<number, Pending>();
   private nextRequest = 1;
 
-  constructor(private readonly ctx: SessionContext) {}
+  constructor(
+    private readonly ctx: SessionContext,
+    /** Called when the subscriptions changed (a SUBACK or UNSUBACK went to the client). */
+    private readonly onChange: () => void = () => undefined,
+  ) {}
 
   onSubscribe(packet: ISubscribePacket): void {
     for (const sub of packet.subscriptions) {
@@ -56,16 +66,20 @@ export class SubscriptionFanout {
     properties: ISubscribePacket['properties'],
   ): void {
     const requestId = this.nextRequest++;
+    // The session registry's reserved space: no client subscribes there (the brokers never see it).
+    const reserved = subscriptions.map((s) => kind === 'subscribe' && isReservedFilter(s.topic));
     const pending: Pending = {
       kind,
       downId,
       filters: subscriptions.map((s) => s.topic),
       subscriptions,
       waiting: new Map(),
-      codes: subscriptions.map(() => []),
+      codes: reserved.map((r) => (r ? [NOT_AUTHORIZED] : [])),
+      sent: reserved.flatMap((r, i) => (r ? [] : [i])),
     };
     this.pending.set(requestId, pending);
-    for (const link of this.ctx.subscribeTargets()) {
+    const upstream = pending.sent.flatMap((i) => subscriptions[i] ?? []);
+    for (const link of upstream.length > 0 ? this.ctx.subscribeTargets() : []) {
       const upId = link.ids.allocate({ kind, requestId });
       if (upId === undefined) continue;
       pending.waiting.set(link.brokerId, upId);
@@ -74,7 +88,7 @@ export class SubscriptionFanout {
         link.upstream.send({
           cmd: 'subscribe',
           messageId: upId,
-          subscriptions: subscriptions.map((s) => forBroker(s, link.upstream.protocolVersion)),
+          subscriptions: upstream.map((s) => forBroker(s, link.upstream.protocolVersion)),
           ...(v5 && properties ? { properties } : {}),
         });
       } else {
@@ -95,9 +109,9 @@ export class SubscriptionFanout {
     const codes: number[] =
       Array.isArray(granted) && granted.length > 0
         ? granted.map((g) => (typeof g === 'number' ? g : 0x80))
-        : pending.filters.map(() => 0);
-    pending.filters.forEach((_, i) => {
-      pending.codes[i]?.push(codes[i] ?? 0x80);
+        : pending.sent.map(() => 0);
+    pending.sent.forEach((filter, i) => {
+      pending.codes[filter]?.push(codes[i] ?? 0x80);
     });
     this.maybeAnswer(requestId);
   }
@@ -131,6 +145,7 @@ export class SubscriptionFanout {
       const granted = v5 ? merged.map((c) => (c === 0x80 ? 0x11 : c)) : [];
       this.ctx.sendDown({ cmd: 'unsuback', messageId: pending.downId, granted });
     }
+    this.onChange();
   }
 
   /**

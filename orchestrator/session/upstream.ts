@@ -202,6 +202,12 @@ export class Upstream {
     this.framed?.end();
   }
 
+  /** An abrupt close that still delivers what was written: no DISCONNECT, so the will fires too. */
+  dropAfterFlush(): void {
+    this.closing = true;
+    this.framed?.end();
+  }
+
   /** An abrupt close: no DISCONNECT, so the broker publishes the will (the client vanished). */
   drop(): void {
     this.closing = true;

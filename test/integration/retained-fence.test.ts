@@ -58,7 +58,10 @@ describe('orchestrator: the retained fence', () => {
     ].map((p) => p.then(() => (laterAcked += 1)));
     const deadline = Date.now() + 5000;
     while ((await onBroker(t, a, 'fence/#')).get(staying) !== 's') {
-      assert.ok(Date.now() < deadline, 'the retained publish whose owner stays reaches it while the other is held');
+      assert.ok(
+        Date.now() < deadline,
+        'the retained publish whose owner stays reaches it while the other is held',
+      );
       await new Promise((r) => setTimeout(r, 100));
     }
     await new Promise((r) => setTimeout(r, 300));

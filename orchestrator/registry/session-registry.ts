@@ -1,0 +1,270 @@
+import { randomBytes } from 'node:crypto';
+import type { IPublishPacket, ISubscribePacket, Packet } from 'mqtt-packet';
+import { errorMessage, TimeoutError } from '../../common/errors.ts';
+import type { Logger } from '../../common/logger.ts';
+import type { OrchestratorLimits } from '../limits.ts';
+import type { PoolBroker } from '../pool/broker-pool.ts';
+import { Upstream } from '../session/upstream.ts';
+import {
+  clientIdOfRegistryTopic,
+  decodeEntry,
+  encodeEntry,
+  NEVER_EXPIRES,
+  REGISTRY_FILTER,
+  type RegistryEntry,
+  registryTopic,
+} from './reserved.ts';
+
+export interface RegistryOptions {
+  limits: OrchestratorLimits;
+  log: Logger;
+  /** Credentials of the registry's own connections (reads, and replays for sessions that are away). */
+  credentials?: { username: string; password: string };
+  /** Protocol level a broker speaks (the pool's probe). */
+  protocolVersion(brokerId: string): Promise<4 | 5>;
+}
+
+/** The record to publish for an entry (retained); `expirySeconds` > 0 makes it expire (v5 links only). */
+export function registryPublish(
+  clientId: string,
+  entry: RegistryEntry | null,
+  v5: boolean,
+  expirySeconds = 0,
+): IPublishPacket {
+  const packet: IPublishPacket = {
+    cmd: 'publish',
+    topic: registryTopic(clientId),
+    // An empty retained message removes the record [MQTT-3.3.1-10].
+    payload: entry ? encodeEntry(entry) : Buffer.alloc(0),
+    qos: 0,
+    retain: true,
+    dup: false,
+  };
+  if (v5 && expirySeconds > 0 && expirySeconds !== NEVER_EXPIRES)
+    packet.properties = { messageExpiryInterval: expirySeconds };
+  return packet;
+}
+
+interface Reader {
+  upstream: Upstream;
+  /** Reads run one at a time on a connection: the UNSUBACK closes the one in progress. */
+  queue: Promise<unknown>;
+  onPacket?: (p: Packet) => void;
+  nextId: number;
+}
+
+/**
+ * The session registry's I/O: reads records from a broker through a connection of its own (clean
+ * session, never a client's id), and recreates on a joining broker the sessions of clients that are
+ * connected to no orchestrator. Records are retained messages, written by the sessions themselves on
+ * their own upstreams; this class writes only for the sessions it replays.
+ */
+export class SessionRegistry {
+  /** This replica, as named in the `online` field of the records of its live sessions. */
+  readonly instanceId = randomBytes(6).toString('hex');
+  private readonly readers = new Map<string, Promise<Reader>>();
+
+  constructor(private readonly options: RegistryOptions) {}
+
+  /** The record of one client, from the first broker in `brokers` that answers; undefined if none. */
+  async load(clientId: string, brokers: readonly PoolBroker[]): Promise<RegistryEntry | undefined> {
+    for (const broker of brokers) {
+      try {
+        return (await this.read(broker, registryTopic(clientId))).get(clientId);
+      } catch (err) {
+        this.options.log.warn(
+          { broker: broker.id, clientId, err: errorMessage(err) },
+          'registry read failed',
+        );
+      }
+    }
+    return undefined;
+  }
+
+  /** Every record, from the first broker in `brokers` that answers; throws when none does. */
+  async loadAll(brokers: readonly PoolBroker[]): Promise<Map<string, RegistryEntry>> {
+    let last: unknown = new Error('no broker to read the session registry from');
+    for (const broker of brokers) {
+      try {
+        return await this.read(broker, REGISTRY_FILTER);
+      } catch (err) {
+        last = err;
+      }
+    }
+    throw last;
+  }
+
+  /**
+   * Reads the retained records matching a filter: SUBSCRIBE and UNSUBSCRIBE are sent together; the
+   * broker sends the retained messages of the subscription before it answers the UNSUBSCRIBE, so the
+   * UNSUBACK marks the end. QoS 0: nothing is held back by an in-flight window.
+   */
+  private async read(broker: PoolBroker, filter: string): Promise<Map<string, RegistryEntry>> {
+    const reader = await this.reader(broker);
+    const run = reader.queue.then(
+      () =>
+        new Promise<Map<string, RegistryEntry>>((resolve, reject) => {
+          const out = new Map<string, RegistryEntry>();
+          const subId = this.nextId(reader);
+          const unsubId = this.nextId(reader);
+          const timeoutMs = this.options.limits.upstreamConnectTimeoutMs;
+          const timer = setTimeout(() => {
+            reader.onPacket = undefined;
+            this.forget(broker.id);
+            reject(new TimeoutError(`session registry read from broker ${broker.id}`, timeoutMs));
+          }, timeoutMs);
+          reader.onPacket = (p) => {
+            if (p.cmd === 'publish') {
+              const clientId = clientIdOfRegistryTopic(p.topic);
+              if (clientId === undefined) return;
+              const entry = p.payload.length > 0 ? decodeEntry(Buffer.from(p.payload)) : undefined;
+              if (entry) out.set(clientId, entry);
+              else out.delete(clientId);
+            } else if (p.cmd === 'unsuback' && p.messageId === unsubId) {
+              clearTimeout(timer);
+              reader.onPacket = undefined;
+              resolve(out);
+            }
+          };
+          const subscribe: ISubscribePacket = {
+            cmd: 'subscribe',
+            messageId: subId,
+            subscriptions: [{ topic: filter, qos: 0 }],
+          };
+          if (!reader.upstream.send(subscribe) && !reader.upstream.isUp) {
+            clearTimeout(timer);
+            this.forget(broker.id);
+            return reject(new Error(`registry connection to broker ${broker.id} is down`));
+          }
+          reader.upstream.send({ cmd: 'unsubscribe', messageId: unsubId, unsubscriptions: [filter] });
+        }),
+    );
+    reader.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private nextId(reader: Reader): number {
+    reader.nextId = reader.nextId >= 65_535 ? 1 : reader.nextId + 1;
+    return reader.nextId;
+  }
+
+  private reader(broker: PoolBroker): Promise<Reader> {
+    const known = this.readers.get(broker.id);
+    if (known) return known;
+    const opening = (async () => {
+      const upstream = this.upstream(broker, `brokel-registry-${this.instanceId}`, 4, true, 0);
+      const connack = await upstream.open();
+      const code = connack.returnCode ?? connack.reasonCode ?? 0;
+      if (code !== 0) throw new Error(`broker ${broker.id} refused the registry connection (${code})`);
+      const reader: Reader = { upstream, queue: Promise.resolve(), nextId: 0 };
+      upstream.attach(
+        (p) => reader.onPacket?.(p),
+        () => this.readers.get(broker.id) === opening && this.readers.delete(broker.id),
+        () => undefined,
+      );
+      return reader;
+    })();
+    this.readers.set(broker.id, opening);
+    opening.catch(() => this.readers.get(broker.id) === opening && this.readers.delete(broker.id));
+    return opening;
+  }
+
+  private upstream(broker: PoolBroker, clientId: string, version: 4 | 5, clean: boolean, expiry: number) {
+    const { limits, credentials } = this.options;
+    return new Upstream({
+      brokerId: broker.id,
+      host: broker.host,
+      port: broker.port,
+      protocolVersion: version,
+      connect: {
+        clientId,
+        clean,
+        ...(credentials
+          ? { username: credentials.username, password: Buffer.from(credentials.password) }
+          : {}),
+        ...(version === 5 && expiry > 0 ? { properties: { sessionExpiryInterval: expiry } } : {}),
+      },
+      keepaliveSeconds: limits.upstreamKeepaliveSeconds,
+      connectTimeoutMs: limits.upstreamConnectTimeoutMs,
+      maxPacketBytes: limits.maxPacketBytes,
+      defaultReceiveMaximum: limits.upstreamReceiveMaximum,
+    });
+  }
+
+  /** Closes the registry connection to a broker (it left the pool, or a read on it failed). */
+  forget(brokerId: string): void {
+    const reader = this.readers.get(brokerId);
+    this.readers.delete(brokerId);
+    void reader?.then((r) => r.upstream.disconnect()).catch(() => undefined);
+  }
+
+  close(): void {
+    for (const id of [...this.readers.keys()]) this.forget(id);
+  }
+
+  /**
+   * A broker joins: the sessions of the registry that no orchestrator holds live (`online` null) get
+   * their subscriptions there: connect with the client's id (clean 0), subscribe, copy the record,
+   * disconnect. A session some orchestrator holds is left to that orchestrator's live session, which
+   * replays it itself: never take a session over. `isLocal` names the sessions of this replica.
+   * Returns how many sessions were recreated.
+   */
+  async replayAway(
+    joining: PoolBroker,
+    sources: readonly PoolBroker[],
+    isLocal: (clientId: string) => boolean,
+  ): Promise<number> {
+    if (sources.length === 0) return 0; // the first broker: no registry to read anywhere else
+    const entries = await this.loadAll(sources);
+    const brokerVersion = await this.options.protocolVersion(joining.id);
+    let replayed = 0;
+    for (const entry of entries.values()) {
+      if (entry.online !== null || isLocal(entry.clientId)) continue;
+      await this.recreate(joining, entry, entry.protocolVersion === 5 && brokerVersion === 5 ? 5 : 4);
+      replayed += 1;
+    }
+    return replayed;
+  }
+
+  private async recreate(broker: PoolBroker, entry: RegistryEntry, version: 4 | 5): Promise<void> {
+    const expiry = entry.sessionExpirySeconds;
+    const upstream = this.upstream(broker, entry.clientId, version, false, expiry);
+    const connack = await upstream.open();
+    const code = connack.returnCode ?? connack.reasonCode ?? 0;
+    if (code !== 0) throw new Error(`broker ${broker.id} refused session ${entry.clientId} (${code})`);
+    try {
+      if (entry.subscriptions.length > 0) {
+        await new Promise<void>((resolve, reject) => {
+          const timeoutMs = this.options.limits.upstreamConnectTimeoutMs;
+          const timer = setTimeout(
+            () => reject(new TimeoutError(`SUBACK for session ${entry.clientId}`, timeoutMs)),
+            timeoutMs,
+          );
+          upstream.attach(
+            (p) => {
+              if (p.cmd !== 'suback') return;
+              clearTimeout(timer);
+              resolve();
+            },
+            (reason) => {
+              clearTimeout(timer);
+              reject(new Error(`broker ${broker.id}: ${reason}`));
+            },
+            () => undefined,
+          );
+          upstream.send({
+            cmd: 'subscribe',
+            messageId: 1,
+            subscriptions: entry.subscriptions.map((s) =>
+              version === 5 ? { ...s, qos: s.qos } : { topic: s.topic, qos: s.qos },
+            ),
+          });
+        });
+      }
+      // The joining broker keeps a copy of the record too: any broker can serve the next join.
+      upstream.send(registryPublish(entry.clientId, entry, version === 5, expiry));
+    } finally {
+      upstream.disconnect();
+    }
+  }
+}

@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  clientIdOfRegistryTopic,
+  decodeEntry,
+  encodeEntry,
+  isPersistent,
+  isReservedFilter,
+  isReservedTopic,
+  type RegistryEntry,
+  registryTopic,
+} from '../../orchestrator/registry/reserved.ts';
+
+describe('session registry (pure)', () => {
+  it('reserved topics: $brokel and below; nothing else, even near misses', () => {
+    const cases: Array<[string, boolean]> = [
+      ['$brokel/sessions/a', true],
+      ['$brokel/', true],
+      ['$brokel', true],
+      ['$brokelx/a', false],
+      ['brokel/sessions/a', false],
+      ['$SYS/broker/uptime', false],
+      ['a/$brokel/x', false],
+      ['', false],
+    ];
+    for (const [topic, reserved] of cases) assert.equal(isReservedTopic(topic), reserved, topic);
+  });
+
+  it('reserved filters: a first level of $brokel, also in a shared subscription; wildcards never match $ topics [MQTT-4.7.2-1]', () => {
+    const cases: Array<[string, boolean]> = [
+      ['$brokel/#', true],
+      ['$brokel/sessions/+', true],
+      ['$brokel', true],
+      ['$share/g/$brokel/sessions/+', true],
+      ['$share/g/ok/#', false],
+      ['#', false],
+      ['+/sessions/+', false],
+      ['$SYS/#', false],
+    ];
+    for (const [filter, reserved] of cases) assert.equal(isReservedFilter(filter), reserved, filter);
+  });
+
+  it('a client id becomes one topic level and back, whatever it holds', () => {
+    for (const id of ['taxi-156', 'a/b', 'a+b#c', 'ünï €', '%2F']) {
+      const topic = registryTopic(id);
+      assert.equal(topic.split('/').length, 3, topic);
+      assert.doesNotMatch(topic.slice('$brokel/sessions/'.length), /[+#/]/);
+      assert.equal(clientIdOfRegistryTopic(topic), id);
+    }
+    assert.equal(clientIdOfRegistryTopic('$brokel/sessions/a/b'), undefined);
+    assert.equal(clientIdOfRegistryTopic('$brokel/other/a'), undefined);
+    assert.equal(clientIdOfRegistryTopic('$brokel/sessions/%E0%A4%A'), undefined);
+  });
+
+  it('records round-trip; malformed ones are undefined, never a throw', () => {
+    const entry: RegistryEntry = {
+      clientId: 'c',
+      protocolVersion: 5,
+      sessionExpirySeconds: 300,
+      online: null,
+      subscriptions: [
+        { topic: 'a/#', qos: 1 },
+        { topic: 'b', qos: 2, nl: true, rap: false, rh: 2 },
+      ],
+    };
+    assert.deepEqual(decodeEntry(encodeEntry(entry)), entry);
+    for (const bad of ['', 'x', '[]', 'null', '{"v":2}', '{"v":1,"clientId":"c","protocolVersion":3}']) {
+      assert.equal(decodeEntry(Buffer.from(bad)), undefined, bad);
+    }
+    const badSub = { ...entry, subscriptions: [{ topic: 'a', qos: 3 }] };
+    assert.equal(decodeEntry(Buffer.from(JSON.stringify({ v: 1, ...badSub }))), undefined);
+  });
+
+  it('persistent: 3.1.1 clean session 0 [MQTT-3.1.2-4]; 5.0 a Session Expiry Interval above 0, whatever Clean Start says', () => {
+    assert.equal(isPersistent(4, false, undefined), true);
+    assert.equal(isPersistent(4, true, undefined), false);
+    assert.equal(isPersistent(5, false, 0), false);
+    assert.equal(isPersistent(5, false, undefined), false);
+    assert.equal(isPersistent(5, true, 10), true);
+  });
+});
