@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import { TimeoutError } from '../common/errors.ts';
-import { retainedOwner } from '../orchestrator/routing/strategies.ts';
+import { retainedOwner } from '../common/retained-owner.ts';
 
 /** A retained message as read from a broker: enough to publish it again unchanged. */
 export interface RetainedMessage {

@@ -73,42 +73,29 @@ export class Topology {
   }
 
   /**
-   * After a restart: the pool states the orchestrators report win over "active" for the brokers the
-   * provider lists. A broker a previous run left joining or draining stays so, and decide() waits
-   * for it; an unreachable orchestrator is skipped (the next pushPool heals it).
-   */
-  async adoptReportedPools(): Promise<void> {
-    const brokers = (await this.o.provider.list()).filter(
-      (r) => r.level === 'broker' && this.brokerStates.has(r.id),
-    );
-    for (const orchestrator of await this.orchestrators()) {
-      const reported = await this.client(orchestrator)
-        .status()
-        .catch(() => undefined);
-      for (const b of reported?.brokers ?? []) {
-        const replica = brokers.find((r) => r.url === b.url);
-        if (replica && b.state !== 'active') this.brokerStates.set(replica.id, b.state);
-        if (replica && b.retainedFence) this.retainedFences.add(replica.id);
-      }
-    }
-  }
-
-  /**
    * The pool the ready orchestrators report, by broker URL (a non-active state wins over active), or
-   * undefined when none answered. A restarted manager resumes from it (manager/resume.ts).
+   * undefined when none answered. A restarted manager resumes from it (manager/resume.ts). A retained
+   * fence an orchestrator reports is adopted too, so the first pushPool keeps it (the resumed join or
+   * removal finishes the move behind it; lifting it early would release held publishes mid-move).
    */
   async reportedPool(): Promise<Map<string, BrokerState> | undefined> {
     let answered = false;
     const pool = new Map<string, BrokerState>();
+    const fencedUrls = new Set<string>();
     for (const orchestrator of await this.orchestrators()) {
       const reported = await this.client(orchestrator)
         .status()
         .catch(() => undefined);
       if (!reported) continue;
       answered = true;
-      for (const b of reported.brokers)
+      for (const b of reported.brokers) {
         if (b.state !== 'active' || !pool.has(b.url)) pool.set(b.url, b.state);
+        if (b.retainedFence) fencedUrls.add(b.url);
+      }
     }
+    if (fencedUrls.size > 0)
+      for (const r of await this.o.provider.list())
+        if (r.level === 'broker' && fencedUrls.has(r.url)) this.retainedFences.add(r.id);
     return answered ? pool : undefined;
   }
 

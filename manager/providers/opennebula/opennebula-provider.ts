@@ -47,7 +47,7 @@ export function checkRemoteCreate(level: Level, templateName: string, options: C
 /**
  * Replicas are VMs of an OpenNebula-like REST front-end (rest-api.ts), such as `brokel cloud serve`.
  * Stateless but for the draining marks: the API has no field for them, so they live here; after a
- * manager restart the orchestrators' reported pools carry them (Topology.adoptReportedPools).
+ * manager restart the orchestrators' reported pools carry them (Topology.reportedPool).
  */
 export class OpenNebulaProvider implements CloudProvider {
   readonly kind = 'opennebula';
