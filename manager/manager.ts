@@ -4,6 +4,7 @@ import type { Logger } from '../common/logger.ts';
 import { type Decision, decide, type LevelView, type ReplicaView } from './decide.ts';
 import type { DecisionLog } from './decision-log.ts';
 import type { ManagerMetrics } from './metrics.ts';
+import { EMPTY_HPA_HISTORY, type HpaHistory, recordHpa } from './policies/hpa.ts';
 import { type CloudProvider, LEVELS, type Level, type Replica } from './providers/cloud-provider.ts';
 import { type HoltState, holtForecast, holtStep, levelLoad, smooth } from './smoothing.ts';
 import type { Topology } from './topology.ts';
@@ -38,6 +39,7 @@ export class Manager {
   private readonly smoothed = new Map<string, number>();
   private readonly raw = new Map<string, number>();
   private readonly holt = new Map<Level, HoltState>();
+  private readonly hpaHistory = new Map<Level, HpaHistory>();
   private readonly inFlight = new Map<Level, string>();
   private readonly lastActionAt = new Map<Level, number>();
   private readonly levelLoads = new Map<Level, { load?: number; raw?: number; forecast?: number }>();
@@ -127,10 +129,21 @@ export class Manager {
         kind: config.policy,
         warmupObservations: config.monitor.warmupObservations,
         slaMaxReplicas: config.sla.maxReplicas,
+        hpa: { ...config.hpa, intervalSeconds: config.monitor.intervalSeconds },
       },
       thresholds: { broker: config.levels.brokers, orchestrator: config.levels.orchestrators },
     });
     for (const decision of decisions) this.record(decision, tick, replicas, config);
+    for (const decision of decisions) {
+      const added =
+        decision.action === 'add' && !this.inFlight.has(decision.level) ? (decision.count ?? 1) : 0;
+      const history = this.hpaHistory.get(decision.level) ?? EMPTY_HPA_HISTORY;
+      const now = tick * config.monitor.intervalSeconds;
+      this.hpaHistory.set(
+        decision.level,
+        recordHpa(history, now, decision.recommendation, added, config.hpa),
+      );
+    }
     for (const decision of decisions) if (decision.action !== 'none') this.act(decision, config);
     return decisions;
   }
@@ -165,6 +178,8 @@ export class Manager {
       forecast,
       actionInFlight: this.inFlight.has(level),
       sinceLastAction: last === undefined ? Number.POSITIVE_INFINITY : this.observation - last,
+      rawLoad,
+      hpa: this.hpaHistory.get(level) ?? EMPTY_HPA_HISTORY,
     };
   }
 
@@ -187,6 +202,9 @@ export class Manager {
       policy: config.policy,
       decision: decision.action,
       ...(decision.action === 'remove' ? { replica: decision.replica } : {}),
+      ...(decision.action === 'remove' && decision.replicas ? { replicas: decision.replicas } : {}),
+      ...(decision.action === 'add' && decision.count !== undefined ? { count: decision.count } : {}),
+      ...(decision.recommendation !== undefined ? { recommendation: decision.recommendation } : {}),
       reason: decision.reason,
     });
     this.decisions.push({ ...decision, observation: tick, time: new Date().toISOString() });
@@ -206,17 +224,24 @@ export class Manager {
     const level = decision.level;
     if (this.inFlight.has(level) || this.stopped) return;
     const started = performance.now();
-    const what = decision.action === 'remove' ? `remove ${decision.replica}` : 'add';
+    const victims = decision.action === 'remove' ? (decision.replicas ?? [decision.replica]) : [];
+    const adds = decision.action === 'add' ? (decision.count ?? 1) : 0;
+    const what =
+      decision.action === 'remove' ? `remove ${victims.join(' ')}` : adds > 1 ? `add ${adds}` : 'add';
     this.inFlight.set(level, what);
     this.lastActionAt.set(level, this.observation);
     const run = async () => {
-      if (decision.action === 'add') {
-        if (level === 'broker')
-          await this.d.topology.addBroker(this.nextTemplate(), config.levels.brokers.cpuQuota);
-        else await this.d.topology.addOrchestrator(config.levels.orchestrators.cpuQuota);
-      } else if (decision.action === 'remove') {
-        if (level === 'broker') await this.d.topology.removeBroker(decision.replica);
-        else await this.d.topology.removeOrchestrator(decision.replica);
+      // Several replicas only under the hpa policy: created together, removed one after the other.
+      await Promise.all(
+        Array.from({ length: adds }, () =>
+          level === 'broker'
+            ? this.d.topology.addBroker(this.nextTemplate(), config.levels.brokers.cpuQuota)
+            : this.d.topology.addOrchestrator(config.levels.orchestrators.cpuQuota),
+        ),
+      );
+      for (const id of victims) {
+        if (level === 'broker') await this.d.topology.removeBroker(id);
+        else await this.d.topology.removeOrchestrator(id);
       }
     };
     const action = run().then(
