@@ -49,6 +49,8 @@ async function main(argv: string[]): Promise<number> {
       return runTaxi(rest, log);
     case 'scenario':
       return runScenario(rest, log);
+    case 'simulate': // cli/simulate.ts SIMULATE_USAGE: the policies over the 30-day trace, no processes
+      return (await import('./simulate.ts')).runSimulate(rest);
     case 'status': {
       const { values } = parseCommandArgs('status', rest, {
         json: { type: 'boolean' },
