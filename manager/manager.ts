@@ -194,6 +194,14 @@ export class Manager {
       cpu: Object.fromEntries(mine.map((r) => [r.id, this.raw.get(r.id) ?? null])),
       smoothed: Object.fromEntries(mine.map((r) => [r.id, this.smoothed.get(r.id) ?? null])),
       states: Object.fromEntries(mine.map((r) => [r.id, r.state])),
+      // With cpu and states, what a replay of decide() needs (manager/quality/decide-loop.ts).
+      ...(level === 'broker'
+        ? {
+            pool: Object.fromEntries(mine.map((r) => [r.id, this.d.topology.brokerStates.get(r.id) ?? null])),
+          }
+        : {}),
+      created: Object.fromEntries(mine.map((r) => [r.id, r.createdAt])),
+      inFlight: this.inFlight.get(level) ?? null,
       load: loads.load ?? null,
       rawLoad: loads.raw ?? null,
       forecast: loads.forecast ?? null,
