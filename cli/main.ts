@@ -51,6 +51,8 @@ async function main(argv: string[]): Promise<number> {
       return runScenario(rest, log);
     case 'simulate': // cli/simulate.ts SIMULATE_USAGE: the policies over the 30-day trace, no processes
       return (await import('./simulate.ts')).runSimulate(rest);
+    case 'calibrate': // cli/calibrate.ts CALIBRATE_USAGE: the capacity curve, measured on local processes
+      return (await import('./calibrate.ts')).runCalibrate(rest);
     case 'status': {
       const { values } = parseCommandArgs('status', rest, {
         json: { type: 'boolean' },
