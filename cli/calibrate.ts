@@ -4,7 +4,7 @@ import { calibrate } from '../workload/elasticity/calibrate.ts';
 import { parseCommandArgs } from './args.ts';
 
 export const CALIBRATE_USAGE = `calibrate [--template mosquitto] [--cpu 0.1] [--max-brokers 2] [--slo-ms 200] [--start-rate 500]
-               [--factor 1.5] [--max-steps 8] [--step-seconds 2] [--out capacity-curve.json]
+               [--factor 1.5] [--max-steps 8] [--step-seconds 2] [--qos 1] [--out capacity-curve.json]
                            measure the capacity curve (highest msg/s n brokers carry under the p99 SLO)
                            on local processes, for brokel simulate --curve`;
 
@@ -29,6 +29,7 @@ export async function runCalibrate(argv: string[]): Promise<number> {
     'step-seconds': { type: 'string', default: '2' },
     publishers: { type: 'string', default: '4' },
     subscribers: { type: 'string', default: '4' },
+    qos: { type: 'string', default: '1' },
     'address-block': { type: 'string', default: '127.46' },
     out: { type: 'string', default: 'capacity-curve.json' },
   });
@@ -45,6 +46,7 @@ export async function runCalibrate(argv: string[]): Promise<number> {
     stepSeconds: positive('--step-seconds', values['step-seconds']),
     publishers: positive('--publishers', values.publishers, true),
     subscribers: positive('--subscribers', values.subscribers, true),
+    qos: values.qos === '0' ? 0 : 1,
     addressBlock: values['address-block'],
     onStep: (line) => console.log(line),
   });

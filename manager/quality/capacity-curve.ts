@@ -64,18 +64,23 @@ export function linearCurve(perBrokerMsgPerSecond: number, sloMs = 200): Capacit
 
 /**
  * msg/s that n brokers carry: the measured point; between points, linear; below the first, the first
- * point's per-broker rate; past the last, the last point's per-broker rate (linear scale-out).
+ * point's per-broker rate; past the last, the last point's per-broker rate (linear scale-out). A point
+ * below a smaller count's (noise on a shared machine) is lifted to it: more brokers never carry less.
  */
 export function carried(curve: CapacityCurve, n: number): number {
   if (n <= 0) return 0;
-  const points = curve.points;
-  const first = points[0] as CapacityCurve['points'][number];
-  const last = points[points.length - 1] as CapacityCurve['points'][number];
+  let lift = 0;
+  const points = curve.points.map((p) => {
+    lift = Math.max(lift, p.msgPerSecond);
+    return { brokers: p.brokers, msgPerSecond: lift };
+  });
+  const first = points[0] as (typeof points)[number];
+  const last = points[points.length - 1] as (typeof points)[number];
   if (n <= first.brokers) return (first.msgPerSecond / first.brokers) * n;
   if (n >= last.brokers) return (last.msgPerSecond / last.brokers) * n;
   for (let i = 1; i < points.length; i++) {
-    const hi = points[i] as CapacityCurve['points'][number];
-    const lo = points[i - 1] as CapacityCurve['points'][number];
+    const hi = points[i] as (typeof points)[number];
+    const lo = points[i - 1] as (typeof points)[number];
     if (n <= hi.brokers)
       return (
         lo.msgPerSecond + ((hi.msgPerSecond - lo.msgPerSecond) * (n - lo.brokers)) / (hi.brokers - lo.brokers)

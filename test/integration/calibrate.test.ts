@@ -19,6 +19,7 @@ describe('brokel calibrate: the capacity curve, measured (issue #14)', () => {
       stepSeconds: 1,
       publishers: 2,
       subscribers: 2,
+      qos: 1,
       addressBlock: '127.47',
       onStep: (line) => steps.push(line),
     });

@@ -43,6 +43,20 @@ describe('capacity curve', () => {
     assert.equal(demandFor(linearCurve(100), 1e9, 500), 500); // capped
   });
 
+  it('lifts a noisy point below a smaller count to it: more brokers never carry less', () => {
+    const noisy: CapacityCurve = {
+      ...CURVE,
+      points: [
+        { brokers: 1, msgPerSecond: 2000 },
+        { brokers: 2, msgPerSecond: 1000 },
+      ],
+    };
+    assert.equal(carried(noisy, 2), 2000);
+    assert.equal(carried(noisy, 4), 4000); // 1000 per broker past the last (lifted) point
+    assert.equal(demandFor(noisy, 2000), 1);
+    assert.equal(demandFor(noisy, 2001), 3);
+  });
+
   it('parses a calibration file and names what is wrong in a bad one', () => {
     const text = JSON.stringify({ ...CURVE, points: [...CURVE.points].reverse() });
     assert.deepEqual(parseCapacityCurve(text).points, CURVE.points);

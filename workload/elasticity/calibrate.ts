@@ -9,7 +9,7 @@ import type { CapacityCurve } from '../../manager/quality/capacity-curve.ts';
 /**
  * `brokel calibrate`: the capacity curve, measured (issue #14). For n = 1..maxBrokers Mosquitto (or
  * RabbitMQ) brokers with a CPU quota behind one orchestrator on the local provider, paced QoS 1 load
- * at rising rates (× `factor` per step) until delivery p99 exceeds the SLO or the pace is not kept;
+ * (or QoS 0) at rising rates (× `factor` per step) until delivery p99 exceeds the SLO or the pace is not kept;
  * the highest rate that held is n's point, with the brokers' mean CPU at it. Every step is bounded.
  */
 export interface CalibrateOptions {
@@ -23,6 +23,7 @@ export interface CalibrateOptions {
   stepSeconds: number;
   publishers: number;
   subscribers: number;
+  qos: 0 | 1;
   addressBlock: string;
   onStep?: (line: string) => void;
 }
@@ -85,7 +86,7 @@ async function measureBrokers(
         publishers: o.publishers,
         subscribers: o.subscribers,
         payloadBytes: 100,
-        qos: 1,
+        qos: o.qos,
         windowPerPublisher: 2000,
         maxSamples: 200_000,
         clientIdPrefix: `cal${n}`,
