@@ -77,15 +77,18 @@ export class DecideLoop {
     this.observation += 1;
     // One pass: smoothing per replica (smoothing.ts smooth), and each level's capacity-weighted load
     // over its ready replicas with a reading (smoothing.ts levelLoad, summed in the same order).
-    const acc = { broker: new Accumulator(), orchestrator: new Accumulator() };
+    const brokers = new Accumulator();
+    const orchestrators = new Accumulator();
     for (const r of replicas) {
       const m = this.memoryOf(r);
-      if (r.state === 'ready' && r.cpu !== undefined) {
-        m.raw = r.cpu;
-        m.smoothed = smoothStep(m.smoothed, r.cpu, s.alpha);
+      const cpu = r.cpu;
+      if (cpu !== undefined && r.state === 'ready') {
+        m.raw = cpu;
+        m.smoothed = smoothStep(m.smoothed, cpu, s.alpha);
       }
-      acc[r.level].add(r, m);
+      (r.level === 'broker' ? brokers : orchestrators).add(r, m);
     }
+    const acc = { broker: brokers, orchestrator: orchestrators };
     const views = LEVELS.map((level) => this.levelView(level, acc[level], inFlight[level], s));
     const decisions = decide({
       levels: views,

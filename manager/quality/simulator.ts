@@ -91,7 +91,10 @@ export function simulate(
     level,
     state: readyAt <= t ? 'ready' : 'booting',
     createdAt: t,
+    pool: undefined,
     cpuQuota: quota[level],
+    cpu: undefined,
+    memo: undefined, // every field present from the start: one object shape in the hot loop
     readyAt,
     goneAt: Number.POSITIVE_INFINITY,
   });
