@@ -60,6 +60,10 @@ async function main(args: string[]): Promise<number> {
       return (await import('./taxi.ts')).runTaxi(rest, log);
     case 'scenario':
       return (await import('./scenario.ts')).runScenario(rest, log);
+    case 'simulate': // cli/simulate.ts SIMULATE_USAGE: the policies over the 30-day trace, no processes
+      return (await import('./simulate.ts')).runSimulate(rest);
+    case 'calibrate': // cli/calibrate.ts CALIBRATE_USAGE: the capacity curve, measured on local processes
+      return (await import('./calibrate.ts')).runCalibrate(rest);
     case 'status': {
       const { values } = parseCommandArgs('status', rest, {
         json: { type: 'boolean' },

@@ -1,3 +1,5 @@
+import type { HpaHistory } from './policies/hpa.ts';
+import { type HpaPolicyInput, hpaLevelDecision } from './policies/hpa-level.ts';
 import type { Level } from './providers/cloud-provider.ts';
 
 /** A replica as the decision sees it. */
@@ -23,6 +25,10 @@ export interface LevelView {
   sinceLastAction: number;
   /** An operator's replica count (`brokel scale`), followed instead of the load until set back to auto. */
   manualTarget?: number;
+  /** Unsmoothed level load (the hpa policy's input). */
+  rawLoad?: number | undefined;
+  /** The hpa policy's memory for this level (recommendations, scale-ups). */
+  hpa?: HpaHistory;
 }
 
 export interface LevelPolicy {
@@ -35,16 +41,24 @@ export interface LevelPolicy {
 
 export interface DecisionInput {
   levels: readonly LevelView[];
-  policy: { kind: 'reactive' | 'proactive'; warmupObservations: number; slaMaxReplicas: number };
+  policy: {
+    kind: 'reactive' | 'proactive' | 'hpa';
+    warmupObservations: number;
+    slaMaxReplicas: number;
+    /** Required by the hpa policy. */
+    hpa?: HpaPolicyInput;
+  };
   thresholds: Readonly<Record<Level, LevelPolicy>>;
   /** Observations taken so far, this one included. */
   observation: number;
 }
 
-export type Decision =
-  | { level: Level; action: 'add'; load: number; reason: string }
-  | { level: Level; action: 'remove'; replica: string; load: number; reason: string }
-  | { level: Level; action: 'none'; load: number | undefined; reason: string };
+/** `count` (add) and `replicas` (remove, `replica` first) exceed one only under the hpa policy. */
+export type Decision = (
+  | { level: Level; action: 'add'; load: number; reason: string; count?: number }
+  | { level: Level; action: 'remove'; replica: string; load: number; reason: string; replicas?: string[] }
+  | { level: Level; action: 'none'; load: number | undefined; reason: string }
+) & { recommendation?: number };
 
 const live = (r: ReplicaView) => r.state !== 'failed';
 
@@ -59,7 +73,13 @@ export function decide(input: DecisionInput): Decision[] {
   const total = input.levels.reduce((n, l) => n + l.replicas.filter(live).length, 0);
   return input.levels.map((view): Decision => {
     const t = input.thresholds[view.level];
-    const load = input.policy.kind === 'proactive' ? (view.forecast ?? view.load) : view.load;
+    const kind = input.policy.kind;
+    const load =
+      kind === 'proactive'
+        ? (view.forecast ?? view.load)
+        : kind === 'hpa'
+          ? (view.rawLoad ?? view.load)
+          : view.load;
     const none = (reason: string): Decision => ({ level: view.level, action: 'none', load, reason });
     const count = view.replicas.filter(live).length;
     if (input.observation < input.policy.warmupObservations) {
@@ -87,6 +107,7 @@ export function decide(input: DecisionInput): Decision[] {
         reason: `${count} replicas, below min ${t.min}`,
       };
     if (load === undefined) return none('no load reading yet');
+    if (kind === 'hpa') return hpaLevelDecision(view, t, { load, count, total, input });
     const shown = `${input.policy.kind === 'proactive' ? 'forecast' : 'load'} ${load.toFixed(3)}`;
     if (load > t.upper) {
       if (count >= t.max) return none(`${shown} above upper ${t.upper}, but at max ${t.max}`);

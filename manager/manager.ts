@@ -4,6 +4,7 @@ import type { Logger } from '../common/logger.ts';
 import { type Decision, decide, type LevelView, type ReplicaView } from './decide.ts';
 import type { DecisionLog } from './decision-log.ts';
 import type { ManagerMetrics } from './metrics.ts';
+import { EMPTY_HPA_HISTORY, type HpaHistory, recordHpa } from './policies/hpa.ts';
 import { type CloudProvider, LEVELS, type Level, type Replica } from './providers/cloud-provider.ts';
 import { planResume } from './resume.ts';
 import { type ForecastState, forecastStep, levelLoad, smooth } from './smoothing.ts';
@@ -41,6 +42,7 @@ export class Manager {
   private readonly smoothed = new Map<string, number>();
   private readonly raw = new Map<string, number>();
   private readonly holt = new Map<Level, ForecastState>();
+  private readonly hpaHistory = new Map<Level, HpaHistory>();
   private readonly inFlight = new Map<Level, string>();
   private readonly lastActionAt = new Map<Level, number>();
   private readonly levelLoads = new Map<Level, { load?: number; raw?: number; forecast?: number }>();
@@ -181,10 +183,21 @@ export class Manager {
         kind: config.policy,
         warmupObservations: config.monitor.warmupObservations,
         slaMaxReplicas: config.sla.maxReplicas,
+        hpa: { ...config.hpa, intervalSeconds: config.monitor.intervalSeconds },
       },
       thresholds: { broker: config.levels.brokers, orchestrator: config.levels.orchestrators },
     });
     for (const decision of decisions) this.record(decision, tick, replicas, config);
+    for (const decision of decisions) {
+      const added =
+        decision.action === 'add' && !this.inFlight.has(decision.level) ? (decision.count ?? 1) : 0;
+      const history = this.hpaHistory.get(decision.level) ?? EMPTY_HPA_HISTORY;
+      const now = tick * config.monitor.intervalSeconds;
+      this.hpaHistory.set(
+        decision.level,
+        recordHpa(history, now, decision.recommendation, added, config.hpa),
+      );
+    }
     for (const decision of decisions) if (decision.action !== 'none') this.act(decision, config);
     return decisions;
   }
@@ -224,6 +237,8 @@ export class Manager {
       actionInFlight: this.inFlight.has(level),
       sinceLastAction: last === undefined ? Number.POSITIVE_INFINITY : this.observation - last,
       ...(this.manualTargets.has(level) ? { manualTarget: this.manualTargets.get(level) } : {}),
+      rawLoad,
+      hpa: this.hpaHistory.get(level) ?? EMPTY_HPA_HISTORY,
     };
   }
 
@@ -238,6 +253,14 @@ export class Manager {
       cpu: Object.fromEntries(mine.map((r) => [r.id, this.raw.get(r.id) ?? null])),
       smoothed: Object.fromEntries(mine.map((r) => [r.id, this.smoothed.get(r.id) ?? null])),
       states: Object.fromEntries(mine.map((r) => [r.id, r.state])),
+      // With cpu and states, what a replay of decide() needs (manager/quality/decide-loop.ts).
+      ...(level === 'broker'
+        ? {
+            pool: Object.fromEntries(mine.map((r) => [r.id, this.d.topology.brokerStates.get(r.id) ?? null])),
+          }
+        : {}),
+      created: Object.fromEntries(mine.map((r) => [r.id, r.createdAt])),
+      inFlight: this.inFlight.get(level) ?? null,
       load: loads.load ?? null,
       rawLoad: loads.raw ?? null,
       forecast: loads.forecast ?? null,
@@ -246,6 +269,9 @@ export class Manager {
       policy: config.policy,
       decision: decision.action,
       ...(decision.action === 'remove' ? { replica: decision.replica } : {}),
+      ...(decision.action === 'remove' && decision.replicas ? { replicas: decision.replicas } : {}),
+      ...(decision.action === 'add' && decision.count !== undefined ? { count: decision.count } : {}),
+      ...(decision.recommendation !== undefined ? { recommendation: decision.recommendation } : {}),
       reason: decision.reason,
     });
     this.decisions.push({ ...decision, observation: tick, time: new Date().toISOString() });
@@ -264,15 +290,22 @@ export class Manager {
   private act(decision: Decision, config: BrokelConfig): void {
     const level = decision.level;
     if (this.inFlight.has(level) || this.stopped) return;
-    const what = decision.action === 'remove' ? `remove ${decision.replica}` : 'add';
+    const victims = decision.action === 'remove' ? (decision.replicas ?? [decision.replica]) : [];
+    const adds = decision.action === 'add' ? (decision.count ?? 1) : 0;
+    const what =
+      decision.action === 'remove' ? `remove ${victims.join(' ')}` : adds > 1 ? `add ${adds}` : 'add';
     this.runAction(level, what, async () => {
-      if (decision.action === 'add') {
-        if (level === 'broker')
-          await this.d.topology.addBroker(this.nextTemplate(), config.levels.brokers.cpuQuota);
-        else await this.d.topology.addOrchestrator(config.levels.orchestrators.cpuQuota);
-      } else if (decision.action === 'remove') {
-        if (level === 'broker') await this.d.topology.removeBroker(decision.replica);
-        else await this.d.topology.removeOrchestrator(decision.replica);
+      // Several replicas only under the hpa policy: created together, removed one after the other.
+      await Promise.all(
+        Array.from({ length: adds }, () =>
+          level === 'broker'
+            ? this.d.topology.addBroker(this.nextTemplate(), config.levels.brokers.cpuQuota)
+            : this.d.topology.addOrchestrator(config.levels.orchestrators.cpuQuota),
+        ),
+      );
+      for (const id of victims) {
+        if (level === 'broker') await this.d.topology.removeBroker(id);
+        else await this.d.topology.removeOrchestrator(id);
       }
     });
   }

@@ -149,6 +149,19 @@ export const dnsSchema = z
       ctx.addIssue({ code: 'custom', path: ['registry', 'token'], message: 'is required with registry.url' });
   });
 
+export const hpaSchema = z.strictObject({
+  /** Target utilization of the level (fraction of its allocation); desired = ceil(n × load / target). */
+  targetUtilization: z.number().gt(0).max(1).default(0.5),
+  /** No change while |load / target − 1| is within it (the HPA's 0.1). */
+  tolerance: z.number().min(0).max(1).default(0.1),
+  /** Scale down to the highest recommendation of this window (the HPA's 300 s). */
+  scaleDownStabilizationSeconds: z.number().min(0).max(3600).default(300),
+  /** Scale-up policies, the larger wins: +percent and +replicas per period (the HPA's 100 %, 4, 15 s). */
+  scaleUpPercent: z.number().min(0).max(1000).default(100),
+  scaleUpReplicas: z.number().int().min(0).max(1000).default(4),
+  scaleUpPeriodSeconds: z.number().gt(0).max(3600).default(15),
+});
+
 export const configSchema = z
   .strictObject({
     /** Names the replicas (`brokel-b1`, `brokel-o1`), cgroups and the state dir. */
@@ -166,7 +179,7 @@ export const configSchema = z
       .prefault({}),
     /** Exponential smoothing of each replica's CPU, `L(t) = α·cpu(t) + (1 − α)·L(t−1)`; α = 0.5 is the paper's aging. */
     smoothing: z.strictObject({ alpha: z.number().gt(0).max(1).default(0.5) }).prefault({}),
-    policy: z.enum(['reactive', 'proactive']).default('reactive'),
+    policy: z.enum(['reactive', 'proactive', 'hpa']).default('reactive'),
     /** Holt's linear smoothing for the proactive policy: trend factor and how far ahead to look. */
     proactive: z
       .strictObject({
@@ -174,6 +187,8 @@ export const configSchema = z
         horizonObservations: z.number().int().min(1).max(100).default(2),
       })
       .prefault({}),
+    /** The Kubernetes HPA baseline (`policy: hpa`; manager/policies/hpa.ts), with the HPA's defaults. */
+    hpa: hpaSchema.prefault({}),
     manager: z
       .strictObject({
         /** JSON-lines file of every observation and decision; `<stateDir>/decisions.jsonl` when absent. */

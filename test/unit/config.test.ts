@@ -73,7 +73,7 @@ api: { listen: 127.0.0.1:9780 }
       'monitor: { intervalSeconds: fast }',
       'monitor.intervalSeconds: expected number, got "fast"',
     ],
-    ['unknown policy', 'policy: psychic', 'policy: "psychic" is not one of "reactive", "proactive"'],
+    ['unknown policy', 'policy: psychic', 'policy: "psychic" is not one of "reactive", "proactive", "hpa"'],
     [
       'unknown routing',
       'routing: random',
