@@ -1,3 +1,4 @@
+import type { EvictionStatus, EvictRequest } from '../common/eviction-contract.ts';
 import { JsonClient } from '../common/http/json-client.ts';
 import type { OrchestratorStatus } from '../orchestrator/orchestrator.ts';
 import type { DesiredBroker } from '../orchestrator/pool/broker-pool.ts';
@@ -22,5 +23,10 @@ export class OrchestratorClient extends JsonClient {
       ...(serverReference === undefined ? {} : { serverReference }),
       ...(graceMs === undefined ? {} : { graceMs }),
     });
+  }
+
+  /** Sends sessions away at a bounded rate (rebalance, evacuation); replaces an eviction under way. */
+  evict(request: EvictRequest): Promise<EvictionStatus> {
+    return this.call('POST', '/evict', request);
   }
 }

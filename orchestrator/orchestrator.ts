@@ -1,7 +1,9 @@
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer } from 'node:tls';
+import type { EvictionStatus, EvictRequest } from '../common/eviction-contract.ts';
 import type { Logger } from '../common/logger.ts';
+import { Evictor } from './eviction.ts';
 import { DEFAULT_LIMITS, type OrchestratorLimits } from './limits.ts';
 import { orchestratorMetrics } from './metrics.ts';
 import { BrokerPool, type BrokerState, type DesiredBroker, type PoolBroker } from './pool/broker-pool.ts';
@@ -37,6 +39,8 @@ export interface OrchestratorStatus {
   brokers: BrokerStatus[];
   /** CPU this process used over the last second, as a fraction of one core. */
   cpu: number;
+  /** The eviction under way, or the last one (POST /evict); absent when there was none. */
+  eviction?: EvictionStatus;
   /** Occupancy of the bounded per-session buffers (limits in README, "Orchestrator limits"). */
   buffers: {
     inflightFromClients: number;
@@ -86,6 +90,7 @@ export class Orchestrator {
     },
   };
   private readonly servers: Server[] = [];
+  private readonly evictor = new Evictor<Session>(() => this.sessions);
   private readonly log: Logger;
   private draining = false;
   /** CPU of this process over the last full sampling period (fraction of one core). */
@@ -164,6 +169,7 @@ export class Orchestrator {
     this.sessions.add(session);
     this.metrics.connections.inc();
     session.on('connected', () => {
+      this.evictor.connected(session);
       this.metrics.sessions.set(this.connectedCount());
       for (const b of this.pool.list()) this.setLacking(b.id, session, !session.isSynced(b.id));
     });
@@ -171,6 +177,7 @@ export class Orchestrator {
     session.on('linkDown', (brokerId: string) => this.setLacking(brokerId, session, true));
     session.on('closed', (reason: string) => {
       this.sessions.delete(session);
+      this.evictor.closed(session);
       for (const [brokerId, set] of this.lacking) this.unlack(brokerId, set, session);
       this.metrics.sessions.set(this.connectedCount());
       if (/malformed|too large|Invalid|invalid|before CONNECT|second CONNECT/.test(reason))
@@ -237,8 +244,10 @@ export class Orchestrator {
       deliveriesBuffered: occupancy.reduce((n, b) => n + b.deliveriesBuffered, 0),
       maxSessionBuffered: occupancy.reduce((n, b) => Math.max(n, b.deliveriesBuffered), 0),
     };
+    const eviction = this.evictor.status();
     return {
       buffers,
+      ...(eviction ? { eviction } : {}),
       draining: this.draining,
       sessions: connected.length,
       routing: this.router.strategy,
@@ -254,6 +263,19 @@ export class Orchestrator {
         delivered: b.delivered,
       })),
     };
+  }
+
+  /**
+   * Sends sessions away at a bounded rate (rebalance, evacuation): MQTT 5 clients get DISCONNECT
+   * 0x9C with the move's Server Reference, 3.1.1 clients are closed (the manager made geo-dns answer
+   * with the target first); both gracefully, so no will fires. Replaces an eviction under way.
+   */
+  evict(request: EvictRequest): EvictionStatus {
+    if (request.stopAccepting && !this.draining) {
+      this.draining = true;
+      for (const server of this.servers) server.close();
+    }
+    return this.evictor.start(request);
   }
 
   /**
@@ -276,6 +298,7 @@ export class Orchestrator {
    */
   async close(): Promise<void> {
     this.draining = true;
+    this.evictor.stop();
     if (this.cpuTimer) clearInterval(this.cpuTimer);
     const closing = this.servers.map((s) => new Promise((resolve) => s.close(resolve)));
     for (const s of [...this.sessions]) s.shutdown();

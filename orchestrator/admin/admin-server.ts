@@ -6,10 +6,13 @@ import { startJsonServer } from '../../common/http/json-server.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { Orchestrator } from '../orchestrator.ts';
 import { type RouteName, resolveRoute } from './routes.ts';
-import { parseBrokersBody, parseDrainBody } from './schemas.ts';
+import { parseBrokersBody, parseDrainBody, parseEvictBody } from './schemas.ts';
 
 /** What the admin API needs of an orchestrator (a real Orchestrator, or a fake in unit tests). */
-export type AdminTarget = Pick<Orchestrator, 'status' | 'setBrokers' | 'drain' | 'metrics' | 'isDraining'>;
+export type AdminTarget = Pick<
+  Orchestrator,
+  'status' | 'setBrokers' | 'drain' | 'evict' | 'metrics' | 'isDraining'
+>;
 
 export interface AdminServerOptions {
   orchestrator: AdminTarget;
@@ -28,7 +31,7 @@ export interface AdminServer {
 }
 
 /**
- * The orchestrator's admin HTTP API, used by the manager: status, pool changes, drain, health and
+ * The orchestrator's admin HTTP API, used by the manager: status, pool changes, drain, eviction, health and
  * metrics. Handlers return a Reply; this edge does auth, body limits, errors and logging (one line
  * per failed request; successful ones only at debug).
  */
@@ -53,6 +56,11 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
         });
       }
       return { status: 202, json: { draining: true } };
+    },
+    evict: (body) => {
+      const request = parseEvictBody(body);
+      log.info({ ...request, moves: request.moves.length }, 'eviction requested');
+      return { status: 202, json: target.evict(request) };
     },
     healthz: () => {
       const draining = target.isDraining;
