@@ -6,6 +6,7 @@ import { checkTemplateNames } from './check-templates.ts';
 import { CLOUD_USAGE, runCloud } from './cloud.ts';
 import { DNS_USAGE, runDns } from './dns.ts';
 import { ORCHESTRATOR_USAGE, runOrchestrator } from './orchestrator.ts';
+import { runRebalance } from './rebalance.ts';
 import { runScenario, SCENARIO_USAGE } from './scenario.ts';
 import { runStatus } from './status.ts';
 import { runTaxi, TAXI_USAGE } from './taxi.ts';
@@ -16,6 +17,7 @@ const USAGE = `usage: brokel <command> [options]
 commands:
   up [-c FILE]             run the system on the embedded default (local processes)
   status [--json] [-c FILE] levels, replicas, loads, thresholds and the last decisions of a running manager
+  rebalance [-c FILE]      move clients from the busiest orchestrators to the least busy (docs/rebalancing.md)
   config check FILE        validate a brokel.yaml and print the effective config
   ${ORCHESTRATOR_USAGE}
                            run one orchestrator replica (MQTT proxy + admin API)
@@ -55,6 +57,10 @@ async function main(argv: string[]): Promise<number> {
         config: { type: 'string', short: 'c' },
       });
       return runStatus(values.json ?? false, values.config);
+    }
+    case 'rebalance': {
+      const { values } = parseCommandArgs('rebalance', rest, { config: { type: 'string', short: 'c' } });
+      return runRebalance(values.config);
     }
     case 'config': {
       const [sub, file] = rest;

@@ -10,9 +10,10 @@ import type { ManagerMetrics } from './metrics.ts';
 export type ManagerApi = JsonServer;
 
 /**
- * The manager's read-only HTTP API: `GET /api/status` (levels, replicas with state and load,
- * thresholds, last decisions, config problems) and `GET /metrics` (Prometheus). Bound to loopback by
- * default (`api.listen`).
+ * The manager's HTTP API: `GET /api/status` (levels, replicas with state and load, sessions per
+ * orchestrator, thresholds, last decisions, a rebalance under way, config problems), `GET /metrics`
+ * (Prometheus) and `POST /api/rebalance` (docs/rebalancing.md). Bound to loopback by default
+ * (`api.listen`).
  */
 export async function startManagerApi(options: {
   manager: Manager;
@@ -31,6 +32,7 @@ export async function startManagerApi(options: {
   const respond = async (req: IncomingMessage): Promise<Reply> => {
     req.resume();
     const path = (req.url ?? '/').split('?')[0];
+    if (path === '/api/rebalance' && req.method === 'POST') return startRebalance(options.manager);
     if (req.method !== 'GET') throw new HttpError(405, 'only GET');
     if (path === '/api/status') {
       const status = { ...options.extra(), ...(await options.manager.status()) };
@@ -47,4 +49,10 @@ export async function startManagerApi(options: {
     log: options.log,
     respond,
   });
+}
+
+/** `POST /api/rebalance`: starts a rebalance (or joins the one under way); 202 with its progress. */
+function startRebalance(manager: Pick<Manager, 'rebalance' | 'rebalanceStatus'>): Reply {
+  void manager.rebalance('requested through the API').catch(() => undefined);
+  return { status: 202, json: { rebalance: manager.rebalanceStatus() } };
 }

@@ -32,6 +32,7 @@ export function assembleControlPlane(options: {
     drainQuietMs: initial.manager.drainQuietSeconds * 1000,
     routing: initial.routing,
     users: initial.brokers.users,
+    rebalance: () => options.config().rebalance,
     ...(initial.dns.site ? { site: initial.dns.site } : {}),
   });
   const manager = new Manager({

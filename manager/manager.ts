@@ -5,6 +5,8 @@ import { type Decision, decide, type LevelView, type ReplicaView } from './decid
 import type { DecisionLog } from './decision-log.ts';
 import type { ManagerMetrics } from './metrics.ts';
 import { type CloudProvider, LEVELS, type Level, type Replica } from './providers/cloud-provider.ts';
+import { sessionsPerOrchestrator } from './rebalance/ports.ts';
+import type { RebalanceProgress } from './rebalance/rebalancer.ts';
 import { type HoltState, holtForecast, holtStep, levelLoad, smooth } from './smoothing.ts';
 import type { Topology } from './topology.ts';
 
@@ -20,7 +22,7 @@ export interface ManagerDeps {
 
 export interface LevelStatus {
   level: Level;
-  replicas: Array<Replica & { poolState?: string; cpu?: number; smoothed?: number }>;
+  replicas: Array<Replica & { poolState?: string; cpu?: number; smoothed?: number; sessions?: number }>;
   load: number | undefined;
   rawLoad: number | undefined;
   forecast: number | undefined;
@@ -213,7 +215,10 @@ export class Manager {
       if (decision.action === 'add') {
         if (level === 'broker')
           await this.d.topology.addBroker(this.nextTemplate(), config.levels.brokers.cpuQuota);
-        else await this.d.topology.addOrchestrator(config.levels.orchestrators.cpuQuota);
+        else {
+          await this.d.topology.addOrchestrator(config.levels.orchestrators.cpuQuota);
+          if (config.rebalance.afterJoin) void this.rebalance('orchestrator joined');
+        }
       } else if (decision.action === 'remove') {
         if (level === 'broker') await this.d.topology.removeBroker(decision.replica);
         else await this.d.topology.removeOrchestrator(decision.replica);
@@ -249,10 +254,26 @@ export class Manager {
     }
   }
 
-  async status(): Promise<{ observation: number; levels: LevelStatus[]; decisions: Manager['decisions'] }> {
+  /** Starts a rebalance of the orchestrators' sessions (or joins the one under way); resolves when it ends. */
+  rebalance(reason: string): Promise<RebalanceProgress> {
+    return this.d.topology.rebalancer.rebalance(reason);
+  }
+
+  rebalanceStatus(): RebalanceProgress | null {
+    return this.d.topology.rebalancer.status() ?? null;
+  }
+
+  async status(): Promise<{
+    observation: number;
+    levels: LevelStatus[];
+    decisions: Manager['decisions'];
+    rebalance: RebalanceProgress | null;
+  }> {
     const replicas = await this.d.provider.list();
+    const sessions = await sessionsPerOrchestrator(this.d.topology, replicas);
     return {
       observation: this.observation,
+      rebalance: this.rebalanceStatus(),
       decisions: this.decisions.slice(-20),
       levels: LEVELS.map((level) => ({
         level,
@@ -263,6 +284,7 @@ export class Manager {
             ...(level === 'broker' ? { poolState: this.d.topology.brokerStates.get(r.id) } : {}),
             cpu: this.raw.get(r.id),
             smoothed: this.smoothed.get(r.id),
+            ...(sessions.has(r.id) ? { sessions: sessions.get(r.id) } : {}),
           })),
         load: this.levelLoads.get(level)?.load,
         rawLoad: this.levelLoads.get(level)?.raw,

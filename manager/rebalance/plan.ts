@@ -77,10 +77,11 @@ export function planRebalance(input: PlanInput, t: RebalanceThresholds): Plan {
     while ((count[from] ?? 0) > 0) move(from, extreme(staying, count, 'min'));
   }
   let reason = leaving.size > 0 ? 'evacuation' : 'within thresholds';
+  // A target does not give and a source does not take, so no session is planned twice. The lists
+  // change only when someone gives or takes for the first time (at most once per orchestrator).
+  let sources = staying.filter((id) => !takers.has(id));
+  let targets = staying.filter((id) => !givers.has(id));
   for (;;) {
-    // A target does not give and a source does not take, so no session is planned twice.
-    const sources = staying.filter((id) => !takers.has(id));
-    const targets = staying.filter((id) => !givers.has(id));
     if (sources.length === 0 || targets.length === 0) break;
     const busiest = extreme(sources, count, 'max');
     const least = extreme(targets, count, 'min');
@@ -91,7 +92,12 @@ export function planRebalance(input: PlanInput, t: RebalanceThresholds): Plan {
     reason = leaving.size > 0 ? 'evacuation, then balance' : 'balance';
     // Moving one when hi - lo <= 1 would only swap them.
     if (hi - lo <= 1) break;
+    const fresh = !givers.has(busiest) || !takers.has(least);
     move(busiest, least);
+    if (fresh) {
+      sources = staying.filter((id) => !takers.has(id));
+      targets = staying.filter((id) => !givers.has(id));
+    }
   }
   const moves = [...moved].map(([key, n]) => {
     const [from, to] = key.split('\u0000') as [string, string];
