@@ -19,7 +19,7 @@ export const TAXI_USAGE = `taxi generate --records N [--taxis 316] [--seed S] [-
                [--qos 1] [--rate R | --speedup X] [--processes] [--inflight 64]
                            replay the first N fixes on taxi/<id> (paper's Algorithm 3)
   taxi subscribe --file F --subscribers S --records N (--url URL | --dns HOST:PORT ...) [--qos 1]
-               [--timeout-seconds 600] [--idle-seconds 10]
+               [--timeout-seconds 600] [--idle-seconds 10] [--persistent]
                            subscribe to every taxi topic of the first N fixes; report loss, duplicates,
                            reordering and latency (paper's Algorithm 4)`;
 
@@ -52,6 +52,9 @@ export function targetFrom(values: { url?: string; dns?: string; name?: string; 
   const port = positiveInt('--port', values.port, 1883);
   return { dns: values.dns as string, name: values.name ?? 'mqtt.brokel.test', port };
 }
+
+/** Clients given a DNS name look it up again after a plain close (docs/rebalancing.md). */
+const followOf = (target: Target) => ('dns' in target ? { dns: target.dns, name: target.name } : undefined);
 
 function pacingFrom(values: { rate?: string; speedup?: string }): Pacing {
   if (values.rate !== undefined && values.speedup !== undefined)
@@ -111,7 +114,9 @@ async function publish(argv: string[], log: Logger): Promise<number> {
   const qos = parseQos(values.qos);
   const pacing = pacingFrom(values);
   const inflight = positiveInt('--inflight', values.inflight);
-  const urls = await resolveTarget(targetFrom(values));
+  const target = targetFrom(values);
+  const urls = await resolveTarget(target);
+  const follow = followOf(target);
   log.info({ urls, publishers, qos, pacing }, 'taxi publish: starting');
   const records = await load(values.file, limit, log);
   const bar = progressBar('publish', records.length);
@@ -126,6 +131,7 @@ async function publish(argv: string[], log: Logger): Promise<number> {
           pacing,
           inflight,
           clientIdPrefix: `taxi-pub-${process.pid}`,
+          ...(follow ? { follow } : {}),
         },
         { onProgress: (n) => bar.update(n) },
       )
@@ -134,6 +140,7 @@ async function publish(argv: string[], log: Logger): Promise<number> {
         qos,
         pacing,
         inflight,
+        follow,
         onProgress: (n) => bar.update(n),
       });
   bar.stop();
@@ -156,14 +163,21 @@ async function subscribe(argv: string[], log: Logger): Promise<number> {
     qos: { type: 'string', default: '1' },
     'timeout-seconds': { type: 'string', default: '600' },
     'idle-seconds': { type: 'string', default: '10' },
+    persistent: { type: 'boolean', default: false },
     ...TARGET_OPTIONS,
   });
   const subscribers = positiveInt('--subscribers', values.subscribers);
   const limit = positiveInt('--records', values.records);
   const qos = parseQos(values.qos);
-  const urls = await resolveTarget(targetFrom(values));
+  const target = targetFrom(values);
+  const urls = await resolveTarget(target);
   const records = await load(values.file, limit, log);
-  const subs = await Subscribers.start(splitShares(records, subscribers), { urls, qos });
+  const subs = await Subscribers.start(splitShares(records, subscribers), {
+    urls,
+    qos,
+    follow: followOf(target),
+    persistent: values.persistent,
+  });
   log.info(
     { urls, subscribers, expected: subs.expected },
     'taxi subscribe: subscribed; waiting for messages',

@@ -1,6 +1,6 @@
 import type { MqttClient } from 'mqtt';
 import { type DeliverySummary, DeliveryTracker, mergeDelivery } from './measure.ts';
-import { connectMqtt, endMqtt, type QoS } from './mqtt-clients.ts';
+import { connectMqtt, endMqtt, type Follow, type QoS } from './mqtt-clients.ts';
 import { decodeMessage, preciseNow } from './payload.ts';
 import type { TaxiRecord } from './record.ts';
 import { expectedPerTopic } from './shares.ts';
@@ -14,6 +14,10 @@ export interface SubscribeOptions {
   urls: readonly string[];
   qos: QoS;
   clientIdPrefix?: string;
+  /** Re-resolve the service name here after a plain close (clients given a DNS name). */
+  follow?: Follow | undefined;
+  /** Persistent sessions (clean session 0): what arrives while a client is being moved waits on the brokers. */
+  persistent?: boolean;
   /** Topics per SUBSCRIBE packet. Default 100. */
   topicsPerSubscribe?: number;
 }
@@ -48,7 +52,9 @@ export class Subscribers {
           const topics = [...expectedPerTopic(share)];
           for (const [topic, count] of topics) tracker.expect(topic, count);
           const url = options.urls[i % options.urls.length] as string;
-          const client = await connectMqtt(url, { clientId: `${prefix}-${i}`, clean: true });
+          const follow = options.follow ? { ...options.follow, index: i } : undefined;
+          const clean = options.persistent !== true;
+          const client = await connectMqtt(url, { clientId: `${prefix}-${i}`, clean }, follow);
           clients.push(client);
           client.on('message', (topic, payload) => {
             const m = decodeMessage(payload);
