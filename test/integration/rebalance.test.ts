@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { RebalanceSettings } from '../../manager/rebalance/rebalancer.ts';
+import { settle } from '../helpers/orchestrator.ts';
+import { qos1Stream, rebalanceStand, type StandClient } from '../helpers/rebalance-stand.ts';
+import { waitFor } from '../helpers/resources.ts';
+
+const SETTINGS: RebalanceSettings = {
+  absThreshold: 4,
+  relThreshold: 1.1,
+  evictPerSecond: 20,
+  cooldownSeconds: 2,
+  settleSeconds: 5,
+  timeoutSeconds: 30,
+};
+
+/** Every persistent client got every acknowledged message of the stream (duplicates allowed at QoS 1). */
+async function assertNothingLost(clients: readonly StandClient[], acked: number): Promise<void> {
+  const tallies = clients.flatMap((c) => (c.counts ? [c.counts] : []));
+  await settle(tallies, acked, 5000);
+  for (const c of clients) {
+    if (!c.counts) continue;
+    assert.equal(c.counts.distinct, acked, `client ${c.index} (v${c.version} persistent) lost messages`);
+  }
+}
+
+describe('rebalancing and evacuation: clients move with the orchestrator pool (issue #13)', () => {
+  it('40 clients (3.1.1 and 5.0, clean and persistent) on one orchestrator, a second joins: split within the thresholds, QoS 1 stream loses nothing, no client moved twice, no will fired', async (t) => {
+    const stand = await rebalanceStand(t, SETTINGS);
+    const a = await stand.addOrchestrator(1);
+    const fired = await stand.willWatcher();
+    const clients = await stand.connectClients(a, 40);
+    const publisher = clients[39] as StandClient; // v5, persistent: it receives its own stream too
+    const stream = qos1Stream(publisher.client, 10);
+    // Older than the cooldown, so they may move; then the second orchestrator joins.
+    await new Promise((r) => setTimeout(r, SETTINGS.cooldownSeconds * 1000 + 300));
+    const b = await stand.addOrchestrator(2);
+    const started = Date.now();
+    const result = await stand.rebalancer.rebalance('orchestrator joined');
+    const seconds = (Date.now() - started) / 1000;
+    assert.equal(result.outcome, 'balanced', JSON.stringify(result));
+    await waitFor(
+      () => a.orchestrator.status().sessions + b.orchestrator.status().sessions === 40,
+      10_000,
+      'every client back',
+    );
+    const onA = a.orchestrator.status().sessions;
+    const onB = b.orchestrator.status().sessions;
+    t.diagnostic(
+      `rebalanced in ${seconds.toFixed(1)} s: ${onA} / ${onB}, ${result.moved} moved in ${result.rounds} rounds`,
+    );
+    assert.ok(seconds < 30, 'split within 30 s');
+    assert.ok(Math.abs(onA - onB) <= SETTINGS.absThreshold, `${onA} vs ${onB} is outside the thresholds`);
+    const moved = clients.filter((c) => c.closes > 0);
+    assert.equal(moved.length, result.moved);
+    assert.deepEqual(
+      clients.filter((c) => c.closes > 1).map((c) => c.index),
+      [],
+      'a client was moved twice',
+    );
+    assert.ok(
+      moved.some((c) => c.version === 5 && c.follow.redirects === 1),
+      'v5 clients followed a Server Reference',
+    );
+    assert.ok(
+      moved.some((c) => c.version === 4 && c.follow.reresolved >= 1),
+      '3.1.1 clients re-resolved the name',
+    );
+    assert.ok(moved.some((c) => c.persistent) && moved.some((c) => !c.persistent));
+    const { sent, acked } = await stream.stop();
+    assert.equal(acked, sent, 'every publish acknowledged');
+    await assertNothingLost(clients, acked);
+    assert.deepEqual(fired, [], 'a will fired: a move must be graceful');
+  });
+
+  it('evacuation of an orchestrator with 40 clients: all end on the other, nothing lost, at most evictPerSecond', async (t) => {
+    const stand = await rebalanceStand(t, SETTINGS);
+    const a = await stand.addOrchestrator(1);
+    const b = await stand.addOrchestrator(2);
+    await stand.geo.directory.remove(b.id); // every client starts on A
+    const fired = await stand.willWatcher();
+    const clients = await stand.connectClients(a, 40);
+    await stand.geo.directory.upsert({ id: b.id, host: b.host, port: b.port, state: 'ready', load: 0 });
+    const stream = qos1Stream(clients[39]?.client as StandClient['client'], 10);
+    // As Topology.removeOrchestrator does: out of geo-dns first, then the evacuation.
+    await stand.geo.directory.remove(a.id);
+    const started = Date.now();
+    const result = await stand.rebalancer.evacuate(a, 20_000);
+    const seconds = (Date.now() - started) / 1000;
+    assert.equal(result.outcome, 'evacuated', JSON.stringify(result));
+    assert.equal(a.orchestrator.status().sessions, 0);
+    assert.equal(a.orchestrator.isDraining, true, 'the leaving orchestrator stopped accepting');
+    await waitFor(() => b.orchestrator.status().sessions === 40, 10_000, 'every client on B');
+    const eviction = a.orchestrator.status().eviction;
+    t.diagnostic(
+      `evacuated 40 in ${seconds.toFixed(1)} s at ${SETTINGS.evictPerSecond}/s: ${JSON.stringify(eviction)}`,
+    );
+    // 40 at 20/s: the first batch goes at once, the rest over ≥ 1.9 s. Closing everyone at once would take ms.
+    const evictSeconds =
+      (Date.parse(eviction?.finishedAt ?? '') - Date.parse(eviction?.startedAt ?? '')) / 1000;
+    assert.ok(evictSeconds >= 1.8, `40 evicted in ${evictSeconds} s: faster than 20/s`);
+    assert.deepEqual(
+      clients.filter((c) => c.closes !== 1).map((c) => c.index),
+      [],
+      'every client moved exactly once',
+    );
+    const { sent, acked } = await stream.stop();
+    assert.equal(acked, sent, 'every publish acknowledged');
+    await assertNothingLost(clients, acked);
+    assert.deepEqual(fired, [], 'a will fired: an evacuation must be graceful');
+  });
+});
