@@ -67,6 +67,15 @@ describe('rebalancing and evacuation: clients move with the orchestrator pool (i
       '3.1.1 clients re-resolved the name',
     );
     assert.ok(moved.some((c) => c.persistent) && moved.some((c) => !c.persistent));
+    // geo-dns answered with the target before the 3.1.1 clients were closed: none went back to A.
+    assert.deepEqual(
+      moved
+        .filter((c) => c.client.options.host !== b.host)
+        .map((c) => `${c.index}: ${c.client.options.host}`),
+      [],
+      'a moved client is not on the target',
+    );
+    assert.equal(result.rounds, 1, 'one round: every client went where the plan sent it');
     const { sent, acked } = await stream.stop();
     assert.equal(acked, sent, 'every publish acknowledged');
     await assertNothingLost(clients, acked);
