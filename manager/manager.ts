@@ -299,6 +299,7 @@ export class Manager {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.ticking;
+    await this.d.topology.rebalancer.stop();
     await Promise.allSettled([...this.actions]);
     await this.d.decisionLog.flush();
   }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { EvictRequest } from '../../common/eviction-contract.ts';
 import { planRebalance, planSeconds, withinThresholds } from '../../manager/rebalance/plan.ts';
+import { parseEvictBody } from '../../orchestrator/admin/schemas.ts';
 import { type Evictable, Evictor, pickEvictees } from '../../orchestrator/eviction.ts';
 
 const DEFAULTS = { absThreshold: 100, relThreshold: 1.1 };
@@ -159,5 +160,35 @@ describe('eviction (orchestrator side, pure parts)', () => {
     const replaced = evictor.start({ moves: [{ count: 1 }], perSecond: 1, minAgeSeconds: 0 });
     assert.equal(replaced.requested, 1);
     assert.equal(evictor.start({ moves: [], perSecond: 1, minAgeSeconds: 0 }).outcome, 'cancelled');
+  });
+});
+
+describe('POST /evict body (pure)', () => {
+  it('accepts moves with a rate and an age; [] cancels; refuses bad ones naming the field', () => {
+    assert.deepEqual(parseEvictBody({ moves: [{ count: 3, serverReference: 'h:1883' }], perSecond: 5 }), {
+      moves: [{ count: 3, serverReference: 'h:1883' }],
+      perSecond: 5,
+      minAgeSeconds: 0,
+    });
+    assert.deepEqual(
+      parseEvictBody({ moves: [], perSecond: 1, minAgeSeconds: 60, stopAccepting: true }).moves,
+      [],
+    );
+    const refused = (body: unknown) => {
+      try {
+        parseEvictBody(body);
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return 'accepted';
+    };
+    assert.match(refused({ moves: [{ count: -1 }], perSecond: 1 }), /moves\[0\]\.count: -1 is below 0/);
+    assert.match(refused({ moves: [], perSecond: 0 }), /perSecond/);
+    assert.match(
+      refused({ moves: [{ count: 1, serverReference: 'a\tb' }], perSecond: 1 }),
+      /serverReference/,
+    );
+    assert.match(refused({ moves: [], perSecond: 1, extra: 1 }), /extra|unrecognized/i);
+    assert.match(refused(undefined), /moves/);
   });
 });
