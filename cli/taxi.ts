@@ -16,6 +16,7 @@ import { parseCommandArgs } from './args.ts';
 export const TAXI_USAGE = `taxi generate --records N [--taxis 316] [--seed S] [--out FILE]
                            write a seeded synthetic Rome taxi trace (roma/taxi format)
   taxi publish --file F --publishers P --records N (--url URL | --dns HOST:PORT [--name NAME] [--port 1883])
+               [--mqtt-version 4|5] (5: a moved client follows the Server Reference; both re-resolve --dns)
                [--qos 1] [--rate R | --speedup X] [--processes] [--inflight 64]
                            replay the first N fixes on taxi/<id> (paper's Algorithm 3)
   taxi subscribe --file F --subscribers S --records N (--url URL | --dns HOST:PORT ...) [--qos 1]
@@ -39,6 +40,7 @@ function positiveNumber(flag: string, value: string): number {
 }
 
 const TARGET_OPTIONS = {
+  'mqtt-version': { type: 'string', default: '4' },
   url: { type: 'string' },
   dns: { type: 'string' },
   name: { type: 'string', default: 'mqtt.brokel.test' },
@@ -55,6 +57,11 @@ export function targetFrom(values: { url?: string; dns?: string; name?: string; 
 
 /** Clients given a DNS name look it up again after a plain close (docs/rebalancing.md). */
 const followOf = (target: Target) => ('dns' in target ? { dns: target.dns, name: target.name } : undefined);
+
+function mqttVersion(value: string | undefined): 4 | 5 {
+  if (value === '4' || value === '5' || value === undefined) return value === '5' ? 5 : 4;
+  throw new ConfigError([{ path: '--mqtt-version', message: `${JSON.stringify(value)} is not 4 or 5` }]);
+}
 
 function pacingFrom(values: { rate?: string; speedup?: string }): Pacing {
   if (values.rate !== undefined && values.speedup !== undefined)
@@ -131,6 +138,7 @@ async function publish(argv: string[], log: Logger): Promise<number> {
           pacing,
           inflight,
           clientIdPrefix: `taxi-pub-${process.pid}`,
+          protocolVersion: mqttVersion(values['mqtt-version']),
           ...(follow ? { follow } : {}),
         },
         { onProgress: (n) => bar.update(n) },
@@ -141,6 +149,7 @@ async function publish(argv: string[], log: Logger): Promise<number> {
         pacing,
         inflight,
         follow,
+        protocolVersion: mqttVersion(values['mqtt-version']),
         onProgress: (n) => bar.update(n),
       });
   bar.stop();
@@ -177,6 +186,7 @@ async function subscribe(argv: string[], log: Logger): Promise<number> {
     qos,
     follow: followOf(target),
     persistent: values.persistent,
+    protocolVersion: mqttVersion(values['mqtt-version']),
   });
   log.info(
     { urls, subscribers, expected: subs.expected },

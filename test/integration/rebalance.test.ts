@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RebalanceSettings } from '../../manager/rebalance/rebalancer.ts';
+import { generateTrace } from '../../workload/taxi-rome/generator.ts';
+import { runPublishers } from '../../workload/taxi-rome/publisher.ts';
+import { splitShares } from '../../workload/taxi-rome/shares.ts';
+import { Subscribers } from '../../workload/taxi-rome/subscriber.ts';
 import { settle } from '../helpers/orchestrator.ts';
 import { qos1Stream, rebalanceStand, type StandClient } from '../helpers/rebalance-stand.ts';
 import { waitFor } from '../helpers/resources.ts';
@@ -117,5 +121,48 @@ describe('rebalancing and evacuation: clients move with the orchestrator pool (i
     assert.equal(acked, sent, 'every publish acknowledged');
     await assertNothingLost(clients, acked);
     assert.deepEqual(fired, [], 'a will fired: an evacuation must be graceful');
+  });
+
+  it('brokel taxi clients follow an evacuation: v5 ones to the Server Reference, 3.1.1 ones through geo-dns; persistent subscribers lose nothing', {
+    timeout: 60_000,
+  }, async (t) => {
+    const stand = await rebalanceStand(t, { ...SETTINGS, evictPerSecond: 50 });
+    const a = await stand.addOrchestrator(1);
+    const b = await stand.addOrchestrator(2);
+    const follow = { dns: `127.0.0.1:${stand.geo.server.port}`, name: 'mqtt.brokel.test' };
+    const records = [...generateTrace({ records: 1500, taxis: 20, seed: 7 })];
+    const urls = [`mqtt://${a.host}:${a.port}`];
+    const subs = await Promise.all(
+      ([4, 5] as const).map((protocolVersion) =>
+        Subscribers.start(splitShares(records, 2), {
+          urls,
+          qos: 1,
+          follow,
+          persistent: true,
+          protocolVersion,
+          clientIdPrefix: `taxi-rb${protocolVersion}-${process.pid}`,
+        }),
+      ),
+    );
+    t.after(() => Promise.all(subs.map((s) => s.close())));
+    const publishing = runPublishers(splitShares(records, 4), {
+      urls,
+      qos: 1,
+      pacing: { kind: 'rate', perSecond: 600 },
+      follow,
+      protocolVersion: 5,
+      clientIdPrefix: `taxi-rbp-${process.pid}`,
+    });
+    await waitFor(() => subs.every((s) => s.received > 200), 10_000, 'the replay under way');
+    await stand.geo.directory.remove(a.id);
+    const result = await stand.rebalancer.evacuate(a, 20_000);
+    assert.equal(result.outcome, 'evacuated', JSON.stringify(result));
+    const published = await publishing;
+    assert.equal(published.acked, records.length, 'every fix acknowledged');
+    for (const s of subs) {
+      const complete = await s.waitComplete({ timeoutMs: 10_000, idleMs: 3000 });
+      assert.ok(complete, `a subscriber lost ${s.expected - s.received} of ${s.expected}`);
+    }
+    assert.equal(b.orchestrator.status().sessions, 4, 'the 4 subscribers are on B (the publishers are done)');
   });
 });

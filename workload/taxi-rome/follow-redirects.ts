@@ -13,15 +13,20 @@ export interface FollowStats {
  * MQTT.js does not do by itself: a v5 DISCONNECT carrying a Server Reference (MQTT 5 §3.14.2.2.2,
  * sent with 0x9C "use another server") points its next reconnect there; after a plain close (a
  * 3.1.1 client gets no DISCONNECT from a server) `reresolve` gives the address the DNS name has now.
- * MQTT.js reconnects after `reconnectPeriod`; the new address is in place by then (a DNS answer on
- * the same network takes milliseconds; a slower one means one reconnect to the old address).
+ *
+ * With `reresolve`, this takes over reconnecting (MQTT.js's own timer would not wait for the DNS
+ * answer and could go back to the old address): `reconnectPeriod` after each close, once the answer
+ * is in, it reconnects with the same stores, so unacknowledged QoS 1/2 publishes are sent again.
  */
 export function followRedirects(
   client: MqttClient,
   reresolve?: () => Promise<string | undefined>,
 ): FollowStats {
   const stats: FollowStats = { redirects: 0, reresolved: 0 };
+  const periodMs = client.options.reconnectPeriod ?? 1000;
+  if (reresolve) client.options.reconnectPeriod = 0;
   let referred = false;
+  let pending = false;
   const moveTo = (host: string, port: number) => {
     client.options.host = host;
     client.options.hostname = host;
@@ -43,18 +48,25 @@ export function followRedirects(
     }
   });
   client.on('close', () => {
-    if (referred) {
-      referred = false;
-      return;
-    }
-    if (!reresolve) return;
-    void reresolve()
-      .then((host) => {
-        if (host === undefined) return;
-        moveTo(host, client.options.port ?? 1883);
-        stats.reresolved += 1;
-      })
-      .catch(() => undefined); // no answer: the next reconnect goes to the address it had
+    const wasReferred = referred;
+    referred = false;
+    if (!reresolve || pending || client.disconnecting || periodMs <= 0) return;
+    pending = true;
+    const lookup = wasReferred
+      ? Promise.resolve()
+      : reresolve()
+          .then((host) => {
+            if (host === undefined) return;
+            moveTo(host, client.options.port ?? 1883);
+            stats.reresolved += 1;
+          })
+          .catch(() => undefined); // no answer: the next attempt goes to the address it had
+    const wait = new Promise((resolve) => setTimeout(resolve, periodMs));
+    void Promise.all([lookup, wait]).then(() => {
+      pending = false;
+      if (client.connected || client.disconnecting) return;
+      client.reconnect({ incomingStore: client.incomingStore, outgoingStore: client.outgoingStore });
+    });
   });
   return stats;
 }

@@ -20,6 +20,7 @@ export interface WorkerJob {
   clientIdPrefix: string;
   /** Re-resolve the service name here after a plain close. */
   follow?: Follow;
+  protocolVersion?: 4 | 5;
   /** Ask the parent for the current URLs every this many ms (see PublishOptions.rebalance). */
   rebalanceEveryMs?: number;
 }
@@ -73,6 +74,7 @@ process.once('message', async (job: WorkerJob) => {
       inflight: job.inflight,
       clientIdPrefix: job.clientIdPrefix,
       follow: job.follow,
+      protocolVersion: job.protocolVersion ?? 4,
       // Connected: tell the parent, and start when every process is.
       startAt: async () => {
         const started = next('start');

@@ -17,6 +17,8 @@ export interface PublishOptions {
   pacing: Pacing;
   /** Re-resolve the service name here after a plain close (clients given a DNS name). */
   follow?: Follow | undefined;
+  /** MQTT 3.1.1 (4, the default) or 5 (which hears a Server Reference when it is moved). */
+  protocolVersion?: 4 | 5;
   /** Unacknowledged publishes per connection at QoS 1/2. Default 64. */
   inflight?: number;
   clientIdPrefix?: string;
@@ -119,7 +121,11 @@ async function publishShare(
         currentUrl = url;
         while (inflight > 0) await new Promise<void>((r) => (wake = r));
         await endMqtt(client);
-        client = await connectMqtt(url, { clientId, clean: true }, followOf(options, result.index));
+        client = await connectMqtt(
+          url,
+          { clientId, clean: true, protocolVersion: options.protocolVersion ?? 4 },
+          followOf(options, result.index),
+        );
         result.reconnects += 1;
       }
     }
@@ -170,7 +176,11 @@ export async function runPublishers(
   const clients = await Promise.all(
     shares.map((_, i) => {
       const url = options.urls[(offset + i) % options.urls.length] as string;
-      return connectMqtt(url, { clientId: ids[i] as string, clean: true }, followOf(options, offset + i));
+      return connectMqtt(
+        url,
+        { clientId: ids[i] as string, clean: true, protocolVersion: options.protocolVersion ?? 4 },
+        followOf(options, offset + i),
+      );
     }),
   );
   const results = shares.map((_, i) => newPublisherResult(offset + i));
