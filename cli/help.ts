@@ -60,6 +60,17 @@ manager.adminToken in the config, or the token \`brokel up\` keeps in the deploy
 
   -c, --config FILE   the brokel.yaml the manager runs with (for api.listen and the token)`,
   },
+  rebalance: {
+    summary: 'move clients from the busiest orchestrators to the least busy',
+    text: `usage: brokel rebalance [-c FILE]
+
+Asks the running manager (POST /api/rebalance on api.listen) to even out sessions across the
+orchestrators: MQTT 5 clients get DISCONNECT 0x9C with a Server Reference, 3.1.1 clients are closed
+once geo-dns answers with the target, at most rebalance.evictPerSecond per orchestrator, until the
+counts are within rebalance.absThreshold / relThreshold (docs/rebalancing.md).
+
+  -c, --config FILE   the brokel.yaml the manager runs with (for api.listen)`,
+  },
   config: {
     summary: 'validate a brokel.yaml and print the effective config',
     text: `usage: brokel config check FILE

@@ -93,6 +93,10 @@ async function main(args: string[]): Promise<number> {
         process.env.BROKEL_ADMIN_TOKEN,
       );
     }
+    case 'rebalance': {
+      const { values } = parseCommandArgs('rebalance', rest, { config: { type: 'string', short: 'c' } });
+      return (await import('./rebalance.ts')).runRebalance(values.config);
+    }
     case 'config': {
       const [sub, file] = rest;
       if (sub !== 'check' || !file)

@@ -9,6 +9,7 @@ interface StatusReplica {
   poolState?: string;
   cpu?: number;
   smoothed?: number;
+  sessions?: number;
 }
 
 interface StatusBody {
@@ -26,6 +27,15 @@ interface StatusBody {
     replicas: StatusReplica[];
   }>;
   decisions: Array<{ observation: number; level: string; action: string; reason: string; time: string }>;
+  rebalance?: {
+    kind: string;
+    reason: string;
+    state: string;
+    outcome?: string;
+    rounds: number;
+    moved: number;
+    plan: Array<{ from: string; to: string; count: number }>;
+  } | null;
 }
 
 const pct = (x: number | undefined) => (x === undefined ? '   -  ' : `${(100 * x).toFixed(1).padStart(5)}%`);
@@ -55,9 +65,16 @@ export function renderStatus(body: StatusBody): string[] {
     );
     for (const r of level.replicas) {
       lines.push(
-        `  ${r.id.padEnd(14)} ${r.template.padEnd(12)} ${(r.poolState ?? r.state).padEnd(9)} cpu ${pct(r.cpu)} smoothed ${pct(r.smoothed)}  ${r.url}`,
+        `  ${r.id.padEnd(14)} ${r.template.padEnd(12)} ${(r.poolState ?? r.state).padEnd(9)} cpu ${pct(r.cpu)} smoothed ${pct(r.smoothed)}  ${r.url}${r.sessions === undefined ? '' : `  ${r.sessions} sessions`}`,
       );
     }
+  }
+  const rb = body.rebalance;
+  if (rb) {
+    const moves = rb.plan.map((m) => `${m.from}→${m.to} ${m.count}`).join(', ');
+    lines.push(
+      `\n${rb.kind} ${rb.state} (${rb.reason}): ${rb.moved} moved in ${rb.rounds} rounds${rb.outcome ? `, ${rb.outcome}` : ''}${moves ? `; plan ${moves}` : ''}`,
+    );
   }
   lines.push('\nlast decisions:');
   for (const d of body.decisions.slice(-10))

@@ -16,10 +16,11 @@ import { parseCommandArgs } from './args.ts';
 export const TAXI_USAGE = `taxi generate --records N [--taxis 316] [--seed S] [--out FILE]
                            write a seeded synthetic Rome taxi trace (roma/taxi format)
   taxi publish --file F --publishers P --records N (--url URL | --dns HOST:PORT [--name NAME] [--port 1883])
+               [--mqtt-version 4|5] (5: a moved client follows the Server Reference; both re-resolve --dns)
                [--qos 1] [--rate R | --speedup X] [--processes] [--inflight 64]
                            replay the first N fixes on taxi/<id> (paper's Algorithm 3)
   taxi subscribe --file F --subscribers S --records N (--url URL | --dns HOST:PORT ...) [--qos 1]
-               [--timeout-seconds 600] [--idle-seconds 10]
+               [--timeout-seconds 600] [--idle-seconds 10] [--persistent]
                            subscribe to every taxi topic of the first N fixes; report loss, duplicates,
                            reordering and latency (paper's Algorithm 4)`;
 
@@ -39,6 +40,7 @@ function positiveNumber(flag: string, value: string): number {
 }
 
 const TARGET_OPTIONS = {
+  'mqtt-version': { type: 'string', default: '4' },
   url: { type: 'string' },
   dns: { type: 'string' },
   name: { type: 'string', default: 'mqtt.brokel.test' },
@@ -51,6 +53,14 @@ export function targetFrom(values: { url?: string; dns?: string; name?: string; 
   if (values.url !== undefined) return { url: values.url };
   const port = positiveInt('--port', values.port, 1883);
   return { dns: values.dns as string, name: values.name ?? 'mqtt.brokel.test', port };
+}
+
+/** Clients given a DNS name look it up again after a plain close (docs/rebalancing.md). */
+const followOf = (target: Target) => ('dns' in target ? { dns: target.dns, name: target.name } : undefined);
+
+function mqttVersion(value: string | undefined): 4 | 5 {
+  if (value === '4' || value === '5' || value === undefined) return value === '5' ? 5 : 4;
+  throw new ConfigError([{ path: '--mqtt-version', message: `${JSON.stringify(value)} is not 4 or 5` }]);
 }
 
 function pacingFrom(values: { rate?: string; speedup?: string }): Pacing {
@@ -111,7 +121,9 @@ async function publish(argv: string[], log: Logger): Promise<number> {
   const qos = parseQos(values.qos);
   const pacing = pacingFrom(values);
   const inflight = positiveInt('--inflight', values.inflight);
-  const urls = await resolveTarget(targetFrom(values));
+  const target = targetFrom(values);
+  const urls = await resolveTarget(target);
+  const follow = followOf(target);
   log.info({ urls, publishers, qos, pacing }, 'taxi publish: starting');
   const records = await load(values.file, limit, log);
   const bar = progressBar('publish', records.length);
@@ -126,6 +138,8 @@ async function publish(argv: string[], log: Logger): Promise<number> {
           pacing,
           inflight,
           clientIdPrefix: `taxi-pub-${process.pid}`,
+          protocolVersion: mqttVersion(values['mqtt-version']),
+          ...(follow ? { follow } : {}),
         },
         { onProgress: (n) => bar.update(n) },
       )
@@ -134,6 +148,8 @@ async function publish(argv: string[], log: Logger): Promise<number> {
         qos,
         pacing,
         inflight,
+        follow,
+        protocolVersion: mqttVersion(values['mqtt-version']),
         onProgress: (n) => bar.update(n),
       });
   bar.stop();
@@ -156,14 +172,22 @@ async function subscribe(argv: string[], log: Logger): Promise<number> {
     qos: { type: 'string', default: '1' },
     'timeout-seconds': { type: 'string', default: '600' },
     'idle-seconds': { type: 'string', default: '10' },
+    persistent: { type: 'boolean', default: false },
     ...TARGET_OPTIONS,
   });
   const subscribers = positiveInt('--subscribers', values.subscribers);
   const limit = positiveInt('--records', values.records);
   const qos = parseQos(values.qos);
-  const urls = await resolveTarget(targetFrom(values));
+  const target = targetFrom(values);
+  const urls = await resolveTarget(target);
   const records = await load(values.file, limit, log);
-  const subs = await Subscribers.start(splitShares(records, subscribers), { urls, qos });
+  const subs = await Subscribers.start(splitShares(records, subscribers), {
+    urls,
+    qos,
+    follow: followOf(target),
+    persistent: values.persistent,
+    protocolVersion: mqttVersion(values['mqtt-version']),
+  });
   log.info(
     { urls, subscribers, expected: subs.expected },
     'taxi subscribe: subscribed; waiting for messages',

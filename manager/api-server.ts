@@ -15,12 +15,13 @@ import { handleScale } from './scale-route.ts';
 export type ManagerApi = JsonServer;
 
 /**
- * The manager's read-only HTTP API: `GET /api/status` (levels, replicas with state and load,
- * thresholds, last decisions, config problems), `GET /metrics` (Prometheus) and
- * `GET /api/prometheus/targets` (the orchestrators, for Prometheus's HTTP discovery); with a dashboard,
- * `GET /` (the page), `/api/dashboard` (one snapshot) and `/api/events` (snapshots as server-sent
- * events); `POST /api/scale` (admin token) sets or clears a level's manual target. Bound to loopback
- * by default (`api.listen`).
+ * The manager's HTTP API: `GET /api/status` (levels, replicas with state and load, sessions per
+ * orchestrator, thresholds, last decisions, a rebalance under way, config problems), `GET /metrics`
+ * (Prometheus) and `GET /api/prometheus/targets` (the orchestrators, for Prometheus's HTTP discovery);
+ * with a dashboard, `GET /` (the page), `/api/dashboard` (one snapshot) and `/api/events` (snapshots as
+ * server-sent events); `POST /api/scale` (admin token) sets or clears a level's manual target;
+ * `POST /api/rebalance` starts a rebalance (docs/rebalancing.md). Bound to loopback by default
+ * (`api.listen`).
  */
 export async function startManagerApi(options: {
   manager: Manager;
@@ -49,7 +50,8 @@ export async function startManagerApi(options: {
       return { status: 200, json: await handleScale(req, options.adminToken, set) };
     }
     req.resume();
-    if (req.method !== 'GET') throw new HttpError(405, 'only GET (and POST /api/scale)');
+    if (path === '/api/rebalance' && req.method === 'POST') return startRebalance(options.manager);
+    if (req.method !== 'GET') throw new HttpError(405, 'only GET (and POST /api/scale, /api/rebalance)');
     if (path === '/api/status') {
       const status = { ...options.extra(), ...(await options.manager.status()) };
       return { status: 200, text: JSON.stringify(status, null, 2), contentType: 'application/json' };
@@ -84,4 +86,10 @@ export async function startManagerApi(options: {
       await server.close();
     },
   };
+}
+
+/** `POST /api/rebalance`: starts a rebalance (or joins the one under way); 202 with its progress. */
+function startRebalance(manager: Pick<Manager, 'rebalance' | 'rebalanceStatus'>): Reply {
+  void manager.rebalance('requested through the API').catch(() => undefined);
+  return { status: 202, json: { rebalance: manager.rebalanceStatus() } };
 }

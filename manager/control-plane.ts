@@ -37,6 +37,7 @@ export function assembleControlPlane(options: {
     routing: initial.routing,
     qos2OnBrokerLoss: initial.limits.qos2OnBrokerLoss,
     users: initial.brokers.users,
+    rebalance: () => options.config().rebalance,
     ...(initial.dns.site ? { site: initial.dns.site } : {}),
   });
   const manager = new Manager({

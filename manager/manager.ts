@@ -6,6 +6,8 @@ import type { DecisionLog } from './decision-log.ts';
 import type { ManagerMetrics } from './metrics.ts';
 import { EMPTY_HPA_HISTORY, type HpaHistory, recordHpa } from './policies/hpa.ts';
 import { type CloudProvider, LEVELS, type Level, type Replica } from './providers/cloud-provider.ts';
+import { sessionsPerOrchestrator } from './rebalance/ports.ts';
+import type { RebalanceProgress } from './rebalance/rebalancer.ts';
 import { planResume } from './resume.ts';
 import { type ForecastState, forecastStep, levelLoad, smooth } from './smoothing.ts';
 import type { Topology } from './topology.ts';
@@ -22,7 +24,7 @@ export interface ManagerDeps {
 
 export interface LevelStatus {
   level: Level;
-  replicas: Array<Replica & { poolState?: string; cpu?: number; smoothed?: number }>;
+  replicas: Array<Replica & { poolState?: string; cpu?: number; smoothed?: number; sessions?: number }>;
   load: number | undefined;
   rawLoad: number | undefined;
   forecast: number | undefined;
@@ -303,6 +305,8 @@ export class Manager {
             : this.d.topology.addOrchestrator(config.levels.orchestrators.cpuQuota),
         ),
       );
+      if (adds > 0 && level === 'orchestrator' && config.rebalance.afterJoin)
+        void this.rebalance('orchestrator joined');
       for (const id of victims) {
         if (level === 'broker') await this.d.topology.removeBroker(id);
         else await this.d.topology.removeOrchestrator(id);
@@ -353,10 +357,26 @@ export class Manager {
     }
   }
 
-  async status(): Promise<{ observation: number; levels: LevelStatus[]; decisions: Manager['decisions'] }> {
+  /** Starts a rebalance of the orchestrators' sessions (or joins the one under way); resolves when it ends. */
+  rebalance(reason: string): Promise<RebalanceProgress> {
+    return this.d.topology.rebalancer.rebalance(reason);
+  }
+
+  rebalanceStatus(): RebalanceProgress | null {
+    return this.d.topology.rebalancer.status() ?? null;
+  }
+
+  async status(): Promise<{
+    observation: number;
+    levels: LevelStatus[];
+    decisions: Manager['decisions'];
+    rebalance: RebalanceProgress | null;
+  }> {
     const replicas = await this.d.provider.list();
+    const sessions = await sessionsPerOrchestrator(this.d.topology, replicas);
     return {
       observation: this.observation,
+      rebalance: this.rebalanceStatus(),
       decisions: this.decisions.slice(-20),
       levels: LEVELS.map((level) => ({
         level,
@@ -367,6 +387,7 @@ export class Manager {
             ...(level === 'broker' ? { poolState: this.d.topology.brokerStates.get(r.id) } : {}),
             cpu: this.raw.get(r.id),
             smoothed: this.smoothed.get(r.id),
+            ...(sessions.has(r.id) ? { sessions: sessions.get(r.id) } : {}),
           })),
         load: this.levelLoads.get(level)?.load,
         rawLoad: this.levelLoads.get(level)?.raw,
@@ -382,6 +403,7 @@ export class Manager {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.ticking;
+    await this.d.topology.rebalancer.stop();
     await Promise.allSettled([...this.actions]);
     await this.d.decisionLog.flush();
   }

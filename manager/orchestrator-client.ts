@@ -1,4 +1,5 @@
 import type { DesiredBroker, OrchestratorStatus } from '../common/admin/contract.ts';
+import type { EvictionStatus, EvictRequest } from '../common/eviction-contract.ts';
 import { JsonClient } from '../common/http/json-client.ts';
 
 /**
@@ -21,5 +22,10 @@ export class OrchestratorClient extends JsonClient {
       ...(serverReference === undefined ? {} : { serverReference }),
       ...(graceMs === undefined ? {} : { graceMs }),
     });
+  }
+
+  /** Sends sessions away at a bounded rate (rebalance, evacuation); replaces an eviction under way. */
+  evict(request: EvictRequest): Promise<EvictionStatus> {
+    return this.call('POST', '/evict', request);
   }
 }

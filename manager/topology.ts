@@ -5,6 +5,8 @@ import type { Logger } from '../common/logger.ts';
 import type { DnsRegistry, OrchestratorRecord } from './dns-registry.ts';
 import { OrchestratorClient } from './orchestrator-client.ts';
 import type { CloudProvider, Replica } from './providers/cloud-provider.ts';
+import { type RebalanceConfig, rebalancePorts } from './rebalance/ports.ts';
+import { Rebalancer, serverReference } from './rebalance/rebalancer.ts';
 import { moveRetained } from './retained-move.ts';
 
 export interface TopologyOptions {
@@ -20,6 +22,8 @@ export interface TopologyOptions {
   users: ReadonlyArray<{ username: string; password: string }>;
   /** Where this deployment's orchestrators are (config dns.site), for geo-dns's distance. */
   site?: OrchestratorRecord['location'];
+  /** The config's `rebalance` section, read at each use (hot reload). */
+  rebalance: () => RebalanceConfig;
 }
 
 async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
@@ -47,8 +51,31 @@ export class Topology {
   readonly retainedFences = new Set<string>();
   /** Orchestrators taken out of geo-dns (being removed, or failed): never published again. */
   private readonly leaving = new Set<string>();
+  /** Orchestrators a rebalance holds in geo-dns: a source out of answers, a target advertised idle. */
+  private readonly dnsHolds = new Map<string, 'source' | 'target'>();
+  /** The load each orchestrator was last published with (to restore it when a hold ends). */
+  private readonly dnsLoads = new Map<string, number>();
+  /** Moves sessions between orchestrators (issue #13): after a join, on request, on removal. */
+  readonly rebalancer: Rebalancer<Replica>;
 
-  constructor(private readonly o: TopologyOptions) {}
+  constructor(private readonly o: TopologyOptions) {
+    this.rebalancer = new Rebalancer(
+      rebalancePorts(this),
+      o.rebalance,
+      o.log.child({ component: 'rebalance' }),
+    );
+  }
+
+  /** A rebalance holds this orchestrator in geo-dns (see dnsHolds); resolves once published. */
+  async holdDns(replica: Replica, role: 'source' | 'target'): Promise<void> {
+    this.dnsHolds.set(replica.id, role);
+    await this.publishDns(replica, this.dnsLoads.get(replica.id) ?? 0);
+  }
+
+  async releaseDns(replica: Replica): Promise<void> {
+    if (!this.dnsHolds.delete(replica.id)) return;
+    await this.publishDns(replica, this.dnsLoads.get(replica.id) ?? 0);
+  }
 
   client(orchestrator: Replica): OrchestratorClient {
     return new OrchestratorClient(
@@ -232,12 +259,14 @@ export class Topology {
   /** Tells geo-dns where an orchestrator is and how busy; on failure, logs (the next tick retries). */
   async publishDns(replica: Replica, load: number): Promise<void> {
     if (replica.level !== 'orchestrator' || replica.state !== 'ready' || this.leaving.has(replica.id)) return;
+    this.dnsLoads.set(replica.id, load);
+    const hold = this.dnsHolds.get(replica.id);
     const record: OrchestratorRecord = {
       id: replica.id,
       host: replica.host,
       port: replica.port,
-      state: 'ready',
-      load,
+      state: hold === 'source' ? 'draining' : 'ready',
+      load: hold === 'target' ? 0 : load,
       ...(this.o.site ? { location: this.o.site } : {}),
     };
     await this.o.dns.upsert(record).catch((err: unknown) => {
@@ -292,7 +321,11 @@ export class Topology {
     }).catch(() => undefined);
   }
 
-  /** Out of DNS, drained (v5 clients redirected), no clients left, destroyed. */
+  /**
+   * Out of DNS, evacuated (its sessions sent to the others at rebalance.evictPerSecond: v5 clients
+   * with a Server Reference, 3.1.1 clients closed, all gracefully), then whoever is left after
+   * rebalance.drainTimeoutSeconds is sent away at once; destroyed once it has no clients.
+   */
   async removeOrchestrator(id: string): Promise<void> {
     const all = await this.orchestrators();
     const victim = all.find((o) => o.id === id);
@@ -301,7 +334,20 @@ export class Topology {
     await this.unpublishDns(id);
     await this.o.provider.markDraining(id);
     const client = this.client(victim);
-    await client.drain(other ? `${other.host}:${other.port}` : undefined, 5000);
+    const evacuation = await this.rebalancer.evacuate(victim, this.o.rebalance().drainTimeoutSeconds * 1000);
+    this.o.log.info(
+      { orchestrator: id, outcome: evacuation.outcome, moved: evacuation.moved },
+      'evacuation over',
+    );
+    if (evacuation.outcome !== 'evacuated') {
+      // Time is up: whoever is left goes now (still gracefully: no will fires).
+      await client.evict({
+        moves: [{ count: 10_000_000, ...(other ? { serverReference: serverReference(other) } : {}) }],
+        perSecond: 1_000_000,
+        minAgeSeconds: 0,
+        stopAccepting: true,
+      });
+    }
     await until(`orchestrator ${id} without clients`, this.o.actionTimeoutMs, async () =>
       (await client.status()).sessions === 0 ? true : undefined,
     );

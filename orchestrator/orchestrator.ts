@@ -2,7 +2,9 @@ import { createServer as createNetServer, type Server, type Socket } from 'node:
 import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer } from 'node:tls';
 import type { BrokerStatus, DesiredBroker, OrchestratorStatus } from '../common/admin/contract.ts';
+import type { EvictionStatus, EvictRequest } from '../common/eviction-contract.ts';
 import type { Logger } from '../common/logger.ts';
+import { Evictor } from './eviction.ts';
 import { DEFAULT_LIMITS, type OrchestratorLimits } from './limits.ts';
 import { orchestratorMetrics } from './metrics.ts';
 import { BrokerPool, type PoolBroker } from './pool/broker-pool.ts';
@@ -55,6 +57,7 @@ export class Orchestrator {
     },
   };
   private readonly servers: Server[] = [];
+  private readonly evictor = new Evictor<Session>(() => this.sessions);
   private readonly log: Logger;
   private draining = false;
   /** Bumped on every pool change and routability change: sessions cache their publish targets on it. */
@@ -161,6 +164,7 @@ export class Orchestrator {
     this.sessions.add(session);
     this.metrics.connections.inc();
     session.on('connected', () => {
+      this.evictor.connected(session);
       this.metrics.sessions.set(this.connectedCount());
       for (const b of this.pool.list()) this.setLacking(b.id, session, !session.isSynced(b.id));
     });
@@ -168,6 +172,7 @@ export class Orchestrator {
     session.on('linkDown', (brokerId: string) => this.setLacking(brokerId, session, true));
     session.on('closed', (reason: string) => {
       this.sessions.delete(session);
+      this.evictor.closed(session);
       for (const [brokerId, set] of this.lacking) this.unlack(brokerId, set, session);
       this.metrics.sessions.set(this.connectedCount());
       if (/malformed|too large|Invalid|invalid|before CONNECT|second CONNECT/.test(reason))
@@ -244,8 +249,10 @@ export class Orchestrator {
       deliveriesBuffered: occupancy.reduce((n, b) => n + b.deliveriesBuffered, 0),
       maxSessionBuffered: occupancy.reduce((n, b) => Math.max(n, b.deliveriesBuffered), 0),
     };
+    const eviction = this.evictor.status();
     return {
       buffers,
+      ...(eviction ? { eviction } : {}),
       draining: this.draining,
       sessions: connected.length,
       routing: this.router.strategy,
@@ -263,6 +270,19 @@ export class Orchestrator {
         delivered: b.delivered,
       })),
     };
+  }
+
+  /**
+   * Sends sessions away at a bounded rate (rebalance, evacuation): MQTT 5 clients get DISCONNECT
+   * 0x9C with the move's Server Reference, 3.1.1 clients are closed (the manager made geo-dns answer
+   * with the target first); both gracefully, so no will fires. Replaces an eviction under way.
+   */
+  evict(request: EvictRequest): EvictionStatus {
+    if (request.stopAccepting && !this.draining) {
+      this.draining = true;
+      for (const server of this.servers) server.close();
+    }
+    return this.evictor.start(request);
   }
 
   /**
@@ -285,6 +305,7 @@ export class Orchestrator {
    */
   async close(): Promise<void> {
     this.draining = true;
+    this.evictor.stop();
     if (this.cpuTimer) clearInterval(this.cpuTimer);
     const closing = this.servers.map((s) => new Promise((resolve) => s.close(resolve)));
     for (const s of [...this.sessions]) s.shutdown();

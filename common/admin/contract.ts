@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors.ts';
+import type { EvictionStatus } from '../eviction-contract.ts';
 
 /**
  * The manager → orchestrator admin contract (ARCHITECTURE.md, "Moving clients"): the desired pool the
@@ -66,6 +67,8 @@ export interface OrchestratorStatus {
   brokers: BrokerStatus[];
   /** CPU this process used over the last second, as a fraction of one core. */
   cpu: number;
+  /** The eviction under way, or the last one (POST /evict); absent when there was none. */
+  eviction?: EvictionStatus;
   /** Occupancy of the bounded per-session buffers (limits in README, "Orchestrator limits"). */
   buffers: {
     inflightFromClients: number;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { validate } from '../config/load.ts';
 import { ConfigError, type FieldProblem } from '../errors.ts';
+import type { EvictRequest } from '../eviction-contract.ts';
 import { type DesiredBroker, parseBrokerUrl } from './contract.ts';
 
 /**
@@ -44,6 +45,23 @@ export const drainBodySchema = z.strictObject({
 
 export type DrainRequest = z.infer<typeof drainBodySchema>;
 
+/** Moves one POST /evict may name (one per target orchestrator). */
+export const MAX_EVICT_MOVES = 64;
+
+export const evictBodySchema = z.strictObject({
+  moves: z
+    .array(
+      z.strictObject({
+        count: z.number().int().min(0).max(10_000_000),
+        serverReference: serverReference.optional(),
+      }),
+    )
+    .max(MAX_EVICT_MOVES),
+  perSecond: z.number().positive().max(1_000_000),
+  minAgeSeconds: z.number().min(0).max(86_400).default(0),
+  stopAccepting: z.boolean().optional(),
+});
+
 /**
  * Validates a PUT /brokers body into the desired pool. Beyond the schema: every URL must parse as
  * `mqtt://host:port`, and no broker may be named twice (`mqtt://h` and `mqtt://h:1883` are one broker).
@@ -71,6 +89,11 @@ export function parseBrokersBody(input: unknown): DesiredBroker[] {
     state: b.state,
     ...(b.retainedFence ? { retainedFence: true } : {}),
   }));
+}
+
+/** Validates a POST /evict body (see common/eviction-contract.ts). */
+export function parseEvictBody(input: unknown): EvictRequest {
+  return validate(evictBodySchema, input ?? {}) as EvictRequest;
 }
 
 /** Validates a POST /drain body; an absent body means "no reference, the default grace period". */

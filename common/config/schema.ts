@@ -295,6 +295,27 @@ export const configSchema = z
           });
       })
       .prefault({}),
+    /** Moving clients between orchestrators (docs/rebalancing.md). */
+    rebalance: z
+      .strictObject({
+        /** Balanced when the busiest orchestrator has at most this many sessions more than the least busy… */
+        absThreshold: z.number().int().min(0).default(100),
+        /** …or at most this factor times its sessions. */
+        relThreshold: z.number().min(1).max(100).default(1.1),
+        /** Sessions one orchestrator sends away per second (rebalance and evacuation). */
+        evictPerSecond: z.number().positive().max(100_000).default(100),
+        /** A client is not moved again (nor a fresh one moved) within this long of connecting. */
+        cooldownSeconds: z.number().min(0).max(86_400).default(60),
+        /** Rebalance when an orchestrator joins. */
+        afterJoin: z.boolean().default(true),
+        /** After a round, time moved clients get to come back before the sessions are counted again. */
+        settleSeconds: z.number().min(0).max(600).default(5),
+        /** Budget of one rebalance run. */
+        timeoutSeconds: z.number().min(1).max(86_400).default(300),
+        /** Evacuation (orchestrator scale-in) ends at this, whoever is left is closed. */
+        drainTimeoutSeconds: z.number().min(0).max(86_400).default(120),
+      })
+      .prefault({}),
     dns: dnsSchema.prefault({}),
     /** The manager API and dashboard (`api.listen`): status, metrics, the live dashboard at `/`. */
     api: z.strictObject({ listen: hostPort.default('127.0.0.1:9780') }).prefault({}),

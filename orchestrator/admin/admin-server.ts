@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { parseBrokersBody, parseDrainBody } from '../../common/admin/schemas.ts';
+import { parseBrokersBody, parseDrainBody, parseEvictBody } from '../../common/admin/schemas.ts';
 import { errorMessage, HttpError } from '../../common/errors.ts';
 import { bearerTokenMatches } from '../../common/http/auth.ts';
 import { MAX_BODY_BYTES, parseJson, type Reply, readBody } from '../../common/http/http-io.ts';
@@ -9,7 +9,10 @@ import type { Orchestrator } from '../orchestrator.ts';
 import { type RouteName, resolveRoute } from './routes.ts';
 
 /** What the admin API needs of an orchestrator (a real Orchestrator, or a fake in unit tests). */
-export type AdminTarget = Pick<Orchestrator, 'status' | 'setBrokers' | 'drain' | 'metrics' | 'isDraining'>;
+export type AdminTarget = Pick<
+  Orchestrator,
+  'status' | 'setBrokers' | 'drain' | 'evict' | 'metrics' | 'isDraining'
+>;
 
 export interface AdminServerOptions {
   orchestrator: AdminTarget;
@@ -28,7 +31,7 @@ export interface AdminServer {
 }
 
 /**
- * The orchestrator's admin HTTP API, used by the manager: status, pool changes, drain, health and
+ * The orchestrator's admin HTTP API, used by the manager: status, pool changes, drain, eviction, health and
  * metrics. Handlers return a Reply; this edge does auth, body limits, errors and logging (one line
  * per failed request; successful ones only at debug).
  */
@@ -53,6 +56,11 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
         });
       }
       return { status: 202, json: { draining: true } };
+    },
+    evict: (body) => {
+      const request = parseEvictBody(body);
+      log.info({ ...request, moves: request.moves.length }, 'eviction requested');
+      return { status: 202, json: target.evict(request) };
     },
     healthz: () => {
       const draining = target.isDraining;

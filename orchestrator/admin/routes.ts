@@ -1,6 +1,6 @@
 /** The admin API's routes (pure): which handler a method and path select, or why none does. */
 
-export type RouteName = 'status' | 'brokers' | 'drain' | 'healthz' | 'metrics';
+export type RouteName = 'status' | 'brokers' | 'drain' | 'evict' | 'healthz' | 'metrics';
 
 interface RouteSpec {
   method: 'GET' | 'PUT' | 'POST';
@@ -12,6 +12,7 @@ export const ROUTES: Readonly<Record<string, RouteSpec & { name: RouteName }>> =
   '/status': { name: 'status', method: 'GET', body: false },
   '/brokers': { name: 'brokers', method: 'PUT', body: true },
   '/drain': { name: 'drain', method: 'POST', body: true },
+  '/evict': { name: 'evict', method: 'POST', body: true },
   '/healthz': { name: 'healthz', method: 'GET', body: false },
   '/metrics': { name: 'metrics', method: 'GET', body: false },
 };

@@ -1,4 +1,6 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { followRedirects } from './follow-redirects.ts';
+import { resolveA } from './target.ts';
 
 export type QoS = 0 | 1 | 2;
 
@@ -9,13 +11,34 @@ export function parseQos(value: string | undefined, fallback: QoS = 1): QoS {
   return n;
 }
 
+/** Where a client that was closed looks the service name up again (the geo-dns), and which answer it takes. */
+export interface Follow {
+  dns: string;
+  name: string;
+}
+
 /**
  * An MQTT.js client with TCP_NODELAY (FIELD-NOTES: neither side sets it by default) and a bounded
  * connect; it reconnects after a drop (an orchestrator being drained closes 3.1.1 clients), and
- * MQTT.js re-sends unacknowledged QoS 1/2 publishes when it does.
+ * MQTT.js re-sends unacknowledged QoS 1/2 publishes when it does. It follows a rebalance as a
+ * well-behaved device would (docs/rebalancing.md): to a v5 DISCONNECT's Server Reference, and after a
+ * plain close to what `follow`'s DNS answers now (client `index` takes answer index mod n).
  */
-export async function connectMqtt(url: string, options: IClientOptions = {}): Promise<MqttClient> {
+export async function connectMqtt(
+  url: string,
+  options: IClientOptions = {},
+  follow?: Follow & { index: number },
+): Promise<MqttClient> {
   const client = mqtt.connect(url, { connectTimeout: 10_000, reconnectPeriod: 1000, ...options });
+  followRedirects(
+    client,
+    follow
+      ? async () => {
+          const addresses = await resolveA(follow.dns, follow.name, 1000);
+          return addresses[follow.index % addresses.length];
+        }
+      : undefined,
+  );
   client.on('connect', () => {
     const stream = client.stream as { setNoDelay?: (on: boolean) => void };
     stream.setNoDelay?.(true);

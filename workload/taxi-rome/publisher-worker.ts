@@ -1,6 +1,6 @@
 // One publisher process of `brokel taxi publish --processes` (or of a scenario): it gets its job over
 // IPC, loads the trace itself, replays its shares and sends its PublisherResults back.
-import type { QoS } from './mqtt-clients.ts';
+import type { Follow, QoS } from './mqtt-clients.ts';
 import type { Pacing } from './pacing.ts';
 import { runPublishers } from './publisher.ts';
 import { splitShares } from './shares.ts';
@@ -18,6 +18,9 @@ export interface WorkerJob {
   pacing: Pacing;
   inflight: number;
   clientIdPrefix: string;
+  /** Re-resolve the service name here after a plain close. */
+  follow?: Follow;
+  protocolVersion?: 4 | 5;
   /** Ask the parent for the current URLs every this many ms (see PublishOptions.rebalance). */
   rebalanceEveryMs?: number;
 }
@@ -70,6 +73,8 @@ process.once('message', async (job: WorkerJob) => {
       pacing: job.pacing,
       inflight: job.inflight,
       clientIdPrefix: job.clientIdPrefix,
+      follow: job.follow,
+      protocolVersion: job.protocolVersion ?? 4,
       // Connected: tell the parent, and start when every process is.
       startAt: async () => {
         const started = next('start');

@@ -1,5 +1,5 @@
 import type { MqttClient } from 'mqtt';
-import { connectMqtt, endMqtt, type QoS } from './mqtt-clients.ts';
+import { connectMqtt, endMqtt, type Follow, type QoS } from './mqtt-clients.ts';
 import { dueAtMs, type Pacing, sequenceNumbers } from './pacing.ts';
 import { encodeMessage, preciseNow } from './payload.ts';
 import type { TaxiRecord } from './record.ts';
@@ -15,6 +15,10 @@ export interface PublishOptions {
   urls: readonly string[];
   qos: QoS;
   pacing: Pacing;
+  /** Re-resolve the service name here after a plain close (clients given a DNS name). */
+  follow?: Follow | undefined;
+  /** MQTT 3.1.1 (4, the default) or 5 (which hears a Server Reference when it is moved). */
+  protocolVersion?: 4 | 5;
   /** Unacknowledged publishes per connection at QoS 1/2. Default 64. */
   inflight?: number;
   clientIdPrefix?: string;
@@ -78,6 +82,9 @@ export function newPublisherResult(index: number): PublisherResult {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+const followOf = (options: PublishOptions, index: number) =>
+  options.follow ? { ...options.follow, index } : undefined;
+
 async function publishShare(
   initial: MqttClient,
   share: readonly TaxiRecord[],
@@ -114,7 +121,11 @@ async function publishShare(
         currentUrl = url;
         while (inflight > 0) await new Promise<void>((r) => (wake = r));
         await endMqtt(client);
-        client = await connectMqtt(url, { clientId, clean: true });
+        client = await connectMqtt(
+          url,
+          { clientId, clean: true, protocolVersion: options.protocolVersion ?? 4 },
+          followOf(options, result.index),
+        );
         result.reconnects += 1;
       }
     }
@@ -165,7 +176,11 @@ export async function runPublishers(
   const clients = await Promise.all(
     shares.map((_, i) => {
       const url = options.urls[(offset + i) % options.urls.length] as string;
-      return connectMqtt(url, { clientId: ids[i] as string, clean: true });
+      return connectMqtt(
+        url,
+        { clientId: ids[i] as string, clean: true, protocolVersion: options.protocolVersion ?? 4 },
+        followOf(options, offset + i),
+      );
     }),
   );
   const results = shares.map((_, i) => newPublisherResult(offset + i));

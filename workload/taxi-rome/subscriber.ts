@@ -1,6 +1,6 @@
 import type { MqttClient } from 'mqtt';
 import { type DeliverySummary, DeliveryTracker, mergeDelivery } from './measure.ts';
-import { connectMqtt, endMqtt, type QoS } from './mqtt-clients.ts';
+import { connectMqtt, endMqtt, type Follow, type QoS } from './mqtt-clients.ts';
 import { decodeMessage, preciseNow } from './payload.ts';
 import type { TaxiRecord } from './record.ts';
 import { expectedPerTopic } from './shares.ts';
@@ -14,6 +14,12 @@ export interface SubscribeOptions {
   urls: readonly string[];
   qos: QoS;
   clientIdPrefix?: string;
+  /** Re-resolve the service name here after a plain close (clients given a DNS name). */
+  follow?: Follow | undefined;
+  /** MQTT 3.1.1 (4, the default) or 5 (which hears a Server Reference when it is moved). */
+  protocolVersion?: 4 | 5;
+  /** Persistent sessions (clean session 0): what arrives while a client is being moved waits on the brokers. */
+  persistent?: boolean;
   /** Topics per SUBSCRIBE packet. Default 100. */
   topicsPerSubscribe?: number;
 }
@@ -25,6 +31,8 @@ export interface WaitOptions {
   idleMs: number;
   onProgress?: (received: number) => void;
 }
+
+const EXPIRY = { properties: { sessionExpiryInterval: 3600 } };
 
 export class Subscribers {
   private constructor(
@@ -48,7 +56,20 @@ export class Subscribers {
           const topics = [...expectedPerTopic(share)];
           for (const [topic, count] of topics) tracker.expect(topic, count);
           const url = options.urls[i % options.urls.length] as string;
-          const client = await connectMqtt(url, { clientId: `${prefix}-${i}`, clean: true });
+          const follow = options.follow ? { ...options.follow, index: i } : undefined;
+          const clean = options.persistent !== true;
+          const protocolVersion = options.protocolVersion ?? 4;
+          const client = await connectMqtt(
+            url,
+            // A v5 session outlives its connection only with an expiry (MQTT 5 §3.1.2.11.2).
+            {
+              clientId: `${prefix}-${i}`,
+              clean,
+              protocolVersion,
+              ...(clean || protocolVersion === 4 ? {} : EXPIRY),
+            },
+            follow,
+          );
           clients.push(client);
           client.on('message', (topic, payload) => {
             const m = decodeMessage(payload);

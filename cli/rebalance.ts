@@ -1,0 +1,21 @@
+import { loadConfig } from '../common/config/load.ts';
+
+/** `brokel rebalance [-c FILE]`: asks the running manager to rebalance the orchestrators' sessions. */
+export async function runRebalance(file: string | undefined): Promise<number> {
+  const config = await loadConfig(file);
+  const url = `http://${config.api.listen}/api/rebalance`;
+  try {
+    const response = await fetch(url, { method: 'POST', signal: AbortSignal.timeout(5000) });
+    if (!response.ok) throw new Error(`HTTP ${response.status}: ${await response.text()}`);
+    const body = (await response.json()) as {
+      rebalance: { kind: string; state: string; reason: string } | null;
+    };
+    console.log(
+      `rebalance started (see \`brokel status\`): ${JSON.stringify(body.rebalance ?? { state: 'starting' })}`,
+    );
+    return 0;
+  } catch (err) {
+    console.error(`brokel rebalance: no manager answers at ${url} (${(err as Error).message})`);
+    return 1;
+  }
+}
