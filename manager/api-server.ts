@@ -4,6 +4,7 @@ import { HttpError } from '../common/errors.ts';
 import type { Reply } from '../common/http/http-io.ts';
 import { type JsonServer, startJsonServer } from '../common/http/json-server.ts';
 import type { Logger } from '../common/logger.ts';
+import { requireTokenOffLoopback } from '../common/net/loopback.ts';
 import { DashboardHub, type DashboardSources } from './dashboard/hub.ts';
 import { dashboardFile } from './dashboard/static.ts';
 import type { Manager } from './manager.ts';
@@ -20,7 +21,7 @@ export type ManagerApi = JsonServer;
  * `GET /api/prometheus/targets` (the orchestrators, for Prometheus's HTTP discovery); with a dashboard,
  * `GET /` (the page), `/api/dashboard` (one snapshot) and `/api/events` (snapshots as server-sent
  * events); `POST /api/scale` (admin token) sets or clears a level's manual target. Bound to loopback
- * by default (`api.listen`).
+ * by default (`api.listen`); off loopback it refuses to start without an admin token.
  */
 export async function startManagerApi(options: {
   manager: Manager;
@@ -36,6 +37,7 @@ export async function startManagerApi(options: {
   /** The deployment's admin token: `POST /api/scale` needs it (no scale route without it). */
   adminToken?: string;
 }): Promise<ManagerApi> {
+  requireTokenOffLoopback(options.host, options.adminToken, 'manager.adminToken', 'api.listen');
   const hub = options.dashboard ? new DashboardHub(options.dashboard, options.log) : undefined;
   const registry =
     options.registries && options.registries.length > 0
