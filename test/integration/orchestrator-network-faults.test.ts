@@ -9,7 +9,7 @@ import { connectClient, startProvider, within } from '../helpers/resources.ts';
 /**
  * Network faults between an orchestrator and one of its two brokers (issue 17): a QoS 1 stream runs
  * through one orchestrator; broker B sits behind a fault relay that adds 50 ms delay, resets every
- * connection, and then blackholes B for a few seconds (a partition without a reset). The
+ * connection, throttles it, and then blackholes B for a few seconds (a partition without a reset). The
  * orchestrator's upstream keepalive (1 s here: a PINGREQ each second, no PINGRESP by the next one
  * means down) is what detects the partition. Counted: sent, lost (must be 0), duplicated,
  * reordered, the longest gap between two deliveries, publishes refused.
@@ -120,7 +120,7 @@ async function run(
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('orchestrator under network faults towards one broker (fault relay)', () => {
-  it('50 ms delay, a reset and a 4 s blackhole of broker B: no QoS 1 message lost', async (t) => {
+  it('50 ms delay, a 2 kB/s throttle, a reset and a 4 s blackhole of broker B: no QoS 1 message lost', async (t) => {
     const { url, relay, orchestrator } = await stack(t);
     /** Marks when broker B's links stop (or start again) counting as in place for every session. */
     const watchB = async (mark: (what: string) => void, ms: number) => {
@@ -146,7 +146,11 @@ describe('orchestrator under network faults towards one broker (fault relay)', (
       mark('B: +50 ms delay each way');
       await sleep(2000);
       relay.setDelay(0);
-      mark('B: delay off');
+      mark('B: delay off; throttled to 2 kB/s each way');
+      relay.setBandwidth(2000);
+      await sleep(2000);
+      relay.setBandwidth(undefined);
+      mark('B: throttle off');
       await sleep(1000);
       mark(`B: reset (${relay.connections} connections)`);
       relay.reset();
