@@ -3,6 +3,7 @@ import { loadConfig } from '../common/config/load.ts';
 import { ConfigError, type FieldProblem, TimeoutError } from '../common/errors.ts';
 import { createRootLogger } from '../common/logger.ts';
 import { formatHostPort, type HostPort, parseHostPort } from '../common/net/host-port.ts';
+import { requireTokenOffLoopback } from '../common/net/loopback.ts';
 import { onShutdown } from '../common/shutdown.ts';
 import { type AdminServer, startAdminServer } from '../orchestrator/admin/admin-server.ts';
 import { Orchestrator } from '../orchestrator/orchestrator.ts';
@@ -107,6 +108,8 @@ export function parseOrchestratorArgs(
   const adminToken = values['admin-token'] ?? env.BROKEL_ADMIN_TOKEN;
   if (values.admin !== undefined && adminToken === '')
     throw problem(values['admin-token'] === undefined ? 'BROKEL_ADMIN_TOKEN' : '--admin-token', 'is empty');
+  const admin = values.admin === undefined ? undefined : parseHostPort(values.admin, '--admin');
+  if (admin) requireTokenOffLoopback(admin.host, adminToken, '--admin-token', '--admin');
   return {
     listen,
     brokers: parseBrokerList(values.brokers),
@@ -117,7 +120,7 @@ export function parseOrchestratorArgs(
       values['qos2-on-broker-loss'] === undefined
         ? undefined
         : oneOf(values['qos2-on-broker-loss'], ['resend', 'drop'] as const, '--qos2-on-broker-loss'),
-    admin: values.admin === undefined ? undefined : parseHostPort(values.admin, '--admin'),
+    admin,
     adminToken: values.admin === undefined ? undefined : adminToken,
     tls:
       certFile !== undefined && keyFile !== undefined ? { certFile, keyFile, listen: tlsListen } : undefined,
@@ -193,11 +196,6 @@ export async function runOrchestrator(
       parts.push(`MQTT over TLS on ${formatHostPort({ ...settings.tls.listen, port: tlsPort })}`);
     }
     if (settings.admin) {
-      if (settings.adminToken === undefined && !/^(127\.|::1$|localhost$)/.test(settings.admin.host))
-        log.warn(
-          { admin: formatHostPort(settings.admin) },
-          'admin API without a token on a non-loopback address',
-        );
       admin = await startAdminServer({
         orchestrator,
         host: settings.admin.host,

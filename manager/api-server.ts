@@ -4,6 +4,7 @@ import { HttpError } from '../common/errors.ts';
 import type { Reply } from '../common/http/http-io.ts';
 import { type JsonServer, startJsonServer } from '../common/http/json-server.ts';
 import type { Logger } from '../common/logger.ts';
+import { requireTokenOffLoopback } from '../common/net/loopback.ts';
 import { DashboardHub, type DashboardSources } from './dashboard/hub.ts';
 import { dashboardFile } from './dashboard/static.ts';
 import type { Manager } from './manager.ts';
@@ -21,7 +22,7 @@ export type ManagerApi = JsonServer;
  * with a dashboard, `GET /` (the page), `/api/dashboard` (one snapshot) and `/api/events` (snapshots as
  * server-sent events); `POST /api/scale` (admin token) sets or clears a level's manual target;
  * `POST /api/rebalance` starts a rebalance (docs/rebalancing.md). Bound to loopback by default
- * (`api.listen`).
+ * (`api.listen`); off loopback it refuses to start without an admin token.
  */
 export async function startManagerApi(options: {
   manager: Manager;
@@ -37,6 +38,7 @@ export async function startManagerApi(options: {
   /** The deployment's admin token: `POST /api/scale` needs it (no scale route without it). */
   adminToken?: string;
 }): Promise<ManagerApi> {
+  requireTokenOffLoopback(options.host, options.adminToken, 'manager.adminToken', 'api.listen');
   const hub = options.dashboard ? new DashboardHub(options.dashboard, options.log) : undefined;
   const registry =
     options.registries && options.registries.length > 0

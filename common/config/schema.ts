@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseCidr } from '../net/cidr.ts';
+import { isLoopbackHost } from '../net/loopback.ts';
 
 /**
  * The brokel.yaml contract (ARCHITECTURE.md, "Config"). Every field has a default so `brokel up`
@@ -197,7 +198,7 @@ export const configSchema = z
         actionTimeoutSeconds: z.number().min(1).max(3600).default(180),
         /** A draining broker is idle once nothing was in flight and nothing delivered for this long. */
         drainQuietSeconds: z.number().min(0).max(600).default(2),
-        /** Admin token for the orchestrators; a random one per run when absent. */
+        /** Admin token for the orchestrators and POST /api/scale; a random one per run when absent. Required when api.listen is not a loopback address. */
         adminToken: z.string().min(16).optional(),
       })
       .prefault({}),
@@ -327,6 +328,14 @@ export const configSchema = z
         code: 'custom',
         path: ['sla', 'maxReplicas'],
         message: `${config.sla.maxReplicas} is below the levels' minimums together (${floor})`,
+      });
+    }
+    const apiHost = /^\[?(.*?)\]?:\d+$/.exec(config.api.listen)?.[1] ?? '';
+    if (config.manager.adminToken === undefined && !isLoopbackHost(apiHost)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['manager', 'adminToken'],
+        message: `is required when api.listen (${config.api.listen}) is not a loopback address`,
       });
     }
   });

@@ -5,6 +5,7 @@ import { bearerTokenMatches } from '../../common/http/auth.ts';
 import { MAX_BODY_BYTES, parseJson, type Reply, readBody } from '../../common/http/http-io.ts';
 import { startJsonServer } from '../../common/http/json-server.ts';
 import type { Logger } from '../../common/logger.ts';
+import { requireTokenOffLoopback } from '../../common/net/loopback.ts';
 import type { Orchestrator } from '../orchestrator.ts';
 import { type RouteName, resolveRoute } from './routes.ts';
 
@@ -19,7 +20,10 @@ export interface AdminServerOptions {
   host: string;
   /** 0 picks a free port; the bound one is returned. */
   port: number;
-  /** When set, every route (health and metrics too) needs `Authorization: Bearer <token>`. */
+  /**
+   * When set, every route (health and metrics too) needs `Authorization: Bearer <token>`. Required
+   * when `host` is not a loopback address (a ConfigError otherwise).
+   */
   token?: string | undefined;
   log: Logger;
   maxBodyBytes?: number;
@@ -38,6 +42,7 @@ export interface AdminServer {
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
   const { orchestrator: target, log } = options;
   const token = options.token === '' ? undefined : options.token;
+  requireTokenOffLoopback(options.host, token, 'token', 'host'); // no open admin API off this machine
   const maxBodyBytes = options.maxBodyBytes ?? MAX_BODY_BYTES;
 
   const handlers: Record<RouteName, (body: unknown) => Promise<Reply> | Reply> = {

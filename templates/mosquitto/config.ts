@@ -20,6 +20,12 @@ export const mosquittoParamsSchema = z.strictObject({
   /** Largest accepted packet in bytes; 0 = MQTT's own limit (256 MiB). */
   maxPacketSizeBytes: z.number().int().min(0).default(0),
   persistence: z.boolean().default(true),
+  /**
+   * Lines of a Mosquitto `acl_file` (`user alice`, `topic read a/#`, `pattern write c/%u/#`); absent:
+   * no ACL, every client may use every topic. Authorization stays the broker's: the orchestrator
+   * passes its PUBACK/SUBACK reason codes through.
+   */
+  acl: z.array(z.string().regex(/^[^\n\r]*$/, 'is not one line')).optional(),
   /** Mosquitto's log types to print; `error warning notice information` by default. */
   logTypes: z
     .array(z.enum(['error', 'warning', 'notice', 'information', 'debug', 'all']))
@@ -37,6 +43,8 @@ export interface MosquittoConfInput {
   port: number;
   dataDir: string;
   passwordFile: string | undefined;
+  /** The rendered `acl_file` (the `acl` param's lines); none when absent. */
+  aclFile?: string | undefined;
   params: MosquittoParams;
 }
 
@@ -52,6 +60,7 @@ export function renderMosquittoConf(input: MosquittoConfInput): string {
     'set_tcp_nodelay true',
     input.passwordFile ? 'allow_anonymous false' : 'allow_anonymous true',
     ...(input.passwordFile ? [`password_file ${input.passwordFile}`] : []),
+    ...(input.aclFile ? [`acl_file ${input.aclFile}`] : []),
     `persistence ${params.persistence}`,
     `persistence_location ${input.dataDir.endsWith('/') ? input.dataDir : `${input.dataDir}/`}`,
     'autosave_interval 60',

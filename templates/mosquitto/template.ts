@@ -25,11 +25,14 @@ export const mosquittoTemplate: ReplicaTemplate = {
         mode: 0o600,
       });
     }
+    let aclFile: string | undefined;
+    if (params.acl !== undefined) {
+      aclFile = join(ctx.dataDir, 'acl');
+      await writeFile(aclFile, `${params.acl.join('\n')}\n`, { mode: 0o600 });
+    }
     const confFile = join(ctx.dataDir, 'mosquitto.conf');
-    await writeFile(
-      confFile,
-      renderMosquittoConf({ host: ctx.host, port: ctx.port, dataDir: ctx.dataDir, passwordFile, params }),
-    );
+    const { host, port, dataDir } = ctx;
+    await writeFile(confFile, renderMosquittoConf({ host, port, dataDir, passwordFile, aclFile, params }));
     // Run as root, Mosquitto drops to the `mosquitto` user: its data dir must be that user's.
     await chownTree(ctx.dataDir, 'mosquitto');
     return { command: 'mosquitto', args: ['-c', confFile] };

@@ -23,6 +23,14 @@ export const rabbitmqParamsSchema = z.strictObject({
   memoryHighWatermarkMiB: z.number().int().min(128).max(1_048_576).default(1024),
   /** Unacknowledged QoS 1 deliveries per MQTT subscriber (`mqtt.prefetch`; RabbitMQ's default 10). */
   prefetch: z.number().int().min(1).max(65_535).default(10),
+  /**
+   * Topic permissions (RabbitMQ's topic authorisation, on `amq.topic`, where MQTT publishes): per user,
+   * regular expressions over the routing key (the MQTT topic with `/` read as `.`) it may write
+   * (publish) and read (subscribe). Absent: every user may use every topic.
+   */
+  topicPermissions: z
+    .array(z.strictObject({ user: z.string().min(1), write: z.string(), read: z.string() }))
+    .optional(),
 });
 
 export type RabbitmqParams = z.infer<typeof rabbitmqParamsSchema>;

@@ -34,6 +34,8 @@ export interface DefinitionsInput {
   tags: readonly string[];
   /** One salt per user; random when absent (tests pass fixed ones). */
   salt?: () => Buffer;
+  /** Per-user topic permissions on amq.topic; none when absent. */
+  topicPermissions?: ReadonlyArray<{ user: string; write: string; read: string }>;
 }
 
 /**
@@ -57,6 +59,17 @@ export function renderDefinitions(input: DefinitionsInput): string {
       write: '.*',
       read: '.*',
     })),
+    ...(input.topicPermissions
+      ? {
+          topic_permissions: input.topicPermissions.map((p) => ({
+            user: p.user,
+            vhost: input.vhost,
+            exchange: 'amq.topic',
+            write: p.write,
+            read: p.read,
+          })),
+        }
+      : {}),
   };
   return `${JSON.stringify(definitions, null, 2)}\n`;
 }

@@ -46,9 +46,13 @@ export const rabbitmqTemplate: ReplicaTemplate = {
     const definitionsFile = join(ctx.dataDir, 'definitions.json');
     const users = anonymous ? [anonymous] : ctx.users;
     const tags = params.management ? ['administrator'] : [];
-    await writeFile(definitionsFile, renderDefinitions({ users, vhost: params.vhost, tags }), {
-      mode: 0o600,
-    });
+    await writeFile(
+      definitionsFile,
+      renderDefinitions({ users, vhost: params.vhost, tags, topicPermissions: params.topicPermissions }),
+      {
+        mode: 0o600,
+      },
+    );
     const conf = renderRabbitmqConf({
       host: ctx.host,
       port: ctx.port,

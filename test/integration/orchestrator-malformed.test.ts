@@ -6,6 +6,7 @@ import type { Packet } from 'mqtt-packet';
 import type { OrchestratorLimits } from '../../orchestrator/limits.ts';
 import type { Orchestrator } from '../../orchestrator/orchestrator.ts';
 import type { Session } from '../../orchestrator/session/session.ts';
+import { fuzzCase, PINGREQ } from '../helpers/fuzz-frames.ts';
 import {
   connectInMemory,
   connectPacket,
@@ -14,10 +15,8 @@ import {
   expectPacket,
   handshake,
   mqttString,
-  mutate,
   nextPacket,
   Rng,
-  randomPacket,
   rawPacket,
   ShadowParser,
   summary,
@@ -226,7 +225,6 @@ const FUZZ_WORKERS = 16;
 const FUZZ_BUDGET_MS = 55_000;
 /** How long the server has to answer (or close) after each case before it counts as hung. */
 const ANSWER_MS = 2000;
-const PINGREQ = encode({ cmd: 'pingreq' }, 4);
 
 /** The answer a server owes a client packet on an open connection, as `cmd:messageId`. */
 function owedAnswer(p: Packet): string | undefined {
@@ -247,33 +245,6 @@ function owedAnswer(p: Packet): string | undefined {
 }
 
 const answerKey = (p: Packet) => `${p.cmd}:${p.messageId ?? ''}`;
-
-/** One fuzz case: random bytes, a valid packet, a mutated one, or several merged in one write. */
-function fuzzCase(rng: Rng, version: 4 | 5, tag: string, first: boolean): { bytes: Buffer; label: string } {
-  const packetBytes = (withConnect: boolean): { bytes: Buffer; label: string } => {
-    const v = rng.chance(0.1) ? (version === 5 ? 4 : 5) : version; // sometimes the wrong level
-    const packet = randomPacket(rng, v, tag, withConnect);
-    try {
-      return { bytes: encode(packet, v), label: `${packet.cmd}@v${v}` };
-    } catch {
-      return { bytes: PINGREQ, label: `pingreq (${packet.cmd}@v${v} did not encode)` };
-    }
-  };
-  const one = (): { bytes: Buffer; label: string } => {
-    const r = rng.next();
-    if (r < 0.2) return { bytes: rng.bytes(rng.range(1, 64)), label: 'random bytes' };
-    const valid = packetBytes(first);
-    if (r < 0.3) return valid;
-    const m = mutate(valid.bytes, rng);
-    return { bytes: m.bytes, label: `${valid.label} ${m.how}` };
-  };
-  if (rng.chance(0.85)) return one();
-  const parts = Array.from({ length: rng.range(2, 4) }, one);
-  return {
-    bytes: Buffer.concat(parts.map((p) => p.bytes)),
-    label: `merged[${parts.map((p) => p.label).join(', ')}]`,
-  };
-}
 
 interface FuzzStats {
   cases: number;
