@@ -88,3 +88,14 @@ export function mosquittoPasswordLine(user: TemplateUser, salt: Buffer = randomB
   const hash = pbkdf2Sync(user.password, salt, 101, 64, 'sha512');
   return `${user.username}:$7$101$${salt.toString('base64')}$${hash.toString('base64')}`;
 }
+
+/**
+ * The `acl_file`: the operator's lines after one pattern that lets every user read and write the
+ * orchestrators' reserved space (`$brokel/`: the session registry's records, written through each
+ * client's own upstream connection). Without it Mosquitto denies those writes and, being Mosquitto,
+ * closes the client's upstream connection on the denied publish. Clients never reach that space: the
+ * orchestrator refuses it to them (docs/persistent-sessions.md).
+ */
+export function renderAclFile(lines: readonly string[]): string {
+  return `pattern readwrite $brokel/#\n${lines.join('\n')}\n`;
+}

@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chownTree } from '../../common/os-user.ts';
 import type { ProcessSpec, RenderContext, ReplicaTemplate } from '../template.ts';
-import { mosquittoPasswordLine, parseMosquittoParams, renderMosquittoConf } from './config.ts';
+import { mosquittoPasswordLine, parseMosquittoParams, renderAclFile, renderMosquittoConf } from './config.ts';
 
 /** Eclipse Mosquitto 2.0 (Debian 12: 2.0.11). MQTT 3.1.1 and 5.0, QoS 0–2. Boots in ~15 ms. */
 export const mosquittoTemplate: ReplicaTemplate = {
@@ -28,7 +28,7 @@ export const mosquittoTemplate: ReplicaTemplate = {
     let aclFile: string | undefined;
     if (params.acl !== undefined) {
       aclFile = join(ctx.dataDir, 'acl');
-      await writeFile(aclFile, `${params.acl.join('\n')}\n`, { mode: 0o600 });
+      await writeFile(aclFile, renderAclFile(params.acl), { mode: 0o600 });
     }
     const confFile = join(ctx.dataDir, 'mosquitto.conf');
     const { host, port, dataDir } = ctx;

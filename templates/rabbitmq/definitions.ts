@@ -65,11 +65,18 @@ export function renderDefinitions(input: DefinitionsInput): string {
             user: p.user,
             vhost: input.vhost,
             exchange: 'amq.topic',
-            write: p.write,
-            read: p.read,
+            // The orchestrators' reserved space ($brokel/, the session registry's records written
+            // through each client's own connection) stays writable and readable for every user.
+            write: withReservedSpace(p.write),
+            read: withReservedSpace(p.read),
           })),
         }
       : {}),
   };
   return `${JSON.stringify(definitions, null, 2)}\n`;
+}
+
+/** A topic-permission regex (on routing keys: `/` becomes `.`) that also allows `$brokel.…`. */
+export function withReservedSpace(regex: string): string {
+  return `^\\$brokel\\.|${regex}`;
 }
