@@ -110,8 +110,12 @@ export class InboundPublishes {
           ?.upstream.send({ ...existing.packet, messageId: existing.upId, dup: true });
       return;
     }
-    if (this.inflight.size + this.ackedHeld >= this.maxInflight && this.ctx.version === 5) {
-      return this.ctx.protocolError(`more than ${this.maxInflight} unacknowledged publishes`, 0x93); // receive maximum exceeded
+    // A v5 client is paused at the Receive Maximum we announced (updatePause); what it had already
+    // sent then still arrives. Only a client that goes a whole further window past it is refused:
+    // MQTT.js ignores a server's Receive Maximum, and acknowledgements held in PUBLISH order
+    // (ack-order.ts) behind a broker that went silent would otherwise cost it its connection.
+    if (this.inflight.size + this.ackedHeld >= 2 * this.maxInflight && this.ctx.version === 5) {
+      return this.ctx.protocolError(`more than ${2 * this.maxInflight} unacknowledged publishes`, 0x93); // receive maximum exceeded [MQTT-3.3.4-7]
     }
     const entry: InFlight = {
       downId,
@@ -469,7 +473,11 @@ export class InboundPublishes {
 
   /** The session's pause reasons are a set: pausing twice or resuming an unpaused reason is a no-op. */
   private updatePause(): void {
-    const atBrokers = this.inflight.size + this.ackedHeld - this.receivedCount - this.windows.waitingCount;
+    // v5: everything the client has not had acknowledged counts (its Receive Maximum, ours to announce);
+    // 3.1.1: publishes waiting for a broker slot do not (they are bounded by maxWaitingBytes instead).
+    // Neither counts QoS 2 publishes already PUBREC'd: their PUBRELs may be behind what we would not read.
+    const waiting = this.ctx.version === 5 ? 0 : this.windows.waitingCount;
+    const atBrokers = this.inflight.size + this.ackedHeld - this.receivedCount - waiting;
     if (atBrokers >= this.maxInflight || this.waitingBytes >= this.maxWaitingBytes)
       this.ctx.pauseClient('in-flight window full');
     else this.ctx.resumeClient('in-flight window full');
