@@ -27,6 +27,12 @@ export function followRedirects(
   if (reresolve) client.options.reconnectPeriod = 0;
   let referred = false;
   let pending = false;
+  // end() ran: never reconnect again. (With reconnectPeriod 0 MQTT.js clears `disconnecting` once it
+  // has ended, so that flag alone let a reconnect scheduled just before end() revive the client.)
+  let ended = false;
+  client.once('end', () => {
+    ended = true;
+  });
   const moveTo = (host: string, port: number) => {
     client.options.host = host;
     client.options.hostname = host;
@@ -50,7 +56,7 @@ export function followRedirects(
   client.on('close', () => {
     const wasReferred = referred;
     referred = false;
-    if (!reresolve || pending || client.disconnecting || periodMs <= 0) return;
+    if (!reresolve || pending || ended || client.disconnecting || periodMs <= 0) return;
     pending = true;
     const lookup = wasReferred
       ? Promise.resolve()
@@ -64,7 +70,7 @@ export function followRedirects(
     const wait = new Promise((resolve) => setTimeout(resolve, periodMs));
     void Promise.all([lookup, wait]).then(() => {
       pending = false;
-      if (client.connected || client.disconnecting) return;
+      if (ended || client.connected || client.disconnecting || client.disconnected) return;
       client.reconnect({ incomingStore: client.incomingStore, outgoingStore: client.outgoingStore });
     });
   });
