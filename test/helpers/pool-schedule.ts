@@ -2,18 +2,12 @@
  * The randomized pool-change test's pure parts: a seeded random source, the schedule of pool changes
  * and publishes a seed stands for, and the oracle that judges what the clients saw (issue #10, "Tests").
  */
+import { mulberry32 } from '../../workload/taxi-rome/random.ts';
 
-/** mulberry32: a small, fast, seeded PRNG; the same seed gives the same run everywhere. */
+/** mulberry32 (the project's seeded PRNG); the same seed gives the same run everywhere. */
 export function rng(seed: number): () => number {
   // Consecutive seeds would start alike: spread them first (a multiplicative hash).
-  let a = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
+  return mulberry32(Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b));
 }
 
 export type PoolEvent =
