@@ -8,6 +8,7 @@ import type { SessionContext, UpstreamLink } from './context.ts';
 import { EMPTY, type InFlight, MAX_ATTEMPTS, type Qos2Options } from './inflight-publish.ts';
 import { ReplayWindow } from './replay-window.ts';
 import { RetainedHold, unsettledRetained } from './retained-hold.ts';
+import { RetainedOrder } from './retained-order.ts';
 import { type TopicAliases, topicNameProblem } from './topic-alias.ts';
 
 const NONE: readonly string[] = [];
@@ -44,6 +45,10 @@ export class InboundPublishes {
   };
   /** QoS 1 publishes acknowledged by each broker recently (see limits.replayWindowMs). */
   private readonly recent: ReplayWindow;
+  /** Per topic, the session's latest retained publish: no replay puts back an older one (with `recent`). */
+  private readonly retainedOrder: RetainedOrder | undefined;
+  private readonly superseded = (p: IPublishPacket, seq: number): boolean =>
+    this.retainedOrder?.superseded(p.topic, seq) ?? false;
   /** Retained publishes waiting for a retained move to finish; none unless the pool has a fence. */
   private readonly held: RetainedHold<InFlight> | undefined;
 
@@ -59,6 +64,7 @@ export class InboundPublishes {
     retainedFence?: () => RetainedFence,
   ) {
     this.recent = new ReplayWindow(replay.windowMs, replay.maxMessages);
+    this.retainedOrder = this.recent.enabled ? new RetainedOrder(() => this.retainedInUse()) : undefined;
     this.held = retainedFence ? new RetainedHold(retainedFence, maxWaitingBytes) : undefined;
   }
 
@@ -89,6 +95,7 @@ export class InboundPublishes {
       forward.properties = rest;
     }
     if (packet.qos === 0) {
+      if (packet.retain) this.retainedOrder?.arrive(forward.topic);
       if (packet.retain && this.held?.holds(forward.topic)) return this.hold(forward, undefined);
       this.routeQos0(forward);
       return;
@@ -128,6 +135,7 @@ export class InboundPublishes {
       attempts: 0,
       ack: undefined,
       done: false,
+      retainSeq: packet.retain && this.retainedOrder ? this.retainedOrder.arrive(forward.topic) : 0,
     };
     this.inflight.set(downId, entry);
     this.order.push(entry);
@@ -158,6 +166,7 @@ export class InboundPublishes {
       attempts: 0,
       ack: undefined,
       done: true,
+      retainSeq: 0,
     };
     this.order.push(entry);
     this.acknowledge(entry, { cmd, messageId: downId, ...reason });
@@ -319,7 +328,8 @@ export class InboundPublishes {
           break;
         }
         this.forget(entry);
-        if (this.recent.enabled) this.recent.remember(link.brokerId, entry.packet, Date.now());
+        if (this.recent.enabled)
+          this.recent.remember(link.brokerId, entry.packet, Date.now(), entry.retainSeq);
         this.acknowledge(entry, { cmd: 'puback', messageId: downId, ...relayed });
         break;
       case 'pubrec':
@@ -399,11 +409,12 @@ export class InboundPublishes {
 
   /**
    * A broker died (not a planned removal): QoS 1 publishes it acknowledged within the replay window
-   * may not have reached their subscribers yet; they are sent again through another broker.
+   * may not have reached their subscribers yet; they are sent again through another broker. A retained
+   * one is not when the client published on its topic since (retained-order.ts): the newer value wins.
    */
   replayRecent(brokerId: string): number {
     let sent = 0;
-    for (const packet of this.recent.take(brokerId)) {
+    for (const packet of this.recent.take(brokerId, this.superseded)) {
       const link = this.pick(packet, [brokerId]);
       const upId = link?.ids.allocate({ kind: 'republish' });
       if (!link || upId === undefined) continue;
@@ -412,6 +423,12 @@ export class InboundPublishes {
       sent += 1;
     }
     return sent;
+  }
+
+  /** Topics RetainedOrder must keep: retained publishes in the replay windows or in flight. */
+  private *retainedInUse(): Iterable<string> {
+    yield* this.recent.retainedTopics();
+    for (const entry of this.inflight.values()) if (entry.retainSeq > 0) yield entry.packet.topic;
   }
 
   /** A broker went down: publishes it had not acknowledged go to another broker. */

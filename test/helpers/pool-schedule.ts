@@ -126,10 +126,9 @@ export interface Checks {
   retained: boolean;
   /**
    * Known defects, reported apart instead of failing (see the switches in the test): a retained move
-   * re-delivers the moved value to live subscribers (a QoS 2 retained message arrives twice); a
-   * retained value older than the last comes back after a broker was killed.
+   * re-delivers the moved value to live subscribers (a QoS 2 retained message arrives twice).
    */
-  known: { moveRedelivery: boolean; staleAfterKill: boolean };
+  known: { moveRedelivery: boolean };
 }
 
 export interface Verdict {
@@ -181,12 +180,9 @@ export function judge(schedule: Schedule, seen: Observed, checks: Checks, subs: 
     const killedAfter =
       seen.lastKillAtMs !== undefined && (ackedAt === undefined || seen.lastKillAtMs >= ackedAt);
     if (got.length > 1) problems.push(`${topic}: ${got.length} retained values (${got.join(', ')})`);
-    else if (got.length === 1 && got[0] !== expected) {
-      const afterKill = seen.lastKillAtMs !== undefined && checks.known.staleAfterKill;
-      (afterKill ? known : problems).push(
-        `${topic}: stale retained ${got[0]}, last was ${expected ?? 'a clear'}`,
-      );
-    } else if (got.length === 0 && expected !== undefined && !killedAfter)
+    else if (got.length === 1 && got[0] !== expected)
+      problems.push(`${topic}: stale retained ${got[0]}, last was ${expected ?? 'a clear'}`);
+    else if (got.length === 0 && expected !== undefined && !killedAfter)
       problems.push(`${topic}: retained ${expected} missing`);
   }
   return { problems, known };

@@ -36,12 +36,9 @@ const WITH_BROKER_DEATH = true;
  * - KNOWN_MOVE_REDELIVERY (h2): a retained move publishes the moved value on its new owner, so live
  *   subscribers get that message again (a QoS 2 retained message twice): most seeds with a join or
  *   a drain (seeds 4, 7, 9: joins only).
- * - KNOWN_STALE_RETAINED_AFTER_KILL (h2 × h3): after a SIGKILL, a retained topic holds an older value
- *   than its last acknowledged one (an earlier QoS 1 retained publish re-sent from the replay window
- *   after a newer one, it seems): some seeds with a kill (6, 12, 13, 15, 19; 2, 5 on another run).
+ * (A stale retained value after a SIGKILL, once reported here, is fixed: retained-order.ts.)
  */
 const KNOWN_MOVE_REDELIVERY = true;
-const KNOWN_STALE_RETAINED_AFTER_KILL = true;
 
 /** 20 seeds by default; `BROKEL_SEED=n` reruns one, `BROKEL_SEEDS=k` runs seeds 1..k. */
 const SEEDS = process.env.BROKEL_SEED
@@ -305,7 +302,7 @@ async function runSeed(t: TestContext, schedule: Schedule, brokers: TestMosquitt
       // re-sends what that broker had PUBREC'd, so a duplicate is allowed then (h3).
       qos2ExactlyOnce: lastKillAtMs === undefined,
       retained: CHECK_RETAINED,
-      known: { moveRedelivery: KNOWN_MOVE_REDELIVERY, staleAfterKill: KNOWN_STALE_RETAINED_AFTER_KILL },
+      known: { moveRedelivery: KNOWN_MOVE_REDELIVERY },
     },
     SUBSCRIBERS.map((s) => s.name),
   );
