@@ -1,4 +1,5 @@
 import type { IPublishPacket, Packet } from 'mqtt-packet';
+import { hasMoveMarker } from '../../common/move-marker.ts';
 import { type RetainedFence, unmovableRetainedTopic } from '../pool/retained-fence.ts';
 import { isReservedTopic } from '../registry/reserved.ts';
 import type { Router } from '../routing/strategies.ts';
@@ -78,6 +79,9 @@ export class InboundPublishes {
     const problem = topicNameProblem(resolved.topic);
     if (problem) return this.ctx.protocolError(problem, 0x90);
     if (isReservedTopic(resolved.topic)) return this.refuseReserved(packet);
+    // The retained move's marker is ours (common/move-marker.ts): a client's would hide its message.
+    if (packet.properties?.userProperties && hasMoveMarker(packet.properties.userProperties))
+      return this.refuseReserved(packet, 0x87, 'publish with the reserved user property refused');
     if (packet.retain && unmovableRetainedTopic(resolved.topic)) {
       // A '$' topic's retained value could never be found to be moved (docs/retained-moves.md).
       return this.ctx.protocolError(
@@ -147,12 +151,17 @@ export class InboundPublishes {
    * A publish into the session registry's reserved space goes to no broker. v5: PUBACK / PUBREC
    * 0x90 (Topic Name invalid: well-formed, not accepted); 3.1.1 has no way to say no, so it is
    * acknowledged and dropped, as Mosquitto does with a publish its ACL denies. QoS 0: dropped.
+   * The same for a publish carrying the move marker (v5 only: 0x87 Not authorized).
    */
-  private refuseReserved(packet: IPublishPacket): void {
-    this.ctx.log.info({ topic: packet.topic }, 'publish to the reserved topic space refused');
+  private refuseReserved(
+    packet: IPublishPacket,
+    reasonCode = 0x90,
+    why = 'publish to the reserved topic space refused',
+  ): void {
+    this.ctx.log.info({ topic: packet.topic }, why);
     if (packet.qos === 0) return;
     const downId = packet.messageId ?? 0;
-    const reason = this.ctx.version === 5 ? { reasonCode: 0x90 } : {};
+    const reason = this.ctx.version === 5 ? { reasonCode } : {};
     const cmd = packet.qos === 1 ? 'puback' : 'pubrec';
     // Never in flight, but its answer still goes after every earlier publish's ([MQTT-4.6.0-2], -3).
     const entry: InFlight = {

@@ -124,17 +124,6 @@ export interface Checks {
   acknowledgements: boolean;
   qos2ExactlyOnce: boolean;
   retained: boolean;
-  /**
-   * Known defects, reported apart instead of failing (see the switches in the test): a retained move
-   * re-delivers the moved value to live subscribers (a QoS 2 retained message arrives twice).
-   */
-  known: { moveRedelivery: boolean };
-}
-
-export interface Verdict {
-  problems: string[];
-  /** Problems that match a known defect whose switch is on. */
-  known: string[];
 }
 
 /**
@@ -143,9 +132,8 @@ export interface Verdict {
  * after a topic's last write takes that value with it (retained messages live on one broker): then
  * "none" is accepted too, a stale value never. Returns the problems found, empty when none.
  */
-export function judge(schedule: Schedule, seen: Observed, checks: Checks, subs: readonly string[]): Verdict {
+export function judge(schedule: Schedule, seen: Observed, checks: Checks, subs: readonly string[]): string[] {
   const problems: string[] = [];
-  const known: string[] = [];
   const all = schedule.publishes.flat();
   for (const p of all) {
     if (p.qos === 0) continue;
@@ -162,13 +150,11 @@ export function judge(schedule: Schedule, seen: Observed, checks: Checks, subs: 
     seen.received.forEach((got, i) => {
       const n = got.get(payload) ?? 0;
       if (n === 0) problems.push(`${subs[i]} never received ${payload}`);
-      else if (p.qos === 2 && n > 1 && checks.qos2ExactlyOnce) {
-        const moved = p.retainKey !== undefined && checks.known.moveRedelivery;
-        (moved ? known : problems).push(`${subs[i]} received QoS 2 ${payload} ${n} times`);
-      }
+      else if (p.qos === 2 && n > 1 && checks.qos2ExactlyOnce)
+        problems.push(`${subs[i]} received QoS 2 ${payload} ${n} times`);
     });
   }
-  if (!checks.retained) return { problems, known };
+  if (!checks.retained) return problems;
   const last = new Map<string, PlannedPublish>();
   for (const p of all) if (p.retainKey !== undefined) last.set(retainTopic(schedule.seed, p), p);
   const topics = new Set([...last.keys(), ...seen.retained.keys()]);
@@ -185,7 +171,7 @@ export function judge(schedule: Schedule, seen: Observed, checks: Checks, subs: 
     else if (got.length === 0 && expected !== undefined && !killedAfter)
       problems.push(`${topic}: retained ${expected} missing`);
   }
-  return { problems, known };
+  return problems;
 }
 
 /** A clear's acknowledgement key (its payload is empty). */
