@@ -109,8 +109,9 @@ export class OutboundDeliveries {
    * sent on an established subscription, whose client had the value live already: 3.1.1 [MQTT-3.3.1-9],
    * v5 Retain As Published 0 [MQTT-3.3.1-12]. Acknowledged upstream, not delivered (a QoS 2 one's PUBREL
    * then finds no delivery and gets its PUBCOMP in onBrokerPubrel). One sent as retained on a new
-   * subscription (RETAIN 1: 3.1.1 [MQTT-3.3.1-8], v5 §3.3.1.3) is delivered, the marker stripped. A v5 subscription with
-   * Retain As Published 1 gets live copies with RETAIN 1 too [MQTT-3.3.1-13]: delivered, as before.
+   * subscription (RETAIN 1: 3.1.1 [MQTT-3.3.1-8], v5 §3.3.1.3) is delivered, the marker stripped
+   * (deliver). A v5 subscription with Retain As Published 1 gets live copies with RETAIN 1 too
+   * [MQTT-3.3.1-13]: those are delivered, as before (docs/retained-moves.md).
    */
   private dropMoveCopy(link: UpstreamLink, packet: IPublishPacket): void {
     if (packet.qos === 0) return;
