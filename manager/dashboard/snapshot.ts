@@ -16,6 +16,8 @@ export interface ManagerView {
     reason: string;
     time: string;
   }>;
+  /** The rebalance or evacuation under way, or the last one (Manager.status()). */
+  rebalance?: { kind: string; reason: string; state: string; moved: number; rounds: number } | null;
 }
 
 export interface LevelSettings {
@@ -133,6 +135,11 @@ export class SnapshotBuilder {
     const orchestratorLevel = manager.levels.find((l) => l.level === 'orchestrator');
     const brokerLevel = manager.levels.find((l) => l.level === 'broker');
     const inProgress: string[] = [];
+    const moving = manager.rebalance;
+    if (moving?.state === 'running')
+      inProgress.push(
+        `${moving.kind} (${moving.reason}): round ${moving.rounds}, ${moving.moved} sessions moved so far`,
+      );
     for (const l of manager.levels) {
       if (l.actionInFlight) inProgress.push(`${l.level}: ${l.actionInFlight}`);
       for (const r of l.replicas) {

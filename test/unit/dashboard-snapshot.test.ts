@@ -144,6 +144,31 @@ describe('dashboard snapshot (pure)', () => {
     assert.deepEqual(s.inProgress, ['broker: add']);
     assert.equal(s.decisions.length, 1);
     assert.equal(s.dnsAnswers, undefined, 'no answer tally given: none to show');
+    // A rebalance under way is in progress too (issue #16: "a rebalance/drain in progress").
+    const rebalance = {
+      kind: 'rebalance',
+      reason: 'orchestrator joined',
+      state: 'running',
+      moved: 7,
+      rounds: 1,
+    };
+    const moving = builder.build({
+      ...base,
+      nowMs: 2000,
+      manager: { ...managerView(3), rebalance },
+      orchestrators: new Map([['o1', orchestratorStatus(500, 300)]]),
+    });
+    assert.deepEqual(moving.inProgress, [
+      'rebalance (orchestrator joined): round 1, 7 sessions moved so far',
+      'broker: add',
+    ]);
+    const done = builder.build({
+      ...base,
+      nowMs: 3000,
+      manager: { ...managerView(4), rebalance: { ...rebalance, state: 'finished' } },
+      orchestrators: new Map([['o1', orchestratorStatus(500, 300)]]),
+    });
+    assert.deepEqual(done.inProgress, ['broker: add']);
   });
 
   it('groups geo-dns answers by client region, busiest first, with per-second rates from the second poll', () => {
