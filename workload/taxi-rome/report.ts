@@ -26,7 +26,15 @@ export interface RunFacts {
   startedAt: string;
   /** Seconds since the application start (first publish) of the last delivery (or acknowledgement). */
   applicationSeconds: number;
-  publish: { sent: number; acked: number; failed: number; seconds: number; reconnects: number };
+  publish: {
+    sent: number;
+    acked: number;
+    failed: number;
+    seconds: number;
+    reconnects: number;
+    /** Publishes sent again after the client failed them unacknowledged. */
+    resent?: number;
+  };
   delivery: DeliverySummary;
   complete: boolean;
   samples: ReplicaSample[];

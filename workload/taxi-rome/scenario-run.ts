@@ -242,6 +242,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
         failed: published.failed,
         seconds: published.seconds,
         reconnects: published.publishers.reduce((a, p) => a + (p.reconnects ?? 0), 0),
+        resent: published.publishers.reduce((a, p) => a + (p.resent ?? 0), 0),
       },
       delivery: subscribers.summary(),
       complete,
