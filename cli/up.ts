@@ -75,7 +75,9 @@ export async function runUp(
       manager,
       config: () => config,
       orchestratorStatus: (r) => topology.client(r).status(),
-      ...(geo ? { dnsRecords: () => geo.directory.list() } : {}),
+      ...(geo
+        ? { dnsRecords: () => geo.directory.list(), dnsAnswers: () => geo.server.metrics.tally.rows() }
+        : {}),
     },
     extra: () => ({
       deployment: config.deployment,

@@ -3,6 +3,8 @@ export interface CachedAnswer {
   bytes: Buffer;
   qtype: string;
   rcode: number;
+  /** What an answer to the service name counts in the answer tally (same bytes, same client: same row). */
+  tally?: { region: string; orchestrator: string };
 }
 
 /** Answers that fit a plain UDP response; bigger ones are encoded per query (and truncated per client). */

@@ -63,6 +63,8 @@ export interface Answer {
   qtype: string;
   /** Orchestrators in the answer, best first. */
   chosen: OrchestratorRecord[];
+  /** A query for the service name (answered with orchestrators, or with none when none is ready). */
+  forService?: boolean;
   /** The address the client was placed by (ECS or source), and where. */
   client?: { address: string; via: 'ecs' | 'source'; located: Located };
   /** Why a query got FORMERR (for the log). */
@@ -214,6 +216,7 @@ export function answerQuery(request: Packet, sourceAddress: string, deps: Answer
     rcode: response.header.rcode,
     qtype,
     chosen,
+    ...(name === zone.name ? { forService: true } : {}),
     client: { address, via: viaEcs ? 'ecs' : 'source', located },
   };
 }

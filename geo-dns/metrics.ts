@@ -1,5 +1,7 @@
+import { Counter } from 'prom-client';
 import { createServiceMetrics, zeroLabels } from '../common/metrics.ts';
 import { RCODE, rcodeName } from './answer.ts';
+import { AnswerTally } from './answer-tally.ts';
 
 const TYPES = ['A', 'AAAA', 'NS', 'SOA', 'ANY', 'OTHER', 'NONE'] as const;
 
@@ -8,7 +10,7 @@ export function typeLabel(qtype: string): string {
   return (TYPES as readonly string[]).includes(qtype) ? qtype : 'OTHER';
 }
 
-export function dnsMetrics() {
+export function dnsMetrics(tally = new AnswerTally()) {
   const m = createServiceMetrics({ defaultMetrics: false });
   const queries = m.counter(
     'brokel_dns_queries_total',
@@ -35,6 +37,20 @@ export function dnsMetrics() {
       ['transport'],
     ),
     records: m.gauge('brokel_dns_registered_orchestrators', 'Orchestrator records, by state', ['state']),
+    /** Counted on the query path as plain numbers; the counter below reads them on a scrape. */
+    tally,
+    answers: new Counter({
+      name: 'brokel_dns_answers_total',
+      help: 'Answers to the service name, by the region the client was placed in (ECS or source address) and the orchestrator answered first (none: no orchestrator to give)',
+      labelNames: ['client_region', 'orchestrator'],
+      registers: [m.registry],
+      collect() {
+        // The series follow the directory: a removed orchestrator's go (AnswerTally.keepOnly).
+        this.reset();
+        for (const r of tally.rows())
+          this.inc({ client_region: r.clientRegion, orchestrator: r.orchestrator }, r.answers);
+      },
+    }),
   };
 }
 

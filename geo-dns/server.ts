@@ -4,6 +4,7 @@ import DNS from 'dns2';
 import type { Logger } from '../common/logger.ts';
 import { type AnswerDeps, answerQuery, RCODE, rcodeName } from './answer.ts';
 import { AnswerCache, CACHEABLE_BYTES } from './answer-cache.ts';
+import { clientRegion, NO_ORCHESTRATOR } from './answer-tally.ts';
 import { type DnsMetrics, dnsMetrics, typeLabel } from './metrics.ts';
 import { dnsTcpServer } from './tcp.ts';
 import { decodeQuery, formErrFor } from './wire.ts';
@@ -101,6 +102,7 @@ async function listenOnce(options: DnsServerOptions): Promise<RunningDnsServer> 
       send(AnswerCache.forQuery(cached, data));
       metrics.latency.observe({ transport }, Number(process.hrtime.bigint() - started) / 1e9);
       metrics.queries.inc({ type: typeLabel(cached.qtype), rcode: rcodeName(cached.rcode), transport });
+      if (cached.tally) metrics.tally.count(cached.tally.region, cached.tally.orchestrator);
       return;
     }
     const decoded = decodeQuery(data);
@@ -129,11 +131,25 @@ async function listenOnce(options: DnsServerOptions): Promise<RunningDnsServer> 
       return;
     }
     if (answer.problem) log.debug({ source, problem: answer.problem }, 'malformed DNS query: FORMERR');
+    // Answers per region (issue #16): where the client was placed, and the orchestrator it got first.
+    const tally =
+      answer.forService && answer.client
+        ? {
+            region: clientRegion(answer.client.located),
+            orchestrator: answer.chosen[0]?.id ?? NO_ORCHESTRATOR,
+          }
+        : undefined;
+    if (tally) metrics.tally.count(tally.region, tally.orchestrator);
     const bytes = answer.response.toBuffer();
     if (bytes.length <= CACHEABLE_BYTES) {
       // FORMERR and the like depend on the bytes only too, but are not worth keeping.
       if (answer.rcode !== RCODE.FORMERR)
-        cache.set(key, generation, { bytes, qtype: answer.qtype, rcode: answer.rcode });
+        cache.set(key, generation, {
+          bytes,
+          qtype: answer.qtype,
+          rcode: answer.rcode,
+          ...(tally ? { tally } : {}),
+        });
       send(bytes);
     } else send(answer.response, decoded.packet); // UDP fits it to the client's payload size
     metrics.latency.observe({ transport }, Number(process.hrtime.bigint() - started) / 1e9);

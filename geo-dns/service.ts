@@ -51,6 +51,7 @@ export async function startGeoDns(options: {
   const directory = new OrchestratorDirectory((all) => {
     for (const state of ['ready', 'draining'] as const)
       metrics.records.set({ state }, all.filter((r) => r.state === state).length);
+    metrics.tally.keepOnly(new Set(all.map((r) => r.id)));
   });
   const bootSerial = Math.floor(Date.now() / 1000);
   const { host, port } = parseHostPort(options.listen ?? dns.listen, 'dns.listen');

@@ -192,6 +192,7 @@ function renderTables(snapshot) {
         ),
       ),
     );
+  renderAnswers(snapshot.dnsAnswers);
   $('#decisions ol').replaceChildren(
     ...[...snapshot.decisions]
       .reverse()
@@ -208,6 +209,46 @@ function renderTables(snapshot) {
   );
   if (snapshot.decisions.length === 0)
     $('#decisions ol').replaceChildren(el('li', { class: 'muted' }, 'no add or remove yet'));
+}
+
+/** geo-dns answers per client region: to which orchestrator, how many so far and per second now. */
+function renderAnswers(answers) {
+  const body = $('#dns .answers');
+  if (!answers) body.replaceChildren();
+  else if (answers.length === 0) body.replaceChildren(el('p', { class: 'muted' }, 'no answer given yet'));
+  else
+    body.replaceChildren(
+      el(
+        'table',
+        {},
+        el(
+          'thead',
+          {},
+          el(
+            'tr',
+            {},
+            el('th', {}, 'client region'),
+            el('th', {}, 'answered with'),
+            el('th', { class: 'num' }, 'answers'),
+            el('th', { class: 'num' }, 'per s'),
+          ),
+        ),
+        el(
+          'tbody',
+          {},
+          ...answers.map((r) =>
+            el(
+              'tr',
+              { 'data-client-region': r.clientRegion },
+              el('td', { class: 'id' }, r.clientRegion),
+              el('td', {}, r.orchestrators.map((o) => `${o.id} ×${o.answers}`).join(', ')),
+              el('td', { class: 'num' }, r.total),
+              el('td', { class: 'num' }, rate(r.perSecond)),
+            ),
+          ),
+        ),
+      ),
+    );
 }
 
 function render(snapshot) {

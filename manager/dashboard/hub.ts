@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { OrchestratorStatus } from '../../common/admin/contract.ts';
 import type { BrokelConfig } from '../../common/config/schema.ts';
+import type { AnswerCount } from '../../common/dns-answers.ts';
 import { errorMessage, HttpError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { OrchestratorRecord } from '../../common/orchestrator-record.ts';
@@ -15,6 +16,8 @@ export interface DashboardSources {
   orchestratorStatus(replica: Replica): Promise<OrchestratorStatus>;
   /** geo-dns's directory when it runs in this process. */
   dnsRecords?: () => readonly OrchestratorRecord[];
+  /** geo-dns's answers by client region and orchestrator, when it runs in this process. */
+  dnsAnswers?: () => readonly AnswerCount[];
 }
 
 /** Browsers watching at once; one more is refused with 429 (each holds a socket and a timer's work). */
@@ -92,6 +95,7 @@ export class DashboardHub {
       manager,
       orchestrators,
       dnsRecords: this.sources.dnsRecords?.(),
+      dnsAnswers: this.sources.dnsAnswers?.(),
     });
     const event = `event: snapshot\ndata: ${JSON.stringify(this.latest)}\n\n`;
     for (const w of this.watchers) {

@@ -1,4 +1,5 @@
 import type { OrchestratorStatus } from '../../common/admin/contract.ts';
+import type { AnswerCount } from '../../common/dns-answers.ts';
 import type { OrchestratorRecord } from '../../common/orchestrator-record.ts';
 import type { LevelStatus } from '../manager.ts';
 import { LEVELS, type Level } from '../providers/cloud-provider.ts';
@@ -15,6 +16,8 @@ export interface ManagerView {
     reason: string;
     time: string;
   }>;
+  /** The rebalance or evacuation under way, or the last one (Manager.status()). */
+  rebalance?: { kind: string; reason: string; state: string; moved: number; rounds: number } | null;
 }
 
 export interface LevelSettings {
@@ -35,6 +38,8 @@ export interface SnapshotInput {
   orchestrators: ReadonlyMap<string, OrchestratorStatus>;
   /** geo-dns's directory when it runs in this process (undefined: none to show). */
   dnsRecords: readonly OrchestratorRecord[] | undefined;
+  /** geo-dns's answers so far, by client region and orchestrator answered (undefined: no geo-dns here). */
+  dnsAnswers?: readonly AnswerCount[] | undefined;
 }
 
 export interface DashboardSnapshot {
@@ -65,6 +70,15 @@ export interface DashboardSnapshot {
     outPerSecond: number | undefined;
   }>;
   dns: Array<{ region: string; records: Array<{ id: string; state: string; load: number }> }> | undefined;
+  /** Answers per client region (issue #16): to which orchestrator, how many so far, how many per second now. */
+  dnsAnswers:
+    | Array<{
+        clientRegion: string;
+        total: number;
+        perSecond: number | undefined;
+        orchestrators: Array<{ id: string; answers: number; perSecond: number | undefined }>;
+      }>
+    | undefined;
   /** Topology changes under way: an action per level, joining or draining replicas. */
   inProgress: string[];
 }
@@ -111,6 +125,7 @@ export class SnapshotBuilder {
         perBroker.set(b.url, seen);
       }
     }
+    for (const a of input.dnsAnswers ?? []) readings.set(`d/${a.clientRegion}/${a.orchestrator}`, a.answers);
     const rate = this.rates.update(readings, nowMs);
     const brokerRate = (url: string, way: 'in' | 'out') => {
       const parts = [...rate].filter(([k]) => k.startsWith(`b/${url}/${way}/`)).map(([, v]) => v);
@@ -120,6 +135,11 @@ export class SnapshotBuilder {
     const orchestratorLevel = manager.levels.find((l) => l.level === 'orchestrator');
     const brokerLevel = manager.levels.find((l) => l.level === 'broker');
     const inProgress: string[] = [];
+    const moving = manager.rebalance;
+    if (moving?.state === 'running')
+      inProgress.push(
+        `${moving.kind} (${moving.reason}): round ${moving.rounds}, ${moving.moved} sessions moved so far`,
+      );
     for (const l of manager.levels) {
       if (l.actionInFlight) inProgress.push(`${l.level}: ${l.actionInFlight}`);
       for (const r of l.replicas) {
@@ -163,6 +183,9 @@ export class SnapshotBuilder {
         outPerSecond: brokerRate(url, 'out'),
       })),
       dns: input.dnsRecords ? byRegion(input.dnsRecords) : undefined,
+      dnsAnswers: input.dnsAnswers
+        ? answersByRegion(input.dnsAnswers, (a) => rate.get(`d/${a.clientRegion}/${a.orchestrator}`))
+        : undefined,
       inProgress,
     };
   }
@@ -179,4 +202,30 @@ function byRegion(records: readonly OrchestratorRecord[]): NonNullable<Dashboard
   return [...regions]
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([region, list]) => ({ region, records: list.sort((a, b) => a.load - b.load) }));
+}
+
+function answersByRegion(
+  counts: readonly AnswerCount[],
+  rateOf: (a: AnswerCount) => number | undefined,
+): NonNullable<DashboardSnapshot['dnsAnswers']> {
+  const regions = new Map<string, NonNullable<DashboardSnapshot['dnsAnswers']>[number]>();
+  for (const a of counts) {
+    const region = regions.get(a.clientRegion) ?? {
+      clientRegion: a.clientRegion,
+      total: 0,
+      perSecond: 0,
+      orchestrators: [],
+    };
+    const perSecond = rateOf(a);
+    region.total += a.answers;
+    region.perSecond =
+      region.perSecond === undefined || perSecond === undefined ? undefined : region.perSecond + perSecond;
+    region.orchestrators.push({ id: a.orchestrator, answers: a.answers, perSecond });
+    regions.set(a.clientRegion, region);
+  }
+  for (const r of regions.values())
+    r.orchestrators.sort((a, b) => b.answers - a.answers || a.id.localeCompare(b.id));
+  return [...regions.values()].sort(
+    (a, b) => b.total - a.total || a.clientRegion.localeCompare(b.clientRegion),
+  );
 }

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { chromium } from 'playwright-core';
 import { silentLogger } from '../../common/logger.ts';
-import { OrchestratorDirectory } from '../../geo-dns/records.ts';
 import { startManagerApi } from '../../manager/api-server.ts';
 import { managerMetrics } from '../../manager/metrics.ts';
+import { dig, startTestDns } from '../helpers/dns.ts';
 import { startManager } from '../helpers/manager.ts';
 import { defer } from '../helpers/remote-provider.ts';
 import { connectClient } from '../helpers/resources.ts';
@@ -31,7 +31,11 @@ declare const document: {
 
 describe('dashboard: the manager API serves a live page, checked in Chromium', () => {
   it('loads without a console error, shows the running replicas, and a new broker within two observations of the scale-out', async (t) => {
-    const directory = new OrchestratorDirectory();
+    // A real geo-dns (UDP and TCP on loopback) that the manager registers its orchestrator with.
+    const geo = await startTestDns(t, {
+      locations: [{ cidr: '10.1.0.0/16', lat: 41.9, lon: 12.5, region: 'rome' }],
+    });
+    const directory = geo.directory;
     const { manager, topology, config, provider } = await startManager(
       t,
       {
@@ -55,6 +59,7 @@ describe('dashboard: the manager API serves a live page, checked in Chromium', (
         config: () => config,
         orchestratorStatus: (r) => topology.client(r).status(),
         dnsRecords: () => directory.list(),
+        dnsAnswers: () => geo.server.metrics.tally.rows(),
       },
     });
     defer(t, () => api.close());
@@ -87,6 +92,16 @@ describe('dashboard: the manager API serves a live page, checked in Chromium', (
       .locator(`#orchestrators tr[data-orchestrator="${orchestrator.id}"]`)
       .waitFor({ timeout: 5000 });
     await page.locator('#dns .region').filter({ hasText: 'rome' }).waitFor({ timeout: 5000 });
+    // Answers per region: clients asking from Rome (ECS) over UDP and TCP, one from nowhere.
+    for (const args of [[], ['+tcp'], [], ['+tcp']])
+      await dig(geo.server.port, 'mqtt.brokel.test', 'A', '+subnet=10.1.2.0/24', ...args);
+    await dig(geo.server.port, 'mqtt.brokel.test', 'A', '+noedns');
+    const romeRow = page.locator('#dns .answers tr[data-client-region="rome"]');
+    await romeRow.filter({ hasText: `${orchestrator.id} ×4` }).waitFor({ timeout: 5000 });
+    await page
+      .locator('#dns .answers tr[data-client-region="unknown"]')
+      .filter({ hasText: `${orchestrator.id} ×1` })
+      .waitFor({ timeout: 5000 });
 
     // Scaling needs the admin token.
     const refused = await fetch(`${base}/api/scale`, {

@@ -143,5 +143,70 @@ describe('dashboard snapshot (pure)', () => {
     assert.deepEqual(s.dns, [{ region: 'rome', records: [{ id: 'o1', state: 'ready', load: 0.2 }] }]);
     assert.deepEqual(s.inProgress, ['broker: add']);
     assert.equal(s.decisions.length, 1);
+    assert.equal(s.dnsAnswers, undefined, 'no answer tally given: none to show');
+    // A rebalance under way is in progress too (issue #16: "a rebalance/drain in progress").
+    const rebalance = {
+      kind: 'rebalance',
+      reason: 'orchestrator joined',
+      state: 'running',
+      moved: 7,
+      rounds: 1,
+    };
+    const moving = builder.build({
+      ...base,
+      nowMs: 2000,
+      manager: { ...managerView(3), rebalance },
+      orchestrators: new Map([['o1', orchestratorStatus(500, 300)]]),
+    });
+    assert.deepEqual(moving.inProgress, [
+      'rebalance (orchestrator joined): round 1, 7 sessions moved so far',
+      'broker: add',
+    ]);
+    const done = builder.build({
+      ...base,
+      nowMs: 3000,
+      manager: { ...managerView(4), rebalance: { ...rebalance, state: 'finished' } },
+      orchestrators: new Map([['o1', orchestratorStatus(500, 300)]]),
+    });
+    assert.deepEqual(done.inProgress, ['broker: add']);
+  });
+
+  it('groups geo-dns answers by client region, busiest first, with per-second rates from the second poll', () => {
+    const builder = new SnapshotBuilder(new DashboardHistory());
+    const input = (nowMs: number, rome: number, va: number) => ({
+      nowMs,
+      deployment: 'd',
+      policy: 'reactive',
+      intervalSeconds: 1,
+      thresholds: { broker: T, orchestrator: T },
+      manager: managerView(1),
+      orchestrators: new Map<string, OrchestratorStatus>(),
+      dnsRecords: [],
+      dnsAnswers: [
+        { clientRegion: 'eu-south', orchestrator: 'o1', answers: rome },
+        { clientRegion: 'eu-south', orchestrator: 'o2', answers: 1 },
+        { clientRegion: 'us-east', orchestrator: 'o2', answers: va },
+      ],
+    });
+    const first = builder.build(input(0, 10, 2));
+    assert.equal(first.dnsAnswers?.[0]?.perSecond, undefined, 'no rate before a second reading');
+    const s = builder.build(input(2000, 30, 4));
+    assert.deepEqual(s.dnsAnswers, [
+      {
+        clientRegion: 'eu-south',
+        total: 31,
+        perSecond: 10,
+        orchestrators: [
+          { id: 'o1', answers: 30, perSecond: 10 },
+          { id: 'o2', answers: 1, perSecond: 0 },
+        ],
+      },
+      {
+        clientRegion: 'us-east',
+        total: 4,
+        perSecond: 1,
+        orchestrators: [{ id: 'o2', answers: 4, perSecond: 1 }],
+      },
+    ]);
   });
 });

@@ -4,6 +4,7 @@ import DNS from 'dns2';
 import { ConfigError } from '../../common/errors.ts';
 import { type AnswerDeps, answerQuery, RCODE } from '../../geo-dns/answer.ts';
 import { AnswerCache } from '../../geo-dns/answer-cache.ts';
+import { AnswerTally, clientRegion, MAX_CLIENT_REGIONS } from '../../geo-dns/answer-tally.ts';
 import { chooseOrchestrators } from '../../geo-dns/choose.ts';
 import { greatCircleKm } from '../../geo-dns/geo.ts';
 import { cityLocation } from '../../geo-dns/geoip.ts';
@@ -279,5 +280,32 @@ describe('geo-dns: answer cache', () => {
     const off = new AnswerCache(0);
     off.set('a', 1, answer(1));
     assert.equal(off.size, 0);
+  });
+});
+
+describe('geo-dns: answer tally (issue #16)', () => {
+  it('counts by (client region, orchestrator), bounds the regions per orchestrator, forgets orchestrators that left', () => {
+    const tally = new AnswerTally();
+    tally.count('eu-south', 'o1');
+    tally.count('eu-south', 'o1');
+    tally.count('us-east', 'o2');
+    tally.count('us-east', 'none');
+    for (let i = 0; i < MAX_CLIENT_REGIONS + 5; i++) tally.count(`r${i}`, 'o3');
+    assert.equal(tally.rows().filter((r) => r.orchestrator === 'o3').length, MAX_CLIENT_REGIONS + 1);
+    assert.deepEqual(
+      tally.rows().find((r) => r.orchestrator === 'o3' && r.clientRegion === 'other'),
+      { clientRegion: 'other', orchestrator: 'o3', answers: 5 },
+    );
+    tally.keepOnly(new Set(['o1']));
+    assert.deepEqual(tally.rows(), [
+      { clientRegion: 'us-east', orchestrator: 'none', answers: 1 },
+      { clientRegion: 'eu-south', orchestrator: 'o1', answers: 2 },
+    ]);
+    assert.equal(clientRegion({ location: undefined, source: 'unknown', prefix: 0 }), 'unknown');
+    assert.equal(clientRegion({ location: { lat: 1, lon: 2 }, source: 'static', prefix: 8 }), 'unnamed');
+    assert.equal(
+      clientRegion({ location: { lat: 1, lon: 2, region: 'IT' }, source: 'geoip', prefix: 8 }),
+      'IT',
+    );
   });
 });

@@ -54,7 +54,9 @@ describe('taxi scenarios', () => {
     assert.deepEqual([s3.records, s3.publishers, s3.subscribers], [800_000, 40, 40]);
     assert.ok((s3.config.levels?.orchestrators?.max ?? 1) > 1);
     assert.ok(s3.config.levels?.orchestrators?.cpuQuota !== undefined, 'the orchestrator level can saturate');
-    assert.equal(s3.rebalanceClients, true);
+    assert.equal(s3.clientsViaDns, true);
+    assert.ok((s3.config.rebalance?.absThreshold ?? 100) < 40, 's3 balances its 80 sessions');
+    assert.ok((s3.config.rebalance?.cooldownSeconds ?? 60) < 10, 'clients may move within a short run');
   });
 });
 

@@ -11,6 +11,8 @@ export interface ProcessesOptions {
   onProgress?: (acked: number) => void;
   /** Answers a child's request for the current URLs (rebalancing publishers). */
   urls?: () => Promise<readonly string[]>;
+  /** Runs once every child is connected, before the replay starts (e.g. more subscribers connect). */
+  beforeStart?: () => Promise<void>;
   /** Aborting kills the children (and the call rejects). */
   signal?: AbortSignal | undefined;
 }
@@ -51,7 +53,15 @@ export async function runPublisherProcesses(
               if (m.kind === 'ready') {
                 ready += 1;
                 if (ready === children.length)
-                  for (const c of children) tell(c, { kind: 'start', startAt: Date.now() + 50 });
+                  void (options.beforeStart?.() ?? Promise.resolve()).then(
+                    () => {
+                      for (const c of children) tell(c, { kind: 'start', startAt: Date.now() + 50 });
+                    },
+                    (err: unknown) => {
+                      kill();
+                      reject(err);
+                    },
+                  );
               } else if (m.kind === 'progress') {
                 acked[k] = m.acked;
                 options.onProgress?.(acked.reduce((a, b) => a + b, 0));

@@ -54,6 +54,8 @@ export interface PublisherResult {
   lastSendAt: number | undefined;
   lastAckAt: number | undefined;
   reconnects: number;
+  /** Publishes sent again after the client failed them unacknowledged (a connection closed under them). */
+  resent: number;
 }
 
 export interface PublishResult {
@@ -77,10 +79,14 @@ export function newPublisherResult(index: number): PublisherResult {
     lastSendAt: undefined,
     lastAckAt: undefined,
     reconnects: 0,
+    resent: 0,
   };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Sends of one message at most (the first and the re-sends after the client failed it), and the pause between. */
+const MAX_SEND_ATTEMPTS = 5;
+const RESEND_DELAY_MS = 500;
 
 const followOf = (options: PublishOptions, index: number) =>
   options.follow ? { ...options.follow, index } : undefined;
@@ -146,15 +152,28 @@ async function publishShare(
       continue;
     }
     inflight += 1;
-    client.publish(taxiTopic(record.taxi), payload, { qos: options.qos }, (err) => {
-      if (err) result.failed += 1;
-      else {
-        result.acked += 1;
-        result.lastAckAt = preciseNow();
-      }
-      settled();
-      if ((result.acked & 255) === 0) tick();
-    });
+    const topic = taxiTopic(record.taxi);
+    const qos = options.qos;
+    // A publish the client gave up on (MQTT.js fails in-flight QoS 1/2 publishes of a clean session
+    // with "Connection closed" when a forced close meets reconnectPeriod 0, which followRedirects
+    // sets) was never acknowledged: a device sends it again, as it would after any lost connection.
+    const send = (attempt: number): void => {
+      client.publish(topic, payload, { qos }, (err) => {
+        if (err && attempt < MAX_SEND_ATTEMPTS) {
+          result.resent += 1;
+          setTimeout(() => send(attempt + 1), RESEND_DELAY_MS);
+          return;
+        }
+        if (err) result.failed += 1;
+        else {
+          result.acked += 1;
+          result.lastAckAt = preciseNow();
+        }
+        settled();
+        if ((result.acked & 255) === 0) tick();
+      });
+    };
+    send(1);
   }
   const deadline = Date.now() + (options.ackTimeoutMs ?? 60_000);
   while (inflight > 0 && Date.now() < deadline)

@@ -1,5 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { placementSvg } from './placement.ts';
 import {
   type Baseline,
   baselineOf,
@@ -26,6 +27,11 @@ export async function writeScenarioReport(
   ];
   if (report.observations.some((o) => o.level === 'orchestrator'))
     files.push(['load-orchestrator.svg', loadSvg(report, 'orchestrator')]);
+  if (report.placement)
+    files.push([
+      'subscribers.svg',
+      placementSvg(report.label, report.placement.series, report.applicationSeconds),
+    ]);
   const paths: string[] = [];
   for (const [name, text] of files) {
     const path = join(dir, name);

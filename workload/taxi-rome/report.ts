@@ -1,5 +1,11 @@
 import type { ActionOutcome, Observation } from './decision-log-read.ts';
 import type { DeliverySummary } from './measure.ts';
+import {
+  compactPlacement,
+  type PlacementSample,
+  type PlacementSummary,
+  summarisePlacement,
+} from './placement.ts';
 import { lineChart, type Marker } from './svg.ts';
 import { compactSamples, type LevelUsage, levelUsage, type ReplicaSample } from './timeline.ts';
 
@@ -20,13 +26,23 @@ export interface RunFacts {
   startedAt: string;
   /** Seconds since the application start (first publish) of the last delivery (or acknowledgement). */
   applicationSeconds: number;
-  publish: { sent: number; acked: number; failed: number; seconds: number; reconnects: number };
+  publish: {
+    sent: number;
+    acked: number;
+    failed: number;
+    seconds: number;
+    reconnects: number;
+    /** Publishes sent again after the client failed them unacknowledged. */
+    resent?: number;
+  };
   delivery: DeliverySummary;
   complete: boolean;
   samples: ReplicaSample[];
   observations: Observation[];
   actions: ActionOutcome[];
   machine: { cores: number; node: string };
+  /** Subscribers per orchestrator over the run, and how many times one changed orchestrator (s3). */
+  placement?: { samples: PlacementSample[]; moves: number };
 }
 
 export interface Baseline {
@@ -38,7 +54,9 @@ export interface Baseline {
   cost: number;
 }
 
-export interface ScenarioReport extends Omit<RunFacts, 'samples'> {
+export interface ScenarioReport extends Omit<RunFacts, 'samples' | 'placement'> {
+  /** Subscribers per orchestrator over time (JSON series, subscribers.svg); null when not sampled. */
+  placement: { summary: PlacementSummary; series: PlacementSample[] } | null;
   messagesPerSecond: number;
   replicas: { broker: LevelUsage; orchestrator: LevelUsage; total: LevelUsage };
   /** Application time × mean replicas (both levels): replica-seconds. */
@@ -64,7 +82,7 @@ export interface ScenarioReport extends Omit<RunFacts, 'samples'> {
 }
 
 export function buildReport(facts: RunFacts, baseline?: Baseline): ScenarioReport {
-  const { samples, ...rest } = facts;
+  const { samples, placement, ...rest } = facts;
   const T = facts.applicationSeconds;
   const broker = levelUsage(samples, 'broker', 0, T);
   const orchestrator = levelUsage(samples, 'orchestrator', 0, T);
@@ -105,6 +123,12 @@ export function buildReport(facts: RunFacts, baseline?: Baseline): ScenarioRepor
     },
     decisions,
     timeline: compactSamples(samples),
+    placement: placement
+      ? {
+          summary: summarisePlacement(placement.samples, T, placement.moves),
+          series: compactPlacement(placement.samples),
+        }
+      : null,
   };
 }
 
@@ -210,7 +234,7 @@ ${table(
   ],
 )}
 
-## Replicas
+${placementSection(r)}## Replicas
 
 ${table(
   ['Level', 'Mean', 'Max', 'Replica-seconds'],
@@ -235,6 +259,24 @@ Figures: [replicas per level](replicas.svg), [broker level load](load-broker.svg
       ? ', [orchestrator level load](load-orchestrator.svg)'
       : ''
   }.
+`;
+}
+
+function placementSection(r: ScenarioReport): string {
+  const p = r.placement?.summary;
+  if (!p) return '';
+  const end = p.atEnd ? Object.entries(p.atEnd.perOrchestrator) : [];
+  return `## Subscribers per orchestrator
+
+${table(
+  ['Orchestrator', 'Subscribers at the end'],
+  end.map(([id, n]) => [id, String(n)]),
+)}
+
+${p.everyOrchestratorAtEnd ? 'Every orchestrator serving at the end had subscribers.' : '**Not every orchestrator serving at the end had subscribers.**'}
+Subscribers changed orchestrator ${p.moves} times; orchestrators that had subscribers: ${p.orchestratorsUsed.join(', ') || 'none'}.
+Over time: [subscribers.svg](subscribers.svg) and \`placement.series\` in report.json.
+
 `;
 }
 

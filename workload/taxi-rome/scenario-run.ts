@@ -10,11 +10,13 @@ import { parseDecisionLog } from './decision-log-read.ts';
 import { generateTrace } from './generator.ts';
 import type { QoS } from './mqtt-clients.ts';
 import type { Pacing } from './pacing.ts';
+import { type PlacementSample, placementSample } from './placement.ts';
 import { progressBar } from './progress.ts';
 import { runPublisherProcesses } from './publisher-processes.ts';
 import type { TaxiRecord } from './record.ts';
 import { type Baseline, buildReport, type RunFacts, type ScenarioReport } from './report.ts';
 import { writeScenarioReport } from './report-files.ts';
+import { type ScenarioDns, startScenarioDns } from './scenario-dns.ts';
 import type { ScenarioSpec } from './scenarios.ts';
 import { splitShares } from './shares.ts';
 import { Subscribers } from './subscriber.ts';
@@ -95,14 +97,24 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
     users: config.brokers.users,
     logger: log.child({ component: 'provider' }),
   });
+  // s3: clients use the service name at a geo-dns the manager keeps current, and follow its rebalance.
+  let dns: ScenarioDns | undefined;
+  try {
+    dns = spec.clientsViaDns ? await startScenarioDns(config, log) : undefined;
+  } catch (err) {
+    await provider.stop();
+    throw err;
+  }
   const { manager, topology, decisionLog } = assembleControlPlane({
     provider,
     config: () => config,
     decisionLogFile,
     adminToken: config.manager.adminToken ?? 'scenario-admin-token-0123456789',
     log,
+    ...(dns ? { dns: dns.geo.directory } : {}),
   });
   const samples: Array<Omit<ReplicaSample, 't'> & { at: number }> = [];
+  const placement: Array<Omit<PlacementSample, 't'> & { at: number }> = [];
   let sampling: NodeJS.Timeout | undefined;
   let subscribers: Subscribers | undefined;
   let rejectAbort: (err: Error) => void = () => undefined;
@@ -138,15 +150,34 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
           ).length,
           orchestratorReady: orchestrators.filter((r) => r.state === 'ready').length,
         });
+        if (dns && subscribers) {
+          const serving = orchestrators.filter((r) => r.state === 'ready' || r.state === 'draining');
+          const { perOrchestrator, disconnected } = placementSample(0, serving, subscribers.hosts());
+          placement.push({ at: Date.now(), perOrchestrator, disconnected });
+        }
       } finally {
         busy = false;
       }
     };
     await sample();
     sampling = setInterval(() => void sample(), options.sampleMs ?? 250);
-    const urls = await orchestratorUrls();
+    const firstOrchestrator = (await provider.list()).find((r) => r.level === 'orchestrator');
+    const urls = dns ? await step(dns.urls(firstOrchestrator?.port ?? 1883)) : await orchestratorUrls();
     log.info({ urls, records: records.length }, 'scenario: system up; subscribing');
-    subscribers = await step(Subscribers.start(splitShares(records, spec.subscribers), { urls, qos }));
+    const shares = splitShares(records, spec.subscribers);
+    subscribers = Subscribers.prepare(shares, {
+      urls,
+      qos,
+      // Moved subscribers keep their session on the brokers: what arrives meanwhile waits there.
+      ...(dns ? { follow: dns.follow, persistent: true } : {}),
+    });
+    const all = shares.map((_, i) => i);
+    // With geo-dns, half the subscribers connect before the publishers and half after, so the
+    // orchestrator's sessions (which it sends away oldest first) are of both kinds, as devices would be.
+    const early = dns ? all.filter((i) => i % 2 === 0) : all;
+    const late = dns ? all.filter((i) => i % 2 === 1) : [];
+    await step(subscribers.connect(early));
+    const connected = subscribers;
     const bar = progressBar(spec.label, records.length);
     const publishing = runPublisherProcesses(
       {
@@ -158,12 +189,11 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
         pacing: options.pacing ?? { kind: 'max' },
         inflight: options.inflight ?? 64,
         clientIdPrefix: `taxi-pub-${process.pid}`,
-        ...(spec.rebalanceClients
-          ? { rebalanceEveryMs: Math.max(1000, config.monitor.intervalSeconds * 1000) }
-          : {}),
+        ...(dns ? { follow: dns.follow } : {}),
       },
       {
         processes: options.publisherProcesses ?? 2,
+        beforeStart: () => connected.connect(late),
         onProgress: (n) => bar.update(n),
         urls: orchestratorUrls,
         signal: options.signal,
@@ -212,6 +242,7 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
         failed: published.failed,
         seconds: published.seconds,
         reconnects: published.publishers.reduce((a, p) => a + (p.reconnects ?? 0), 0),
+        resent: published.publishers.reduce((a, p) => a + (p.resent ?? 0), 0),
       },
       delivery: subscribers.summary(),
       complete,
@@ -219,6 +250,14 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
       observations: parsed.observations,
       actions: parsed.actions,
       machine: { cores: availableParallelism(), node: process.versions.node },
+      ...(dns
+        ? {
+            placement: {
+              samples: placement.map(({ at, ...p }) => ({ t: (at - start) / 1000, ...p })),
+              moves: subscribers.moves,
+            },
+          }
+        : {}),
     };
     const report = buildReport(facts, options.baseline);
     const files = await writeScenarioReport(options.outDir, report, options.baseline);
@@ -230,5 +269,6 @@ export async function runScenario(options: RunOptions): Promise<RunResult> {
     await subscribers?.close();
     await manager.stop();
     await provider.stop();
+    await dns?.close();
   }
 }

@@ -36,14 +36,34 @@ export interface ScenarioSpec {
   records: number;
   publishers: number;
   subscribers: number;
-  /** s3: publishers reconnect to the orchestrators there are now (so new ones get clients). */
-  rebalanceClients: boolean;
+  /**
+   * s3: clients reach the orchestrators as devices would (issue #13): through the service name at the
+   * run's geo-dns, following the manager's rebalance (a v5 Server Reference, or a new DNS answer after
+   * a plain close); subscribers keep persistent sessions, so a move loses nothing.
+   */
+  clientsViaDns: boolean;
   config: BrokelConfigInput;
 }
 
 /** FIELD-NOTES: Mosquitto at 0.25 core carries ~16k QoS 1 msg/s at 20/20; at 0.05 core one replica is the bottleneck behind one orchestrator here. */
 export const DEFAULT_BROKER_CPU_QUOTA = 0.05;
 export const DEFAULT_ORCHESTRATOR_CPU_QUOTA = 0.5;
+
+/**
+ * s3's rebalance settings (config `rebalance`, docs/rebalancing.md). The defaults suit thousands of
+ * devices connected for days: with `absThreshold` 100, s3's 80 sessions (40 publishers, 40
+ * subscribers) count as balanced all on one orchestrator, and `cooldownSeconds` 60 protects every
+ * client of a run shorter than a minute, so nobody would move. Here the orchestrators are balanced
+ * within 4 sessions (or 10 %), a client may move once it has been connected 3 s, each orchestrator
+ * sends away at most 20 per second, and moved clients get 2 s to come back before the next count.
+ */
+export const S3_REBALANCE = {
+  absThreshold: 4,
+  relThreshold: 1.1,
+  cooldownSeconds: 3,
+  evictPerSecond: 20,
+  settleSeconds: 2,
+} as const;
 
 export function isScenarioName(name: string): name is ScenarioName {
   return (SCENARIO_NAMES as readonly string[]).includes(name);
@@ -105,13 +125,14 @@ export function scenarioSpec(name: ScenarioName, o: ScenarioOptions = {}): Scena
     records,
     publishers,
     subscribers,
-    rebalanceClients: double,
+    clientsViaDns: double,
     config: {
       monitor: { intervalSeconds: o.intervalSeconds ?? 2, warmupObservations: 2 },
       smoothing: { alpha: 0.5 },
       levels: { brokers, orchestrators },
       sla: { maxReplicas: brokers.max + orchestrators.max },
       routing: 'round-robin',
+      ...(double ? { rebalance: { ...S3_REBALANCE } } : {}),
     },
   };
 }

@@ -35,64 +35,102 @@ export interface WaitOptions {
 const EXPIRY = { properties: { sessionExpiryInterval: 3600 } };
 
 export class Subscribers {
+  private readonly clients: MqttClient[] = [];
+  private readonly connectedTo: Array<MqttClient | undefined>;
+  private movesSeen = 0;
+
   private constructor(
-    private readonly clients: MqttClient[],
+    private readonly shares: readonly (readonly TaxiRecord[])[],
+    private readonly options: SubscribeOptions,
     readonly trackers: DeliveryTracker[],
-  ) {}
+  ) {
+    this.connectedTo = shares.map(() => undefined);
+  }
 
   /** Connects S subscribers, each subscribed to its share's topics (SUBACKed) before this resolves. */
   static async start(
     shares: readonly (readonly TaxiRecord[])[],
     options: SubscribeOptions,
   ): Promise<Subscribers> {
-    const prefix = options.clientIdPrefix ?? `taxi-sub-${process.pid}`;
-    const trackers = shares.map(() => new DeliveryTracker());
-    const clients: MqttClient[] = [];
-    const subscribers = new Subscribers(clients, trackers);
+    const subscribers = Subscribers.prepare(shares, options);
+    await subscribers.connect(shares.map((_, i) => i));
+    return subscribers;
+  }
+
+  /**
+   * Subscribers with their expectations set and nobody connected yet: `connect` brings some of them up
+   * (a scenario connects them in two halves around the publishers, so clients of both kinds arrive in
+   * a mixed order, as devices do).
+   */
+  static prepare(shares: readonly (readonly TaxiRecord[])[], options: SubscribeOptions): Subscribers {
+    const trackers = shares.map((share) => {
+      const tracker = new DeliveryTracker();
+      for (const [topic, count] of expectedPerTopic(share)) tracker.expect(topic, count);
+      return tracker;
+    });
+    return new Subscribers(shares, options, trackers);
+  }
+
+  /** Connects and subscribes the subscribers with these indices (closing everything on a failure). */
+  async connect(indices: readonly number[]): Promise<void> {
     try {
-      await Promise.all(
-        shares.map(async (share, i) => {
-          const tracker = trackers[i] as DeliveryTracker;
-          const topics = [...expectedPerTopic(share)];
-          for (const [topic, count] of topics) tracker.expect(topic, count);
-          const url = options.urls[i % options.urls.length] as string;
-          const follow = options.follow ? { ...options.follow, index: i } : undefined;
-          const clean = options.persistent !== true;
-          const protocolVersion = options.protocolVersion ?? 4;
-          const client = await connectMqtt(
-            url,
-            // A v5 session outlives its connection only with an expiry (MQTT 5 §3.1.2.11.2).
-            {
-              clientId: `${prefix}-${i}`,
-              clean,
-              protocolVersion,
-              ...(clean || protocolVersion === 4 ? {} : EXPIRY),
-            },
-            follow,
-          );
-          clients.push(client);
-          client.on('message', (topic, payload) => {
-            const m = decodeMessage(payload);
-            if (m) tracker.record(topic, m.seq, m.sentAt, preciseNow());
-            else tracker.record(topic, -1, 0, preciseNow());
-          });
-          const per = options.topicsPerSubscribe ?? 100;
-          for (let k = 0; k < topics.length; k += per) {
-            const batch = Object.fromEntries(
-              topics.slice(k, k + per).map(([t]) => [t, { qos: options.qos }]),
-            );
-            const granted = await client.subscribeAsync(batch);
-            const refused = granted.filter((g) => g.qos === 128);
-            if (refused.length > 0)
-              throw new Error(`subscription refused: ${refused.map((g) => g.topic).join(', ')}`);
-          }
-        }),
-      );
+      await Promise.all(indices.map((i) => this.connectOne(i)));
     } catch (err) {
-      await subscribers.close();
+      await this.close();
       throw err;
     }
-    return subscribers;
+  }
+
+  private async connectOne(i: number): Promise<void> {
+    const { options } = this;
+    const prefix = options.clientIdPrefix ?? `taxi-sub-${process.pid}`;
+    const tracker = this.trackers[i] as DeliveryTracker;
+    const topics = [...expectedPerTopic(this.shares[i] ?? [])];
+    const url = options.urls[i % options.urls.length] as string;
+    const follow = options.follow ? { ...options.follow, index: i } : undefined;
+    const clean = options.persistent !== true;
+    const protocolVersion = options.protocolVersion ?? 4;
+    const client = await connectMqtt(
+      url,
+      // A v5 session outlives its connection only with an expiry (MQTT 5 §3.1.2.11.2).
+      {
+        clientId: `${prefix}-${i}`,
+        clean,
+        protocolVersion,
+        ...(clean || protocolVersion === 4 ? {} : EXPIRY),
+      },
+      follow,
+    );
+    this.clients.push(client);
+    this.connectedTo[i] = client;
+    let host = client.options.host;
+    client.on('connect', () => {
+      if (client.options.host !== host) this.movesSeen += 1;
+      host = client.options.host;
+    });
+    client.on('message', (topic, payload) => {
+      const m = decodeMessage(payload);
+      if (m) tracker.record(topic, m.seq, m.sentAt, preciseNow());
+      else tracker.record(topic, -1, 0, preciseNow());
+    });
+    const per = options.topicsPerSubscribe ?? 100;
+    for (let k = 0; k < topics.length; k += per) {
+      const batch = Object.fromEntries(topics.slice(k, k + per).map(([t]) => [t, { qos: options.qos }]));
+      const granted = await client.subscribeAsync(batch);
+      const refused = granted.filter((g) => g.qos === 128);
+      if (refused.length > 0)
+        throw new Error(`subscription refused: ${refused.map((g) => g.topic).join(', ')}`);
+    }
+  }
+
+  /** The address each subscriber is connected to now (undefined: not connected, or not started). */
+  hosts(): Array<string | undefined> {
+    return this.connectedTo.map((c) => (c?.connected ? c.options.host : undefined));
+  }
+
+  /** Times a subscriber reconnected to another address than before (it was moved). */
+  get moves(): number {
+    return this.movesSeen;
   }
 
   get received(): number {
