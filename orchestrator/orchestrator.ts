@@ -160,6 +160,10 @@ export class Orchestrator {
         (this.lacking.get(brokerId)?.size ?? 0) === 0 && !this.joinReplays.isPending(brokerId),
       routingGeneration: () => this.routingGeneration,
       registry: this.registry,
+      brokerAlive: (brokerId, except) => {
+        for (const s of this.sessions) if (s !== except && s.links.get(brokerId)?.upstream.isUp) return true;
+        return false;
+      },
     });
     this.sessions.add(session);
     this.metrics.connections.inc();

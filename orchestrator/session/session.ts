@@ -19,6 +19,7 @@ import type { SessionRegistry } from '../registry/session-registry.ts';
 import { homeBrokerRanking, type Router } from '../routing/strategies.ts';
 import { clientConnack, refusal, upstreamConnect, validateConnect } from './connect-steps.ts';
 import type { BrokerCounters, SessionContext, UpstreamLink, UpstreamPending } from './context.ts';
+import { closedForDenial, DENIED_CLOSE_SETTLE_MS, NOT_AUTHORIZED } from './denied-close.ts';
 import { InboundPublishes } from './inbound-publish.ts';
 import { OutboundDeliveries } from './outbound-delivery.ts';
 import { RegistrySync } from './registry-sync.ts';
@@ -44,6 +45,8 @@ export interface SessionDeps {
   routingGeneration(): number;
   /** Where persistent sessions' subscriptions are recorded for brokers that join later (optional). */
   registry?: SessionRegistry;
+  /** Whether another session of this replica still has a live link to the broker (optional). */
+  brokerAlive?(brokerId: string, except: Session): boolean;
 }
 
 type CloseMode = 'graceful' | 'abrupt';
@@ -84,6 +87,8 @@ export class Session extends EventEmitter implements SessionContext {
   /** This session's record in the session registry (undefined without a registry). */
   private registrySync: RegistrySync | undefined;
   private takenOver = false;
+  /** When each broker last refused a publish with 0x87 (see denied-close.ts). */
+  private readonly deniedAt = new Map<string, number>();
 
   constructor(
     stream: Duplex,
@@ -489,6 +494,8 @@ export class Session extends EventEmitter implements SessionContext {
       case 'pubrec':
       case 'pubcomp': {
         const pending = link.ids.get(id);
+        if ((packet as { reasonCode?: number }).reasonCode === NOT_AUTHORIZED)
+          this.deniedAt.set(link.brokerId, Date.now());
         if (pending?.kind === 'publish') this.inbound?.onBrokerAck(link, packet, pending.downId);
         else if (pending?.kind === 'republish') link.ids.release(id);
         return;
@@ -523,6 +530,30 @@ export class Session extends EventEmitter implements SessionContext {
       if (pending.kind === 'replay') pending.done(new Error(`broker ${link.brokerId} went down: ${reason}`));
     }
     if (this.state === 'closed') return;
+    if (closedForDenial(this.deniedAt.get(link.brokerId), Date.now(), reason))
+      return this.endAsBrokerDid(link.brokerId);
+    this.deniedAt.delete(link.brokerId);
+    if (link.upstream.protocolVersion === 4 && link.upstream.closedAfterAck && this.deps.brokerAlive) {
+      // A 3.1.1 broker may have refused that publish: decided once a dead broker's other links closed too.
+      const brokerAlive = this.deps.brokerAlive;
+      setTimeout(() => {
+        if (this.state === 'closed') return;
+        if (brokerAlive(link.brokerId, this)) this.endAsBrokerDid(link.brokerId);
+        else this.onLinkLost(link, reason);
+      }, DENIED_CLOSE_SETTLE_MS).unref();
+      return;
+    }
+    this.onLinkLost(link, reason);
+  }
+
+  /** The broker ended this client (a refused publish): the client is ended too, as the broker would. */
+  private endAsBrokerDid(brokerId: string): void {
+    this.log.info({ broker: brokerId }, 'broker closed the connection after refusing a publish');
+    if (this.version === 5) this.down.write({ cmd: 'disconnect', reasonCode: NOT_AUTHORIZED });
+    this.close('abrupt', 'broker closed the connection after refusing a publish');
+  }
+
+  private onLinkLost(link: UpstreamLink, reason: string): void {
     this.log.warn({ broker: link.brokerId, reason }, 'broker connection lost');
     this.subs?.onBrokerDown(link.brokerId);
     this.outbound?.onBrokerDown(link.brokerId);

@@ -48,6 +48,9 @@ export class Upstream {
     | undefined;
   private readonly backlog: Packet[] = [];
   private brokerReceiveMaximum: number | undefined;
+  /** The last packet the broker sent, and whether the transport failed (RST, error) before the close. */
+  private lastCmd: Packet['cmd'] | undefined;
+  private transportFailed = false;
 
   constructor(private readonly options: UpstreamOptions) {
     this.brokerId = options.brokerId;
@@ -91,7 +94,10 @@ export class Upstream {
           ...this.options.connect,
         } as IConnectPacket);
       });
-      framed.on('transportError', (err: Error) => early(err.message));
+      framed.on('transportError', (err: Error) => {
+        this.transportFailed = true;
+        early(err.message);
+      });
       // A relayed packet that cannot be encoded for this broker (bad data from the client).
       framed.on('encodeError', (err: Error, packet: Packet) => this.sink?.unencodable(packet, err));
       framed.on('error', (err: Error) => {
@@ -121,6 +127,7 @@ export class Upstream {
           this.awaitingPong = false;
           return;
         }
+        this.lastCmd = packet.cmd;
         if (this.sink) this.sink.packet(packet);
         else this.backlog.push(packet);
       });
@@ -160,6 +167,14 @@ export class Upstream {
     this.downReason = reason;
     if (this.pingTimer) clearInterval(this.pingTimer);
     this.sink?.down(this.closing ? 'closed by the orchestrator' : reason);
+  }
+
+  /**
+   * The broker closed the connection cleanly (FIN, no transport error) right after acknowledging a
+   * publish: what a 3.1.1 broker does when it refuses one (no reason code to say so); see denied-close.ts.
+   */
+  get closedAfterAck(): boolean {
+    return !this.transportFailed && !this.closing && (this.lastCmd === 'puback' || this.lastCmd === 'pubrec');
   }
 
   send(packet: Packet): boolean {
