@@ -14,7 +14,7 @@ import { parseCommandArgs } from './args.ts';
 export const ORCHESTRATOR_USAGE =
   'orchestrator --listen HOST:PORT --brokers URL[,URL...] [--admin HOST:PORT] [--admin-token T]\n' +
   '               [--routing round-robin|client-affinity|topic-affinity] [--config FILE]\n' +
-  '               [--qos2-on-broker-loss resend|drop]\n' +
+  '               [--qos2-on-broker-loss resend|drop] [--connects-per-second N] [--max-queued-connects N]\n' +
   '               [--tls-cert FILE --tls-key FILE [--tls-listen HOST:PORT]] [--log-level L]';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -29,6 +29,9 @@ export interface OrchestratorCliSettings {
   configFile: string | undefined;
   /** From --qos2-on-broker-loss; when absent the config's `limits.qos2OnBrokerLoss`. */
   qos2OnBrokerLoss: 'resend' | 'drop' | undefined;
+  /** From --connects-per-second / --max-queued-connects; when absent the config's `limits`. */
+  connectsPerSecond: number | undefined;
+  maxQueuedConnects: number | undefined;
   admin: HostPort | undefined;
   adminToken: string | undefined;
   tls: { certFile: string; keyFile: string; listen: HostPort } | undefined;
@@ -41,6 +44,15 @@ function oneOf<T extends string>(value: string, allowed: readonly T[], flag: str
   if ((allowed as readonly string[]).includes(value)) return value as T;
   const list = allowed.map((a) => JSON.stringify(a)).join(', ');
   throw problem(flag, `${JSON.stringify(value)} is not one of ${list}`);
+}
+
+/** A whole number ≥ 0 given as a flag, or undefined. */
+function count(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n))
+    throw problem(flag, `${JSON.stringify(value)} is not a whole number`);
+  return n;
 }
 
 /** `--brokers a,b`: every URL parsed (mqtt://host:port), none twice; all start `active`. */
@@ -80,6 +92,8 @@ export function parseOrchestratorArgs(
     routing: { type: 'string' },
     config: { type: 'string', short: 'c' },
     'qos2-on-broker-loss': { type: 'string' },
+    'connects-per-second': { type: 'string' },
+    'max-queued-connects': { type: 'string' },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     'tls-listen': { type: 'string' },
@@ -120,6 +134,8 @@ export function parseOrchestratorArgs(
       values['qos2-on-broker-loss'] === undefined
         ? undefined
         : oneOf(values['qos2-on-broker-loss'], ['resend', 'drop'] as const, '--qos2-on-broker-loss'),
+    connectsPerSecond: count(values['connects-per-second'], '--connects-per-second'),
+    maxQueuedConnects: count(values['max-queued-connects'], '--max-queued-connects'),
     admin,
     adminToken: values.admin === undefined ? undefined : adminToken,
     tls:
@@ -173,7 +189,12 @@ export async function runOrchestrator(
   const orchestrator = new Orchestrator({
     routing: settings.routing ?? config.routing,
     brokers: settings.brokers,
-    limits: { qos2OnBrokerLoss: settings.qos2OnBrokerLoss ?? config.limits.qos2OnBrokerLoss },
+    limits: {
+      qos2OnBrokerLoss: settings.qos2OnBrokerLoss ?? config.limits.qos2OnBrokerLoss,
+      connectsPerSecond: settings.connectsPerSecond ?? config.limits.connectsPerSecond,
+      connectBurst: settings.connectsPerSecond ?? config.limits.connectsPerSecond,
+      maxQueuedConnects: settings.maxQueuedConnects ?? config.limits.maxQueuedConnects,
+    },
     log: log.child({ component: 'orchestrator' }),
   });
   let admin: AdminServer | undefined;

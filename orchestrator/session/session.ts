@@ -10,6 +10,7 @@ import type {
 } from 'mqtt-packet';
 import { errorMessage } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
+import type { Admission } from '../connect-gate.ts';
 import type { OrchestratorLimits } from '../limits.ts';
 import type { BrokerPool, PoolBroker } from '../pool/broker-pool.ts';
 import { FramedStream, PacketTooLargeError } from '../protocol/framed-stream.ts';
@@ -45,6 +46,8 @@ export interface SessionDeps {
   routingGeneration(): number;
   /** Where persistent sessions' subscriptions are recorded for brokers that join later (optional). */
   registry?: SessionRegistry;
+  /** Admission at the bounded CONNECT rate (connect-gate.ts); absent: every CONNECT is admitted. */
+  admit?(gone: () => boolean): Admission | Promise<Admission>;
   /** Whether another session of this replica still has a live link to the broker (optional). */
   brokerAlive?(brokerId: string, except: Session): boolean;
 }
@@ -107,9 +110,13 @@ export class Session extends EventEmitter implements SessionContext {
     });
     stream.on('drain', () => this.outbound?.onClientDrain());
     // [MQTT-3.1.0-1]: the first packet is CONNECT, within a bounded time.
+    this.armConnectTimer();
+  }
+
+  private armConnectTimer(): void {
     this.connectTimer = setTimeout(
       () => this.close('abrupt', 'no CONNECT in time'),
-      deps.limits.connectTimeoutMs,
+      this.deps.limits.connectTimeoutMs,
     );
     this.connectTimer.unref();
   }
@@ -267,6 +274,21 @@ export class Session extends EventEmitter implements SessionContext {
       this.down.write(refusal(version, check.code));
       return this.close('graceful', check.reason);
     }
+    // Step 1b: admission at the bounded connect rate (limits.connectsPerSecond): wait, or be refused.
+    // The wait is bounded by the queue (maxQueuedConnects / connectsPerSecond), not by connectTimeoutMs,
+    // which starts again once the CONNECT is admitted (it bounds the broker side of the connect).
+    const admission = this.deps.admit?.(() => this.isClosed()) ?? 'admitted';
+    if (typeof admission !== 'string' && this.connectTimer) clearTimeout(this.connectTimer);
+    if ((typeof admission === 'string' ? admission : await admission) === 'refused') {
+      if (this.isClosed()) return;
+      // v5: 0x9F Connection rate exceeded (§3.2.2.2); 3.1.1: 3 Server unavailable (its closest).
+      this.down.write(
+        version === 5 ? { cmd: 'connack', sessionPresent: false, reasonCode: 0x9f } : refusal(4, 3),
+      );
+      return this.close('graceful', 'connection rate exceeded');
+    }
+    if (this.isClosed()) return;
+    if (typeof admission !== 'string') this.armConnectTimer();
     this.clientId = check.clientId;
     this.log = this.deps.log.child({ clientId: this.clientId });
     this.setupFlows(packet);
