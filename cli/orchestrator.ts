@@ -15,7 +15,7 @@ export const ORCHESTRATOR_USAGE =
   'orchestrator --listen HOST:PORT --brokers URL[,URL...] [--admin HOST:PORT] [--admin-token T]\n' +
   '               [--routing round-robin|client-affinity|topic-affinity] [--config FILE]\n' +
   '               [--qos2-on-broker-loss resend|drop] [--connects-per-second N] [--max-queued-connects N]\n' +
-  '               [--tls-cert FILE --tls-key FILE [--tls-listen HOST:PORT]] [--log-level L]';
+  '               [--tls-cert FILE --tls-key FILE [--tls-listen HOST:PORT]] [--broker-ca FILE] [--log-level L]';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 /** Time the orchestrator gets to say goodbye to its clients and brokers on SIGINT/SIGTERM. */
@@ -35,6 +35,8 @@ export interface OrchestratorCliSettings {
   admin: HostPort | undefined;
   adminToken: string | undefined;
   tls: { certFile: string; keyFile: string; listen: HostPort } | undefined;
+  /** --broker-ca: PEM of the CA that signed the `mqtts://` brokers' certificates. */
+  brokerCaFile: string | undefined;
   logLevel: string;
 }
 
@@ -97,6 +99,7 @@ export function parseOrchestratorArgs(
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     'tls-listen': { type: 'string' },
+    'broker-ca': { type: 'string' },
     'log-level': { type: 'string' },
   });
   if (positionals.length > 0)
@@ -140,6 +143,7 @@ export function parseOrchestratorArgs(
     adminToken: values.admin === undefined ? undefined : adminToken,
     tls:
       certFile !== undefined && keyFile !== undefined ? { certFile, keyFile, listen: tlsListen } : undefined,
+    brokerCaFile: values['broker-ca'],
     logLevel: oneOf(values['log-level'] ?? env.BROKEL_LOG_LEVEL ?? 'info', LOG_LEVELS, '--log-level'),
   };
 }
@@ -184,6 +188,7 @@ export async function runOrchestrator(
     cert: await readFlagFile(settings.tls.certFile, '--tls-cert'),
     key: await readFlagFile(settings.tls.keyFile, '--tls-key'),
   };
+  const brokerCa = settings.brokerCaFile && (await readFlagFile(settings.brokerCaFile, '--broker-ca'));
   const format = env.BROKEL_LOG_FORMAT === 'pretty' ? 'pretty' : 'json';
   const log = createRootLogger({ level: settings.logLevel, format });
   const orchestrator = new Orchestrator({
@@ -196,6 +201,7 @@ export async function runOrchestrator(
       maxQueuedConnects: settings.maxQueuedConnects ?? config.limits.maxQueuedConnects,
     },
     log: log.child({ component: 'orchestrator' }),
+    ...(brokerCa ? { brokerCa } : {}),
   });
   let admin: AdminServer | undefined;
   const stop = async (): Promise<void> => {

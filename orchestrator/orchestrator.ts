@@ -24,6 +24,8 @@ export interface OrchestratorOptions {
   log: Logger;
   /** Credentials of the session registry's own broker connections (default: none, anonymous). */
   registryCredentials?: { username: string; password: string };
+  /** PEM of the CA that signed `mqtts://` brokers' certificates (config `brokers.tls`, `--broker-ca`). */
+  brokerCa?: Buffer;
 }
 
 /**
@@ -78,7 +80,7 @@ export class Orchestrator {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.router = new Router(options.routing);
     this.gate = new ConnectGate(this.limits);
-    this.pool = new BrokerPool(this.log.child({ component: 'pool' }));
+    this.pool = new BrokerPool(this.log.child({ component: 'pool' }), options.brokerCa);
     const bump = () => {
       this.routingGeneration += 1;
     };

@@ -463,6 +463,7 @@ export class Session extends EventEmitter implements SessionContext {
       brokerId: broker.id,
       host: broker.host,
       port: broker.port,
+      tls: broker.tls,
       protocolVersion: brokerVersion,
       connect: upstreamConnect(connect, this.clientId, brokerVersion, withWill),
       keepaliveSeconds: this.deps.limits.upstreamKeepaliveSeconds,

@@ -1,6 +1,6 @@
-import { connect as netConnect } from 'node:net';
 import type { IConnackPacket, IConnectPacket, Packet } from 'mqtt-packet';
 import { TimeoutError } from '../../common/errors.ts';
+import { type BrokerTls, connectBroker } from '../../common/net/broker-socket.ts';
 import { FramedStream } from '../protocol/framed-stream.ts';
 
 /** What a client's DISCONNECT asks of the brokers (MQTT 5 only; a 3.1.1 broker hears a plain one). */
@@ -15,6 +15,8 @@ export interface UpstreamOptions {
   brokerId: string;
   host: string;
   port: number;
+  /** TLS to an `mqtts://` broker, verified against its CA. */
+  tls?: BrokerTls | undefined;
   protocolVersion: 4 | 5;
   connect: Omit<IConnectPacket, 'cmd' | 'protocolVersion' | 'protocolId' | 'keepalive'>;
   keepaliveSeconds: number;
@@ -70,7 +72,7 @@ export class Upstream {
   open(): Promise<IConnackPacket> {
     const { host, port, protocolVersion, connectTimeoutMs } = this.options;
     return new Promise((resolve, reject) => {
-      const socket = netConnect({ host, port, noDelay: true });
+      const { socket, ready } = connectBroker(host, port, this.options.tls);
       const framed = new FramedStream(socket, {
         protocolVersion,
         maxPacketBytes: this.options.maxPacketBytes,
@@ -85,7 +87,7 @@ export class Upstream {
         clearTimeout(timer);
         reject(new Error(`broker ${this.brokerId} (${host}:${port}): ${reason}`));
       };
-      socket.once('connect', () => {
+      socket.once(ready, () => {
         framed.write({
           cmd: 'connect',
           protocolId: 'MQTT',
