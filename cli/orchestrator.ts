@@ -14,8 +14,8 @@ import { parseCommandArgs } from './args.ts';
 export const ORCHESTRATOR_USAGE =
   'orchestrator --listen HOST:PORT --brokers URL[,URL...] [--admin HOST:PORT] [--admin-token T]\n' +
   '               [--routing round-robin|client-affinity|topic-affinity] [--config FILE]\n' +
-  '               [--qos2-on-broker-loss resend|drop]\n' +
-  '               [--tls-cert FILE --tls-key FILE [--tls-listen HOST:PORT]] [--log-level L]';
+  '               [--qos2-on-broker-loss resend|drop] [--connects-per-second N] [--max-queued-connects N]\n' +
+  '               [--tls-cert FILE --tls-key FILE [--tls-listen HOST:PORT]] [--broker-ca FILE] [--log-level L]';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 /** Time the orchestrator gets to say goodbye to its clients and brokers on SIGINT/SIGTERM. */
@@ -29,9 +29,14 @@ export interface OrchestratorCliSettings {
   configFile: string | undefined;
   /** From --qos2-on-broker-loss; when absent the config's `limits.qos2OnBrokerLoss`. */
   qos2OnBrokerLoss: 'resend' | 'drop' | undefined;
+  /** From --connects-per-second / --max-queued-connects; when absent the config's `limits`. */
+  connectsPerSecond: number | undefined;
+  maxQueuedConnects: number | undefined;
   admin: HostPort | undefined;
   adminToken: string | undefined;
   tls: { certFile: string; keyFile: string; listen: HostPort } | undefined;
+  /** --broker-ca: PEM of the CA that signed the `mqtts://` brokers' certificates. */
+  brokerCaFile: string | undefined;
   logLevel: string;
 }
 
@@ -41,6 +46,15 @@ function oneOf<T extends string>(value: string, allowed: readonly T[], flag: str
   if ((allowed as readonly string[]).includes(value)) return value as T;
   const list = allowed.map((a) => JSON.stringify(a)).join(', ');
   throw problem(flag, `${JSON.stringify(value)} is not one of ${list}`);
+}
+
+/** A whole number ≥ 0 given as a flag, or undefined. */
+function count(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n))
+    throw problem(flag, `${JSON.stringify(value)} is not a whole number`);
+  return n;
 }
 
 /** `--brokers a,b`: every URL parsed (mqtt://host:port), none twice; all start `active`. */
@@ -80,9 +94,12 @@ export function parseOrchestratorArgs(
     routing: { type: 'string' },
     config: { type: 'string', short: 'c' },
     'qos2-on-broker-loss': { type: 'string' },
+    'connects-per-second': { type: 'string' },
+    'max-queued-connects': { type: 'string' },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     'tls-listen': { type: 'string' },
+    'broker-ca': { type: 'string' },
     'log-level': { type: 'string' },
   });
   if (positionals.length > 0)
@@ -120,10 +137,13 @@ export function parseOrchestratorArgs(
       values['qos2-on-broker-loss'] === undefined
         ? undefined
         : oneOf(values['qos2-on-broker-loss'], ['resend', 'drop'] as const, '--qos2-on-broker-loss'),
+    connectsPerSecond: count(values['connects-per-second'], '--connects-per-second'),
+    maxQueuedConnects: count(values['max-queued-connects'], '--max-queued-connects'),
     admin,
     adminToken: values.admin === undefined ? undefined : adminToken,
     tls:
       certFile !== undefined && keyFile !== undefined ? { certFile, keyFile, listen: tlsListen } : undefined,
+    brokerCaFile: values['broker-ca'],
     logLevel: oneOf(values['log-level'] ?? env.BROKEL_LOG_LEVEL ?? 'info', LOG_LEVELS, '--log-level'),
   };
 }
@@ -168,13 +188,20 @@ export async function runOrchestrator(
     cert: await readFlagFile(settings.tls.certFile, '--tls-cert'),
     key: await readFlagFile(settings.tls.keyFile, '--tls-key'),
   };
+  const brokerCa = settings.brokerCaFile && (await readFlagFile(settings.brokerCaFile, '--broker-ca'));
   const format = env.BROKEL_LOG_FORMAT === 'pretty' ? 'pretty' : 'json';
   const log = createRootLogger({ level: settings.logLevel, format });
   const orchestrator = new Orchestrator({
     routing: settings.routing ?? config.routing,
     brokers: settings.brokers,
-    limits: { qos2OnBrokerLoss: settings.qos2OnBrokerLoss ?? config.limits.qos2OnBrokerLoss },
+    limits: {
+      qos2OnBrokerLoss: settings.qos2OnBrokerLoss ?? config.limits.qos2OnBrokerLoss,
+      connectsPerSecond: settings.connectsPerSecond ?? config.limits.connectsPerSecond,
+      connectBurst: settings.connectsPerSecond ?? config.limits.connectsPerSecond,
+      maxQueuedConnects: settings.maxQueuedConnects ?? config.limits.maxQueuedConnects,
+    },
     log: log.child({ component: 'orchestrator' }),
+    ...(brokerCa ? { brokerCa } : {}),
   });
   let admin: AdminServer | undefined;
   const stop = async (): Promise<void> => {

@@ -1,6 +1,7 @@
-import { connect as netConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import mqttPacket from 'mqtt-packet';
 import { TimeoutError } from './errors.ts';
+import { type BrokerTls, connectBroker } from './net/broker-socket.ts';
 
 export interface ProbeOptions {
   host: string;
@@ -10,6 +11,8 @@ export interface ProbeOptions {
   username?: string;
   password?: string;
   clientId?: string;
+  /** TLS, verified against this CA (an `mqtts://` broker). */
+  tls?: BrokerTls | undefined;
 }
 
 export interface ProbeResult {
@@ -53,8 +56,9 @@ export function probeMqtt(options: ProbeOptions): Promise<ProbeResult> {
       }
     });
     parser.on('error', (err) => finish(err));
-    socket = netConnect({ host: options.host, port: options.port, noDelay: true });
-    socket.on('connect', () => {
+    const opened = connectBroker(options.host, options.port, options.tls);
+    socket = opened.socket;
+    socket.on(opened.ready, () => {
       const connect: mqttPacket.IConnectPacket = {
         cmd: 'connect',
         protocolId: 'MQTT',

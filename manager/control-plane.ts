@@ -36,6 +36,10 @@ export function assembleControlPlane(options: {
     drainQuietMs: initial.manager.drainQuietSeconds * 1000,
     routing: initial.routing,
     qos2OnBrokerLoss: initial.limits.qos2OnBrokerLoss,
+    connects: {
+      connectsPerSecond: initial.limits.connectsPerSecond,
+      maxQueuedConnects: initial.limits.maxQueuedConnects,
+    },
     users: initial.brokers.users,
     rebalance: () => options.config().rebalance,
     ...(initial.dns.site ? { site: initial.dns.site } : {}),

@@ -43,6 +43,14 @@ export interface OrchestratorLimits {
    * duplicate when the dead broker had delivered it) or 'drop' it (exactly once or lost).
    */
   qos2OnBrokerLoss: 'resend' | 'drop';
+  /**
+   * Client CONNECTs admitted per second (token bucket, `connectBurst` at once; 0: no limit). Over it a
+   * CONNECT waits its turn, at most `maxQueuedConnects` of them; one more gets CONNACK 0x9F (v5) or
+   * 3 (3.1.1). A waiting CONNECT still has to be answered within connectTimeoutMs.
+   */
+  connectsPerSecond: number;
+  connectBurst: number;
+  maxQueuedConnects: number;
   /** Payload bytes one session keeps of PUBREC'd QoS 2 publishes for 'resend'; beyond it they are dropped on loss. */
   maxKeptQos2Bytes: number;
 }
@@ -64,4 +72,7 @@ export const DEFAULT_LIMITS: OrchestratorLimits = {
   drainGraceMs: 5_000,
   qos2OnBrokerLoss: 'resend',
   maxKeptQos2Bytes: 8 * 1024 * 1024,
+  connectsPerSecond: 500,
+  connectBurst: 500,
+  maxQueuedConnects: 2_500,
 };

@@ -1,4 +1,4 @@
-import { Counter } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import { createServiceMetrics, type ServiceMetrics } from '../common/metrics.ts';
 
 /** Per-broker message counts, kept as plain numbers on the hot path and read at scrape time. */
@@ -13,7 +13,10 @@ export interface BrokerCounts {
  * numbers (`counts()`, the pool's brokers) that prom-client reads through `collect` on a scrape: an
  * `inc()` per message cost label hashing on the hot path.
  */
-export function orchestratorMetrics(counts: () => Iterable<BrokerCounts>): ServiceMetrics & {
+export function orchestratorMetrics(
+  counts: () => Iterable<BrokerCounts>,
+  connects: () => { queued: number; refusedTotal: number } | undefined = () => undefined,
+): ServiceMetrics & {
   sessions: ReturnType<ServiceMetrics['gauge']>;
   connections: ReturnType<ServiceMetrics['counter']>;
   published: Counter<'broker'>;
@@ -33,6 +36,24 @@ export function orchestratorMetrics(counts: () => Iterable<BrokerCounts>): Servi
         for (const b of counts()) this.inc({ broker: b.id }, b[field]);
       },
     });
+  // The connect gate's numbers (connect-gate.ts), read on a scrape like the per-broker counts.
+  new Gauge({
+    name: 'brokel_orchestrator_connects_queued',
+    help: 'Client CONNECTs waiting for their turn at limits.connectsPerSecond',
+    registers: [m.registry],
+    collect() {
+      this.set(connects()?.queued ?? 0);
+    },
+  });
+  new Counter({
+    name: 'brokel_orchestrator_connects_refused_total',
+    help: 'Client CONNECTs refused because the connect queue was full (CONNACK 0x9F / 3)',
+    registers: [m.registry],
+    collect() {
+      this.reset();
+      this.inc(connects()?.refusedTotal ?? 0);
+    },
+  });
   return {
     ...m,
     sessions: m.gauge('brokel_orchestrator_client_sessions', 'Client sessions connected now'),

@@ -4,6 +4,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import type { BrokerStatus, DesiredBroker, OrchestratorStatus } from '../common/admin/contract.ts';
 import type { EvictionStatus, EvictRequest } from '../common/eviction-contract.ts';
 import type { Logger } from '../common/logger.ts';
+import { ConnectGate } from './connect-gate.ts';
 import { Evictor } from './eviction.ts';
 import { DEFAULT_LIMITS, type OrchestratorLimits } from './limits.ts';
 import { orchestratorMetrics } from './metrics.ts';
@@ -23,6 +24,8 @@ export interface OrchestratorOptions {
   log: Logger;
   /** Credentials of the session registry's own broker connections (default: none, anonymous). */
   registryCredentials?: { username: string; password: string };
+  /** PEM of the CA that signed `mqtts://` brokers' certificates (config `brokers.tls`, `--broker-ca`). */
+  brokerCa?: Buffer;
 }
 
 /**
@@ -31,9 +34,14 @@ export interface OrchestratorOptions {
  */
 export class Orchestrator {
   readonly pool: BrokerPool;
-  readonly metrics = orchestratorMetrics(() => this.pool.list());
+  readonly metrics = orchestratorMetrics(
+    () => this.pool.list(),
+    () => this.gate,
+  );
   readonly limits: OrchestratorLimits;
   private readonly router: Router;
+  /** Admits client CONNECTs at limits.connectsPerSecond. */
+  private readonly gate: ConnectGate;
   /** Persistent sessions' subscriptions, kept on the brokers for brokers that join later. */
   readonly registry: SessionRegistry;
   private readonly joinReplays: JoinReplays;
@@ -71,7 +79,8 @@ export class Orchestrator {
     this.log = options.log;
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.router = new Router(options.routing);
-    this.pool = new BrokerPool(this.log.child({ component: 'pool' }));
+    this.gate = new ConnectGate(this.limits);
+    this.pool = new BrokerPool(this.log.child({ component: 'pool' }), options.brokerCa);
     const bump = () => {
       this.routingGeneration += 1;
     };
@@ -160,6 +169,11 @@ export class Orchestrator {
         (this.lacking.get(brokerId)?.size ?? 0) === 0 && !this.joinReplays.isPending(brokerId),
       routingGeneration: () => this.routingGeneration,
       registry: this.registry,
+      admit: (gone) => this.gate.admit(gone),
+      brokerAlive: (brokerId, except) => {
+        for (const s of this.sessions) if (s !== except && s.links.get(brokerId)?.upstream.isUp) return true;
+        return false;
+      },
     });
     this.sessions.add(session);
     this.metrics.connections.inc();
@@ -306,6 +320,7 @@ export class Orchestrator {
   async close(): Promise<void> {
     this.draining = true;
     this.evictor.stop();
+    this.gate.close();
     if (this.cpuTimer) clearInterval(this.cpuTimer);
     const closing = this.servers.map((s) => new Promise((resolve) => s.close(resolve)));
     for (const s of [...this.sessions]) s.shutdown();

@@ -69,6 +69,10 @@ export async function startOrchestratorChild(options: {
     'round-robin',
     '--log-level',
     'warn',
+    // The benchmarks measure the orchestrator itself: no CONNECT rate limit (the connection-scale run
+    // reports CONNECTs/s; limits.connectsPerSecond would cap it at its default, 500).
+    '--connects-per-second',
+    '0',
   ];
   const child = spawn(process.execPath, args, { cwd: options.repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   const tail: string[] = [];

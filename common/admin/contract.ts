@@ -22,21 +22,24 @@ export interface DesiredBroker {
 export function parseBrokerUrl(
   url: string,
   path = 'url',
-): { id: string; host: string; port: number; url: string } {
+): { id: string; host: string; port: number; url: string; tls: boolean } {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
     throw new ConfigError([{ path, message: `${JSON.stringify(url)} is not a URL (mqtt://host:port)` }]);
   }
-  if (parsed.protocol !== 'mqtt:') {
-    throw new ConfigError([{ path, message: `${JSON.stringify(url)}: only mqtt:// brokers are supported` }]);
+  if (parsed.protocol !== 'mqtt:' && parsed.protocol !== 'mqtts:') {
+    throw new ConfigError([
+      { path, message: `${JSON.stringify(url)}: only mqtt:// and mqtts:// (TLS) brokers are supported` },
+    ]);
   }
+  const tls = parsed.protocol === 'mqtts:';
   const host = parsed.hostname.replace(/^\[|\]$/g, '');
-  const port = parsed.port === '' ? 1883 : Number(parsed.port);
+  const port = parsed.port === '' ? (tls ? 8883 : 1883) : Number(parsed.port);
   if (host === '') throw new ConfigError([{ path, message: `${JSON.stringify(url)} has no host` }]);
   const id = `${host.includes(':') ? `[${host}]` : host}:${port}`;
-  return { id, host, port, url: `mqtt://${id}` };
+  return { id, host, port, url: `${tls ? 'mqtts' : 'mqtt'}://${id}`, tls };
 }
 
 export interface BrokerStatus {

@@ -217,6 +217,10 @@ export const configSchema = z
       .strictObject({
         /** A QoS 2 publish PUBREC'd by a broker that dies: re-sent elsewhere (no loss, maybe twice) or dropped. */
         qos2OnBrokerLoss: z.enum(['resend', 'drop']).default('resend'),
+        /** Client CONNECTs each orchestrator admits per second (token bucket, as many at once; 0: no limit); over it they wait in a queue (docs/faults-and-security.md). */
+        connectsPerSecond: z.number().int().min(0).max(100_000).default(500),
+        /** CONNECTs waiting for their turn per orchestrator; one more gets CONNACK 0x9F (v5) / 3 (3.1.1). */
+        maxQueuedConnects: z.number().int().min(0).max(100_000).default(2500),
       })
       .prefault({}),
     brokers: z

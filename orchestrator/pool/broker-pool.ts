@@ -3,6 +3,7 @@ import { type BrokerState, type DesiredBroker, parseBrokerUrl } from '../../comm
 import { ConfigError, TimeoutError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 import { probeMqtt } from '../../common/mqtt-probe.ts';
+import type { BrokerTls } from '../../common/net/broker-socket.ts';
 import { RetainedFence } from './retained-fence.ts';
 
 export type { BrokerState, DesiredBroker };
@@ -14,6 +15,8 @@ export interface PoolBroker {
   url: string;
   host: string;
   port: number;
+  /** An `mqtts://` broker: every connection to it is TLS, verified against the pool's CA. */
+  tls: BrokerTls | undefined;
   state: BrokerState;
   /** The manager is moving retained messages to or from it: see RetainedFence. */
   retainedFence: boolean;
@@ -32,7 +35,11 @@ export class BrokerPool extends EventEmitter {
   private readonly versions = new Map<string, 4 | 5>();
   private fence = new RetainedFence([], []);
 
-  constructor(private readonly log: Logger) {
+  constructor(
+    private readonly log: Logger,
+    /** The CA `mqtts://` brokers' certificates are verified against (`--broker-ca`). */
+    private readonly brokerCa?: Buffer,
+  ) {
     super();
   }
 
@@ -52,7 +59,7 @@ export class BrokerPool extends EventEmitter {
   /** Replaces the pool with the desired one (validated first: all or nothing); returns what changed. */
   apply(desired: readonly DesiredBroker[]): { added: string[]; removed: string[]; changed: string[] } {
     const parsed = desired.map((d, i) => ({
-      ...parseBrokerUrl(d.url, `brokers[${i}].url`),
+      ...this.checkTls(parseBrokerUrl(d.url, `brokers[${i}].url`), `brokers[${i}].url`),
       state: d.state,
       retainedFence: d.retainedFence === true,
     }));
@@ -80,6 +87,7 @@ export class BrokerPool extends EventEmitter {
           url: p.url,
           host: p.host,
           port: p.port,
+          tls: p.tls ? { ca: this.brokerCa ?? Buffer.alloc(0) } : undefined,
           state: p.state,
           retainedFence: p.retainedFence,
           published: 0,
@@ -118,6 +126,15 @@ export class BrokerPool extends EventEmitter {
     this.emit('retainedFence', this.fence);
   }
 
+  /** An `mqtts://` broker needs the CA to verify it: without one the pool refuses it (no unverified TLS). */
+  private checkTls<T extends { tls: boolean; url: string }>(p: T, path: string): T {
+    if (p.tls && !this.brokerCa)
+      throw new ConfigError([
+        { path, message: `${p.url}: a TLS broker needs the brokers' CA (--broker-ca)` },
+      ]);
+    return p;
+  }
+
   /**
    * The MQTT level to speak to a broker: 5 when it accepts a v5 CONNECT, else 4 (RabbitMQ 3.10
    * refuses a v5 CONNECT). Remembered once the broker answered the v5 CONNECT (or closed on it); a
@@ -134,6 +151,7 @@ export class BrokerPool extends EventEmitter {
       const result = await probeMqtt({
         host: broker.host,
         port: broker.port,
+        tls: broker.tls,
         protocolVersion: 5,
         timeoutMs: 2000,
       });
@@ -143,7 +161,13 @@ export class BrokerPool extends EventEmitter {
     } catch (err) {
       if (err instanceof TimeoutError) return 4; // too slow this time: no answer to remember
       try {
-        await probeMqtt({ host: broker.host, port: broker.port, protocolVersion: 4, timeoutMs: 2000 });
+        await probeMqtt({
+          host: broker.host,
+          port: broker.port,
+          tls: broker.tls,
+          protocolVersion: 4,
+          timeoutMs: 2000,
+        });
         this.versions.set(id, 4); // it closed on a v5 CONNECT and takes a 3.1.1 one
       } catch {
         // unreachable: decide next time

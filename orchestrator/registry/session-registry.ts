@@ -175,6 +175,7 @@ export class SessionRegistry {
       brokerId: broker.id,
       host: broker.host,
       port: broker.port,
+      tls: broker.tls,
       protocolVersion: version,
       connect: {
         clientId,

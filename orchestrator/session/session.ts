@@ -10,6 +10,7 @@ import type {
 } from 'mqtt-packet';
 import { errorMessage } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
+import type { Admission } from '../connect-gate.ts';
 import type { OrchestratorLimits } from '../limits.ts';
 import type { BrokerPool, PoolBroker } from '../pool/broker-pool.ts';
 import { FramedStream, PacketTooLargeError } from '../protocol/framed-stream.ts';
@@ -19,6 +20,7 @@ import type { SessionRegistry } from '../registry/session-registry.ts';
 import { homeBrokerRanking, type Router } from '../routing/strategies.ts';
 import { clientConnack, refusal, upstreamConnect, validateConnect } from './connect-steps.ts';
 import type { BrokerCounters, SessionContext, UpstreamLink, UpstreamPending } from './context.ts';
+import { closedForDenial, DENIED_CLOSE_SETTLE_MS, NOT_AUTHORIZED } from './denied-close.ts';
 import { InboundPublishes } from './inbound-publish.ts';
 import { OutboundDeliveries } from './outbound-delivery.ts';
 import { RegistrySync } from './registry-sync.ts';
@@ -44,6 +46,10 @@ export interface SessionDeps {
   routingGeneration(): number;
   /** Where persistent sessions' subscriptions are recorded for brokers that join later (optional). */
   registry?: SessionRegistry;
+  /** Admission at the bounded CONNECT rate (connect-gate.ts); absent: every CONNECT is admitted. */
+  admit?(gone: () => boolean): Admission | Promise<Admission>;
+  /** Whether another session of this replica still has a live link to the broker (optional). */
+  brokerAlive?(brokerId: string, except: Session): boolean;
 }
 
 type CloseMode = 'graceful' | 'abrupt';
@@ -84,6 +90,8 @@ export class Session extends EventEmitter implements SessionContext {
   /** This session's record in the session registry (undefined without a registry). */
   private registrySync: RegistrySync | undefined;
   private takenOver = false;
+  /** When each broker last refused a publish with 0x87 (see denied-close.ts). */
+  private readonly deniedAt = new Map<string, number>();
 
   constructor(
     stream: Duplex,
@@ -102,9 +110,13 @@ export class Session extends EventEmitter implements SessionContext {
     });
     stream.on('drain', () => this.outbound?.onClientDrain());
     // [MQTT-3.1.0-1]: the first packet is CONNECT, within a bounded time.
+    this.armConnectTimer();
+  }
+
+  private armConnectTimer(): void {
     this.connectTimer = setTimeout(
       () => this.close('abrupt', 'no CONNECT in time'),
-      deps.limits.connectTimeoutMs,
+      this.deps.limits.connectTimeoutMs,
     );
     this.connectTimer.unref();
   }
@@ -262,6 +274,21 @@ export class Session extends EventEmitter implements SessionContext {
       this.down.write(refusal(version, check.code));
       return this.close('graceful', check.reason);
     }
+    // Step 1b: admission at the bounded connect rate (limits.connectsPerSecond): wait, or be refused.
+    // The wait is bounded by the queue (maxQueuedConnects / connectsPerSecond), not by connectTimeoutMs,
+    // which starts again once the CONNECT is admitted (it bounds the broker side of the connect).
+    const admission = this.deps.admit?.(() => this.isClosed()) ?? 'admitted';
+    if (typeof admission !== 'string' && this.connectTimer) clearTimeout(this.connectTimer);
+    if ((typeof admission === 'string' ? admission : await admission) === 'refused') {
+      if (this.isClosed()) return;
+      // v5: 0x9F Connection rate exceeded (§3.2.2.2); 3.1.1: 3 Server unavailable (its closest).
+      this.down.write(
+        version === 5 ? { cmd: 'connack', sessionPresent: false, reasonCode: 0x9f } : refusal(4, 3),
+      );
+      return this.close('graceful', 'connection rate exceeded');
+    }
+    if (this.isClosed()) return;
+    if (typeof admission !== 'string') this.armConnectTimer();
     this.clientId = check.clientId;
     this.log = this.deps.log.child({ clientId: this.clientId });
     this.setupFlows(packet);
@@ -437,6 +464,7 @@ export class Session extends EventEmitter implements SessionContext {
       brokerId: broker.id,
       host: broker.host,
       port: broker.port,
+      tls: broker.tls,
       protocolVersion: brokerVersion,
       connect: upstreamConnect(connect, this.clientId, brokerVersion, withWill),
       keepaliveSeconds: this.deps.limits.upstreamKeepaliveSeconds,
@@ -490,6 +518,8 @@ export class Session extends EventEmitter implements SessionContext {
       case 'pubrec':
       case 'pubcomp': {
         const pending = link.ids.get(id);
+        if ((packet as { reasonCode?: number }).reasonCode === NOT_AUTHORIZED)
+          this.deniedAt.set(link.brokerId, Date.now());
         if (pending?.kind === 'publish') this.inbound?.onBrokerAck(link, packet, pending.downId);
         else if (pending?.kind === 'republish') link.ids.release(id);
         return;
@@ -524,6 +554,30 @@ export class Session extends EventEmitter implements SessionContext {
       if (pending.kind === 'replay') pending.done(new Error(`broker ${link.brokerId} went down: ${reason}`));
     }
     if (this.state === 'closed') return;
+    if (closedForDenial(this.deniedAt.get(link.brokerId), Date.now(), reason))
+      return this.endAsBrokerDid(link.brokerId);
+    this.deniedAt.delete(link.brokerId);
+    if (link.upstream.protocolVersion === 4 && link.upstream.closedAfterAck && this.deps.brokerAlive) {
+      // A 3.1.1 broker may have refused that publish: decided once a dead broker's other links closed too.
+      const brokerAlive = this.deps.brokerAlive;
+      setTimeout(() => {
+        if (this.state === 'closed') return;
+        if (brokerAlive(link.brokerId, this)) this.endAsBrokerDid(link.brokerId);
+        else this.onLinkLost(link, reason);
+      }, DENIED_CLOSE_SETTLE_MS).unref();
+      return;
+    }
+    this.onLinkLost(link, reason);
+  }
+
+  /** The broker ended this client (a refused publish): the client is ended too, as the broker would. */
+  private endAsBrokerDid(brokerId: string): void {
+    this.log.info({ broker: brokerId }, 'broker closed the connection after refusing a publish');
+    if (this.version === 5) this.down.write({ cmd: 'disconnect', reasonCode: NOT_AUTHORIZED });
+    this.close('abrupt', 'broker closed the connection after refusing a publish');
+  }
+
+  private onLinkLost(link: UpstreamLink, reason: string): void {
     this.log.warn({ broker: link.brokerId, reason }, 'broker connection lost');
     this.subs?.onBrokerDown(link.brokerId);
     this.outbound?.onBrokerDown(link.brokerId);

@@ -1,6 +1,6 @@
-import { connect as netConnect } from 'node:net';
 import type { IConnackPacket, IConnectPacket, Packet } from 'mqtt-packet';
 import { TimeoutError } from '../../common/errors.ts';
+import { type BrokerTls, connectBroker } from '../../common/net/broker-socket.ts';
 import { FramedStream } from '../protocol/framed-stream.ts';
 
 /** What a client's DISCONNECT asks of the brokers (MQTT 5 only; a 3.1.1 broker hears a plain one). */
@@ -15,6 +15,8 @@ export interface UpstreamOptions {
   brokerId: string;
   host: string;
   port: number;
+  /** TLS to an `mqtts://` broker, verified against its CA. */
+  tls?: BrokerTls | undefined;
   protocolVersion: 4 | 5;
   connect: Omit<IConnectPacket, 'cmd' | 'protocolVersion' | 'protocolId' | 'keepalive'>;
   keepaliveSeconds: number;
@@ -48,6 +50,9 @@ export class Upstream {
     | undefined;
   private readonly backlog: Packet[] = [];
   private brokerReceiveMaximum: number | undefined;
+  /** The last packet the broker sent, and whether the transport failed (RST, error) before the close. */
+  private lastCmd: Packet['cmd'] | undefined;
+  private transportFailed = false;
 
   constructor(private readonly options: UpstreamOptions) {
     this.brokerId = options.brokerId;
@@ -67,7 +72,7 @@ export class Upstream {
   open(): Promise<IConnackPacket> {
     const { host, port, protocolVersion, connectTimeoutMs } = this.options;
     return new Promise((resolve, reject) => {
-      const socket = netConnect({ host, port, noDelay: true });
+      const { socket, ready } = connectBroker(host, port, this.options.tls);
       const framed = new FramedStream(socket, {
         protocolVersion,
         maxPacketBytes: this.options.maxPacketBytes,
@@ -82,7 +87,7 @@ export class Upstream {
         clearTimeout(timer);
         reject(new Error(`broker ${this.brokerId} (${host}:${port}): ${reason}`));
       };
-      socket.once('connect', () => {
+      socket.once(ready, () => {
         framed.write({
           cmd: 'connect',
           protocolId: 'MQTT',
@@ -91,7 +96,10 @@ export class Upstream {
           ...this.options.connect,
         } as IConnectPacket);
       });
-      framed.on('transportError', (err: Error) => early(err.message));
+      framed.on('transportError', (err: Error) => {
+        this.transportFailed = true;
+        early(err.message);
+      });
       // A relayed packet that cannot be encoded for this broker (bad data from the client).
       framed.on('encodeError', (err: Error, packet: Packet) => this.sink?.unencodable(packet, err));
       framed.on('error', (err: Error) => {
@@ -121,6 +129,7 @@ export class Upstream {
           this.awaitingPong = false;
           return;
         }
+        this.lastCmd = packet.cmd;
         if (this.sink) this.sink.packet(packet);
         else this.backlog.push(packet);
       });
@@ -160,6 +169,14 @@ export class Upstream {
     this.downReason = reason;
     if (this.pingTimer) clearInterval(this.pingTimer);
     this.sink?.down(this.closing ? 'closed by the orchestrator' : reason);
+  }
+
+  /**
+   * The broker closed the connection cleanly (FIN, no transport error) right after acknowledging a
+   * publish: what a 3.1.1 broker does when it refuses one (no reason code to say so); see denied-close.ts.
+   */
+  get closedAfterAck(): boolean {
+    return !this.transportFailed && !this.closing && (this.lastCmd === 'puback' || this.lastCmd === 'pubrec');
   }
 
   send(packet: Packet): boolean {

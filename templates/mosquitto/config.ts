@@ -26,6 +26,18 @@ export const mosquittoParamsSchema = z.strictObject({
    * passes its PUBACK/SUBACK reason codes through.
    */
   acl: z.array(z.string().regex(/^[^\n\r]*$/, 'is not one line')).optional(),
+  /**
+   * A second listener speaking MQTT over TLS (issue 17), beside the plain one the manager probes:
+   * its port and the replica's certificate and key (common/tls/certs.ts makes them, signed by the
+   * deployment's CA; orchestrators reach it as `mqtts://host:port` and verify it against that CA).
+   */
+  tls: z
+    .strictObject({
+      port: z.number().int().min(1).max(65_535),
+      certFile: z.string().min(1),
+      keyFile: z.string().min(1),
+    })
+    .optional(),
   /** Mosquitto's log types to print; `error warning notice information` by default. */
   logTypes: z
     .array(z.enum(['error', 'warning', 'notice', 'information', 'debug', 'all']))
@@ -74,6 +86,15 @@ export function renderMosquittoConf(input: MosquittoConfInput): string {
     'log_timestamp true',
     'log_timestamp_format %Y-%m-%dT%H:%M:%S',
     'connection_messages true',
+    // Listener-specific options (certfile, keyfile) apply to the listener line above them.
+    ...(params.tls
+      ? [
+          `listener ${params.tls.port} ${input.host}`,
+          'protocol mqtt',
+          `certfile ${params.tls.certFile}`,
+          `keyfile ${params.tls.keyFile}`,
+        ]
+      : []),
     '',
   ];
   return lines.join('\n');

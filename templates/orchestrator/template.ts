@@ -12,6 +12,9 @@ export const orchestratorParamsSchema = z.strictObject({
   routing: z.enum(['round-robin', 'client-affinity', 'topic-affinity']).default('round-robin'),
   /** The config's limits.qos2OnBrokerLoss (docs/acknowledgements-and-qos.md). */
   qos2OnBrokerLoss: z.enum(['resend', 'drop']).default('resend'),
+  /** The config's limits.connectsPerSecond and limits.maxQueuedConnects (docs/faults-and-security.md). */
+  connectsPerSecond: z.number().int().min(0).optional(),
+  maxQueuedConnects: z.number().int().min(0).optional(),
   /** Bearer token of its admin API (the manager's own). */
   adminToken: z.string().min(16),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn'),
@@ -47,6 +50,10 @@ export const orchestratorTemplate: ReplicaTemplate = {
     args.push('--brokers', params.brokers.join(','));
     args.push('--routing', params.routing, '--log-level', params.logLevel);
     args.push('--qos2-on-broker-loss', params.qos2OnBrokerLoss);
+    if (params.connectsPerSecond !== undefined)
+      args.push('--connects-per-second', String(params.connectsPerSecond));
+    if (params.maxQueuedConnects !== undefined)
+      args.push('--max-queued-connects', String(params.maxQueuedConnects));
     return {
       command: process.execPath,
       args,

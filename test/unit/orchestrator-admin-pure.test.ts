@@ -58,7 +58,7 @@ describe('admin API: PUT /brokers body', () => {
     [
       'a URL that is not mqtt://',
       { brokers: [{ url: 'http://a:1', state: 'active' }] },
-      ['brokers[0].url: "http://a:1": only mqtt:// brokers are supported'],
+      ['brokers[0].url: "http://a:1": only mqtt:// and mqtts:// (TLS) brokers are supported'],
     ],
     [
       'a URL that does not parse',
@@ -244,7 +244,8 @@ describe('brokel orchestrator: flags', () => {
         ...['--listen', '[::1]:1883', '--brokers', 'mqtt://a:1883, mqtt://b'],
         ...['--admin', '127.0.0.1:9781', '--admin-token', 't0k', '--routing', 'topic-affinity'],
         ...['--tls-cert', 'c.pem', '--tls-key', 'k.pem', '--log-level', 'debug', '-c', 'brokel.yaml'],
-        ...['--qos2-on-broker-loss', 'drop'],
+        ...['--qos2-on-broker-loss', 'drop', '--connects-per-second', '200', '--max-queued-connects', '900'],
+        ...['--broker-ca', 'ca.pem'],
       ],
       {},
     );
@@ -257,9 +258,12 @@ describe('brokel orchestrator: flags', () => {
       routing: 'topic-affinity',
       configFile: 'brokel.yaml',
       qos2OnBrokerLoss: 'drop',
+      connectsPerSecond: 200,
+      maxQueuedConnects: 900,
       admin: { host: '127.0.0.1', port: 9781 },
       adminToken: 't0k',
       tls: { certFile: 'c.pem', keyFile: 'k.pem', listen: { host: '::1', port: 8883 } },
+      brokerCaFile: 'ca.pem',
       logLevel: 'debug',
     });
   });
@@ -339,7 +343,7 @@ describe('brokel orchestrator: flags', () => {
     assert.deepEqual(
       problemsOf(() => parseBrokerList('mqtt://a:1,http://b,,mqtt://a:1')),
       [
-        '--brokers: "http://b": only mqtt:// brokers are supported',
+        '--brokers: "http://b": only mqtt:// and mqtts:// (TLS) brokers are supported',
         '--brokers: empty entry in "mqtt://a:1,http://b,,mqtt://a:1"',
         '--brokers: "mqtt://a:1" is named twice',
       ],

@@ -290,6 +290,15 @@ describe('broker URLs', () => {
       host: '127.42.0.1',
       port: 1883,
       url: 'mqtt://127.42.0.1:1883',
+      tls: false,
+    });
+    // mqtts://: TLS, 8883 by default (MQTT 5.0 §4.2: IANA registered 8883 for MQTT over TLS).
+    assert.deepEqual(parseBrokerUrl('mqtts://127.42.0.1'), {
+      id: '127.42.0.1:8883',
+      host: '127.42.0.1',
+      port: 8883,
+      url: 'mqtts://127.42.0.1:8883',
+      tls: true,
     });
     assert.equal(parseBrokerUrl('mqtt://[::1]').id, '[::1]:1883');
     assert.throws(

@@ -1,0 +1,181 @@
+// `npm run soak [-- --minutes 60]`: issue 17's soak. `brokel up` on the local provider (2 brokers,
+// 1 orchestrator, pool fixed so every change in memory or descriptors is a leak, not a scaling step),
+// QoS 1 traffic at half the capacity measured by a short max-rate phase first, and the manager's and
+// each orchestrator's RSS and open fds sampled every interval. Fails (exit 1) when RSS grows by more
+// than 5 % after the warm-up, open fds grow, or a message is lost. Long form: 10 s samples, 5 min
+// warm-up. Short form (under 5 min, e.g. `--seconds 30` as CI runs it): 2 s samples, the first third
+// of the run as warm-up.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { freePort } from '../manager/providers/local/address-pool.ts';
+import { LoadGenerator } from './lib/load-generator.ts';
+import { type SoakSample, soakVerdict } from './lib/soak-verdict.ts';
+import { fmt, fmtInt } from './lib/stats.ts';
+
+const { values } = parseArgs({
+  options: {
+    minutes: { type: 'string' },
+    seconds: { type: 'string' },
+    rate: { type: 'string' },
+  },
+});
+const totalSeconds = values.seconds ? Number(values.seconds) : Number(values.minutes ?? 60) * 60;
+if (!(totalSeconds >= 10)) throw new Error(`--seconds/--minutes: ${totalSeconds} s is below 10 s`);
+const long = totalSeconds >= 300;
+const intervalSeconds = long ? 10 : 2;
+const warmupSeconds = long ? 300 : totalSeconds / 3;
+
+const began = Date.now();
+const log = (line: string) => console.log(`[${((Date.now() - began) / 1000).toFixed(1)} s] ${line}`);
+const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+const rssKb = (pid: number) =>
+  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+const fds = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
+
+async function startManager(dir: string): Promise<{ child: ChildProcess; url: URL }> {
+  const api = await freePort('127.0.0.1');
+  const dns = await freePort('127.0.0.1');
+  const file = join(dir, 'brokel.yaml');
+  await writeFile(
+    file,
+    [
+      `deployment: soak${process.pid}`,
+      `manager: { decisionLog: ${join(dir, 'decisions.jsonl')} }`,
+      'monitor: { intervalSeconds: 2 }',
+      'levels: { brokers: { min: 2, max: 2, cpuQuota: 0.5 }, orchestrators: { min: 1, max: 1 } }',
+      `api: { listen: 127.0.0.1:${api} }`,
+      `dns: { listen: 127.0.0.1:${dns} }`,
+      `provider: { kind: local, local: { addressing: ports, stateDir: ${join(dir, 'state')} } }`,
+      '',
+    ].join('\n'),
+  );
+  const child = spawn(process.execPath, ['bin/brokel.js', 'up', '-c', file], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, BROKEL_LOG_LEVEL: 'warn' },
+  });
+  process.on('exit', () => child.kill('SIGTERM'));
+  const url = await new Promise<URL>((resolve, reject) => {
+    let found: URL | undefined;
+    const timer = setTimeout(() => reject(new Error('brokel up did not start within 90 s')), 90_000);
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      const m = /^MQTT clients connect to: (\S+)/.exec(line);
+      if (m?.[1]) found = new URL(m[1].replace(/,$/, ''));
+      if (found && line.startsWith('Ctrl-C ')) {
+        clearTimeout(timer);
+        resolve(found);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`brokel up exited with ${code}`)));
+  });
+  return { child, url };
+}
+
+/** The orchestrator replicas' PIDs, from the local provider's replica records. */
+async function orchestratorPids(stateDir: string): Promise<number[]> {
+  const dir = join(stateDir, 'replicas');
+  const pids: number[] = [];
+  for (const name of (await readdir(dir)).filter((n) => n.endsWith('.json'))) {
+    const r = JSON.parse(await readFile(join(dir, name), 'utf8')) as { level: string; pid: number };
+    if (r.level === 'orchestrator') pids.push(r.pid);
+  }
+  return pids;
+}
+
+async function main(): Promise<number> {
+  const dir = await mkdtemp(join(tmpdir(), 'brokel-soak-'));
+  const started = Date.now();
+  log(
+    `soak: ${totalSeconds} s, samples every ${intervalSeconds} s, warm-up ${Math.round(warmupSeconds)} s; load average ${loadavg()}`,
+  );
+  const { child: manager, url } = await startManager(dir);
+  log(`brokel up ready: ${url.href}`);
+  let load: LoadGenerator | undefined;
+  try {
+    const orchestrators = await orchestratorPids(join(dir, 'state'));
+    const watched: Record<string, number> = { manager: manager.pid ?? 0 };
+    for (const [i, pid] of orchestrators.entries()) watched[`orchestrator${i}`] = pid;
+    load = await LoadGenerator.connect(
+      { host: url.hostname, port: Number(url.port) },
+      {
+        publishers: 4,
+        subscribers: 4,
+        payloadBytes: 100,
+        qos: 1,
+        windowPerPublisher: 100,
+        maxSamples: 200_000,
+        clientIdPrefix: `soak${process.pid}`,
+        connectTimeoutMs: 10_000,
+      },
+    );
+    const phase = (rate: number | undefined, measureMs: number, warmupMs = 0) =>
+      load?.runPhase({ rate, warmupMs, measureMs, maxMessages: 1e9, drainTimeoutMs: 5000, cpu: () => ({}) });
+    let rate = Number(values.rate);
+    if (!(rate > 0)) {
+      const capacity = await phase(undefined, long ? 10_000 : 3000, 1000);
+      rate = Math.max(10, Math.round((capacity?.rate ?? 0) / 2));
+      log(
+        `capacity (max-rate QoS 1 deliveries): ${fmtInt(capacity?.rate ?? 0)}/s; soak at ${fmtInt(rate)}/s`,
+      );
+    }
+    const samples: Record<string, SoakSample[]> = {};
+    const sample = (t: number) => {
+      for (const [name, pid] of Object.entries(watched)) {
+        const list = samples[name] ?? [];
+        list.push({ t, rssKb: rssKb(pid), fds: fds(pid) });
+        samples[name] = list;
+      }
+    };
+    const soakStart = Date.now();
+    sample(0);
+    let sent = 0;
+    let lost = 0;
+    while ((Date.now() - soakStart) / 1000 < totalSeconds) {
+      const r = await phase(rate, intervalSeconds * 1000);
+      sent += r?.sent ?? 0;
+      lost += Math.max(0, r?.lost ?? 0);
+      const t = (Date.now() - soakStart) / 1000;
+      sample(t);
+      const now = Object.entries(samples).map(
+        ([n, s]) => `${n} ${fmtInt((s.at(-1)?.rssKb ?? 0) / 1024)} MB ${s.at(-1)?.fds} fds`,
+      );
+      log(
+        `${fmt(t, 0)} s: ${fmtInt(r?.rate ?? 0)}/s delivered, p99 ${fmt(r?.p99Ms ?? 0, 1)} ms, lost ${r?.lost ?? 0}; ${now.join(', ')}`,
+      );
+    }
+    const findings = soakVerdict(samples, warmupSeconds);
+    for (const f of findings)
+      log(
+        `${f.process}: RSS ${fmtInt(f.rssStartKb / 1024)} → ${fmtInt(f.rssEndKb / 1024)} MB (${fmt(f.rssGrowth * 100, 1)} %), fds ${f.fdsStart} → ${f.fdsEnd}: ${f.ok ? 'ok' : `FAIL: ${f.why}`}`,
+      );
+    log(`messages: ${fmtInt(sent)} sent, ${lost} lost; load average ${loadavg()}`);
+    await mkdir('bench/results', { recursive: true });
+    const out = `bench/results/soak-${new Date(started).toISOString().replace(/[:.]/g, '-')}.json`;
+    await writeFile(
+      out,
+      JSON.stringify(
+        { totalSeconds, intervalSeconds, warmupSeconds, rate, sent, lost, findings, samples },
+        null,
+        1,
+      ),
+    );
+    log(`samples written to ${out}`);
+    const ok = findings.every((f) => f.ok) && lost === 0;
+    log(ok ? 'soak: PASS' : 'soak: FAIL');
+    return ok ? 0 : 1;
+  } finally {
+    log('stopping');
+    await load?.close();
+    const exited = new Promise((resolve) => manager.once('exit', resolve));
+    manager.kill('SIGTERM'); // the local demo destroys its replicas on the way out
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 30_000).unref())]);
+    await rm(dir, { recursive: true, force: true });
+    log('stopped');
+  }
+}
+
+process.exitCode = await main();
