@@ -165,6 +165,8 @@ export class InboundPublishes {
 
   /** The link a publish goes to: the routing strategy's choice among the publish targets not excluded. */
   private pick(packet: IPublishPacket, exclude: readonly string[] = NONE): UpstreamLink | undefined {
+    // A lazy session routes only where a full one would: else it opens its links first (link-need.ts).
+    if (!this.ctx.linksSettled && !this.ctx.linksFor(packet)) return undefined;
     if (exclude.length === 0 && !packet.retain && this.router.strategy === 'round-robin') {
       // The common case, without building arrays per message (the targets are cached by the session).
       const all = this.ctx.publishTargets();
@@ -183,6 +185,7 @@ export class InboundPublishes {
   private routeQos0(packet: IPublishPacket): void {
     const link = this.pick(packet);
     if (!link) {
+      if (this.ctx.deferWhileLinking(packet)) return;
       this.ctx.log.warn({ topic: packet.topic }, 'QoS 0 publish dropped: no broker available');
       return;
     }
@@ -443,6 +446,8 @@ export class InboundPublishes {
   /** A retained publish waits for the move of its topic's retained value (its acknowledgement waits too). */
   private hold(packet: IPublishPacket, entry: InFlight | undefined): void {
     if (entry) entry.fenced = true;
+    // Its owner after the move may be a broker a lazy session has no link to: open them before release.
+    if (!this.ctx.linksSettled) this.ctx.openEveryLink();
     this.held?.add(packet, entry);
     if (this.held?.full) this.ctx.pauseClient('retained move');
   }

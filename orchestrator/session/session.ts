@@ -131,6 +131,27 @@ export class Session extends EventEmitter implements SessionContext {
     return this.links.get(brokerId);
   }
 
+  get linksSettled(): boolean {
+    return this.full && this.linking === undefined;
+  }
+
+  linksFor(packet: IPublishPacket): boolean {
+    if (this.linking) return false;
+    if (this.full || !this.needsEveryLink(packet)) return true;
+    void this.goFull();
+    return this.linking === undefined;
+  }
+
+  openEveryLink(): void {
+    void this.goFull();
+  }
+
+  deferWhileLinking(packet: IPublishPacket): boolean {
+    if (!this.linking) return false;
+    this.whileLinking.push(packet);
+    return true;
+  }
+
   publishTargets(): UpstreamLink[] {
     const generation = this.deps.routingGeneration();
     if (generation === this.targetsGeneration && this.linkGeneration === this.targetsLinkGeneration) {
@@ -417,6 +438,9 @@ export class Session extends EventEmitter implements SessionContext {
       ),
     ).then(() => {
       this.linking = undefined;
+      if (this.state !== 'connected') return;
+      // Held publishes are older than what the client sent meanwhile: they go first.
+      this.inbound?.resendHeld();
       for (const p of this.whileLinking.splice(0)) if (this.state === 'connected') this.dispatch(p);
       this.resumeClient('opening links');
     });
@@ -676,9 +700,13 @@ export class Session extends EventEmitter implements SessionContext {
     if (this.state === 'connected') this.inbound?.resendHeld();
   }
 
-  /** The pool's retained fence changed: held retained publishes it no longer covers go out. */
+  /**
+   * The pool's retained fence changed: held retained publishes it no longer covers go out (once the
+   * links a lazy session is opening are open, so they go to their owner in the order they came).
+   */
   releaseRetained(): void {
-    if (this.state === 'connected') this.inbound?.releaseRetained();
+    if (this.linking) void this.linking.then(() => this.releaseRetained());
+    else if (this.state === 'connected') this.inbound?.releaseRetained();
   }
 
   /** Retained publishes sent before a fence on `brokerId` and not finished yet (see InboundPublishes). */

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import type { Orchestrator } from '../../orchestrator/orchestrator.ts';
+import { retainedOwner } from '../../orchestrator/routing/strategies.ts';
 import { publishSeq, settle, startOrchestrator, subscriber } from '../helpers/orchestrator.ts';
-import { connectClient, startProvider, waitFor } from '../helpers/resources.ts';
+import { connectClient, startProvider, waitFor, within } from '../helpers/resources.ts';
 
 // Lazy upstream links (docs/data-plane.md "Upstream links per client"): a clean session that never
 // subscribed keeps one link, to its home broker, until routing needs another broker.
@@ -54,6 +55,20 @@ describe('orchestrator: lazy upstream links', () => {
     assert.equal(sub.counts.distinct, 250);
     assert.equal(sub.counts.reordered, 0);
     assert.equal(total(linksPerBroker(orchestrator)), 3 + 1, 'subscriber on 3, publisher on its home only');
+    // A retained publish goes to its topic's owner: when that is not the home broker, every link opens.
+    const home = [...linksPerBroker(orchestrator)].find(([, n]) => n === 2)?.[0];
+    const ids = urls.map((u) => u.slice('mqtt://'.length));
+    const topic = Array.from({ length: 40 }, (_, i) => `aff/r${i}`).find(
+      (x) => `mqtt://${retainedOwner(x, ids)}` !== home,
+    );
+    assert.ok(topic);
+    await pub.publishAsync(topic, 'kept', { qos: 1, retain: true });
+    assert.equal(total(linksPerBroker(orchestrator)), 3 + 3);
+    const owner = `mqtt://${retainedOwner(topic, ids)}`;
+    const direct = await connectClient(t, owner);
+    const got = new Promise<string>((resolve) => direct.on('message', (_, p) => resolve(p.toString())));
+    await direct.subscribeAsync(topic, { qos: 1 });
+    assert.equal(await within(got, 3000, 'the retained value on its owner'), 'kept');
   });
 
   it('a round-robin publisher opens every link on its first publish, which is not lost (QoS 0)', async (t) => {
