@@ -459,6 +459,8 @@ export class Session extends EventEmitter implements SessionContext {
       this.links.delete(id);
       this.linkGeneration += 1;
       link.upstream.disconnect();
+      // An UNSUBSCRIBE sent with the CONNECT may wait for this broker's UNSUBACK: it no longer does.
+      this.subs?.onBrokerDown(id);
     }
   }
 

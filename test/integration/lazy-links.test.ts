@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
+import type { Packet } from 'mqtt-packet';
 import type { Orchestrator } from '../../orchestrator/orchestrator.ts';
 import { retainedOwner } from '../../orchestrator/routing/strategies.ts';
+import { connectPacket, connectTcp, encode, expectPacket, writeRaw } from '../helpers/mqtt-wire.ts';
 import { publishSeq, settle, startOrchestrator, subscriber } from '../helpers/orchestrator.ts';
 import { connectClient, startProvider, waitFor, within } from '../helpers/resources.ts';
 
@@ -42,6 +44,17 @@ describe('orchestrator: lazy upstream links', () => {
       true,
       'a lazy session lacks nothing on the brokers it has no link to',
     );
+  });
+
+  it('an UNSUBSCRIBE sent with the CONNECT is answered although the session drops its other links', async (t) => {
+    const { urls } = await threeBrokers(t);
+    const { orchestrator, port } = await startOrchestrator(t, urls);
+    const conn = await connectTcp(t, port);
+    const unsubscribe: Packet = { cmd: 'unsubscribe', messageId: 7, unsubscriptions: ['early/#'] };
+    await writeRaw(conn, Buffer.concat([encode(connectPacket('early-unsub', 4), 4), encode(unsubscribe, 4)]));
+    await expectPacket(conn, 'connack', 5000);
+    assert.equal((await expectPacket(conn, 'unsuback', 5000)).messageId, 7);
+    await waitFor(() => total(linksPerBroker(orchestrator)) === 1, 2000, 'one link left');
   });
 
   it('a client-affinity publisher keeps its one link; QoS 0 and 1 arrive in order at a subscriber', async (t) => {
