@@ -210,7 +210,7 @@ export class InboundPublishes {
       this.ctx.log.warn({ downId: entry.downId }, 'publish held: no broker available');
       return;
     }
-    if (this.windowFull(link) || this.windows.hasWaiting(link.brokerId)) {
+    if (this.windowFull(link, entry) || this.windows.hasWaiting(link.brokerId)) {
       entry.queuedFor = link.brokerId;
       this.windows.wait(link.brokerId, entry);
       this.waitingBytes += entry.packet.payload.length;
@@ -219,13 +219,17 @@ export class InboundPublishes {
     this.dispatch(entry, link);
   }
 
-  private windowFull(link: UpstreamLink): boolean {
-    return this.windows.inUse(link.brokerId) >= link.upstream.receiveMaximum;
+  private windowFull(link: UpstreamLink, entry: InFlight): boolean {
+    const id = link.brokerId;
+    if (this.windows.inUse(id) >= link.upstream.receiveMaximum) return true;
+    return entry.packet.qos === 2 && this.windows.inUseQos2(id) >= link.upstream.qos2Maximum;
   }
 
   /** Publishes waiting for a slot on this broker go out, oldest first, while it has free slots. */
   private sendQueued(link: UpstreamLink): void {
-    while (link.upstream.isUp && !this.windowFull(link)) {
+    while (link.upstream.isUp) {
+      const waiting = this.windows.peek(link.brokerId);
+      if (!waiting || this.windowFull(link, waiting)) return;
       const entry = this.windows.next(link.brokerId);
       if (!entry) return;
       this.unqueue(entry);
@@ -240,9 +244,10 @@ export class InboundPublishes {
 
   /** The one place an entry's broker changes, so the per-broker slot counts stay true. */
   private assign(entry: InFlight, brokerId: string): void {
-    if (entry.brokerId !== '') this.windows.release(entry.brokerId);
+    const qos2 = entry.packet.qos === 2;
+    if (entry.brokerId !== '') this.windows.release(entry.brokerId, qos2);
     entry.brokerId = brokerId;
-    if (brokerId !== '') this.windows.take(brokerId);
+    if (brokerId !== '') this.windows.take(brokerId, qos2);
   }
 
   /**

@@ -560,6 +560,7 @@ export class Session extends EventEmitter implements SessionContext {
       connectTimeoutMs: this.deps.limits.upstreamConnectTimeoutMs,
       maxPacketBytes: this.deps.limits.maxPacketBytes,
       defaultReceiveMaximum: this.deps.limits.upstreamReceiveMaximum,
+      v4Maximum: this.deps.limits.maxInflightFromClient,
     });
     const connack = await upstream.open();
     const link: UpstreamLink = {
