@@ -15,6 +15,7 @@
 //   --configs a,h,b,c  --fixed-rate N (2000 msg/s; 0: no fixed phase)  --fixed-seconds S (3)
 //   --profile-seconds S (4; 0: no QoS 1 profile)
 //   --scale-clients N (4500; 0: no connection-scale run)  --scale-workers N (4)  --scale-seconds S (10)
+//   --scale-routing R,R (round-robin,client-affinity: one connection-scale run per routing)
 //   --window N (100 messages in flight per publisher at max rate)
 //   --warmup-seconds S (1)  --max-seconds S (4)  --half-seconds S (2.5)  --max-messages N (per phase)
 //   --half-fraction F (0.5)  --quick (one short run, for development)
@@ -64,6 +65,7 @@ const { values } = parseArgs({
     'scale-clients': { type: 'string' },
     'scale-workers': { type: 'string', default: '4' },
     'scale-seconds': { type: 'string' },
+    'scale-routing': { type: 'string', default: 'round-robin,client-affinity' },
     window: { type: 'string', default: '100' },
     'warmup-seconds': { type: 'string' },
     'max-seconds': { type: 'string' },
@@ -106,6 +108,11 @@ const settings = {
   scaleClients: num('scale-clients', values['scale-clients'] ?? (quick ? '300' : '4500'), 0, 100_000),
   scaleWorkers: num('scale-workers', values['scale-workers'], 1, 64),
   scaleMs: num('scale-seconds', values['scale-seconds'] ?? (quick ? '3' : '10'), 1, 600) * 1000,
+  scaleRouting: (values['scale-routing'] ?? '').split(',').map((r) => {
+    if (r !== 'round-robin' && r !== 'client-affinity' && r !== 'topic-affinity')
+      throw new Error(`--scale-routing: ${JSON.stringify(r)} is not a routing strategy`);
+    return r;
+  }),
   profileMs: num('profile-seconds', values['profile-seconds'] ?? (quick ? '1.5' : '4'), 0, 120) * 1000,
   profileDir: values['profile-orchestrator'],
   orchestratorNodeArgs: (values['orchestrator-node-args'] ?? '').split(/\s+/).filter(Boolean),
@@ -331,17 +338,20 @@ try {
         })
       : undefined;
   if (profile) console.log(`\n${profile}`);
-  const scale =
-    settings.scaleClients > 0
-      ? await connectionScale({
-          repoRoot,
-          brokerUrls: mosquittos.map((m) => m.url),
-          clients: settings.scaleClients,
-          workers: settings.scaleWorkers,
-          publishMs: settings.scaleMs,
-        })
-      : undefined;
-  if (scale) console.log(`\n${scaleSummary(scale)}`);
+  // One run per routing: a round-robin publisher needs every broker, a client-affinity one its home only.
+  const scale: Awaited<ReturnType<typeof connectionScale>>[] = [];
+  for (const routing of settings.scaleClients > 0 ? settings.scaleRouting : []) {
+    const result = await connectionScale({
+      repoRoot,
+      brokerUrls: mosquittos.map((m) => m.url),
+      clients: settings.scaleClients,
+      workers: settings.scaleWorkers,
+      publishMs: settings.scaleMs,
+      routing,
+    });
+    console.log(`\n${scaleSummary(result)}`);
+    scale.push(result);
+  }
 
   const summary = Object.fromEntries(
     settings.qos.map((qos) => {

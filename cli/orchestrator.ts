@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
-import { loadConfig } from '../common/config/load.ts';
 import { ConfigError, type FieldProblem, TimeoutError } from '../common/errors.ts';
 import { createRootLogger } from '../common/logger.ts';
 import { formatHostPort, type HostPort, parseHostPort } from '../common/net/host-port.ts';
 import { requireTokenOffLoopback } from '../common/net/loopback.ts';
 import { onShutdown } from '../common/shutdown.ts';
-import { type AdminServer, startAdminServer } from '../orchestrator/admin/admin-server.ts';
+import type { AdminServer } from '../orchestrator/admin/admin-server.ts';
+import { DEFAULT_LIMITS } from '../orchestrator/limits.ts';
 import { Orchestrator } from '../orchestrator/orchestrator.ts';
 import { type DesiredBroker, parseBrokerUrl } from '../orchestrator/pool/broker-pool.ts';
 import { ROUTING_STRATEGIES, type RoutingStrategyName } from '../orchestrator/routing/strategies.ts';
@@ -16,6 +16,9 @@ export const ORCHESTRATOR_USAGE =
   '               [--routing round-robin|client-affinity|topic-affinity] [--config FILE]\n' +
   '               [--qos2-on-broker-loss resend|drop] [--connects-per-second N] [--max-queued-connects N]\n' +
   '               [--tls-cert FILE --tls-key FILE [--tls-listen HOST:PORT]] [--broker-ca FILE] [--log-level L]';
+
+/** The config schema's default `routing` (a test keeps the two equal). */
+export const DEFAULT_ROUTING: RoutingStrategyName = 'round-robin';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 /** Time the orchestrator gets to say goodbye to its clients and brokers on SIGINT/SIGTERM. */
@@ -183,7 +186,18 @@ export async function runOrchestrator(
   env: Record<string, string | undefined>,
 ): Promise<void> {
   const settings = parseOrchestratorArgs(argv, env);
-  const config = await loadConfig(settings.configFile);
+  // The config (and zod, ~15 MB of a replica's RSS) only when a file is named: a replica started by
+  // the manager gets both settings as flags, and without a file the config is its defaults anyway.
+  const config = settings.configFile
+    ? await (await import('../common/config/load.ts')).loadConfig(settings.configFile)
+    : {
+        routing: DEFAULT_ROUTING,
+        limits: {
+          qos2OnBrokerLoss: DEFAULT_LIMITS.qos2OnBrokerLoss,
+          connectsPerSecond: DEFAULT_LIMITS.connectsPerSecond,
+          maxQueuedConnects: DEFAULT_LIMITS.maxQueuedConnects,
+        },
+      };
   const tls = settings.tls && {
     cert: await readFlagFile(settings.tls.certFile, '--tls-cert'),
     key: await readFlagFile(settings.tls.keyFile, '--tls-key'),
@@ -223,6 +237,7 @@ export async function runOrchestrator(
       parts.push(`MQTT over TLS on ${formatHostPort({ ...settings.tls.listen, port: tlsPort })}`);
     }
     if (settings.admin) {
+      const { startAdminServer } = await import('../orchestrator/admin/admin-server.ts');
       admin = await startAdminServer({
         orchestrator,
         host: settings.admin.host,

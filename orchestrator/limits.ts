@@ -9,9 +9,10 @@ export interface OrchestratorLimits {
   /** Unacknowledged QoS 1/2 publishes from one client before it is no longer read (v5: receive maximum). */
   maxInflightFromClient: number;
   /**
-   * Unacknowledged QoS 1/2 publishes one session sends to a 3.1.1 broker, which cannot say its receive
-   * maximum (a v5 broker's CONNACK value is used instead). Mosquitto's default is 20, and it drops the
-   * 21st QoS 2 publish while answering a 3.1.1 client as if it had accepted it (FIELD-NOTES).
+   * Unacknowledged QoS 2 publishes one session sends to a 3.1.1 broker, which cannot say its receive
+   * maximum (a v5 broker's CONNACK value is used instead, for QoS 1 and 2 together). Mosquitto's
+   * default is 20, and it drops the 21st QoS 2 publish while answering a 3.1.1 client as if it had
+   * accepted it (FIELD-NOTES). QoS 1 ones to a 3.1.1 broker count towards maxInflightFromClient only.
    */
   upstreamReceiveMaximum: number;
   /** Payload bytes of one client's publishes waiting for a broker slot before the client is no longer read. */

@@ -183,7 +183,9 @@ export class Orchestrator {
       for (const b of this.pool.list()) this.setLacking(b.id, session, !session.isSynced(b.id));
     });
     session.on('synced', (brokerId: string) => this.setLacking(brokerId, session, false));
-    session.on('linkDown', (brokerId: string) => this.setLacking(brokerId, session, true));
+    session.on('linkDown', (brokerId: string) =>
+      this.setLacking(brokerId, session, !session.isSynced(brokerId)),
+    );
     session.on('closed', (reason: string) => {
       this.sessions.delete(session);
       this.evictor.closed(session);
@@ -235,7 +237,9 @@ export class Orchestrator {
 
   private onBrokerAdded(broker: PoolBroker): void {
     this.perBroker.set(broker.id, broker); // its series exist, at zero, from its first moment in the pool
-    for (const s of this.sessions) if (s.state === 'connected') this.setLacking(broker.id, s, true);
+    // A lazy session (no subscription, linked to its home broker only) lacks nothing on a new broker.
+    for (const s of this.sessions)
+      if (s.state === 'connected') this.setLacking(broker.id, s, !s.isSynced(broker.id));
     if (broker.state === 'draining') return;
     if (this.started) {
       this.joinReplays.start(broker);

@@ -40,3 +40,10 @@ if [ "${#need[@]}" -gt 0 ]; then
     exit 1
   fi
 fi
+
+# The compiled build an orchestrator replica runs (scripts/build.sh), when missing or older than a source.
+if [ ! -f out/.stamp ] || [ tsconfig.json -nt out/.stamp ] || [ tsconfig.build.json -nt out/.stamp ] ||
+  [ -n "$(find common orchestrator cli -name '*.ts' -newer out/.stamp -print -quit)" ]; then
+  echo "brokel setup: compiling the sources into out/ (scripts/build.sh)" >&2
+  bash scripts/build.sh
+fi

@@ -17,6 +17,8 @@ export interface ScaleOptions {
   /** Load-generator processes. */
   workers: number;
   publishMs: number;
+  /** The orchestrator's routing (round-robin: a publisher needs every broker, so it links to all). */
+  routing?: 'round-robin' | 'client-affinity' | 'topic-affinity';
 }
 
 export interface ScaleResult {
@@ -25,6 +27,10 @@ export interface ScaleResult {
   idleRssMb: number;
   rssPerClientKb: number;
   socketsPerClient: number;
+  /** The same two while the publishers publish (a lazy session opens links as routing needs them). */
+  rssPerClientKbPublishing: number;
+  socketsPerClientPublishing: number;
+  routing: string;
   connectsPerSecond: number;
   sent: number;
   acked: number;
@@ -98,6 +104,7 @@ export async function connectionScale(options: ScaleOptions): Promise<ScaleResul
     repoRoot: options.repoRoot,
     brokerUrls: options.brokerUrls,
     readyTimeoutMs: 30_000,
+    routing: options.routing ?? 'round-robin',
   });
   const workers: Worker[] = [];
   try {
@@ -132,6 +139,9 @@ export async function connectionScale(options: ScaleOptions): Promise<ScaleResul
     const loadedRss = rssKb(orch.pid);
     const sockets = socketCount(orch.pid) - idleSockets;
     for (const w of pubs) w.send('go');
+    await sleep(Math.min(options.publishMs / 2, 3000));
+    const publishingRss = rssKb(orch.pid);
+    const publishingSockets = socketCount(orch.pid) - idleSockets;
     const pubDone = await Promise.all(pubs.map((w) => w.waitFor('done', options.publishMs + 60_000)));
     await sleep(2000);
     for (const w of subs) w.send('stop');
@@ -145,6 +155,9 @@ export async function connectionScale(options: ScaleOptions): Promise<ScaleResul
       idleRssMb: idleRss / 1024,
       rssPerClientKb: (loadedRss - idleRss) / options.clients,
       socketsPerClient: sockets / options.clients,
+      rssPerClientKbPublishing: (publishingRss - idleRss) / options.clients,
+      socketsPerClientPublishing: publishingSockets / options.clients,
+      routing: options.routing ?? 'round-robin',
       connectsPerSecond: publishers / Math.max(0.001, (last - first) / 1000),
       sent,
       acked,
@@ -160,9 +173,11 @@ export async function connectionScale(options: ScaleOptions): Promise<ScaleResul
 export function scaleSummary(r: ScaleResult): string {
   return (
     `Connection scale: ${fmtInt(r.clients)} clients (90 % publishing QoS 1 once a second, 10 % subscribing) ` +
-    `through one orchestrator over ${r.brokers} brokers\n` +
-    `  orchestrator idle RSS ${fmt(r.idleRssMb, 1)} MB, +${fmt(r.rssPerClientKb, 1)} KB per client, ` +
-    `${fmt(r.socketsPerClient, 2)} sockets per client, ${fmtInt(r.connectsPerSecond)} CONNECTs/s accepted\n` +
+    `through one orchestrator over ${r.brokers} brokers, ${r.routing}\n` +
+    `  orchestrator idle RSS ${fmt(r.idleRssMb, 1)} MB; connected, before publishing: ` +
+    `+${fmt(r.rssPerClientKb, 1)} KB and ${fmt(r.socketsPerClient, 2)} sockets per client; ` +
+    `publishing: +${fmt(r.rssPerClientKbPublishing, 1)} KB and ${fmt(r.socketsPerClientPublishing, 2)} sockets per client; ` +
+    `${fmtInt(r.connectsPerSecond)} CONNECTs/s accepted\n` +
     `  sent ${fmtInt(r.sent)}, acknowledged ${fmtInt(r.acked)}, delivered ${fmtInt(r.received)}, lost ${fmtInt(r.lost)}`
   );
 }

@@ -56,6 +56,7 @@ export async function startOrchestratorChild(options: {
   brokerUrls: readonly string[];
   readyTimeoutMs: number;
   nodeArgs?: readonly string[];
+  routing?: 'round-robin' | 'client-affinity' | 'topic-affinity';
 }): Promise<OrchestratorChild> {
   const args = [
     ...(options.nodeArgs ?? []),
@@ -66,7 +67,7 @@ export async function startOrchestratorChild(options: {
     '--brokers',
     options.brokerUrls.join(','),
     '--routing',
-    'round-robin',
+    options.routing ?? 'round-robin',
     '--log-level',
     'warn',
     // The benchmarks measure the orchestrator itself: no CONNECT rate limit (the connection-scale run

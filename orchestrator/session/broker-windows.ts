@@ -4,6 +4,7 @@
  */
 export class BrokerWindows<T> {
   private readonly used = new Map<string, number>();
+  private readonly usedQos2 = new Map<string, number>();
   private readonly waiting = new Map<string, T[]>();
   /** Items waiting, over all brokers. */
   waitingCount = 0;
@@ -12,14 +13,29 @@ export class BrokerWindows<T> {
     return this.used.get(brokerId) ?? 0;
   }
 
-  take(brokerId: string): void {
-    this.used.set(brokerId, this.inUse(brokerId) + 1);
+  /** Of those, QoS 2 ones (a 3.1.1 broker has a smaller window for them). */
+  inUseQos2(brokerId: string): number {
+    return this.usedQos2.get(brokerId) ?? 0;
   }
 
-  release(brokerId: string): void {
+  take(brokerId: string, qos2 = false): void {
+    this.used.set(brokerId, this.inUse(brokerId) + 1);
+    if (qos2) this.usedQos2.set(brokerId, this.inUseQos2(brokerId) + 1);
+  }
+
+  release(brokerId: string, qos2 = false): void {
     const n = this.inUse(brokerId) - 1;
     if (n > 0) this.used.set(brokerId, n);
     else this.used.delete(brokerId);
+    if (!qos2) return;
+    const q = this.inUseQos2(brokerId) - 1;
+    if (q > 0) this.usedQos2.set(brokerId, q);
+    else this.usedQos2.delete(brokerId);
+  }
+
+  /** The oldest item waiting for this broker, left on its queue. */
+  peek(brokerId: string): T | undefined {
+    return this.waiting.get(brokerId)?.[0];
   }
 
   hasWaiting(brokerId: string): boolean {

@@ -1,4 +1,4 @@
-import type { Packet } from 'mqtt-packet';
+import type { IPublishPacket, Packet } from 'mqtt-packet';
 import type { Logger } from '../../common/logger.ts';
 import type { PacketIdSpace } from '../protocol/packet-ids.ts';
 import type { Upstream } from './upstream.ts';
@@ -40,6 +40,17 @@ export interface SessionContext {
   publishTargets(): UpstreamLink[];
   /** Links a SUBSCRIBE goes to: joining or active, up. */
   subscribeTargets(): UpstreamLink[];
+  /** Every link the session may route to is open (always, but for a lazy session: link-need.ts). */
+  readonly linksSettled: boolean;
+  /**
+   * Whether this publish can be routed with the links the session has; when it cannot, the session
+   * starts opening every link (what waits meanwhile goes out once they are open).
+   */
+  linksFor(packet: IPublishPacket): boolean;
+  /** A lazy session opens every link now (it holds a retained publish whose owner may be another broker). */
+  openEveryLink(): void;
+  /** A QoS 0 publish to route once the links being opened are open; false: none are being opened. */
+  deferWhileLinking(packet: IPublishPacket): boolean;
   /** Ends the session for a protocol violation (v5: DISCONNECT with the reason code). */
   protocolError(reason: string, reasonCode: number): void;
   /** Pause/resume reading from the client (inbound backpressure). */

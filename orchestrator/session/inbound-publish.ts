@@ -183,6 +183,8 @@ export class InboundPublishes {
 
   /** The link a publish goes to: the routing strategy's choice among the publish targets not excluded. */
   private pick(packet: IPublishPacket, exclude: readonly string[] = NONE): UpstreamLink | undefined {
+    // A lazy session routes only where a full one would: else it opens its links first (link-need.ts).
+    if (!this.ctx.linksSettled && !this.ctx.linksFor(packet)) return undefined;
     if (exclude.length === 0 && !packet.retain && this.router.strategy === 'round-robin') {
       // The common case, without building arrays per message (the targets are cached by the session).
       const all = this.ctx.publishTargets();
@@ -201,6 +203,7 @@ export class InboundPublishes {
   private routeQos0(packet: IPublishPacket): void {
     const link = this.pick(packet);
     if (!link) {
+      if (this.ctx.deferWhileLinking(packet)) return;
       this.ctx.log.warn({ topic: packet.topic }, 'QoS 0 publish dropped: no broker available');
       return;
     }
@@ -225,7 +228,7 @@ export class InboundPublishes {
       this.ctx.log.warn({ downId: entry.downId }, 'publish held: no broker available');
       return;
     }
-    if (this.windowFull(link) || this.windows.hasWaiting(link.brokerId)) {
+    if (this.windowFull(link, entry) || this.windows.hasWaiting(link.brokerId)) {
       entry.queuedFor = link.brokerId;
       this.windows.wait(link.brokerId, entry);
       this.waitingBytes += entry.packet.payload.length;
@@ -234,13 +237,17 @@ export class InboundPublishes {
     this.dispatch(entry, link);
   }
 
-  private windowFull(link: UpstreamLink): boolean {
-    return this.windows.inUse(link.brokerId) >= link.upstream.receiveMaximum;
+  private windowFull(link: UpstreamLink, entry: InFlight): boolean {
+    const id = link.brokerId;
+    if (this.windows.inUse(id) >= link.upstream.receiveMaximum) return true;
+    return entry.packet.qos === 2 && this.windows.inUseQos2(id) >= link.upstream.qos2Maximum;
   }
 
   /** Publishes waiting for a slot on this broker go out, oldest first, while it has free slots. */
   private sendQueued(link: UpstreamLink): void {
-    while (link.upstream.isUp && !this.windowFull(link)) {
+    while (link.upstream.isUp) {
+      const waiting = this.windows.peek(link.brokerId);
+      if (!waiting || this.windowFull(link, waiting)) return;
       const entry = this.windows.next(link.brokerId);
       if (!entry) return;
       this.unqueue(entry);
@@ -255,9 +262,10 @@ export class InboundPublishes {
 
   /** The one place an entry's broker changes, so the per-broker slot counts stay true. */
   private assign(entry: InFlight, brokerId: string): void {
-    if (entry.brokerId !== '') this.windows.release(entry.brokerId);
+    const qos2 = entry.packet.qos === 2;
+    if (entry.brokerId !== '') this.windows.release(entry.brokerId, qos2);
     entry.brokerId = brokerId;
-    if (brokerId !== '') this.windows.take(brokerId);
+    if (brokerId !== '') this.windows.take(brokerId, qos2);
   }
 
   /**
@@ -469,6 +477,8 @@ export class InboundPublishes {
   /** A retained publish waits for the move of its topic's retained value (its acknowledgement waits too). */
   private hold(packet: IPublishPacket, entry: InFlight | undefined): void {
     if (entry) entry.fenced = true;
+    // Its owner after the move may be a broker a lazy session has no link to: open them before release.
+    if (!this.ctx.linksSettled) this.ctx.openEveryLink();
     this.held?.add(packet, entry);
     if (this.held?.full) this.ctx.pauseClient('retained move');
   }

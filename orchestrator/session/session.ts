@@ -16,12 +16,14 @@ import type { BrokerPool, PoolBroker } from '../pool/broker-pool.ts';
 import { FramedStream, PacketTooLargeError } from '../protocol/framed-stream.ts';
 import { PacketIdSpace } from '../protocol/packet-ids.ts';
 import { packetProblem } from '../protocol/validate-packet.ts';
+import { isPersistent } from '../registry/reserved.ts';
 import type { SessionRegistry } from '../registry/session-registry.ts';
 import { homeBrokerRanking, type Router } from '../routing/strategies.ts';
 import { clientConnack, refusal, upstreamConnect, validateConnect } from './connect-steps.ts';
 import type { BrokerCounters, SessionContext, UpstreamLink, UpstreamPending } from './context.ts';
 import { closedForDenial, DENIED_CLOSE_SETTLE_MS, NOT_AUTHORIZED } from './denied-close.ts';
 import { InboundPublishes } from './inbound-publish.ts';
+import { LinkNeed } from './link-need.ts';
 import { OutboundDeliveries } from './outbound-delivery.ts';
 import { RegistrySync } from './registry-sync.ts';
 import { SubscriptionFanout } from './subscriptions.ts';
@@ -92,6 +94,16 @@ export class Session extends EventEmitter implements SessionContext {
   private takenOver = false;
   /** When each broker last refused a publish with 0x87 (see denied-close.ts). */
   private readonly deniedAt = new Map<string, number>();
+  /**
+   * Links to every joining and active broker (persistent sessions, and any session once it subscribed
+   * or a publish needed a broker it has no link to); false: a lazy session, linked to its home broker
+   * only (link-need.ts, docs/data-plane.md "Upstream links per client").
+   */
+  private full = true;
+  private linkNeed: LinkNeed | undefined;
+  /** The links a lazy session is opening as it becomes full; client packets wait meanwhile. */
+  private linking: Promise<void> | undefined;
+  private readonly whileLinking: Packet[] = [];
 
   constructor(
     stream: Duplex,
@@ -129,6 +141,27 @@ export class Session extends EventEmitter implements SessionContext {
 
   link(brokerId: string): UpstreamLink | undefined {
     return this.links.get(brokerId);
+  }
+
+  get linksSettled(): boolean {
+    return this.full && this.linking === undefined;
+  }
+
+  linksFor(packet: IPublishPacket): boolean {
+    if (this.linking) return false;
+    if (this.full || !this.needsEveryLink(packet)) return true;
+    void this.goFull();
+    return this.linking === undefined;
+  }
+
+  openEveryLink(): void {
+    void this.goFull();
+  }
+
+  deferWhileLinking(packet: IPublishPacket): boolean {
+    if (!this.linking) return false;
+    this.whileLinking.push(packet);
+    return true;
   }
 
   publishTargets(): UpstreamLink[] {
@@ -214,6 +247,14 @@ export class Session extends EventEmitter implements SessionContext {
   }
 
   private dispatch(packet: Packet): void {
+    if (this.linking) {
+      this.whileLinking.push(packet); // the client is paused: at most the packet in hand
+      return;
+    }
+    if (!this.full && this.needsEveryLink(packet)) {
+      void this.goFull();
+      if (this.linking) return void this.whileLinking.push(packet);
+    }
     const problem = packetProblem(packet);
     if (problem) return this.protocolError(problem.reason, problem.code);
     switch (packet.cmd) {
@@ -292,6 +333,9 @@ export class Session extends EventEmitter implements SessionContext {
     this.clientId = check.clientId;
     this.log = this.deps.log.child({ clientId: this.clientId });
     this.setupFlows(packet);
+    // Only a session that outlives its connection needs its subscriptions on every broker from the start.
+    this.full = isPersistent(version, packet.clean ?? true, packet.properties?.sessionExpiryInterval);
+    if (!this.full) this.linkNeed = new LinkNeed(this.deps.router.strategy, this.clientId);
     this.pauseUpstreams('connecting');
     // Step 2: take over a session with the same client id, as a broker would.
     const previous = this.deps.claim(this.clientId, this);
@@ -371,6 +415,80 @@ export class Session extends EventEmitter implements SessionContext {
     this.resumeClient('connecting');
     this.emit('connected');
     for (const link of replayOn) this.resync(link);
+    if (!this.full) this.trimLinks();
+  }
+
+  // ---- lazy links -----------------------------------------------------------------------------
+
+  /** Whether a lazy session must open its other links before this packet (a SUBSCRIBE, or routing). */
+  private needsEveryLink(packet: Packet): boolean {
+    if (packet.cmd === 'subscribe') return true; // subscriptions go to every broker (fan-out)
+    if (packet.cmd !== 'publish' || !this.linkNeed) return false;
+    return this.linkNeed.publishNeedsLink(
+      packet.topic,
+      packet.retain,
+      this.deps.routingGeneration(),
+      this.linkGeneration,
+      () =>
+        this.deps.pool
+          .list()
+          .filter((b) => b.state === 'active' && this.deps.routable(b.id))
+          .map((b) => b.id),
+      (id) => this.links.has(id),
+    );
+  }
+
+  /**
+   * A lazy session becomes full: it opens links to every joining and active broker it lacks (each
+   * joined as a new broker would be: subscriptions replayed, then synced). Client packets wait, in
+   * order, until every attempt settled; a broker that could not be reached is retried with back-off
+   * and is not routable meanwhile (the session lacks it), as after a failed link at CONNECT.
+   */
+  private goFull(except?: string): Promise<void> {
+    if (this.full) return this.linking ?? Promise.resolve();
+    this.full = true;
+    this.linkNeed = undefined;
+    // `except`: a broker that just went down is retried with back-off, not waited for here.
+    const missing = this.deps.pool
+      .list()
+      .filter(
+        (b) => (b.state === 'active' || b.state === 'joining') && !this.links.has(b.id) && b.id !== except,
+      );
+    if (missing.length === 0) return Promise.resolve();
+    this.pauseClient('opening links');
+    const opening = Promise.all(
+      missing.map((b) =>
+        this.join(b).catch((err) => {
+          this.onLinkFailed(b, err);
+          if (this.state === 'connected') this.emit('linkDown', b.id);
+        }),
+      ),
+    ).then(() => {
+      this.linking = undefined;
+      if (this.state !== 'connected') return;
+      // Held publishes are older than what the client sent meanwhile: they go first.
+      this.inbound?.resendHeld();
+      for (const p of this.whileLinking.splice(0)) if (this.state === 'connected') this.dispatch(p);
+      this.resumeClient('opening links');
+    });
+    this.linking = opening;
+    return opening;
+  }
+
+  /**
+   * A lazy session keeps its home link only. Every link was opened with the CONNECT all the same, so a
+   * clean start ends an older persistent session of this client id on every broker [MQTT-3.1.2-6] and
+   * clears its registry record; the others now say goodbye (no will is registered there).
+   */
+  private trimLinks(): void {
+    for (const [id, link] of this.links) {
+      if (id === this.homeId || this.inflightOn(id) > 0) continue;
+      this.links.delete(id);
+      this.linkGeneration += 1;
+      link.upstream.disconnect();
+      // An UNSUBSCRIBE sent with the CONNECT may wait for this broker's UNSUBACK: it no longer does.
+      this.subs?.onBrokerDown(id);
+    }
   }
 
   private setupFlows(packet: IConnectPacket): void {
@@ -471,6 +589,7 @@ export class Session extends EventEmitter implements SessionContext {
       connectTimeoutMs: this.deps.limits.upstreamConnectTimeoutMs,
       maxPacketBytes: this.deps.limits.maxPacketBytes,
       defaultReceiveMaximum: this.deps.limits.upstreamReceiveMaximum,
+      v4Maximum: this.deps.limits.maxInflightFromClient,
     });
     const connack = await upstream.open();
     const link: UpstreamLink = {
@@ -579,14 +698,22 @@ export class Session extends EventEmitter implements SessionContext {
 
   private onLinkLost(link: UpstreamLink, reason: string): void {
     this.log.warn({ broker: link.brokerId, reason }, 'broker connection lost');
+    // A lazy session lost its one link: it opens the others now, as a full session has them (its
+    // publishes held meanwhile go out as each joins; the recent ones are replayed once they are open).
+    const opening = this.full || this.state !== 'connected' ? undefined : this.goFull(link.brokerId);
     this.subs?.onBrokerDown(link.brokerId);
     this.outbound?.onBrokerDown(link.brokerId);
     this.inbound?.onBrokerDown(link.brokerId);
-    const replayed = this.inbound?.replayRecent(link.brokerId) ?? 0;
-    if (replayed > 0)
-      this.log.warn({ broker: link.brokerId, replayed }, 'recent QoS 1 publishes re-sent to other brokers');
+    if (opening) void opening.then(() => this.replayRecent(link.brokerId));
+    else this.replayRecent(link.brokerId);
     this.emit('linkDown', link.brokerId);
     this.scheduleReconnect(link.brokerId);
+  }
+
+  private replayRecent(brokerId: string): void {
+    const replayed = this.inbound?.replayRecent(brokerId) ?? 0;
+    if (replayed > 0)
+      this.log.warn({ broker: brokerId, replayed }, 'recent QoS 1 publishes re-sent to other brokers');
   }
 
   /** Reconnects to a broker that is still in the pool, with back-off; replays subscriptions. */
@@ -608,6 +735,7 @@ export class Session extends EventEmitter implements SessionContext {
   /** Connects to a broker (new in the pool, or back), replays every subscription, marks it synced. */
   async join(broker: PoolBroker): Promise<void> {
     if (this.state !== 'connected' || this.links.has(broker.id)) return;
+    if (!this.full && broker.id !== this.homeId) return; // a lazy session opens it when it needs it
     // The home broker holds the will: it is registered again when the home broker comes back.
     const { link, connack } = await this.openLink(broker, broker.id === this.homeId);
     const code = connack.reasonCode ?? connack.returnCode ?? 0;
@@ -630,9 +758,13 @@ export class Session extends EventEmitter implements SessionContext {
     if (this.state === 'connected') this.inbound?.resendHeld();
   }
 
-  /** The pool's retained fence changed: held retained publishes it no longer covers go out. */
+  /**
+   * The pool's retained fence changed: held retained publishes it no longer covers go out (once the
+   * links a lazy session is opening are open, so they go to their owner in the order they came).
+   */
   releaseRetained(): void {
-    if (this.state === 'connected') this.inbound?.releaseRetained();
+    if (this.linking) void this.linking.then(() => this.releaseRetained());
+    else if (this.state === 'connected') this.inbound?.releaseRetained();
   }
 
   /** Retained publishes sent before a fence on `brokerId` and not finished yet (see InboundPublishes). */
@@ -640,8 +772,12 @@ export class Session extends EventEmitter implements SessionContext {
     return this.inbound?.retainedUnsettled(this.deps.pool.retainedFence, brokerId) ?? 0;
   }
 
-  /** Synced state of this session on one broker (for the pool's "synced on this replica"). */
+  /**
+   * Synced state of this session on one broker (for the pool's "synced on this replica"): a lazy
+   * session has no subscription to be missing anywhere.
+   */
   isSynced(brokerId: string): boolean {
+    if (!this.full) return true;
     const link = this.links.get(brokerId);
     return link?.synced === true;
   }
@@ -655,6 +791,8 @@ export class Session extends EventEmitter implements SessionContext {
     if (!link) return;
     this.links.delete(brokerId);
     this.linkGeneration += 1;
+    // A lazy session's home broker left: it opens links to the others (its publishes wait for them).
+    if (!this.full && this.state === 'connected') void this.goFull();
     link.upstream.disconnect();
     this.subs?.onBrokerDown(brokerId);
     this.outbound?.onBrokerDown(brokerId);

@@ -22,8 +22,14 @@ export interface UpstreamOptions {
   keepaliveSeconds: number;
   connectTimeoutMs: number;
   maxPacketBytes: number;
-  /** Publishes in flight towards a broker that does not say its receive maximum (3.1.1). */
+  /** Publishes in flight towards a broker that does not say its receive maximum (3.1.1: QoS 2 ones). */
   defaultReceiveMaximum: number;
+  /**
+   * QoS 1 and 2 publishes in flight towards a 3.1.1 broker, of which at most defaultReceiveMaximum at
+   * QoS 2 (only QoS 2 is what Mosquitto drops past its limit; RabbitMQ 3.10 has no QoS 2 at all).
+   * Absent: defaultReceiveMaximum for both.
+   */
+  v4Maximum?: number;
 }
 
 /**
@@ -59,9 +65,18 @@ export class Upstream {
     this.protocolVersion = options.protocolVersion;
   }
 
-  /** QoS 1/2 publishes the broker accepts unacknowledged: its CONNACK's receive maximum (v5) or the default. */
+  /**
+   * QoS 1/2 publishes the broker accepts unacknowledged: its CONNACK's receive maximum (v5), or the
+   * default (a v5 broker that did not say; a 3.1.1 broker: v4Maximum).
+   */
   get receiveMaximum(): number {
+    if (this.protocolVersion === 4) return this.options.v4Maximum ?? this.options.defaultReceiveMaximum;
     return this.brokerReceiveMaximum ?? this.options.defaultReceiveMaximum;
+  }
+
+  /** Of those, QoS 2 ones: the same count (v5), or the default (3.1.1, which cannot say). */
+  get qos2Maximum(): number {
+    return this.protocolVersion === 4 ? this.options.defaultReceiveMaximum : this.receiveMaximum;
   }
 
   get isUp(): boolean {

@@ -12,7 +12,7 @@ import { Router } from '../../orchestrator/routing/strategies.ts';
 import type { SessionContext, UpstreamLink, UpstreamPending } from '../../orchestrator/session/context.ts';
 import { InboundPublishes } from '../../orchestrator/session/inbound-publish.ts';
 import { TopicAliases } from '../../orchestrator/session/topic-alias.ts';
-import type { Upstream } from '../../orchestrator/session/upstream.ts';
+import { Upstream } from '../../orchestrator/session/upstream.ts';
 
 function fakeSession() {
   const toBroker: Packet[] = [];
@@ -21,7 +21,8 @@ function fakeSession() {
     brokerId: 'b1',
     protocolVersion: 4,
     isUp: true,
-    receiveMaximum: 20,
+    receiveMaximum: 100, // a 3.1.1 broker: the session's own window (maxInflightFromClient)...
+    qos2Maximum: 20, // ...of which QoS 2 at most upstreamReceiveMaximum
     writableNeedDrain: false,
     send: (p: Packet) => toBroker.push(p) > 0,
     onDrain: () => undefined,
@@ -41,6 +42,10 @@ function fakeSession() {
     link: () => link,
     publishTargets: () => [link],
     subscribeTargets: () => [link],
+    linksSettled: true,
+    linksFor: () => true,
+    openEveryLink: () => undefined,
+    deferWhileLinking: () => false,
     protocolError: (reason) => assert.fail(`protocol error: ${reason}`),
     pauseClient: () => undefined,
     resumeClient: () => undefined,
@@ -90,5 +95,55 @@ describe('fast-path publishes in the publish flow', () => {
     assert.ok(entry);
     assert.equal(entry.packet.payload.length, 0);
     assert.equal((entry.packet as { raw?: unknown }).raw, undefined, 'no frame kept after PUBREC');
+  });
+});
+
+describe('the publish window towards a 3.1.1 broker', () => {
+  const publish = (qos: 1 | 2, id: number): IPublishPacket => ({
+    cmd: 'publish',
+    topic: 'taxi/w',
+    payload: Buffer.from('x'),
+    qos,
+    messageId: id,
+    retain: false,
+    dup: false,
+  });
+
+  it('lets QoS 1 publishes use the whole window, QoS 2 ones only upstreamReceiveMaximum, in order', () => {
+    const { ctx, link, toBroker } = fakeSession();
+    const inbound = new InboundPublishes(ctx, new Router('round-robin'), new TopicAliases(10), 200);
+    for (let i = 1; i <= 60; i++) inbound.onPublish(publish(1, i));
+    assert.equal(toBroker.length, 60, 'QoS 1: 60 in flight (it was 20)');
+    for (let i = 61; i <= 90; i++) inbound.onPublish(publish(2, i));
+    inbound.onPublish(publish(1, 91));
+    assert.equal(toBroker.length, 80, 'QoS 2: 20 in flight; the rest wait, and the QoS 1 one behind them');
+    // One QoS 2 finished at the broker (PUBREC, PUBREL, PUBCOMP): the next QoS 2 one goes.
+    const first = toBroker[60] as IPublishPacket;
+    inbound.onBrokerAck(link, { cmd: 'pubrec', messageId: first.messageId }, 61);
+    inbound.onPubrel(61);
+    inbound.onBrokerAck(link, { cmd: 'pubcomp', messageId: first.messageId }, 61);
+    assert.equal(toBroker.length, 82, 'the PUBREL, then the next waiting QoS 2 publish');
+    assert.equal((toBroker[81] as IPublishPacket).qos, 2);
+  });
+});
+
+describe('Upstream windows', () => {
+  it('a 3.1.1 broker: v4Maximum for QoS 1 and 2 together, defaultReceiveMaximum for QoS 2', () => {
+    const options = {
+      brokerId: 'b',
+      host: '127.0.0.1',
+      port: 1,
+      connect: { clientId: 'c', clean: true },
+      keepaliveSeconds: 0,
+      connectTimeoutMs: 1000,
+      maxPacketBytes: 1024,
+      defaultReceiveMaximum: 20,
+      v4Maximum: 100,
+    };
+    const v4 = new Upstream({ ...options, protocolVersion: 4 });
+    assert.deepEqual([v4.receiveMaximum, v4.qos2Maximum], [100, 20]);
+    // A v5 broker that said nothing (no CONNACK yet here): the default for both, as before.
+    const v5 = new Upstream({ ...options, protocolVersion: 5 });
+    assert.deepEqual([v5.receiveMaximum, v5.qos2Maximum], [20, 20]);
   });
 });

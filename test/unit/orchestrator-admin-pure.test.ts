@@ -356,3 +356,16 @@ describe('brokel orchestrator: flags', () => {
     }
   });
 });
+
+describe('brokel orchestrator without --config', () => {
+  it("uses the config schema's defaults for routing and qos2OnBrokerLoss (without loading the schema)", async () => {
+    const { DEFAULT_ROUTING } = await import('../../cli/orchestrator.ts');
+    const { DEFAULT_LIMITS } = await import('../../orchestrator/limits.ts');
+    const { loadConfig } = await import('../../common/config/load.ts');
+    const defaults = await loadConfig(undefined);
+    assert.equal(DEFAULT_ROUTING, defaults.routing);
+    assert.equal(DEFAULT_LIMITS.qos2OnBrokerLoss, defaults.limits.qos2OnBrokerLoss);
+    assert.equal(DEFAULT_LIMITS.connectsPerSecond, defaults.limits.connectsPerSecond);
+    assert.equal(DEFAULT_LIMITS.maxQueuedConnects, defaults.limits.maxQueuedConnects);
+  });
+});
