@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import { TimeoutError } from '../common/errors.ts';
+import { withMoveMarker } from '../common/move-marker.ts';
 import { retainedOwner } from '../common/retained-owner.ts';
 
 /** A retained message as read from a broker: enough to publish it again unchanged. */
@@ -128,6 +129,16 @@ export async function readRetained(
 }
 
 /**
+ * What the mover publishes carries the move marker (common/move-marker.ts) where the broker speaks
+ * MQTT 5, so orchestrators hide the copy and the clear (a zero-byte retained publish is delivered to
+ * matching subscriptions too, 3.1.1 [MQTT-3.3.1-10]) from subscribers that had the value live.
+ */
+function marked(to: MqttClient, properties: RetainedMessage['properties']) {
+  if (to.options.protocolVersion !== 5) return {};
+  return { properties: { ...properties, userProperties: withMoveMarker(properties?.userProperties) } };
+}
+
+/**
  * Moves every retained message whose owner among `owners` is not the broker holding it: published on
  * the owner at its original QoS (2 stays 2) and properties, then cleared on the holder (unless clearSource is false). Each topic's
  * copy is acknowledged before its clear, so a move stopped at any point and run again finishes it
@@ -171,9 +182,14 @@ export async function moveRetained(o: MoveOptions): Promise<{ moved: number; pas
               await to.publishAsync(m.topic, m.payload, {
                 qos: Math.min(m.qos, o.maxQos?.get(owner) ?? 2) as 0 | 1 | 2,
                 retain: true,
-                ...(to.options.protocolVersion === 5 && m.properties ? { properties: m.properties } : {}),
+                ...marked(to, m.properties),
               });
-              if (holder) await holder.publishAsync(m.topic, Buffer.alloc(0), { qos: 1, retain: true });
+              if (holder)
+                await holder.publishAsync(m.topic, Buffer.alloc(0), {
+                  qos: 1,
+                  retain: true,
+                  ...marked(holder, undefined),
+                });
               else copied.add(m.topic);
             }),
           );

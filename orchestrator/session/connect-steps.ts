@@ -33,7 +33,7 @@ export function validateConnect(packet: IConnectPacket): ConnectCheck {
 /**
  * Step 2, the CONNECT an upstream gets: the client's own id, credentials and session flags, at the
  * broker's level; the will only on the home broker (so it fires once). v5-only fields are dropped
- * for a 3.1.1 broker.
+ * for a 3.1.1 broker; a 3.1.1 client's session flags are translated for a v5 broker.
  */
 export function upstreamConnect(
   client: IConnectPacket,
@@ -64,6 +64,11 @@ export function upstreamConnect(
     client.properties?.sessionExpiryInterval !== undefined
   ) {
     base.properties = { sessionExpiryInterval: client.properties.sessionExpiryInterval };
+  }
+  // A 3.1.1 client over MQTT 5: clean session 0 is a session that never expires (v5 §3.1.2.11.2,
+  // 0xFFFFFFFF); clean session 1 is clean start 1 with expiry 0, the v5 default.
+  if (brokerVersion === 5 && client.protocolVersion !== 5 && client.clean === false) {
+    base.properties = { sessionExpiryInterval: 0xffffffff };
   }
   return base;
 }

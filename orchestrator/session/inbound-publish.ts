@@ -1,4 +1,5 @@
 import type { IPublishPacket, Packet } from 'mqtt-packet';
+import { hasMoveMarker } from '../../common/move-marker.ts';
 import { type RetainedFence, unmovableRetainedTopic } from '../pool/retained-fence.ts';
 import { isReservedTopic } from '../registry/reserved.ts';
 import type { Router } from '../routing/strategies.ts';
@@ -8,6 +9,7 @@ import type { SessionContext, UpstreamLink } from './context.ts';
 import { EMPTY, type InFlight, MAX_ATTEMPTS, type Qos2Options } from './inflight-publish.ts';
 import { ReplayWindow } from './replay-window.ts';
 import { RetainedHold, unsettledRetained } from './retained-hold.ts';
+import { RetainedOrder } from './retained-order.ts';
 import { type TopicAliases, topicNameProblem } from './topic-alias.ts';
 
 const NONE: readonly string[] = [];
@@ -44,6 +46,10 @@ export class InboundPublishes {
   };
   /** QoS 1 publishes acknowledged by each broker recently (see limits.replayWindowMs). */
   private readonly recent: ReplayWindow;
+  /** Per topic, the session's latest retained publish: no replay puts back an older one (with `recent`). */
+  private readonly retainedOrder: RetainedOrder | undefined;
+  private readonly superseded = (p: IPublishPacket, seq: number): boolean =>
+    this.retainedOrder?.superseded(p.topic, seq) ?? false;
   /** Retained publishes waiting for a retained move to finish; none unless the pool has a fence. */
   private readonly held: RetainedHold<InFlight> | undefined;
 
@@ -59,6 +65,7 @@ export class InboundPublishes {
     retainedFence?: () => RetainedFence,
   ) {
     this.recent = new ReplayWindow(replay.windowMs, replay.maxMessages);
+    this.retainedOrder = this.recent.enabled ? new RetainedOrder(() => this.retainedInUse()) : undefined;
     this.held = retainedFence ? new RetainedHold(retainedFence, maxWaitingBytes) : undefined;
   }
 
@@ -72,6 +79,9 @@ export class InboundPublishes {
     const problem = topicNameProblem(resolved.topic);
     if (problem) return this.ctx.protocolError(problem, 0x90);
     if (isReservedTopic(resolved.topic)) return this.refuseReserved(packet);
+    // The retained move's marker is ours (common/move-marker.ts): a client's would hide its message.
+    if (packet.properties?.userProperties && hasMoveMarker(packet.properties.userProperties))
+      return this.refuseReserved(packet, 0x87, 'publish with the reserved user property refused');
     if (packet.retain && unmovableRetainedTopic(resolved.topic)) {
       // A '$' topic's retained value could never be found to be moved (docs/retained-moves.md).
       return this.ctx.protocolError(
@@ -89,6 +99,7 @@ export class InboundPublishes {
       forward.properties = rest;
     }
     if (packet.qos === 0) {
+      if (packet.retain) this.retainedOrder?.arrive(forward.topic);
       if (packet.retain && this.held?.holds(forward.topic)) return this.hold(forward, undefined);
       this.routeQos0(forward);
       return;
@@ -128,6 +139,7 @@ export class InboundPublishes {
       attempts: 0,
       ack: undefined,
       done: false,
+      retainSeq: packet.retain && this.retainedOrder ? this.retainedOrder.arrive(forward.topic) : 0,
     };
     this.inflight.set(downId, entry);
     this.order.push(entry);
@@ -139,12 +151,17 @@ export class InboundPublishes {
    * A publish into the session registry's reserved space goes to no broker. v5: PUBACK / PUBREC
    * 0x90 (Topic Name invalid: well-formed, not accepted); 3.1.1 has no way to say no, so it is
    * acknowledged and dropped, as Mosquitto does with a publish its ACL denies. QoS 0: dropped.
+   * The same for a publish carrying the move marker (v5 only: 0x87 Not authorized).
    */
-  private refuseReserved(packet: IPublishPacket): void {
-    this.ctx.log.info({ topic: packet.topic }, 'publish to the reserved topic space refused');
+  private refuseReserved(
+    packet: IPublishPacket,
+    reasonCode = 0x90,
+    why = 'publish to the reserved topic space refused',
+  ): void {
+    this.ctx.log.info({ topic: packet.topic }, why);
     if (packet.qos === 0) return;
     const downId = packet.messageId ?? 0;
-    const reason = this.ctx.version === 5 ? { reasonCode: 0x90 } : {};
+    const reason = this.ctx.version === 5 ? { reasonCode } : {};
     const cmd = packet.qos === 1 ? 'puback' : 'pubrec';
     // Never in flight, but its answer still goes after every earlier publish's ([MQTT-4.6.0-2], -3).
     const entry: InFlight = {
@@ -158,6 +175,7 @@ export class InboundPublishes {
       attempts: 0,
       ack: undefined,
       done: true,
+      retainSeq: 0,
     };
     this.order.push(entry);
     this.acknowledge(entry, { cmd, messageId: downId, ...reason });
@@ -322,7 +340,8 @@ export class InboundPublishes {
           break;
         }
         this.forget(entry);
-        if (this.recent.enabled) this.recent.remember(link.brokerId, entry.packet, Date.now());
+        if (this.recent.enabled)
+          this.recent.remember(link.brokerId, entry.packet, Date.now(), entry.retainSeq);
         this.acknowledge(entry, { cmd: 'puback', messageId: downId, ...relayed });
         break;
       case 'pubrec':
@@ -402,11 +421,12 @@ export class InboundPublishes {
 
   /**
    * A broker died (not a planned removal): QoS 1 publishes it acknowledged within the replay window
-   * may not have reached their subscribers yet; they are sent again through another broker.
+   * may not have reached their subscribers yet; they are sent again through another broker. A retained
+   * one is not when the client published on its topic since (retained-order.ts): the newer value wins.
    */
   replayRecent(brokerId: string): number {
     let sent = 0;
-    for (const packet of this.recent.take(brokerId)) {
+    for (const packet of this.recent.take(brokerId, this.superseded)) {
       const link = this.pick(packet, [brokerId]);
       const upId = link?.ids.allocate({ kind: 'republish' });
       if (!link || upId === undefined) continue;
@@ -415,6 +435,12 @@ export class InboundPublishes {
       sent += 1;
     }
     return sent;
+  }
+
+  /** Topics RetainedOrder must keep: retained publishes in the replay windows or in flight. */
+  private *retainedInUse(): Iterable<string> {
+    yield* this.recent.retainedTopics();
+    for (const entry of this.inflight.values()) if (entry.retainSeq > 0) yield entry.packet.topic;
   }
 
   /** A broker went down: publishes it had not acknowledged go to another broker. */

@@ -21,6 +21,8 @@ export interface InFlight {
   ack: Packet | undefined;
   /** Finished and forgotten (no longer in the in-flight map), maybe with its PUBACK still held. */
   done: boolean;
+  /** Retained: its place among the session's retained publishes (retained-order.ts); 0 otherwise. */
+  retainSeq: number;
   /** Retained, held by a pool fence while its topic's retained value moves (retained-hold.ts). */
   fenced?: boolean;
 }

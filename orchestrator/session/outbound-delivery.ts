@@ -1,4 +1,5 @@
 import type { IPublishPacket, Packet } from 'mqtt-packet';
+import { hasMoveMarker, withoutMoveMarker } from '../../common/move-marker.ts';
 import { PacketIdSpace } from '../protocol/packet-ids.ts';
 import type { SessionContext, UpstreamLink } from './context.ts';
 
@@ -73,6 +74,10 @@ export class OutboundDeliveries {
   }
 
   private deliver(link: UpstreamLink, packet: IPublishPacket): void {
+    if (packet.properties !== undefined && hasMoveMarker(packet.properties.userProperties)) {
+      if (!packet.retain) return this.dropMoveCopy(link, packet);
+      packet = { ...packet, properties: withoutMoveMarker(packet.properties) };
+    }
     // No copy, and no `delete` (which turns an object into a slow dictionary), unless something changes.
     const out: IPublishPacket =
       this.ctx.version !== 5 && packet.properties !== undefined
@@ -97,6 +102,20 @@ export class OutboundDeliveries {
       this.byUpstream.set(link.brokerId, packet.messageId ?? 0, downId);
     }
     this.write({ ...out, messageId: downId });
+  }
+
+  /**
+   * A retained move's copy (or clear) delivered as a live message (common/move-marker.ts): RETAIN 0, so
+   * sent on an established subscription, whose client had the value live already: 3.1.1 [MQTT-3.3.1-9],
+   * v5 Retain As Published 0 [MQTT-3.3.1-12]. Acknowledged upstream, not delivered (a QoS 2 one's PUBREL
+   * then finds no delivery and gets its PUBCOMP in onBrokerPubrel). One sent as retained on a new
+   * subscription (RETAIN 1: 3.1.1 [MQTT-3.3.1-8], v5 §3.3.1.3) is delivered, the marker stripped
+   * (deliver). A v5 subscription with Retain As Published 1 gets live copies with RETAIN 1 too
+   * [MQTT-3.3.1-13]: those are delivered, as before (docs/retained-moves.md).
+   */
+  private dropMoveCopy(link: UpstreamLink, packet: IPublishPacket): void {
+    if (packet.qos === 0) return;
+    link.upstream.send({ cmd: packet.qos === 1 ? 'puback' : 'pubrec', messageId: packet.messageId ?? 0 });
   }
 
   private write(packet: IPublishPacket): void {

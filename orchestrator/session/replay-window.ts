@@ -3,6 +3,8 @@ import type { IPublishPacket } from 'mqtt-packet';
 interface Acked {
   packet: IPublishPacket;
   at: number;
+  /** A retained publish's sequence number (retained-order.ts); 0 for the others. */
+  seq: number;
 }
 
 /**
@@ -29,14 +31,14 @@ export class ReplayWindow {
     return this.maxMessages > 0 && this.windowMs > 0;
   }
 
-  remember(brokerId: string, packet: IPublishPacket, now: number): void {
+  remember(brokerId: string, packet: IPublishPacket, now: number, seq = 0): void {
     if (!this.enabled) return;
     let list = this.byBroker.get(brokerId);
     if (!list) {
       list = { items: [], head: 0 };
       this.byBroker.set(brokerId, list);
     }
-    list.items.push({ packet, at: now });
+    list.items.push({ packet, at: now, seq });
     const cutoff = now - this.windowMs;
     while (
       list.items.length - list.head > this.maxMessages ||
@@ -51,8 +53,11 @@ export class ReplayWindow {
     }
   }
 
-  /** The broker died: its publishes acknowledged within the window before its last acknowledgement. */
-  take(brokerId: string): IPublishPacket[] {
+  /**
+   * The broker died: its publishes acknowledged within the window before its last acknowledgement, in
+   * acknowledgement order, but those `skip` refuses (a retained one superseded since: retained-order.ts).
+   */
+  take(brokerId: string, skip?: (packet: IPublishPacket, seq: number) => boolean): IPublishPacket[] {
     const list = this.byBroker.get(brokerId);
     this.byBroker.delete(brokerId);
     if (!list || list.head >= list.items.length) return [];
@@ -60,9 +65,18 @@ export class ReplayWindow {
     const out: IPublishPacket[] = [];
     for (let i = list.head; i < list.items.length; i++) {
       const r = list.items[i];
-      if (r && r.at >= last - this.windowMs) out.push(r.packet);
+      if (r && r.at >= last - this.windowMs && !(r.seq > 0 && skip?.(r.packet, r.seq))) out.push(r.packet);
     }
     return out;
+  }
+
+  /** Topics of the retained publishes kept for replay (what RetainedOrder must still know). */
+  *retainedTopics(): Iterable<string> {
+    for (const list of this.byBroker.values())
+      for (let i = list.head; i < list.items.length; i++) {
+        const r = list.items[i];
+        if (r && r.seq > 0) yield r.packet.topic;
+      }
   }
 
   /** A broker left the pool in order (drained): nothing of it will be replayed. */

@@ -546,8 +546,9 @@ export class Session extends EventEmitter implements SessionContext {
   ): Promise<{ link: UpstreamLink; connack: IConnackPacket }> {
     const connect = this.connect;
     if (!connect) throw new Error('no CONNECT');
-    const brokerVersion =
-      (await this.deps.pool.protocolVersion(broker.id)) === 5 && this.version === 5 ? 5 : 4;
+    // The broker's best level, whatever the client's: a 3.1.1 client's deliveries then carry the
+    // retained move's marker too (common/move-marker.ts), which a 3.1.1 connection cannot.
+    const brokerVersion = (await this.deps.pool.protocolVersion(broker.id)) === 5 ? 5 : 4;
     const upstream = new Upstream({
       brokerId: broker.id,
       host: broker.host,

@@ -124,18 +124,6 @@ export interface Checks {
   acknowledgements: boolean;
   qos2ExactlyOnce: boolean;
   retained: boolean;
-  /**
-   * Known defects, reported apart instead of failing (see the switches in the test): a retained move
-   * re-delivers the moved value to live subscribers (a QoS 2 retained message arrives twice); a
-   * retained value older than the last comes back after a broker was killed.
-   */
-  known: { moveRedelivery: boolean; staleAfterKill: boolean };
-}
-
-export interface Verdict {
-  problems: string[];
-  /** Problems that match a known defect whose switch is on. */
-  known: string[];
 }
 
 /**
@@ -144,9 +132,8 @@ export interface Verdict {
  * after a topic's last write takes that value with it (retained messages live on one broker): then
  * "none" is accepted too, a stale value never. Returns the problems found, empty when none.
  */
-export function judge(schedule: Schedule, seen: Observed, checks: Checks, subs: readonly string[]): Verdict {
+export function judge(schedule: Schedule, seen: Observed, checks: Checks, subs: readonly string[]): string[] {
   const problems: string[] = [];
-  const known: string[] = [];
   const all = schedule.publishes.flat();
   for (const p of all) {
     if (p.qos === 0) continue;
@@ -163,13 +150,11 @@ export function judge(schedule: Schedule, seen: Observed, checks: Checks, subs: 
     seen.received.forEach((got, i) => {
       const n = got.get(payload) ?? 0;
       if (n === 0) problems.push(`${subs[i]} never received ${payload}`);
-      else if (p.qos === 2 && n > 1 && checks.qos2ExactlyOnce) {
-        const moved = p.retainKey !== undefined && checks.known.moveRedelivery;
-        (moved ? known : problems).push(`${subs[i]} received QoS 2 ${payload} ${n} times`);
-      }
+      else if (p.qos === 2 && n > 1 && checks.qos2ExactlyOnce)
+        problems.push(`${subs[i]} received QoS 2 ${payload} ${n} times`);
     });
   }
-  if (!checks.retained) return { problems, known };
+  if (!checks.retained) return problems;
   const last = new Map<string, PlannedPublish>();
   for (const p of all) if (p.retainKey !== undefined) last.set(retainTopic(schedule.seed, p), p);
   const topics = new Set([...last.keys(), ...seen.retained.keys()]);
@@ -181,15 +166,12 @@ export function judge(schedule: Schedule, seen: Observed, checks: Checks, subs: 
     const killedAfter =
       seen.lastKillAtMs !== undefined && (ackedAt === undefined || seen.lastKillAtMs >= ackedAt);
     if (got.length > 1) problems.push(`${topic}: ${got.length} retained values (${got.join(', ')})`);
-    else if (got.length === 1 && got[0] !== expected) {
-      const afterKill = seen.lastKillAtMs !== undefined && checks.known.staleAfterKill;
-      (afterKill ? known : problems).push(
-        `${topic}: stale retained ${got[0]}, last was ${expected ?? 'a clear'}`,
-      );
-    } else if (got.length === 0 && expected !== undefined && !killedAfter)
+    else if (got.length === 1 && got[0] !== expected)
+      problems.push(`${topic}: stale retained ${got[0]}, last was ${expected ?? 'a clear'}`);
+    else if (got.length === 0 && expected !== undefined && !killedAfter)
       problems.push(`${topic}: retained ${expected} missing`);
   }
-  return { problems, known };
+  return problems;
 }
 
 /** A clear's acknowledgement key (its payload is empty). */

@@ -247,6 +247,22 @@ describe('CONNECT steps', () => {
     });
     assert.equal(upstreamConnect(client, 'id', 4, true).username, 'u');
   });
+  it('gives a 3.1.1 client’s session flags to a v5 broker: clean session 0 is a session that never expires', () => {
+    const v4 = (clean: boolean): IConnectPacket => ({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 4,
+      clientId: 'c',
+      clean,
+      keepalive: 30,
+    });
+    assert.deepEqual(upstreamConnect(v4(false), 'c', 5, false).properties, {
+      sessionExpiryInterval: 0xffffffff,
+    });
+    assert.equal(upstreamConnect(v4(false), 'c', 5, false).clean, false);
+    assert.equal(upstreamConnect(v4(true), 'c', 5, false).properties, undefined);
+    assert.equal(upstreamConnect(v4(false), 'c', 4, false).properties, undefined);
+  });
   it('translates the home broker’s CONNACK to the client’s level', () => {
     assert.deepEqual(
       clientConnack({ cmd: 'connack', sessionPresent: false, returnCode: 4 }, 4, 5, undefined),
