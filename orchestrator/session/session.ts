@@ -21,6 +21,7 @@ import { homeBrokerRanking, type Router } from '../routing/strategies.ts';
 import { clientConnack, refusal, upstreamConnect, validateConnect } from './connect-steps.ts';
 import type { BrokerCounters, SessionContext, UpstreamLink, UpstreamPending } from './context.ts';
 import { InboundPublishes } from './inbound-publish.ts';
+import { LinkGraces } from './link-grace.ts';
 import { LinkNeed } from './link-need.ts';
 import { OutboundDeliveries } from './outbound-delivery.ts';
 import { RegistrySync } from './registry-sync.ts';
@@ -96,6 +97,8 @@ export class Session extends EventEmitter implements SessionContext {
   /** The links a lazy session is opening as it becomes full; client packets wait meanwhile. */
   private linking: Promise<void> | undefined;
   private readonly whileLinking: Packet[] = [];
+  /** Upstream sessions that outlive a lost link (a clean session's, on MQTT 5 brokers). */
+  private readonly graces: LinkGraces;
 
   constructor(
     stream: Duplex,
@@ -104,6 +107,7 @@ export class Session extends EventEmitter implements SessionContext {
     super();
     this.log = deps.log;
     this.counters = deps.counters;
+    this.graces = new LinkGraces(deps.limits.upstreamLinkGraceSeconds);
     this.down = new FramedStream(stream, { protocolVersion: 4, maxPacketBytes: deps.limits.maxPacketBytes });
     this.down.on('packet', (p: Packet) => this.onClientPacket(p));
     this.down.on('error', (err: Error) => this.onClientBadInput(err));
@@ -458,6 +462,7 @@ export class Session extends EventEmitter implements SessionContext {
       if (id === this.homeId || this.inflightOn(id) > 0) continue;
       this.links.delete(id);
       this.linkGeneration += 1;
+      this.graces.forget(id);
       link.upstream.disconnect();
     }
   }
@@ -543,35 +548,40 @@ export class Session extends EventEmitter implements SessionContext {
   private async openLink(
     broker: PoolBroker,
     withWill: boolean,
-  ): Promise<{ link: UpstreamLink; connack: IConnackPacket }> {
+  ): Promise<{ link: UpstreamLink; connack: IConnackPacket; resumed: boolean }> {
     const connect = this.connect;
     if (!connect) throw new Error('no CONNECT');
     // The broker's best level, whatever the client's: a 3.1.1 client's deliveries then carry the
     // retained move's marker too (common/move-marker.ts), which a 3.1.1 connection cannot.
     const brokerVersion = (await this.deps.pool.protocolVersion(broker.id)) === 5 ? 5 : 4;
+    const grace = this.graces.forLink(broker.id, connect, brokerVersion);
     const upstream = new Upstream({
       brokerId: broker.id,
       host: broker.host,
       port: broker.port,
       protocolVersion: brokerVersion,
-      connect: upstreamConnect(connect, this.clientId, brokerVersion, withWill),
+      connect: upstreamConnect(connect, this.clientId, brokerVersion, withWill, grace),
       keepaliveSeconds: this.deps.limits.upstreamKeepaliveSeconds,
       connectTimeoutMs: this.deps.limits.upstreamConnectTimeoutMs,
       maxPacketBytes: this.deps.limits.maxPacketBytes,
       defaultReceiveMaximum: this.deps.limits.upstreamReceiveMaximum,
+      graceful: grace.seconds > 0,
     });
     const connack = await upstream.open();
+    // Session present 1 on a resumed link: the broker kept the subscriptions and queued what came.
+    const resumed = grace.resume && connack.sessionPresent;
     const link: UpstreamLink = {
       brokerId: broker.id,
       upstream,
       ids: new PacketIdSpace<UpstreamPending>(),
       synced: false,
     };
-    if ((connack.reasonCode ?? connack.returnCode ?? 0) !== 0) return { link, connack };
+    if ((connack.reasonCode ?? connack.returnCode ?? 0) !== 0) return { link, connack, resumed };
     if (this.isClosed()) {
       upstream.drop();
-      return { link, connack };
+      return { link, connack, resumed };
     }
+    this.graces.opened(broker.id, grace.seconds);
     this.links.set(broker.id, link);
     this.linkGeneration += 1;
     if (this.upstreamPauses.size > 0) upstream.pause();
@@ -580,7 +590,7 @@ export class Session extends EventEmitter implements SessionContext {
       (reason) => this.onLinkDown(link, reason),
       (p, err) => this.protocolError(`a ${p.cmd} from the client cannot be relayed: ${err.message}`, 0x81),
     );
-    return { link, connack };
+    return { link, connack, resumed };
   }
 
   private onLinkFailed(broker: PoolBroker, err: unknown): void {
@@ -640,6 +650,7 @@ export class Session extends EventEmitter implements SessionContext {
       if (pending.kind === 'replay') pending.done(new Error(`broker ${link.brokerId} went down: ${reason}`));
     }
     if (this.state === 'closed') return;
+    this.graces.lost(link.brokerId, this.subs?.active);
     this.log.warn({ broker: link.brokerId, reason }, 'broker connection lost');
     // A lazy session lost its one link: it opens the others now, as a full session has them (its
     // publishes held meanwhile go out as each joins; the recent ones are replayed once they are open).
@@ -680,10 +691,13 @@ export class Session extends EventEmitter implements SessionContext {
     if (this.state !== 'connected' || this.links.has(broker.id)) return;
     if (!this.full && broker.id !== this.homeId) return; // a lazy session opens it when it needs it
     // The home broker holds the will: it is registered again when the home broker comes back.
-    const { link, connack } = await this.openLink(broker, broker.id === this.homeId);
+    const { link, connack, resumed } = await this.openLink(broker, broker.id === this.homeId);
     const code = connack.reasonCode ?? connack.returnCode ?? 0;
     if (code !== 0) throw new Error(`broker ${broker.id} refused the session with code ${code}`);
-    await this.subs?.replay(link);
+    // A resumed upstream session has the subscriptions it had when its link was lost: only the changes.
+    if (resumed) await this.subs?.restore(link, this.graces.before(broker.id));
+    else await this.subs?.replay(link);
+    this.graces.synced(broker.id);
     if (this.registrySync?.persistent) this.registrySync.write([link], this.subs?.active.values() ?? []);
     link.synced = true;
     this.linkGeneration += 1;
@@ -731,6 +745,7 @@ export class Session extends EventEmitter implements SessionContext {
     const timer = this.reconnectTimers.get(brokerId);
     if (timer) clearTimeout(timer);
     this.reconnectTimers.delete(brokerId);
+    this.graces.forget(brokerId);
     if (!link) return;
     this.links.delete(brokerId);
     this.linkGeneration += 1;
