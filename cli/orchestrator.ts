@@ -14,7 +14,7 @@ import { parseCommandArgs } from './args.ts';
 export const ORCHESTRATOR_USAGE =
   'orchestrator --listen HOST:PORT --brokers URL[,URL...] [--admin HOST:PORT] [--admin-token T]\n' +
   '               [--routing round-robin|client-affinity|topic-affinity] [--config FILE]\n' +
-  '               [--qos2-on-broker-loss resend|drop]\n' +
+  '               [--qos2-on-broker-loss resend|drop] [--upstream-link-grace-seconds N]\n' +
   '               [--tls-cert FILE --tls-key FILE [--tls-listen HOST:PORT]] [--log-level L]';
 
 /** The config schema's default `routing` (a test keeps the two equal). */
@@ -32,6 +32,8 @@ export interface OrchestratorCliSettings {
   configFile: string | undefined;
   /** From --qos2-on-broker-loss; when absent the config's `limits.qos2OnBrokerLoss`. */
   qos2OnBrokerLoss: 'resend' | 'drop' | undefined;
+  /** From --upstream-link-grace-seconds; when absent the config's `limits.upstreamLinkGraceSeconds`. */
+  upstreamLinkGraceSeconds: number | undefined;
   admin: HostPort | undefined;
   adminToken: string | undefined;
   tls: { certFile: string; keyFile: string; listen: HostPort } | undefined;
@@ -44,6 +46,15 @@ function oneOf<T extends string>(value: string, allowed: readonly T[], flag: str
   if ((allowed as readonly string[]).includes(value)) return value as T;
   const list = allowed.map((a) => JSON.stringify(a)).join(', ');
   throw problem(flag, `${JSON.stringify(value)} is not one of ${list}`);
+}
+
+/** A whole number of seconds, 0 to 3600 (limits.upstreamLinkGraceSeconds' bounds); undefined when absent. */
+function seconds(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 3600)
+    throw problem(flag, `${JSON.stringify(value)} is not 0 to 3600 seconds`);
+  return n;
 }
 
 /** `--brokers a,b`: every URL parsed (mqtt://host:port), none twice; all start `active`. */
@@ -83,6 +94,7 @@ export function parseOrchestratorArgs(
     routing: { type: 'string' },
     config: { type: 'string', short: 'c' },
     'qos2-on-broker-loss': { type: 'string' },
+    'upstream-link-grace-seconds': { type: 'string' },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     'tls-listen': { type: 'string' },
@@ -123,6 +135,7 @@ export function parseOrchestratorArgs(
       values['qos2-on-broker-loss'] === undefined
         ? undefined
         : oneOf(values['qos2-on-broker-loss'], ['resend', 'drop'] as const, '--qos2-on-broker-loss'),
+    upstreamLinkGraceSeconds: seconds(values['upstream-link-grace-seconds'], '--upstream-link-grace-seconds'),
     admin,
     adminToken: values.admin === undefined ? undefined : adminToken,
     tls:
@@ -170,7 +183,13 @@ export async function runOrchestrator(
   // the manager gets both settings as flags, and without a file the config is its defaults anyway.
   const config = settings.configFile
     ? await (await import('../common/config/load.ts')).loadConfig(settings.configFile)
-    : { routing: DEFAULT_ROUTING, limits: { qos2OnBrokerLoss: DEFAULT_LIMITS.qos2OnBrokerLoss } };
+    : {
+        routing: DEFAULT_ROUTING,
+        limits: {
+          qos2OnBrokerLoss: DEFAULT_LIMITS.qos2OnBrokerLoss,
+          upstreamLinkGraceSeconds: DEFAULT_LIMITS.upstreamLinkGraceSeconds,
+        },
+      };
   const tls = settings.tls && {
     cert: await readFlagFile(settings.tls.certFile, '--tls-cert'),
     key: await readFlagFile(settings.tls.keyFile, '--tls-key'),
@@ -180,7 +199,10 @@ export async function runOrchestrator(
   const orchestrator = new Orchestrator({
     routing: settings.routing ?? config.routing,
     brokers: settings.brokers,
-    limits: { qos2OnBrokerLoss: settings.qos2OnBrokerLoss ?? config.limits.qos2OnBrokerLoss },
+    limits: {
+      qos2OnBrokerLoss: settings.qos2OnBrokerLoss ?? config.limits.qos2OnBrokerLoss,
+      upstreamLinkGraceSeconds: settings.upstreamLinkGraceSeconds ?? config.limits.upstreamLinkGraceSeconds,
+    },
     log: log.child({ component: 'orchestrator' }),
   });
   let admin: AdminServer | undefined;

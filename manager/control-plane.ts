@@ -36,6 +36,7 @@ export function assembleControlPlane(options: {
     drainQuietMs: initial.manager.drainQuietSeconds * 1000,
     routing: initial.routing,
     qos2OnBrokerLoss: initial.limits.qos2OnBrokerLoss,
+    upstreamLinkGraceSeconds: initial.limits.upstreamLinkGraceSeconds,
     users: initial.brokers.users,
     rebalance: () => options.config().rebalance,
     ...(initial.dns.site ? { site: initial.dns.site } : {}),

@@ -19,6 +19,8 @@ export interface TopologyOptions {
   routing: string;
   /** limits.qos2OnBrokerLoss, given to every orchestrator created. */
   qos2OnBrokerLoss?: 'resend' | 'drop';
+  /** limits.upstreamLinkGraceSeconds, given to every orchestrator created. */
+  upstreamLinkGraceSeconds?: number;
   users: ReadonlyArray<{ username: string; password: string }>;
   /** Where this deployment's orchestrators are (config dns.site), for geo-dns's distance. */
   site?: OrchestratorRecord['location'];
@@ -292,6 +294,9 @@ export class Topology {
         adminToken: this.o.adminToken,
         routing: this.o.routing,
         ...(this.o.qos2OnBrokerLoss ? { qos2OnBrokerLoss: this.o.qos2OnBrokerLoss } : {}),
+        ...(this.o.upstreamLinkGraceSeconds === undefined
+          ? {}
+          : { upstreamLinkGraceSeconds: this.o.upstreamLinkGraceSeconds }),
       },
     });
     const ready = await this.o.provider.waitReady(created.id, this.o.actionTimeoutMs);

@@ -217,6 +217,8 @@ export const configSchema = z
       .strictObject({
         /** A QoS 2 publish PUBREC'd by a broker that dies: re-sent elsewhere (no loss, maybe twice) or dropped. */
         qos2OnBrokerLoss: z.enum(['resend', 'drop']).default('resend'),
+        /** A clean session's upstream session on an MQTT 5 broker outlives a lost link this long (its Session Expiry Interval), so what the broker queued meanwhile arrives once the link is back; 0: a lost link loses it (docs/acknowledgements-and-qos.md). */
+        upstreamLinkGraceSeconds: z.number().int().min(0).max(3600).default(30),
       })
       .prefault({}),
     brokers: z

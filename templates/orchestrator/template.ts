@@ -12,6 +12,8 @@ export const orchestratorParamsSchema = z.strictObject({
   routing: z.enum(['round-robin', 'client-affinity', 'topic-affinity']).default('round-robin'),
   /** The config's limits.qos2OnBrokerLoss (docs/acknowledgements-and-qos.md). */
   qos2OnBrokerLoss: z.enum(['resend', 'drop']).default('resend'),
+  /** The config's limits.upstreamLinkGraceSeconds. */
+  upstreamLinkGraceSeconds: z.number().int().min(0).max(3600).default(30),
   /** Bearer token of its admin API (the manager's own). */
   adminToken: z.string().min(16),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn'),
@@ -47,6 +49,7 @@ export const orchestratorTemplate: ReplicaTemplate = {
     args.push('--brokers', params.brokers.join(','));
     args.push('--routing', params.routing, '--log-level', params.logLevel);
     args.push('--qos2-on-broker-loss', params.qos2OnBrokerLoss);
+    args.push('--upstream-link-grace-seconds', String(params.upstreamLinkGraceSeconds));
     return {
       command: process.execPath,
       args,

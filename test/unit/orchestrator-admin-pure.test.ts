@@ -244,7 +244,7 @@ describe('brokel orchestrator: flags', () => {
         ...['--listen', '[::1]:1883', '--brokers', 'mqtt://a:1883, mqtt://b'],
         ...['--admin', '127.0.0.1:9781', '--admin-token', 't0k', '--routing', 'topic-affinity'],
         ...['--tls-cert', 'c.pem', '--tls-key', 'k.pem', '--log-level', 'debug', '-c', 'brokel.yaml'],
-        ...['--qos2-on-broker-loss', 'drop'],
+        ...['--qos2-on-broker-loss', 'drop', '--upstream-link-grace-seconds', '5'],
       ],
       {},
     );
@@ -257,6 +257,7 @@ describe('brokel orchestrator: flags', () => {
       routing: 'topic-affinity',
       configFile: 'brokel.yaml',
       qos2OnBrokerLoss: 'drop',
+      upstreamLinkGraceSeconds: 5,
       admin: { host: '127.0.0.1', port: 9781 },
       adminToken: 't0k',
       tls: { certFile: 'c.pem', keyFile: 'k.pem', listen: { host: '::1', port: 8883 } },
@@ -290,6 +291,11 @@ describe('brokel orchestrator: flags', () => {
       'a QoS 2 choice that does not exist',
       ['--qos2-on-broker-loss', 'lose'],
       '--qos2-on-broker-loss: "lose" is not one of "resend", "drop"',
+    ],
+    [
+      'a link grace beyond an hour',
+      ['--upstream-link-grace-seconds', '3601'],
+      '--upstream-link-grace-seconds: "3601" is not 0 to 3600 seconds',
     ],
     ['a listen address without a port', ['--listen', 'x'], '--listen: "x" is not HOST:PORT'],
     ['a port above 65535', ['--listen', 'h:70000'], '--listen: "h:70000": port 70000 is above 65535'],
@@ -361,5 +367,6 @@ describe('brokel orchestrator without --config', () => {
     const defaults = await loadConfig(undefined);
     assert.equal(DEFAULT_ROUTING, defaults.routing);
     assert.equal(DEFAULT_LIMITS.qos2OnBrokerLoss, defaults.limits.qos2OnBrokerLoss);
+    assert.equal(DEFAULT_LIMITS.upstreamLinkGraceSeconds, defaults.limits.upstreamLinkGraceSeconds);
   });
 });
