@@ -44,6 +44,11 @@ export class OutboundDeliveries {
   /** (broker, upstream id) → downstream id, for QoS 2 PUBRELs and duplicate deliveries. */
   private readonly byUpstream = new UpstreamIds();
   private readonly waiting: Array<{ link: UpstreamLink; packet: IPublishPacket }> = [];
+  /**
+   * QoS 2 deliveries the client had when their broker's link was lost, by broker: a resumed upstream
+   * session (limits.upstreamLinkGraceSeconds) re-sends them with DUP 1; they are not delivered twice.
+   */
+  private readonly handedOver = new Map<string, Set<number>>();
 
   constructor(
     private readonly ctx: SessionContext,
@@ -64,6 +69,7 @@ export class OutboundDeliveries {
   }
 
   onBrokerPublish(link: UpstreamLink, packet: IPublishPacket): void {
+    if (packet.qos === 2 && this.handedOver.size > 0 && this.resentAfterLoss(link, packet)) return;
     this.ctx.counters.delivered(link.brokerId);
     if (packet.qos > 0 && (this.ids.size >= this.window || this.waiting.length > 0)) {
       this.waiting.push({ link, packet });
@@ -206,6 +212,26 @@ export class OutboundDeliveries {
   }
 
   /**
+   * A QoS 2 delivery the client already has, re-sent by a resumed upstream session [MQTT-4.4.0-1]:
+   * PUBREC'd here (the client's flow ended with the orchestrator's PUBREL), its PUBREL then gets a
+   * PUBCOMP (onBrokerPubrel). The same id without DUP is a new message: the old flow is over.
+   */
+  private resentAfterLoss(link: UpstreamLink, packet: IPublishPacket): boolean {
+    const ids = this.handedOver.get(link.brokerId);
+    const upId = packet.messageId ?? 0;
+    if (!ids?.delete(upId)) return false;
+    if (ids.size === 0) this.handedOver.delete(link.brokerId);
+    if (!packet.dup) return false;
+    link.upstream.send({ cmd: 'pubrec', messageId: upId });
+    return true;
+  }
+
+  /** A link that did not resume its upstream session: nothing of the old one comes again. */
+  forgetHandedOver(brokerId: string): void {
+    this.handedOver.delete(brokerId);
+  }
+
+  /**
    * A broker went down: its unacknowledged deliveries can no longer be acknowledged upstream. The
    * client still holds their ids [MQTT-2.3.1-2], so they stay taken until it finishes each flow with
    * us: a QoS 2 one gets its PUBREL from the orchestrator (the client has the message; without it a
@@ -215,6 +241,10 @@ export class OutboundDeliveries {
     for (const [downId, d] of [...this.ids.entries()]) {
       if (d.brokerId !== brokerId) continue;
       this.byUpstream.delete(brokerId, d.upId);
+      if (d.qos === 2) {
+        const ids = this.handedOver.get(brokerId) ?? new Set<number>();
+        this.handedOver.set(brokerId, ids.add(d.upId));
+      }
       d.brokerId = '';
       if (d.qos === 2 && d.received) this.ctx.sendDown({ cmd: 'pubrel', messageId: downId, reasonCode: 0 });
     }

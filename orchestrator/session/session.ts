@@ -696,7 +696,10 @@ export class Session extends EventEmitter implements SessionContext {
     if (code !== 0) throw new Error(`broker ${broker.id} refused the session with code ${code}`);
     // A resumed upstream session has the subscriptions it had when its link was lost: only the changes.
     if (resumed) await this.subs?.restore(link, this.graces.before(broker.id));
-    else await this.subs?.replay(link);
+    else {
+      this.outbound?.forgetHandedOver(broker.id);
+      await this.subs?.replay(link);
+    }
     this.graces.synced(broker.id);
     if (this.registrySync?.persistent) this.registrySync.write([link], this.subs?.active.values() ?? []);
     link.synced = true;
@@ -754,6 +757,7 @@ export class Session extends EventEmitter implements SessionContext {
     link.upstream.disconnect();
     this.subs?.onBrokerDown(brokerId);
     this.outbound?.onBrokerDown(brokerId);
+    this.outbound?.forgetHandedOver(brokerId);
     this.inbound?.onBrokerLeft(brokerId);
   }
 

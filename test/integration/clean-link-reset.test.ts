@@ -4,6 +4,7 @@ import { describe, it, type TestContext } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import type { OrchestratorLimits } from '../../orchestrator/limits.ts';
 import { startFaultRelay } from '../helpers/fault-relay.ts';
+import { connectTcp, expectPacket, handshake, writePacket } from '../helpers/mqtt-wire.ts';
 import { startOrchestrator } from '../helpers/orchestrator.ts';
 import { connectClient, startProvider, waitFor, within } from '../helpers/resources.ts';
 
@@ -143,5 +144,27 @@ describe('a clean session whose link to one broker resets (upstream link grace)'
     await waitFor(() => got.length >= 2, 5000, 'the two subscribed topics delivered');
     await sleep(300);
     assert.deepEqual(got.sort(), ['h7/kept=x', 'h7/new=x']);
+  });
+
+  it('a QoS 2 delivery in flight when the link resets is not delivered twice when the resumed session re-sends it [MQTT-4.4.0-1]', async (t) => {
+    const { brokerB, relay, orchestrator, url } = await stack(t);
+    const port = Number(new URL(url).port);
+    const sub = await connectTcp(t, port);
+    await handshake(sub, 'h7-qos2', 4);
+    await writePacket(sub, { cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'h7/q2', qos: 2 }] });
+    await expectPacket(sub, 'suback', 5000);
+    const pub = await connectClient(t, brokerB.url, { protocolVersion: 5, clientId: 'h7-qos2-pub' });
+    await pub.publishAsync('h7/q2', 'once', { qos: 2 });
+    const first = await expectPacket(sub, 'publish', 5000);
+    // Not acknowledged yet when B's link resets: B re-sends it (DUP 1) to the resumed session.
+    relay.reset();
+    await waitFor(() => orchestrator.status().brokers[1]?.synced === true, 10_000, 'B synced again');
+    await new Promise((r) => setTimeout(r, 300));
+    await writePacket(sub, { cmd: 'pubrec', messageId: first.messageId ?? 0 });
+    await expectPacket(sub, 'pubrel', 5000);
+    await writePacket(sub, { cmd: 'pubcomp', messageId: first.messageId ?? 0 });
+    await new Promise((r) => setTimeout(r, 300));
+    const copies = sub.received.filter((p) => p.cmd === 'publish').length;
+    assert.equal(copies, 1, 'the QoS 2 message reached the client once');
   });
 });
