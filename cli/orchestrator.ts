@@ -15,6 +15,7 @@ export const ORCHESTRATOR_USAGE =
   'orchestrator --listen HOST:PORT --brokers URL[,URL...] [--admin HOST:PORT] [--admin-token T]\n' +
   '               [--routing round-robin|client-affinity|topic-affinity] [--config FILE]\n' +
   '               [--qos2-on-broker-loss resend|drop] [--connects-per-second N] [--max-queued-connects N]\n' +
+  '               [--upstream-link-grace-seconds N]\n' +
   '               [--tls-cert FILE --tls-key FILE [--tls-listen HOST:PORT]] [--broker-ca FILE] [--log-level L]';
 
 /** The config schema's default `routing` (a test keeps the two equal). */
@@ -35,6 +36,8 @@ export interface OrchestratorCliSettings {
   /** From --connects-per-second / --max-queued-connects; when absent the config's `limits`. */
   connectsPerSecond: number | undefined;
   maxQueuedConnects: number | undefined;
+  /** From --upstream-link-grace-seconds; when absent the config's `limits.upstreamLinkGraceSeconds`. */
+  upstreamLinkGraceSeconds: number | undefined;
   admin: HostPort | undefined;
   adminToken: string | undefined;
   tls: { certFile: string; keyFile: string; listen: HostPort } | undefined;
@@ -57,6 +60,15 @@ function count(value: string | undefined, flag: string): number | undefined {
   const n = Number(value);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n))
     throw problem(flag, `${JSON.stringify(value)} is not a whole number`);
+  return n;
+}
+
+/** A whole number of seconds, 0 to 3600 (limits.upstreamLinkGraceSeconds' bounds); undefined when absent. */
+function seconds(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 3600)
+    throw problem(flag, `${JSON.stringify(value)} is not 0 to 3600 seconds`);
   return n;
 }
 
@@ -99,6 +111,7 @@ export function parseOrchestratorArgs(
     'qos2-on-broker-loss': { type: 'string' },
     'connects-per-second': { type: 'string' },
     'max-queued-connects': { type: 'string' },
+    'upstream-link-grace-seconds': { type: 'string' },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     'tls-listen': { type: 'string' },
@@ -142,6 +155,7 @@ export function parseOrchestratorArgs(
         : oneOf(values['qos2-on-broker-loss'], ['resend', 'drop'] as const, '--qos2-on-broker-loss'),
     connectsPerSecond: count(values['connects-per-second'], '--connects-per-second'),
     maxQueuedConnects: count(values['max-queued-connects'], '--max-queued-connects'),
+    upstreamLinkGraceSeconds: seconds(values['upstream-link-grace-seconds'], '--upstream-link-grace-seconds'),
     admin,
     adminToken: values.admin === undefined ? undefined : adminToken,
     tls:
@@ -196,6 +210,7 @@ export async function runOrchestrator(
           qos2OnBrokerLoss: DEFAULT_LIMITS.qos2OnBrokerLoss,
           connectsPerSecond: DEFAULT_LIMITS.connectsPerSecond,
           maxQueuedConnects: DEFAULT_LIMITS.maxQueuedConnects,
+          upstreamLinkGraceSeconds: DEFAULT_LIMITS.upstreamLinkGraceSeconds,
         },
       };
   const tls = settings.tls && {
@@ -213,6 +228,7 @@ export async function runOrchestrator(
       connectsPerSecond: settings.connectsPerSecond ?? config.limits.connectsPerSecond,
       connectBurst: settings.connectsPerSecond ?? config.limits.connectsPerSecond,
       maxQueuedConnects: settings.maxQueuedConnects ?? config.limits.maxQueuedConnects,
+      upstreamLinkGraceSeconds: settings.upstreamLinkGraceSeconds ?? config.limits.upstreamLinkGraceSeconds,
     },
     log: log.child({ component: 'orchestrator' }),
     ...(brokerCa ? { brokerCa } : {}),

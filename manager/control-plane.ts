@@ -40,6 +40,7 @@ export function assembleControlPlane(options: {
       connectsPerSecond: initial.limits.connectsPerSecond,
       maxQueuedConnects: initial.limits.maxQueuedConnects,
     },
+    upstreamLinkGraceSeconds: initial.limits.upstreamLinkGraceSeconds,
     users: initial.brokers.users,
     rebalance: () => options.config().rebalance,
     ...(initial.dns.site ? { site: initial.dns.site } : {}),

@@ -21,6 +21,8 @@ export interface TopologyOptions {
   qos2OnBrokerLoss?: 'resend' | 'drop';
   /** limits.connectsPerSecond and limits.maxQueuedConnects, given to every orchestrator created. */
   connects?: { connectsPerSecond: number; maxQueuedConnects: number };
+  /** limits.upstreamLinkGraceSeconds, given to every orchestrator created. */
+  upstreamLinkGraceSeconds?: number;
   users: ReadonlyArray<{ username: string; password: string }>;
   /** Where this deployment's orchestrators are (config dns.site), for geo-dns's distance. */
   site?: OrchestratorRecord['location'];
@@ -295,6 +297,9 @@ export class Topology {
         routing: this.o.routing,
         ...(this.o.qos2OnBrokerLoss ? { qos2OnBrokerLoss: this.o.qos2OnBrokerLoss } : {}),
         ...(this.o.connects ?? {}),
+        ...(this.o.upstreamLinkGraceSeconds === undefined
+          ? {}
+          : { upstreamLinkGraceSeconds: this.o.upstreamLinkGraceSeconds }),
       },
     });
     const ready = await this.o.provider.waitReady(created.id, this.o.actionTimeoutMs);

@@ -54,6 +54,12 @@ export interface OrchestratorLimits {
   maxQueuedConnects: number;
   /** Payload bytes one session keeps of PUBREC'd QoS 2 publishes for 'resend'; beyond it they are dropped on loss. */
   maxKeptQos2Bytes: number;
+  /**
+   * How long a clean session's upstream session on an MQTT 5 broker outlives a lost link (its Session
+   * Expiry Interval): the link comes back with Clean Start 0 and the broker sends what it queued
+   * meanwhile. Ended for good (expiry 0) when the client leaves. 0: a lost link loses the session.
+   */
+  upstreamLinkGraceSeconds: number;
 }
 
 export const DEFAULT_LIMITS: OrchestratorLimits = {
@@ -76,4 +82,5 @@ export const DEFAULT_LIMITS: OrchestratorLimits = {
   connectsPerSecond: 500,
   connectBurst: 500,
   maxQueuedConnects: 2_500,
+  upstreamLinkGraceSeconds: 30,
 };

@@ -44,6 +44,16 @@ export class OutboundDeliveries {
   /** (broker, upstream id) → downstream id, for QoS 2 PUBRELs and duplicate deliveries. */
   private readonly byUpstream = new UpstreamIds();
   private readonly waiting: Array<{ link: UpstreamLink; packet: IPublishPacket }> = [];
+  /**
+   * QoS 2 deliveries the client had when their broker's link was lost, by broker: a resumed upstream
+   * session (limits.upstreamLinkGraceSeconds) re-sends them with DUP 1; they are not delivered twice.
+   */
+  private readonly handedOver = new Map<string, Set<number>>();
+  /**
+   * Downstream ids of QoS 2 deliveries the client PUBREC'd whose PUBREL has not come from the broker:
+   * while there is one, the window drains only by reading that broker, so it is not paused (updatePause).
+   */
+  private readonly awaitingBrokerRelease = new Set<number>();
 
   constructor(
     private readonly ctx: SessionContext,
@@ -64,6 +74,7 @@ export class OutboundDeliveries {
   }
 
   onBrokerPublish(link: UpstreamLink, packet: IPublishPacket): void {
+    if (packet.qos === 2 && this.handedOver.size > 0 && this.resentAfterLoss(link, packet)) return;
     this.ctx.counters.delivered(link.brokerId);
     if (packet.qos > 0 && (this.ids.size >= this.window || this.waiting.length > 0)) {
       this.waiting.push({ link, packet });
@@ -162,12 +173,17 @@ export class OutboundDeliveries {
       (packet.cmd === 'pubrec' && (reasonCode ?? 0) >= 0x80)
     ) {
       this.ids.release(downId);
+      this.awaitingBrokerRelease.delete(downId);
       this.byUpstream.delete(d.brokerId, d.upId);
       link?.upstream.send({ cmd: packet.cmd, messageId: d.upId, ...relayed });
       this.drainWaiting();
     } else if (packet.cmd === 'pubrec') {
       d.received = true;
-      if (link) link.upstream.send({ cmd: 'pubrec', messageId: d.upId, ...relayed });
+      if (link) {
+        link.upstream.send({ cmd: 'pubrec', messageId: d.upId, ...relayed });
+        this.awaitingBrokerRelease.add(downId);
+        this.updatePause();
+      }
       // Its broker is gone (onBrokerDown): the flow ends here; the client has the message.
       else if (d.brokerId === '') this.ctx.sendDown({ cmd: 'pubrel', messageId: downId, reasonCode: 0 });
     }
@@ -189,6 +205,7 @@ export class OutboundDeliveries {
     if (this.ids.get(downId)) return;
     this.ids.set(downId, { brokerId, upId, qos: 2, received: true });
     this.byUpstream.set(brokerId, upId, downId);
+    this.awaitingBrokerRelease.add(downId);
   }
 
   /**
@@ -203,6 +220,27 @@ export class OutboundDeliveries {
       return;
     }
     this.ctx.sendDown({ cmd: 'pubrel', messageId: downId, reasonCode: 0 });
+    if (this.awaitingBrokerRelease.delete(downId)) this.updatePause();
+  }
+
+  /**
+   * A QoS 2 delivery the client already has, re-sent by a resumed upstream session [MQTT-4.4.0-1]:
+   * PUBREC'd here (the client's flow ended with the orchestrator's PUBREL), its PUBREL then gets a
+   * PUBCOMP (onBrokerPubrel). The same id without DUP is a new message: the old flow is over.
+   */
+  private resentAfterLoss(link: UpstreamLink, packet: IPublishPacket): boolean {
+    const ids = this.handedOver.get(link.brokerId);
+    const upId = packet.messageId ?? 0;
+    if (!ids?.delete(upId)) return false;
+    if (ids.size === 0) this.handedOver.delete(link.brokerId);
+    if (!packet.dup) return false;
+    link.upstream.send({ cmd: 'pubrec', messageId: upId });
+    return true;
+  }
+
+  /** A link that did not resume its upstream session: nothing of the old one comes again. */
+  forgetHandedOver(brokerId: string): void {
+    this.handedOver.delete(brokerId);
   }
 
   /**
@@ -215,6 +253,11 @@ export class OutboundDeliveries {
     for (const [downId, d] of [...this.ids.entries()]) {
       if (d.brokerId !== brokerId) continue;
       this.byUpstream.delete(brokerId, d.upId);
+      this.awaitingBrokerRelease.delete(downId);
+      if (d.qos === 2) {
+        const ids = this.handedOver.get(brokerId) ?? new Set<number>();
+        this.handedOver.set(brokerId, ids.add(d.upId));
+      }
       d.brokerId = '';
       if (d.qos === 2 && d.received) this.ctx.sendDown({ cmd: 'pubrel', messageId: downId, reasonCode: 0 });
     }
@@ -237,9 +280,17 @@ export class OutboundDeliveries {
     this.updatePause();
   }
 
-  /** The session's pause reasons are a set: pausing twice or resuming an unpaused reason is a no-op. */
+  /**
+   * The session's pause reasons are a set: pausing twice or resuming an unpaused reason is a no-op.
+   * A full buffer pauses the brokers only while the window can drain without them: a QoS 2 delivery
+   * the client PUBREC'd ends only with its broker's PUBREL, which may sit behind buffered publishes in
+   * that socket (Mosquitto 2.0.11 sends a new subscription's retained messages past its in-flight
+   * window: pausing then left the window full of QoS 2 deliveries for good). Over the bound meanwhile
+   * by at most what the broker sends before that PUBREL.
+   */
   private updatePause(): void {
-    if (this.waiting.length >= this.maxBuffered) this.ctx.pauseUpstreams('delivery buffer full');
+    if (this.waiting.length >= this.maxBuffered && this.awaitingBrokerRelease.size === 0)
+      this.ctx.pauseUpstreams('delivery buffer full');
     else this.ctx.resumeUpstreams('delivery buffer full');
   }
 }

@@ -23,6 +23,7 @@ import { clientConnack, refusal, upstreamConnect, validateConnect } from './conn
 import type { BrokerCounters, SessionContext, UpstreamLink, UpstreamPending } from './context.ts';
 import { closedForDenial, DENIED_CLOSE_SETTLE_MS, NOT_AUTHORIZED } from './denied-close.ts';
 import { InboundPublishes } from './inbound-publish.ts';
+import { LinkGraces } from './link-grace.ts';
 import { LinkNeed } from './link-need.ts';
 import { OutboundDeliveries } from './outbound-delivery.ts';
 import { RegistrySync } from './registry-sync.ts';
@@ -104,6 +105,8 @@ export class Session extends EventEmitter implements SessionContext {
   /** The links a lazy session is opening as it becomes full; client packets wait meanwhile. */
   private linking: Promise<void> | undefined;
   private readonly whileLinking: Packet[] = [];
+  /** Upstream sessions that outlive a lost link (a clean session's, on MQTT 5 brokers). */
+  private readonly graces: LinkGraces;
 
   constructor(
     stream: Duplex,
@@ -112,6 +115,7 @@ export class Session extends EventEmitter implements SessionContext {
     super();
     this.log = deps.log;
     this.counters = deps.counters;
+    this.graces = new LinkGraces(deps.limits.upstreamLinkGraceSeconds);
     this.down = new FramedStream(stream, { protocolVersion: 4, maxPacketBytes: deps.limits.maxPacketBytes });
     this.down.on('packet', (p: Packet) => this.onClientPacket(p));
     this.down.on('error', (err: Error) => this.onClientBadInput(err));
@@ -485,6 +489,7 @@ export class Session extends EventEmitter implements SessionContext {
       if (id === this.homeId || this.inflightOn(id) > 0) continue;
       this.links.delete(id);
       this.linkGeneration += 1;
+      this.graces.forget(id);
       link.upstream.disconnect();
       // An UNSUBSCRIBE sent with the CONNECT may wait for this broker's UNSUBACK: it no longer does.
       this.subs?.onBrokerDown(id);
@@ -572,37 +577,42 @@ export class Session extends EventEmitter implements SessionContext {
   private async openLink(
     broker: PoolBroker,
     withWill: boolean,
-  ): Promise<{ link: UpstreamLink; connack: IConnackPacket }> {
+  ): Promise<{ link: UpstreamLink; connack: IConnackPacket; resumed: boolean }> {
     const connect = this.connect;
     if (!connect) throw new Error('no CONNECT');
     // The broker's best level, whatever the client's: a 3.1.1 client's deliveries then carry the
     // retained move's marker too (common/move-marker.ts), which a 3.1.1 connection cannot.
     const brokerVersion = (await this.deps.pool.protocolVersion(broker.id)) === 5 ? 5 : 4;
+    const grace = this.graces.forLink(broker.id, connect, brokerVersion);
     const upstream = new Upstream({
       brokerId: broker.id,
       host: broker.host,
       port: broker.port,
       tls: broker.tls,
       protocolVersion: brokerVersion,
-      connect: upstreamConnect(connect, this.clientId, brokerVersion, withWill),
+      connect: upstreamConnect(connect, this.clientId, brokerVersion, withWill, grace),
       keepaliveSeconds: this.deps.limits.upstreamKeepaliveSeconds,
       connectTimeoutMs: this.deps.limits.upstreamConnectTimeoutMs,
       maxPacketBytes: this.deps.limits.maxPacketBytes,
       defaultReceiveMaximum: this.deps.limits.upstreamReceiveMaximum,
       v4Maximum: this.deps.limits.maxInflightFromClient,
+      graceful: grace.seconds > 0,
     });
     const connack = await upstream.open();
+    // Session present 1 on a resumed link: the broker kept the subscriptions and queued what came.
+    const resumed = grace.resume && connack.sessionPresent;
     const link: UpstreamLink = {
       brokerId: broker.id,
       upstream,
       ids: new PacketIdSpace<UpstreamPending>(),
       synced: false,
     };
-    if ((connack.reasonCode ?? connack.returnCode ?? 0) !== 0) return { link, connack };
+    if ((connack.reasonCode ?? connack.returnCode ?? 0) !== 0) return { link, connack, resumed };
     if (this.isClosed()) {
       upstream.drop();
-      return { link, connack };
+      return { link, connack, resumed };
     }
+    this.graces.opened(broker.id, grace.seconds);
     this.links.set(broker.id, link);
     this.linkGeneration += 1;
     if (this.upstreamPauses.size > 0) upstream.pause();
@@ -611,7 +621,7 @@ export class Session extends EventEmitter implements SessionContext {
       (reason) => this.onLinkDown(link, reason),
       (p, err) => this.protocolError(`a ${p.cmd} from the client cannot be relayed: ${err.message}`, 0x81),
     );
-    return { link, connack };
+    return { link, connack, resumed };
   }
 
   private onLinkFailed(broker: PoolBroker, err: unknown): void {
@@ -697,6 +707,7 @@ export class Session extends EventEmitter implements SessionContext {
   }
 
   private onLinkLost(link: UpstreamLink, reason: string): void {
+    this.graces.lost(link.brokerId, this.subs?.active);
     this.log.warn({ broker: link.brokerId, reason }, 'broker connection lost');
     // A lazy session lost its one link: it opens the others now, as a full session has them (its
     // publishes held meanwhile go out as each joins; the recent ones are replayed once they are open).
@@ -737,10 +748,16 @@ export class Session extends EventEmitter implements SessionContext {
     if (this.state !== 'connected' || this.links.has(broker.id)) return;
     if (!this.full && broker.id !== this.homeId) return; // a lazy session opens it when it needs it
     // The home broker holds the will: it is registered again when the home broker comes back.
-    const { link, connack } = await this.openLink(broker, broker.id === this.homeId);
+    const { link, connack, resumed } = await this.openLink(broker, broker.id === this.homeId);
     const code = connack.reasonCode ?? connack.returnCode ?? 0;
     if (code !== 0) throw new Error(`broker ${broker.id} refused the session with code ${code}`);
-    await this.subs?.replay(link);
+    // A resumed upstream session has the subscriptions it had when its link was lost: only the changes.
+    if (resumed) await this.subs?.restore(link, this.graces.before(broker.id));
+    else {
+      this.outbound?.forgetHandedOver(broker.id);
+      await this.subs?.replay(link);
+    }
+    this.graces.synced(broker.id);
     if (this.registrySync?.persistent) this.registrySync.write([link], this.subs?.active.values() ?? []);
     link.synced = true;
     this.linkGeneration += 1;
@@ -788,6 +805,7 @@ export class Session extends EventEmitter implements SessionContext {
     const timer = this.reconnectTimers.get(brokerId);
     if (timer) clearTimeout(timer);
     this.reconnectTimers.delete(brokerId);
+    this.graces.forget(brokerId);
     if (!link) return;
     this.links.delete(brokerId);
     this.linkGeneration += 1;
@@ -796,6 +814,7 @@ export class Session extends EventEmitter implements SessionContext {
     link.upstream.disconnect();
     this.subs?.onBrokerDown(brokerId);
     this.outbound?.onBrokerDown(brokerId);
+    this.outbound?.forgetHandedOver(brokerId);
     this.inbound?.onBrokerLeft(brokerId);
   }
 

@@ -154,16 +154,40 @@ export class SubscriptionFanout {
    * 3.1.1 brokers get topic and QoS only.
    */
   replay(link: UpstreamLink): Promise<void> {
-    const subs = [...this.active.values()];
+    return this.resubscribe(link, [...this.active.values()]);
+  }
+
+  /**
+   * A broker resumed this session's upstream session (session present 1 after a lost link): it has
+   * the subscriptions of `before` (those when the link was lost); it gets what changed since, the
+   * dropped filters unsubscribed, the added or changed ones subscribed. Unknown `before`: replay.
+   */
+  async restore(link: UpstreamLink, before: ReadonlyMap<string, ISubscription> | undefined): Promise<void> {
+    if (!before) return this.replay(link);
+    const dropped = [...before.keys()].filter((filter) => !this.active.has(filter));
+    const changed = [...this.active.values()].filter((sub) => before.get(sub.topic) !== sub);
+    if (dropped.length > 0)
+      await this.request(link, { cmd: 'unsubscribe', messageId: 0, unsubscriptions: dropped });
+    await this.resubscribe(link, changed);
+  }
+
+  private resubscribe(link: UpstreamLink, subs: ISubscription[]): Promise<void> {
     if (subs.length === 0) return Promise.resolve();
+    const version = link.upstream.protocolVersion;
+    const packet: ISubscribePacket = {
+      cmd: 'subscribe',
+      messageId: 0,
+      subscriptions: subs.map((s) => forBroker(s, version)),
+    };
+    return this.request(link, packet);
+  }
+
+  /** Sends a SUBSCRIBE / UNSUBSCRIBE of our own; resolves on its answer (routed back as a 'replay'). */
+  private request(link: UpstreamLink, packet: ISubscribePacket | IUnsubscribePacket): Promise<void> {
     return new Promise((resolve, reject) => {
       const upId = link.ids.allocate({ kind: 'replay', done: (err) => (err ? reject(err) : resolve()) });
       if (upId === undefined) return reject(new Error('no packet id left for the replay'));
-      link.upstream.send({
-        cmd: 'subscribe',
-        messageId: upId,
-        subscriptions: subs.map((s) => forBroker(s, link.upstream.protocolVersion)),
-      });
+      link.upstream.send({ ...packet, messageId: upId });
     });
   }
 }

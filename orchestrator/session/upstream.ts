@@ -30,6 +30,11 @@ export interface UpstreamOptions {
    * Absent: defaultReceiveMaximum for both.
    */
   v4Maximum?: number;
+  /**
+   * The upstream session outlives its link (a clean session's grace, v5 only) but not the client:
+   * every goodbye of ours ends it for good with a Session Expiry Interval of 0.
+   */
+  graceful?: boolean;
 }
 
 /**
@@ -220,7 +225,9 @@ export class Upstream {
    * a v5 broker is told so, a 3.1.1 broker is closed abruptly (its way to publish the will).
    */
   disconnect(options: DisconnectOptions = {}): void {
-    const { reasonCode, sessionExpiryInterval } = options;
+    const { reasonCode } = options;
+    // [MQTT-3.14.2-2] allows lowering it to 0: the CONNECT's was the grace, not 0.
+    const sessionExpiryInterval = this.options.graceful ? 0 : options.sessionExpiryInterval;
     if (this.protocolVersion !== 5 && reasonCode === 0x04) return this.drop();
     this.closing = true;
     if (this.isUp) {
@@ -236,12 +243,18 @@ export class Upstream {
 
   /** An abrupt close that still delivers what was written: no DISCONNECT, so the will fires too. */
   dropAfterFlush(): void {
+    if (this.options.graceful) return this.disconnect({ reasonCode: 0x04 });
     this.closing = true;
     this.framed?.end();
   }
 
-  /** An abrupt close: no DISCONNECT, so the broker publishes the will (the client vanished). */
+  /**
+   * An abrupt close: no DISCONNECT, so the broker publishes the will (the client vanished). A session
+   * with a grace would outlive it: it is told instead, with 0x04 (disconnect with will message) and
+   * expiry 0, so the will fires and the session ends.
+   */
   drop(): void {
+    if (this.options.graceful && this.isUp) return this.disconnect({ reasonCode: 0x04 });
     this.closing = true;
     this.framed?.destroy();
   }

@@ -15,6 +15,8 @@ export const orchestratorParamsSchema = z.strictObject({
   /** The config's limits.connectsPerSecond and limits.maxQueuedConnects (docs/faults-and-security.md). */
   connectsPerSecond: z.number().int().min(0).optional(),
   maxQueuedConnects: z.number().int().min(0).optional(),
+  /** The config's limits.upstreamLinkGraceSeconds. */
+  upstreamLinkGraceSeconds: z.number().int().min(0).max(3600).default(30),
   /** Bearer token of its admin API (the manager's own). */
   adminToken: z.string().min(16),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn'),
@@ -54,6 +56,7 @@ export const orchestratorTemplate: ReplicaTemplate = {
       args.push('--connects-per-second', String(params.connectsPerSecond));
     if (params.maxQueuedConnects !== undefined)
       args.push('--max-queued-connects', String(params.maxQueuedConnects));
+    args.push('--upstream-link-grace-seconds', String(params.upstreamLinkGraceSeconds));
     return {
       command: process.execPath,
       args,

@@ -28,7 +28,10 @@ export class TestMosquitto {
   readonly url: string;
   private readonly dir: string;
 
-  private constructor(readonly port: number) {
+  private constructor(
+    readonly port: number,
+    extraConf: readonly string[] = [],
+  ) {
     this.url = `mqtt://127.0.0.1:${port}`;
     this.dir = mkdtempSync(join(tmpdir(), 'brokel-mosq-'));
     writeFileSync(
@@ -41,20 +44,22 @@ export class TestMosquitto {
         // As the template: no count limit, so a slow subscriber is never silently dropped (FIELD-NOTES).
         'max_queued_messages 0',
         'log_dest none',
+        ...extraConf,
         '',
       ].join('\n'),
     );
   }
 
-  static async start(t: TestContext): Promise<TestMosquitto> {
-    const broker = await TestMosquitto.create();
+  /** extraConf: more mosquitto.conf lines (`max_inflight_messages 100`, as the template). */
+  static async start(t: TestContext, extraConf: readonly string[] = []): Promise<TestMosquitto> {
+    const broker = await TestMosquitto.create(extraConf);
     t.after(() => broker.stop());
     return broker;
   }
 
   /** Started, not registered for teardown: the caller stops it (a suite's `after`). */
-  static async create(): Promise<TestMosquitto> {
-    const broker = new TestMosquitto(await freePort());
+  static async create(extraConf: readonly string[] = []): Promise<TestMosquitto> {
+    const broker = new TestMosquitto(await freePort(), extraConf);
     try {
       await broker.boot();
     } catch (err) {

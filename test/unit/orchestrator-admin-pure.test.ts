@@ -245,6 +245,7 @@ describe('brokel orchestrator: flags', () => {
         ...['--admin', '127.0.0.1:9781', '--admin-token', 't0k', '--routing', 'topic-affinity'],
         ...['--tls-cert', 'c.pem', '--tls-key', 'k.pem', '--log-level', 'debug', '-c', 'brokel.yaml'],
         ...['--qos2-on-broker-loss', 'drop', '--connects-per-second', '200', '--max-queued-connects', '900'],
+        ...['--upstream-link-grace-seconds', '5'],
         ...['--broker-ca', 'ca.pem'],
       ],
       {},
@@ -260,6 +261,7 @@ describe('brokel orchestrator: flags', () => {
       qos2OnBrokerLoss: 'drop',
       connectsPerSecond: 200,
       maxQueuedConnects: 900,
+      upstreamLinkGraceSeconds: 5,
       admin: { host: '127.0.0.1', port: 9781 },
       adminToken: 't0k',
       tls: { certFile: 'c.pem', keyFile: 'k.pem', listen: { host: '::1', port: 8883 } },
@@ -294,6 +296,11 @@ describe('brokel orchestrator: flags', () => {
       'a QoS 2 choice that does not exist',
       ['--qos2-on-broker-loss', 'lose'],
       '--qos2-on-broker-loss: "lose" is not one of "resend", "drop"',
+    ],
+    [
+      'a link grace beyond an hour',
+      ['--upstream-link-grace-seconds', '3601'],
+      '--upstream-link-grace-seconds: "3601" is not 0 to 3600 seconds',
     ],
     ['a listen address without a port', ['--listen', 'x'], '--listen: "x" is not HOST:PORT'],
     ['a port above 65535', ['--listen', 'h:70000'], '--listen: "h:70000": port 70000 is above 65535'],
@@ -367,5 +374,6 @@ describe('brokel orchestrator without --config', () => {
     assert.equal(DEFAULT_LIMITS.qos2OnBrokerLoss, defaults.limits.qos2OnBrokerLoss);
     assert.equal(DEFAULT_LIMITS.connectsPerSecond, defaults.limits.connectsPerSecond);
     assert.equal(DEFAULT_LIMITS.maxQueuedConnects, defaults.limits.maxQueuedConnects);
+    assert.equal(DEFAULT_LIMITS.upstreamLinkGraceSeconds, defaults.limits.upstreamLinkGraceSeconds);
   });
 });
