@@ -38,6 +38,7 @@ export class ChaosDeployment {
   manager: ChildProcess | undefined;
   managerStarts = 0;
   private closed = false;
+  private restarting: Promise<void> | undefined;
   private constructor(
     readonly options: DeploymentOptions,
     readonly local: LocalProvider,
@@ -114,6 +115,18 @@ export class ChaosDeployment {
     });
   }
 
+  /** Starts the manager again without waiting for it (faults go on while it boots). */
+  restartInBackground(): void {
+    const restart = this.startManager();
+    this.restarting = restart;
+    restart.catch(() => undefined);
+  }
+
+  /** Resolves once a restart begun by restartInBackground is up; rejects if it failed. */
+  async managerRestarted(): Promise<void> {
+    await this.restarting;
+  }
+
   /** SIGKILL (the chaos fault) or SIGTERM (the end); resolves once it exited. */
   async stopManager(signal: 'SIGKILL' | 'SIGTERM'): Promise<void> {
     const child = this.manager;
@@ -166,6 +179,7 @@ export class ChaosDeployment {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.restarting?.catch(() => undefined);
     await this.stopManager('SIGTERM');
     await this.provider.stop();
     await this.cloud.close();

@@ -28,10 +28,11 @@ export async function inject(d: ChaosDeployment, e: FaultEvent): Promise<string>
       return `SIGKILL ${victim.id}`;
     }
     case 'kill-manager': {
+      await d.managerRestarted(); // the previous restart, if one is still booting
       await d.stopManager('SIGKILL');
       await sleep(e.durationMs);
-      await d.startManager();
-      return `SIGKILL manager, restarted after ${(e.durationMs / 1000).toFixed(1)} s`;
+      d.restartInBackground();
+      return `SIGKILL manager, restarting after ${(e.durationMs / 1000).toFixed(1)} s`;
     }
     case 'stop-broker': {
       const replicas = await d.ready('broker');

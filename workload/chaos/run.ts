@@ -201,6 +201,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     trafficOver = true;
     mark(`publishers done (${published.reduce((a, p) => a + p.acked, 0)} acknowledged)`);
     await faults;
+    await d.managerRestarted();
     await settle(ledger, 15_000, 60_000);
     mark('deliveries settled');
     const orphaned = await orphans(d);
