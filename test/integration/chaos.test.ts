@@ -10,7 +10,7 @@ import { FAULT_KINDS } from '../../workload/chaos/schedule.ts';
  * relays (2 brokers, 2 orchestrators, 1 s interval, a real `brokel up` process) while MQTT 3.1.1 and 5
  * publishers and clean and persistent subscribers replay the trace at QoS 1 through geo-dns; every
  * fault kind fires once. Nothing acknowledged may be lost, no replica orphaned, no action doubled.
- * The SIGSTOP here (4 s) is shorter than the orchestrators' 30 s upstream keepalive: the long form is
+ * The SIGSTOP here (3 s) is shorter than the orchestrators' 30 s upstream keepalive: the long form is
  * `npm run chaos` (50 s). On the code before followRedirects kept subscriptions, this run lost thousands
  * of messages at the clean subscribers after the orchestrator kill.
  */
@@ -29,7 +29,7 @@ describe('npm run chaos (one seed, CI size)', () => {
       seed: 17,
       minutes: 0.65,
       ratePerSecond: 40,
-      stopSeconds: 4,
+      stopSeconds: 3,
       out: undefined,
       schedule: QUICK_SCHEDULE,
       log: (line) => lines.push(line),

@@ -33,12 +33,12 @@ export interface ChaosOptions {
 const NAME = 'mqtt.brokel.test';
 
 /**
- * `--quick` (and the CI test): every fault once in under a minute: 1–2 s gaps, 4 s of delay and of
+ * `--quick` (and the CI test): every fault once in under a minute: 1–2 s gaps, 3 s of delay and of
  * throttling, the manager down 2 s; the partition stays 10 s. The SIGSTOP is given separately.
  */
 export const QUICK_SCHEDULE = {
   gapMs: { min: 1000, max: 2000 },
-  degradeMs: 4000,
+  degradeMs: 3000,
   managerDownMs: 2000,
   blackholeMs: 10_000,
 } as const;
