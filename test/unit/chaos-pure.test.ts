@@ -141,6 +141,7 @@ describe('chaos verdict (pure)', () => {
       managerStarts: 1,
       timeline: [],
       faultWindows: [],
+      creates: [],
     };
     assert.deepEqual(failuresOf(ok), []);
     assert.deepEqual(failuresOf({ ...ok, delivery: { ...ok.delivery, lost: 2 } }), ['2 messages lost']);

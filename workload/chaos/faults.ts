@@ -25,6 +25,7 @@ export async function inject(d: ChaosDeployment, e: FaultEvent): Promise<string>
       const victim = replicas[e.target % Math.max(1, replicas.length)];
       if (!victim) return `no ready ${level}`;
       signal(await d.pidOf(victim.id), 'SIGKILL');
+      d.provider.noteKilled(victim.id, Date.now());
       return `SIGKILL ${victim.id}`;
     }
     case 'kill-manager': {

@@ -56,8 +56,10 @@ export class RelayedProvider implements CloudProvider {
     const now = Date.now();
     for (const r of replicas) {
       const record = this.creates.find((c) => c.id === r.id);
-      if (record && r.state !== 'booting') record.readyAt ??= now;
-      if (record && r.state === 'failed') record.goneAt ??= now;
+      if (!record) continue;
+      // The provider's own ready time: a replica that became ready while no manager listed counts then.
+      if (r.state !== 'booting') record.readyAt ??= r.readyAt ?? now;
+      if (r.state === 'failed') record.goneAt ??= now;
     }
     return Promise.all(replicas.map((r) => this.outward(r)));
   }
@@ -74,6 +76,12 @@ export class RelayedProvider implements CloudProvider {
     const record = this.creates.find((c) => c.id === id);
     if (record) record.readyAt ??= Date.now();
     return this.outward(replica);
+  }
+
+  /** The run killed this replica at `at` (it is gone from then on, whether or not anyone listed it). */
+  noteKilled(id: string, at: number): void {
+    const record = this.creates.find((c) => c.id === id);
+    if (record) record.goneAt ??= at;
   }
 
   markDraining(id: string): Promise<void> {

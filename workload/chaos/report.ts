@@ -15,6 +15,14 @@ export interface ChaosReport {
   leftoverProcesses: number[];
   managerStarts: number;
   timeline: string[];
+  /** Every create the provider got: ms after the traffic started (ready and gone: null when never). */
+  creates: Array<{
+    id: string;
+    level: string;
+    requestedAt: number;
+    readyAt: number | null;
+    goneAt: number | null;
+  }>;
   /** When each fault was in force, epoch ms. */
   faultWindows: Array<{ kind: string; from: number; to: number; what: string }>;
   /** Why the run failed; empty when it passed. */

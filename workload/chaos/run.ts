@@ -205,7 +205,14 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     await settle(ledger, 15_000, 60_000);
     mark('deliveries settled');
     const orphaned = await orphans(d);
+    await d.provider.list(); // the latest ready and failed states into the create records
     const duplicateActions = overlappingCreates(d.provider.creates).map((c) => `${c.level} ${c.id}`);
+    const creates = d.provider.creates.map((c) => ({
+      ...c,
+      requestedAt: c.requestedAt - start,
+      readyAt: c.readyAt === undefined ? null : c.readyAt - start,
+      goneAt: c.goneAt === undefined ? null : c.goneAt - start,
+    }));
     for (const r of await d.local.list()) pids.add(await d.pidOf(r.id).catch(() => 0));
     await Promise.all(subs.map((s) => s.close()));
     subs = [];
@@ -225,6 +232,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       managerStarts,
       timeline,
       faultWindows,
+      creates,
     };
     const report: ChaosReport = { ...partial, failures: failuresOf(partial) };
     await writeFile(join(dir, 'chaos-report.json'), `${JSON.stringify(report, null, 2)}\n`);
