@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rmdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -183,5 +184,7 @@ export class ChaosDeployment {
     await this.stopManager('SIGTERM');
     await this.provider.stop();
     await this.cloud.close();
+    // The empty state folder `brokel up` makes for the deployment (its opennebula provider's).
+    await rmdir(join(tmpdir(), 'brokel', this.options.deployment)).catch(() => undefined);
   }
 }
