@@ -12,6 +12,7 @@ import { resolveTarget, type Target } from '../workload/taxi-rome/target.ts';
 import { describeBadLines, loadTrace } from '../workload/taxi-rome/trace-reader.ts';
 import { writeTrace } from '../workload/taxi-rome/trace-writer.ts';
 import { parseCommandArgs } from './args.ts';
+import { LADDER_USAGE, ladder } from './taxi-ladder.ts';
 
 export const TAXI_USAGE = `taxi generate --records N [--taxis 316] [--seed S] [--out FILE]
                            write a seeded synthetic Rome taxi trace (roma/taxi format)
@@ -22,7 +23,8 @@ export const TAXI_USAGE = `taxi generate --records N [--taxis 316] [--seed S] [-
   taxi subscribe --file F --subscribers S --records N (--url URL | --dns HOST:PORT ...) [--qos 1]
                [--timeout-seconds 600] [--idle-seconds 10] [--persistent]
                            subscribe to every taxi topic of the first N fixes; report loss, duplicates,
-                           reordering and latency (paper's Algorithm 4)`;
+                           reordering and latency (paper's Algorithm 4)
+  ${LADDER_USAGE}`;
 
 function positiveInt(flag: string, value: string | undefined, fallback?: number): number {
   if (value === undefined && fallback !== undefined) return fallback;
@@ -213,6 +215,8 @@ export async function runTaxi(argv: string[], log: Logger): Promise<number> {
       return publish(rest, log);
     case 'subscribe':
       return subscribe(rest, log);
+    case 'ladder':
+      return ladder(rest, log, targetFrom);
     default:
       console.error(`usage: brokel ${TAXI_USAGE}`);
       return 2;

@@ -17,14 +17,20 @@ export interface FollowStats {
  * With `reresolve`, this takes over reconnecting (MQTT.js's own timer would not wait for the DNS
  * answer and could go back to the old address): `reconnectPeriod` after each close, once the answer
  * is in, it reconnects with the same stores, so unacknowledged QoS 1/2 publishes are sent again.
+ * MQTT.js's own timer is pushed out of the way (NEVER), not switched off with 0: at 0 MQTT.js forgets
+ * subscriptions instead of re-subscribing a clean session after a reconnect, and fails the callbacks
+ * of in-flight publishes on a forced close.
  */
+/** The longest timer Node accepts (2^31 − 1 ms, 24.8 days): MQTT.js's own reconnect never fires first. */
+const NEVER_MS = 2_147_483_647;
+
 export function followRedirects(
   client: MqttClient,
   reresolve?: () => Promise<string | undefined>,
 ): FollowStats {
   const stats: FollowStats = { redirects: 0, reresolved: 0 };
   const periodMs = client.options.reconnectPeriod ?? 1000;
-  if (reresolve) client.options.reconnectPeriod = 0;
+  if (reresolve) client.options.reconnectPeriod = NEVER_MS;
   let referred = false;
   let pending = false;
   // end() ran: never reconnect again. (With reconnectPeriod 0 MQTT.js clears `disconnecting` once it

@@ -43,6 +43,11 @@ export interface PublishOptions {
    * The publisher waits for its in-flight publishes first, so nothing is lost in the switch.
    */
   rebalance?: { everyMs: number; urls: () => Promise<readonly string[]> };
+  /** Per-message hooks (the chaos run's ledger): first send, and acknowledgement (QoS 1/2). */
+  observe?: {
+    sent(topic: string, seq: number, at: number): void;
+    acked(topic: string, seq: number, at: number): void;
+  };
 }
 
 export interface PublisherResult {
@@ -139,9 +144,12 @@ async function publishShare(
     result.firstSendAt ??= now;
     result.lastSendAt = now;
     result.sent += 1;
-    const payload = encodeMessage(record, seqs[i] ?? 0, now);
+    const seq = seqs[i] ?? 0;
+    const topic = taxiTopic(record.taxi);
+    const payload = encodeMessage(record, seq, now);
+    options.observe?.sent(topic, seq, now);
     if (options.qos === 0) {
-      client.publish(taxiTopic(record.taxi), payload, { qos: 0 });
+      client.publish(topic, payload, { qos: 0 });
       result.acked += 1;
       result.lastAckAt = now;
       if (client.stream.writableNeedDrain) await new Promise((r) => client.stream.once('drain', r));
@@ -152,11 +160,10 @@ async function publishShare(
       continue;
     }
     inflight += 1;
-    const topic = taxiTopic(record.taxi);
     const qos = options.qos;
-    // A publish the client gave up on (MQTT.js fails in-flight QoS 1/2 publishes of a clean session
-    // with "Connection closed" when a forced close meets reconnectPeriod 0, which followRedirects
-    // sets) was never acknowledged: a device sends it again, as it would after any lost connection.
+    // A publish the client gave up on (MQTT.js fails a clean session's in-flight QoS 1/2 publishes
+    // with "Connection closed" on a forced close) was never acknowledged: a device sends it again,
+    // as it would after any lost connection.
     const send = (attempt: number): void => {
       client.publish(topic, payload, { qos }, (err) => {
         if (err && attempt < MAX_SEND_ATTEMPTS) {
@@ -168,6 +175,7 @@ async function publishShare(
         else {
           result.acked += 1;
           result.lastAckAt = preciseNow();
+          options.observe?.acked(topic, seq, result.lastAckAt);
         }
         settled();
         if ((result.acked & 255) === 0) tick();

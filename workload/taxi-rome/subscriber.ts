@@ -22,6 +22,12 @@ export interface SubscribeOptions {
   persistent?: boolean;
   /** Topics per SUBSCRIBE packet. Default 100. */
   topicsPerSubscribe?: number;
+  /** Per-subscriber hooks (the chaos run's ledger): each message, each connection made and lost. */
+  observe?: {
+    message(index: number, topic: string, seq: number, at: number): void;
+    connected(index: number, at: number): void;
+    closed(index: number, at: number): void;
+  };
 }
 
 export interface WaitOptions {
@@ -108,10 +114,18 @@ export class Subscribers {
       if (client.options.host !== host) this.movesSeen += 1;
       host = client.options.host;
     });
+    const observe = options.observe;
+    if (observe) {
+      observe.connected(i, Date.now());
+      client.on('connect', () => observe.connected(i, Date.now()));
+      client.on('close', () => observe.closed(i, Date.now()));
+    }
     client.on('message', (topic, payload) => {
       const m = decodeMessage(payload);
-      if (m) tracker.record(topic, m.seq, m.sentAt, preciseNow());
-      else tracker.record(topic, -1, 0, preciseNow());
+      const at = preciseNow();
+      if (m) tracker.record(topic, m.seq, m.sentAt, at);
+      else tracker.record(topic, -1, 0, at);
+      if (m) observe?.message(i, topic, m.seq, at);
     });
     const per = options.topicsPerSubscribe ?? 100;
     for (let k = 0; k < topics.length; k += per) {
