@@ -5,6 +5,7 @@ import { formatLadder, ladderSteps } from '../workload/ladder/tally.ts';
 import { parseQos } from '../workload/taxi-rome/mqtt-clients.ts';
 import { resolveTarget, type Target } from '../workload/taxi-rome/target.ts';
 import { parseCommandArgs } from './args.ts';
+import { positiveNumber, TARGET_OPTIONS } from './taxi-flags.ts';
 
 export const LADDER_USAGE = `taxi ladder (--url URL | --dns HOST:PORT [--name NAME] [--port 1883]) [--mqtt-version 4|5]
                [--periods 1000,100,10,1,0] [--publishers 1,2,10] [--step-seconds 10] [--settle-seconds 10]
@@ -21,22 +22,6 @@ function list(flag: string, value: string, min: number): number[] {
     ]);
   return out;
 }
-
-function positive(flag: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0)
-    throw new ConfigError([{ path: flag, message: `${JSON.stringify(value)} is not a positive number` }]);
-  return n;
-}
-
-/** Where clients connect: as `taxi publish` (cli/taxi.ts). */
-const TARGET_OPTIONS = {
-  'mqtt-version': { type: 'string', default: '4' },
-  url: { type: 'string' },
-  dns: { type: 'string' },
-  name: { type: 'string', default: 'mqtt.brokel.test' },
-  port: { type: 'string', default: '1883' },
-} as const;
 
 export async function ladder(
   argv: string[],
@@ -67,8 +52,8 @@ export async function ladder(
     protocolVersion: version,
     qos: parseQos(values.qos),
     steps,
-    stepSeconds: positive('--step-seconds', values['step-seconds']),
-    settleSeconds: positive('--settle-seconds', values['settle-seconds']),
+    stepSeconds: positiveNumber('--step-seconds', values['step-seconds']),
+    settleSeconds: positiveNumber('--settle-seconds', values['settle-seconds']),
     inflight: list('--inflight', values.inflight, 1)[0] ?? 64,
     api: values.api,
     runId: `l${process.pid}`,

@@ -12,6 +12,7 @@ import { resolveTarget, type Target } from '../workload/taxi-rome/target.ts';
 import { describeBadLines, loadTrace } from '../workload/taxi-rome/trace-reader.ts';
 import { writeTrace } from '../workload/taxi-rome/trace-writer.ts';
 import { parseCommandArgs } from './args.ts';
+import { positiveInt, positiveNumber, TARGET_OPTIONS } from './taxi-flags.ts';
 import { LADDER_USAGE, ladder } from './taxi-ladder.ts';
 
 export const TAXI_USAGE = `taxi generate --records N [--taxis 316] [--seed S] [--out FILE]
@@ -25,29 +26,6 @@ export const TAXI_USAGE = `taxi generate --records N [--taxis 316] [--seed S] [-
                            subscribe to every taxi topic of the first N fixes; report loss, duplicates,
                            reordering and latency (paper's Algorithm 4)
   ${LADDER_USAGE}`;
-
-function positiveInt(flag: string, value: string | undefined, fallback?: number): number {
-  if (value === undefined && fallback !== undefined) return fallback;
-  const n = Number(value);
-  if (value === undefined || !Number.isInteger(n) || n < 1)
-    throw new ConfigError([{ path: flag, message: `${JSON.stringify(value)} is not a positive integer` }]);
-  return n;
-}
-
-function positiveNumber(flag: string, value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0)
-    throw new ConfigError([{ path: flag, message: `${JSON.stringify(value)} is not a positive number` }]);
-  return n;
-}
-
-const TARGET_OPTIONS = {
-  'mqtt-version': { type: 'string', default: '4' },
-  url: { type: 'string' },
-  dns: { type: 'string' },
-  name: { type: 'string', default: 'mqtt.brokel.test' },
-  port: { type: 'string', default: '1883' },
-} as const;
 
 export function targetFrom(values: { url?: string; dns?: string; name?: string; port?: string }): Target {
   if ((values.url === undefined) === (values.dns === undefined))

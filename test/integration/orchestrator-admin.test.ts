@@ -289,7 +289,7 @@ describe('orchestrator admin API (real HTTP, real Orchestrator, real Mosquitto)'
         '/brokers',
         { brokers: [{ url: 'http://127.0.0.1:1', state: 'active' }] },
         400,
-        /^brokers\[0\]\.url: "http:\/\/127\.0\.0\.1:1": only mqtt:\/\/ brokers are supported$/,
+        /^brokers\[0\]\.url: "http:\/\/127\.0\.0\.1:1": only mqtt:\/\/ and mqtts:\/\/ \(TLS\) brokers are supported$/,
       ],
       ['PUT', '/brokers', { brokers: [] }, 400, /^brokers: must name at least one broker$/],
       ['PUT', '/brokers', '{"brokers": [', 400, /^request body is not JSON/],
