@@ -67,6 +67,8 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
       const { key, group, kind, maxReplicas, thresholds, baseline } = run;
       const planRef = { key, group, kind, maxReplicas, thresholds, baseline };
       const base = run.baseline ? reports.get(run.baseline) : undefined;
+      const wallStart = Date.now();
+      const wall = () => `${((Date.now() - wallStart) / 1000).toFixed(1)} s wall`;
       try {
         log.info({ run: run.key, description: run.spec.description }, 'matrix: run starting');
         const { report } = await runScenario({
@@ -91,13 +93,14 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
           `${run.key}: ${report.applicationSeconds.toFixed(2)} s, ${report.messagesPerSecond.toFixed(1)} msg/s, ` +
             `${report.delivery.received}/${report.publish.sent} received (${report.delivery.lost} lost), ` +
             `mean ${report.replicas.broker.meanReplicas.toFixed(2)} brokers, cost ${report.cost.toFixed(1)} replica·s` +
-            (vs?.sameLoad ? `, ${vs.timeReductionPercent.toFixed(1)} % less time than ${vs.baseline}` : ''),
+            (vs?.sameLoad ? `, ${vs.timeReductionPercent.toFixed(1)} % less time than ${vs.baseline}` : '') +
+            ` (${wall()})`,
         );
       } catch (err) {
         if (o.signal?.aborted) throw err;
         log.error({ run: run.key, err: errorMessage(err) }, 'matrix: run failed');
         entries.push({ plan: planRef, report: null, error: errorMessage(err) });
-        o.onRun?.(`${run.key}: FAILED (${errorMessage(err)})`);
+        o.onRun?.(`${run.key}: FAILED (${errorMessage(err)}) (${wall()})`);
       }
     }
   } finally {
