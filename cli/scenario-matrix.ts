@@ -1,12 +1,13 @@
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
+import { DEFAULT_MAX_BOOT_SECONDS } from '../workload/taxi-rome/matrix-calibrate.ts';
 import type { MatrixSize } from '../workload/taxi-rome/matrix-plan.ts';
 import { runMatrix } from '../workload/taxi-rome/matrix-run.ts';
 import { parseCommandArgs } from './args.ts';
 
 export const MATRIX_USAGE = `scenario matrix [--quick] [--out DIR] [--records N] [--publishers P] [--subscribers S]
-               [--s3-records N] [--interval SECONDS] [--file TRACE] [--max-boot-seconds 30]
+               [--rabbitmq-records N] [--s3-records N] [--interval SECONDS] [--file TRACE] [--max-boot-seconds 45]
                            the paper's evaluation in one go: a calibrated quota and boot budget per broker
                            kind, s1 per kind, s2-mosquitto/-rabbitmq/-mixed × max replicas {6, 10} ×
                            thresholds {30-70, 30-90, 50-70, 50-90}, and s3; writes DIR/matrix.{md,json},
@@ -33,6 +34,9 @@ export function matrixSize(quick: boolean, v: Partial<Record<string, string | bo
   return {
     ...((str('file') ?? (quick ? TRACE_HEAD : undefined)) ? { file: str('file') ?? TRACE_HEAD } : {}),
     records,
+    ...(str('rabbitmq-records')
+      ? { rabbitmqRecords: positive('--rabbitmq-records', str('rabbitmq-records'), records) }
+      : {}),
     publishers,
     subscribers,
     // The paper's s3 doubles the load; the trace head has no more fixes, so --quick doubles the clients only.
@@ -51,6 +55,7 @@ export async function runMatrixCommand(argv: string[], log: Logger): Promise<num
     publishers: { type: 'string' },
     subscribers: { type: 'string' },
     's3-records': { type: 'string' },
+    'rabbitmq-records': { type: 'string' },
     interval: { type: 'string' },
     file: { type: 'string' },
     'max-boot-seconds': { type: 'string' },
@@ -68,7 +73,13 @@ export async function runMatrixCommand(argv: string[], log: Logger): Promise<num
       size: matrixSize(quick, values),
       calibration: quick
         ? { probe: false, candidates: { mosquitto: [0.05], rabbitmq: [1] } }
-        : { maxBootSeconds: positive('--max-boot-seconds', values['max-boot-seconds'], 30) },
+        : {
+            maxBootSeconds: positive(
+              '--max-boot-seconds',
+              values['max-boot-seconds'],
+              DEFAULT_MAX_BOOT_SECONDS,
+            ),
+          },
       addressBlock: values['address-block'],
       publisherProcesses: quick ? 1 : 2,
       ...(quick ? { idleSeconds: 20, drainTimeoutSeconds: 60 } : {}),

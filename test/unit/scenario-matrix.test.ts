@@ -108,6 +108,13 @@ describe('scenario matrix: the plan', () => {
     assert.equal(mixed?.bootTimeoutMs, 90_000, 'the slower kind’s budget');
     assert.equal(byKey.get('s3')?.spec.records, 2000);
     assert.equal(plan.filter((r) => r.group !== 's1' && r.group !== 's3').length, 24);
+    const longer = planMatrix({ quick: false, size: { ...SIZE, rabbitmqRecords: 3000 }, settings: SETTINGS });
+    const records = (key: string) => longer.find((r) => r.key === key)?.spec.records;
+    assert.deepEqual(
+      ['s1-mosquitto', 's1-rabbitmq', 's2-rabbitmq-m6-t30-70', 's2-mixed-m6-t30-70'].map(records),
+      [1000, 3000, 3000, 1000],
+      '--rabbitmq-records: the RabbitMQ runs and their s1 only',
+    );
   });
 
   it('quick: the two paper corners per group', () => {
@@ -128,9 +135,10 @@ describe('scenario matrix: the plan', () => {
     );
   });
 
-  it('boot budget: 3 × the measured boot, at least 10 s', () => {
+  it('boot budget: 3 × the measured boot, within [10 s, 170 s]', () => {
     assert.equal(bootBudgetMs(13), 10_000);
     assert.equal(bootBudgetMs(28_200), 85_000);
+    assert.equal(bootBudgetMs(65_412), 170_000, 'a scaling action has 180 s in all');
   });
 });
 

@@ -128,7 +128,7 @@ export function renderMatrixMarkdown(m: Matrix, meta: MatrixMeta): string {
 
 ${m.totals.runs} runs (${m.totals.failed} failed), ${meta.startedAt} → ${meta.finishedAt}, ${meta.machine.cores} cores,
 Node ${meta.machine.node}; load average (1/5/15 min) ${la(meta.loadAverage.before)} before, ${la(meta.loadAverage.after)} after.
-Load: ${s.records} fixes, ${s.publishers} publishers / ${s.subscribers} subscribers per s1/s2 run; s3 ${s.s3Records} fixes,
+Load: ${s.records} fixes${s.rabbitmqRecords !== undefined && s.rabbitmqRecords !== s.records ? ` (${s.rabbitmqRecords} for s1-rabbitmq and s2-rabbitmq)` : ''}, ${s.publishers} publishers / ${s.subscribers} subscribers per s1/s2 run; s3 ${s.s3Records} fixes,
 ${s.s3Publishers}/${s.s3Subscribers}; trace ${s.file ?? 'synthetic (seed 1)'}; QoS 1; monitoring every ${s.intervalSeconds} s.
 ${meta.reduced ? `\n**Reduced:** ${meta.reduced}\n` : ''}
 ## Calibration (per broker kind)

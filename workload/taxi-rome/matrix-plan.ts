@@ -29,6 +29,8 @@ export interface MatrixSize {
   /** A trace file; the seeded synthetic trace when absent. */
   file?: string;
   records: number;
+  /** Fixes of s1-rabbitmq and s2-rabbitmq (a slower broker that boots in tens of seconds needs a longer run). Default `records`. */
+  rabbitmqRecords?: number;
   publishers: number;
   subscribers: number;
   /** s3's load (the paper: twice s2's). */
@@ -69,9 +71,11 @@ export function planMatrix(o: {
     intervalSeconds: size.intervalSeconds,
   };
   const runs: MatrixRunPlan[] = [];
+  const loadOf = (kind: BrokerKind | 'mixed') =>
+    kind === 'rabbitmq' ? { ...load, records: size.rabbitmqRecords ?? size.records } : load;
   for (const kind of BROKER_KINDS) {
     const s = settings[kind];
-    const spec = scenarioSpec('s1', { ...load, brokerCpuQuota: s.cpuQuota });
+    const spec = scenarioSpec('s1', { ...loadOf(kind), brokerCpuQuota: s.cpuQuota });
     const brokers = { ...spec.config.levels?.brokers, template: kind };
     const key = `s1-${kind}`;
     runs.push({
@@ -101,7 +105,7 @@ export function planMatrix(o: {
       // The mixed pool starts with a Mosquitto broker (templates in turn), so s1-mosquitto is its reference.
       const own = kind === 'rabbitmq' ? rabbitmq : mosquitto;
       const spec = scenarioSpec(group as ScenarioName, {
-        ...load,
+        ...loadOf(kind),
         maxReplicas,
         thresholds: thresholdsOf(t),
         brokerCpuQuota: own.cpuQuota,

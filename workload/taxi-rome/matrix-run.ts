@@ -56,13 +56,15 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
   let file = o.size.file;
   if (!file) {
     file = join(o.outDir, 'trace.txt');
-    const n = Math.max(o.size.records, o.size.s3Records);
+    const n = Math.max(o.size.records, o.size.rabbitmqRecords ?? 0, o.size.s3Records);
     await writeTrace(generateTrace({ records: n, taxis: 316, seed: 1 }), file);
   }
   const entries: MatrixEntry[] = [];
   const reports = new Map<string, ScenarioReport>();
+  const progress = { startedAt, before, calibration, planned: plan.length };
   try {
     for (const run of plan) {
+      if (entries.length > 0) await writeMatrix(o, entries, progress);
       if (o.signal?.aborted) throw new Error('matrix interrupted');
       const { key, group, kind, maxReplicas, thresholds, baseline } = run;
       const planRef = { key, group, kind, maxReplicas, thresholds, baseline };
@@ -106,19 +108,36 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
   } finally {
     if (!o.size.file) await rm(file, { force: true });
   }
+  return writeMatrix(o, entries, progress);
+}
+
+/**
+ * matrix.json, matrix.md and the figures from the runs so far (written after every run, so an
+ * interrupted matrix still leaves its finished runs' views; `planned` says how many there were to be).
+ */
+async function writeMatrix(
+  o: MatrixOptions,
+  entries: readonly MatrixEntry[],
+  at: { startedAt: string; before: number[]; calibration: MatrixMeta['calibration']; planned: number },
+): Promise<MatrixResult> {
   const matrix = buildMatrix(entries);
+  const quick = o.quick
+    ? `--quick runs, per elastic group, only the paper's dearest and cheapest corners (${QUICK_CORNERS.map(([m, t]) => `max ${m} at ${t}`).join(', ')}) instead of all 8: ` +
+      'the 27 runs do not fit a CI budget of 150 s on 2 cores (a run costs ~5 s of set-up, a RabbitMQ boot ~9 s more).'
+    : '';
+  const partial =
+    entries.length < at.planned
+      ? `only ${entries.length} of the ${at.planned} planned runs had finished when this was written.`
+      : '';
   const meta: MatrixMeta = {
     mode: o.quick ? 'quick' : 'full',
-    startedAt,
+    startedAt: at.startedAt,
     finishedAt: new Date().toISOString(),
     size: o.size,
-    loadAverage: { before, after: loadavg() },
+    loadAverage: { before: at.before, after: loadavg() },
     machine: { cores: availableParallelism(), node: process.versions.node },
-    calibration,
-    reduced: o.quick
-      ? `--quick runs, per elastic group, only the paper's dearest and cheapest corners (${QUICK_CORNERS.map(([m, t]) => `max ${m} at ${t}`).join(', ')}) instead of all 8: ` +
-        'the 27 runs do not fit a CI budget of 150 s on 2 cores (a run costs ~5 s of set-up, a RabbitMQ boot ~9 s more).'
-      : '',
+    calibration: at.calibration,
+    reduced: [quick, partial].filter(Boolean).join(' '),
   };
   const files: Array<[string, string]> = [
     ['matrix.json', `${JSON.stringify({ meta, matrix }, null, 2)}\n`],
