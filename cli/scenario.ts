@@ -21,7 +21,7 @@ export const SCENARIO_USAGE = `scenario run NAME [--records N] [--publishers P] 
                [--rate R | --speedup X] [--baseline REPORT.json] [--publisher-processes 2]
                            run a paper scenario (${SCENARIO_NAMES.join(', ')}) on local processes and write
                            DIR/<run>/report.{json,md} and SVG plots (DIR defaults to scenario-results)
-       \${MATRIX_USAGE}`;
+       ${MATRIX_USAGE}`;
 
 function num(flag: string, value: string | undefined, integer = false): number | undefined {
   if (value === undefined) return undefined;
