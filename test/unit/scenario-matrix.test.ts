@@ -10,6 +10,7 @@ import {
   buildMatrix,
   loadStatus,
   type MatrixEntry,
+  meanRawLoad,
   secondsAtCount,
 } from '../../workload/taxi-rome/matrix-report.ts';
 import { matrixFigures } from '../../workload/taxi-rome/matrix-svg.ts';
@@ -152,6 +153,8 @@ describe('scenario matrix: the views', () => {
     });
     // Observations before the first publish and after the end do not count.
     assert.deepEqual(loadStatus(report('x', 5, [sample(0, 1)])), { above: 1, within: 1, below: 1 });
+    assert.equal(meanRawLoad(report('x', 5, [sample(0, 1)]), 'broker'), 0.5);
+    assert.equal(meanRawLoad(report('x', 5, [sample(0, 1)]), 'orchestrator'), null);
   });
 
   it('best reduction, cost order against the paper, totals, and matrix.md beside the paper’s numbers', () => {
@@ -219,6 +222,11 @@ describe('scenario matrix: the views', () => {
     assert.match(
       md,
       /\| s2-mosquitto max 10: thresholds by cost, cheapest first \| 30-70 < 50-90 \(\*\*differs\*\*\)/,
+    );
+    assert.match(
+      md,
+      /\| mosquitto \| 0.05 core: 0.0 s \(booted\) \| 0.05 core \| 10 s \| 50 % \/ – \|/,
+      's1’s broker load',
     );
     assert.match(md, /\| 5 of 5000 \(15 duplicates\) \| 0 \(target\) \|/);
     assert.match(md, /s2-mosquitto-m10-t30-90 \(\*\*not ready within 60000 ms\*\*\)/);

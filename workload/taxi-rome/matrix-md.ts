@@ -107,6 +107,12 @@ function countColumns(rows: ReadonlyArray<Record<string, number>>): string[] {
 export function renderMatrixMarkdown(m: Matrix, meta: MatrixMeta): string {
   const s = meta.size;
   const la = (v: number[]) => v.map((x) => x.toFixed(2)).join(' / ');
+  const s1Load = (kind: string) => {
+    const r = m.rows.find((x) => x.group === 's1' && x.kind === kind);
+    const pct = (v: number | null | undefined) =>
+      v === null || v === undefined ? '–' : `${(v * 100).toFixed(0)} %`;
+    return r ? `${pct(r.meanLoad.broker)} / ${pct(r.meanLoad.orchestrator)}` : '–';
+  };
   const cal = meta.calibration.kinds.map((k) => [
     k.kind,
     k.tried
@@ -117,6 +123,7 @@ export function renderMatrixMarkdown(m: Matrix, meta: MatrixMeta): string {
       .join('; '),
     `${k.cpuQuota} core`,
     `${(k.bootTimeoutMs / 1000).toFixed(0)} s`,
+    s1Load(k.kind),
   ]);
   const elastic = m.rows.filter((r) => r.group !== 's1');
   const counts = countColumns(m.rows.map((r) => r.brokerSecondsAt));
@@ -135,7 +142,10 @@ ${meta.reduced ? `\n**Reduced:** ${meta.reduced}\n` : ''}
 
 ${meta.calibration.rule}
 
-${table(['Kind', 'Tried (boot to ready)', 'Quota chosen', 'Boot budget'], cal)}
+${table(['Kind', 'Tried (boot to ready)', 'Quota chosen', 'Boot budget', 's1 load: broker / orchestrator'], cal)}
+
+The last column checks the choice: in s1 the broker should be the bottleneck (mean raw load near 100 % of
+its quota; the orchestrator's is a fraction of one core).
 
 ## Against the paper
 

@@ -59,6 +59,8 @@ export interface MatrixRow extends PlanRef {
   complete: boolean;
   /** Table 2: seconds of the run spent with n brokers allocated (key n). */
   brokerSecondsAt: Record<string, number>;
+  /** Mean raw load of each level over the run's observations (fraction of its CPU allocation): s1 shows the bottleneck. */
+  meanLoad: { broker: number | null; orchestrator: number | null };
   /** Fig. 10: broker-level observations whose smoothed load was above, within or below the thresholds. */
   loadStatus: LoadStatus;
   addActions: number;
@@ -111,6 +113,13 @@ export function secondsAtCount(
   return out;
 }
 
+export function meanRawLoad(report: ScenarioReport, level: string): number | null {
+  const loads = report.observations
+    .filter((o) => o.level === level && o.rawLoad !== null && o.t >= 0 && o.t <= report.applicationSeconds)
+    .map((o) => o.rawLoad as number);
+  return loads.length > 0 ? loads.reduce((a, b) => a + b, 0) / loads.length : null;
+}
+
 export function loadStatus(report: ScenarioReport, level = 'broker'): LoadStatus {
   const status: LoadStatus = { above: 0, within: 0, below: 0 };
   for (const o of report.observations) {
@@ -147,6 +156,10 @@ function row(entry: MatrixEntry): MatrixRow {
     duplicates: r?.delivery.duplicates ?? 0,
     complete: r?.complete ?? false,
     brokerSecondsAt: r ? secondsAtCount(r.timeline, 'broker', T) : {},
+    meanLoad: {
+      broker: r ? meanRawLoad(r, 'broker') : null,
+      orchestrator: r ? meanRawLoad(r, 'orchestrator') : null,
+    },
     loadStatus: r ? loadStatus(r) : { above: 0, within: 0, below: 0 },
     addActions: r?.decisions.broker?.add ?? 0,
     removeActions: r?.decisions.broker?.remove ?? 0,
