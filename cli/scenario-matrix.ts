@@ -12,7 +12,7 @@ export const MATRIX_USAGE = `scenario matrix [--quick] [--out DIR] [--records N]
                            kind, s1 per kind, s2-mosquitto/-rabbitmq/-mixed × max replicas {6, 10} ×
                            thresholds {30-70, 30-90, 50-70, 50-90}, and s3; writes DIR/matrix.{md,json},
                            SVG figures and every run's report (DIR defaults to matrix-results).
-                           --quick: CI-sized, the real trace head (test/fixtures), two corners per group`;
+                           --quick: CI-sized, the real trace head (test/fixtures), 8 of the 27 runs`;
 
 /** The real trace's first 462 lines (docs/taxi-scenarios.md). */
 export const TRACE_HEAD = fileURLToPath(new URL('../test/fixtures/taxi-rome-head.txt', import.meta.url));

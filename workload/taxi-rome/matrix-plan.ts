@@ -11,11 +11,15 @@ export const MATRIX_MAX_REPLICAS = [6, 10] as const;
 export const MATRIX_THRESHOLDS = ['30-70', '30-90', '50-70', '50-90'] as const;
 export const ELASTIC_GROUPS = ['s2-mosquitto', 's2-rabbitmq', 's2-mixed'] as const;
 export type MatrixGroup = 's1' | (typeof ELASTIC_GROUPS)[number] | 's3';
-/** --quick keeps, per elastic group, the paper's dearest and cheapest corners (see docs/evaluation.md). */
+/**
+ * --quick keeps, per elastic group, the paper's dearest and cheapest corners, and only the first for
+ * s2-rabbitmq (each RabbitMQ run waits for a RabbitMQ boot: ~9 s on a quiet machine, ~30 s at load 10).
+ */
 export const QUICK_CORNERS: ReadonlyArray<readonly [number, string]> = [
   [6, '30-70'],
   [10, '50-90'],
 ];
+export const QUICK_RABBITMQ_CORNERS = QUICK_CORNERS.slice(0, 1);
 
 /** What the calibration chose for one broker kind (matrix-calibrate.ts). */
 export interface KindSetting {
@@ -94,13 +98,12 @@ export function planMatrix(o: {
       },
     });
   }
-  const corners = o.quick
-    ? QUICK_CORNERS
-    : MATRIX_MAX_REPLICAS.flatMap((m) => MATRIX_THRESHOLDS.map((t) => [m, t] as const));
+  const all = MATRIX_MAX_REPLICAS.flatMap((m) => MATRIX_THRESHOLDS.map((t) => [m, t] as const));
   const mosquitto = settings.mosquitto;
   const rabbitmq = settings.rabbitmq;
   for (const group of ELASTIC_GROUPS) {
     const kind = group === 's2-mosquitto' ? 'mosquitto' : group === 's2-rabbitmq' ? 'rabbitmq' : 'mixed';
+    const corners = !o.quick ? all : kind === 'rabbitmq' ? QUICK_RABBITMQ_CORNERS : QUICK_CORNERS;
     for (const [maxReplicas, t] of corners) {
       // The mixed pool starts with a Mosquitto broker (templates in turn), so s1-mosquitto is its reference.
       const own = kind === 'rabbitmq' ? rabbitmq : mosquitto;

@@ -122,8 +122,9 @@ async function writeMatrix(
 ): Promise<MatrixResult> {
   const matrix = buildMatrix(entries);
   const quick = o.quick
-    ? `--quick runs, per elastic group, only the paper's dearest and cheapest corners (${QUICK_CORNERS.map(([m, t]) => `max ${m} at ${t}`).join(', ')}) instead of all 8: ` +
-      'the 27 runs do not fit a CI budget of 150 s on 2 cores (a run costs ~5 s of set-up, a RabbitMQ boot ~9 s more).'
+    ? `--quick runs 8 of the 27: per elastic group only the paper's dearest and cheapest corners (${QUICK_CORNERS.map(([m, t]) => `max ${m} at ${t}`).join(', ')}), ` +
+      'and only the first for s2-rabbitmq. All 27 do not fit a CI budget of 150 s on 2 cores (a run costs ~5–10 s of set-up, ' +
+      'a RabbitMQ boot ~9 s more on a quiet machine and ~30 s at load average 10).'
     : '';
   const partial =
     entries.length < at.planned
