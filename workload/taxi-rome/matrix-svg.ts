@@ -22,9 +22,9 @@ export interface BarChart {
 }
 
 export function barChart(o: BarChart): string {
-  const pad = { left: 64, right: 20, top: 40, bottom: 150 };
+  const pad = { left: 64, right: 20, top: 40, bottom: 210 };
   const width = Math.max(420, pad.left + pad.right + o.categories.length * 26);
-  const height = 460;
+  const height = 520;
   const plotW = width - pad.left - pad.right;
   const plotH = height - pad.top - pad.bottom;
   const totals = o.categories.map((_, i) =>
@@ -72,23 +72,28 @@ export function barChart(o: BarChart): string {
       `<text transform="translate(${cx.toFixed(1)} ${ly}) rotate(60)" text-anchor="start">${escapeXml(cat)}</text>`,
     );
   });
-  for (const r of o.references ?? []) {
+  (o.references ?? []).forEach((r, k) => {
     const y = sy(r.y).toFixed(1);
+    // Labels alternate above and below their line, so two close references stay readable.
+    const ty = Number(y) + (k % 2 === 0 ? -4 : 12);
     out.push(
       `<line x1="${pad.left}" x2="${width - pad.right}" y1="${y}" y2="${y}" stroke="${r.color}" stroke-dasharray="6 4" stroke-width="1.5"/>`,
-      `<text x="${width - pad.right - 4}" y="${Number(y) - 4}" text-anchor="end" fill="${r.color}">${escapeXml(r.label)}</text>`,
+      `<text x="${pad.left + 4 + k * 170}" y="${ty}" fill="${r.color}">${escapeXml(r.label)}</text>`,
     );
-  }
+  });
   out.push(
     `<rect x="${pad.left}" y="${pad.top}" width="${plotW}" height="${plotH}" fill="none" stroke="black"/>`,
     `<line x1="${pad.left}" x2="${width - pad.right}" y1="${sy(0).toFixed(1)}" y2="${sy(0).toFixed(1)}" stroke="black"/>`,
     `<text transform="translate(16 ${pad.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeXml(o.yLabel)}</text>`,
   );
+  const perRow = Math.max(1, Math.floor(plotW / 120));
+  const rows = Math.ceil(o.series.length / perRow);
   o.series.forEach((s, i) => {
-    const x = pad.left + i * 140;
+    const x = pad.left + (i % perRow) * 120;
+    const y = height - 16 - (rows - 1 - Math.floor(i / perRow)) * 16;
     out.push(
-      `<rect x="${x}" y="${height - 16}" width="14" height="10" fill="${s.color}"/>`,
-      `<text x="${x + 18}" y="${height - 7}">${escapeXml(s.label)}</text>`,
+      `<rect x="${x}" y="${y}" width="14" height="10" fill="${s.color}"/>`,
+      `<text x="${x + 18}" y="${y + 9}">${escapeXml(s.label)}</text>`,
     );
   });
   out.push('</svg>');
