@@ -81,6 +81,7 @@ async function main(args: string[]): Promise<number> {
         file: values.config,
         watch: values.watch ?? false,
         everySeconds: every,
+        envToken: process.env.BROKEL_ADMIN_TOKEN,
       });
     }
     case 'scale': {
@@ -95,7 +96,7 @@ async function main(args: string[]): Promise<number> {
     }
     case 'rebalance': {
       const { values } = parseCommandArgs('rebalance', rest, { config: { type: 'string', short: 'c' } });
-      return (await import('./rebalance.ts')).runRebalance(values.config);
+      return (await import('./rebalance.ts')).runRebalance(values.config, process.env.BROKEL_ADMIN_TOKEN);
     }
     case 'config': {
       const [sub, file] = rest;

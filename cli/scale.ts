@@ -1,25 +1,8 @@
-import { readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { loadConfig } from '../common/config/load.ts';
-import type { BrokelConfig } from '../common/config/schema.ts';
 import { ConfigError } from '../common/errors.ts';
+import { adminToken } from './admin-token.ts';
 
 const LEVELS = ['brokers', 'orchestrators'];
-
-/** The admin token: given (env), configured, or the one `brokel up` keeps in the state dir. */
-async function adminToken(config: BrokelConfig, given: string | undefined): Promise<string | undefined> {
-  if (given) return given;
-  if (config.manager.adminToken) return config.manager.adminToken;
-  const dirs = [join(tmpdir(), 'brokel', config.deployment)];
-  if (config.provider.kind === 'local' && config.provider.local.stateDir)
-    dirs.unshift(config.provider.local.stateDir);
-  for (const dir of dirs) {
-    const kept = await readFile(join(dir, 'admin-token'), 'utf8').catch(() => undefined);
-    if (kept?.trim()) return kept.trim();
-  }
-  return undefined;
-}
 
 /** `brokel scale brokers|orchestrators N|auto [-c FILE]`: the manager API's POST /api/scale. */
 export async function runScale(

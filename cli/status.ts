@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig } from '../common/config/load.ts';
+import { adminToken, authorization } from './admin-token.ts';
 
 interface StatusReplica {
   id: string;
@@ -40,8 +41,9 @@ interface StatusBody {
 
 const pct = (x: number | undefined) => (x === undefined ? '   -  ' : `${(100 * x).toFixed(1).padStart(5)}%`);
 
-async function fetchStatus(url: string): Promise<StatusBody> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(5000) });
+async function fetchStatus(url: string, headers: Record<string, string>): Promise<StatusBody> {
+  const response = await fetch(url, { headers, signal: AbortSignal.timeout(5000) });
+  if (response.status === 401) throw new Error('HTTP 401: set BROKEL_ADMIN_TOKEN to the admin token');
   if (!response.ok) throw new Error(`HTTP ${response.status}`);
   return (await response.json()) as StatusBody;
 }
@@ -92,13 +94,16 @@ export async function runStatus(options: {
   file: string | undefined;
   watch?: boolean;
   everySeconds?: number;
+  envToken?: string | undefined;
 }): Promise<number> {
   const config = await loadConfig(options.file);
   const url = `http://${config.api.listen}/api/status`;
+  // Reads need the token when the manager says so (api.readAccess); sending it costs nothing otherwise.
+  const headers = authorization(await adminToken(config, options.envToken));
   if (!options.watch) {
     let body: StatusBody;
     try {
-      body = await fetchStatus(url);
+      body = await fetchStatus(url, headers);
     } catch (err) {
       console.error(unreachable(url, err));
       return 1;
@@ -108,7 +113,7 @@ export async function runStatus(options: {
   }
   const clear = process.stdout.isTTY ? '\x1b[2J\x1b[H' : '';
   for (;;) {
-    const text = await fetchStatus(url).then(
+    const text = await fetchStatus(url, headers).then(
       (body) => (options.json ? JSON.stringify(body) : renderStatus(body).join('\n')),
       (err: unknown) => unreachable(url, err),
     );

@@ -70,6 +70,7 @@ export async function runUp(
     log,
     registries: geo ? [geo.server.metrics.registry] : [],
     adminToken,
+    readAccess: config.api.readAccess,
     dashboard: {
       manager,
       config: () => config,

@@ -5,6 +5,7 @@ import type { Reply } from '../common/http/http-io.ts';
 import { type JsonServer, startJsonServer } from '../common/http/json-server.ts';
 import type { Logger } from '../common/logger.ts';
 import { requireTokenOffLoopback } from '../common/net/loopback.ts';
+import { checkAccess, type ReadAccess, readsNeedToken, signIn } from './api-access.ts';
 import { DashboardHub, type DashboardSources } from './dashboard/hub.ts';
 import { dashboardFile } from './dashboard/static.ts';
 import type { Manager } from './manager.ts';
@@ -21,8 +22,9 @@ export type ManagerApi = JsonServer;
  * (Prometheus) and `GET /api/prometheus/targets` (the orchestrators, for Prometheus's HTTP discovery);
  * with a dashboard, `GET /` (the page), `/api/dashboard` (one snapshot) and `/api/events` (snapshots as
  * server-sent events); `POST /api/scale` (admin token) sets or clears a level's manual target;
- * `POST /api/rebalance` starts a rebalance (docs/rebalancing.md). Bound to loopback by default
- * (`api.listen`); off loopback it refuses to start without an admin token.
+ * `POST /api/rebalance` (admin token) starts a rebalance (docs/rebalancing.md). Bound to loopback by
+ * default (`api.listen`); off loopback it refuses to start without an admin token, and reads need the
+ * token too (`api.readAccess`, manager/api-access.ts).
  */
 export async function startManagerApi(options: {
   manager: Manager;
@@ -35,8 +37,10 @@ export async function startManagerApi(options: {
   registries?: Registry[];
   /** The live dashboard at `/` (read-only, same listener); none when absent. */
   dashboard?: DashboardSources;
-  /** The deployment's admin token: `POST /api/scale` needs it (no scale route without it). */
+  /** The deployment's admin token: writes need it (no write route without it); reads per `readAccess`. */
   adminToken?: string;
+  /** `api.readAccess`: whether reads need the admin token (manager/api-access.ts); `auto` by default. */
+  readAccess?: ReadAccess;
 }): Promise<ManagerApi> {
   requireTokenOffLoopback(options.host, options.adminToken, 'manager.adminToken', 'api.listen');
   const hub = options.dashboard ? new DashboardHub(options.dashboard, options.log) : undefined;
@@ -44,16 +48,26 @@ export async function startManagerApi(options: {
     options.registries && options.registries.length > 0
       ? Registry.merge([options.metrics.registry, ...options.registries])
       : options.metrics.registry;
+  const needToken = readsNeedToken(options.readAccess ?? 'auto', options.host);
   const respond = async (req: IncomingMessage): Promise<Reply> => {
-    const path = (req.url ?? '/').split('?')[0];
+    const url = new URL(req.url ?? '/', 'http://manager');
+    const path = url.pathname;
+    if (hub && req.method === 'GET') {
+      const signedIn = signIn(url, options.adminToken);
+      if (signedIn) return signedIn;
+    }
     if (req.method === 'POST' && path === '/api/scale') {
       const set = (level: Level, target: number | undefined) =>
         options.manager.setManualTarget(level, target);
       return { status: 200, json: await handleScale(req, options.adminToken, set) };
     }
     req.resume();
-    if (path === '/api/rebalance' && req.method === 'POST') return startRebalance(options.manager);
+    if (path === '/api/rebalance' && req.method === 'POST') {
+      checkAccess(req, true, true, options.adminToken);
+      return startRebalance(options.manager);
+    }
     if (req.method !== 'GET') throw new HttpError(405, 'only GET (and POST /api/scale, /api/rebalance)');
+    checkAccess(req, false, needToken, options.adminToken);
     if (path === '/api/status') {
       const status = { ...options.extra(), ...(await options.manager.status()) };
       return { status: 200, text: JSON.stringify(status, null, 2), contentType: 'application/json' };

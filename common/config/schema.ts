@@ -200,7 +200,7 @@ export const configSchema = z
         actionTimeoutSeconds: z.number().min(1).max(3600).default(180),
         /** A draining broker is idle once nothing was in flight and nothing delivered for this long. */
         drainQuietSeconds: z.number().min(0).max(600).default(2),
-        /** Admin token for the orchestrators and POST /api/scale; a random one per run when absent. Required when api.listen is not a loopback address. */
+        /** Admin token for the orchestrators, POST /api/scale and /api/rebalance (and reads when `api.readAccess` says so); a random one per run when absent. Required when api.listen is not a loopback address. */
         adminToken: z.string().min(16).optional(),
       })
       .prefault({}),
@@ -321,7 +321,18 @@ export const configSchema = z
       .prefault({}),
     dns: dnsSchema.prefault({}),
     /** The manager API and dashboard (`api.listen`): status, metrics, the live dashboard at `/`. */
-    api: z.strictObject({ listen: hostPort.default('127.0.0.1:9780') }).prefault({}),
+    api: z
+      .strictObject({
+        listen: hostPort.default('127.0.0.1:9780'),
+        /**
+         * Who may read status, metrics and the dashboard: `open` (anyone who reaches the listener),
+         * `token` (the admin token as a bearer token, or the dashboard's cookie set by opening
+         * `/?token=…` once), `auto` (`open` on a loopback listener, `token` otherwise). Writes
+         * (POST /api/scale, /api/rebalance) always need the token.
+         */
+        readAccess: z.enum(['auto', 'open', 'token']).default('auto'),
+      })
+      .prefault({}),
   })
   .superRefine((config, ctx) => {
     const floor = config.levels.brokers.min + config.levels.orchestrators.min;

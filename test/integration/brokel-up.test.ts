@@ -70,6 +70,9 @@ describe('brokel up (the real command, as a process)', () => {
       (await run(process.execPath, ['bin/brokel.js', 'status', '--json', '-c', file])).stdout,
     ) as Status;
     assert.deepEqual(ids(json), ids(before));
+    // `brokel rebalance` needs the admin token: it finds the one `brokel up` keeps in its state dir.
+    const rebalanced = await run(process.execPath, ['bin/brokel.js', 'rebalance', '-c', file]);
+    assert.match(rebalanced.stdout, /^rebalance started/m);
     // Hot reload: a bad file is refused with its path-qualified error, the running config stays.
     await writeFile(file, configYaml(deployment, apiPort, 1.4, dir, dnsPort));
     await waitFor(

@@ -11,6 +11,7 @@ import { startManager } from '../helpers/manager.ts';
 import { waitFor } from '../helpers/resources.ts';
 
 const NAME = 'mqtt.brokel.test';
+const TOKEN = 'rebalance-test-token-0123456789';
 
 describe('rebalancing through the manager (orchestrator processes, geo-dns, manager API)', () => {
   it('POST /api/rebalance splits 12 clients over 2 orchestrators, the status shows sessions and the run; removing one evacuates it', async (t) => {
@@ -37,6 +38,7 @@ describe('rebalancing through the manager (orchestrator processes, geo-dns, mana
       port: 0,
       log: silentLogger(),
       extra: () => ({}),
+      adminToken: TOKEN,
     });
     t.after(() => api.close());
     const [o1, o2] = (await provider.list()).filter((r) => r.level === 'orchestrator');
@@ -64,7 +66,10 @@ describe('rebalancing through the manager (orchestrator processes, geo-dns, mana
     };
     assert.deepEqual(await sessions(), { [o1.id]: 12, [o2.id]: 0 });
 
-    const response = await fetch(`http://127.0.0.1:${api.port}/api/rebalance`, { method: 'POST' });
+    const response = await fetch(`http://127.0.0.1:${api.port}/api/rebalance`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
     assert.equal(response.status, 202);
     await waitFor(
       async () => (await manager.status()).rebalance?.state === 'finished',

@@ -75,6 +75,26 @@ describe('cpu meter', () => {
     assert.equal(meter.sample('r', 1, 1000, 1), undefined);
     assert.equal(meter.sample('r', 2, 1000, 1), undefined);
   });
+  it('stretches a window shorter than the minimum back to an older reading (CFS period granularity)', () => {
+    const meter = new CpuMeter(1000);
+    meter.baseline('r', 0, 0);
+    assert.equal(meter.sample('r', 0.1, 1000, 0.1), 1); // a full 0.1-core quota over 1 s
+    // A late tick at 1.95 s, then an on-time one at 2.0 s: the 50 ms window would read 0.015 / 0.05 / 0.1 = 3.
+    assert.ok(Math.abs((meter.sample('r', 0.195, 1950, 0.1) ?? -1) - 0.95 / 0.95) < 1e-9);
+    const stretched = meter.sample('r', 0.21, 2000, 0.1) ?? -1;
+    assert.ok(
+      Math.abs(stretched - 0.11 / 1.0 / 0.1) < 1e-9,
+      `over 1.0 s since the reading at 1 s: ${stretched}`,
+    );
+    // The next on-time tick measures from the newest reading at least 1 s old (1.95 s is not yet).
+    assert.ok(Math.abs((meter.sample('r', 0.3, 3000, 0.1) ?? -1) - 0.09 / 1.0 / 0.1) < 1e-9);
+  });
+  it('uses the oldest reading while the replica is younger than the minimum window', () => {
+    const meter = new CpuMeter(1000);
+    meter.baseline('r', 0, 0);
+    assert.ok(Math.abs((meter.sample('r', 0.05, 500, 1) ?? -1) - 0.1) < 1e-9);
+    assert.ok(Math.abs((meter.sample('r', 0.08, 800, 1) ?? -1) - 0.1) < 1e-9);
+  });
   it('counts a counter that went backwards as zero use', () => {
     const meter = new CpuMeter();
     meter.baseline('r', 5, 0);
