@@ -13,13 +13,15 @@ import {
   scenarioSpec,
 } from '../workload/taxi-rome/scenarios.ts';
 import { parseCommandArgs } from './args.ts';
+import { MATRIX_USAGE } from './scenario-matrix.ts';
 
 export const SCENARIO_USAGE = `scenario run NAME [--records N] [--publishers P] [--subscribers S] [--out DIR]
                [--max-replicas 6[,10]] [--thresholds 30-70[,30-90,50-70,50-90]] [--interval SECONDS]
                [--broker-cpu CORES] [--orchestrator-cpu CORES] [--file TRACE] [--seed S] [--qos 1]
                [--rate R | --speedup X] [--baseline REPORT.json] [--publisher-processes 2]
                            run a paper scenario (${SCENARIO_NAMES.join(', ')}) on local processes and write
-                           DIR/<run>/report.{json,md} and SVG plots (DIR defaults to scenario-results)`;
+                           DIR/<run>/report.{json,md} and SVG plots (DIR defaults to scenario-results)
+       ${MATRIX_USAGE}`;
 
 function num(flag: string, value: string | undefined, integer = false): number | undefined {
   if (value === undefined) return undefined;
@@ -41,6 +43,8 @@ function list<T>(flag: string, value: string | undefined, parse: (s: string) => 
 }
 
 export async function runScenario(argv: string[], log: Logger): Promise<number> {
+  if (argv[0] === 'matrix')
+    return (await import('./scenario-matrix.ts')).runMatrixCommand(argv.slice(1), log);
   const { values, positionals } = parseCommandArgs('scenario', argv, {
     records: { type: 'string' },
     publishers: { type: 'string' },

@@ -1,6 +1,7 @@
 import type { BrokelConfig } from '../common/config/schema.ts';
 import { ConfigError, errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
+import { brokerCpuQuota } from './broker-quota.ts';
 import { type Decision, decide, type LevelView, type ReplicaView } from './decide.ts';
 import type { DecisionLog } from './decision-log.ts';
 import type { ManagerMetrics } from './metrics.ts';
@@ -76,8 +77,7 @@ export class Manager {
     for (const [id, state] of plan.states) this.d.topology.brokerStates.set(id, state);
     this.brokerSeq = replicas.filter((r) => r.level === 'broker').length;
     const config = this.d.config();
-    while ((await this.live('broker')).length < config.levels.brokers.min)
-      await this.d.topology.addBroker(this.nextTemplate(), config.levels.brokers.cpuQuota);
+    while ((await this.live('broker')).length < config.levels.brokers.min) await this.addBroker(config);
     while ((await this.live('orchestrator')).length < config.levels.orchestrators.min) {
       await this.d.topology.addOrchestrator(config.levels.orchestrators.cpuQuota);
     }
@@ -124,6 +124,12 @@ export class Manager {
 
   private async live(level: Level): Promise<Replica[]> {
     return (await this.d.provider.list()).filter((r) => r.level === level && r.state !== 'failed');
+  }
+
+  /** The next template in turn, at its own quota (levels.brokers.cpuQuotaByTemplate) or the level's. */
+  private addBroker(config: BrokelConfig): Promise<Replica> {
+    const template = this.nextTemplate();
+    return this.d.topology.addBroker(template, brokerCpuQuota(config.levels.brokers, template));
   }
 
   private nextTemplate(): string {
@@ -301,7 +307,7 @@ export class Manager {
       await Promise.all(
         Array.from({ length: adds }, () =>
           level === 'broker'
-            ? this.d.topology.addBroker(this.nextTemplate(), config.levels.brokers.cpuQuota)
+            ? this.addBroker(config)
             : this.d.topology.addOrchestrator(config.levels.orchestrators.cpuQuota),
         ),
       );

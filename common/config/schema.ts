@@ -48,6 +48,8 @@ export const brokerLevelSchema = z
     template: z.union([templateName, z.array(templateName).min(1)]).default('mosquitto'),
     /** Cores each broker replica gets (a VM's size; cgroup quota on the local provider). */
     cpuQuota: z.number().positive().max(64).optional().default(0.25),
+    /** Per-template cores overriding `cpuQuota` (a mixed pool whose kinds need different VM sizes), e.g. `{ rabbitmq: 0.25 }`. */
+    cpuQuotaByTemplate: z.record(templateName, z.number().positive().max(64)).optional(),
   })
   .superRefine(thresholdsOrdered);
 

@@ -80,6 +80,8 @@ export async function runPublisherProcesses(
     );
     return summarisePublishers(results.flat());
   } finally {
+    // A long-lived signal (scenario matrix: one for all its runs) must not collect a listener per run.
+    options.signal?.removeEventListener('abort', kill);
     for (const child of children)
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
   }

@@ -47,6 +47,8 @@ export interface RunOptions {
   /** Give up when nothing arrived for this long. Default 30 s. */
   idleSeconds?: number;
   addressBlock?: string;
+  /** provider.local.bootTimeoutMs: a broker not ready by then is failed (the matrix's calibrated boot budget). */
+  bootTimeoutMs?: number;
   baseline?: Baseline & { report?: ScenarioReport };
   log?: Logger;
   /** Replica sampling period. Default 250 ms. */
@@ -78,7 +80,13 @@ export function scenarioConfig(options: RunOptions, decisionLog: string): Brokel
     ...options.spec.config,
     deployment,
     manager: { decisionLog, drainQuietSeconds: 1, adminToken: `scenario-${deployment}-admin-token` },
-    provider: { kind: 'local', local: { addressBlock: options.addressBlock ?? '127.47' } },
+    provider: {
+      kind: 'local',
+      local: {
+        addressBlock: options.addressBlock ?? '127.47',
+        ...(options.bootTimeoutMs === undefined ? {} : { bootTimeoutMs: options.bootTimeoutMs }),
+      },
+    },
   });
 }
 

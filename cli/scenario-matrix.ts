@@ -1,0 +1,98 @@
+import { fileURLToPath } from 'node:url';
+import { ConfigError } from '../common/errors.ts';
+import type { Logger } from '../common/logger.ts';
+import { DEFAULT_MAX_BOOT_SECONDS } from '../workload/taxi-rome/matrix-calibrate.ts';
+import type { MatrixSize } from '../workload/taxi-rome/matrix-plan.ts';
+import { runMatrix } from '../workload/taxi-rome/matrix-run.ts';
+import { parseCommandArgs } from './args.ts';
+
+export const MATRIX_USAGE = `scenario matrix [--quick] [--out DIR] [--records N] [--publishers P] [--subscribers S]
+               [--rabbitmq-records N] [--s3-records N] [--interval SECONDS] [--file TRACE] [--max-boot-seconds 45]
+                           the paper's evaluation in one go: a calibrated quota and boot budget per broker
+                           kind, s1 per kind, s2-mosquitto/-rabbitmq/-mixed × max replicas {6, 10} ×
+                           thresholds {30-70, 30-90, 50-70, 50-90}, and s3; writes DIR/matrix.{md,json},
+                           SVG figures and every run's report (DIR defaults to matrix-results).
+                           --quick: CI-sized, the real trace head (test/fixtures), 8 of the 27 runs`;
+
+/** The real trace's first 462 lines (docs/taxi-scenarios.md). */
+export const TRACE_HEAD = fileURLToPath(new URL('../test/fixtures/taxi-rome-head.txt', import.meta.url));
+const TRACE_HEAD_RECORDS = 462;
+
+function positive(flag: string, value: string | undefined, fallback: number, integer = true): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n)))
+    throw new ConfigError([{ path: flag, message: `${JSON.stringify(value)} is not a positive number` }]);
+  return n;
+}
+
+export function matrixSize(quick: boolean, v: Partial<Record<string, string | boolean>>): MatrixSize {
+  const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
+  const records = positive('--records', str('records'), quick ? TRACE_HEAD_RECORDS : 100_000);
+  const publishers = positive('--publishers', str('publishers'), quick ? 4 : 20);
+  const subscribers = positive('--subscribers', str('subscribers'), quick ? 4 : 20);
+  return {
+    ...((str('file') ?? (quick ? TRACE_HEAD : undefined)) ? { file: str('file') ?? TRACE_HEAD } : {}),
+    records,
+    ...(str('rabbitmq-records')
+      ? { rabbitmqRecords: positive('--rabbitmq-records', str('rabbitmq-records'), records) }
+      : {}),
+    publishers,
+    subscribers,
+    // The paper's s3 doubles the load; the trace head has no more fixes, so --quick doubles the clients only.
+    s3Records: positive('--s3-records', str('s3-records'), quick ? records : 2 * records),
+    s3Publishers: 2 * publishers,
+    s3Subscribers: 2 * subscribers,
+    intervalSeconds: positive('--interval', str('interval'), quick ? 1 : 2, false),
+  };
+}
+
+export async function runMatrixCommand(argv: string[], log: Logger): Promise<number> {
+  const { values } = parseCommandArgs('scenario matrix', argv, {
+    quick: { type: 'boolean', default: false },
+    out: { type: 'string', default: 'matrix-results' },
+    records: { type: 'string' },
+    publishers: { type: 'string' },
+    subscribers: { type: 'string' },
+    's3-records': { type: 'string' },
+    'rabbitmq-records': { type: 'string' },
+    interval: { type: 'string' },
+    file: { type: 'string' },
+    'max-boot-seconds': { type: 'string' },
+    'address-block': { type: 'string', default: '127.47' },
+  });
+  const quick = values.quick === true;
+  const interrupt = new AbortController();
+  const onSignal = () => interrupt.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const { matrix, files } = await runMatrix({
+      quick,
+      outDir: values.out,
+      size: matrixSize(quick, values),
+      calibration: quick
+        ? { probe: false, candidates: { mosquitto: [0.05], rabbitmq: [1] } }
+        : {
+            maxBootSeconds: positive(
+              '--max-boot-seconds',
+              values['max-boot-seconds'],
+              DEFAULT_MAX_BOOT_SECONDS,
+            ),
+          },
+      addressBlock: values['address-block'],
+      publisherProcesses: quick ? 1 : 2,
+      ...(quick ? { idleSeconds: 20, drainTimeoutSeconds: 60 } : {}),
+      log,
+      signal: interrupt.signal,
+      onRun: (line) => console.log(line),
+    });
+    const t = matrix.totals;
+    console.log(`${t.runs} runs, ${t.failed} failed, ${t.lost} of ${t.sent} QoS 1 messages lost`);
+    console.log(`  ${files.join('\n  ')}`);
+    return t.failed > 0 || t.lost > 0 ? 1 : 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
