@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the node:test suites (through tsx) under the given folders or files (default: test/).
-# Test files run one at a time: several start CPU-capped brokers and measure them.
+# Test files outside test/unit/ run one at a time: several start CPU-capped brokers and measure them.
 # Time limit: on Node 20, `--test-timeout` bounds each test file as a whole and each test in it, so an
 # unbounded wait fails instead of hanging CI. Default BROKEL_TEST_TIMEOUT_MS (300 s); a file that
 # legitimately needs longer says so in a line `// test-timeout-ms: N` and runs in a group with that limit.
@@ -14,14 +14,17 @@ if [ "${#files[@]}" -eq 0 ]; then
 fi
 default_ms="${BROKEL_TEST_TIMEOUT_MS:-300000}"
 declare -A groups=()
+# Unit tests (test/unit/: pure logic, no process, no timing) run two files at a time on this 2-core
+# machine; everything else one at a time.
 for f in "${files[@]}"; do
   ms="$(sed -n 's#^// test-timeout-ms: \([0-9][0-9]*\)$#\1#p' "$f" | head -n 1)"
-  groups["${ms:-$default_ms}"]+="$f"$'\n'
+  case "$f" in test/unit/*) lanes=2 ;; *) lanes=1 ;; esac
+  groups["${ms:-$default_ms} $lanes"]+="$f"$'\n'
 done
 status=0
-for ms in $(printf '%s\n' "${!groups[@]}" | sort -n); do
-  mapfile -t group < <(printf '%s' "${groups[$ms]}")
-  node --import tsx --test --test-concurrency=1 --test-timeout="$ms" --test-reporter=spec "${group[@]}" ||
+while read -r ms lanes; do
+  mapfile -t group < <(printf '%s' "${groups["$ms $lanes"]}")
+  node --import tsx --test --test-concurrency="$lanes" --test-timeout="$ms" --test-reporter=spec "${group[@]}" ||
     status=1
-done
+done < <(printf '%s\n' "${!groups[@]}" | sort -n -k1,1 -k2,2r)
 exit "$status"
