@@ -1,3 +1,4 @@
+// test-lanes: 2
 import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
 import { it } from 'node:test';

@@ -1,3 +1,4 @@
+// test-lanes: 2
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
