@@ -5,9 +5,6 @@ import type { BrokelConfig } from '../../common/config/schema.ts';
 import { ConfigError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { CloudProvider } from './cloud-provider.ts';
-import { KubernetesProvider } from './kubernetes/kubernetes-provider.ts';
-import { LocalProvider } from './local/local-provider.ts';
-import { OpenNebulaProvider } from './opennebula/opennebula-provider.ts';
 
 /** A provider plus the folder where the manager keeps this deployment's own files (admin token). */
 export type ManagedProvider = CloudProvider & { readonly stateDir: string };
@@ -35,25 +32,34 @@ async function opennebulaToken(config: BrokelConfig['provider']['opennebula']): 
   }
 }
 
-/** Opens the provider `provider.kind` names (the config was validated at load). */
+/**
+ * Opens the provider `provider.kind` names (the config was validated at load). Each provider's module
+ * is imported only when chosen: @kubernetes/client-node alone costs about a second of CPU to load,
+ * which every local `brokel up` (and every manager restart) would otherwise pay.
+ */
 export async function createProvider(config: BrokelConfig, log: Logger): Promise<ManagedProvider> {
   const { provider } = config;
   switch (provider.kind) {
-    case 'local':
+    case 'local': {
+      const { LocalProvider } = await import('./local/local-provider.ts');
       return LocalProvider.start({
         deployment: config.deployment,
         config: provider.local,
         users: config.brokers.users,
         logger: log,
       });
-    case 'kubernetes':
+    }
+    case 'kubernetes': {
+      const { KubernetesProvider } = await import('./kubernetes/kubernetes-provider.ts');
       return KubernetesProvider.start({
         deployment: config.deployment,
         config: provider.kubernetes,
         stateDir: await remoteStateDir(config.deployment),
         logger: log,
       });
+    }
     case 'opennebula': {
+      const { OpenNebulaProvider } = await import('./opennebula/opennebula-provider.ts');
       const { url } = provider.opennebula;
       if (url === undefined)
         throw new ConfigError([
