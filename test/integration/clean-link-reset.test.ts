@@ -91,7 +91,8 @@ describe('a clean session whose link to one broker resets (upstream link grace)'
       return { version: i === 0 ? 4 : 5, sent, lost, duplicated };
     });
     t.diagnostic(JSON.stringify(report));
-    assert.ok(sent > 250, `${sent} sent`);
+    // 350 at 10 ms over 3.5 s on a quiet machine; a loaded one fires the timer less often, which is fine.
+    assert.ok(sent > 100, `${sent} sent`);
     for (const r of report) assert.equal(r.lost, 0, `v${r.version} subscriber lost: ${JSON.stringify(r)}`);
   });
 
