@@ -39,6 +39,7 @@ export function assembleControlPlane(options: {
     connects: {
       connectsPerSecond: initial.limits.connectsPerSecond,
       maxQueuedConnects: initial.limits.maxQueuedConnects,
+      maxPendingConnections: initial.limits.maxPendingConnections,
     },
     upstreamLinkGraceSeconds: initial.limits.upstreamLinkGraceSeconds,
     users: initial.brokers.users,

@@ -19,8 +19,8 @@ export interface TopologyOptions {
   routing: string;
   /** limits.qos2OnBrokerLoss, given to every orchestrator created. */
   qos2OnBrokerLoss?: 'resend' | 'drop';
-  /** limits.connectsPerSecond and limits.maxQueuedConnects, given to every orchestrator created. */
-  connects?: { connectsPerSecond: number; maxQueuedConnects: number };
+  /** limits.connectsPerSecond, maxQueuedConnects and maxPendingConnections, given to every orchestrator created. */
+  connects?: { connectsPerSecond: number; maxQueuedConnects: number; maxPendingConnections?: number };
   /** limits.upstreamLinkGraceSeconds, given to every orchestrator created. */
   upstreamLinkGraceSeconds?: number;
   users: ReadonlyArray<{ username: string; password: string }>;

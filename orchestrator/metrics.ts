@@ -16,6 +16,7 @@ export interface BrokerCounts {
 export function orchestratorMetrics(
   counts: () => Iterable<BrokerCounts>,
   connects: () => { queued: number; refusedTotal: number } | undefined = () => undefined,
+  pending: () => { size: number; refusedTotal: number } | undefined = () => undefined,
 ): ServiceMetrics & {
   sessions: ReturnType<ServiceMetrics['gauge']>;
   connections: ReturnType<ServiceMetrics['counter']>;
@@ -52,6 +53,24 @@ export function orchestratorMetrics(
     collect() {
       this.reset();
       this.inc(connects()?.refusedTotal ?? 0);
+    },
+  });
+  // Sockets that have not sent CONNECT yet (pending-connections.ts), likewise.
+  new Gauge({
+    name: 'brokel_orchestrator_pending_connections',
+    help: 'Client connections that have not sent CONNECT yet (at most limits.maxPendingConnections)',
+    registers: [m.registry],
+    collect() {
+      this.set(pending()?.size ?? 0);
+    },
+  });
+  new Counter({
+    name: 'brokel_orchestrator_pending_connections_refused_total',
+    help: 'Client connections closed at once because limits.maxPendingConnections had not sent CONNECT yet',
+    registers: [m.registry],
+    collect() {
+      this.reset();
+      this.inc(pending()?.refusedTotal ?? 0);
     },
   });
   return {

@@ -223,6 +223,8 @@ export const configSchema = z
         connectsPerSecond: z.number().int().min(0).max(100_000).default(500),
         /** CONNECTs waiting for their turn per orchestrator; one more gets CONNACK 0x9F (v5) / 3 (3.1.1). */
         maxQueuedConnects: z.number().int().min(0).max(100_000).default(2500),
+        /** TCP connections per orchestrator that have not sent CONNECT yet (each closed after 10 s anyway); beyond it a new one is closed at once, so silent sockets cannot take every file descriptor; 0: no bound (docs/faults-and-security.md). */
+        maxPendingConnections: z.number().int().min(0).max(1_000_000).default(1000),
         /** A clean session's upstream session on an MQTT 5 broker outlives a lost link this long (its Session Expiry Interval), so what the broker queued meanwhile arrives once the link is back; 0: a lost link loses it (docs/acknowledgements-and-qos.md). */
         upstreamLinkGraceSeconds: z.number().int().min(0).max(3600).default(30),
       })
