@@ -1,6 +1,7 @@
 import type { BrokelConfig } from '../common/config/schema.ts';
 import { ConfigError, errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
+import { brokerParams } from './broker-params.ts';
 import { brokerCpuQuota } from './broker-quota.ts';
 import { type Decision, decide, type LevelView, type ReplicaView } from './decide.ts';
 import type { DecisionLog } from './decision-log.ts';
@@ -126,10 +127,17 @@ export class Manager {
     return (await this.d.provider.list()).filter((r) => r.level === level && r.state !== 'failed');
   }
 
-  /** The next template in turn, at its own quota (levels.brokers.cpuQuotaByTemplate) or the level's. */
+  /**
+   * The next template in turn, at its own quota (levels.brokers.cpuQuotaByTemplate) or the level's,
+   * with its params from the config's `brokers` section (acl, topicPermissions).
+   */
   private addBroker(config: BrokelConfig): Promise<Replica> {
     const template = this.nextTemplate();
-    return this.d.topology.addBroker(template, brokerCpuQuota(config.levels.brokers, template));
+    return this.d.topology.addBroker(
+      template,
+      brokerCpuQuota(config.levels.brokers, template),
+      brokerParams(config.brokers, template),
+    );
   }
 
   private nextTemplate(): string {

@@ -137,12 +137,15 @@ export class Topology {
   }
 
   /** Algorithm 1: create, wait until ready, joining everywhere, wait until synced everywhere, active. */
-  async addBroker(template: string, cpuQuota: number | undefined): Promise<Replica> {
-    const created = await this.o.provider.create(
-      'broker',
-      template,
-      cpuQuota === undefined ? {} : { cpuQuota },
-    );
+  async addBroker(
+    template: string,
+    cpuQuota: number | undefined,
+    params: Record<string, unknown> = {},
+  ): Promise<Replica> {
+    const created = await this.o.provider.create('broker', template, {
+      ...(cpuQuota === undefined ? {} : { cpuQuota }),
+      ...(Object.keys(params).length > 0 ? { params } : {}),
+    });
     const ready = await this.o.provider.waitReady(created.id, this.o.actionTimeoutMs);
     await this.join(ready);
     return ready;
