@@ -5,6 +5,7 @@ import { brokerParams } from './broker-params.ts';
 import { brokerCpuQuota } from './broker-quota.ts';
 import { type Decision, decide, type LevelView, type ReplicaView } from './decide.ts';
 import type { DecisionLog } from './decision-log.ts';
+import type { ManualTargetStore, ManualTargets } from './manual-targets.ts';
 import type { ManagerMetrics } from './metrics.ts';
 import { EMPTY_HPA_HISTORY, type HpaHistory, recordHpa } from './policies/hpa.ts';
 import { type CloudProvider, LEVELS, type Level, type Replica } from './providers/cloud-provider.ts';
@@ -22,6 +23,8 @@ export interface ManagerDeps {
   log: Logger;
   decisionLog: DecisionLog;
   metrics: ManagerMetrics;
+  /** Keeps the manual targets across a restart (the deployment's state dir); none: they live in memory only. */
+  targets?: ManualTargetStore;
 }
 
 export interface LevelStatus {
@@ -61,6 +64,8 @@ export class Manager {
   private readonly actions = new Set<Promise<void>>();
   private readonly reaping = new Set<string>();
   private readonly manualTargets = new Map<Level, number>();
+  /** The last write of the manual targets (writes go one after another, so the last one wins). */
+  private savingTargets: Promise<void> = Promise.resolve();
 
   constructor(private readonly d: ManagerDeps) {}
 
@@ -78,6 +83,7 @@ export class Manager {
     for (const [id, state] of plan.states) this.d.topology.brokerStates.set(id, state);
     this.brokerSeq = replicas.filter((r) => r.level === 'broker').length;
     const config = this.d.config();
+    await this.restoreManualTargets(config);
     while ((await this.live('broker')).length < config.levels.brokers.min) await this.addBroker(config);
     while ((await this.live('orchestrator')).length < config.levels.orchestrators.min) {
       await this.d.topology.addOrchestrator(config.levels.orchestrators.cpuQuota);
@@ -105,11 +111,11 @@ export class Manager {
    * `brokel scale <level> <n>`: a replica count the policy follows (within min/max) until set back
    * to auto (`undefined`). Refused outside [min, max] so the operator hears it, not a silent clamp.
    */
-  setManualTarget(level: Level, target: number | undefined): void {
+  setManualTarget(level: Level, target: number | undefined): Promise<void> {
     if (target === undefined) {
       this.manualTargets.delete(level);
       this.d.log.info({ level }, 'scale: back to the policy');
-      return;
+      return this.saveManualTargets();
     }
     const t = this.d.config().levels[LEVEL_CONFIG[level]];
     if (!Number.isInteger(target) || target < t.min || target > t.max)
@@ -121,6 +127,46 @@ export class Manager {
       ]);
     this.manualTargets.set(level, target);
     this.d.log.info({ level, target }, 'scale: manual target set');
+    return this.saveManualTargets();
+  }
+
+  /** Writes the targets to the store; resolves once written (a failed write is logged, the target stays). */
+  private saveManualTargets(): Promise<void> {
+    const store = this.d.targets;
+    if (!store) return Promise.resolve();
+    const targets: ManualTargets = Object.fromEntries(this.manualTargets);
+    this.savingTargets = this.savingTargets.then(() =>
+      store.save(targets).catch((err) => {
+        this.d.log.error(
+          { err: errorMessage(err) },
+          'scale: the manual target could not be kept for a restart',
+        );
+      }),
+    );
+    return this.savingTargets;
+  }
+
+  /**
+   * The targets a previous manager kept (a restart, the adoption path): followed again, unless the
+   * config's [min, max] no longer holds them (then the policy decides, and the log says so).
+   */
+  private async restoreManualTargets(config: BrokelConfig): Promise<void> {
+    const kept = (await this.d.targets?.load().catch(() => undefined)) ?? {};
+    let dropped = false;
+    for (const [level, target] of Object.entries(kept) as Array<[Level, number]>) {
+      const t = config.levels[LEVEL_CONFIG[level]];
+      if (target < t.min || target > t.max) {
+        this.d.log.warn(
+          { level, target, min: t.min, max: t.max },
+          'scale: kept manual target out of [min, max]; the policy decides',
+        );
+        dropped = true;
+        continue;
+      }
+      this.manualTargets.set(level, target);
+      this.d.log.info({ level, target }, 'scale: manual target kept from before the restart');
+    }
+    if (dropped) await this.saveManualTargets();
   }
 
   private async live(level: Level): Promise<Replica[]> {
