@@ -5,7 +5,7 @@ import { brokerParams } from './broker-params.ts';
 import { brokerCpuQuota } from './broker-quota.ts';
 import { type Decision, decide, type LevelView, type ReplicaView } from './decide.ts';
 import type { DecisionLog } from './decision-log.ts';
-import type { ManualTargetStore, ManualTargets } from './manual-targets.ts';
+import { ManualTargetKeeper, type ManualTargetStore } from './manual-targets.ts';
 import type { ManagerMetrics } from './metrics.ts';
 import { EMPTY_HPA_HISTORY, type HpaHistory, recordHpa } from './policies/hpa.ts';
 import { type CloudProvider, LEVELS, type Level, type Replica } from './providers/cloud-provider.ts';
@@ -40,6 +40,10 @@ export interface LevelStatus {
 
 const LEVEL_CONFIG = { broker: 'brokers', orchestrator: 'orchestrators' } as const;
 
+/** `{ manualTarget }` when a level has one (exactOptionalPropertyTypes: no key otherwise). */
+const withManualTarget = (target: number | undefined) =>
+  target === undefined ? {} : { manualTarget: target };
+
 /**
  * The control loop (ARCHITECTURE.md, control plane): every interval it observes the provider,
  * smooths each replica's CPU, decides per level with the pure decide(), and starts at most one
@@ -63,11 +67,11 @@ export class Manager {
   private brokerSeq = 0;
   private readonly actions = new Set<Promise<void>>();
   private readonly reaping = new Set<string>();
-  private readonly manualTargets = new Map<Level, number>();
-  /** The last write of the manual targets (writes go one after another, so the last one wins). */
-  private savingTargets: Promise<void> = Promise.resolve();
+  private readonly manualTargets: ManualTargetKeeper;
 
-  constructor(private readonly d: ManagerDeps) {}
+  constructor(private readonly d: ManagerDeps) {
+    this.manualTargets = new ManualTargetKeeper(d.targets, d.log);
+  }
 
   /**
    * Adopts what the provider has, fills each level up to its minimum, starts the loop, and finishes
@@ -83,7 +87,7 @@ export class Manager {
     for (const [id, state] of plan.states) this.d.topology.brokerStates.set(id, state);
     this.brokerSeq = replicas.filter((r) => r.level === 'broker').length;
     const config = this.d.config();
-    await this.restoreManualTargets(config);
+    await this.manualTargets.restore((level) => config.levels[LEVEL_CONFIG[level]]);
     while ((await this.live('broker')).length < config.levels.brokers.min) await this.addBroker(config);
     while ((await this.live('orchestrator')).length < config.levels.orchestrators.min) {
       await this.d.topology.addOrchestrator(config.levels.orchestrators.cpuQuota);
@@ -113,9 +117,8 @@ export class Manager {
    */
   setManualTarget(level: Level, target: number | undefined): Promise<void> {
     if (target === undefined) {
-      this.manualTargets.delete(level);
       this.d.log.info({ level }, 'scale: back to the policy');
-      return this.saveManualTargets();
+      return this.manualTargets.set(level, undefined);
     }
     const t = this.d.config().levels[LEVEL_CONFIG[level]];
     if (!Number.isInteger(target) || target < t.min || target > t.max)
@@ -125,48 +128,8 @@ export class Manager {
           message: `${target} is not an integer within [${t.min}, ${t.max}]`,
         },
       ]);
-    this.manualTargets.set(level, target);
     this.d.log.info({ level, target }, 'scale: manual target set');
-    return this.saveManualTargets();
-  }
-
-  /** Writes the targets to the store; resolves once written (a failed write is logged, the target stays). */
-  private saveManualTargets(): Promise<void> {
-    const store = this.d.targets;
-    if (!store) return Promise.resolve();
-    const targets: ManualTargets = Object.fromEntries(this.manualTargets);
-    this.savingTargets = this.savingTargets.then(() =>
-      store.save(targets).catch((err) => {
-        this.d.log.error(
-          { err: errorMessage(err) },
-          'scale: the manual target could not be kept for a restart',
-        );
-      }),
-    );
-    return this.savingTargets;
-  }
-
-  /**
-   * The targets a previous manager kept (a restart, the adoption path): followed again, unless the
-   * config's [min, max] no longer holds them (then the policy decides, and the log says so).
-   */
-  private async restoreManualTargets(config: BrokelConfig): Promise<void> {
-    const kept = (await this.d.targets?.load().catch(() => undefined)) ?? {};
-    let dropped = false;
-    for (const [level, target] of Object.entries(kept) as Array<[Level, number]>) {
-      const t = config.levels[LEVEL_CONFIG[level]];
-      if (target < t.min || target > t.max) {
-        this.d.log.warn(
-          { level, target, min: t.min, max: t.max },
-          'scale: kept manual target out of [min, max]; the policy decides',
-        );
-        dropped = true;
-        continue;
-      }
-      this.manualTargets.set(level, target);
-      this.d.log.info({ level, target }, 'scale: manual target kept from before the restart');
-    }
-    if (dropped) await this.saveManualTargets();
+    return this.manualTargets.set(level, target);
   }
 
   private async live(level: Level): Promise<Replica[]> {
@@ -298,7 +261,7 @@ export class Manager {
       forecast,
       actionInFlight: this.inFlight.has(level),
       sinceLastAction: last === undefined ? Number.POSITIVE_INFINITY : this.observation - last,
-      ...(this.manualTargets.has(level) ? { manualTarget: this.manualTargets.get(level) } : {}),
+      ...withManualTarget(this.manualTargets.get(level)),
       rawLoad,
       hpa: this.hpaHistory.get(level) ?? EMPTY_HPA_HISTORY,
     };
@@ -453,7 +416,7 @@ export class Manager {
         rawLoad: this.levelLoads.get(level)?.raw,
         forecast: this.levelLoads.get(level)?.forecast,
         actionInFlight: this.inFlight.get(level),
-        ...(this.manualTargets.has(level) ? { manualTarget: this.manualTargets.get(level) } : {}),
+        ...withManualTarget(this.manualTargets.get(level)),
       })),
     };
   }

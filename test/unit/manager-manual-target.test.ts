@@ -3,8 +3,15 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { silentLogger } from '../../common/logger.ts';
 import { type DecisionInput, decide, type LevelPolicy, type LevelView } from '../../manager/decide.ts';
-import { fileTargetStore, forgetManualTargets, parseManualTargets } from '../../manager/manual-targets.ts';
+import {
+  fileTargetStore,
+  forgetManualTargets,
+  ManualTargetKeeper,
+  type ManualTargets,
+  parseManualTargets,
+} from '../../manager/manual-targets.ts';
 
 const POLICY: LevelPolicy = { lower: 0.3, upper: 0.7, min: 1, max: 4, cooldownObservations: 5 };
 
@@ -77,4 +84,21 @@ it('manual targets: kept in the state dir and read back; a damaged or odd file g
   assert.deepEqual(parseManualTargets('{"broker": 2.5, "orchestrator": -1, "other": 3}'), {});
   assert.deepEqual(parseManualTargets('{"broker": 4'), {});
   assert.deepEqual(parseManualTargets('null'), {});
+});
+
+it('manual targets after a restart: a kept one within [min, max] is followed, one outside it is dropped and the drop kept', async () => {
+  let kept: ManualTargets = { broker: 3, orchestrator: 9 };
+  const store = {
+    load: async () => kept,
+    save: async (t: ManualTargets) => {
+      kept = t;
+    },
+  };
+  const keeper = new ManualTargetKeeper(store, silentLogger());
+  await keeper.restore(() => ({ min: 1, max: 4 }));
+  assert.equal(keeper.get('broker'), 3);
+  assert.equal(keeper.get('orchestrator'), undefined, '9 is outside [1, 4]');
+  assert.deepEqual(kept, { broker: 3 });
+  await keeper.set('broker', undefined);
+  assert.deepEqual(kept, {}, 'auto is kept too');
 });
