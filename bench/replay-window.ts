@@ -5,10 +5,9 @@
  * Windows are run interleaved (A B A B ...), `runs` times each.
  *   node --import tsx bench/replay-window.ts [windowsMs=2000,500] [lagMs=0] [runs=3]
  */
-import { spawn } from 'node:child_process';
 import type { TestContext } from 'node:test';
+import { linePublisher, threeMosquittos } from '../test/helpers/line-publisher.ts';
 import { settle, startOrchestrator, subscriber } from '../test/helpers/orchestrator.ts';
-import { startProvider } from '../test/helpers/resources.ts';
 
 const windows = (process.argv[2] ?? '2000,500').split(',').map(Number);
 const lagMs = Number(process.argv[3] ?? 0);
@@ -19,10 +18,7 @@ async function once(windowMs: number): Promise<{ lost: number; duplicates: numbe
   const cleanups: Array<() => unknown> = [];
   const t = { after: (fn: () => unknown) => cleanups.push(fn) } as unknown as TestContext;
   try {
-    const provider = await startProvider(t);
-    const ids: string[] = [];
-    for (let i = 0; i < 3; i++) ids.push((await provider.create('broker', 'mosquitto')).id);
-    const urls = (await Promise.all(ids.map((id) => provider.waitReady(id, 10_000)))).map((r) => r.url);
+    const { provider, ids, urls } = await threeMosquittos(t);
     const limits = { replayWindowMs: windowMs, replayMaxMessages: windowMs === 0 ? 0 : 100_000 };
     const { port } = await startOrchestrator(t, urls, { limits });
     const sub = await subscriber(t, `mqtt://127.0.0.1:${port}`, 'rw/#', 1);
@@ -30,32 +26,10 @@ async function once(windowMs: number): Promise<{ lost: number; duplicates: numbe
       const client = sub.client as unknown as { handleMessage: (p: unknown, cb: () => void) => void };
       client.handleMessage = (_p, cb) => setTimeout(cb, lagMs);
     }
-    const pub = spawn('mosquitto_pub', [
-      '-h',
-      '127.0.0.1',
-      '-p',
-      String(port),
-      '-q',
-      '1',
-      '-l',
-      '-t',
-      'rw/a',
-    ]);
-    cleanups.push(() => pub.exitCode === null && pub.kill('SIGKILL'));
-    const exited = new Promise<void>((resolve) => pub.once('exit', () => resolve()));
-    let next = 0;
-    const timer = setInterval(() => {
-      let lines = '';
-      for (let i = 0; i < 10 && next < COUNT; i++) lines += `a:${next++}\n`;
-      pub.stdin.write(lines);
-      if (next >= COUNT) {
-        clearInterval(timer);
-        pub.stdin.end();
-      }
-    }, 10);
+    const publishing = linePublisher(t, port, 'rw/a', 'a', COUNT, 1000, 30_000);
     await new Promise((r) => setTimeout(r, 2000));
     process.kill(provider.details(ids[1] ?? '')?.pid ?? -1, 'SIGKILL');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 30_000))]);
+    await publishing;
     await settle([sub.counts], COUNT, 3000);
     return { lost: COUNT - sub.counts.distinct, duplicates: sub.counts.duplicates };
   } finally {

@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrokelConfig } from '../common/config/schema.ts';
+import { keptAdminToken } from '../manager/admin-token.ts';
 
 /**
  * The deployment's admin token for a command that talks to the manager API: BROKEL_ADMIN_TOKEN, the
@@ -17,8 +17,8 @@ export async function adminToken(
   if (config.provider.kind === 'local' && config.provider.local.stateDir)
     dirs.unshift(config.provider.local.stateDir);
   for (const dir of dirs) {
-    const kept = await readFile(join(dir, 'admin-token'), 'utf8').catch(() => undefined);
-    if (kept?.trim()) return kept.trim();
+    const kept = await keptAdminToken(dir);
+    if (kept) return kept;
   }
   return undefined;
 }

@@ -2,6 +2,7 @@ import type { BrokelConfig } from '../common/config/schema.ts';
 import { errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { forgetDeploymentAdminToken } from '../manager/admin-token.ts';
+import { forgetManualTargets } from '../manager/manual-targets.ts';
 import { createProvider } from '../manager/providers/create-provider.ts';
 
 export const DOWN_USAGE =
@@ -34,6 +35,7 @@ export async function runDown(config: BrokelConfig, log: Logger): Promise<number
   const replicas = await provider.list();
   // The token first: stop() then removes the deployment's folder once it is empty.
   await forgetDeploymentAdminToken(provider.stateDir);
+  await forgetManualTargets(provider.stateDir);
   try {
     await provider.stop();
   } catch (err) {

@@ -15,7 +15,7 @@ export const ORCHESTRATOR_USAGE =
   'orchestrator --listen HOST:PORT --brokers URL[,URL...] [--admin HOST:PORT] [--admin-token T]\n' +
   '               [--routing round-robin|client-affinity|topic-affinity] [--config FILE]\n' +
   '               [--qos2-on-broker-loss resend|drop] [--connects-per-second N] [--max-queued-connects N]\n' +
-  '               [--upstream-link-grace-seconds N]\n' +
+  '               [--upstream-link-grace-seconds N] [--max-pending-connections N]\n' +
   '               [--tls-cert FILE --tls-key FILE [--tls-listen HOST:PORT]] [--broker-ca FILE] [--log-level L]';
 
 /** The config schema's default `routing` (a test keeps the two equal). */
@@ -36,6 +36,8 @@ export interface OrchestratorCliSettings {
   /** From --connects-per-second / --max-queued-connects; when absent the config's `limits`. */
   connectsPerSecond: number | undefined;
   maxQueuedConnects: number | undefined;
+  /** From --max-pending-connections; when absent the config's `limits.maxPendingConnections`. */
+  maxPendingConnections: number | undefined;
   /** From --upstream-link-grace-seconds; when absent the config's `limits.upstreamLinkGraceSeconds`. */
   upstreamLinkGraceSeconds: number | undefined;
   admin: HostPort | undefined;
@@ -111,6 +113,7 @@ export function parseOrchestratorArgs(
     'qos2-on-broker-loss': { type: 'string' },
     'connects-per-second': { type: 'string' },
     'max-queued-connects': { type: 'string' },
+    'max-pending-connections': { type: 'string' },
     'upstream-link-grace-seconds': { type: 'string' },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
@@ -155,6 +158,7 @@ export function parseOrchestratorArgs(
         : oneOf(values['qos2-on-broker-loss'], ['resend', 'drop'] as const, '--qos2-on-broker-loss'),
     connectsPerSecond: count(values['connects-per-second'], '--connects-per-second'),
     maxQueuedConnects: count(values['max-queued-connects'], '--max-queued-connects'),
+    maxPendingConnections: count(values['max-pending-connections'], '--max-pending-connections'),
     upstreamLinkGraceSeconds: seconds(values['upstream-link-grace-seconds'], '--upstream-link-grace-seconds'),
     admin,
     adminToken: values.admin === undefined ? undefined : adminToken,
@@ -210,6 +214,7 @@ export async function runOrchestrator(
           qos2OnBrokerLoss: DEFAULT_LIMITS.qos2OnBrokerLoss,
           connectsPerSecond: DEFAULT_LIMITS.connectsPerSecond,
           maxQueuedConnects: DEFAULT_LIMITS.maxQueuedConnects,
+          maxPendingConnections: DEFAULT_LIMITS.maxPendingConnections,
           upstreamLinkGraceSeconds: DEFAULT_LIMITS.upstreamLinkGraceSeconds,
         },
       };
@@ -228,6 +233,7 @@ export async function runOrchestrator(
       connectsPerSecond: settings.connectsPerSecond ?? config.limits.connectsPerSecond,
       connectBurst: settings.connectsPerSecond ?? config.limits.connectsPerSecond,
       maxQueuedConnects: settings.maxQueuedConnects ?? config.limits.maxQueuedConnects,
+      maxPendingConnections: settings.maxPendingConnections ?? config.limits.maxPendingConnections,
       upstreamLinkGraceSeconds: settings.upstreamLinkGraceSeconds ?? config.limits.upstreamLinkGraceSeconds,
     },
     log: log.child({ component: 'orchestrator' }),

@@ -11,6 +11,7 @@ import { deploymentAdminToken, forgetDeploymentAdminToken } from '../manager/adm
 import { startManagerApi } from '../manager/api-server.ts';
 import { assembleControlPlane } from '../manager/control-plane.ts';
 import { HttpDnsRegistry, NoDnsRegistry } from '../manager/dns-registry.ts';
+import { forgetManualTargets } from '../manager/manual-targets.ts';
 import { createProvider } from '../manager/providers/create-provider.ts';
 import { checkTemplateNames } from './check-templates.ts';
 import { watchConfigFile } from './config-watch.ts';
@@ -61,6 +62,7 @@ export async function runUp(
     adminToken,
     log,
     dns,
+    stateDir: provider.stateDir,
   });
   const listen = parseHostPort(config.api.listen, 'api.listen');
   const api = await startManagerApi({
@@ -103,6 +105,7 @@ export async function runUp(
     await geo?.close();
     if (teardown) {
       await forgetDeploymentAdminToken(provider.stateDir);
+      await forgetManualTargets(provider.stateDir);
       await provider.stop();
     } else {
       await provider.close();

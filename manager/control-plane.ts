@@ -4,6 +4,7 @@ import type { Logger } from '../common/logger.ts';
 import { DecisionLog } from './decision-log.ts';
 import { type DnsRegistry, NoDnsRegistry } from './dns-registry.ts';
 import { Manager } from './manager.ts';
+import { fileTargetStore } from './manual-targets.ts';
 import { managerMetrics } from './metrics.ts';
 import type { CloudProvider } from './providers/cloud-provider.ts';
 import { Topology } from './topology.ts';
@@ -20,6 +21,8 @@ export function assembleControlPlane(options: {
   adminToken: string;
   log: Logger;
   dns?: DnsRegistry;
+  /** The deployment's state dir: the manual targets (`brokel scale`) are kept there across restarts. */
+  stateDir?: string;
 }) {
   const initial = options.config();
   const metrics = managerMetrics();
@@ -39,6 +42,7 @@ export function assembleControlPlane(options: {
     connects: {
       connectsPerSecond: initial.limits.connectsPerSecond,
       maxQueuedConnects: initial.limits.maxQueuedConnects,
+      maxPendingConnections: initial.limits.maxPendingConnections,
     },
     upstreamLinkGraceSeconds: initial.limits.upstreamLinkGraceSeconds,
     users: initial.brokers.users,
@@ -52,6 +56,7 @@ export function assembleControlPlane(options: {
     log: options.log.child({ component: 'manager' }),
     decisionLog,
     metrics,
+    ...(options.stateDir === undefined ? {} : { targets: fileTargetStore(options.stateDir) }),
   });
   return { manager, topology, metrics, decisionLog };
 }

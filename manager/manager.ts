@@ -1,9 +1,11 @@
 import type { BrokelConfig } from '../common/config/schema.ts';
 import { ConfigError, errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
+import { brokerParams } from './broker-params.ts';
 import { brokerCpuQuota } from './broker-quota.ts';
 import { type Decision, decide, type LevelView, type ReplicaView } from './decide.ts';
 import type { DecisionLog } from './decision-log.ts';
+import { ManualTargetKeeper, type ManualTargetStore } from './manual-targets.ts';
 import type { ManagerMetrics } from './metrics.ts';
 import { EMPTY_HPA_HISTORY, type HpaHistory, recordHpa } from './policies/hpa.ts';
 import { type CloudProvider, LEVELS, type Level, type Replica } from './providers/cloud-provider.ts';
@@ -21,6 +23,8 @@ export interface ManagerDeps {
   log: Logger;
   decisionLog: DecisionLog;
   metrics: ManagerMetrics;
+  /** Keeps the manual targets across a restart (the deployment's state dir); none: they live in memory only. */
+  targets?: ManualTargetStore;
 }
 
 export interface LevelStatus {
@@ -35,6 +39,10 @@ export interface LevelStatus {
 }
 
 const LEVEL_CONFIG = { broker: 'brokers', orchestrator: 'orchestrators' } as const;
+
+/** `{ manualTarget }` when a level has one (exactOptionalPropertyTypes: no key otherwise). */
+const withManualTarget = (target: number | undefined) =>
+  target === undefined ? {} : { manualTarget: target };
 
 /**
  * The control loop (ARCHITECTURE.md, control plane): every interval it observes the provider,
@@ -59,9 +67,11 @@ export class Manager {
   private brokerSeq = 0;
   private readonly actions = new Set<Promise<void>>();
   private readonly reaping = new Set<string>();
-  private readonly manualTargets = new Map<Level, number>();
+  private readonly manualTargets: ManualTargetKeeper;
 
-  constructor(private readonly d: ManagerDeps) {}
+  constructor(private readonly d: ManagerDeps) {
+    this.manualTargets = new ManualTargetKeeper(d.targets, d.log);
+  }
 
   /**
    * Adopts what the provider has, fills each level up to its minimum, starts the loop, and finishes
@@ -77,6 +87,7 @@ export class Manager {
     for (const [id, state] of plan.states) this.d.topology.brokerStates.set(id, state);
     this.brokerSeq = replicas.filter((r) => r.level === 'broker').length;
     const config = this.d.config();
+    await this.manualTargets.restore((level) => config.levels[LEVEL_CONFIG[level]]);
     while ((await this.live('broker')).length < config.levels.brokers.min) await this.addBroker(config);
     while ((await this.live('orchestrator')).length < config.levels.orchestrators.min) {
       await this.d.topology.addOrchestrator(config.levels.orchestrators.cpuQuota);
@@ -104,11 +115,10 @@ export class Manager {
    * `brokel scale <level> <n>`: a replica count the policy follows (within min/max) until set back
    * to auto (`undefined`). Refused outside [min, max] so the operator hears it, not a silent clamp.
    */
-  setManualTarget(level: Level, target: number | undefined): void {
+  setManualTarget(level: Level, target: number | undefined): Promise<void> {
     if (target === undefined) {
-      this.manualTargets.delete(level);
       this.d.log.info({ level }, 'scale: back to the policy');
-      return;
+      return this.manualTargets.set(level, undefined);
     }
     const t = this.d.config().levels[LEVEL_CONFIG[level]];
     if (!Number.isInteger(target) || target < t.min || target > t.max)
@@ -118,18 +128,25 @@ export class Manager {
           message: `${target} is not an integer within [${t.min}, ${t.max}]`,
         },
       ]);
-    this.manualTargets.set(level, target);
     this.d.log.info({ level, target }, 'scale: manual target set');
+    return this.manualTargets.set(level, target);
   }
 
   private async live(level: Level): Promise<Replica[]> {
     return (await this.d.provider.list()).filter((r) => r.level === level && r.state !== 'failed');
   }
 
-  /** The next template in turn, at its own quota (levels.brokers.cpuQuotaByTemplate) or the level's. */
+  /**
+   * The next template in turn, at its own quota (levels.brokers.cpuQuotaByTemplate) or the level's,
+   * with its params from the config's `brokers` section (acl, topicPermissions).
+   */
   private addBroker(config: BrokelConfig): Promise<Replica> {
     const template = this.nextTemplate();
-    return this.d.topology.addBroker(template, brokerCpuQuota(config.levels.brokers, template));
+    return this.d.topology.addBroker(
+      template,
+      brokerCpuQuota(config.levels.brokers, template),
+      brokerParams(config.brokers, template),
+    );
   }
 
   private nextTemplate(): string {
@@ -244,7 +261,7 @@ export class Manager {
       forecast,
       actionInFlight: this.inFlight.has(level),
       sinceLastAction: last === undefined ? Number.POSITIVE_INFINITY : this.observation - last,
-      ...(this.manualTargets.has(level) ? { manualTarget: this.manualTargets.get(level) } : {}),
+      ...withManualTarget(this.manualTargets.get(level)),
       rawLoad,
       hpa: this.hpaHistory.get(level) ?? EMPTY_HPA_HISTORY,
     };
@@ -399,7 +416,7 @@ export class Manager {
         rawLoad: this.levelLoads.get(level)?.raw,
         forecast: this.levelLoads.get(level)?.forecast,
         actionInFlight: this.inFlight.get(level),
-        ...(this.manualTargets.has(level) ? { manualTarget: this.manualTargets.get(level) } : {}),
+        ...withManualTarget(this.manualTargets.get(level)),
       })),
     };
   }

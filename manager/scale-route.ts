@@ -25,12 +25,12 @@ const LEVEL: Record<'brokers' | 'orchestrators', Level> = {
 export async function handleScale(
   req: IncomingMessage,
   adminToken: string | undefined,
-  setTarget: (level: Level, target: number | undefined) => void,
+  setTarget: (level: Level, target: number | undefined) => void | Promise<void>,
 ): Promise<{ level: string; target: number | 'auto' }> {
   if (adminToken === undefined) throw new HttpError(404, 'no route /api/scale');
   if (!bearerTokenMatches(req.headers.authorization, adminToken))
     throw new HttpError(401, 'the admin token is needed to scale');
   const body = validate(scaleRequestSchema, parseJson(await readBody(req, 4096)), 'scale');
-  setTarget(LEVEL[body.level], body.target === 'auto' ? undefined : body.target);
+  await setTarget(LEVEL[body.level], body.target === 'auto' ? undefined : body.target);
   return body;
 }

@@ -19,8 +19,8 @@ export interface TopologyOptions {
   routing: string;
   /** limits.qos2OnBrokerLoss, given to every orchestrator created. */
   qos2OnBrokerLoss?: 'resend' | 'drop';
-  /** limits.connectsPerSecond and limits.maxQueuedConnects, given to every orchestrator created. */
-  connects?: { connectsPerSecond: number; maxQueuedConnects: number };
+  /** limits.connectsPerSecond, maxQueuedConnects and maxPendingConnections, given to every orchestrator created. */
+  connects?: { connectsPerSecond: number; maxQueuedConnects: number; maxPendingConnections?: number };
   /** limits.upstreamLinkGraceSeconds, given to every orchestrator created. */
   upstreamLinkGraceSeconds?: number;
   users: ReadonlyArray<{ username: string; password: string }>;
@@ -137,12 +137,15 @@ export class Topology {
   }
 
   /** Algorithm 1: create, wait until ready, joining everywhere, wait until synced everywhere, active. */
-  async addBroker(template: string, cpuQuota: number | undefined): Promise<Replica> {
-    const created = await this.o.provider.create(
-      'broker',
-      template,
-      cpuQuota === undefined ? {} : { cpuQuota },
-    );
+  async addBroker(
+    template: string,
+    cpuQuota: number | undefined,
+    params: Record<string, unknown> = {},
+  ): Promise<Replica> {
+    const created = await this.o.provider.create('broker', template, {
+      ...(cpuQuota === undefined ? {} : { cpuQuota }),
+      ...(Object.keys(params).length > 0 ? { params } : {}),
+    });
     const ready = await this.o.provider.waitReady(created.id, this.o.actionTimeoutMs);
     await this.join(ready);
     return ready;

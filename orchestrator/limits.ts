@@ -52,6 +52,11 @@ export interface OrchestratorLimits {
   connectsPerSecond: number;
   connectBurst: number;
   maxQueuedConnects: number;
+  /**
+   * Connections that have not sent CONNECT yet (each closed after connectTimeoutMs); beyond it a new
+   * socket is closed at once, so a flood of silent sockets cannot take every file descriptor. 0: no bound.
+   */
+  maxPendingConnections: number;
   /** Payload bytes one session keeps of PUBREC'd QoS 2 publishes for 'resend'; beyond it they are dropped on loss. */
   maxKeptQos2Bytes: number;
   /**
@@ -82,5 +87,6 @@ export const DEFAULT_LIMITS: OrchestratorLimits = {
   connectsPerSecond: 500,
   connectBurst: 500,
   maxQueuedConnects: 2_500,
+  maxPendingConnections: 1_000,
   upstreamLinkGraceSeconds: 30,
 };

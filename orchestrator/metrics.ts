@@ -16,6 +16,7 @@ export interface BrokerCounts {
 export function orchestratorMetrics(
   counts: () => Iterable<BrokerCounts>,
   connects: () => { queued: number; refusedTotal: number } | undefined = () => undefined,
+  pending: () => { size: number; refusedTotal: number } | undefined = () => undefined,
 ): ServiceMetrics & {
   sessions: ReturnType<ServiceMetrics['gauge']>;
   connections: ReturnType<ServiceMetrics['counter']>;
@@ -36,24 +37,48 @@ export function orchestratorMetrics(
         for (const b of counts()) this.inc({ broker: b.id }, b[field]);
       },
     });
-  // The connect gate's numbers (connect-gate.ts), read on a scrape like the per-broker counts.
-  new Gauge({
-    name: 'brokel_orchestrator_connects_queued',
-    help: 'Client CONNECTs waiting for their turn at limits.connectsPerSecond',
-    registers: [m.registry],
-    collect() {
-      this.set(connects()?.queued ?? 0);
-    },
-  });
-  new Counter({
-    name: 'brokel_orchestrator_connects_refused_total',
-    help: 'Client CONNECTs refused because the connect queue was full (CONNACK 0x9F / 3)',
-    registers: [m.registry],
-    collect() {
-      this.reset();
-      this.inc(connects()?.refusedTotal ?? 0);
-    },
-  });
+  // Numbers kept elsewhere as plain fields, read on a scrape like the per-broker counts.
+  const readGauge = (name: string, help: string, read: () => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [m.registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  const readCounter = (name: string, help: string, read: () => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [m.registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  // The connect gate's (connect-gate.ts).
+  readGauge(
+    'brokel_orchestrator_connects_queued',
+    'Client CONNECTs waiting for their turn at limits.connectsPerSecond',
+    () => connects()?.queued ?? 0,
+  );
+  readCounter(
+    'brokel_orchestrator_connects_refused_total',
+    'Client CONNECTs refused because the connect queue was full (CONNACK 0x9F / 3)',
+    () => connects()?.refusedTotal ?? 0,
+  );
+  // Sockets that have not sent CONNECT yet (pending-connections.ts).
+  readGauge(
+    'brokel_orchestrator_pending_connections',
+    'Client connections that have not sent CONNECT yet (at most limits.maxPendingConnections)',
+    () => pending()?.size ?? 0,
+  );
+  readCounter(
+    'brokel_orchestrator_pending_connections_refused_total',
+    'Client connections closed at once because limits.maxPendingConnections had not sent CONNECT yet',
+    () => pending()?.refusedTotal ?? 0,
+  );
   return {
     ...m,
     sessions: m.gauge('brokel_orchestrator_client_sessions', 'Client sessions connected now'),

@@ -8,6 +8,7 @@ import { ConnectGate } from './connect-gate.ts';
 import { Evictor } from './eviction.ts';
 import { DEFAULT_LIMITS, type OrchestratorLimits } from './limits.ts';
 import { orchestratorMetrics } from './metrics.ts';
+import { PendingConnections } from './pending-connections.ts';
 import { BrokerPool, type PoolBroker } from './pool/broker-pool.ts';
 import { JoinReplays } from './registry/join-replays.ts';
 import { SessionRegistry } from './registry/session-registry.ts';
@@ -37,11 +38,14 @@ export class Orchestrator {
   readonly metrics = orchestratorMetrics(
     () => this.pool.list(),
     () => this.gate,
+    () => this.pending,
   );
   readonly limits: OrchestratorLimits;
   private readonly router: Router;
   /** Admits client CONNECTs at limits.connectsPerSecond. */
   private readonly gate: ConnectGate;
+  /** Connections that have not sent CONNECT yet, at most limits.maxPendingConnections. */
+  private readonly pending: PendingConnections<Session>;
   /** Persistent sessions' subscriptions, kept on the brokers for brokers that join later. */
   readonly registry: SessionRegistry;
   private readonly joinReplays: JoinReplays;
@@ -80,6 +84,7 @@ export class Orchestrator {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.router = new Router(options.routing);
     this.gate = new ConnectGate(this.limits);
+    this.pending = new PendingConnections(this.limits.maxPendingConnections);
     this.pool = new BrokerPool(this.log.child({ component: 'pool' }), options.brokerCa);
     const bump = () => {
       this.routingGeneration += 1;
@@ -134,8 +139,8 @@ export class Orchestrator {
   /** Serves MQTT on a TCP address; resolves the bound port (0 picks one). */
   listen(host: string, port: number, tls?: { cert: Buffer; key: Buffer }): Promise<number> {
     const server = tls
-      ? createTlsServer({ cert: tls.cert, key: tls.key }, (socket) => this.handle(socket))
-      : createNetServer((socket) => this.handle(socket));
+      ? createTlsServer({ cert: tls.cert, key: tls.key }, (socket) => this.accept(socket))
+      : createNetServer((socket) => this.accept(socket));
     this.servers.push(server);
     return new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -145,6 +150,24 @@ export class Orchestrator {
         resolve((server.address() as { port: number }).port);
       });
     });
+  }
+
+  /**
+   * A listener's new socket: a session, unless limits.maxPendingConnections sockets are already
+   * waiting to send CONNECT; then it is closed at once (counted, logged at most every 10 s).
+   */
+  private accept(socket: Socket): void {
+    if (this.pending.hasRoom()) {
+      this.handle(socket);
+      return;
+    }
+    socket.destroy();
+    const refused = this.pending.refusalsToLog();
+    if (refused !== undefined)
+      this.log.warn(
+        { refused, pending: this.pending.size, maxPendingConnections: this.limits.maxPendingConnections },
+        'connections closed at once: too many have not sent CONNECT yet',
+      );
   }
 
   /** Runs one client session over any stream (a socket, a TLS socket, an in-memory pair). */
@@ -169,13 +192,17 @@ export class Orchestrator {
         (this.lacking.get(brokerId)?.size ?? 0) === 0 && !this.joinReplays.isPending(brokerId),
       routingGeneration: () => this.routingGeneration,
       registry: this.registry,
-      admit: (gone) => this.gate.admit(gone),
+      admit: (gone) => {
+        this.pending.settle(session); // its CONNECT came: the connect gate bounds it from here
+        return this.gate.admit(gone);
+      },
       brokerAlive: (brokerId, except) => {
         for (const s of this.sessions) if (s !== except && s.links.get(brokerId)?.upstream.isUp) return true;
         return false;
       },
     });
     this.sessions.add(session);
+    this.pending.add(session);
     this.metrics.connections.inc();
     session.on('connected', () => {
       this.evictor.connected(session);
@@ -188,6 +215,7 @@ export class Orchestrator {
     );
     session.on('closed', (reason: string) => {
       this.sessions.delete(session);
+      this.pending.settle(session);
       this.evictor.closed(session);
       for (const [brokerId, set] of this.lacking) this.unlack(brokerId, set, session);
       this.metrics.sessions.set(this.connectedCount());

@@ -86,6 +86,15 @@ export const brokerUserSchema = z.strictObject({
   password: z.string().min(1),
 });
 
+/** One user's RabbitMQ topic permission (regular expressions over the routing key: the topic with `/` as `.`). */
+export const topicPermissionSchema = z.strictObject({
+  user: z.string().min(1),
+  /** Topics it may publish to. */
+  write: z.string(),
+  /** Topics it may subscribe to. */
+  read: z.string(),
+});
+
 const dnsName = z
   .string()
   .regex(
@@ -223,6 +232,8 @@ export const configSchema = z
         connectsPerSecond: z.number().int().min(0).max(100_000).default(500),
         /** CONNECTs waiting for their turn per orchestrator; one more gets CONNACK 0x9F (v5) / 3 (3.1.1). */
         maxQueuedConnects: z.number().int().min(0).max(100_000).default(2500),
+        /** TCP connections per orchestrator that have not sent CONNECT yet (each closed after 10 s anyway); beyond it a new one is closed at once, so silent sockets cannot take every file descriptor; 0: no bound (docs/faults-and-security.md). */
+        maxPendingConnections: z.number().int().min(0).max(1_000_000).default(1000),
         /** A clean session's upstream session on an MQTT 5 broker outlives a lost link this long (its Session Expiry Interval), so what the broker queued meanwhile arrives once the link is back; 0: a lost link loses it (docs/acknowledgements-and-qos.md). */
         upstreamLinkGraceSeconds: z.number().int().min(0).max(3600).default(30),
       })
@@ -231,6 +242,21 @@ export const configSchema = z
       .strictObject({
         /** Users the broker templates create; anonymous access when empty. */
         users: z.array(brokerUserSchema).default([]),
+        /** Lines of a Mosquitto `acl_file` (`user alice`, `topic read a/#`), given to every mosquitto replica; absent: no ACL. Every user may also use the reserved `$brokel/#`; the first user (the deployment's own, which moves retained messages) needs `topic readwrite #` (docs/faults-and-security.md). */
+        acl: z.array(z.string().regex(/^[^\n\r]*$/, 'is not one line')).optional(),
+        /** RabbitMQ topic permissions, given to every rabbitmq replica; absent: every user may use every topic. */
+        topicPermissions: z.array(topicPermissionSchema).optional(),
+      })
+      .superRefine((brokers, ctx) => {
+        const names = new Set(brokers.users.map((u) => u.username));
+        for (const [i, p] of (brokers.topicPermissions ?? []).entries()) {
+          if (!names.has(p.user))
+            ctx.addIssue({
+              code: 'custom',
+              path: ['topicPermissions', i, 'user'],
+              message: `${JSON.stringify(p.user)} is not one of brokers.users`,
+            });
+        }
       })
       .prefault({}),
     provider: z
@@ -341,6 +367,19 @@ export const configSchema = z
       .prefault({}),
   })
   .superRefine((config, ctx) => {
+    // A per-template setting for a template the pool never uses is a mistake, not a no-op.
+    const templates = [config.levels.brokers.template].flat();
+    for (const [field, template] of [
+      ['acl', 'mosquitto'],
+      ['topicPermissions', 'rabbitmq'],
+    ] as const) {
+      if (config.brokers[field] !== undefined && !templates.includes(template))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['brokers', field],
+          message: `is for the ${template} template, and levels.brokers.template (${templates.join(', ')}) has none`,
+        });
+    }
     const floor = config.levels.brokers.min + config.levels.orchestrators.min;
     if (config.sla.maxReplicas < floor) {
       ctx.addIssue({

@@ -22,6 +22,7 @@ const ROOTS: Record<string, string[]> = {
   dnsSchema: ['dns'],
   geoLocationSchema: ['dns.site', 'dns.locations[]'],
   brokerUserSchema: ['brokers.users[]'],
+  topicPermissionSchema: ['brokers.topicPermissions[]'],
   hpaSchema: ['hpa'],
 };
 

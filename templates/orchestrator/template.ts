@@ -15,6 +15,8 @@ export const orchestratorParamsSchema = z.strictObject({
   /** The config's limits.connectsPerSecond and limits.maxQueuedConnects (docs/faults-and-security.md). */
   connectsPerSecond: z.number().int().min(0).optional(),
   maxQueuedConnects: z.number().int().min(0).optional(),
+  /** The config's limits.maxPendingConnections. */
+  maxPendingConnections: z.number().int().min(0).optional(),
   /** The config's limits.upstreamLinkGraceSeconds. */
   upstreamLinkGraceSeconds: z.number().int().min(0).max(3600).default(30),
   /** Bearer token of its admin API (the manager's own). */
@@ -56,6 +58,8 @@ export const orchestratorTemplate: ReplicaTemplate = {
       args.push('--connects-per-second', String(params.connectsPerSecond));
     if (params.maxQueuedConnects !== undefined)
       args.push('--max-queued-connects', String(params.maxQueuedConnects));
+    if (params.maxPendingConnections !== undefined)
+      args.push('--max-pending-connections', String(params.maxPendingConnections));
     args.push('--upstream-link-grace-seconds', String(params.upstreamLinkGraceSeconds));
     return {
       command: process.execPath,

@@ -18,7 +18,11 @@ const run = promisify(execFile);
 interface Status {
   configError: string | null;
   thresholds: { brokers: { upper: number } };
-  levels: Array<{ level: string; replicas: Array<{ id: string; url: string; state: string }> }>;
+  levels: Array<{
+    level: string;
+    replicas: Array<{ id: string; url: string; state: string }>;
+    manualTarget?: number;
+  }>;
 }
 
 function configYaml(
@@ -92,6 +96,10 @@ describe('brokel up (the real command, as a process)', () => {
     );
     assert.equal((await status(apiPort)).configError, null);
     assert.equal(first.child.exitCode, null, 'SIGHUP did not end brokel up');
+    // `brokel scale` sets a manual target (the token found in the state dir); it must outlive the manager.
+    await run(process.execPath, ['bin/brokel.js', 'scale', 'brokers', '1', '-c', file]);
+    const target = (s: Status) => s.levels.find((l) => l.level === 'broker')?.manualTarget;
+    assert.equal(target(await status(apiPort)), 1);
     // SIGKILL: the replicas outlive the manager.
     const orchestratorUrl = before.levels.find((l) => l.level === 'orchestrator')?.replicas[0]?.url ?? '';
     first.child.kill('SIGKILL');
@@ -105,6 +113,7 @@ describe('brokel up (the real command, as a process)', () => {
     const second = await up(t, file);
     const after = await status(apiPort);
     assert.deepEqual(ids(after), ids(before));
+    assert.equal(target(after), 1, 'the manual target survives the restart (kept in the state dir)');
     // The in-process geo-dns answers with the adopted orchestrator.
     const answer = await dig(dnsPort, 'mqtt.brokel.test', 'A');
     assert.deepEqual(

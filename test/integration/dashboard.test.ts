@@ -4,11 +4,9 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { chromium } from 'playwright-core';
-import { silentLogger } from '../../common/logger.ts';
-import { startManagerApi } from '../../manager/api-server.ts';
-import { managerMetrics } from '../../manager/metrics.ts';
 import { dig, startTestDns } from '../helpers/dns.ts';
 import { startManager } from '../helpers/manager.ts';
+import { startTestManagerApi } from '../helpers/manager-api.ts';
 import { defer } from '../helpers/remote-provider.ts';
 import { connectClient } from '../helpers/resources.ts';
 
@@ -47,12 +45,7 @@ describe('dashboard: the manager API serves a live page, checked in Chromium', (
       },
       directory,
     );
-    const api = await startManagerApi({
-      manager,
-      metrics: managerMetrics(),
-      host: '127.0.0.1',
-      port: 0,
-      log: silentLogger(),
+    const { base } = await startTestManagerApi(t, manager, {
       extra: () => ({ deployment: config.deployment }),
       adminToken: TOKEN,
       dashboard: {
@@ -63,8 +56,6 @@ describe('dashboard: the manager API serves a live page, checked in Chromium', (
         dnsAnswers: () => geo.server.metrics.tally.rows(),
       },
     });
-    defer(t, () => api.close());
-    const base = `http://127.0.0.1:${api.port}`;
 
     // A light publisher, so the msg/s columns have something to show.
     const orchestrator = (await provider.list()).find((r) => r.level === 'orchestrator');

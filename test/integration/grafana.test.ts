@@ -2,12 +2,10 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
-import { silentLogger } from '../../common/logger.ts';
 import { metricNameProblem } from '../../common/metrics.ts';
-import { startManagerApi } from '../../manager/api-server.ts';
 import { startTestDns } from '../helpers/dns.ts';
 import { startManager } from '../helpers/manager.ts';
-import { defer } from '../helpers/remote-provider.ts';
+import { startTestManagerApi } from '../helpers/manager-api.ts';
 import { waitFor } from '../helpers/resources.ts';
 
 const TOKEN = 'manager-test-token-0123456789';
@@ -40,19 +38,13 @@ describe('Grafana dashboard and metric names against live /metrics', () => {
       },
       geo.directory,
     );
-    const api = await startManagerApi({
-      manager,
+    const { base } = await startTestManagerApi(t, manager, {
       metrics,
-      host: '127.0.0.1',
-      port: 0,
-      log: silentLogger(),
       extra: () => ({ deployment: config.deployment }),
       registries: [geo.server.metrics.registry],
     });
-    defer(t, () => api.close());
     await waitFor(async () => (await manager.status()).observation >= 2, 15_000, 'two observations');
 
-    const base = `http://127.0.0.1:${api.port}`;
     const managerText = await (await fetch(`${base}/metrics`)).text();
     const orchestrator = (await provider.list()).find((r) => r.level === 'orchestrator');
     assert.ok(orchestrator?.ports.admin, 'an orchestrator with an admin port');

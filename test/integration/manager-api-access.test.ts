@@ -2,10 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { chromium } from 'playwright-core';
-import { silentLogger } from '../../common/logger.ts';
-import { startManagerApi } from '../../manager/api-server.ts';
-import { managerMetrics } from '../../manager/metrics.ts';
 import { startManager } from '../helpers/manager.ts';
+import { startTestManagerApi } from '../helpers/manager-api.ts';
 import { defer } from '../helpers/remote-provider.ts';
 
 const TOKEN = 'manager-test-token-0123456789';
@@ -21,12 +19,7 @@ describe('manager API access: the admin token guards writes, and reads when api.
       levels: { brokers: { min: 1, max: 1 }, orchestrators: { min: 1, max: 1 } },
       manager: { adminToken: TOKEN },
     });
-    const api = await startManagerApi({
-      manager,
-      metrics: managerMetrics(),
-      host: '127.0.0.1',
-      port: 0,
-      log: silentLogger(),
+    const { base } = await startTestManagerApi(t, manager, {
       extra: () => ({ deployment: config.deployment }),
       adminToken: TOKEN,
       readAccess: 'token',
@@ -36,8 +29,6 @@ describe('manager API access: the admin token guards writes, and reads when api.
         orchestratorStatus: (r) => topology.client(r).status(),
       },
     });
-    defer(t, () => api.close());
-    const base = `http://127.0.0.1:${api.port}`;
     const bearer = { authorization: `Bearer ${TOKEN}` };
 
     for (const path of ['/api/status', '/metrics', '/api/dashboard', '/api/prometheus/targets', '/']) {
@@ -98,17 +89,11 @@ describe('manager API access: the admin token guards writes, and reads when api.
       manager: { adminToken: TOKEN },
     });
     const start = async (adminToken: string | undefined) => {
-      const api = await startManagerApi({
-        manager,
-        metrics: managerMetrics(),
-        host: '127.0.0.1',
-        port: 0,
-        log: silentLogger(),
+      const { base } = await startTestManagerApi(t, manager, {
         extra: () => ({ deployment: config.deployment }),
         ...(adminToken ? { adminToken } : {}),
       });
-      defer(t, () => api.close());
-      return `http://127.0.0.1:${api.port}`;
+      return base;
     };
     const base = await start(TOKEN);
     const open = await fetch(`${base}/api/status`);

@@ -2,13 +2,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
-import { silentLogger } from '../../common/logger.ts';
-import { startManagerApi } from '../../manager/api-server.ts';
-import { managerMetrics } from '../../manager/metrics.ts';
 import { followRedirects } from '../../workload/taxi-rome/follow-redirects.ts';
 import { resolveA } from '../../workload/taxi-rome/target.ts';
 import { startTestDns } from '../helpers/dns.ts';
 import { startManager } from '../helpers/manager.ts';
+import { startTestManagerApi } from '../helpers/manager-api.ts';
 import { waitFor } from '../helpers/resources.ts';
 
 const NAME = 'mqtt.brokel.test';
@@ -32,16 +30,7 @@ describe('rebalancing through the manager (orchestrator processes, geo-dns, mana
       },
       geo.directory,
     );
-    const api = await startManagerApi({
-      manager,
-      metrics: managerMetrics(),
-      host: '127.0.0.1',
-      port: 0,
-      log: silentLogger(),
-      extra: () => ({}),
-      adminToken: TOKEN,
-    });
-    t.after(() => api.close());
+    const { base } = await startTestManagerApi(t, manager, { adminToken: TOKEN });
     const [o1, o2] = (await provider.list()).filter((r) => r.level === 'orchestrator');
     if (!o1 || !o2) throw new Error('two orchestrators');
     const dnsServer = `127.0.0.1:${geo.server.port}`;
@@ -67,7 +56,7 @@ describe('rebalancing through the manager (orchestrator processes, geo-dns, mana
     };
     assert.deepEqual(await sessions(), { [o1.id]: 12, [o2.id]: 0 });
 
-    const response = await fetch(`http://127.0.0.1:${api.port}/api/rebalance`, {
+    const response = await fetch(`${base}/api/rebalance`, {
       method: 'POST',
       headers: { authorization: `Bearer ${TOKEN}` },
     });

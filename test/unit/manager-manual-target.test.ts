@@ -1,6 +1,17 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { silentLogger } from '../../common/logger.ts';
 import { type DecisionInput, decide, type LevelPolicy, type LevelView } from '../../manager/decide.ts';
+import {
+  fileTargetStore,
+  forgetManualTargets,
+  ManualTargetKeeper,
+  type ManualTargets,
+  parseManualTargets,
+} from '../../manager/manual-targets.ts';
 
 const POLICY: LevelPolicy = { lower: 0.3, upper: 0.7, min: 1, max: 4, cooldownObservations: 5 };
 
@@ -57,4 +68,37 @@ describe('decide() with a manual target (brokel scale)', () => {
     ];
     assert.equal(decide(input({ ...booting, replicas }))[0]?.action, 'none');
   });
+});
+
+it('manual targets: kept in the state dir and read back; a damaged or odd file gives what is valid in it', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'brokel-targets-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const store = fileTargetStore(dir);
+  assert.deepEqual(await store.load(), {}, 'none kept yet');
+  await store.save({ broker: 3 });
+  await store.save({ broker: 2, orchestrator: 1 });
+  assert.deepEqual(await store.load(), { broker: 2, orchestrator: 1 }, 'the last write wins');
+  assert.deepEqual(await readdir(dir), ['manual-targets.json'], 'no temporary file left');
+  await forgetManualTargets(dir);
+  assert.deepEqual(await store.load(), {});
+  assert.deepEqual(parseManualTargets('{"broker": 2.5, "orchestrator": -1, "other": 3}'), {});
+  assert.deepEqual(parseManualTargets('{"broker": 4'), {});
+  assert.deepEqual(parseManualTargets('null'), {});
+});
+
+it('manual targets after a restart: a kept one within [min, max] is followed, one outside it is dropped and the drop kept', async () => {
+  let kept: ManualTargets = { broker: 3, orchestrator: 9 };
+  const store = {
+    load: async () => kept,
+    save: async (t: ManualTargets) => {
+      kept = t;
+    },
+  };
+  const keeper = new ManualTargetKeeper(store, silentLogger());
+  await keeper.restore(() => ({ min: 1, max: 4 }));
+  assert.equal(keeper.get('broker'), 3);
+  assert.equal(keeper.get('orchestrator'), undefined, '9 is outside [1, 4]');
+  assert.deepEqual(kept, { broker: 3 });
+  await keeper.set('broker', undefined);
+  assert.deepEqual(kept, {}, 'auto is kept too');
 });

@@ -245,7 +245,7 @@ describe('brokel orchestrator: flags', () => {
         ...['--admin', '127.0.0.1:9781', '--admin-token', 't0k', '--routing', 'topic-affinity'],
         ...['--tls-cert', 'c.pem', '--tls-key', 'k.pem', '--log-level', 'debug', '-c', 'brokel.yaml'],
         ...['--qos2-on-broker-loss', 'drop', '--connects-per-second', '200', '--max-queued-connects', '900'],
-        ...['--upstream-link-grace-seconds', '5'],
+        ...['--upstream-link-grace-seconds', '5', '--max-pending-connections', '300'],
         ...['--broker-ca', 'ca.pem'],
       ],
       {},
@@ -261,6 +261,7 @@ describe('brokel orchestrator: flags', () => {
       qos2OnBrokerLoss: 'drop',
       connectsPerSecond: 200,
       maxQueuedConnects: 900,
+      maxPendingConnections: 300,
       upstreamLinkGraceSeconds: 5,
       admin: { host: '127.0.0.1', port: 9781 },
       adminToken: 't0k',
@@ -374,6 +375,7 @@ describe('brokel orchestrator without --config', () => {
     assert.equal(DEFAULT_LIMITS.qos2OnBrokerLoss, defaults.limits.qos2OnBrokerLoss);
     assert.equal(DEFAULT_LIMITS.connectsPerSecond, defaults.limits.connectsPerSecond);
     assert.equal(DEFAULT_LIMITS.maxQueuedConnects, defaults.limits.maxQueuedConnects);
+    assert.equal(DEFAULT_LIMITS.maxPendingConnections, defaults.limits.maxPendingConnections);
     assert.equal(DEFAULT_LIMITS.upstreamLinkGraceSeconds, defaults.limits.upstreamLinkGraceSeconds);
   });
 });
