@@ -1,6 +1,7 @@
 import type { BrokelConfig } from '../common/config/schema.ts';
 import { errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
+import type { BrokerTlsFiles } from './broker-tls.ts';
 import { DecisionLog } from './decision-log.ts';
 import { type DnsRegistry, NoDnsRegistry } from './dns-registry.ts';
 import { Manager } from './manager.ts';
@@ -20,6 +21,8 @@ export function assembleControlPlane(options: {
   adminToken: string;
   log: Logger;
   dns?: DnsRegistry;
+  /** brokers.tls: the deployment's broker CA (manager/broker-tls.ts). */
+  brokerTls?: BrokerTlsFiles;
 }) {
   const initial = options.config();
   const metrics = managerMetrics();
@@ -42,6 +45,7 @@ export function assembleControlPlane(options: {
     },
     upstreamLinkGraceSeconds: initial.limits.upstreamLinkGraceSeconds,
     users: initial.brokers.users,
+    ...(options.brokerTls ? { brokerTls: options.brokerTls } : {}),
     rebalance: () => options.config().rebalance,
     ...(initial.dns.site ? { site: initial.dns.site } : {}),
   });

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type BrokerState, type DesiredBroker, parseBrokerUrl } from '../common/admin/contract.ts';
 import { errorMessage, TimeoutError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
+import type { BrokerTlsFiles } from './broker-tls.ts';
 import type { DnsRegistry, OrchestratorRecord } from './dns-registry.ts';
 import { OrchestratorClient } from './orchestrator-client.ts';
 import type { CloudProvider, Replica } from './providers/cloud-provider.ts';
@@ -24,6 +25,8 @@ export interface TopologyOptions {
   /** limits.upstreamLinkGraceSeconds, given to every orchestrator created. */
   upstreamLinkGraceSeconds?: number;
   users: ReadonlyArray<{ username: string; password: string }>;
+  /** brokers.tls: the deployment's CA (manager/broker-tls.ts); brokers get a TLS listener, orchestrators the CA. */
+  brokerTls?: BrokerTlsFiles;
   /** Where this deployment's orchestrators are (config dns.site), for geo-dns's distance. */
   site?: OrchestratorRecord['location'];
   /** The config's `rebalance` section, read at each use (hot reload). */
@@ -138,11 +141,12 @@ export class Topology {
 
   /** Algorithm 1: create, wait until ready, joining everywhere, wait until synced everywhere, active. */
   async addBroker(template: string, cpuQuota: number | undefined): Promise<Replica> {
-    const created = await this.o.provider.create(
-      'broker',
-      template,
-      cpuQuota === undefined ? {} : { cpuQuota },
-    );
+    const tls = this.o.brokerTls;
+    const created = await this.o.provider.create('broker', template, {
+      ...(cpuQuota === undefined ? {} : { cpuQuota }),
+      // brokers.tls: the template issues the replica a certificate signed by the CA (issue 17).
+      ...(tls ? { params: { tls: { caCertFile: tls.caCertFile, caKeyFile: tls.caKeyFile } } } : {}),
+    });
     const ready = await this.o.provider.waitReady(created.id, this.o.actionTimeoutMs);
     await this.join(ready);
     return ready;
@@ -251,7 +255,15 @@ export class Topology {
     });
     try {
       const result = await Promise.race([
-        moveRetained({ sources, owners, auth, timeoutMs, maxQos, clearSource }),
+        moveRetained({
+          sources,
+          owners,
+          auth,
+          timeoutMs,
+          maxQos,
+          clearSource,
+          ...(this.o.brokerTls ? { ca: this.o.brokerTls.ca } : {}),
+        }),
         deadline,
       ]);
       return result.moved;
@@ -295,6 +307,7 @@ export class Topology {
         brokers,
         adminToken: this.o.adminToken,
         routing: this.o.routing,
+        ...(this.o.brokerTls ? { brokerCaFile: this.o.brokerTls.caCertFile } : {}),
         ...(this.o.qos2OnBrokerLoss ? { qos2OnBrokerLoss: this.o.qos2OnBrokerLoss } : {}),
         ...(this.o.connects ?? {}),
         ...(this.o.upstreamLinkGraceSeconds === undefined

@@ -17,6 +17,8 @@ export const orchestratorParamsSchema = z.strictObject({
   maxQueuedConnects: z.number().int().min(0).optional(),
   /** The config's limits.upstreamLinkGraceSeconds. */
   upstreamLinkGraceSeconds: z.number().int().min(0).max(3600).default(30),
+  /** PEM file of the CA that signed the `mqtts://` brokers' certificates (brokers.tls): `--broker-ca`. */
+  brokerCaFile: z.string().min(1).optional(),
   /** Bearer token of its admin API (the manager's own). */
   adminToken: z.string().min(16),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn'),
@@ -57,6 +59,7 @@ export const orchestratorTemplate: ReplicaTemplate = {
     if (params.maxQueuedConnects !== undefined)
       args.push('--max-queued-connects', String(params.maxQueuedConnects));
     args.push('--upstream-link-grace-seconds', String(params.upstreamLinkGraceSeconds));
+    if (params.brokerCaFile !== undefined) args.push('--broker-ca', params.brokerCaFile);
     return {
       command: process.execPath,
       args,
