@@ -146,5 +146,16 @@ describe('chaos verdict (pure)', () => {
     assert.deepEqual(failuresOf(ok), []);
     assert.deepEqual(failuresOf({ ...ok, delivery: { ...ok.delivery, lost: 2 } }), ['2 messages lost']);
     assert.equal(failuresOf({ ...ok, orphaned: ['b9'], duplicateActions: ['broker b3'] }).length, 2);
+    // A manager that did not come back (seed 2 crashed on it, with no report): a failure, not a crash.
+    const late = '498.5 s kill-manager for 5.0 s (began 498.5 s): failed: Error: brokel up: not up in time';
+    assert.deepEqual(
+      failuresOf({ ...ok, timeline: ['3.0 s kill-manager for 5.0 s (began 3 s): SIGKILL manager'] }),
+      [],
+    );
+    assert.equal(failuresOf({ ...ok, timeline: [late] }).length, 1);
+    assert.match(
+      failuresOf({ ...ok, timeline: ['601 s manager restart failed: Error: x'] })[0] ?? '',
+      /manager restarts failed/,
+    );
   });
 });

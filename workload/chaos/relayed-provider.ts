@@ -23,7 +23,14 @@ export class RelayedProvider implements CloudProvider {
   readonly creates: CreateRecord[] = [];
   private readonly relays = new Map<string, Promise<FaultRelay>>();
 
-  constructor(private readonly inner: CloudProvider) {
+  /**
+   * `beforeDestroy`: called with a replica's id before it is destroyed (the run keeps its log: a
+   * destroyed replica's folder, log included, is removed, and a loss is found in the orchestrators' logs).
+   */
+  constructor(
+    private readonly inner: CloudProvider,
+    private readonly beforeDestroy: (id: string) => Promise<void> = async () => undefined,
+  ) {
     this.kind = inner.kind;
   }
 
@@ -89,6 +96,7 @@ export class RelayedProvider implements CloudProvider {
   }
 
   async destroy(id: string): Promise<void> {
+    await this.beforeDestroy(id).catch(() => undefined);
     await this.inner.destroy(id);
     const record = this.creates.find((c) => c.id === id);
     if (record) record.goneAt ??= Date.now();
@@ -102,6 +110,8 @@ export class RelayedProvider implements CloudProvider {
   }
 
   async stop(): Promise<void> {
+    for (const r of await this.inner.list().catch(() => []))
+      await this.beforeDestroy(r.id).catch(() => undefined);
     await this.inner.stop();
     await this.closeRelays();
   }
