@@ -231,7 +231,7 @@ export const configSchema = z
       .strictObject({
         /** Users the broker templates create; anonymous access when empty. */
         users: z.array(brokerUserSchema).default([]),
-        /** Orchestrators reach brokers over TLS: the manager makes a CA (kept in the state dir), every broker replica a TLS listener with a certificate it signs, orchestrators `mqtts://` URLs verified against it (docs/security.md). Mosquitto brokers on the local provider; restart-only. */
+        /** Orchestrators reach brokers over TLS: the manager makes a CA (kept in the state dir), every broker replica a TLS listener with a certificate it signs, orchestrators `mqtts://` URLs verified against it (docs/faults-and-security.md). Mosquitto brokers on the local provider; restart-only. */
         tls: z.boolean().default(false),
       })
       .prefault({}),
