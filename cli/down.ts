@@ -2,6 +2,7 @@ import type { BrokelConfig } from '../common/config/schema.ts';
 import { errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { forgetDeploymentAdminToken } from '../manager/admin-token.ts';
+import { forgetDeploymentBrokerTls } from '../manager/broker-tls.ts';
 import { forgetManualTargets } from '../manager/manual-targets.ts';
 import { createProvider } from '../manager/providers/create-provider.ts';
 
@@ -21,7 +22,7 @@ async function managerRunning(config: BrokelConfig): Promise<boolean> {
 /**
  * `brokel down [-c FILE]`: the one command that removes a deployment's replicas (stopping a manager
  * never does, except the local demo's Ctrl-C): opens the configured provider (local, kubernetes or
- * opennebula), destroys every replica it lists for `deployment`, and forgets the admin token.
+ * opennebula), destroys every replica it lists for `deployment`, and forgets the admin token (and the brokers' CA).
  * Refuses while a manager still answers on api.listen: it would create the minimum again.
  */
 export async function runDown(config: BrokelConfig, log: Logger): Promise<number> {
@@ -36,6 +37,7 @@ export async function runDown(config: BrokelConfig, log: Logger): Promise<number
   // The token first: stop() then removes the deployment's folder once it is empty.
   await forgetDeploymentAdminToken(provider.stateDir);
   await forgetManualTargets(provider.stateDir);
+  await forgetDeploymentBrokerTls(provider.stateDir); // brokers.tls: the CA goes with its replicas
   try {
     await provider.stop();
   } catch (err) {

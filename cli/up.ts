@@ -9,6 +9,7 @@ import { onShutdown } from '../common/shutdown.ts';
 import { startGeoDns } from '../geo-dns/service.ts';
 import { deploymentAdminToken, forgetDeploymentAdminToken } from '../manager/admin-token.ts';
 import { startManagerApi } from '../manager/api-server.ts';
+import { deploymentBrokerTls, forgetDeploymentBrokerTls } from '../manager/broker-tls.ts';
 import { assembleControlPlane } from '../manager/control-plane.ts';
 import { HttpDnsRegistry, NoDnsRegistry } from '../manager/dns-registry.ts';
 import { forgetManualTargets } from '../manager/manual-targets.ts';
@@ -54,7 +55,11 @@ export async function runUp(
       ? new HttpDnsRegistry(registry.url.replace(/\/$/, ''), registry.token)
       : new NoDnsRegistry();
   const adminToken = await deploymentAdminToken(config.manager.adminToken, provider.stateDir);
+  const brokerTls = config.brokers.tls
+    ? await deploymentBrokerTls(provider.stateDir, config.deployment)
+    : undefined;
   const { manager, metrics, decisionLog, topology } = assembleControlPlane({
+    ...(brokerTls ? { brokerTls } : {}),
     provider,
     config: () => config,
     decisionLogFile:
@@ -106,6 +111,7 @@ export async function runUp(
     if (teardown) {
       await forgetDeploymentAdminToken(provider.stateDir);
       await forgetManualTargets(provider.stateDir);
+      await forgetDeploymentBrokerTls(provider.stateDir);
       await provider.stop();
     } else {
       await provider.close();

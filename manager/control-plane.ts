@@ -1,6 +1,7 @@
 import type { BrokelConfig } from '../common/config/schema.ts';
 import { errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
+import type { BrokerTlsFiles } from './broker-tls.ts';
 import { DecisionLog } from './decision-log.ts';
 import { type DnsRegistry, NoDnsRegistry } from './dns-registry.ts';
 import { Manager } from './manager.ts';
@@ -23,6 +24,8 @@ export function assembleControlPlane(options: {
   dns?: DnsRegistry;
   /** The deployment's state dir: the manual targets (`brokel scale`) are kept there across restarts. */
   stateDir?: string;
+  /** brokers.tls: the deployment's broker CA (manager/broker-tls.ts). */
+  brokerTls?: BrokerTlsFiles;
 }) {
   const initial = options.config();
   const metrics = managerMetrics();
@@ -46,6 +49,7 @@ export function assembleControlPlane(options: {
     },
     upstreamLinkGraceSeconds: initial.limits.upstreamLinkGraceSeconds,
     users: initial.brokers.users,
+    ...(options.brokerTls ? { brokerTls: options.brokerTls } : {}),
     rebalance: () => options.config().rebalance,
     ...(initial.dns.site ? { site: initial.dns.site } : {}),
   });

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import { parseBrokerUrl } from '../common/admin/contract.ts';
 import { TimeoutError } from '../common/errors.ts';
 import { withMoveMarker } from '../common/move-marker.ts';
 import { retainedOwner } from '../common/retained-owner.ts';
@@ -31,6 +32,8 @@ export interface MoveOptions {
    * as it is: its subscribers would otherwise get an empty message per moved topic.
    */
   clearSource?: boolean;
+  /** brokers.tls: the CA the `mqtts://` brokers' certificates are verified against (no unverified TLS). */
+  ca?: Buffer;
   /** Read passes per source before giving up on one that keeps showing topics to move. */
   maxPasses?: number;
 }
@@ -40,7 +43,7 @@ const WINDOW = 10;
 /** Properties a broker sets per delivery, not part of the message. */
 const DROP = new Set(['subscriptionIdentifier', 'topicAlias']);
 
-const idOf = (url: string) => url.slice('mqtt://'.length);
+const idOf = (url: string) => parseBrokerUrl(url).id;
 
 /** One connection attempt: resolves at CONNACK, rejects on an error or a close before it. */
 function connectOnce(url: string, options: IClientOptions): Promise<MqttClient> {
@@ -64,9 +67,15 @@ function connectOnce(url: string, options: IClientOptions): Promise<MqttClient> 
 }
 
 /** Connects as MQTT 5, or 3.1.1 when the broker refuses 5 (RabbitMQ 3.10 closes the connection). */
-async function open(url: string, auth: MoveOptions['auth'], timeoutMs: number): Promise<MqttClient> {
+async function open(
+  url: string,
+  auth: MoveOptions['auth'],
+  timeoutMs: number,
+  ca?: Buffer,
+): Promise<MqttClient> {
   const base: IClientOptions = {
     ...auth,
+    ...(ca ? { ca, rejectUnauthorized: true } : {}),
     clientId: `brokel-move-${randomBytes(6).toString('hex')}`,
     clean: true,
     reconnectPeriod: 0,
@@ -89,8 +98,9 @@ export async function readRetained(
   url: string,
   auth: MoveOptions['auth'],
   timeoutMs: number,
+  ca?: Buffer,
 ): Promise<RetainedMessage[]> {
-  const client = await open(url, auth, timeoutMs);
+  const client = await open(url, auth, timeoutMs, ca);
   const marker = `$brokel/move/${randomBytes(8).toString('hex')}`;
   const found = new Map<string, RetainedMessage>();
   try {
@@ -151,7 +161,7 @@ export async function moveRetained(o: MoveOptions): Promise<{ moved: number; pas
   const target = async (id: string): Promise<MqttClient> => {
     let client = targets.get(id);
     if (!client) {
-      client = await open(`mqtt://${id}`, o.auth, o.timeoutMs);
+      client = await open(`${o.ca ? 'mqtts' : 'mqtt'}://${id}`, o.auth, o.timeoutMs, o.ca);
       targets.set(id, client);
     }
     return client;
@@ -164,7 +174,7 @@ export async function moveRetained(o: MoveOptions): Promise<{ moved: number; pas
       const copied = new Set<string>(); // not cleared: the next pass looks for topics not seen yet
       for (let pass = 1; ; pass++) {
         passes += 1;
-        const misplaced = (await readRetained(source, o.auth, o.timeoutMs)).filter(
+        const misplaced = (await readRetained(source, o.auth, o.timeoutMs, o.ca)).filter(
           (m) => retainedOwner(m.topic, o.owners) !== idOf(source) && !copied.has(m.topic),
         );
         if (misplaced.length === 0) break;

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type BrokerState, type DesiredBroker, parseBrokerUrl } from '../common/admin/contract.ts';
 import { errorMessage, TimeoutError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
+import type { BrokerTlsFiles } from './broker-tls.ts';
 import type { DnsRegistry, OrchestratorRecord } from './dns-registry.ts';
 import { OrchestratorClient } from './orchestrator-client.ts';
 import type { CloudProvider, Replica } from './providers/cloud-provider.ts';
@@ -24,6 +25,8 @@ export interface TopologyOptions {
   /** limits.upstreamLinkGraceSeconds, given to every orchestrator created. */
   upstreamLinkGraceSeconds?: number;
   users: ReadonlyArray<{ username: string; password: string }>;
+  /** brokers.tls: the deployment's CA (manager/broker-tls.ts); brokers get a TLS listener, orchestrators the CA. */
+  brokerTls?: BrokerTlsFiles;
   /** Where this deployment's orchestrators are (config dns.site), for geo-dns's distance. */
   site?: OrchestratorRecord['location'];
   /** The config's `rebalance` section, read at each use (hot reload). */
@@ -142,9 +145,12 @@ export class Topology {
     cpuQuota: number | undefined,
     params: Record<string, unknown> = {},
   ): Promise<Replica> {
+    const tls = this.o.brokerTls;
+    // brokers.tls: the template issues the replica a certificate signed by the CA (issue 17).
+    const all = tls ? { ...params, tls: { caCertFile: tls.caCertFile, caKeyFile: tls.caKeyFile } } : params;
     const created = await this.o.provider.create('broker', template, {
       ...(cpuQuota === undefined ? {} : { cpuQuota }),
-      ...(Object.keys(params).length > 0 ? { params } : {}),
+      ...(Object.keys(all).length > 0 ? { params: all } : {}),
     });
     const ready = await this.o.provider.waitReady(created.id, this.o.actionTimeoutMs);
     await this.join(ready);
@@ -254,7 +260,15 @@ export class Topology {
     });
     try {
       const result = await Promise.race([
-        moveRetained({ sources, owners, auth, timeoutMs, maxQos, clearSource }),
+        moveRetained({
+          sources,
+          owners,
+          auth,
+          timeoutMs,
+          maxQos,
+          clearSource,
+          ...(this.o.brokerTls ? { ca: this.o.brokerTls.ca } : {}),
+        }),
         deadline,
       ]);
       return result.moved;
@@ -298,6 +312,7 @@ export class Topology {
         brokers,
         adminToken: this.o.adminToken,
         routing: this.o.routing,
+        ...(this.o.brokerTls ? { brokerCaFile: this.o.brokerTls.caCertFile } : {}),
         ...(this.o.qos2OnBrokerLoss ? { qos2OnBrokerLoss: this.o.qos2OnBrokerLoss } : {}),
         ...(this.o.connects ?? {}),
         ...(this.o.upstreamLinkGraceSeconds === undefined

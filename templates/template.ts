@@ -38,6 +38,11 @@ export interface ProcessSpec {
   env?: Record<string, string>;
   /** Extra ports it binds, by name, recorded in the replica's description. */
   ports?: Record<string, number>;
+  /**
+   * A broker's TLS listener: clients (the orchestrators) reach it as `mqtts://host:tlsPort`, which
+   * becomes its URL; the plain main port stays for the readiness probe only.
+   */
+  tlsPort?: number;
   /** Per-replica details of an HTTP readiness probe: the port (default: the main one) and headers. */
   probe?: { port?: number; headers?: Record<string, string> };
 }

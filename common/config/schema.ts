@@ -246,6 +246,8 @@ export const configSchema = z
         acl: z.array(z.string().regex(/^[^\n\r]*$/, 'is not one line')).optional(),
         /** RabbitMQ topic permissions, given to every rabbitmq replica; absent: every user may use every topic. */
         topicPermissions: z.array(topicPermissionSchema).optional(),
+        /** Orchestrators reach brokers over TLS: the manager makes a CA (kept in the state dir), every broker replica a TLS listener with a certificate it signs, orchestrators `mqtts://` URLs verified against it (docs/faults-and-security.md). Mosquitto brokers on the local provider; restart-only. */
+        tls: z.boolean().default(false),
       })
       .superRefine((brokers, ctx) => {
         const names = new Set(brokers.users.map((u) => u.username));
@@ -387,6 +389,22 @@ export const configSchema = z
         path: ['sla', 'maxReplicas'],
         message: `${config.sla.maxReplicas} is below the levels' minimums together (${floor})`,
       });
+    }
+    if (config.brokers.tls) {
+      const templates = [config.levels.brokers.template].flat();
+      const other = templates.find((t) => t !== 'mosquitto');
+      if (other !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['brokers', 'tls'],
+          message: `needs mosquitto brokers: the ${other} template has no TLS listener`,
+        });
+      if (config.provider.kind !== 'local')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['brokers', 'tls'],
+          message: `needs provider.kind local (the replicas read the manager's CA files), not ${config.provider.kind}`,
+        });
     }
     const apiHost = /^\[?(.*?)\]?:\d+$/.exec(config.api.listen)?.[1] ?? '';
     if (config.manager.adminToken === undefined && !isLoopbackHost(apiHost)) {

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
@@ -90,7 +91,12 @@ export async function issueServerCert(
     ca.certFile,
     '-CAkey',
     ca.keyFile,
-    '-CAcreateserial',
+    // A random serial (RFC 5280 §4.1.2.2: unique per CA) instead of -CAcreateserial: no ca.srl written
+    // beside the CA, so replicas issued at the same moment do not race on one serial file.
+    '-set_serial',
+    `0x${randomBytes(16)
+      .toString('hex')
+      .replace(/^[89a-f]/, '7')}`,
     '-out',
     certFile,
     '-days',

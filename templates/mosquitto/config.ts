@@ -27,16 +27,21 @@ export const mosquittoParamsSchema = z.strictObject({
    */
   acl: z.array(z.string().regex(/^[^\n\r]*$/, 'is not one line')).optional(),
   /**
-   * A second listener speaking MQTT over TLS (issue 17), beside the plain one the manager probes:
-   * its port and the replica's certificate and key (common/tls/certs.ts makes them, signed by the
-   * deployment's CA; orchestrators reach it as `mqtts://host:port` and verify it against that CA).
+   * A second listener speaking MQTT over TLS (issue 17), beside the plain one the manager probes.
+   * Either its port and the replica's certificate and key (common/tls/certs.ts makes them, signed by the
+   * deployment's CA), or the CA itself (`brokers.tls: true`: the manager's): the template then issues
+   * the replica a certificate for its own address at render time and listens on 8883 (`aliases`) or an
+   * ephemeral port (`ports`). Orchestrators reach it as `mqtts://host:port` and verify it against that CA.
    */
   tls: z
-    .strictObject({
-      port: z.number().int().min(1).max(65_535),
-      certFile: z.string().min(1),
-      keyFile: z.string().min(1),
-    })
+    .union([
+      z.strictObject({
+        port: z.number().int().min(1).max(65_535),
+        certFile: z.string().min(1),
+        keyFile: z.string().min(1),
+      }),
+      z.strictObject({ caCertFile: z.string().min(1), caKeyFile: z.string().min(1) }),
+    ])
     .optional(),
   /** Mosquitto's log types to print; `error warning notice information` by default. */
   logTypes: z
@@ -58,11 +63,20 @@ export interface MosquittoConfInput {
   /** The rendered `acl_file` (the `acl` param's lines); none when absent. */
   aclFile?: string | undefined;
   params: MosquittoParams;
+  /** The TLS listener when the template issued its certificate (`tls` with the CA); else `params.tls`. */
+  tls?: TlsListener | undefined;
+}
+
+export interface TlsListener {
+  port: number;
+  certFile: string;
+  keyFile: string;
 }
 
 /** The mosquitto.conf of one replica (pure). */
 export function renderMosquittoConf(input: MosquittoConfInput): string {
   const { params } = input;
+  const tls = input.tls ?? (params.tls && 'certFile' in params.tls ? params.tls : undefined);
   const lines = [
     '# Rendered by brokel templates/mosquitto for one replica. Do not edit: re-rendered on every boot.',
     'per_listener_settings false',
@@ -87,12 +101,12 @@ export function renderMosquittoConf(input: MosquittoConfInput): string {
     'log_timestamp_format %Y-%m-%dT%H:%M:%S',
     'connection_messages true',
     // Listener-specific options (certfile, keyfile) apply to the listener line above them.
-    ...(params.tls
+    ...(tls
       ? [
-          `listener ${params.tls.port} ${input.host}`,
+          `listener ${tls.port} ${input.host}`,
           'protocol mqtt',
-          `certfile ${params.tls.certFile}`,
-          `keyfile ${params.tls.keyFile}`,
+          `certfile ${tls.certFile}`,
+          `keyfile ${tls.keyFile}`,
         ]
       : []),
     '',

@@ -19,6 +19,8 @@ export const orchestratorParamsSchema = z.strictObject({
   maxPendingConnections: z.number().int().min(0).optional(),
   /** The config's limits.upstreamLinkGraceSeconds. */
   upstreamLinkGraceSeconds: z.number().int().min(0).max(3600).default(30),
+  /** PEM file of the CA that signed the `mqtts://` brokers' certificates (brokers.tls): `--broker-ca`. */
+  brokerCaFile: z.string().min(1).optional(),
   /** Bearer token of its admin API (the manager's own). */
   adminToken: z.string().min(16),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn'),
@@ -61,6 +63,7 @@ export const orchestratorTemplate: ReplicaTemplate = {
     if (params.maxPendingConnections !== undefined)
       args.push('--max-pending-connections', String(params.maxPendingConnections));
     args.push('--upstream-link-grace-seconds', String(params.upstreamLinkGraceSeconds));
+    if (params.brokerCaFile !== undefined) args.push('--broker-ca', params.brokerCaFile);
     return {
       command: process.execPath,
       args,

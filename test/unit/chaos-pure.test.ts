@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { CloudProvider, Replica } from '../../manager/providers/cloud-provider.ts';
 import { Ledger, longestGap } from '../../workload/chaos/ledger.ts';
-import { type CreateRecord, overlappingCreates } from '../../workload/chaos/relayed-provider.ts';
+import {
+  type CreateRecord,
+  overlappingCreates,
+  RelayedProvider,
+} from '../../workload/chaos/relayed-provider.ts';
 import { failuresOf } from '../../workload/chaos/report.ts';
 import { FAULT_KINDS, planFaults } from '../../workload/chaos/schedule.ts';
 
@@ -146,5 +151,72 @@ describe('chaos verdict (pure)', () => {
     assert.deepEqual(failuresOf(ok), []);
     assert.deepEqual(failuresOf({ ...ok, delivery: { ...ok.delivery, lost: 2 } }), ['2 messages lost']);
     assert.equal(failuresOf({ ...ok, orphaned: ['b9'], duplicateActions: ['broker b3'] }).length, 2);
+    // A manager that did not come back (seed 2 crashed on it, with no report): a failure, not a crash.
+    const late = '498.5 s kill-manager for 5.0 s (began 498.5 s): failed: Error: brokel up: not up in time';
+    assert.deepEqual(
+      failuresOf({ ...ok, timeline: ['3.0 s kill-manager for 5.0 s (began 3 s): SIGKILL manager'] }),
+      [],
+    );
+    assert.equal(failuresOf({ ...ok, timeline: [late] }).length, 1);
+    assert.match(
+      failuresOf({ ...ok, timeline: ['601 s manager restart failed: Error: x'] })[0] ?? '',
+      /manager restarts failed/,
+    );
+  });
+});
+
+describe("the relayed provider's create records", () => {
+  it('a replica id used again (o2 after o2 died) gets its own readiness: no false duplicate action', async () => {
+    const replicas = new Map<string, Replica>();
+    const replica = (id: string, state: Replica['state']): Replica => ({
+      id,
+      level: 'orchestrator',
+      template: 'orchestrator',
+      host: '127.42.0.2',
+      port: 1883,
+      url: 'mqtt://127.42.0.2:1883',
+      state,
+      cpuQuota: undefined,
+      createdAt: 0,
+      readyAt: state === 'ready' ? 1 : undefined,
+      ports: {},
+      failure: undefined,
+    });
+    const inner = {
+      kind: 'stub',
+      list: async () => [...replicas.values()],
+      create: async () => {
+        const r = replica(`o${replicas.size === 0 ? 2 : 3}`, 'booting');
+        if (!replicas.has('o2')) r.id = 'o2';
+        replicas.set(r.id, r);
+        return r;
+      },
+      waitReady: async (id: string) => {
+        const r = replica(id, 'ready');
+        replicas.set(id, r);
+        return r;
+      },
+      markDraining: async () => undefined,
+      destroy: async (id: string) => void replicas.delete(id),
+      cpu: async () => new Map(),
+      stop: async () => undefined,
+      close: async () => undefined,
+    } satisfies CloudProvider;
+    const p = new RelayedProvider(inner);
+    await p.create('orchestrator', 'orchestrator');
+    await p.waitReady('o2', 1000);
+    await p.destroy('o2');
+    await p.create('orchestrator', 'orchestrator'); // the provider names it o2 again
+    await p.waitReady('o2', 1000);
+    await p.create('orchestrator', 'orchestrator'); // o3, once the second o2 is ready
+    assert.deepEqual(
+      p.creates.map((c) => [c.id, c.readyAt !== undefined]),
+      [
+        ['o2', true],
+        ['o2', true],
+        ['o3', false],
+      ],
+    );
+    assert.deepEqual(overlappingCreates(p.creates), []);
   });
 });

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { readFile, rmdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -56,7 +56,12 @@ export class ChaosDeployment {
       config: localProviderSchema.parse({ stateDir: join(o.dir, 'state') }),
       pollIntervalMs: 100,
     });
-    const provider = new RelayedProvider(local);
+    // Every replica's log outlives it, in <dir>/replica-logs/ (the provider removes a destroyed one's folder).
+    const logs = join(o.dir, 'replica-logs');
+    await mkdir(logs, { recursive: true });
+    const provider = new RelayedProvider(local, (id) =>
+      copyFile(join(local.stateDir, 'replicas', id, 'replica.log'), join(logs, `${id}.log`)),
+    );
     const token = randomBytes(16).toString('hex');
     const cloud = await startCloudServer({
       provider,
@@ -89,8 +94,12 @@ export class ChaosDeployment {
     return new ChaosDeployment(o, local, provider, cloud, configFile, apiPort, `127.0.0.1:${dnsPort}`);
   }
 
-  /** Starts `brokel up` and resolves once it printed where clients connect. */
-  async startManager(timeoutMs = 90_000): Promise<void> {
+  /**
+   * Starts `brokel up` and resolves once it printed where clients connect. The budget is above the
+   * manager's own action timeout (180 s): a restart while a broker is SIGSTOPped waits on that broker's
+   * action before it prints (seed 2 at load 16 took over 90 s).
+   */
+  async startManager(timeoutMs = 240_000): Promise<void> {
     this.managerStarts += 1;
     const log = createWriteStream(join(this.options.dir, `manager-${this.managerStarts}.log`));
     const child = spawn(process.execPath, [BIN, 'up', '-c', this.configFile], {
@@ -123,9 +132,14 @@ export class ChaosDeployment {
     restart.catch(() => undefined);
   }
 
-  /** Resolves once a restart begun by restartInBackground is up; rejects if it failed. */
+  /** Resolves once a restart begun by restartInBackground is up; rejects if it failed (once: it is then forgotten). */
   async managerRestarted(): Promise<void> {
-    await this.restarting;
+    const restarting = this.restarting;
+    try {
+      await restarting;
+    } finally {
+      if (this.restarting === restarting) this.restarting = undefined;
+    }
   }
 
   /** SIGKILL (the chaos fault) or SIGTERM (the end); resolves once it exited. */

@@ -23,7 +23,14 @@ export class RelayedProvider implements CloudProvider {
   readonly creates: CreateRecord[] = [];
   private readonly relays = new Map<string, Promise<FaultRelay>>();
 
-  constructor(private readonly inner: CloudProvider) {
+  /**
+   * `beforeDestroy`: called with a replica's id before it is destroyed (the run keeps its log: a
+   * destroyed replica's folder, log included, is removed, and a loss is found in the orchestrators' logs).
+   */
+  constructor(
+    private readonly inner: CloudProvider,
+    private readonly beforeDestroy: (id: string) => Promise<void> = async () => undefined,
+  ) {
     this.kind = inner.kind;
   }
 
@@ -55,7 +62,7 @@ export class RelayedProvider implements CloudProvider {
     const replicas = await this.inner.list();
     const now = Date.now();
     for (const r of replicas) {
-      const record = this.creates.find((c) => c.id === r.id);
+      const record = this.recordOf(r.id);
       if (!record) continue;
       // The provider's own ready time: a replica that became ready while no manager listed counts then.
       if (r.state !== 'booting') record.readyAt ??= r.readyAt ?? now;
@@ -73,14 +80,23 @@ export class RelayedProvider implements CloudProvider {
 
   async waitReady(id: string, timeoutMs: number): Promise<Replica> {
     const replica = await this.inner.waitReady(id, timeoutMs);
-    const record = this.creates.find((c) => c.id === id);
+    const record = this.recordOf(id);
     if (record) record.readyAt ??= Date.now();
     return this.outward(replica);
   }
 
+  /**
+   * The latest create of a replica id: the provider reuses the number of a replica that is gone
+   * (`o2` again after `o2` died), and the first record's readiness must not stand in for the second's
+   * (seed 9 counted two duplicate actions that way).
+   */
+  private recordOf(id: string): CreateRecord | undefined {
+    return this.creates.findLast((c) => c.id === id);
+  }
+
   /** The run killed this replica at `at` (it is gone from then on, whether or not anyone listed it). */
   noteKilled(id: string, at: number): void {
-    const record = this.creates.find((c) => c.id === id);
+    const record = this.recordOf(id);
     if (record) record.goneAt ??= at;
   }
 
@@ -89,8 +105,9 @@ export class RelayedProvider implements CloudProvider {
   }
 
   async destroy(id: string): Promise<void> {
+    await this.beforeDestroy(id).catch(() => undefined);
     await this.inner.destroy(id);
-    const record = this.creates.find((c) => c.id === id);
+    const record = this.recordOf(id);
     if (record) record.goneAt ??= Date.now();
     const relay = this.relays.get(id);
     this.relays.delete(id);
@@ -102,6 +119,8 @@ export class RelayedProvider implements CloudProvider {
   }
 
   async stop(): Promise<void> {
+    for (const r of await this.inner.list().catch(() => []))
+      await this.beforeDestroy(r.id).catch(() => undefined);
     await this.inner.stop();
     await this.closeRelays();
   }

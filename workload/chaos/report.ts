@@ -29,7 +29,7 @@ export interface ChaosReport {
   failures: string[];
 }
 
-/** The verdict, pure: anything lost, unacknowledged, orphaned, duplicated as an action, or left behind. */
+/** The verdict, pure: anything lost, unacknowledged, orphaned, duplicated as an action, left behind, or a manager restart that failed. */
 export function failuresOf(r: Omit<ChaosReport, 'failures'>): string[] {
   const out: string[] = [];
   if (r.delivery.lost > 0) out.push(`${r.delivery.lost} messages lost`);
@@ -38,6 +38,9 @@ export function failuresOf(r: Omit<ChaosReport, 'failures'>): string[] {
   if (r.orphaned.length > 0) out.push(`orphaned replicas: ${r.orphaned.join(', ')}`);
   if (r.duplicateActions.length > 0) out.push(`duplicate scaling actions: ${r.duplicateActions.join(', ')}`);
   if (r.leftoverProcesses.length > 0) out.push(`processes left: ${r.leftoverProcesses.join(', ')}`);
+  // A manager that never came back up: the rest of the run had no control plane (not a pass).
+  const restarts = r.timeline.filter((l) => /manager restart failed|kill-manager.*: failed: /.test(l));
+  if (restarts.length > 0) out.push(`manager restarts failed: ${restarts.join('; ')}`);
   return out;
 }
 

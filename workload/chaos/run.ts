@@ -201,7 +201,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     trafficOver = true;
     mark(`publishers done (${published.reduce((a, p) => a + p.acked, 0)} acknowledged)`);
     await faults;
-    await d.managerRestarted();
+    // A restart that never came up is a failure of the run, reported like any other (not a crash).
+    const restartFailure = await d.managerRestarted().then(
+      () => undefined,
+      (err: unknown) => `manager restart failed: ${String(err)}`,
+    );
+    if (restartFailure) mark(restartFailure);
     await settle(ledger, 15_000, 60_000);
     mark('deliveries settled');
     const orphaned = await orphans(d);

@@ -128,14 +128,16 @@ export class LocalProvider extends EventEmitter implements CloudProvider {
       const spawned = await spawnReplica(spec, { logFile, cwd: dataDir, cgroupProcs, bootDelaySeconds });
       const now = Date.now();
       // Brokers and orchestrators are both MQTT endpoints; an orchestrator's admin port is in `ports`.
-      const scheme = 'mqtt';
+      // A broker with a TLS listener (brokers.tls) is reached there, as mqtts:// (issue 17).
+      const scheme = spec.tlsPort === undefined ? 'mqtt' : 'mqtts';
+      const urlPort = spec.tlsPort ?? port;
       const record: ReplicaRecord = {
         id,
         level,
         template: template.name,
         host,
         port,
-        url: `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`,
+        url: `${scheme}://${host.includes(':') ? `[${host}]` : host}:${urlPort}`,
         state: 'booting',
         cpuQuota,
         createdAt: now,
