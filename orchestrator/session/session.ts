@@ -420,6 +420,21 @@ export class Session extends EventEmitter implements SessionContext {
     this.emit('connected');
     for (const link of replayOn) this.resync(link);
     if (!this.full) this.trimLinks();
+    this.joinMissed(brokers);
+  }
+
+  /**
+   * Brokers that joined the pool while this session was connecting: join() skipped them (it waits for
+   * 'connected'), and without a link the broker would never be synced on this replica, so the
+   * manager's join would wait for it until its action timeout. They are joined now.
+   */
+  private joinMissed(opened: readonly PoolBroker[]): void {
+    const known = new Set(opened.map((b) => b.id));
+    for (const b of this.deps.pool.list()) {
+      if (known.has(b.id) || this.links.has(b.id) || this.reconnectTimers.has(b.id)) continue;
+      if (b.state !== 'active' && b.state !== 'joining') continue;
+      void this.join(b).catch((err) => this.onLinkFailed(b, err));
+    }
   }
 
   // ---- lazy links -----------------------------------------------------------------------------
@@ -752,11 +767,14 @@ export class Session extends EventEmitter implements SessionContext {
     const code = connack.reasonCode ?? connack.returnCode ?? 0;
     if (code !== 0) throw new Error(`broker ${broker.id} refused the session with code ${code}`);
     // A resumed upstream session has the subscriptions it had when its link was lost: only the changes.
-    if (resumed) await this.subs?.restore(link, this.graces.before(broker.id));
+    let replaying: Promise<void> | undefined;
+    if (resumed) replaying = this.subs?.restore(link, this.graces.before(broker.id));
     else {
       this.outbound?.forgetHandedOver(broker.id);
-      await this.subs?.replay(link);
+      replaying = this.subs?.replay(link);
     }
+    this.subs?.coverPending(link); // SUBSCRIBEs still waiting for the other brokers go here too
+    await replaying;
     this.graces.synced(broker.id);
     if (this.registrySync?.persistent) this.registrySync.write([link], this.subs?.active.values() ?? []);
     link.synced = true;
