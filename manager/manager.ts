@@ -2,6 +2,7 @@ import type { BrokelConfig } from '../common/config/schema.ts';
 import { ConfigError, errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { brokerCpuQuota } from './broker-quota.ts';
+import { ActionCancelled, cancellable } from './cancel.ts';
 import { type Decision, decide, type LevelView, type ReplicaView } from './decide.ts';
 import type { DecisionLog } from './decision-log.ts';
 import type { ManagerMetrics } from './metrics.ts';
@@ -60,6 +61,8 @@ export class Manager {
   private readonly actions = new Set<Promise<void>>();
   private readonly reaping = new Set<string>();
   private readonly manualTargets = new Map<Level, number>();
+  /** Aborted by stop(): every wait of an action in flight ends at once (ActionCancelled). */
+  private readonly cancel = new AbortController();
 
   constructor(private readonly d: ManagerDeps) {}
 
@@ -77,9 +80,10 @@ export class Manager {
     for (const [id, state] of plan.states) this.d.topology.brokerStates.set(id, state);
     this.brokerSeq = replicas.filter((r) => r.level === 'broker').length;
     const config = this.d.config();
+    const signal = this.cancel.signal;
     while ((await this.live('broker')).length < config.levels.brokers.min) await this.addBroker(config);
     while ((await this.live('orchestrator')).length < config.levels.orchestrators.min) {
-      await this.d.topology.addOrchestrator(config.levels.orchestrators.cpuQuota);
+      await this.d.topology.addOrchestrator(config.levels.orchestrators.cpuQuota, signal);
     }
     await this.d.topology.pushPool();
     // Orchestrators a previous run left (adopted) are in no geo-dns yet.
@@ -91,10 +95,13 @@ export class Manager {
       this.runAction('broker', `resume ${what.join(', ')}`, async () => {
         const timeoutMs = config.manager.actionTimeoutSeconds * 1000;
         for (const r of plan.join) {
-          const ready = r.state === 'ready' ? r : await this.d.provider.waitReady(r.id, timeoutMs);
-          await this.d.topology.join(ready);
+          const ready =
+            r.state === 'ready'
+              ? r
+              : await cancellable(this.d.provider.waitReady(r.id, timeoutMs), signal, `broker ${r.id} ready`);
+          await this.d.topology.join(ready, signal);
         }
-        for (const r of plan.remove) await this.d.topology.removeBroker(r.id);
+        for (const r of plan.remove) await this.d.topology.removeBroker(r.id, signal);
       });
     }
     this.schedule();
@@ -129,7 +136,11 @@ export class Manager {
   /** The next template in turn, at its own quota (levels.brokers.cpuQuotaByTemplate) or the level's. */
   private addBroker(config: BrokelConfig): Promise<Replica> {
     const template = this.nextTemplate();
-    return this.d.topology.addBroker(template, brokerCpuQuota(config.levels.brokers, template));
+    return this.d.topology.addBroker(
+      template,
+      brokerCpuQuota(config.levels.brokers, template),
+      this.cancel.signal,
+    );
   }
 
   private nextTemplate(): string {
@@ -302,20 +313,21 @@ export class Manager {
     const adds = decision.action === 'add' ? (decision.count ?? 1) : 0;
     const what =
       decision.action === 'remove' ? `remove ${victims.join(' ')}` : adds > 1 ? `add ${adds}` : 'add';
+    const signal = this.cancel.signal;
     this.runAction(level, what, async () => {
       // Several replicas only under the hpa policy: created together, removed one after the other.
       await Promise.all(
         Array.from({ length: adds }, () =>
           level === 'broker'
             ? this.addBroker(config)
-            : this.d.topology.addOrchestrator(config.levels.orchestrators.cpuQuota),
+            : this.d.topology.addOrchestrator(config.levels.orchestrators.cpuQuota, signal),
         ),
       );
-      if (adds > 0 && level === 'orchestrator' && config.rebalance.afterJoin)
+      if (adds > 0 && level === 'orchestrator' && config.rebalance.afterJoin && !this.stopped)
         void this.rebalance('orchestrator joined');
       for (const id of victims) {
-        if (level === 'broker') await this.d.topology.removeBroker(id);
-        else await this.d.topology.removeOrchestrator(id);
+        if (level === 'broker') await this.d.topology.removeBroker(id, signal);
+        else await this.d.topology.removeOrchestrator(id, signal);
       }
     });
   }
@@ -328,6 +340,10 @@ export class Manager {
     const action = run().then(
       () => this.finish(level, what, started, 'done'),
       (err: unknown) => {
+        if (err instanceof ActionCancelled) {
+          this.d.log.warn({ level, action: what, err: errorMessage(err) }, 'action cancelled');
+          return this.finish(level, what, started, 'cancelled');
+        }
         this.d.log.error({ level, action: what, err: errorMessage(err) }, 'action failed');
         this.finish(level, what, started, 'failed');
       },
@@ -336,7 +352,12 @@ export class Manager {
     void action.finally(() => this.actions.delete(action));
   }
 
-  private finish(level: Level, what: string, started: number, outcome: 'done' | 'failed'): void {
+  private finish(
+    level: Level,
+    what: string,
+    started: number,
+    outcome: 'done' | 'failed' | 'cancelled',
+  ): void {
     const seconds = (performance.now() - started) / 1000;
     this.inFlight.delete(level);
     this.lastActionAt.set(level, this.observation);
@@ -404,10 +425,15 @@ export class Manager {
     };
   }
 
-  /** Stops the loop and waits for the tick and actions under way. */
+  /**
+   * Stops the loop, cancels the actions under way (their waits end at once; a replica one of them
+   * created stays for the next manager or the provider's stop) and waits for them and the tick.
+   * Bounded by one provider call or status poll, not by manager.actionTimeoutSeconds.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    this.cancel.abort();
     await this.ticking;
     await this.d.topology.rebalancer.stop();
     await Promise.allSettled([...this.actions]);
