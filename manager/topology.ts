@@ -211,7 +211,9 @@ export class Topology {
         const entries = statuses.flatMap((s) => s.brokers.filter((b) => b.url === broker.url));
         const inflight = entries.reduce((n, b) => n + b.inflight, 0);
         const signature = entries.map((b) => b.delivered).join(',');
-        if (inflight > 0 || signature !== last) {
+        // Clients being moved are away: a persistent one gets what the broker queued for it only once
+        // it is back (its new session links to the draining broker too), so no quiet while they move.
+        if (inflight > 0 || signature !== last || this.rebalancer.busy) {
           last = signature;
           quietSince = Date.now();
           return undefined;

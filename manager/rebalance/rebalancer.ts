@@ -78,6 +78,11 @@ export class Rebalancer<E extends OrchestratorEndpoint = OrchestratorEndpoint> {
     private readonly log: Logger,
   ) {}
 
+  /** Whether a rebalance or an evacuation runs (sessions may be on their way between orchestrators). */
+  get busy(): boolean {
+    return this.running !== undefined;
+  }
+
   /** The run under way, or the last one. */
   status(): RebalanceProgress | undefined {
     return this.progress ? { ...this.progress, plan: [...this.progress.plan] } : undefined;

@@ -345,7 +345,11 @@ export class Session extends EventEmitter implements SessionContext {
     const previous = this.deps.claim(this.clientId, this);
     previous?.takeOver();
     // Step 3: open upstreams: the home broker (with the will) first, then the others.
-    const brokers = this.deps.pool.list().filter((b) => b.state === 'active' || b.state === 'joining');
+    // A persistent session links to a draining broker too: what it queued for the session while the
+    // client was away (being moved) is delivered before the broker goes; nothing is routed there.
+    const brokers = this.deps.pool
+      .list()
+      .filter((b) => b.state === 'active' || b.state === 'joining' || (this.full && b.state === 'draining'));
     const activeIds = brokers.filter((b) => b.state === 'active').map((b) => b.id);
     const ranking = homeBrokerRanking(
       this.clientId,

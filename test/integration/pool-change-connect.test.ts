@@ -5,11 +5,14 @@ import { TestMosquitto } from '../helpers/mosquitto.ts';
 import { publishSeq, startOrchestrator } from '../helpers/orchestrator.ts';
 import { connectClient, waitFor, within } from '../helpers/resources.ts';
 
-// Issue #13 (s3's stuck broker add): a broker that joins the pool while a session is still
-// connecting must still get that session's link and subscriptions, else it is never "synced" on the
-// replica and the manager's join waits until manager.actionTimeoutSeconds (180 s in CI).
+// Issue #13 (s3): pool changes that meet a client moving between orchestrators.
+// - A broker that joins the pool while a session is still connecting must still get that session's
+//   link and subscriptions, else it is never "synced" on the replica and the manager's join waits
+//   until manager.actionTimeoutSeconds (180 s in CI).
+// - A persistent session that comes back while a broker drains must get what that broker queued
+//   for it while it was away, else those messages die with the broker.
 
-describe('orchestrator: a broker joining while a session connects', () => {
+describe('orchestrator: sessions that connect while the pool changes', () => {
   it('the connecting persistent session joins it after its CONNACK: synced, and deliveries from it arrive', async (t) => {
     const first = await TestMosquitto.start(t);
     const second = await TestMosquitto.start(t);
@@ -40,5 +43,31 @@ describe('orchestrator: a broker joining while a session connects', () => {
     });
     await publishSeq(direct, 'p', ['join/a'], 20, 1);
     await waitFor(() => got === 20, 8000, '20 deliveries from the joined broker');
+  });
+
+  it('a persistent session that resumes while a broker drains gets what that broker queued for it', async (t) => {
+    const a = await TestMosquitto.start(t);
+    const b = await TestMosquitto.start(t);
+    const { orchestrator, url } = await startOrchestrator(t, [a.url, b.url]);
+    const id = 'away-sub-1';
+    const first = await connectClient(t, url, { clientId: id, clean: false });
+    await within(first.subscribeAsync('away/#', { qos: 1 }), 10_000, 'SUBACK');
+    await first.endAsync();
+    // While it is away (being moved), 20 QoS 1 messages reach broker b, queued there for its session.
+    const direct = await connectClient(t, b.url, { clientId: 'away-pub' });
+    await publishSeq(direct, 'p', ['away/x'], 20, 1);
+    orchestrator.setBrokers([
+      { url: a.url, state: 'active' },
+      { url: b.url, state: 'draining' },
+    ]);
+    let got = 0;
+    const back = await connectClient(t, url, { clientId: id, clean: false }, (c) =>
+      c.on('message', () => {
+        got += 1;
+      }),
+    );
+    // Before the fix the session linked to active and joining brokers only: b's queue never came.
+    await waitFor(() => got >= 20, 8000, "the 20 messages queued on the draining broker");
+    assert.equal(back.connected, true);
   });
 });
