@@ -31,6 +31,11 @@ import { SubscriptionFanout } from './subscriptions.ts';
 import { TopicAliases } from './topic-alias.ts';
 import { type DisconnectOptions, Upstream } from './upstream.ts';
 
+/** MQTT 5 reason code 0x8E: Session taken over (a newer connection with the same client id). */
+const SESSION_TAKEN_OVER = 0x8e;
+/** Two clean closes of a link by its broker this close together: the session lives on elsewhere. */
+const TAKEOVER_WINDOW_MS = 10_000;
+
 export interface SessionDeps {
   pool: BrokerPool;
   router: Router;
@@ -93,6 +98,10 @@ export class Session extends EventEmitter implements SessionContext {
   /** This session's record in the session registry (undefined without a registry). */
   private registrySync: RegistrySync | undefined;
   private takenOver = false;
+  /** Links whose broker said DISCONNECT 0x8E (session taken over) before closing them. */
+  private readonly takenOverAt = new WeakSet<UpstreamLink>();
+  /** Per broker, when it last closed this session's link cleanly (see takenOverAtBroker). */
+  private readonly cleanCloses = new Map<string, number>();
   /** When each broker last refused a publish with 0x87 (see denied-close.ts). */
   private readonly deniedAt = new Map<string, number>();
   /**
@@ -683,12 +692,12 @@ export class Session extends EventEmitter implements SessionContext {
         }
         return;
       }
-      case 'disconnect':
-        this.log.warn(
-          { broker: link.brokerId, reasonCode: (packet as IDisconnectPacket).reasonCode },
-          'broker sent DISCONNECT',
-        );
+      case 'disconnect': {
+        const reasonCode = (packet as IDisconnectPacket).reasonCode;
+        if (reasonCode === SESSION_TAKEN_OVER) this.takenOverAt.add(link);
+        this.log.warn({ broker: link.brokerId, reasonCode }, 'broker sent DISCONNECT');
         return;
+      }
       default:
         this.log.warn({ broker: link.brokerId, cmd: packet.cmd }, 'unexpected packet from a broker: ignored');
     }
@@ -718,6 +727,37 @@ export class Session extends EventEmitter implements SessionContext {
     this.onLinkLost(link, reason);
   }
 
+  /**
+   * Whether the broker handed this link's session to another connection with the same client id: it
+   * said so (v5 DISCONNECT 0x8E), or it closed the link cleanly (FIN, no DISCONNECT, no transport
+   * error) a second time within TAKEOVER_WINDOW_MS, which is what two orchestrators resuming the
+   * session from each other look like: Mosquitto 2.0.11 closes a taken-over connection without a
+   * DISCONNECT, so the first clean close is taken for a lost link (reconnected: a join replay may have
+   * taken the link over once, docs/persistent-sessions.md), the second one in a row is not.
+   */
+  private takenOverAtBroker(link: UpstreamLink): boolean {
+    if (this.takenOverAt.delete(link)) return true;
+    if (!link.upstream.closedByBroker) return false;
+    const now = Date.now();
+    const previous = this.cleanCloses.get(link.brokerId);
+    this.cleanCloses.set(link.brokerId, now);
+    return previous !== undefined && now - previous < TAKEOVER_WINDOW_MS;
+  }
+
+  /**
+   * A broker gave this session to a newer connection with the same client id (see takenOverAtBroker):
+   * the client is connected elsewhere now, typically moved to another orchestrator while this
+   * session lingered. Reconnecting would take the session back there, and the other orchestrator
+   * would take it back in turn (ping-pong). The stale session ends as a broker ends a taken-over
+   * connection [MQTT-3.1.4-3]: v5 clients hear 0x8E; gracefully (no will), record left to the new one.
+   */
+  private movedAway(brokerId: string): void {
+    this.log.info({ broker: brokerId }, 'session taken over at a broker: the client is connected elsewhere');
+    this.takenOver = true;
+    if (this.version === 5) this.down.write({ cmd: 'disconnect', reasonCode: SESSION_TAKEN_OVER });
+    this.close('graceful', 'session taken over at a broker');
+  }
+
   /** The broker ended this client (a refused publish): the client is ended too, as the broker would. */
   private endAsBrokerDid(brokerId: string): void {
     this.log.info({ broker: brokerId }, 'broker closed the connection after refusing a publish');
@@ -726,6 +766,7 @@ export class Session extends EventEmitter implements SessionContext {
   }
 
   private onLinkLost(link: UpstreamLink, reason: string): void {
+    if (this.state === 'connected' && this.takenOverAtBroker(link)) return this.movedAway(link.brokerId);
     this.graces.lost(link.brokerId, this.subs?.active);
     this.log.warn({ broker: link.brokerId, reason }, 'broker connection lost');
     // A lazy session lost its one link: it opens the others now, as a full session has them (its
@@ -876,7 +917,7 @@ export class Session extends EventEmitter implements SessionContext {
   takeOver(): void {
     this.takenOver = true; // the session lives on in the new connection: its record stays as it is
     if (this.version === 5 && this.state === 'connected')
-      this.down.write({ cmd: 'disconnect', reasonCode: 0x8e });
+      this.down.write({ cmd: 'disconnect', reasonCode: SESSION_TAKEN_OVER });
     this.close('abrupt', 'session taken over');
   }
 

@@ -5,14 +5,16 @@ import { TestMosquitto } from '../helpers/mosquitto.ts';
 import { publishSeq, startOrchestrator } from '../helpers/orchestrator.ts';
 import { connectClient, waitFor, within } from '../helpers/resources.ts';
 
-// Issue #13 (s3): pool changes that meet a client moving between orchestrators.
+// Issue #13 (s3): clients moving between orchestrators, and pool changes that meet them.
 // - A broker that joins the pool while a session is still connecting must still get that session's
 //   link and subscriptions, else it is never "synced" on the replica and the manager's join waits
 //   until manager.actionTimeoutSeconds (180 s in CI).
 // - A persistent session that comes back while a broker drains must get what that broker queued
 //   for it while it was away, else those messages die with the broker.
+// - An orchestrator whose session a broker hands to a newer connection of the same client (v5: 0x8E;
+//   Mosquitto 2.0.11 just closes the old one) must not take it back (ping-pong).
 
-describe('orchestrator: sessions that connect while the pool changes', () => {
+describe('orchestrator: sessions that move, and pool changes meeting them', () => {
   it('the connecting persistent session joins it after its CONNACK: synced, and deliveries from it arrive', async (t) => {
     const first = await TestMosquitto.start(t);
     const second = await TestMosquitto.start(t);
@@ -67,7 +69,41 @@ describe('orchestrator: sessions that connect while the pool changes', () => {
       }),
     );
     // Before the fix the session linked to active and joining brokers only: b's queue never came.
-    await waitFor(() => got >= 20, 8000, "the 20 messages queued on the draining broker");
+    await waitFor(() => got >= 20, 8000, 'the 20 messages queued on the draining broker');
     assert.equal(back.connected, true);
   });
+
+  for (const version of [4, 5] as const) {
+    it(`v${version}: a session the broker hands to the same client at another orchestrator ends here, no ping-pong`, async (t) => {
+      const broker = await TestMosquitto.start(t);
+      const a = await startOrchestrator(t, [broker.url]);
+      const b = await startOrchestrator(t, [broker.url]);
+      const id = `mover-v${version}`;
+      const opts = { clientId: id, clean: false, protocolVersion: version, reconnectPeriod: 0 };
+      // The client's old connection at a lingers (a slow orchestrator, a half-dead socket) while
+      // the client connects again through b.
+      const old = await connectClient(t, a.url, opts);
+      let oldReason: number | undefined;
+      old.on('disconnect', (p) => {
+        oldReason = p.reasonCode;
+      });
+      const oldClosed = new Promise<void>((resolve) => old.once('close', () => resolve()));
+      const moved = await connectClient(t, b.url, opts);
+      await within(moved.subscribeAsync('moved/#', { qos: 1 }), 10_000, 'SUBACK at b');
+      await within(oldClosed, 5000, 'the stale session at a closed');
+      if (version === 5) assert.equal(oldReason, 0x8e, 'v5: DISCONNECT 0x8E (session taken over)');
+      // Before the fix a reconnected its link (taking the session back from b, which took it back…).
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(a.orchestrator.status().sessions, 0, 'a holds no session for the client');
+      assert.equal(b.orchestrator.status().brokers[0]?.sessions, 1, "b's link is up");
+      let got = 0;
+      moved.on('message', () => {
+        got += 1;
+      });
+      const direct = await connectClient(t, broker.url, { clientId: `pub-${id}` });
+      await publishSeq(direct, 'p', ['moved/x'], 20, 1);
+      await waitFor(() => got >= 20, 8000, 'the 20 messages at the moved client');
+      assert.equal(moved.connected, true);
+    });
+  }
 });
