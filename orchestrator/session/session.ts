@@ -100,6 +100,8 @@ export class Session extends EventEmitter implements SessionContext {
   private takenOver = false;
   /** Links whose broker said DISCONNECT 0x8E (session taken over) before closing them. */
   private readonly takenOverAt = new WeakSet<UpstreamLink>();
+  /** Links whose broker said why with another reason (0x8B shutting down, …): not a takeover. */
+  private readonly closedForAReason = new WeakSet<UpstreamLink>();
   /** Per broker, when it last closed this session's link cleanly (see takenOverAtBroker). */
   private readonly cleanCloses = new Map<string, number>();
   /** When each broker last refused a publish with 0x87 (see denied-close.ts). */
@@ -695,6 +697,7 @@ export class Session extends EventEmitter implements SessionContext {
       case 'disconnect': {
         const reasonCode = (packet as IDisconnectPacket).reasonCode;
         if (reasonCode === SESSION_TAKEN_OVER) this.takenOverAt.add(link);
+        else this.closedForAReason.add(link);
         this.log.warn({ broker: link.brokerId, reasonCode }, 'broker sent DISCONNECT');
         return;
       }
@@ -737,7 +740,7 @@ export class Session extends EventEmitter implements SessionContext {
    */
   private takenOverAtBroker(link: UpstreamLink): boolean {
     if (this.takenOverAt.delete(link)) return true;
-    if (!link.upstream.closedByBroker) return false;
+    if (!link.upstream.closedByBroker || this.closedForAReason.has(link)) return false;
     const now = Date.now();
     const previous = this.cleanCloses.get(link.brokerId);
     this.cleanCloses.set(link.brokerId, now);
