@@ -237,6 +237,14 @@ export class Rebalancer<E extends OrchestratorEndpoint = OrchestratorEndpoint> {
       const byId = new Map(all.map((o) => [o.id, o]));
       const sources = [...new Set(plan.moves.map((m) => m.from))];
       // geo-dns first: a 3.1.1 client closed below must resolve to a target, never to its source.
+      // An earlier round's target that takes nothing now goes back to its measured load, or it would
+      // still look idle and draw the clients meant for this round's targets.
+      const targetsNow = new Set(plan.moves.map((m) => m.to));
+      for (const [id, o] of [...held]) {
+        if (!took.has(id) || targetsNow.has(id)) continue;
+        held.delete(id);
+        await this.ports.releaseDns(o);
+      }
       for (const m of plan.moves) {
         for (const [id, role] of [
           [m.from, 'source'],

@@ -17,10 +17,16 @@ const SETTINGS = {
   timeoutSeconds: 4,
 };
 
-function cluster(sessions: Record<string, number>, land: (from: string, to: string) => string) {
+function cluster(
+  sessions: Record<string, number>,
+  land: (from: string, to: string, heldTargets: readonly string[]) => string,
+  joinsLater: readonly string[] = [],
+) {
+  const heldTargets = new Set<string>();
+  let listed = 0;
   const evictions = new Map<string, EvictionStatus>();
   let evictedInAll = 0;
-  const endpoints: OrchestratorEndpoint[] = Object.keys(sessions).map((id, i) => ({
+  const endpoints: OrchestratorEndpoint[] = [...Object.keys(sessions), ...joinsLater].map((id, i) => ({
     id,
     host: `127.0.0.${i + 1}`,
     port: 1883,
@@ -29,7 +35,11 @@ function cluster(sessions: Record<string, number>, land: (from: string, to: stri
   const status = (id: string): OrchestratorStatus =>
     ({ sessions: sessions[id] ?? 0, eviction: evictions.get(id) }) as unknown as OrchestratorStatus;
   const ports = {
-    orchestrators: async () => endpoints,
+    // Orchestrators in joinsLater appear from the second count on (they join during the run).
+    orchestrators: async () => {
+      listed += 1;
+      return endpoints.filter((e) => listed > 1 || !joinsLater.includes(e.id));
+    },
     client: (o: OrchestratorEndpoint) => ({
       status: async () => status(o.id),
       evict: async (request: EvictRequest): Promise<EvictionStatus> => {
@@ -37,7 +47,7 @@ function cluster(sessions: Record<string, number>, land: (from: string, to: stri
           const n = Math.min(m.count, sessions[o.id] ?? 0);
           sessions[o.id] = (sessions[o.id] ?? 0) - n;
           evictedInAll += n;
-          const to = land(o.id, idOf(m.serverReference));
+          const to = land(o.id, idOf(m.serverReference), [...heldTargets].sort());
           // The clients reconnect a moment later, wherever they land.
           setTimeout(() => {
             sessions[to] = (sessions[to] ?? 0) + n;
@@ -58,8 +68,12 @@ function cluster(sessions: Record<string, number>, land: (from: string, to: stri
         return done;
       },
     }),
-    holdDns: async () => undefined,
-    releaseDns: async () => undefined,
+    holdDns: async (o: OrchestratorEndpoint, role: 'source' | 'target') => {
+      if (role === 'target') heldTargets.add(o.id);
+    },
+    releaseDns: async (o: OrchestratorEndpoint) => {
+      heldTargets.delete(o.id);
+    },
   };
   const rebalancer = new Rebalancer(ports, () => SETTINGS, silentLogger());
   return { rebalancer, sessions, evicted: () => evictedInAll };
@@ -86,6 +100,15 @@ describe('rebalancer rounds (in-memory orchestrators)', () => {
       60,
     );
     assert.ok(!/^failed/.test(run.outcome ?? ''), run.outcome);
+  });
+
+  it('an orchestrator joining mid-run gets the next round: the earlier target is no longer advertised idle', async () => {
+    // 3.1.1 clients go where geo-dns answers: the first orchestrator advertised idle (lowest id).
+    const c = cluster({ o1: 40, o2: 0 }, (_from, to, held) => held[0] ?? to, ['o3']);
+    const run = await c.rebalancer.rebalance('test');
+    // Before: o2 stayed held idle, took o3's clients too, and the run ended stalled with o3 empty.
+    assert.equal(run.outcome, 'balanced');
+    assert.ok((c.sessions.o3 ?? 0) > 0, JSON.stringify(c.sessions));
   });
 
   it('a target that takes its clients: balanced after one round', async () => {
