@@ -3,6 +3,7 @@ import { ConfigError, errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { brokerParams } from './broker-params.ts';
 import { brokerCpuQuota } from './broker-quota.ts';
+import { ActionCancelled, cancellable } from './cancel.ts';
 import { type Decision, decide, type LevelView, type ReplicaView } from './decide.ts';
 import type { DecisionLog } from './decision-log.ts';
 import { ManualTargetKeeper, type ManualTargetStore } from './manual-targets.ts';
@@ -68,6 +69,8 @@ export class Manager {
   private readonly actions = new Set<Promise<void>>();
   private readonly reaping = new Set<string>();
   private readonly manualTargets: ManualTargetKeeper;
+  /** Aborted by stop(): every wait of an action in flight ends at once (ActionCancelled). */
+  private readonly cancel = new AbortController();
 
   constructor(private readonly d: ManagerDeps) {
     this.manualTargets = new ManualTargetKeeper(d.targets, d.log);
@@ -88,9 +91,10 @@ export class Manager {
     this.brokerSeq = replicas.filter((r) => r.level === 'broker').length;
     const config = this.d.config();
     await this.manualTargets.restore((level) => config.levels[LEVEL_CONFIG[level]]);
+    const signal = this.cancel.signal;
     while ((await this.live('broker')).length < config.levels.brokers.min) await this.addBroker(config);
     while ((await this.live('orchestrator')).length < config.levels.orchestrators.min) {
-      await this.d.topology.addOrchestrator(config.levels.orchestrators.cpuQuota);
+      await this.d.topology.addOrchestrator(config.levels.orchestrators.cpuQuota, signal);
     }
     await this.d.topology.pushPool();
     // Orchestrators a previous run left (adopted) are in no geo-dns yet.
@@ -102,10 +106,13 @@ export class Manager {
       this.runAction('broker', `resume ${what.join(', ')}`, async () => {
         const timeoutMs = config.manager.actionTimeoutSeconds * 1000;
         for (const r of plan.join) {
-          const ready = r.state === 'ready' ? r : await this.d.provider.waitReady(r.id, timeoutMs);
-          await this.d.topology.join(ready);
+          const ready =
+            r.state === 'ready'
+              ? r
+              : await cancellable(this.d.provider.waitReady(r.id, timeoutMs), signal, `broker ${r.id} ready`);
+          await this.d.topology.join(ready, signal);
         }
-        for (const r of plan.remove) await this.d.topology.removeBroker(r.id);
+        for (const r of plan.remove) await this.d.topology.removeBroker(r.id, signal);
       });
     }
     this.schedule();
@@ -146,6 +153,7 @@ export class Manager {
       template,
       brokerCpuQuota(config.levels.brokers, template),
       brokerParams(config.brokers, template),
+      this.cancel.signal,
     );
   }
 
@@ -319,20 +327,21 @@ export class Manager {
     const adds = decision.action === 'add' ? (decision.count ?? 1) : 0;
     const what =
       decision.action === 'remove' ? `remove ${victims.join(' ')}` : adds > 1 ? `add ${adds}` : 'add';
+    const signal = this.cancel.signal;
     this.runAction(level, what, async () => {
       // Several replicas only under the hpa policy: created together, removed one after the other.
       await Promise.all(
         Array.from({ length: adds }, () =>
           level === 'broker'
             ? this.addBroker(config)
-            : this.d.topology.addOrchestrator(config.levels.orchestrators.cpuQuota),
+            : this.d.topology.addOrchestrator(config.levels.orchestrators.cpuQuota, signal),
         ),
       );
-      if (adds > 0 && level === 'orchestrator' && config.rebalance.afterJoin)
+      if (adds > 0 && level === 'orchestrator' && config.rebalance.afterJoin && !this.stopped)
         void this.rebalance('orchestrator joined');
       for (const id of victims) {
-        if (level === 'broker') await this.d.topology.removeBroker(id);
-        else await this.d.topology.removeOrchestrator(id);
+        if (level === 'broker') await this.d.topology.removeBroker(id, signal);
+        else await this.d.topology.removeOrchestrator(id, signal);
       }
     });
   }
@@ -345,6 +354,10 @@ export class Manager {
     const action = run().then(
       () => this.finish(level, what, started, 'done'),
       (err: unknown) => {
+        if (err instanceof ActionCancelled) {
+          this.d.log.warn({ level, action: what, err: errorMessage(err) }, 'action cancelled');
+          return this.finish(level, what, started, 'cancelled');
+        }
         this.d.log.error({ level, action: what, err: errorMessage(err) }, 'action failed');
         this.finish(level, what, started, 'failed');
       },
@@ -353,7 +366,12 @@ export class Manager {
     void action.finally(() => this.actions.delete(action));
   }
 
-  private finish(level: Level, what: string, started: number, outcome: 'done' | 'failed'): void {
+  private finish(
+    level: Level,
+    what: string,
+    started: number,
+    outcome: 'done' | 'failed' | 'cancelled',
+  ): void {
     const seconds = (performance.now() - started) / 1000;
     this.inFlight.delete(level);
     this.lastActionAt.set(level, this.observation);
@@ -421,10 +439,15 @@ export class Manager {
     };
   }
 
-  /** Stops the loop and waits for the tick and actions under way. */
+  /**
+   * Stops the loop, cancels the actions under way (their waits end at once; a replica one of them
+   * created stays for the next manager or the provider's stop) and waits for them and the tick.
+   * Bounded by one provider call or status poll, not by manager.actionTimeoutSeconds.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    this.cancel.abort();
     await this.ticking;
     await this.d.topology.rebalancer.stop();
     await Promise.allSettled([...this.actions]);

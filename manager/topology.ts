@@ -3,6 +3,7 @@ import { type BrokerState, type DesiredBroker, parseBrokerUrl } from '../common/
 import { errorMessage, TimeoutError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import type { BrokerTlsFiles } from './broker-tls.ts';
+import { cancellable, throwIfCancelled } from './cancel.ts';
 import type { DnsRegistry, OrchestratorRecord } from './dns-registry.ts';
 import { OrchestratorClient } from './orchestrator-client.ts';
 import type { CloudProvider, Replica } from './providers/cloud-provider.ts';
@@ -33,9 +34,16 @@ export interface TopologyOptions {
   rebalance: () => RebalanceConfig;
 }
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+/** Polls `probe` every 200 ms until it answers, the time runs out, or the manager stops (`signal`). */
+async function until<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<T | undefined>,
+  signal?: AbortSignal,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    throwIfCancelled(signal, what);
     const value = await probe().catch(() => undefined);
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new TimeoutError(what, timeoutMs);
@@ -139,11 +147,15 @@ export class Topology {
     await Promise.all((await this.orchestrators()).map((o) => this.client(o).setBrokers(pool)));
   }
 
-  /** Algorithm 1: create, wait until ready, joining everywhere, wait until synced everywhere, active. */
+  /**
+   * Algorithm 1: create, wait until ready, joining everywhere, wait until synced everywhere, active.
+   * `signal` (the manager stops) ends every wait at once with ActionCancelled; so do the others below.
+   */
   async addBroker(
     template: string,
     cpuQuota: number | undefined,
     params: Record<string, unknown> = {},
+    signal?: AbortSignal,
   ): Promise<Replica> {
     const tls = this.o.brokerTls;
     // brokers.tls: the template issues the replica a certificate signed by the CA (issue 17).
@@ -152,25 +164,38 @@ export class Topology {
       ...(cpuQuota === undefined ? {} : { cpuQuota }),
       ...(Object.keys(all).length > 0 ? { params: all } : {}),
     });
-    const ready = await this.o.provider.waitReady(created.id, this.o.actionTimeoutMs);
-    await this.join(ready);
+    const ready = await cancellable(
+      this.o.provider.waitReady(created.id, this.o.actionTimeoutMs),
+      signal,
+      `broker ${created.id} ready`,
+    );
+    await this.join(ready, signal);
     return ready;
   }
 
   /** Joining everywhere (subscriptions replayed), wait until synced everywhere, then active. */
-  async join(ready: Replica): Promise<void> {
+  async join(ready: Replica, signal?: AbortSignal): Promise<void> {
     this.brokerStates.set(ready.id, 'joining');
     await this.pushPool();
-    await until(`broker ${ready.id} synced on every orchestrator`, this.o.actionTimeoutMs, async () => {
-      const statuses = await Promise.all((await this.orchestrators()).map((o) => this.client(o).status()));
-      return statuses.every((s) => s.brokers.some((b) => b.url === ready.url && b.synced)) ? true : undefined;
-    });
+    await until(
+      `broker ${ready.id} synced on every orchestrator`,
+      this.o.actionTimeoutMs,
+      async () => {
+        const statuses = await Promise.all((await this.orchestrators()).map((o) => this.client(o).status()));
+        return statuses.every((s) => s.brokers.some((b) => b.url === ready.url && b.synced))
+          ? true
+          : undefined;
+      },
+      signal,
+    );
     // Defect 1 of issue #10: the retained messages it now owns move to it before it is active.
-    await this.fence(ready);
+    await this.fence(ready, signal);
     const active = await this.activeBrokers();
     const moved = await this.moveRetained(
       active.map((b) => b.url),
       [...active, ready],
+      true,
+      signal,
     );
     this.brokerStates.set(ready.id, 'active');
     this.retainedFences.delete(ready.id);
@@ -179,31 +204,39 @@ export class Topology {
   }
 
   /** Algorithm 2: draining everywhere, wait until idle, move retained messages, destroy, drop. */
-  async removeBroker(id: string): Promise<void> {
+  async removeBroker(id: string, signal?: AbortSignal): Promise<void> {
     const broker = (await this.o.provider.list()).find((r) => r.id === id);
     if (!broker) return;
     this.brokerStates.set(id, 'draining');
     await this.o.provider.markDraining(id);
     // Defect 2 of issue #10: retained publishes on its topics wait from now on, so none is overtaken.
-    await this.fence(broker);
+    await this.fence(broker, signal);
     let last = '';
     let quietSince = Date.now();
-    await until(`broker ${id} idle`, this.o.actionTimeoutMs, async () => {
-      const statuses = await Promise.all((await this.orchestrators()).map((o) => this.client(o).status()));
-      const entries = statuses.flatMap((s) => s.brokers.filter((b) => b.url === broker.url));
-      const inflight = entries.reduce((n, b) => n + b.inflight, 0);
-      const signature = entries.map((b) => b.delivered).join(',');
-      if (inflight > 0 || signature !== last) {
-        last = signature;
-        quietSince = Date.now();
-        return undefined;
-      }
-      return Date.now() - quietSince >= this.o.drainQuietMs ? true : undefined;
-    });
-    const moved = await this.moveRetained([broker.url], await this.activeBrokers(), false).catch(
+    await until(
+      `broker ${id} idle`,
+      this.o.actionTimeoutMs,
+      async () => {
+        const statuses = await Promise.all((await this.orchestrators()).map((o) => this.client(o).status()));
+        const entries = statuses.flatMap((s) => s.brokers.filter((b) => b.url === broker.url));
+        const inflight = entries.reduce((n, b) => n + b.inflight, 0);
+        const signature = entries.map((b) => b.delivered).join(',');
+        // Clients being moved are away: a persistent one gets what the broker queued for it only once
+        // it is back (its new session links to the draining broker too), so no quiet while they move.
+        if (inflight > 0 || signature !== last || this.rebalancer.busy) {
+          last = signature;
+          quietSince = Date.now();
+          return undefined;
+        }
+        return Date.now() - quietSince >= this.o.drainQuietMs ? true : undefined;
+      },
+      signal,
+    );
+    const moved = await this.moveRetained([broker.url], await this.activeBrokers(), false, signal).catch(
       async (err: unknown) => {
         // A broker that died while draining took its retained messages with it: nothing left to move,
         // and its fence must not hold publishes on its topics any longer.
+        throwIfCancelled(signal, `broker ${id} removal`);
         if ((await this.o.provider.list()).find((r) => r.id === id)?.state !== 'failed') throw err;
         this.o.log.warn(
           { broker: id, err: errorMessage(err) },
@@ -230,14 +263,21 @@ export class Topology {
    * Puts the retained fence on a broker on every orchestrator, then waits until each reports it and no
    * retained publish it covers that went out before it is still unfinished at a broker.
    */
-  private async fence(broker: Replica): Promise<void> {
+  private async fence(broker: Replica, signal?: AbortSignal): Promise<void> {
     this.retainedFences.add(broker.id);
     await this.pushPool();
-    await until(`retained fence on ${broker.id} settled`, this.o.actionTimeoutMs, async () => {
-      const statuses = await Promise.all((await this.orchestrators()).map((o) => this.client(o).status()));
-      const entries = statuses.map((s) => s.brokers.find((b) => b.url === broker.url));
-      return entries.every((b) => b?.retainedFence === true && b.retainedUnsettled === 0) ? true : undefined;
-    });
+    await until(
+      `retained fence on ${broker.id} settled`,
+      this.o.actionTimeoutMs,
+      async () => {
+        const statuses = await Promise.all((await this.orchestrators()).map((o) => this.client(o).status()));
+        const entries = statuses.map((s) => s.brokers.find((b) => b.url === broker.url));
+        return entries.every((b) => b?.retainedFence === true && b.retainedUnsettled === 0)
+          ? true
+          : undefined;
+      },
+      signal,
+    );
   }
 
   /** Moves retained messages from `sources` to their owners among `owners` (manager/retained-move.ts). */
@@ -245,6 +285,7 @@ export class Topology {
     sources: readonly string[],
     brokers: readonly Replica[],
     clearSource = true,
+    signal?: AbortSignal,
   ): Promise<number> {
     const owners = brokers.map((b) => parseBrokerUrl(b.url).id);
     // RabbitMQ's MQTT plugin (3.10) has no QoS 2 (FIELD-NOTES).
@@ -259,18 +300,22 @@ export class Topology {
       timer = setTimeout(() => reject(new TimeoutError('retained move', timeoutMs)), timeoutMs);
     });
     try {
-      const result = await Promise.race([
-        moveRetained({
-          sources,
-          owners,
-          auth,
-          timeoutMs,
-          maxQos,
-          clearSource,
-          ...(this.o.brokerTls ? { ca: this.o.brokerTls.ca } : {}),
-        }),
-        deadline,
-      ]);
+      const result = await cancellable(
+        Promise.race([
+          moveRetained({
+            sources,
+            owners,
+            auth,
+            timeoutMs,
+            maxQos,
+            clearSource,
+            ...(this.o.brokerTls ? { ca: this.o.brokerTls.ca } : {}),
+          }),
+          deadline,
+        ]),
+        signal,
+        'retained move',
+      );
       return result.moved;
     } finally {
       clearTimeout(timer);
@@ -304,7 +349,7 @@ export class Topology {
   }
 
   /** Creates an orchestrator with the current pool, waits until ready, registers it with DNS. */
-  async addOrchestrator(cpuQuota: number | undefined): Promise<Replica> {
+  async addOrchestrator(cpuQuota: number | undefined, signal?: AbortSignal): Promise<Replica> {
     const brokers = (await this.desiredPool()).filter((b) => b.state === 'active').map((b) => b.url);
     const created = await this.o.provider.create('orchestrator', 'orchestrator', {
       ...(cpuQuota === undefined ? {} : { cpuQuota }),
@@ -320,7 +365,11 @@ export class Topology {
           : { upstreamLinkGraceSeconds: this.o.upstreamLinkGraceSeconds }),
       },
     });
-    const ready = await this.o.provider.waitReady(created.id, this.o.actionTimeoutMs);
+    const ready = await cancellable(
+      this.o.provider.waitReady(created.id, this.o.actionTimeoutMs),
+      signal,
+      `orchestrator ${created.id} ready`,
+    );
     await this.client(ready).setBrokers(await this.desiredPool());
     await this.publishDns(ready, 0);
     this.o.log.info({ orchestrator: ready.id, url: ready.url }, 'orchestrator ready');
@@ -352,7 +401,7 @@ export class Topology {
    * with a Server Reference, 3.1.1 clients closed, all gracefully), then whoever is left after
    * rebalance.drainTimeoutSeconds is sent away at once; destroyed once it has no clients.
    */
-  async removeOrchestrator(id: string): Promise<void> {
+  async removeOrchestrator(id: string, signal?: AbortSignal): Promise<void> {
     const all = await this.orchestrators();
     const victim = all.find((o) => o.id === id);
     if (!victim) return;
@@ -360,7 +409,9 @@ export class Topology {
     await this.unpublishDns(id);
     await this.o.provider.markDraining(id);
     const client = this.client(victim);
+    // The manager's stop stops the evacuation too (Rebalancer.stop): outcome 'stopped'.
     const evacuation = await this.rebalancer.evacuate(victim, this.o.rebalance().drainTimeoutSeconds * 1000);
+    throwIfCancelled(signal, `orchestrator ${id} removal`);
     this.o.log.info(
       { orchestrator: id, outcome: evacuation.outcome, moved: evacuation.moved },
       'evacuation over',
@@ -374,8 +425,11 @@ export class Topology {
         stopAccepting: true,
       });
     }
-    await until(`orchestrator ${id} without clients`, this.o.actionTimeoutMs, async () =>
-      (await client.status()).sessions === 0 ? true : undefined,
+    await until(
+      `orchestrator ${id} without clients`,
+      this.o.actionTimeoutMs,
+      async () => ((await client.status()).sessions === 0 ? true : undefined),
+      signal,
     );
     await this.o.provider.destroy(id);
     this.o.log.info({ orchestrator: id }, 'orchestrator removed');

@@ -17,6 +17,14 @@ export interface PlanInput {
   sessions: Readonly<Record<string, number>>;
   /** Orchestrators being evacuated: every session of theirs moves. */
   leaving?: readonly string[];
+  /**
+   * Earlier rounds of the same run: their sources only give and their targets only take, so no
+   * client goes back where it came from (no ping-pong within a run).
+   */
+  gave?: readonly string[];
+  took?: readonly string[];
+  /** Targets that did not take the clients sent to them (a replica too small, say): they get no more. */
+  closed?: readonly string[];
 }
 
 export interface PlannedMove {
@@ -62,8 +70,9 @@ export function planRebalance(input: PlanInput, t: RebalanceThresholds): Plan {
     .filter((id) => !leaving.has(id))
     .sort();
   const moved = new Map<string, number>();
-  const givers = new Set<string>();
-  const takers = new Set<string>();
+  const givers = new Set<string>((input.gave ?? []).filter((id) => id in count));
+  const takers = new Set<string>((input.took ?? []).filter((id) => id in count && !givers.has(id)));
+  const closed = new Set<string>(input.closed ?? []);
   const move = (from: string, to: string) => {
     count[from] = (count[from] ?? 0) - 1;
     count[to] = (count[to] ?? 0) + 1;
@@ -73,14 +82,16 @@ export function planRebalance(input: PlanInput, t: RebalanceThresholds): Plan {
     takers.add(to);
   };
   if (staying.length === 0) return { moves: [], after: count, reason: 'no orchestrator to move sessions to' };
+  const open = staying.filter((id) => !closed.has(id));
   for (const from of [...leaving].sort()) {
-    while ((count[from] ?? 0) > 0) move(from, extreme(staying, count, 'min'));
+    if (open.length === 0) break;
+    while ((count[from] ?? 0) > 0) move(from, extreme(open, count, 'min'));
   }
   let reason = leaving.size > 0 ? 'evacuation' : 'within thresholds';
   // A target does not give and a source does not take, so no session is planned twice. The lists
   // change only when someone gives or takes for the first time (at most once per orchestrator).
   let sources = staying.filter((id) => !takers.has(id));
-  let targets = staying.filter((id) => !givers.has(id));
+  let targets = open.filter((id) => !givers.has(id));
   for (;;) {
     if (sources.length === 0 || targets.length === 0) break;
     const busiest = extreme(sources, count, 'max');
@@ -96,7 +107,7 @@ export function planRebalance(input: PlanInput, t: RebalanceThresholds): Plan {
     move(busiest, least);
     if (fresh) {
       sources = staying.filter((id) => !takers.has(id));
-      targets = staying.filter((id) => !givers.has(id));
+      targets = open.filter((id) => !givers.has(id));
     }
   }
   const moves = [...moved].map(([key, n]) => {

@@ -48,7 +48,7 @@ export interface RebalanceProgress {
   state: 'running' | 'finished';
   startedAt: string;
   finishedAt?: string;
-  /** balanced / evacuated / timeout / stopped / no-target / failed: … */
+  /** balanced / evacuated / timeout / stopped / no-target / stalled: … / failed: … */
   outcome?: string;
   rounds: number;
   /** Sessions sent away so far. */
@@ -77,6 +77,11 @@ export class Rebalancer<E extends OrchestratorEndpoint = OrchestratorEndpoint> {
     private readonly settings: () => RebalanceSettings,
     private readonly log: Logger,
   ) {}
+
+  /** Whether a rebalance or an evacuation runs (sessions may be on their way between orchestrators). */
+  get busy(): boolean {
+    return this.running !== undefined;
+  }
 
   /** The run under way, or the last one. */
   status(): RebalanceProgress | undefined {
@@ -179,6 +184,13 @@ export class Rebalancer<E extends OrchestratorEndpoint = OrchestratorEndpoint> {
     deadline: number,
     held: Map<string, E>,
   ): Promise<string> {
+    // Across the rounds of this run: who gave, who took (they keep their role), who did not absorb.
+    const gave = new Set<string>();
+    const took = new Set<string>();
+    const closed = new Set<string>();
+    let sent = new Map<string, { before: number; sent: number }>();
+    let lastTotal = 0;
+    let waitedLonger = false;
     for (;;) {
       if (this.stopRequested) return 'stopped';
       if (Date.now() > deadline) return 'timeout';
@@ -189,15 +201,50 @@ export class Rebalancer<E extends OrchestratorEndpoint = OrchestratorEndpoint> {
       progress.sessions = Object.fromEntries([...statuses].map(([id, s]) => [id, s.sessions]));
       if (leaving && (progress.sessions[leaving.id] ?? 0) === 0 && statuses.has(leaving.id))
         return 'evacuated';
+      const total = [...statuses.values()].reduce((n, s) => n + s.sessions, 0);
+      if (!leaving && sent.size > 0 && total < lastTotal && !waitedLonger) {
+        // Clients still on their way (a slow target's CONNECTs): one more settle before judging.
+        waitedLonger = true;
+        await this.settle(all, lastTotal, Math.min(deadline, Date.now() + settings.settleSeconds * 1000));
+        continue;
+      }
+      waitedLonger = false;
+      // A target that did not take (at least half of) what it was sent last round gets no more this
+      // run: its clients went back or elsewhere, and sending more would only bounce them (issue #13).
+      for (const [id, s] of sent) {
+        const gained = (progress.sessions[id] ?? 0) - s.before;
+        if (leaving || 2 * gained >= s.sent) continue;
+        closed.add(id);
+        this.log.warn(
+          { orchestrator: id, sent: s.sent, gained },
+          'rebalance target did not take its clients',
+        );
+      }
       const plan = planRebalance(
-        { sessions: progress.sessions, ...(leaving ? { leaving: [leaving.id] } : {}) },
+        {
+          sessions: progress.sessions,
+          ...(leaving
+            ? { leaving: [leaving.id] }
+            : { gave: [...gave], took: [...took], closed: [...closed] }),
+        },
         settings,
       );
       progress.plan = plan.moves;
-      if (plan.moves.length === 0) return leaving ? 'no-target' : 'balanced';
+      if (plan.moves.length === 0) {
+        if (leaving) return 'no-target';
+        return closed.size > 0 ? `stalled: ${[...closed].join(', ')} did not take its clients` : 'balanced';
+      }
       const byId = new Map(all.map((o) => [o.id, o]));
       const sources = [...new Set(plan.moves.map((m) => m.from))];
       // geo-dns first: a 3.1.1 client closed below must resolve to a target, never to its source.
+      // An earlier round's target that takes nothing now goes back to its measured load, or it would
+      // still look idle and draw the clients meant for this round's targets.
+      const targetsNow = new Set(plan.moves.map((m) => m.to));
+      for (const [id, o] of [...held]) {
+        if (!took.has(id) || targetsNow.has(id)) continue;
+        held.delete(id);
+        await this.ports.releaseDns(o);
+      }
       for (const m of plan.moves) {
         for (const [id, role] of [
           [m.from, 'source'],
@@ -209,11 +256,23 @@ export class Rebalancer<E extends OrchestratorEndpoint = OrchestratorEndpoint> {
           await this.ports.holdDns(o, role);
         }
       }
-      const totalBefore = [...statuses.values()].reduce((n, s) => n + s.sessions, 0);
+      const totalBefore = total;
+      lastTotal = total;
       const evicted = await Promise.all(
         sources.map((id) => this.evictFrom(byId.get(id) as E, plan.moves, byId, leaving, deadline)),
       );
-      const moved = evicted.reduce((a, b) => a + b, 0);
+      const moved = evicted.reduce((a, e) => a + e.evicted, 0);
+      sent = new Map();
+      for (const e of evicted)
+        for (const [to, n] of e.perTarget) {
+          const s = sent.get(to) ?? { before: progress.sessions[to] ?? 0, sent: 0 };
+          s.sent += n;
+          if (s.sent > 0) sent.set(to, s);
+        }
+      for (const m of plan.moves) {
+        gave.add(m.from);
+        took.add(m.to);
+      }
       progress.moved += moved;
       progress.rounds += 1;
       this.log.info({ round: progress.rounds, moves: plan.moves, moved }, 'rebalance round done');
@@ -223,24 +282,26 @@ export class Rebalancer<E extends OrchestratorEndpoint = OrchestratorEndpoint> {
     }
   }
 
-  /** Asks one source to evict its planned moves; resolves how many it sent away once it is done. */
+  /**
+   * Asks one source to evict its planned moves; once it is done, resolves how many it sent away, in
+   * all and per target (by the moves' order).
+   */
   private async evictFrom(
     source: E,
     moves: readonly PlannedMove[],
     byId: ReadonlyMap<string, E>,
     leaving: E | undefined,
     deadline: number,
-  ): Promise<number> {
+  ): Promise<{ evicted: number; perTarget: Map<string, number> }> {
     const settings = this.settings();
     const evacuating = source.id === leaving?.id;
     const client = this.ports.client(source);
+    const mine = moves.filter((m) => m.from === source.id);
     let eviction = await client.evict({
-      moves: moves
-        .filter((m) => m.from === source.id)
-        .map((m) => {
-          const to = byId.get(m.to);
-          return { count: m.count, ...(to ? { serverReference: serverReference(to) } : {}) };
-        }),
+      moves: mine.map((m) => {
+        const to = byId.get(m.to);
+        return { count: m.count, ...(to ? { serverReference: serverReference(to) } : {}) };
+      }),
       perSecond: settings.evictPerSecond,
       minAgeSeconds: evacuating ? 0 : settings.cooldownSeconds,
       ...(evacuating ? { stopAccepting: true } : {}),
@@ -254,7 +315,10 @@ export class Rebalancer<E extends OrchestratorEndpoint = OrchestratorEndpoint> {
         .evict({ moves: [], perSecond: 1, minAgeSeconds: 0 })
         .catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'eviction cancel failed'));
     }
-    return eviction.evicted;
+    const perTarget = new Map<string, number>();
+    for (const [i, m] of mine.entries())
+      perTarget.set(m.to, (perTarget.get(m.to) ?? 0) + (eviction.moves[i]?.evicted ?? 0));
+    return { evicted: eviction.evicted, perTarget };
   }
 
   /** Waits until the sessions sent away are back (the total is what it was), or `until`. */

@@ -31,6 +31,11 @@ import { SubscriptionFanout } from './subscriptions.ts';
 import { TopicAliases } from './topic-alias.ts';
 import { type DisconnectOptions, Upstream } from './upstream.ts';
 
+/** MQTT 5 reason code 0x8E: Session taken over (a newer connection with the same client id). */
+const SESSION_TAKEN_OVER = 0x8e;
+/** Two clean closes of a link by its broker this close together: the session lives on elsewhere. */
+const TAKEOVER_WINDOW_MS = 10_000;
+
 export interface SessionDeps {
   pool: BrokerPool;
   router: Router;
@@ -93,6 +98,12 @@ export class Session extends EventEmitter implements SessionContext {
   /** This session's record in the session registry (undefined without a registry). */
   private registrySync: RegistrySync | undefined;
   private takenOver = false;
+  /** Links whose broker said DISCONNECT 0x8E (session taken over) before closing them. */
+  private readonly takenOverAt = new WeakSet<UpstreamLink>();
+  /** Links whose broker said why with another reason (0x8B shutting down, …): not a takeover. */
+  private readonly closedForAReason = new WeakSet<UpstreamLink>();
+  /** Per broker, when it last closed this session's link cleanly (see takenOverAtBroker). */
+  private readonly cleanCloses = new Map<string, number>();
   /** When each broker last refused a publish with 0x87 (see denied-close.ts). */
   private readonly deniedAt = new Map<string, number>();
   /**
@@ -345,7 +356,11 @@ export class Session extends EventEmitter implements SessionContext {
     const previous = this.deps.claim(this.clientId, this);
     previous?.takeOver();
     // Step 3: open upstreams: the home broker (with the will) first, then the others.
-    const brokers = this.deps.pool.list().filter((b) => b.state === 'active' || b.state === 'joining');
+    // A persistent session links to a draining broker too: what it queued for the session while the
+    // client was away (being moved) is delivered before the broker goes; nothing is routed there.
+    const brokers = this.deps.pool
+      .list()
+      .filter((b) => b.state === 'active' || b.state === 'joining' || (this.full && b.state === 'draining'));
     const activeIds = brokers.filter((b) => b.state === 'active').map((b) => b.id);
     const ranking = homeBrokerRanking(
       this.clientId,
@@ -420,6 +435,21 @@ export class Session extends EventEmitter implements SessionContext {
     this.emit('connected');
     for (const link of replayOn) this.resync(link);
     if (!this.full) this.trimLinks();
+    this.joinMissed(brokers);
+  }
+
+  /**
+   * Brokers that joined the pool while this session was connecting: join() skipped them (it waits for
+   * 'connected'), and without a link the broker would never be synced on this replica, so the
+   * manager's join would wait for it until its action timeout. They are joined now.
+   */
+  private joinMissed(opened: readonly PoolBroker[]): void {
+    const known = new Set(opened.map((b) => b.id));
+    for (const b of this.deps.pool.list()) {
+      if (known.has(b.id) || this.links.has(b.id) || this.reconnectTimers.has(b.id)) continue;
+      if (b.state !== 'active' && b.state !== 'joining') continue;
+      void this.join(b).catch((err) => this.onLinkFailed(b, err));
+    }
   }
 
   // ---- lazy links -----------------------------------------------------------------------------
@@ -664,12 +694,13 @@ export class Session extends EventEmitter implements SessionContext {
         }
         return;
       }
-      case 'disconnect':
-        this.log.warn(
-          { broker: link.brokerId, reasonCode: (packet as IDisconnectPacket).reasonCode },
-          'broker sent DISCONNECT',
-        );
+      case 'disconnect': {
+        const reasonCode = (packet as IDisconnectPacket).reasonCode;
+        if (reasonCode === SESSION_TAKEN_OVER) this.takenOverAt.add(link);
+        else this.closedForAReason.add(link);
+        this.log.warn({ broker: link.brokerId, reasonCode }, 'broker sent DISCONNECT');
         return;
+      }
       default:
         this.log.warn({ broker: link.brokerId, cmd: packet.cmd }, 'unexpected packet from a broker: ignored');
     }
@@ -699,6 +730,37 @@ export class Session extends EventEmitter implements SessionContext {
     this.onLinkLost(link, reason);
   }
 
+  /**
+   * Whether the broker handed this link's session to another connection with the same client id: it
+   * said so (v5 DISCONNECT 0x8E), or it closed the link cleanly (FIN, no DISCONNECT, no transport
+   * error) a second time within TAKEOVER_WINDOW_MS, which is what two orchestrators resuming the
+   * session from each other look like: Mosquitto 2.0.11 closes a taken-over connection without a
+   * DISCONNECT, so the first clean close is taken for a lost link (reconnected: a join replay may have
+   * taken the link over once, docs/persistent-sessions.md), the second one in a row is not.
+   */
+  private takenOverAtBroker(link: UpstreamLink): boolean {
+    if (this.takenOverAt.delete(link)) return true;
+    if (!link.upstream.closedByBroker || this.closedForAReason.has(link)) return false;
+    const now = Date.now();
+    const previous = this.cleanCloses.get(link.brokerId);
+    this.cleanCloses.set(link.brokerId, now);
+    return previous !== undefined && now - previous < TAKEOVER_WINDOW_MS;
+  }
+
+  /**
+   * A broker gave this session to a newer connection with the same client id (see takenOverAtBroker):
+   * the client is connected elsewhere now, typically moved to another orchestrator while this
+   * session lingered. Reconnecting would take the session back there, and the other orchestrator
+   * would take it back in turn (ping-pong). The stale session ends as a broker ends a taken-over
+   * connection [MQTT-3.1.4-3]: v5 clients hear 0x8E; gracefully (no will), record left to the new one.
+   */
+  private movedAway(brokerId: string): void {
+    this.log.info({ broker: brokerId }, 'session taken over at a broker: the client is connected elsewhere');
+    this.takenOver = true;
+    if (this.version === 5) this.down.write({ cmd: 'disconnect', reasonCode: SESSION_TAKEN_OVER });
+    this.close('graceful', 'session taken over at a broker');
+  }
+
   /** The broker ended this client (a refused publish): the client is ended too, as the broker would. */
   private endAsBrokerDid(brokerId: string): void {
     this.log.info({ broker: brokerId }, 'broker closed the connection after refusing a publish');
@@ -707,6 +769,7 @@ export class Session extends EventEmitter implements SessionContext {
   }
 
   private onLinkLost(link: UpstreamLink, reason: string): void {
+    if (this.state === 'connected' && this.takenOverAtBroker(link)) return this.movedAway(link.brokerId);
     this.graces.lost(link.brokerId, this.subs?.active);
     this.log.warn({ broker: link.brokerId, reason }, 'broker connection lost');
     // A lazy session lost its one link: it opens the others now, as a full session has them (its
@@ -752,11 +815,14 @@ export class Session extends EventEmitter implements SessionContext {
     const code = connack.reasonCode ?? connack.returnCode ?? 0;
     if (code !== 0) throw new Error(`broker ${broker.id} refused the session with code ${code}`);
     // A resumed upstream session has the subscriptions it had when its link was lost: only the changes.
-    if (resumed) await this.subs?.restore(link, this.graces.before(broker.id));
+    let replaying: Promise<void> | undefined;
+    if (resumed) replaying = this.subs?.restore(link, this.graces.before(broker.id));
     else {
       this.outbound?.forgetHandedOver(broker.id);
-      await this.subs?.replay(link);
+      replaying = this.subs?.replay(link);
     }
+    this.subs?.coverPending(link); // SUBSCRIBEs still waiting for the other brokers go here too
+    await replaying;
     this.graces.synced(broker.id);
     if (this.registrySync?.persistent) this.registrySync.write([link], this.subs?.active.values() ?? []);
     link.synced = true;
@@ -854,7 +920,7 @@ export class Session extends EventEmitter implements SessionContext {
   takeOver(): void {
     this.takenOver = true; // the session lives on in the new connection: its record stays as it is
     if (this.version === 5 && this.state === 'connected')
-      this.down.write({ cmd: 'disconnect', reasonCode: 0x8e });
+      this.down.write({ cmd: 'disconnect', reasonCode: SESSION_TAKEN_OVER });
     this.close('abrupt', 'session taken over');
   }
 

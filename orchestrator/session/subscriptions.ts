@@ -116,6 +116,32 @@ export class SubscriptionFanout {
     this.maybeAnswer(requestId);
   }
 
+  /**
+   * A link opened while SUBSCRIBE / UNSUBSCRIBE requests were still waiting for the other brokers:
+   * its replay (the `active` subscriptions) does not have them yet, so they are sent to it too, and
+   * the client's SUBACK waits for its answer as well. Without it the new broker would never get a
+   * subscription the client made during the join (issue #13: joins while clients move).
+   */
+  coverPending(link: UpstreamLink): void {
+    for (const [requestId, pending] of this.pending) {
+      if (pending.waiting.has(link.brokerId) || pending.sent.length === 0) continue;
+      const upId = link.ids.allocate({ kind: pending.kind, requestId });
+      if (upId === undefined) continue;
+      pending.waiting.set(link.brokerId, upId);
+      const filters = pending.sent.flatMap((i) => pending.subscriptions[i] ?? []);
+      if (pending.kind === 'subscribe') {
+        const version = link.upstream.protocolVersion;
+        link.upstream.send({
+          cmd: 'subscribe',
+          messageId: upId,
+          subscriptions: filters.map((sub) => forBroker(sub, version)),
+        });
+      } else {
+        link.upstream.send({ cmd: 'unsubscribe', messageId: upId, unsubscriptions: pending.filters });
+      }
+    }
+  }
+
   /** A broker went down: stop waiting for its answers. */
   onBrokerDown(brokerId: string): void {
     for (const [requestId, pending] of this.pending) {

@@ -174,6 +174,7 @@ export class Upstream {
     // A PINGREQ each keepalive period; no PINGRESP by the next one means the broker is gone.
     this.pingTimer = setInterval(() => {
       if (this.awaitingPong) {
+        this.transportFailed = true; // closed by us: not a broker's clean close
         this.markDown(`no PINGRESP within ${this.options.keepaliveSeconds} s`);
         this.framed?.destroy();
         return;
@@ -197,6 +198,15 @@ export class Upstream {
    */
   get closedAfterAck(): boolean {
     return !this.transportFailed && !this.closing && (this.lastCmd === 'puback' || this.lastCmd === 'pubrec');
+  }
+
+  /**
+   * The broker closed this connection after accepting it: cleanly (FIN, no transport error), not at
+   * our request. A broker alive and well does that to a connection whose session another connection
+   * with the same client id took over (Mosquitto 2.0.11 without a DISCONNECT 0x8E), or to a refused publish.
+   */
+  get closedByBroker(): boolean {
+    return this.connected && !this.transportFailed && !this.closing;
   }
 
   send(packet: Packet): boolean {

@@ -64,6 +64,24 @@ describe('rebalance planner (pure)', () => {
     assert.equal(planSeconds(plan.moves, 15), 3);
   });
 
+  it('later rounds of a run: earlier sources only give, earlier targets only take (no ping-pong)', () => {
+    const t = { absThreshold: 4, relThreshold: 1.1 };
+    // b took in round 1 and is now the busiest (clients sent to c landed on b): it gives nothing back.
+    const plan = planRebalance({ sessions: { a: 10, b: 30, c: 0 }, gave: ['a'], took: ['b'] }, t);
+    assert.ok(plan.moves.length > 0);
+    assert.ok(
+      plan.moves.every((m) => m.from !== 'b' && m.to !== 'a'),
+      `no move out of b or into a: ${JSON.stringify(plan.moves)}`,
+    );
+  });
+
+  it('a target that did not take its clients (closed) gets none; the others still do', () => {
+    const t = { absThreshold: 4, relThreshold: 1.1 };
+    const plan = planRebalance({ sessions: { o1: 40, o2: 0, o3: 0 }, closed: ['o2'] }, t);
+    assert.ok(plan.moves.length > 0 && plan.moves.every((m) => m.to === 'o3'), JSON.stringify(plan.moves));
+    assert.deepEqual(planRebalance({ sessions: { o1: 40, o2: 0 }, closed: ['o2'] }, t).moves, []);
+  });
+
   it('is deterministic and ignores fractions and negatives', () => {
     const a = planRebalance({ sessions: { y: 10.7, x: 10, z: -3 } }, { absThreshold: 0, relThreshold: 1 });
     const b = planRebalance({ sessions: { z: -3, x: 10, y: 10.7 } }, { absThreshold: 0, relThreshold: 1 });

@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { delayRelay } from '../helpers/delay-relay.ts';
+import { TestMosquitto } from '../helpers/mosquitto.ts';
+import { publishSeq, startOrchestrator } from '../helpers/orchestrator.ts';
+import { connectClient, waitFor, within } from '../helpers/resources.ts';
+
+// Issue #13 (s3): clients moving between orchestrators, and pool changes that meet them.
+// - A broker that joins the pool while a session is still connecting must still get that session's
+//   link and subscriptions, else it is never "synced" on the replica and the manager's join waits
+//   until manager.actionTimeoutSeconds (180 s in CI).
+// - A persistent session that comes back while a broker drains must get what that broker queued
+//   for it while it was away, else those messages die with the broker.
+// - An orchestrator whose session a broker hands to a newer connection of the same client (v5: 0x8E;
+//   Mosquitto 2.0.11 just closes the old one) must not take it back (ping-pong).
+
+describe('orchestrator: sessions that move, and pool changes meeting them', () => {
+  it('the connecting persistent session joins it after its CONNACK: synced, and deliveries from it arrive', async (t) => {
+    const first = await TestMosquitto.start(t);
+    const second = await TestMosquitto.start(t);
+    // The first broker answers 700 ms late, so the CONNECT below is still connecting when the pool grows.
+    const slow = await delayRelay(t, { host: '127.0.0.1', port: first.port }, 700);
+    const { orchestrator, url } = await startOrchestrator(t, [slow.url]);
+    const connecting = connectClient(t, url, { clientId: 'joiner-1', clean: false, connectTimeout: 10_000 });
+    await new Promise((r) => setTimeout(r, 300));
+    orchestrator.setBrokers([
+      { url: slow.url, state: 'active' },
+      { url: second.url, state: 'joining' },
+    ]);
+    const client = await within(connecting, 10_000, 'CONNACK of the persistent session');
+    await within(client.subscribeAsync('join/#', { qos: 1 }), 10_000, 'SUBACK');
+    const entry = () => orchestrator.status().brokers.find((b) => b.url === second.url);
+    // Before the fix the session never linked to the new broker: synced stayed false for good.
+    await waitFor(() => entry()?.synced === true, 8000, 'the joining broker synced on the replica');
+    assert.equal(entry()?.sessions, 1, 'the session has a link to the joining broker');
+    orchestrator.setBrokers([
+      { url: slow.url, state: 'active' },
+      { url: second.url, state: 'active' },
+    ]);
+    // A publish straight to the new broker reaches the session through its link there.
+    const direct = await connectClient(t, second.url, { clientId: 'direct-pub' });
+    let got = 0;
+    client.on('message', () => {
+      got += 1;
+    });
+    await publishSeq(direct, 'p', ['join/a'], 20, 1);
+    await waitFor(() => got === 20, 8000, '20 deliveries from the joined broker');
+  });
+
+  it('a persistent session that resumes while a broker drains gets what that broker queued for it', async (t) => {
+    const a = await TestMosquitto.start(t);
+    const b = await TestMosquitto.start(t);
+    const { orchestrator, url } = await startOrchestrator(t, [a.url, b.url]);
+    const id = 'away-sub-1';
+    const first = await connectClient(t, url, { clientId: id, clean: false });
+    await within(first.subscribeAsync('away/#', { qos: 1 }), 10_000, 'SUBACK');
+    await first.endAsync();
+    // While it is away (being moved), 20 QoS 1 messages reach broker b, queued there for its session.
+    const direct = await connectClient(t, b.url, { clientId: 'away-pub' });
+    await publishSeq(direct, 'p', ['away/x'], 20, 1);
+    orchestrator.setBrokers([
+      { url: a.url, state: 'active' },
+      { url: b.url, state: 'draining' },
+    ]);
+    let got = 0;
+    const back = await connectClient(t, url, { clientId: id, clean: false }, (c) =>
+      c.on('message', () => {
+        got += 1;
+      }),
+    );
+    // Before the fix the session linked to active and joining brokers only: b's queue never came.
+    await waitFor(() => got >= 20, 8000, 'the 20 messages queued on the draining broker');
+    assert.equal(back.connected, true);
+  });
+
+  for (const version of [4, 5] as const) {
+    it(`v${version}: a session the broker hands to the same client at another orchestrator ends here, no ping-pong`, async (t) => {
+      const broker = await TestMosquitto.start(t);
+      const a = await startOrchestrator(t, [broker.url]);
+      const b = await startOrchestrator(t, [broker.url]);
+      const id = `mover-v${version}`;
+      const opts = { clientId: id, clean: false, protocolVersion: version, reconnectPeriod: 0 };
+      // The client's old connection at a lingers (a slow orchestrator, a half-dead socket) while
+      // the client connects again through b.
+      const old = await connectClient(t, a.url, opts);
+      let oldReason: number | undefined;
+      old.on('disconnect', (p) => {
+        oldReason = p.reasonCode;
+      });
+      const oldClosed = new Promise<void>((resolve) => old.once('close', () => resolve()));
+      const moved = await connectClient(t, b.url, opts);
+      await within(moved.subscribeAsync('moved/#', { qos: 1 }), 10_000, 'SUBACK at b');
+      await within(oldClosed, 5000, 'the stale session at a closed');
+      if (version === 5) assert.equal(oldReason, 0x8e, 'v5: DISCONNECT 0x8E (session taken over)');
+      // Before the fix a reconnected its link (taking the session back from b, which took it back…).
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(a.orchestrator.status().sessions, 0, 'a holds no session for the client');
+      assert.equal(b.orchestrator.status().brokers[0]?.sessions, 1, "b's link is up");
+      let got = 0;
+      moved.on('message', () => {
+        got += 1;
+      });
+      const direct = await connectClient(t, broker.url, { clientId: `pub-${id}` });
+      await publishSeq(direct, 'p', ['moved/x'], 20, 1);
+      await waitFor(() => got >= 20, 8000, 'the 20 messages at the moved client');
+      assert.equal(moved.connected, true);
+    });
+  }
+});
