@@ -85,4 +85,48 @@ describe('presence records and the join replay', () => {
       'the holder presence gone from A',
     );
   });
+
+  it('a holder present on any source is alive; a presence connection taken away comes back', async (t) => {
+    const [a, b, c] = await Promise.all([
+      TestMosquitto.start(t),
+      TestMosquitto.start(t),
+      TestMosquitto.start(t),
+    ]);
+    const [pa, pb, pc] = [poolBroker(a), poolBroker(b), poolBroker(c)];
+    const holder = registry(t);
+    const joiner = registry(t);
+    holder.keepPresence(pb); // not on A, where the record is read from
+    const writer = await connectClient(t, a.url);
+    const entry = {
+      clientId: 'held-elsewhere',
+      protocolVersion: 4 as const,
+      sessionExpirySeconds: 0xffff_ffff,
+      online: holder.instanceId,
+      subscriptions: [{ topic: 'pr/#', qos: 1 as const }],
+    };
+    await within(
+      writer.publishAsync(registryTopic(entry.clientId), encodeEntry(entry), { qos: 1, retain: true }),
+      5000,
+      'PUBACK',
+    );
+    await waitFor(
+      async () => (await joiner.livePresence([pb]))?.has(holder.instanceId) === true,
+      5000,
+      'the holder presence on B',
+    );
+    assert.equal(await joiner.replayAway(pc, [pa, pb], () => false), 0, 'a live holder keeps its session');
+    // Someone takes the presence connection's client id on B and leaves cleanly: the record comes back.
+    const intruder = await connectClient(t, b.url, { clientId: `brokel-presence-${holder.instanceId}` });
+    await within(intruder.endAsync(), 5000, 'intruder gone');
+    await waitFor(
+      async () => (await joiner.livePresence([pb]))?.has(holder.instanceId) === false,
+      5000,
+      'the presence gone with the taken-over connection (its Will)',
+    );
+    await waitFor(
+      async () => (await joiner.livePresence([pb]))?.has(holder.instanceId) === true,
+      5000,
+      'the presence back on B',
+    );
+  });
 });
