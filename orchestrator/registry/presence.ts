@@ -17,6 +17,8 @@ export type OpenWithWill = (
 interface Link {
   upstream?: Upstream;
   retry?: NodeJS.Timeout;
+  /** Reopenings in a row that failed: only the first is a warning (a broker down retries each second). */
+  failures: number;
 }
 
 /**
@@ -39,7 +41,7 @@ export class Presence {
   /** Keeps the presence record on a broker (it joined the pool); idempotent. */
   keep(broker: PoolBroker): void {
     if (this.links.has(broker.id)) return;
-    const link: Link = {};
+    const link: Link = { failures: 0 };
     this.links.set(broker.id, link);
     void this.connect(broker, link);
   }
@@ -58,7 +60,9 @@ export class Presence {
     const again = (reason: string) => {
       if (this.links.get(broker.id) !== link || link.upstream !== upstream) return;
       link.upstream = undefined;
-      this.log.warn({ broker: broker.id, reason }, 'presence connection down; reopening');
+      link.failures += 1;
+      const level = link.failures === 1 ? 'warn' : 'debug';
+      this.log[level]({ broker: broker.id, reason }, 'presence connection down; reopening');
       link.retry = setTimeout(() => void this.connect(broker, link), RETRY_MS);
       link.retry.unref();
     };
@@ -76,6 +80,7 @@ export class Presence {
       (reason) => again(reason),
       () => undefined,
     );
+    link.failures = 0;
     const payload = Buffer.from(JSON.stringify({ v: 1, instanceId: this.instanceId }));
     upstream.send({ cmd: 'publish', topic, payload, qos: 0, retain: true, dup: false });
   }
