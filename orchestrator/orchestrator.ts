@@ -103,7 +103,10 @@ export class Orchestrator {
       this.log.child({ component: 'registry' }),
       (brokerId) => this.onRoutableMaybe(brokerId),
     );
-    this.pool.on('added', (b: PoolBroker) => this.onBrokerAdded(b));
+    this.pool.on('added', (b: PoolBroker) => {
+      this.registry.keepPresence(b); // before any session of this replica names it in a record
+      this.onBrokerAdded(b);
+    });
     this.pool.on('removed', (b: PoolBroker) => {
       this.lacking.delete(b.id);
       this.joinReplays.cancel(b.id);

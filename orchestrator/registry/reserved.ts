@@ -16,6 +16,26 @@ export const REGISTRY_FILTER = `${REGISTRY_PREFIX}+`;
 const DOLLAR = 0x24;
 
 /**
+ * Presence: one retained record per live orchestrator replica, `$brokel/presence/<instanceId>`, kept
+ * on every broker of its pool by a connection whose Will (retained, empty) clears it when the replica
+ * dies [MQTT-3.1.2-8, MQTT-3.1.2-17]. A registry record naming a replica with no presence anywhere
+ * is a dead holder's: the session is away (docs/chaos.md defect 3).
+ */
+export const PRESENCE_PREFIX = `${RESERVED_PREFIX}presence/`;
+export const PRESENCE_FILTER = `${PRESENCE_PREFIX}+`;
+
+export function presenceTopic(instanceId: string): string {
+  return `${PRESENCE_PREFIX}${instanceId}`; // hex: no encoding needed
+}
+
+/** The replica a presence topic is for, or undefined when the topic is not a presence record. */
+export function instanceOfPresenceTopic(topic: string): string | undefined {
+  if (!topic.startsWith(PRESENCE_PREFIX)) return undefined;
+  const id = topic.slice(PRESENCE_PREFIX.length);
+  return id === '' || id.includes('/') ? undefined : id;
+}
+
+/**
  * Whether a PUBLISH topic is in the reserved space. On the publish path: one first-byte compare for
  * every ordinary topic; the prefix is looked at only for topics that start with '$'.
  */

@@ -5,11 +5,14 @@ import type { Logger } from '../../common/logger.ts';
 import type { OrchestratorLimits } from '../limits.ts';
 import type { PoolBroker } from '../pool/broker-pool.ts';
 import { Upstream } from '../session/upstream.ts';
+import { Presence } from './presence.ts';
 import {
   clientIdOfRegistryTopic,
   decodeEntry,
   encodeEntry,
+  instanceOfPresenceTopic,
   NEVER_EXPIRES,
+  PRESENCE_FILTER,
   REGISTRY_FILTER,
   type RegistryEntry,
   registryTopic,
@@ -63,14 +66,26 @@ export class SessionRegistry {
   /** This replica, as named in the `online` field of the records of its live sessions. */
   readonly instanceId = randomBytes(6).toString('hex');
   private readonly readers = new Map<string, Promise<Reader>>();
+  private readonly presence: Presence;
 
-  constructor(private readonly options: RegistryOptions) {}
+  constructor(private readonly options: RegistryOptions) {
+    this.presence = new Presence(
+      this.instanceId,
+      (broker, clientId, will) => this.upstream(broker, clientId, 4, true, 0, will),
+      options.log,
+    );
+  }
+
+  /** A broker is in the pool: this replica's presence record is kept there (see presence.ts). */
+  keepPresence(broker: PoolBroker): void {
+    this.presence.keep(broker);
+  }
 
   /** The record of one client, from the first broker in `brokers` that answers; undefined if none. */
   async load(clientId: string, brokers: readonly PoolBroker[]): Promise<RegistryEntry | undefined> {
     for (const broker of brokers) {
       try {
-        return (await this.read(broker, registryTopic(clientId))).get(clientId);
+        return decodeRecords(await this.read(broker, registryTopic(clientId))).get(clientId);
       } catch (err) {
         this.options.log.warn(
           { broker: broker.id, clientId, err: errorMessage(err) },
@@ -86,7 +101,7 @@ export class SessionRegistry {
     let last: unknown = new Error('no broker to read the session registry from');
     for (const broker of brokers) {
       try {
-        return await this.read(broker, REGISTRY_FILTER);
+        return decodeRecords(await this.read(broker, REGISTRY_FILTER));
       } catch (err) {
         last = err;
       }
@@ -95,16 +110,38 @@ export class SessionRegistry {
   }
 
   /**
-   * Reads the retained records matching a filter: SUBSCRIBE and UNSUBSCRIBE are sent together; the
+   * The replicas with a presence record on any of `brokers` (a live replica keeps one on every broker
+   * of its pool, so one connection that dropped does not make it look dead); undefined when no broker
+   * answered, so nobody is taken for dead.
+   */
+  async livePresence(brokers: readonly PoolBroker[]): Promise<Set<string> | undefined> {
+    let live: Set<string> | undefined;
+    for (const broker of brokers) {
+      try {
+        const found = await this.read(broker, PRESENCE_FILTER);
+        live ??= new Set();
+        for (const [topic, payload] of found) {
+          const id = instanceOfPresenceTopic(topic);
+          if (id !== undefined && payload.length > 0) live.add(id);
+        }
+      } catch (err) {
+        this.options.log.warn({ broker: broker.id, err: errorMessage(err) }, 'presence read failed');
+      }
+    }
+    return live;
+  }
+
+  /**
+   * Reads the retained messages matching a filter (topic → payload): SUBSCRIBE and UNSUBSCRIBE are sent together; the
    * broker sends the retained messages of the subscription before it answers the UNSUBSCRIBE, so the
    * UNSUBACK marks the end. QoS 0: nothing is held back by an in-flight window.
    */
-  private async read(broker: PoolBroker, filter: string): Promise<Map<string, RegistryEntry>> {
+  private async read(broker: PoolBroker, filter: string): Promise<Map<string, Buffer>> {
     const reader = await this.reader(broker);
     const run = reader.queue.then(
       () =>
-        new Promise<Map<string, RegistryEntry>>((resolve, reject) => {
-          const out = new Map<string, RegistryEntry>();
+        new Promise<Map<string, Buffer>>((resolve, reject) => {
+          const out = new Map<string, Buffer>();
           const subId = this.nextId(reader);
           const unsubId = this.nextId(reader);
           const timeoutMs = this.options.limits.upstreamConnectTimeoutMs;
@@ -114,13 +151,8 @@ export class SessionRegistry {
             reject(new TimeoutError(`session registry read from broker ${broker.id}`, timeoutMs));
           }, timeoutMs);
           reader.onPacket = (p) => {
-            if (p.cmd === 'publish') {
-              const clientId = clientIdOfRegistryTopic(p.topic);
-              if (clientId === undefined) return;
-              const entry = p.payload.length > 0 ? decodeEntry(Buffer.from(p.payload)) : undefined;
-              if (entry) out.set(clientId, entry);
-              else out.delete(clientId);
-            } else if (p.cmd === 'unsuback' && p.messageId === unsubId) {
+            if (p.cmd === 'publish') out.set(p.topic, Buffer.from(p.payload));
+            else if (p.cmd === 'unsuback' && p.messageId === unsubId) {
               clearTimeout(timer);
               reader.onPacket = undefined;
               resolve(out);
@@ -169,7 +201,14 @@ export class SessionRegistry {
     return opening;
   }
 
-  private upstream(broker: PoolBroker, clientId: string, version: 4 | 5, clean: boolean, expiry: number) {
+  private upstream(
+    broker: PoolBroker,
+    clientId: string,
+    version: 4 | 5,
+    clean: boolean,
+    expiry: number,
+    will?: { topic: string; payload: Buffer; qos: 0; retain: true },
+  ) {
     const { limits, credentials } = this.options;
     return new Upstream({
       brokerId: broker.id,
@@ -180,6 +219,7 @@ export class SessionRegistry {
       connect: {
         clientId,
         clean,
+        ...(will ? { will } : {}),
         ...(credentials
           ? { username: credentials.username, password: Buffer.from(credentials.password) }
           : {}),
@@ -194,20 +234,23 @@ export class SessionRegistry {
 
   /** Closes the registry connection to a broker (it left the pool, or a read on it failed). */
   forget(brokerId: string): void {
+    this.presence.forget(brokerId);
     const reader = this.readers.get(brokerId);
     this.readers.delete(brokerId);
     void reader?.then((r) => r.upstream.disconnect()).catch(() => undefined);
   }
 
   close(): void {
+    this.presence.close();
     for (const id of [...this.readers.keys()]) this.forget(id);
   }
 
   /**
-   * A broker joins: the sessions of the registry that no orchestrator holds live (`online` null) get
-   * their subscriptions there: connect with the client's id (clean 0), subscribe, copy the record,
-   * disconnect. A session some orchestrator holds is left to that orchestrator's live session, which
-   * replays it itself: never take a session over. `isLocal` names the sessions of this replica.
+   * A broker joins: the sessions of the registry that no orchestrator holds live get their
+   * subscriptions there: connect with the client's id (clean 0), subscribe, copy the record,
+   * disconnect. Held by none: `online` null, or naming a replica with no presence record on any source
+   * (it died without a word, docs/chaos.md defect 3). A session a live orchestrator holds is left to its
+   * live session, which replays it itself: never take a session over. `isLocal` names this replica's.
    * Returns how many sessions were recreated.
    */
   async replayAway(
@@ -218,9 +261,13 @@ export class SessionRegistry {
     if (sources.length === 0) return 0; // the first broker: no registry to read anywhere else
     const entries = await this.loadAll(sources);
     const brokerVersion = await this.options.protocolVersion(joining.id);
+    const held = [...entries.values()].some((e) => e.online !== null && e.online !== this.instanceId);
+    const live = held ? await this.livePresence(sources) : undefined;
     let replayed = 0;
     for (const entry of entries.values()) {
-      if (entry.online !== null || isLocal(entry.clientId)) continue;
+      if (isLocal(entry.clientId) || entry.online === this.instanceId) continue;
+      // No presence read at all (undefined): every holder counts as alive.
+      if (entry.online !== null && (live === undefined || live.has(entry.online))) continue;
       await this.recreate(joining, entry, entry.protocolVersion === 5 && brokerVersion === 5 ? 5 : 4);
       replayed += 1;
     }
@@ -268,4 +315,15 @@ export class SessionRegistry {
       upstream.disconnect();
     }
   }
+}
+
+/** The registry records among retained messages (an empty or malformed one is no record). */
+function decodeRecords(messages: Map<string, Buffer>): Map<string, RegistryEntry> {
+  const out = new Map<string, RegistryEntry>();
+  for (const [topic, payload] of messages) {
+    const clientId = clientIdOfRegistryTopic(topic);
+    const entry = clientId !== undefined && payload.length > 0 ? decodeEntry(payload) : undefined;
+    if (clientId !== undefined && entry) out.set(clientId, entry);
+  }
+  return out;
 }

@@ -19,12 +19,11 @@ const PERSISTENT: Array<{ name: string; options: IClientOptions }> = [
  * left to that orchestrator's live session"), and nobody else gives it their subscriptions, so what is
  * routed there before they come back is lost for them. The sibling test in persistent-sessions.test.ts
  * passes only because there the clients leave with DISCONNECT (the record then says `online: null`).
- * Marked todo until the registry tells a dead holder from a live one (not a faults/links change).
+ * Fixed by presence (orchestrator/registry/presence.ts): the holder's presence record is cleared by its
+ * Will when it dies, so the join replay takes its sessions for away.
  */
 describe('persistent sessions whose orchestrator was SIGKILLed, and a joining broker', () => {
-  it('what is routed to a broker that joined while the clients were away reaches them when they come back', {
-    todo: 'defect 3 in docs/chaos.md: the join replay skips records naming a dead orchestrator',
-  }, async (t) => {
+  it('what is routed to a broker that joined while the clients were away reaches them when they come back', async (t) => {
     const [a, b] = await Promise.all([TestMosquitto.start(t), TestMosquitto.start(t)]);
     if (!a || !b) throw new Error('brokers');
     const x = await orchestratorProcess(t, [a.url]);
@@ -35,10 +34,18 @@ describe('persistent sessions whose orchestrator was SIGKILLed, and a joining br
       const c = await connectClient(t, xUrl, { ...p.options, clean, clientId: `held-${p.name}` });
       await within(c.subscribeAsync('ph/#', { qos: 1 }), 10_000, 'SUBACK');
     }
+    // Presence records on A (one per live orchestrator): X's goes when A notices X's death (its Will).
+    const present = new Map<string, number>();
+    const watch = await connectClient(t, a.url);
+    watch.on('message', (topic, payload) => present.set(topic, payload.length));
+    await within(watch.subscribeAsync('$brokel/presence/+', { qos: 0 }), 10_000, 'SUBACK');
+    const live = () => [...present.values()].filter((n) => n > 0).length;
+    await waitFor(() => live() === 2, 10_000, 'X and Y present on A');
     // The holder dies without a word: no DISCONNECT, no record saying the clients are away.
     const exited = new Promise((resolve) => x.child.once('exit', resolve));
     x.child.kill('SIGKILL');
     await within(exited, 10_000, 'the orchestrator process to die');
+    await waitFor(() => live() === 1, 10_000, "A to clear X's presence"); // a join within ms may still see X
     // B joins Y's pool (joining, synced, then active), as the manager does it.
     y.orchestrator.setBrokers([
       { url: a.url, state: 'active' },

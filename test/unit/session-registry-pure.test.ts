@@ -4,9 +4,11 @@ import {
   clientIdOfRegistryTopic,
   decodeEntry,
   encodeEntry,
+  instanceOfPresenceTopic,
   isPersistent,
   isReservedFilter,
   isReservedTopic,
+  presenceTopic,
   type RegistryEntry,
   registryTopic,
 } from '../../orchestrator/registry/reserved.ts';
@@ -38,6 +40,15 @@ describe('session registry (pure)', () => {
       ['$SYS/#', false],
     ];
     for (const [filter, reserved] of cases) assert.equal(isReservedFilter(filter), reserved, filter);
+  });
+
+  it('presence topics: one level per replica, reserved, never a registry record', () => {
+    assert.equal(presenceTopic('3f9a0c1d2e4b'), '$brokel/presence/3f9a0c1d2e4b');
+    assert.equal(instanceOfPresenceTopic(presenceTopic('3f9a0c1d2e4b')), '3f9a0c1d2e4b');
+    assert.ok(isReservedTopic(presenceTopic('3f9a0c1d2e4b')));
+    assert.equal(clientIdOfRegistryTopic(presenceTopic('3f9a0c1d2e4b')), undefined);
+    for (const t of ['$brokel/presence/', '$brokel/presence/a/b', '$brokel/sessions/x', 'presence/x'])
+      assert.equal(instanceOfPresenceTopic(t), undefined, t);
   });
 
   it('a client id becomes one topic level and back, whatever it holds', () => {
