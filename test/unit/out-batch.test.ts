@@ -3,7 +3,7 @@
 // several sockets interleave their writes on the shared slab, when the slab fills up, and when slow-path
 // packets and large frames (written as Buffers of their own) come in between.
 import assert from 'node:assert/strict';
-import { Duplex } from 'node:stream';
+import { Duplex, PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { FramedStream } from '../../orchestrator/protocol/framed-stream.ts';
@@ -128,5 +128,30 @@ describe('outgoing batch', () => {
     assert.equal(writes.length, 1, 'one writev(2) for the turn');
     assert.equal(other.writes.length, 1);
     assert.equal(Buffer.concat(other.writes.flat()).length, packets.length * 17);
+  });
+  it('writes what handling one read produced, to every socket, before that read returns (no turn waited for)', async () => {
+    const a = recorder();
+    const b = recorder();
+    const toA = new FramedStream(a.stream, { protocolVersion: 5, maxPacketBytes: 1 << 20 });
+    const toB = new FramedStream(b.stream, { protocolVersion: 4, maxPacketBytes: 1 << 20 });
+    const input = new PassThrough();
+    const from = new FramedStream(input, { protocolVersion: 4, maxPacketBytes: 1 << 20 });
+    from.on('packet', (p: Packet) => {
+      toA.write(p);
+      toB.write({ cmd: 'puback', messageId: 5 } as Packet);
+    });
+    const frames = [fastPublish('r/1', 0, 40, 4), fastPublish('r/2', 0, 40, 4)].map((p) =>
+      mqttPacket.generate(p, { protocolVersion: 4 }),
+    );
+    input.emit('data', Buffer.concat(frames)); // one read, two publishes
+    // One write(2) (a writev of two runs: the other socket's acknowledgement came in between).
+    assert.equal(a.writes.length, 1, 'the relayed publishes left with the read');
+    assert.equal(b.writes.length, 1, 'and so did the acknowledgements, to the other socket');
+    assert.equal(Buffer.concat(b.writes.flat()).length, 8);
+    // A write made outside a read (a timer, a promise) still leaves at the end of the turn.
+    toB.write({ cmd: 'pingresp' } as Packet);
+    assert.equal(b.writes.length, 1);
+    await turn();
+    assert.equal(b.writes.length, 2);
   });
 });
