@@ -22,6 +22,8 @@
 //   --profile-orchestrator DIR (V8 CPU profiles of the orchestrators, written when they stop)
 //   --orchestrator-node-args='--flag ...' (extra node flags for the orchestrator processes)
 //   --orchestrator-root DIR (run the orchestrators from another checkout: A/B against older code)
+//   --baseline-root DIR (config c becomes an orchestrator from DIR → 1 mosquitto: an interleaved A/B of
+//     this checkout's orchestrator (b) against DIR's (c) in one run; read the c/a rows beside b/a)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -41,6 +43,7 @@ import {
 } from './lib/processes.ts';
 import { profileQos1 } from './lib/profile-qos1.ts';
 import {
+  CONFIG_LABELS,
   type ConfigKey,
   commonLine,
   keptPace,
@@ -75,6 +78,7 @@ const { values } = parseArgs({
     'profile-orchestrator': { type: 'string' },
     'orchestrator-node-args': { type: 'string' },
     'orchestrator-root': { type: 'string' },
+    'baseline-root': { type: 'string' },
     quick: { type: 'boolean', default: false },
   },
 });
@@ -117,6 +121,7 @@ const settings = {
   profileDir: values['profile-orchestrator'],
   orchestratorNodeArgs: (values['orchestrator-node-args'] ?? '').split(/\s+/).filter(Boolean),
   orchestratorRoot: values['orchestrator-root'],
+  baselineRoot: values['baseline-root'],
   quick,
 };
 if (!settings.configs.includes('a'))
@@ -124,7 +129,11 @@ if (!settings.configs.includes('a'))
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 /** Mosquitto replicas: three when c or the connection scale is measured (a, h and b use the first). */
-const BROKERS = settings.configs.includes('c') || settings.scaleClients > 0 ? 3 : 1;
+const BROKERS =
+  (settings.configs.includes('c') && settings.baselineRoot === undefined) || settings.scaleClients > 0
+    ? 3
+    : 1;
+if (settings.baselineRoot !== undefined) CONFIG_LABELS.c = 'c baseline orch → 1 mosquitto';
 const DRAIN_TIMEOUT_MS = 3000;
 
 const provider = await LocalProvider.start({
@@ -177,9 +186,9 @@ try {
     ...(settings.profileDir ? ['--cpu-prof', '--cpu-prof-dir', settings.profileDir] : []),
     ...settings.orchestratorNodeArgs,
   ];
-  const start = (urls: string[]) =>
+  const start = (urls: string[], root = settings.orchestratorRoot ?? repoRoot) =>
     startOrchestratorChild({
-      repoRoot: settings.orchestratorRoot ?? repoRoot,
+      repoRoot: root,
       brokerUrls: urls,
       readyTimeoutMs: 30_000,
       nodeArgs,
@@ -191,7 +200,11 @@ try {
   if (!first) throw new Error('no broker');
   // Two long-lived orchestrators (warm, as in production); each is idle while the other is measured.
   const orchB = settings.configs.includes('b') ? await start([first.url]) : undefined;
-  const orchC = settings.configs.includes('c') ? await start(mosquittos.map((m) => m.url)) : undefined;
+  const orchC = !settings.configs.includes('c')
+    ? undefined
+    : settings.baselineRoot !== undefined
+      ? await start([first.url], settings.baselineRoot)
+      : await start(mosquittos.map((m) => m.url));
   const haproxy = settings.configs.includes('h') ? await startHaproxy(first.target, 10_000) : undefined;
   if (haproxy) children.push(haproxy);
   // `orch` is the proxy in front (an orchestrator, or HAProxy): its CPU is the `orchestrator` counter.
@@ -199,7 +212,11 @@ try {
     a: { target: first.target, orch: undefined, replicas: 1 },
     h: { target: { host: '127.0.0.1', port: haproxy?.port ?? 0 }, orch: haproxy, replicas: 1 },
     b: { target: { host: '127.0.0.1', port: orchB?.port ?? 0 }, orch: orchB, replicas: 1 },
-    c: { target: { host: '127.0.0.1', port: orchC?.port ?? 0 }, orch: orchC, replicas: BROKERS },
+    c: {
+      target: { host: '127.0.0.1', port: orchC?.port ?? 0 },
+      orch: orchC,
+      replicas: settings.baselineRoot !== undefined ? 1 : BROKERS,
+    },
   };
 
   console.log(

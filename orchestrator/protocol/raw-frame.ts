@@ -113,20 +113,8 @@ export function readFastPacket(
     const cmd = ACK_NAMES[type - 4] ?? 'puback';
     if (remaining < 2) return undefined;
     const messageId = ((buf[bodyStart] ?? 0) << 8) | (buf[bodyStart + 1] ?? 0);
-    if (version !== 5) {
-      if (remaining !== 2) return undefined;
-      return {
-        cmd,
-        retain: false,
-        qos: type === 6 ? 1 : 0,
-        dup: false,
-        length: remaining,
-        topic: null,
-        payload: null,
-        messageId,
-      } as unknown as Packet;
-    }
-    const packet = {
+    if (version !== 5 && remaining !== 2) return undefined;
+    const packet: Record<string, unknown> = {
       cmd,
       retain: false,
       qos: type === 6 ? 1 : 0,
@@ -135,14 +123,17 @@ export function readFastPacket(
       topic: null,
       payload: null,
       messageId,
-      reasonCode: 0,
     };
-    if (remaining === 2) return packet as unknown as Packet;
-    const reasonCode = buf[bodyStart + 2] ?? 0;
-    const valid = type === 4 || type === 5 ? PUBACK_PUBREC_CODES : PUBREL_PUBCOMP_CODES;
-    if (!valid.has(reasonCode)) return undefined;
-    // An empty property block, or none: mqtt-packet sets no `properties`. Anything else: the full path.
-    if (remaining > 4 || (remaining === 4 && buf[bodyStart + 3] !== 0)) return undefined;
+    if (version !== 5) return packet as unknown as Packet;
+    // v5: mqtt-packet says reasonCode 0 when the frame omits it (remaining length 2).
+    let reasonCode = 0;
+    if (remaining > 2) {
+      reasonCode = buf[bodyStart + 2] ?? 0;
+      const valid = type === 4 || type === 5 ? PUBACK_PUBREC_CODES : PUBREL_PUBCOMP_CODES;
+      if (!valid.has(reasonCode)) return undefined;
+      // An empty property block, or none: mqtt-packet sets no `properties`. Anything else: the full path.
+      if (remaining > 4 || (remaining === 4 && buf[bodyStart + 3] !== 0)) return undefined;
+    }
     packet.reasonCode = reasonCode;
     return packet as unknown as Packet;
   }

@@ -3,103 +3,158 @@ import { type RawPublish, varintBytes } from './raw-frame.ts';
 
 /**
  * The raw-frame fast path, writing side (pure): the bytes mqtt-packet's generate() would produce for
- * a PUBLISH read on the fast path (its original frame, with only the packet id and DUP flag patched in
- * the outgoing copy, and the empty v5 property block added or removed across protocol levels), for
- * the acknowledgements and for PINGREQ/PINGRESP. Returns undefined for anything else: generate() does it.
+ * a PUBLISH read on the fast path (its original frame, with only the packet id and DUP flag patched,
+ * and the empty v5 property block added or removed across protocol levels), for the acknowledgements
+ * and for PINGREQ/PINGRESP. fastLength says how many (or -1: generate() does it) and fastWrite writes
+ * them straight into the caller's buffer (framed-stream.ts: the socket's outgoing batch), so a
+ * forwarded frame costs one copy, converted or not. fastEncode makes them a Buffer of their own.
  */
-export function fastEncode(packet: Packet, version: number): Buffer | undefined {
+export function fastLength(packet: Packet, version: number): number {
   switch (packet.cmd) {
     case 'publish': {
-      const raw = (packet as { raw?: RawPublish }).raw;
-      return raw === undefined ? undefined : encodePublish(packet, raw, version === 5 ? 5 : 4);
+      const raw = forwardable(packet);
+      return raw === undefined ? -1 : publishLength(raw, version === 5);
     }
     case 'puback':
-      return encodeAck(packet, 0x40, version);
     case 'pubrec':
-      return encodeAck(packet, 0x50, version);
     case 'pubrel':
-      return encodeAck(packet, 0x62, version);
     case 'pubcomp':
-      return encodeAck(packet, 0x70, version);
+      return ackLength(packet, version);
     case 'pingreq':
-      return PINGREQ;
     case 'pingresp':
-      return PINGRESP;
+      return 2;
     default:
-      return undefined;
+      return -1;
   }
 }
 
-const PINGREQ = Buffer.from([0xc0, 0]);
-const PINGRESP = Buffer.from([0xd0, 0]);
+/** Writes the packet's fastLength(packet, version) bytes at out[at]: only after fastLength said ≥ 0. */
+export function fastWrite(packet: Packet, version: number, out: Buffer, at: number): void {
+  switch (packet.cmd) {
+    case 'publish':
+      return writePublish(packet, (packet as unknown as { raw: RawPublish }).raw, version === 5, out, at);
+    case 'puback':
+      return writeAck(packet, 0x40, version, out, at);
+    case 'pubrec':
+      return writeAck(packet, 0x50, version, out, at);
+    case 'pubrel':
+      return writeAck(packet, 0x62, version, out, at);
+    case 'pubcomp':
+      return writeAck(packet, 0x70, version, out, at);
+    default:
+      out[at] = packet.cmd === 'pingreq' ? 0xc0 : 0xd0;
+      out[at + 1] = 0;
+  }
+}
+
+/** The fast path's bytes as a Buffer of their own, or undefined: generate() does it. */
+export function fastEncode(packet: Packet, version: number): Buffer | undefined {
+  const length = fastLength(packet, version);
+  if (length < 0) return undefined;
+  if (packet.cmd === 'publish') {
+    // A QoS 0 frame forwarded at its own level with its own header: the frame itself, no copy.
+    const raw = (packet as unknown as { raw: RawPublish }).raw;
+    if (
+      raw.qos === 0 &&
+      (version === 5) === (raw.version === 5) &&
+      raw.frame[0] === publishHeader(packet, raw)
+    )
+      return raw.frame;
+  }
+  const out = Buffer.allocUnsafe(length);
+  fastWrite(packet, version, out, 0);
+  return out;
+}
 
 function validId(id: unknown): id is number {
   return typeof id === 'number' && Number.isInteger(id) && id >= 0 && id <= 65_535;
 }
 
-function encodePublish(
-  packet: Packet & { topic?: unknown; payload?: unknown; qos?: number; retain?: boolean },
-  raw: RawPublish,
-  version: 4 | 5,
-): Buffer | undefined {
+type PublishFields = Packet & {
+  topic?: unknown;
+  payload?: unknown;
+  qos?: number;
+  retain?: boolean;
+  dup?: boolean;
+};
+
+/** The frame the packet came from, while the packet still says what that frame says; else undefined. */
+function forwardable(packet: PublishFields): RawPublish | undefined {
+  const raw = (packet as { raw?: RawPublish }).raw;
+  if (raw === undefined) return undefined;
   // Forward the frame only while the packet still says what the frame says (the flows change only
   // the packet id and DUP); anything else was changed on purpose and is generated.
-  const props = (packet as { properties?: unknown }).properties;
   if (
     packet.topic !== raw.topic ||
     packet.payload !== raw.payload ||
     (packet.qos ?? 0) !== raw.qos ||
     Boolean(packet.retain) !== raw.retain ||
-    props !== undefined
+    (packet as { properties?: unknown }).properties !== undefined
   )
     return undefined;
-  const qos = raw.qos;
-  const id = (packet as { messageId?: unknown }).messageId;
-  if (qos > 0 && !validId(id)) return undefined;
-  // mqtt-packet's PUBLISH_HEADER[qos][dup][retain].
-  const header = 0x30 | (qos << 1) | ((packet as { dup?: boolean }).dup ? 8 : 0) | (raw.retain ? 1 : 0);
+  if (raw.qos > 0 && !validId((packet as { messageId?: unknown }).messageId)) return undefined;
+  return raw;
+}
+
+/** End of the topic and packet id in the frame: what is copied before the (v5) property block. */
+function headEnd(raw: RawPublish): number {
+  return raw.idOffset < 0 ? raw.bodyStart + 2 + raw.frame.readUInt16BE(raw.bodyStart) : raw.idOffset + 2;
+}
+
+/** A v5 peer gets an empty property block (a v5 frame's own, or one added to a 3.1.1 frame); 3.1.1 none. */
+function publishRemaining(raw: RawPublish, v5: boolean): number {
+  return headEnd(raw) - raw.bodyStart + (v5 ? 1 : 0) + raw.frame.length - raw.payloadStart;
+}
+
+function publishLength(raw: RawPublish, v5: boolean): number {
+  const remaining = publishRemaining(raw, v5);
+  return 1 + varintBytes(remaining) + remaining;
+}
+
+/** mqtt-packet's PUBLISH_HEADER[qos][dup][retain]. */
+function publishHeader(packet: PublishFields, raw: RawPublish): number {
+  return 0x30 | (raw.qos << 1) | (packet.dup ? 8 : 0) | (raw.retain ? 1 : 0);
+}
+
+/** Header, Remaining Length, topic and packet id (patched), property block, payload: one copy. */
+function writePublish(packet: PublishFields, raw: RawPublish, v5: boolean, out: Buffer, at: number): void {
   const frame = raw.frame;
-  if (version === raw.version) {
-    if (qos === 0 && frame[0] === header) return frame; // nothing to patch: the frame itself
-    const out = Buffer.allocUnsafe(frame.length);
-    frame.copy(out);
-    out[0] = header;
-    if (qos > 0) out.writeUInt16BE(id as number, raw.idOffset);
-    return out;
-  }
-  // v5 frame to a 3.1.1 peer: its (empty) property block goes; 3.1.1 frame to a v5 peer: one is added.
-  const head =
-    (raw.idOffset < 0 ? raw.bodyStart + 2 + frame.readUInt16BE(raw.bodyStart) : raw.idOffset + 2) -
-    raw.bodyStart;
-  const payloadLength = frame.length - raw.payloadStart;
-  const remaining = head + (version === 5 ? 1 : 0) + payloadLength;
-  const out = Buffer.allocUnsafe(1 + varintBytes(remaining) + remaining);
-  out[0] = header;
-  let at = 1;
-  let rest = remaining;
+  out[at++] = publishHeader(packet, raw);
+  let rest = publishRemaining(raw, v5);
   do {
     let byte = rest % 128;
     rest = Math.floor(rest / 128);
     if (rest > 0) byte |= 0x80;
     out[at++] = byte;
   } while (rest > 0);
-  frame.copy(out, at, raw.bodyStart, raw.bodyStart + head);
-  if (qos > 0) out.writeUInt16BE(id as number, at + head - 2);
-  at += head;
-  if (version === 5) out[at++] = 0;
+  const end = headEnd(raw);
+  at += frame.copy(out, at, raw.bodyStart, end);
+  if (raw.qos > 0) out.writeUInt16BE((packet as { messageId: number }).messageId, at - 2);
+  if (v5) out[at++] = 0;
   frame.copy(out, at, raw.payloadStart);
-  return out;
 }
 
 /** mqtt-packet's confirmation(): 3.1.1 [type, 2, id]; v5 adds the reason code (and an empty property block) unless it is 0. */
-function encodeAck(packet: Packet, header: number, version: number): Buffer | undefined {
+function ackLength(packet: Packet, version: number): number {
   const p = packet as { messageId?: unknown; reasonCode?: unknown; properties?: unknown; dup?: unknown };
-  if (!validId(p.messageId) || p.properties !== undefined || p.dup) return undefined;
-  const id = p.messageId;
-  if (version !== 5) return Buffer.from([header, 2, id >> 8, id & 0xff]);
+  if (!validId(p.messageId) || p.properties !== undefined || p.dup) return -1;
+  if (version !== 5) return 4;
   const code = p.reasonCode;
-  if (code === 0) return Buffer.from([header, 2, id >> 8, id & 0xff]);
+  if (code === 0) return 4;
   if (code !== undefined && !(typeof code === 'number' && Number.isInteger(code) && code >= 0 && code <= 255))
-    return undefined;
-  return Buffer.from([header, 4, id >> 8, id & 0xff, code ?? 0, 0]);
+    return -1;
+  return 6;
+}
+
+function writeAck(packet: Packet, header: number, version: number, out: Buffer, at: number): void {
+  const p = packet as { messageId: number; reasonCode?: number };
+  const id = p.messageId;
+  const long = version === 5 && p.reasonCode !== 0;
+  out[at] = header;
+  out[at + 1] = long ? 4 : 2;
+  out[at + 2] = id >> 8;
+  out[at + 3] = id & 0xff;
+  if (!long) return;
+  out[at + 4] = p.reasonCode ?? 0;
+  out[at + 5] = 0;
 }

@@ -15,8 +15,13 @@ export const mosquittoParamsSchema = z.strictObject({
   maxQueuedMessages: z.number().int().min(0).default(0),
   /** 0 = no byte limit. Default 0: a bounded queue in Mosquitto means silent loss, never backpressure. */
   maxQueuedBytes: z.number().int().min(0).default(0),
-  /** QoS 1/2 messages in flight per client (Mosquitto default 20). */
-  maxInflightMessages: z.number().int().min(0).max(65_535).default(20),
+  /**
+   * QoS 1/2 messages in flight per client, both ways (Mosquitto's default is 20). It is also the
+   * Receive Maximum Mosquitto announces to an MQTT 5 client, which the orchestrator keeps to per
+   * session: at 20 it capped a QoS 1 publisher's pipelining through the orchestrator. 100 matches the
+   * orchestrator's own window per client (`maxInflightFromClient`; docs/data-plane.md).
+   */
+  maxInflightMessages: z.number().int().min(0).max(65_535).default(100),
   /** Largest accepted packet in bytes; 0 = MQTT's own limit (256 MiB). */
   maxPacketSizeBytes: z.number().int().min(0).default(0),
   persistence: z.boolean().default(true),

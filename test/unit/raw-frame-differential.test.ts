@@ -9,7 +9,7 @@ import mqttPacket, { type Packet } from 'mqtt-packet';
 import { FramedStream } from '../../orchestrator/protocol/framed-stream.ts';
 import { nextFrame } from '../../orchestrator/protocol/frames.ts';
 import { readFastPacket, TopicCache } from '../../orchestrator/protocol/raw-frame.ts';
-import { fastEncode } from '../../orchestrator/protocol/raw-write.ts';
+import { fastEncode, fastLength, fastWrite } from '../../orchestrator/protocol/raw-write.ts';
 import { packetProblem } from '../../orchestrator/protocol/validate-packet.ts';
 import { topicNameProblem } from '../../orchestrator/session/topic-alias.ts';
 import { mutate, prng, validFrames } from '../helpers/frame-corpus.ts';
@@ -90,6 +90,18 @@ function compare(frame: Buffer, version: 4 | 5, topics: TopicCache, rnd: () => n
         theirs.toString('hex'),
         `forwarded bytes differ: ${where()} → v${outVersion}`,
       );
+      // The same bytes written straight into a batch, at an offset (framed-stream.ts's write path).
+      const forwarded = { ...fast, ...patch } as Packet;
+      const length = fastLength(forwarded, outVersion);
+      assert.equal(length, theirs.length, `fastLength: ${where()} → v${outVersion}`);
+      const batch = Buffer.alloc(length + 9, 0xee);
+      fastWrite(forwarded, outVersion, batch, 7);
+      assert.equal(
+        batch.subarray(7, 7 + length).toString('hex'),
+        theirs.toString('hex'),
+        `bytes written into a batch differ: ${where()} → v${outVersion}`,
+      );
+      assert.deepEqual([...batch.subarray(0, 7), ...batch.subarray(7 + length)], Array(9).fill(0xee));
       tally.bytesCompared += 1;
       if (fast.cmd !== 'publish') break;
     }
