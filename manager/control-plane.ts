@@ -33,6 +33,7 @@ export function assembleControlPlane(options: {
     metrics.decisionLogErrors.inc();
     options.log.error({ file: options.decisionLogFile, err: errorMessage(err) }, 'decision log write failed');
   });
+  decisionLog.touch();
   const topology = new Topology({
     provider: options.provider,
     dns: options.dns ?? new NoDnsRegistry(),

@@ -16,11 +16,22 @@ export class DecisionLog {
     private readonly onError: (err: unknown) => void = () => undefined,
   ) {}
 
+  /**
+   * Makes the file exist (empty when new, kept when not) when the control plane starts, so a run that
+   * ends before its first observation still leaves its (empty) log, not a missing file.
+   */
+  touch(): void {
+    this.write('');
+  }
+
   append(entry: Record<string, unknown>): void {
-    const line = `${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`;
+    this.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);
+  }
+
+  private write(text: string): void {
     this.queue = this.queue
       .then(() => mkdir(dirname(this.file), { recursive: true }))
-      .then(() => appendFile(this.file, line))
+      .then(() => appendFile(this.file, text))
       .catch((err: unknown) => {
         this.errors += 1;
         try {

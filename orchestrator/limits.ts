@@ -55,6 +55,8 @@ export interface OrchestratorLimits {
   /**
    * Connections that have not sent CONNECT yet (each closed after connectTimeoutMs); beyond it a new
    * socket is closed at once, so a flood of silent sockets cannot take every file descriptor. 0: no bound.
+   * Keep it above connectBurst + maxQueuedConnects: a storm's sockets are all pending for the moment
+   * between their accept and the read of their CONNECTs (the config refuses less).
    */
   maxPendingConnections: number;
   /** Payload bytes one session keeps of PUBREC'd QoS 2 publishes for 'resend'; beyond it they are dropped on loss. */
@@ -87,6 +89,6 @@ export const DEFAULT_LIMITS: OrchestratorLimits = {
   connectsPerSecond: 500,
   connectBurst: 500,
   maxQueuedConnects: 2_500,
-  maxPendingConnections: 1_000,
+  maxPendingConnections: 10_000,
   upstreamLinkGraceSeconds: 30,
 };

@@ -23,6 +23,24 @@ const levelBase = {
   cooldownObservations: z.number().int().min(0).default(0),
 };
 
+/**
+ * A storm the connect gate is sized to admit (connectsPerSecond at once plus maxQueuedConnects waiting)
+ * arrives within milliseconds: the orchestrator accepts its sockets before it reads their CONNECTs, so
+ * they all count as pending for a moment. A lower bound would close some of them (issue #17's storm).
+ */
+function pendingCoversStorm(
+  limits: { connectsPerSecond: number; maxQueuedConnects: number; maxPendingConnections: number },
+  ctx: z.RefinementCtx,
+) {
+  const storm = limits.connectsPerSecond + limits.maxQueuedConnects;
+  if (limits.maxPendingConnections !== 0 && limits.connectsPerSecond !== 0 && limits.maxPendingConnections < storm)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['maxPendingConnections'],
+      message: `is ${limits.maxPendingConnections}, below connectsPerSecond + maxQueuedConnects (${storm}): a connection storm the connect queue admits arrives at once and is pending until its CONNECTs are read, so some of it would be closed; raise it to at least ${storm} (or 0: no bound)`,
+    });
+}
+
 function thresholdsOrdered(
   level: { lower: number; upper: number; min: number; max: number },
   ctx: z.RefinementCtx,
@@ -232,11 +250,12 @@ export const configSchema = z
         connectsPerSecond: z.number().int().min(0).max(100_000).default(500),
         /** CONNECTs waiting for their turn per orchestrator; one more gets CONNACK 0x9F (v5) / 3 (3.1.1). */
         maxQueuedConnects: z.number().int().min(0).max(100_000).default(2500),
-        /** TCP connections per orchestrator that have not sent CONNECT yet (each closed after 10 s anyway); beyond it a new one is closed at once, so silent sockets cannot take every file descriptor; 0: no bound (docs/faults-and-security.md). */
-        maxPendingConnections: z.number().int().min(0).max(1_000_000).default(1000),
+        /** TCP connections per orchestrator that have not sent CONNECT yet (each closed after 10 s anyway); beyond it a new one is closed at once, so silent sockets cannot take every file descriptor. At least connectsPerSecond + maxQueuedConnects (a storm arrives at once, pending until its CONNECTs are read); 0: no bound (docs/faults-and-security.md). */
+        maxPendingConnections: z.number().int().min(0).max(1_000_000).default(10_000),
         /** A clean session's upstream session on an MQTT 5 broker outlives a lost link this long (its Session Expiry Interval), so what the broker queued meanwhile arrives once the link is back; 0: a lost link loses it (docs/acknowledgements-and-qos.md). */
         upstreamLinkGraceSeconds: z.number().int().min(0).max(3600).default(30),
       })
+      .superRefine(pendingCoversStorm)
       .prefault({}),
     brokers: z
       .strictObject({

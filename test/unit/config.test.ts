@@ -157,6 +157,27 @@ api: { listen: 127.0.0.1:9780 }
     });
   }
 
+  it('refuses a pending-connection bound a connection storm would exceed, and accepts 0 or a large one', () => {
+    const problems = problemsOf(
+      'limits: { connectsPerSecond: 500, maxQueuedConnects: 2500, maxPendingConnections: 1000 }',
+    );
+    assert.ok(
+      problems.some((p) =>
+        p.startsWith(
+          'limits.maxPendingConnections: is 1000, below connectsPerSecond + maxQueuedConnects (3000)',
+        ),
+      ),
+      `got:\n${problems.join('\n')}`,
+    );
+    for (const ok of [
+      'limits: { maxPendingConnections: 0 }',
+      'limits: { maxPendingConnections: 3000 }',
+      'limits: { connectsPerSecond: 0, maxPendingConnections: 10 }',
+      '',
+    ])
+      assert.doesNotThrow(() => parseConfig(ok, 'ok.yaml'), ok);
+  });
+
   it('reports YAML syntax errors with a line number', () => {
     const problems = problemsOf('levels:\n  brokers: { upper: 0.7\n');
     assert.match(problems[0] ?? '', /^line \d+, column \d+: /);

@@ -24,4 +24,20 @@ describe('decision log', () => {
     assert.equal(good.errors, 0);
     assert.equal(JSON.parse(await readFile(good.file, 'utf8')).tick, 3);
   });
+
+  it('touch() makes an empty file when there is none and keeps the lines of one there is', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'brokel-dlog-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const fresh = new DecisionLog(join(dir, 'new', 'decisions.jsonl'));
+    fresh.touch();
+    await fresh.flush();
+    assert.equal(await readFile(fresh.file, 'utf8'), '');
+    const kept = new DecisionLog(fresh.file);
+    kept.append({ tick: 1 });
+    await kept.flush();
+    const again = new DecisionLog(fresh.file);
+    again.touch();
+    await again.flush();
+    assert.equal(JSON.parse(await readFile(fresh.file, 'utf8')).tick, 1);
+  });
 });
