@@ -9,25 +9,8 @@ import { runMatrixCommand } from '../../cli/scenario-matrix.ts';
 import { silentLogger } from '../../common/logger.ts';
 import type { MatrixMeta } from '../../workload/taxi-rome/matrix-md.ts';
 import type { Matrix } from '../../workload/taxi-rome/matrix-report.ts';
+import { mdTable } from '../helpers/markdown.ts';
 import { processesOf } from '../helpers/resources.ts';
-
-/** The first markdown table after `heading`, as rows keyed by the header cells. */
-function mdTable(md: string, heading: string): Array<Record<string, string>> {
-  const lines = md.slice(md.indexOf(heading)).split('\n');
-  const start = lines.findIndex((l) => l.startsWith('|'));
-  const cells = (l: string) =>
-    l
-      .slice(1, -1)
-      .split('|')
-      .map((c) => c.trim());
-  const header = cells(lines[start] ?? '');
-  const rows: Array<Record<string, string>> = [];
-  for (const l of lines.slice(start + 2)) {
-    if (!l.startsWith('|')) break;
-    rows.push(Object.fromEntries(cells(l).map((c, i) => [header[i] ?? String(i), c])));
-  }
-  return rows;
-}
 
 const TRACE_HEAD_LINES = 462;
 

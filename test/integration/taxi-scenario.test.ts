@@ -10,25 +10,8 @@ import { type ScenarioReport, TABLE_COLUMNS } from '../../workload/taxi-rome/rep
 import { findBaseline } from '../../workload/taxi-rome/report-files.ts';
 import { runScenario } from '../../workload/taxi-rome/scenario-run.ts';
 import { scenarioSpec } from '../../workload/taxi-rome/scenarios.ts';
+import { mdTable } from '../helpers/markdown.ts';
 import { processesOf } from '../helpers/resources.ts';
-
-/** Rows of the first markdown table after `heading`, as objects keyed by the header cells. */
-function mdTable(md: string, heading: string): Array<Record<string, string>> {
-  const lines = md.slice(md.indexOf(heading)).split('\n');
-  const start = lines.findIndex((l) => l.startsWith('|'));
-  const cells = (l: string) =>
-    l
-      .slice(1, -1)
-      .split('|')
-      .map((c) => c.trim());
-  const header = cells(lines[start] ?? '');
-  const rows: Array<Record<string, string>> = [];
-  for (const l of lines.slice(start + 2)) {
-    if (!l.startsWith('|')) break;
-    rows.push(Object.fromEntries(cells(l).map((c, i) => [header[i] ?? String(i), c])));
-  }
-  return rows;
-}
 
 function checkConsistent(report: ScenarioReport, md: string, records: number): void {
   const d = report.delivery;
