@@ -33,7 +33,11 @@ function pendingCoversStorm(
   ctx: z.RefinementCtx,
 ) {
   const storm = limits.connectsPerSecond + limits.maxQueuedConnects;
-  if (limits.maxPendingConnections !== 0 && limits.connectsPerSecond !== 0 && limits.maxPendingConnections < storm)
+  if (
+    limits.maxPendingConnections !== 0 &&
+    limits.connectsPerSecond !== 0 &&
+    limits.maxPendingConnections < storm
+  )
     ctx.addIssue({
       code: 'custom',
       path: ['maxPendingConnections'],
