@@ -45,6 +45,12 @@ export interface OrchestratorCliSettings {
   tls: { certFile: string; keyFile: string; listen: HostPort } | undefined;
   /** --broker-ca: PEM of the CA that signed the `mqtts://` brokers' certificates. */
   brokerCaFile: string | undefined;
+  /**
+   * BROKEL_REGISTRY_USERNAME / BROKEL_REGISTRY_PASSWORD (environment only, never a flag a `ps` shows):
+   * the broker user of the registry's own connections (reads, presence, replays). Without it they
+   * connect anonymously, which brokers with `brokers.users` refuse.
+   */
+  registryCredentials: { username: string; password: string } | undefined;
   logLevel: string;
 }
 
@@ -165,8 +171,18 @@ export function parseOrchestratorArgs(
     tls:
       certFile !== undefined && keyFile !== undefined ? { certFile, keyFile, listen: tlsListen } : undefined,
     brokerCaFile: values['broker-ca'],
+    registryCredentials: registryCredentialsOf(env),
     logLevel: oneOf(values['log-level'] ?? env.BROKEL_LOG_LEVEL ?? 'info', LOG_LEVELS, '--log-level'),
   };
+}
+
+function registryCredentialsOf(env: NodeJS.ProcessEnv): { username: string; password: string } | undefined {
+  const username = env.BROKEL_REGISTRY_USERNAME;
+  const password = env.BROKEL_REGISTRY_PASSWORD;
+  if (username === undefined && password === undefined) return undefined;
+  if (!username)
+    throw problem('BROKEL_REGISTRY_USERNAME', 'is empty or missing while BROKEL_REGISTRY_PASSWORD is set');
+  return { username, password: password ?? '' };
 }
 
 async function readFlagFile(file: string, flag: string): Promise<Buffer> {
@@ -238,6 +254,7 @@ export async function runOrchestrator(
     },
     log: log.child({ component: 'orchestrator' }),
     ...(brokerCa ? { brokerCa } : {}),
+    ...(settings.registryCredentials ? { registryCredentials: settings.registryCredentials } : {}),
   });
   let admin: AdminServer | undefined;
   const stop = async (): Promise<void> => {

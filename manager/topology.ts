@@ -360,6 +360,10 @@ export class Topology {
         ...(this.o.brokerTls ? { brokerCaFile: this.o.brokerTls.caCertFile } : {}),
         ...(this.o.qos2OnBrokerLoss ? { qos2OnBrokerLoss: this.o.qos2OnBrokerLoss } : {}),
         ...(this.o.connects ?? {}),
+        // The registry's own connections log in as the deployment's user, as retained moves do.
+        ...(this.o.users[0]
+          ? { registryUser: { username: this.o.users[0].username, password: this.o.users[0].password } }
+          : {}),
         ...(this.o.upstreamLinkGraceSeconds === undefined
           ? {}
           : { upstreamLinkGraceSeconds: this.o.upstreamLinkGraceSeconds }),

@@ -21,6 +21,11 @@ export const orchestratorParamsSchema = z.strictObject({
   upstreamLinkGraceSeconds: z.number().int().min(0).max(3600).default(30),
   /** PEM file of the CA that signed the `mqtts://` brokers' certificates (brokers.tls): `--broker-ca`. */
   brokerCaFile: z.string().min(1).optional(),
+  /**
+   * The deployment's broker user (brokers.users[0]) for the registry's own connections; given in the
+   * environment (BROKEL_REGISTRY_USERNAME / _PASSWORD), not on the command line.
+   */
+  registryUser: z.strictObject({ username: z.string().min(1), password: z.string() }).optional(),
   /** Bearer token of its admin API (the manager's own). */
   adminToken: z.string().min(16),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn'),
@@ -67,7 +72,15 @@ export const orchestratorTemplate: ReplicaTemplate = {
     return {
       command: process.execPath,
       args,
-      env: { BROKEL_ADMIN_TOKEN: params.adminToken },
+      env: {
+        BROKEL_ADMIN_TOKEN: params.adminToken,
+        ...(params.registryUser
+          ? {
+              BROKEL_REGISTRY_USERNAME: params.registryUser.username,
+              BROKEL_REGISTRY_PASSWORD: params.registryUser.password,
+            }
+          : {}),
+      },
       ports: { admin: adminPort },
       probe: { port: adminPort, headers: { authorization: `Bearer ${params.adminToken}` } },
     };

@@ -6,6 +6,7 @@ import { ConfigError } from '../../common/errors.ts';
 import { bearerToken, bearerTokenMatches } from '../../common/http/auth.ts';
 import { formatHostPort, parseHostPort } from '../../common/net/host-port.ts';
 import { resolveRoute } from '../../orchestrator/admin/routes.ts';
+import { orchestratorTemplate } from '../../templates/orchestrator/template.ts';
 
 /** The `path: message` lines of the ConfigError fn throws. */
 function problemsOf(fn: () => unknown): string[] {
@@ -267,8 +268,38 @@ describe('brokel orchestrator: flags', () => {
       adminToken: 't0k',
       tls: { certFile: 'c.pem', keyFile: 'k.pem', listen: { host: '::1', port: 8883 } },
       brokerCaFile: 'ca.pem',
+      registryCredentials: undefined,
       logLevel: 'debug',
     });
+  });
+
+  it('takes the registry user from the environment only; a password without a user is refused', async () => {
+    assert.deepEqual(
+      parseOrchestratorArgs(base, { BROKEL_REGISTRY_USERNAME: 'taxi', BROKEL_REGISTRY_PASSWORD: 'roma' })
+        .registryCredentials,
+      { username: 'taxi', password: 'roma' },
+    );
+    assert.throws(
+      () => parseOrchestratorArgs(base, { BROKEL_REGISTRY_PASSWORD: 'roma' }),
+      /BROKEL_REGISTRY_USERNAME: is empty or missing while BROKEL_REGISTRY_PASSWORD is set/,
+    );
+    const spec = await orchestratorTemplate.render({
+      replicaId: 'd-o1',
+      host: '127.42.0.4',
+      port: 1883,
+      dataDir: '/d',
+      addressing: 'aliases',
+      users: [],
+      params: {
+        brokers: ['mqtt://127.42.0.3:1883'],
+        adminToken: 'x'.repeat(16),
+        registryUser: { username: 'taxi', password: 'roma-2014' },
+      },
+      freePort: async () => 1,
+    });
+    assert.equal(spec.env?.BROKEL_REGISTRY_USERNAME, 'taxi');
+    assert.equal(spec.env?.BROKEL_REGISTRY_PASSWORD, 'roma-2014');
+    assert.ok(!spec.args.some((a) => a.includes('roma-2014')), 'the password is not on the command line');
   });
 
   it('leaves routing to the config when --routing is absent; takes the token and level from env', () => {
