@@ -17,6 +17,7 @@ interface LogLine {
   decision?: string;
   reason?: string;
   cpu?: Record<string, number | null>;
+  states?: Record<string, string>;
   forecast?: number | null;
   action?: string;
   outcome?: string;
@@ -62,7 +63,12 @@ describe('manager: proactive policy end to end on the local provider (issue 11, 
     assert.deepEqual(
       broker.filter((l) => l.decision === 'remove').map((l) => l.reason),
       [],
-      'no remove while the load goes on',
+      `no remove while the load goes on; the broker level's observations:\n${broker
+        .map(
+          (l) =>
+            `${l.tick} ${l.decision} cpu ${JSON.stringify(l.cpu)} forecast ${l.forecast} states ${JSON.stringify(l.states)}`,
+        )
+        .join('\n')}`,
     );
     const forecasts = broker.map((l) => l.forecast).filter((f): f is number => typeof f === 'number');
     assert.ok(forecasts.length >= 3);
