@@ -3,7 +3,7 @@ import { it } from 'node:test';
 import { configSchema } from '../../common/config/schema.ts';
 import { subjectAltName } from '../../common/tls/certs.ts';
 import { parseMosquittoParams, renderMosquittoConf } from '../../templates/mosquitto/config.ts';
-import { orchestratorTemplate } from '../../templates/orchestrator/template.ts';
+import { renderOrchestrator } from '../helpers/orchestrator-template.ts';
 
 it('subjectAltName: IP addresses as IP entries, names as DNS entries (RFC 6125)', () => {
   assert.equal(subjectAltName(['127.0.0.1', '::1', 'localhost']), 'IP:127.0.0.1,IP:::1,DNS:localhost');
@@ -60,19 +60,9 @@ it('brokers.tls: true needs Mosquitto brokers on the local provider; the orchest
   assert.match(JSON.stringify(mixed.error?.issues), /the rabbitmq template has no TLS listener/);
   const k8s = configSchema.safeParse({ brokers: { tls: true }, provider: { kind: 'kubernetes' } });
   assert.match(JSON.stringify(k8s.error?.issues), /needs provider\.kind local/);
-  const spec = await orchestratorTemplate.render({
-    replicaId: 'd-o1',
-    host: '127.42.0.4',
-    port: 1883,
-    dataDir: '/d',
-    addressing: 'aliases',
-    users: [],
-    params: {
-      brokers: ['mqtts://127.42.0.3:8883'],
-      adminToken: 'x'.repeat(16),
-      brokerCaFile: '/s/tls/ca.crt',
-    },
-    freePort: async () => 1,
+  const spec = await renderOrchestrator({
+    brokers: ['mqtts://127.42.0.3:8883'],
+    brokerCaFile: '/s/tls/ca.crt',
   });
   const at = spec.args.indexOf('--broker-ca');
   assert.equal(spec.args[at + 1], '/s/tls/ca.crt');

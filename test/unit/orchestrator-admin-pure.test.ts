@@ -6,7 +6,7 @@ import { ConfigError } from '../../common/errors.ts';
 import { bearerToken, bearerTokenMatches } from '../../common/http/auth.ts';
 import { formatHostPort, parseHostPort } from '../../common/net/host-port.ts';
 import { resolveRoute } from '../../orchestrator/admin/routes.ts';
-import { orchestratorTemplate } from '../../templates/orchestrator/template.ts';
+import { renderOrchestrator } from '../helpers/orchestrator-template.ts';
 
 /** The `path: message` lines of the ConfigError fn throws. */
 function problemsOf(fn: () => unknown): string[] {
@@ -283,19 +283,9 @@ describe('brokel orchestrator: flags', () => {
       () => parseOrchestratorArgs(base, { BROKEL_REGISTRY_PASSWORD: 'roma' }),
       /BROKEL_REGISTRY_USERNAME: is empty or missing while BROKEL_REGISTRY_PASSWORD is set/,
     );
-    const spec = await orchestratorTemplate.render({
-      replicaId: 'd-o1',
-      host: '127.42.0.4',
-      port: 1883,
-      dataDir: '/d',
-      addressing: 'aliases',
-      users: [],
-      params: {
-        brokers: ['mqtt://127.42.0.3:1883'],
-        adminToken: 'x'.repeat(16),
-        registryUser: { username: 'taxi', password: 'roma-2014' },
-      },
-      freePort: async () => 1,
+    const spec = await renderOrchestrator({
+      brokers: ['mqtt://127.42.0.3:1883'],
+      registryUser: { username: 'taxi', password: 'roma-2014' },
     });
     assert.equal(spec.env?.BROKEL_REGISTRY_USERNAME, 'taxi');
     assert.equal(spec.env?.BROKEL_REGISTRY_PASSWORD, 'roma-2014');
