@@ -12,7 +12,7 @@ import { EMPTY_HPA_HISTORY, type HpaHistory, recordHpa } from './policies/hpa.ts
 import { type CloudProvider, LEVELS, type Level, type Replica } from './providers/cloud-provider.ts';
 import { sessionsPerOrchestrator } from './rebalance/ports.ts';
 import type { RebalanceProgress } from './rebalance/rebalancer.ts';
-import { planResume } from './resume.ts';
+import { planResume, type ResumePlan } from './resume.ts';
 import { type ForecastState, forecastStep, levelLoad, smooth } from './smoothing.ts';
 import type { Topology } from './topology.ts';
 
@@ -80,9 +80,20 @@ export class Manager {
    * Adopts what the provider has, fills each level up to its minimum, starts the loop, and finishes
    * what a previous run left half done (planResume) as the broker level's action in flight, so the
    * loop observes meanwhile and decide() waits for it.
+   *
+   * A restart (a broker or a ready orchestrator adopted) waits on no replica beyond one bounded admin call per
+   * orchestrator: geo-dns gets the adopted orchestrators first, and the refill and the resume run as
+   * the levels' actions in flight, so a stalled broker (SIGSTOP: TCP accepted, no MQTT) holds up only
+   * the join that reads from it, never the API, geo-dns or the loop (issue 17). A first start (no
+   * broker and no ready orchestrator adopted: every replica it waits on is new) waits for its minimum,
+   * so it is up when it says so.
    */
   async start(): Promise<void> {
     const replicas = await this.d.provider.list();
+    const adopted = replicas.filter((r) => r.state !== 'failed');
+    // Orchestrators a previous run left (adopted) are in no geo-dns yet: published before any replica I/O.
+    for (const r of adopted.filter((x) => x.level === 'orchestrator'))
+      await this.d.topology.publishDns(r, this.smoothed.get(r.id) ?? 0);
     const plan = planResume(
       replicas.filter((r) => r.level === 'broker'),
       await this.d.topology.reportedPool(),
@@ -91,31 +102,59 @@ export class Manager {
     this.brokerSeq = replicas.filter((r) => r.level === 'broker').length;
     const config = this.d.config();
     await this.manualTargets.restore((level) => config.levels[LEVEL_CONFIG[level]]);
-    const signal = this.cancel.signal;
-    while ((await this.live('broker')).length < config.levels.brokers.min) await this.addBroker(config);
-    while ((await this.live('orchestrator')).length < config.levels.orchestrators.min) {
-      await this.d.topology.addOrchestrator(config.levels.orchestrators.cpuQuota, signal);
+    // A restart: the refill could wait on a replica it did not create (a broker its join reads
+    // retained messages from, an orchestrator it polls), so it runs in the background.
+    const restart = adopted.some((r) => r.level === 'broker' || r.state === 'ready');
+    if (!restart) {
+      await this.fillBrokers(config);
+      await this.fillOrchestrators(config);
     }
-    await this.d.topology.pushPool();
-    // Orchestrators a previous run left (adopted) are in no geo-dns yet.
-    for (const r of await this.live('orchestrator'))
-      await this.d.topology.publishDns(r, this.smoothed.get(r.id) ?? 0);
-    if (plan.join.length + plan.remove.length > 0) {
-      const what = [...plan.join.map((r) => `join ${r.id}`), ...plan.remove.map((r) => `remove ${r.id}`)];
-      this.d.log.warn({ resume: what }, 'finishing what the previous manager left half done');
-      this.runAction('broker', `resume ${what.join(', ')}`, async () => {
-        const timeoutMs = config.manager.actionTimeoutSeconds * 1000;
-        for (const r of plan.join) {
-          const ready =
-            r.state === 'ready'
-              ? r
-              : await cancellable(this.d.provider.waitReady(r.id, timeoutMs), signal, `broker ${r.id} ready`);
-          await this.d.topology.join(ready, signal);
-        }
-        for (const r of plan.remove) await this.d.topology.removeBroker(r.id, signal);
+    // The adopted pool (none when every broker died meanwhile: the refill's join tells them). An
+    // orchestrator that does not answer (a bounded call) hears it at the next change of the pool.
+    if ((await this.d.topology.desiredPool()).length > 0)
+      await this.d.topology.pushPool().catch((err: unknown) => {
+        if (!restart) throw err;
+        this.d.log.warn({ err: errorMessage(err) }, 'start-up: an orchestrator was not told the pool');
+      });
+    const short = (level: Level) =>
+      restart && adopted.filter((r) => r.level === level).length < config.levels[LEVEL_CONFIG[level]].min;
+    if (short('orchestrator'))
+      this.runAction('orchestrator', 'refill to the minimum', () => this.fillOrchestrators(config));
+    const resume = [...plan.join.map((r) => `join ${r.id}`), ...plan.remove.map((r) => `remove ${r.id}`)];
+    if (resume.length > 0) this.d.log.warn({ resume }, 'finishing what the previous manager left half done');
+    const refill = short('broker');
+    if (refill || resume.length > 0) {
+      const what = [...(refill ? ['refill to the minimum'] : []), ...resume].join(', ');
+      this.runAction('broker', resume.length > 0 ? `resume ${what}` : what, async () => {
+        if (refill) await this.fillBrokers(config);
+        await this.resume(plan, config);
       });
     }
     this.schedule();
+  }
+
+  /** Adds brokers, one after the other, until the level has its minimum of live ones. */
+  private async fillBrokers(config: BrokelConfig): Promise<void> {
+    while ((await this.live('broker')).length < config.levels.brokers.min) await this.addBroker(config);
+  }
+
+  private async fillOrchestrators(config: BrokelConfig): Promise<void> {
+    while ((await this.live('orchestrator')).length < config.levels.orchestrators.min)
+      await this.d.topology.addOrchestrator(config.levels.orchestrators.cpuQuota, this.cancel.signal);
+  }
+
+  /** Joins the brokers a previous run left joining, finishes the removals it left draining. */
+  private async resume(plan: ResumePlan, config: BrokelConfig): Promise<void> {
+    const signal = this.cancel.signal;
+    const timeoutMs = config.manager.actionTimeoutSeconds * 1000;
+    for (const r of plan.join) {
+      const ready =
+        r.state === 'ready'
+          ? r
+          : await cancellable(this.d.provider.waitReady(r.id, timeoutMs), signal, `broker ${r.id} ready`);
+      await this.d.topology.join(ready, signal);
+    }
+    for (const r of plan.remove) await this.d.topology.removeBroker(r.id, signal);
   }
 
   /**

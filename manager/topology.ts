@@ -124,10 +124,15 @@ export class Topology {
     let answered = false;
     const pool = new Map<string, BrokerState>();
     const fencedUrls = new Set<string>();
-    for (const orchestrator of await this.orchestrators()) {
-      const reported = await this.client(orchestrator)
-        .status()
-        .catch(() => undefined);
+    // In parallel: each call is bounded (the admin client's timeout), so all of them are too (issue 17).
+    const answers = await Promise.all(
+      (await this.orchestrators()).map((o) =>
+        this.client(o)
+          .status()
+          .catch(() => undefined),
+      ),
+    );
+    for (const reported of answers) {
       if (!reported) continue;
       answered = true;
       for (const b of reported.brokers) {
