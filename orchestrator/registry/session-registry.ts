@@ -81,11 +81,16 @@ export class SessionRegistry {
     this.presence.keep(broker);
   }
 
-  /** The record of one client, from the first broker in `brokers` that answers; undefined if none. */
+  /**
+   * The record of one client, from the first broker in `brokers` that has it; undefined if none.
+   * A broker without it is passed over: it may hold the client's session without ever having had
+   * the record (a link of the client cut short there, issue #13).
+   */
   async load(clientId: string, brokers: readonly PoolBroker[]): Promise<RegistryEntry | undefined> {
     for (const broker of brokers) {
       try {
-        return decodeRecords(await this.read(broker, registryTopic(clientId))).get(clientId);
+        const entry = decodeRecords(await this.read(broker, registryTopic(clientId))).get(clientId);
+        if (entry) return entry;
       } catch (err) {
         this.options.log.warn(
           { broker: broker.id, clientId, err: errorMessage(err) },
@@ -274,6 +279,12 @@ export class SessionRegistry {
     return replayed;
   }
 
+  /** Recreates one session on a joining broker from its record (see JoinReplays.replayLeft). */
+  async replayOne(joining: PoolBroker, entry: RegistryEntry): Promise<void> {
+    const brokerVersion = await this.options.protocolVersion(joining.id);
+    await this.recreate(joining, entry, entry.protocolVersion === 5 && brokerVersion === 5 ? 5 : 4);
+  }
+
   private async recreate(broker: PoolBroker, entry: RegistryEntry, version: 4 | 5): Promise<void> {
     const expiry = entry.sessionExpirySeconds;
     const upstream = this.upstream(broker, entry.clientId, version, false, expiry);
@@ -309,8 +320,14 @@ export class SessionRegistry {
           });
         });
       }
-      // The joining broker keeps a copy of the record too: any broker can serve the next join.
-      upstream.send(registryPublish(entry.clientId, entry, version === 5, expiry));
+      // The joining broker keeps a copy of the record too: any broker can serve the next join. Its
+      // copy lists it among the brokers that have the subscriptions (they were SUBACKed just above).
+      const at = entry.subscribedAt;
+      const copy =
+        at === undefined || at.includes(broker.id)
+          ? entry
+          : { ...entry, subscribedAt: [...at, broker.id].sort() };
+      upstream.send(registryPublish(entry.clientId, copy, version === 5, expiry));
     } finally {
       upstream.disconnect();
     }
