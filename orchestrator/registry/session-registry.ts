@@ -254,8 +254,9 @@ export class SessionRegistry {
    * A broker joins: the sessions of the registry that no orchestrator holds live get their
    * subscriptions there: connect with the client's id (clean 0), subscribe, copy the record,
    * disconnect. Held by none: `online` null, or naming a replica with no presence record on any source
-   * (it died without a word, docs/chaos.md defect 3). A session a live orchestrator holds is left to its
-   * live session, which replays it itself: never take a session over. `isLocal` names this replica's.
+   * (it died without a word, docs/chaos.md defect 3), or naming this replica while no session of the
+   * client is here. A session a live orchestrator holds is left to its live session, which replays it
+   * itself: never take a session over. `isLocal` names this replica's.
    * Returns how many sessions were recreated.
    */
   async replayAway(
@@ -270,9 +271,13 @@ export class SessionRegistry {
     const live = held ? await this.livePresence(sources) : undefined;
     let replayed = 0;
     for (const entry of entries.values()) {
-      if (isLocal(entry.clientId) || entry.online === this.instanceId) continue;
+      if (isLocal(entry.clientId)) continue;
+      // A record naming this replica for a client with no session here is one whose holder left: the
+      // broker read from had not yet processed the `online: null` written on the session's own link
+      // (a CPU-starved broker can lag by a second; issue #13). It is away: nobody else would replay it.
+      const mine = entry.online === this.instanceId;
       // No presence read at all (undefined): every holder counts as alive.
-      if (entry.online !== null && (live === undefined || live.has(entry.online))) continue;
+      if (!mine && entry.online !== null && (live === undefined || live.has(entry.online))) continue;
       await this.recreate(joining, entry, entry.protocolVersion === 5 && brokerVersion === 5 ? 5 : 4);
       replayed += 1;
     }

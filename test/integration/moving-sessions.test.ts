@@ -139,6 +139,46 @@ describe('orchestrator: sessions that move, and pool changes meeting them', () =
     await waitFor(() => got >= 20, 8000, 'the 20 messages published at b');
   });
 
+  it('a join replay that reads a record still naming this replica for a client that left here recreates the session', async (t) => {
+    const a = await TestMosquitto.start(t);
+    const b = await TestMosquitto.start(t);
+    const { orchestrator, url } = await startOrchestrator(t, [a.url]);
+    const id = 'stale-holder-1';
+    const records = await connectClient(t, a.url, { clientId: 'stale-reader' });
+    let live: Buffer | undefined;
+    records.on('message', (_topic, payload, packet) => {
+      if (packet.retain && payload.length > 0 && live === undefined) live = Buffer.from(payload);
+    });
+    const first = await connectClient(t, url, { clientId: id, clean: false });
+    await within(first.subscribeAsync('stale/#', { qos: 1 }), 10_000, 'SUBACK');
+    await within(records.subscribeAsync(`$brokel/sessions/${id}`, { qos: 0 }), 10_000, 'record read');
+    await waitFor(() => live !== undefined, 5000, 'the live record (online: this replica)');
+    await first.endAsync();
+    // A broker that lags (CPU-starved) has not processed the client's `online: null` yet when the join
+    // replay reads it: the record still names this replica as the holder.
+    await records.publishAsync(`$brokel/sessions/${id}`, live as Buffer, { qos: 1, retain: true });
+    orchestrator.setBrokers([
+      { url: a.url, state: 'active' },
+      { url: b.url, state: 'joining' },
+    ]);
+    const entry = () => orchestrator.status().brokers.find((x) => x.url === b.url);
+    await waitFor(() => entry()?.synced === true, 8000, 'the joining broker synced on the replica');
+    orchestrator.setBrokers([
+      { url: a.url, state: 'active' },
+      { url: b.url, state: 'active' },
+    ]);
+    const direct = await connectClient(t, b.url, { clientId: 'stale-pub' });
+    await publishSeq(direct, 'away', ['stale/x'], 20, 1);
+    let got = 0;
+    await connectClient(t, url, { clientId: id, clean: false }, (c) =>
+      c.on('message', () => {
+        got += 1;
+      }),
+    );
+    // Before the fix the replay skipped it ("its live session here replays it"): 0 of 20 came.
+    await waitFor(() => got >= 20, 8000, 'the 20 messages b queued while the client was away');
+  });
+
   for (const version of [4, 5] as const) {
     it(`v${version}: a session the broker hands to the same client at another orchestrator ends here, no ping-pong`, async (t) => {
       const broker = await TestMosquitto.start(t);
