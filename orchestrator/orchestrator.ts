@@ -207,6 +207,10 @@ export class Orchestrator {
         this.pending.settle(session); // its CONNECT came: the connect gate bounds it from here
         return this.gate.admit(gone);
       },
+      replayLeft: (brokers, entry) => {
+        for (const b of brokers) this.joinReplays.replayLeft(b, entry);
+        this.routingGeneration += 1; // not routable while they are pending
+      },
       brokerAlive: (brokerId, except) => {
         for (const s of this.sessions) if (s !== except && s.links.get(brokerId)?.upstream.isUp) return true;
         return false;

@@ -1,6 +1,7 @@
 import { errorMessage } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { BrokerPool, PoolBroker } from '../pool/broker-pool.ts';
+import type { RegistryEntry } from './reserved.ts';
 import type { SessionRegistry } from './session-registry.ts';
 
 /** Attempts of a join replay (a source broker may be restarting) before the broker is let in anyway. */
@@ -14,6 +15,8 @@ const RETRY_DELAY_MS = 500;
  */
 export class JoinReplays {
   private readonly pending = new Set<string>();
+  /** Per broker, sessions that left this replica before their link reached it, being recreated there. */
+  private readonly left = new Map<string, number>();
 
   constructor(
     private readonly registry: SessionRegistry,
@@ -26,7 +29,7 @@ export class JoinReplays {
 
   /** Whether this broker still waits for the sessions that are away. */
   isPending(brokerId: string): boolean {
-    return this.pending.has(brokerId);
+    return this.pending.has(brokerId) || this.left.has(brokerId);
   }
 
   start(broker: PoolBroker): void {
@@ -41,6 +44,51 @@ export class JoinReplays {
   /** The broker left the pool: nothing to wait for. */
   cancel(brokerId: string): void {
     this.pending.delete(brokerId);
+    this.left.delete(brokerId);
+  }
+
+  /**
+   * A persistent session left this replica (moved, disconnected) before its link to a joining broker
+   * was up: its join was cut short, and this broker's replay skipped it (it was live then), so nobody
+   * would give the broker its subscriptions. Worse, the cut-short link may have left a session of the
+   * client there without them. It is recreated there from its record like an away session, and the
+   * broker is not synced on this replica until that is done (issue #13). A client that is live here
+   * again is left to its live session.
+   */
+  replayLeft(broker: PoolBroker, entry: RegistryEntry): void {
+    this.left.set(broker.id, (this.left.get(broker.id) ?? 0) + 1);
+    void this.runLeft(broker, entry).finally(() => {
+      const n = this.left.get(broker.id);
+      if (n === undefined) return; // cancelled: the broker left the pool
+      if (n > 1) this.left.set(broker.id, n - 1);
+      else this.left.delete(broker.id);
+      if (!this.isPending(broker.id)) this.onDone(broker.id);
+    });
+  }
+
+  private async runLeft(broker: PoolBroker, entry: RegistryEntry): Promise<void> {
+    for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+      // The first attempt starts within the session's close, before it gives up its client id here.
+      if (!this.left.has(broker.id) || (attempt > 1 && this.isLocal(entry.clientId))) return;
+      try {
+        await this.registry.replayOne(broker, entry);
+        this.log.info(
+          { broker: broker.id, clientId: entry.clientId },
+          'a session that left recreated on a joining broker',
+        );
+        return;
+      } catch (err) {
+        this.log.warn(
+          { broker: broker.id, clientId: entry.clientId, attempt, err: errorMessage(err) },
+          'a session that left not recreated yet',
+        );
+        await new Promise((r) => setTimeout(r, RETRY_DELAY_MS).unref());
+      }
+    }
+    this.log.error(
+      { broker: broker.id, clientId: entry.clientId },
+      'a session that left could not be recreated on a joining broker: it gets its subscriptions when it resumes',
+    );
   }
 
   private async run(broker: PoolBroker): Promise<void> {

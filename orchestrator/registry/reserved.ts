@@ -98,6 +98,14 @@ export interface RegistryEntry {
    * when the session resumes: broker id, the broker's packet id, and the id the client knows.
    */
   releases?: PendingRelease[];
+  /**
+   * The brokers (pool ids, `host:port`) whose upstream session of this client has the subscriptions,
+   * as the writer knew it. A broker not listed may hold a session of the client without them (a link
+   * opened by a join or a CONNECT that the client's departure cut short, or a join replay taken over
+   * by the client's own link): its "session present" is not trusted (issue #13). Absent: every broker
+   * that answers session present is trusted (records written before this field).
+   */
+  subscribedAt?: string[];
 }
 
 export interface PendingRelease {
@@ -120,6 +128,14 @@ export function isPersistent(
   // 3.1.1: clean session 0 [MQTT-3.1.2-4]; 5.0: the session lasts past the connection only with a
   // Session Expiry Interval above 0 (§3.1.2.11.2), whatever Clean Start says.
   return version === 4 ? !clean : (sessionExpiryInterval ?? 0) > 0;
+}
+
+/**
+ * Whether a broker that resumed a session (session present) has its recorded subscriptions: only
+ * when the record lists it among those that have them, or the record predates that list.
+ */
+export function hasRecordedSubscriptions(entry: RegistryEntry, brokerId: string): boolean {
+  return entry.subscribedAt === undefined || entry.subscribedAt.includes(brokerId);
 }
 
 export function toRegistered(sub: ISubscription): RegisteredSubscription {
@@ -160,6 +176,8 @@ export function decodeEntry(payload: Buffer): RegistryEntry | undefined {
     if (typeof rel?.broker !== 'string' || !isPacketId(rel.up) || !isPacketId(rel.down)) return undefined;
     releases.push({ broker: rel.broker, up: rel.up, down: rel.down });
   }
+  const at = r.subscribedAt;
+  if (at !== undefined && (!Array.isArray(at) || at.some((b) => typeof b !== 'string'))) return undefined;
   return {
     clientId: r.clientId,
     protocolVersion: r.protocolVersion,
@@ -167,5 +185,6 @@ export function decodeEntry(payload: Buffer): RegistryEntry | undefined {
     online: r.online as string | null,
     subscriptions,
     ...(releases.length > 0 ? { releases } : {}),
+    ...(at !== undefined ? { subscribedAt: at as string[] } : {}),
   };
 }

@@ -81,11 +81,16 @@ export class SessionRegistry {
     this.presence.keep(broker);
   }
 
-  /** The record of one client, from the first broker in `brokers` that answers; undefined if none. */
+  /**
+   * The record of one client, from the first broker in `brokers` that has it; undefined if none.
+   * A broker without it is passed over: it may hold the client's session without ever having had
+   * the record (a link of the client cut short there, issue #13).
+   */
   async load(clientId: string, brokers: readonly PoolBroker[]): Promise<RegistryEntry | undefined> {
     for (const broker of brokers) {
       try {
-        return decodeRecords(await this.read(broker, registryTopic(clientId))).get(clientId);
+        const entry = decodeRecords(await this.read(broker, registryTopic(clientId))).get(clientId);
+        if (entry) return entry;
       } catch (err) {
         this.options.log.warn(
           { broker: broker.id, clientId, err: errorMessage(err) },
@@ -249,8 +254,9 @@ export class SessionRegistry {
    * A broker joins: the sessions of the registry that no orchestrator holds live get their
    * subscriptions there: connect with the client's id (clean 0), subscribe, copy the record,
    * disconnect. Held by none: `online` null, or naming a replica with no presence record on any source
-   * (it died without a word, docs/chaos.md defect 3). A session a live orchestrator holds is left to its
-   * live session, which replays it itself: never take a session over. `isLocal` names this replica's.
+   * (it died without a word, docs/chaos.md defect 3), or naming this replica while no session of the
+   * client is here. A session a live orchestrator holds is left to its live session, which replays it
+   * itself: never take a session over. `isLocal` names this replica's.
    * Returns how many sessions were recreated.
    */
   async replayAway(
@@ -265,13 +271,23 @@ export class SessionRegistry {
     const live = held ? await this.livePresence(sources) : undefined;
     let replayed = 0;
     for (const entry of entries.values()) {
-      if (isLocal(entry.clientId) || entry.online === this.instanceId) continue;
+      if (isLocal(entry.clientId)) continue;
+      // A record naming this replica for a client with no session here is one whose holder left: the
+      // broker read from had not yet processed the `online: null` written on the session's own link
+      // (a CPU-starved broker can lag by a second; issue #13). It is away: nobody else would replay it.
+      const mine = entry.online === this.instanceId;
       // No presence read at all (undefined): every holder counts as alive.
-      if (entry.online !== null && (live === undefined || live.has(entry.online))) continue;
+      if (!mine && entry.online !== null && (live === undefined || live.has(entry.online))) continue;
       await this.recreate(joining, entry, entry.protocolVersion === 5 && brokerVersion === 5 ? 5 : 4);
       replayed += 1;
     }
     return replayed;
+  }
+
+  /** Recreates one session on a joining broker from its record (see JoinReplays.replayLeft). */
+  async replayOne(joining: PoolBroker, entry: RegistryEntry): Promise<void> {
+    const brokerVersion = await this.options.protocolVersion(joining.id);
+    await this.recreate(joining, entry, entry.protocolVersion === 5 && brokerVersion === 5 ? 5 : 4);
   }
 
   private async recreate(broker: PoolBroker, entry: RegistryEntry, version: 4 | 5): Promise<void> {
@@ -309,8 +325,14 @@ export class SessionRegistry {
           });
         });
       }
-      // The joining broker keeps a copy of the record too: any broker can serve the next join.
-      upstream.send(registryPublish(entry.clientId, entry, version === 5, expiry));
+      // The joining broker keeps a copy of the record too: any broker can serve the next join. Its
+      // copy lists it among the brokers that have the subscriptions (they were SUBACKed just above).
+      const at = entry.subscribedAt;
+      const copy =
+        at === undefined || at.includes(broker.id)
+          ? entry
+          : { ...entry, subscribedAt: [...at, broker.id].sort() };
+      upstream.send(registryPublish(entry.clientId, copy, version === 5, expiry));
     } finally {
       upstream.disconnect();
     }

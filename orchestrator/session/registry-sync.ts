@@ -42,22 +42,32 @@ export class RegistrySync {
     return this.registry.load(this.clientId, brokers);
   }
 
-  /** The record as it stands, for the live session's subscriptions (null: no record). */
-  private entry(subscriptions: Iterable<ISubscription>, online: boolean): RegistryEntry | null {
+  /**
+   * The record as it stands, for the live session's subscriptions (null: no record). `links` are all
+   * the session's links: those synced have the subscriptions (the record's `subscribedAt`).
+   */
+  private entry(
+    subscriptions: Iterable<ISubscription>,
+    online: boolean,
+    links: Iterable<UpstreamLink>,
+  ): RegistryEntry | null {
     if (!this.persistent) return null;
+    const subscribedAt: string[] = [];
+    for (const link of links) if (link.synced) subscribedAt.push(link.brokerId);
     return {
       clientId: this.clientId,
       protocolVersion: this.version,
       sessionExpirySeconds: this.expirySeconds,
       online: online ? this.registry.instanceId : null,
       subscriptions: [...subscriptions].map(toRegistered),
+      subscribedAt: subscribedAt.sort(),
     };
   }
 
-  /** Writes the live record on these links (joining and active brokers alike). */
-  write(links: Iterable<UpstreamLink>, subscriptions: Iterable<ISubscription>): void {
-    const entry = this.entry(subscriptions, true);
-    for (const link of links) {
+  /** Writes the live record on every link of the session (joining and active brokers alike). */
+  write(links: ReadonlyMap<string, UpstreamLink>, subscriptions: Iterable<ISubscription>): void {
+    const entry = this.entry(subscriptions, true, links.values());
+    for (const link of links.values()) {
       if (link.upstream.isUp)
         link.upstream.send(registryPublish(this.clientId, entry, link.upstream.protocolVersion === 5));
     }
@@ -73,20 +83,22 @@ export class RegistrySync {
    * The client left: the record says no live session holds it any more, so the next broker to join
    * gets its subscriptions from whichever orchestrator adds it. A v5 record expires with the session
    * (Message Expiry Interval = Session Expiry Interval); a session ending now leaves no record.
+   * Returns the record written (null: none).
    */
   release(
-    links: Iterable<UpstreamLink>,
+    links: ReadonlyMap<string, UpstreamLink>,
     subscriptions: Iterable<ISubscription>,
     releases: PendingRelease[],
-  ): void {
-    if (!this.persistent) return;
+  ): RegistryEntry | null {
+    if (!this.persistent) return null;
     const ends = this.version === 5 && this.expirySeconds === 0;
-    const entry = ends ? null : this.entry(subscriptions, false);
+    const entry = ends ? null : this.entry(subscriptions, false, links.values());
     if (entry && releases.length > 0) entry.releases = releases;
-    for (const link of links) {
+    for (const link of links.values()) {
       if (!link.upstream.isUp) continue;
       const v5 = link.upstream.protocolVersion === 5;
       link.upstream.send(registryPublish(this.clientId, entry, v5, this.expirySeconds));
     }
+    return entry;
   }
 }

@@ -16,7 +16,7 @@ import type { BrokerPool, PoolBroker } from '../pool/broker-pool.ts';
 import { FramedStream, PacketTooLargeError } from '../protocol/framed-stream.ts';
 import { PacketIdSpace } from '../protocol/packet-ids.ts';
 import { packetProblem } from '../protocol/validate-packet.ts';
-import { isPersistent } from '../registry/reserved.ts';
+import { hasRecordedSubscriptions, isPersistent, type RegistryEntry } from '../registry/reserved.ts';
 import type { SessionRegistry } from '../registry/session-registry.ts';
 import { homeBrokerRanking, type Router } from '../routing/strategies.ts';
 import { clientConnack, refusal, upstreamConnect, validateConnect } from './connect-steps.ts';
@@ -58,6 +58,11 @@ export interface SessionDeps {
   admit?(gone: () => boolean): Admission | Promise<Admission>;
   /** Whether another session of this replica still has a live link to the broker (optional). */
   brokerAlive?(brokerId: string, except: Session): boolean;
+  /**
+   * A persistent session left with no link to these joining brokers (its join was cut short): they
+   * get its subscriptions from its record (JoinReplays.replayLeft; optional).
+   */
+  replayLeft?(brokers: PoolBroker[], entry: RegistryEntry): void;
 }
 
 type CloseMode = 'graceful' | 'abrupt';
@@ -409,6 +414,8 @@ export class Session extends EventEmitter implements SessionContext {
     // persistent session; but those the registry says lack the session's subscriptions (resync below).
     for (const link of this.links.values()) link.synced = !replayOn.includes(link);
     this.linkGeneration += 1;
+    // The record names this replica as the holder now (a clean start removes it).
+    this.registrySync?.write(this.links, this.subs?.active.values() ?? []);
     // Step 4: CONNACK, the home broker's.
     const extra: IConnackPacket['properties'] = {
       receiveMaximum: this.deps.limits.maxInflightFromClient,
@@ -547,7 +554,7 @@ export class Session extends EventEmitter implements SessionContext {
     );
     this.subs = new SubscriptionFanout(this, () => {
       if (this.registrySync?.persistent)
-        this.registrySync.write(this.links.values(), this.subs?.active.values() ?? []);
+        this.registrySync.write(this.links, this.subs?.active.values() ?? []);
     });
     if (this.deps.registry) this.registrySync = new RegistrySync(this.deps.registry, this.clientId, packet);
   }
@@ -580,11 +587,13 @@ export class Session extends EventEmitter implements SessionContext {
     for (const r of entry?.releases ?? [])
       if (this.links.has(r.broker)) this.outbound?.expectRelease(r.broker, r.up, r.down);
     for (const sub of recorded ?? []) if (!subs.active.has(sub.topic)) subs.active.set(sub.topic, sub);
-    sync.write(this.links.values(), subs.active.values());
-    if (!recorded || recorded.length === 0) return { resumed: false, replayOn: [] };
+    if (!entry || !recorded || recorded.length === 0) return { resumed: false, replayOn: [] };
+    // "Session present" is trusted only from a broker the record lists as having the subscriptions:
+    // another may hold a session of this client made by a link that was cut short (issue #13).
+    const lacking = (id: string) => fresh.has(id) || !hasRecordedSubscriptions(entry, id);
     return {
       resumed: fresh.size < this.links.size,
-      replayOn: [...this.links.values()].filter((l) => fresh.has(l.brokerId)),
+      replayOn: [...this.links.values()].filter((l) => lacking(l.brokerId)),
     };
   }
 
@@ -595,6 +604,8 @@ export class Session extends EventEmitter implements SessionContext {
       .then(() => {
         if (this.links.get(link.brokerId) !== link) return;
         link.synced = true;
+        if (this.registrySync?.persistent)
+          this.registrySync.write(this.links, this.subs?.active.values() ?? []);
         this.inbound?.resendHeld();
         this.emit('synced', link.brokerId);
       })
@@ -824,9 +835,10 @@ export class Session extends EventEmitter implements SessionContext {
     this.subs?.coverPending(link); // SUBSCRIBEs still waiting for the other brokers go here too
     await replaying;
     this.graces.synced(broker.id);
-    if (this.registrySync?.persistent) this.registrySync.write([link], this.subs?.active.values() ?? []);
     link.synced = true;
     this.linkGeneration += 1;
+    // Every copy of the record now lists this broker among those with the subscriptions.
+    if (this.registrySync?.persistent) this.registrySync.write(this.links, this.subs?.active.values() ?? []);
     this.inbound?.resendHeld();
     this.emit('synced', broker.id);
   }
@@ -954,7 +966,10 @@ export class Session extends EventEmitter implements SessionContext {
     const recording = wasConnected && !this.takenOver && this.registrySync?.persistent === true;
     if (recording) {
       const releases = this.outbound?.awaitingRelease() ?? [];
-      this.registrySync?.release(this.links.values(), this.subs?.active.values() ?? [], releases);
+      const entry = this.registrySync?.release(this.links, this.subs?.active.values() ?? [], releases);
+      // Joining brokers it has no link to yet (issue #13): before the 'closed' below makes them synced.
+      const left = this.deps.pool.list().filter((b) => b.state === 'joining' && !this.links.has(b.id));
+      if (entry && entry.subscriptions.length > 0 && left.length > 0) this.deps.replayLeft?.(left, entry);
     }
     for (const link of this.links.values()) {
       // Graceful: DISCONNECT, the brokers discard the will. Abrupt: just close, the home broker fires it

@@ -177,10 +177,17 @@ export class SubscriptionFanout {
   /**
    * Gives a (new or returning) broker every subscription of the session; resolves once it answered
    * (the session routes the SUBACK here through the link's pending id), rejects if the link goes down.
-   * 3.1.1 brokers get topic and QoS only.
+   * 3.1.1 brokers get topic and QoS only. MQTT 5 brokers get Retain Handling 1 (unless the client
+   * asked for 2): retained messages are sent only where the subscription is new [MQTT-3.3.1-10], so a
+   * replay to a broker that had it already (a resumed session, issue #13) re-sends none of them.
    */
   replay(link: UpstreamLink): Promise<void> {
-    return this.resubscribe(link, [...this.active.values()]);
+    const subs = [...this.active.values()];
+    if (link.upstream.protocolVersion !== 5) return this.resubscribe(link, subs);
+    return this.resubscribe(
+      link,
+      subs.map((s) => (s.rh === 2 || s.rh === 1 ? s : { ...s, rh: 1 })),
+    );
   }
 
   /**

@@ -73,6 +73,112 @@ describe('orchestrator: sessions that move, and pool changes meeting them', () =
     assert.equal(back.connected, true);
   });
 
+  it('a persistent session that left while its link to a joining broker was opening: that broker gets its subscriptions before it is synced', async (t) => {
+    const a = await TestMosquitto.start(t);
+    const b = await TestMosquitto.start(t);
+    // b answers 600 ms late: the session's join of b still waits for its CONNACK when the client leaves
+    // (moved to another orchestrator). b then holds a session of the client without its subscriptions.
+    const slow = await delayRelay(t, { host: '127.0.0.1', port: b.port }, 600);
+    const { orchestrator, url } = await startOrchestrator(t, [a.url]);
+    const id = 'half-joined-1';
+    const first = await connectClient(t, url, { clientId: id, clean: false });
+    await within(first.subscribeAsync('half/#', { qos: 1 }), 10_000, 'SUBACK');
+    orchestrator.setBrokers([
+      { url: a.url, state: 'active' },
+      { url: slow.url, state: 'joining' },
+    ]);
+    await new Promise((r) => setTimeout(r, 200));
+    await first.endAsync();
+    const entry = () => orchestrator.status().brokers.find((x) => x.url === slow.url);
+    await waitFor(() => entry()?.synced === true, 8000, 'the joining broker synced on the replica');
+    orchestrator.setBrokers([
+      { url: a.url, state: 'active' },
+      { url: slow.url, state: 'active' },
+    ]);
+    // While the client is away, 20 messages reach b: they must wait there for its session.
+    const direct = await connectClient(t, b.url, { clientId: 'half-pub' });
+    await publishSeq(direct, 'away', ['half/x'], 20, 1);
+    let got = 0;
+    await connectClient(t, url, { clientId: id, clean: false }, (c) =>
+      c.on('message', () => {
+        got += 1;
+      }),
+    );
+    // Before the fix b had no subscription of the client: 0 of these came.
+    await waitFor(() => got >= 20, 8000, 'the 20 messages b queued while the client was away');
+    await waitFor(() => entry()?.synced === true, 8000, 'b synced for the resumed session');
+    await publishSeq(direct, 'back', ['half/x'], 20, 1);
+    await waitFor(() => got >= 40, 8000, 'the 20 messages published at b after the resume');
+  });
+
+  it('a resumed persistent session re-subscribes at a broker that has its session but is not in the record as having the subscriptions', async (t) => {
+    const a = await TestMosquitto.start(t);
+    const b = await TestMosquitto.start(t);
+    const id = 'leftover-1';
+    const one = await startOrchestrator(t, [a.url]);
+    const first = await connectClient(t, one.url, { clientId: id, clean: false });
+    await within(first.subscribeAsync('left/#', { qos: 1 }), 10_000, 'SUBACK');
+    await first.endAsync(); // the record on a: subscriptions at a only
+    // What a cut-short link leaves (a join or a CONNECT ended by the client leaving, a join replay
+    // taken over by the client's own link): b holds a session of the client without its subscriptions.
+    const stray = await connectClient(t, b.url, { clientId: id, clean: false });
+    await stray.endAsync();
+    // The client resumes at an orchestrator whose pool has both from its start: b says session present.
+    const two = await startOrchestrator(t, [a.url, b.url]);
+    let got = 0;
+    await connectClient(t, two.url, { clientId: id, clean: false }, (c) =>
+      c.on('message', () => {
+        got += 1;
+      }),
+    );
+    const entry = () => two.orchestrator.status().brokers.find((x) => x.url === b.url);
+    await waitFor(() => entry()?.synced === true, 8000, 'b synced for the resumed session');
+    const direct = await connectClient(t, b.url, { clientId: 'left-pub' });
+    await publishSeq(direct, 'p', ['left/x'], 20, 1);
+    // Before the fix b's "session present" was taken for "has the subscriptions": 0 of 20 came.
+    await waitFor(() => got >= 20, 8000, 'the 20 messages published at b');
+  });
+
+  it('a join replay that reads a record still naming this replica for a client that left here recreates the session', async (t) => {
+    const a = await TestMosquitto.start(t);
+    const b = await TestMosquitto.start(t);
+    const { orchestrator, url } = await startOrchestrator(t, [a.url]);
+    const id = 'stale-holder-1';
+    const records = await connectClient(t, a.url, { clientId: 'stale-reader' });
+    let live: Buffer | undefined;
+    records.on('message', (_topic, payload, packet) => {
+      if (packet.retain && payload.length > 0 && live === undefined) live = Buffer.from(payload);
+    });
+    const first = await connectClient(t, url, { clientId: id, clean: false });
+    await within(first.subscribeAsync('stale/#', { qos: 1 }), 10_000, 'SUBACK');
+    await within(records.subscribeAsync(`$brokel/sessions/${id}`, { qos: 0 }), 10_000, 'record read');
+    await waitFor(() => live !== undefined, 5000, 'the live record (online: this replica)');
+    await first.endAsync();
+    // A broker that lags (CPU-starved) has not processed the client's `online: null` yet when the join
+    // replay reads it: the record still names this replica as the holder.
+    await records.publishAsync(`$brokel/sessions/${id}`, live as Buffer, { qos: 1, retain: true });
+    orchestrator.setBrokers([
+      { url: a.url, state: 'active' },
+      { url: b.url, state: 'joining' },
+    ]);
+    const entry = () => orchestrator.status().brokers.find((x) => x.url === b.url);
+    await waitFor(() => entry()?.synced === true, 8000, 'the joining broker synced on the replica');
+    orchestrator.setBrokers([
+      { url: a.url, state: 'active' },
+      { url: b.url, state: 'active' },
+    ]);
+    const direct = await connectClient(t, b.url, { clientId: 'stale-pub' });
+    await publishSeq(direct, 'away', ['stale/x'], 20, 1);
+    let got = 0;
+    await connectClient(t, url, { clientId: id, clean: false }, (c) =>
+      c.on('message', () => {
+        got += 1;
+      }),
+    );
+    // Before the fix the replay skipped it ("its live session here replays it"): 0 of 20 came.
+    await waitFor(() => got >= 20, 8000, 'the 20 messages b queued while the client was away');
+  });
+
   for (const version of [4, 5] as const) {
     it(`v${version}: a session the broker hands to the same client at another orchestrator ends here, no ping-pong`, async (t) => {
       const broker = await TestMosquitto.start(t);

@@ -4,6 +4,7 @@ import {
   clientIdOfRegistryTopic,
   decodeEntry,
   encodeEntry,
+  hasRecordedSubscriptions,
   instanceOfPresenceTopic,
   isPersistent,
   isReservedFilter,
@@ -80,6 +81,26 @@ describe('session registry (pure)', () => {
     }
     const badSub = { ...entry, subscriptions: [{ topic: 'a', qos: 3 }] };
     assert.equal(decodeEntry(Buffer.from(JSON.stringify({ v: 1, ...badSub }))), undefined);
+  });
+
+  it('issue #13: "session present" is trusted only from a broker the record lists as having the subscriptions', () => {
+    const entry: RegistryEntry = {
+      clientId: 'c',
+      protocolVersion: 4,
+      sessionExpirySeconds: 0xffff_ffff,
+      online: null,
+      subscriptions: [{ topic: 'a/#', qos: 1 }],
+      subscribedAt: ['127.0.0.1:1883'],
+    };
+    assert.deepEqual(decodeEntry(encodeEntry(entry)), entry);
+    assert.equal(hasRecordedSubscriptions(entry, '127.0.0.1:1883'), true);
+    assert.equal(hasRecordedSubscriptions(entry, '127.0.0.2:1883'), false, 'a broker not listed');
+    const { subscribedAt: _, ...older } = entry;
+    assert.equal(hasRecordedSubscriptions(older, '127.0.0.2:1883'), true, 'a record without the list');
+    for (const bad of ['x', [1], null]) {
+      const raw = Buffer.from(JSON.stringify({ v: 1, ...entry, subscribedAt: bad }));
+      assert.equal(decodeEntry(raw), undefined, JSON.stringify(bad));
+    }
   });
 
   it('persistent: 3.1.1 clean session 0 [MQTT-3.1.2-4]; 5.0 a Session Expiry Interval above 0, whatever Clean Start says', () => {
