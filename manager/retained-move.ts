@@ -81,13 +81,20 @@ function connectOnce(url: string, options: IClientOptions, signal?: AbortSignal)
   });
 }
 
+/** Rejects once the client's connection closes (one listener per client, however many publishes). */
+const closes = new WeakMap<MqttClient, Promise<never>>();
+
 /** A publish's acknowledgement, or a rejection when the broker closes the connection first. */
 function acked(client: MqttClient, publish: Promise<unknown>): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const closed = () => reject(new Error('connection closed before the acknowledgement'));
-    client.once('close', closed);
-    publish.then(resolve, reject).finally(() => client.off('close', closed));
-  });
+  let closed = closes.get(client);
+  if (!closed) {
+    closed = new Promise<never>((_, reject) =>
+      client.once('close', () => reject(new Error('connection closed before the acknowledgement'))),
+    );
+    closed.catch(() => undefined);
+    closes.set(client, closed);
+  }
+  return Promise.race([publish, closed]);
 }
 
 /** Connects as MQTT 5, or 3.1.1 when the broker refuses 5 (RabbitMQ 3.10 closes the connection). */
@@ -133,12 +140,10 @@ export async function readRetained(
   signal?.addEventListener('abort', abort, { once: true });
   const marker = `$brokel/move/${randomBytes(8).toString('hex')}`;
   const found = new Map<string, RetainedMessage>();
+  let timer: NodeJS.Timeout | undefined;
   try {
     const done = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new TimeoutError(`retained messages of ${url}`, timeoutMs)),
-        timeoutMs,
-      );
+      timer = setTimeout(() => reject(new TimeoutError(`retained messages of ${url}`, timeoutMs)), timeoutMs);
       // Wire order ('message' comes at PUBREL for QoS 2, after a later QoS 1 marker).
       client.on('packetreceive', (packet) => {
         if (packet.cmd !== 'publish') return;
@@ -168,6 +173,7 @@ export async function readRetained(
     ]);
     return [...found.values()];
   } finally {
+    clearTimeout(timer);
     signal?.removeEventListener('abort', abort);
     client.end(true);
   }
