@@ -198,11 +198,12 @@ function marked(to: MqttClient, properties: RetainedMessage['properties']) {
  * The caller holds client retained publishes on the moving topics meanwhile (RetainedFence).
  */
 export async function moveRetained(o: MoveOptions): Promise<{ moved: number; passes: number }> {
-  const targets = new Map<string, MqttClient>();
-  const target = async (id: string): Promise<MqttClient> => {
+  // One connection per broker, cached as a promise: a window's copies ask for it at the same time.
+  const targets = new Map<string, Promise<MqttClient>>();
+  const target = (id: string): Promise<MqttClient> => {
     let client = targets.get(id);
     if (!client) {
-      client = await open(`${o.ca ? 'mqtts' : 'mqtt'}://${id}`, o.auth, o.timeoutMs, o.ca, o.signal);
+      client = open(`${o.ca ? 'mqtts' : 'mqtt'}://${id}`, o.auth, o.timeoutMs, o.ca, o.signal);
       targets.set(id, client);
     }
     return client;
@@ -263,7 +264,14 @@ export async function moveRetained(o: MoveOptions): Promise<{ moved: number; pas
       }
     }
   } finally {
-    await Promise.all([...targets.values()].map((c) => c.endAsync(true)));
+    await Promise.all(
+      [...targets.values()].map((c) =>
+        c.then(
+          (client) => client.endAsync(true),
+          () => undefined,
+        ),
+      ),
+    );
   }
   return { moved, passes };
 }
