@@ -238,6 +238,7 @@ export class Manager {
     const tick = this.observation;
     const replicas = await this.d.provider.list();
     this.reapFailed(replicas);
+    this.retryFailedJoin();
     const ready = replicas.filter((r) => r.state === 'ready');
     const cpu = await this.d.provider.cpu(ready.map((r) => r.id));
     for (const [id, value] of cpu) {
@@ -435,6 +436,18 @@ export class Manager {
       this.actions.add(reap);
       void reap.finally(() => this.actions.delete(reap));
     }
+  }
+
+  /**
+   * A broker whose join failed and could not be undone at once (Topology.undoJoin: a broker the
+   * retained values must go back to did not answer) is undone again, as the broker level's action.
+   */
+  private retryFailedJoin(): void {
+    const [broker] = this.d.topology.failedJoins.values();
+    if (!broker || this.inFlight.has('broker') || this.stopped) return;
+    this.runAction('broker', `undo join ${broker.id}`, () =>
+      this.d.topology.undoJoin(broker, this.cancel.signal),
+    );
   }
 
   /** Starts a rebalance of the orchestrators' sessions (or joins the one under way); resolves when it ends. */

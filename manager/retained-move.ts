@@ -36,6 +36,14 @@ export interface MoveOptions {
   ca?: Buffer;
   /** Read passes per source before giving up on one that keeps showing topics to move. */
   maxPasses?: number;
+  /**
+   * The caller gave up on the move (its deadline): no copy and no clear starts once this aborts, reads
+   * and connection set-ups end at once, and the move settles only when every copy and clear it sent is
+   * acknowledged (or its connection closed by the broker). So once it settled, every clear a source got
+   * follows a copy its owner acknowledged, and no clear is still on its way (issue 17: a failed join
+   * copies back what the new broker holds, and a late clear must not overwrite that copy).
+   */
+  signal?: AbortSignal;
 }
 
 /** Copies being published and cleared at once (Mosquitto's default receive maximum is 20). */
@@ -45,25 +53,48 @@ const DROP = new Set(['subscriptionIdentifier', 'topicAlias']);
 
 const idOf = (url: string) => parseBrokerUrl(url).id;
 
-/** One connection attempt: resolves at CONNACK, rejects on an error or a close before it. */
-function connectOnce(url: string, options: IClientOptions): Promise<MqttClient> {
+const stopped = () => new Error('retained move stopped');
+
+/** One connection attempt: resolves at CONNACK, rejects on an error, a close or `signal` before it. */
+function connectOnce(url: string, options: IClientOptions, signal?: AbortSignal): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
     const client = mqtt.connect(url, options);
     const fail = (err: Error) => {
       client.off('connect', ok);
+      signal?.removeEventListener('abort', aborted);
       client.end(true);
       reject(err);
     };
     const closed = () => fail(new Error(`${url} closed the connection before CONNACK`));
+    const aborted = () => fail(stopped());
     const ok = () => {
       client.off('error', fail);
       client.off('close', closed);
+      signal?.removeEventListener('abort', aborted);
       resolve(client);
     };
     client.once('connect', ok);
     client.once('error', fail);
     client.once('close', closed);
+    if (signal?.aborted) aborted();
+    else signal?.addEventListener('abort', aborted, { once: true });
   });
+}
+
+/** Rejects once the client's connection closes (one listener per client, however many publishes). */
+const closes = new WeakMap<MqttClient, Promise<never>>();
+
+/** A publish's acknowledgement, or a rejection when the broker closes the connection first. */
+function acked(client: MqttClient, publish: Promise<unknown>): Promise<unknown> {
+  let closed = closes.get(client);
+  if (!closed) {
+    closed = new Promise<never>((_, reject) =>
+      client.once('close', () => reject(new Error('connection closed before the acknowledgement'))),
+    );
+    closed.catch(() => undefined);
+    closes.set(client, closed);
+  }
+  return Promise.race([publish, closed]);
 }
 
 /** Connects as MQTT 5, or 3.1.1 when the broker refuses 5 (RabbitMQ 3.10 closes the connection). */
@@ -72,6 +103,7 @@ async function open(
   auth: MoveOptions['auth'],
   timeoutMs: number,
   ca?: Buffer,
+  signal?: AbortSignal,
 ): Promise<MqttClient> {
   const base: IClientOptions = {
     ...auth,
@@ -82,9 +114,10 @@ async function open(
     connectTimeout: timeoutMs,
   };
   try {
-    return await connectOnce(url, { ...base, protocolVersion: 5 });
-  } catch {
-    return await connectOnce(url, { ...base, protocolVersion: 4 });
+    return await connectOnce(url, { ...base, protocolVersion: 5 }, signal);
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    return await connectOnce(url, { ...base, protocolVersion: 4 }, signal);
   }
 }
 
@@ -99,16 +132,18 @@ export async function readRetained(
   auth: MoveOptions['auth'],
   timeoutMs: number,
   ca?: Buffer,
+  signal?: AbortSignal,
 ): Promise<RetainedMessage[]> {
-  const client = await open(url, auth, timeoutMs, ca);
+  const client = await open(url, auth, timeoutMs, ca, signal);
+  // Given up: the read ends at once (it writes nothing but its own marker).
+  const abort = () => client.end(true);
+  signal?.addEventListener('abort', abort, { once: true });
   const marker = `$brokel/move/${randomBytes(8).toString('hex')}`;
   const found = new Map<string, RetainedMessage>();
+  let timer: NodeJS.Timeout | undefined;
   try {
     const done = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new TimeoutError(`retained messages of ${url}`, timeoutMs)),
-        timeoutMs,
-      );
+      timer = setTimeout(() => reject(new TimeoutError(`retained messages of ${url}`, timeoutMs)), timeoutMs);
       // Wire order ('message' comes at PUBREL for QoS 2, after a later QoS 1 marker).
       client.on('packetreceive', (packet) => {
         if (packet.cmd !== 'publish') return;
@@ -129,11 +164,17 @@ export async function readRetained(
       );
     });
     // QoS 2 subscription: each message comes at the QoS it was published with (RabbitMQ: at most 1).
-    await client.subscribeAsync({ '#': { qos: 2 }, [marker]: { qos: 1 } });
-    await client.publishAsync(marker, 'end', { qos: 1 });
-    await done;
+    // Beside `done`, so a close (or the signal) ends the read even while the SUBACK is awaited.
+    await Promise.all([
+      done,
+      client
+        .subscribeAsync({ '#': { qos: 2 }, [marker]: { qos: 1 } })
+        .then(() => client.publishAsync(marker, 'end', { qos: 1 })),
+    ]);
     return [...found.values()];
   } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', abort);
     client.end(true);
   }
 }
@@ -157,14 +198,18 @@ function marked(to: MqttClient, properties: RetainedMessage['properties']) {
  * The caller holds client retained publishes on the moving topics meanwhile (RetainedFence).
  */
 export async function moveRetained(o: MoveOptions): Promise<{ moved: number; passes: number }> {
-  const targets = new Map<string, MqttClient>();
-  const target = async (id: string): Promise<MqttClient> => {
+  // One connection per broker, cached as a promise: a window's copies ask for it at the same time.
+  const targets = new Map<string, Promise<MqttClient>>();
+  const target = (id: string): Promise<MqttClient> => {
     let client = targets.get(id);
     if (!client) {
-      client = await open(`${o.ca ? 'mqtts' : 'mqtt'}://${id}`, o.auth, o.timeoutMs, o.ca);
+      client = open(`${o.ca ? 'mqtts' : 'mqtt'}://${id}`, o.auth, o.timeoutMs, o.ca, o.signal);
       targets.set(id, client);
     }
     return client;
+  };
+  const go = () => {
+    if (o.signal?.aborted) throw stopped();
   };
   let moved = 0;
   let passes = 0;
@@ -174,7 +219,7 @@ export async function moveRetained(o: MoveOptions): Promise<{ moved: number; pas
       const copied = new Set<string>(); // not cleared: the next pass looks for topics not seen yet
       for (let pass = 1; ; pass++) {
         passes += 1;
-        const misplaced = (await readRetained(source, o.auth, o.timeoutMs, o.ca)).filter(
+        const misplaced = (await readRetained(source, o.auth, o.timeoutMs, o.ca, o.signal)).filter(
           (m) => retainedOwner(m.topic, o.owners) !== idOf(source) && !copied.has(m.topic),
         );
         if (misplaced.length === 0) break;
@@ -184,31 +229,49 @@ export async function moveRetained(o: MoveOptions): Promise<{ moved: number; pas
           );
         const holder = clear ? await target(idOf(source)) : undefined;
         for (let i = 0; i < misplaced.length; i += WINDOW) {
-          await Promise.all(
+          // Settled, not all: a failed copy leaves the window's other clears acknowledged first.
+          const window = await Promise.allSettled(
             misplaced.slice(i, i + WINDOW).map(async (m) => {
               const owner = retainedOwner(m.topic, o.owners);
               if (owner === undefined) throw new Error(`no owner for ${m.topic}`);
               const to = await target(owner);
-              await to.publishAsync(m.topic, m.payload, {
-                qos: Math.min(m.qos, o.maxQos?.get(owner) ?? 2) as 0 | 1 | 2,
-                retain: true,
-                ...marked(to, m.properties),
-              });
-              if (holder)
-                await holder.publishAsync(m.topic, Buffer.alloc(0), {
-                  qos: 1,
+              go();
+              await acked(
+                to,
+                to.publishAsync(m.topic, m.payload, {
+                  qos: Math.min(m.qos, o.maxQos?.get(owner) ?? 2) as 0 | 1 | 2,
                   retain: true,
-                  ...marked(holder, undefined),
-                });
-              else copied.add(m.topic);
+                  ...marked(to, m.properties),
+                }),
+              );
+              if (holder) {
+                go(); // the copy is acknowledged: cleared only if the caller still waits
+                await acked(
+                  holder,
+                  holder.publishAsync(m.topic, Buffer.alloc(0), {
+                    qos: 1,
+                    retain: true,
+                    ...marked(holder, undefined),
+                  }),
+                );
+              } else copied.add(m.topic);
             }),
           );
+          const failed = window.find((r) => r.status === 'rejected');
+          if (failed) throw failed.reason;
         }
         moved += misplaced.length;
       }
     }
   } finally {
-    await Promise.all([...targets.values()].map((c) => c.endAsync(true)));
+    await Promise.all(
+      [...targets.values()].map((c) =>
+        c.then(
+          (client) => client.endAsync(true),
+          () => undefined,
+        ),
+      ),
+    );
   }
   return { moved, passes };
 }

@@ -1,15 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type BrokerState, type DesiredBroker, parseBrokerUrl } from '../common/admin/contract.ts';
+import type { BrokerState, DesiredBroker } from '../common/admin/contract.ts';
 import { errorMessage, TimeoutError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
+import { BoundedMover } from './bounded-move.ts';
 import type { BrokerTlsFiles } from './broker-tls.ts';
-import { cancellable, throwIfCancelled } from './cancel.ts';
+import { ActionCancelled, cancellable, throwIfCancelled } from './cancel.ts';
 import type { DnsRegistry, OrchestratorRecord } from './dns-registry.ts';
 import { OrchestratorClient } from './orchestrator-client.ts';
 import type { CloudProvider, Replica } from './providers/cloud-provider.ts';
 import { type RebalanceConfig, rebalancePorts } from './rebalance/ports.ts';
 import { Rebalancer, serverReference } from './rebalance/rebalancer.ts';
-import { moveRetained } from './retained-move.ts';
 
 export interface TopologyOptions {
   provider: CloudProvider;
@@ -64,6 +64,8 @@ export class Topology {
    * previous manager left one half done; the orchestrators report it, so it is resumed).
    */
   readonly retainedFences = new Set<string>();
+  /** Brokers whose join failed and whose undo (undoJoin) is still to be done or retried. */
+  readonly failedJoins = new Map<string, Replica>();
   /** Orchestrators taken out of geo-dns (being removed, or failed): never published again. */
   private readonly leaving = new Set<string>();
   /** Orchestrators a rebalance holds in geo-dns: a source out of answers, a target advertised idle. */
@@ -72,8 +74,10 @@ export class Topology {
   private readonly dnsLoads = new Map<string, number>();
   /** Moves sessions between orchestrators (issue #13): after a join, on request, on removal. */
   readonly rebalancer: Rebalancer<Replica>;
+  private readonly mover: BoundedMover;
 
   constructor(private readonly o: TopologyOptions) {
+    this.mover = new BoundedMover(o);
     this.rebalancer = new Rebalancer(
       rebalancePorts(this),
       o.rebalance,
@@ -178,34 +182,84 @@ export class Topology {
     return ready;
   }
 
-  /** Joining everywhere (subscriptions replayed), wait until synced everywhere, then active. */
+  /**
+   * Joining everywhere (subscriptions replayed), wait until synced everywhere, then active. A join that
+   * fails (a source broker that never answers the retained read, a timeout) is undone (undoJoin); one
+   * the manager's stop cancels is left for the next manager to resume (docs/control-plane.md).
+   */
   async join(ready: Replica, signal?: AbortSignal): Promise<void> {
-    this.brokerStates.set(ready.id, 'joining');
-    await this.pushPool();
-    await until(
-      `broker ${ready.id} synced on every orchestrator`,
-      this.o.actionTimeoutMs,
-      async () => {
-        const statuses = await Promise.all((await this.orchestrators()).map((o) => this.client(o).status()));
-        return statuses.every((s) => s.brokers.some((b) => b.url === ready.url && b.synced))
-          ? true
-          : undefined;
-      },
-      signal,
-    );
-    // Defect 1 of issue #10: the retained messages it now owns move to it before it is active.
-    await this.fence(ready, signal);
-    const active = await this.activeBrokers();
-    const moved = await this.moveRetained(
-      active.map((b) => b.url),
-      [...active, ready],
-      true,
-      signal,
-    );
+    let moved: number;
+    try {
+      this.brokerStates.set(ready.id, 'joining');
+      await this.pushPool();
+      await until(
+        `broker ${ready.id} synced on every orchestrator`,
+        this.o.actionTimeoutMs,
+        async () => {
+          const statuses = await Promise.all(
+            (await this.orchestrators()).map((o) => this.client(o).status()),
+          );
+          return statuses.every((s) => s.brokers.some((b) => b.url === ready.url && b.synced))
+            ? true
+            : undefined;
+        },
+        signal,
+      );
+      // Defect 1 of issue #10: the retained messages it now owns move to it before it is active.
+      await this.fence(ready, signal);
+      const active = await this.activeBrokers();
+      moved = await this.mover.move(
+        active.map((b) => b.url),
+        [...active, ready],
+        true,
+        signal,
+      );
+    } catch (err) {
+      if (!(err instanceof ActionCancelled)) {
+        this.o.log.warn({ broker: ready.id, err: errorMessage(err) }, 'broker join failed: undoing it');
+        await this.undoJoin(ready, signal).catch((undo: unknown) =>
+          this.o.log.error({ broker: ready.id, err: errorMessage(undo) }, 'undoing a failed join failed'),
+        );
+      }
+      throw err;
+    }
     this.brokerStates.set(ready.id, 'active');
     this.retainedFences.delete(ready.id);
     await this.pushPool();
     this.o.log.info({ broker: ready.id, url: ready.url, retainedMoved: moved }, 'broker active');
+  }
+
+  /**
+   * Takes a broker whose join failed out of the pool and destroys it (the level refills through the
+   * next decision). Behind its still-held fence, the retained values the failed move had copied to it
+   * (and cleared on their source) first go to their owners among the active brokers, so nothing is
+   * lost; then the fence lifts and the held publishes go to those owners. Until this succeeds the
+   * broker stays in failedJoins and the manager retries it as the level's action (issue 17).
+   */
+  async undoJoin(broker: Replica, signal?: AbortSignal): Promise<void> {
+    this.failedJoins.set(broker.id, broker);
+    const now = (await this.o.provider.list()).find((r) => r.id === broker.id);
+    let movedBack = 0;
+    // Only a fenced join can have moved anything; a retry after the fence lifted must not copy again.
+    if (
+      this.retainedFences.has(broker.id) &&
+      this.brokerStates.has(broker.id) &&
+      now &&
+      now.state !== 'failed'
+    ) {
+      // A clear the given-up move sent may still sit in a stalled source's socket: it goes first.
+      await this.mover.settled(signal);
+      movedBack = await this.mover.move([broker.url], await this.activeBrokers(), false, signal);
+    }
+    this.brokerStates.delete(broker.id);
+    this.retainedFences.delete(broker.id);
+    await this.pushPool();
+    await this.o.provider.destroy(broker.id);
+    this.failedJoins.delete(broker.id);
+    this.o.log.warn(
+      { broker: broker.id, retainedMovedBack: movedBack },
+      'failed join undone: broker removed',
+    );
   }
 
   /** Algorithm 2: draining everywhere, wait until idle, move retained messages, destroy, drop. */
@@ -237,8 +291,9 @@ export class Topology {
       },
       signal,
     );
-    const moved = await this.moveRetained([broker.url], await this.activeBrokers(), false, signal).catch(
-      async (err: unknown) => {
+    const moved = await this.mover
+      .move([broker.url], await this.activeBrokers(), false, signal)
+      .catch(async (err: unknown) => {
         // A broker that died while draining took its retained messages with it: nothing left to move,
         // and its fence must not hold publishes on its topics any longer.
         throwIfCancelled(signal, `broker ${id} removal`);
@@ -248,8 +303,7 @@ export class Topology {
           'draining broker failed: retained messages not moved',
         );
         return 0;
-      },
-    );
+      });
     this.retainedFences.delete(id);
     this.brokerStates.delete(id);
     await this.pushPool();
@@ -283,48 +337,6 @@ export class Topology {
       },
       signal,
     );
-  }
-
-  /** Moves retained messages from `sources` to their owners among `owners` (manager/retained-move.ts). */
-  private async moveRetained(
-    sources: readonly string[],
-    brokers: readonly Replica[],
-    clearSource = true,
-    signal?: AbortSignal,
-  ): Promise<number> {
-    const owners = brokers.map((b) => parseBrokerUrl(b.url).id);
-    // RabbitMQ's MQTT plugin (3.10) has no QoS 2 (FIELD-NOTES).
-    const maxQos = new Map(
-      brokers.map((b, i) => [owners[i] ?? '', b.template === 'rabbitmq' ? 1 : 2] as const),
-    );
-    const user = this.o.users[0];
-    const auth = user ? { username: user.username, password: user.password } : {};
-    const timeoutMs = this.o.actionTimeoutMs;
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new TimeoutError('retained move', timeoutMs)), timeoutMs);
-    });
-    try {
-      const result = await cancellable(
-        Promise.race([
-          moveRetained({
-            sources,
-            owners,
-            auth,
-            timeoutMs,
-            maxQos,
-            clearSource,
-            ...(this.o.brokerTls ? { ca: this.o.brokerTls.ca } : {}),
-          }),
-          deadline,
-        ]),
-        signal,
-        'retained move',
-      );
-      return result.moved;
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   /** Tells geo-dns where an orchestrator is and how busy; on failure, logs (the next tick retries). */

@@ -1,0 +1,92 @@
+import { parseBrokerUrl } from '../common/admin/contract.ts';
+import { TimeoutError } from '../common/errors.ts';
+import type { BrokerTlsFiles } from './broker-tls.ts';
+import { cancellable } from './cancel.ts';
+import type { Replica } from './providers/cloud-provider.ts';
+import { moveRetained } from './retained-move.ts';
+
+export interface BoundedMoveOptions {
+  /** manager.actionTimeoutSeconds: bound on a whole move, and on waiting for a given-up one. */
+  actionTimeoutMs: number;
+  users: ReadonlyArray<{ username: string; password: string }>;
+  brokerTls?: BrokerTlsFiles;
+}
+
+/** Rejects with a TimeoutError after `ms`; `clear` stops the timer. */
+function deadline(what: string, ms: number, onTimeout?: () => void) {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      onTimeout?.();
+      reject(new TimeoutError(what, ms));
+    }, ms);
+  });
+  return { expired, clear: () => clearTimeout(timer) };
+}
+
+/**
+ * The manager's retained moves (manager/retained-move.ts), each bounded by the action timeout. A move
+ * given up on (deadline, or the manager stops) is told so: it starts no copy or clear after that, and
+ * it is tracked until the copies and clears it already sent are acknowledged (issue 17: a failed join
+ * copies back only once no clear of the given-up move can still reach a broker after the copy).
+ */
+export class BoundedMover {
+  /** Moves not settled yet, given-up ones included. */
+  private readonly moves = new Set<Promise<void>>();
+
+  constructor(private readonly o: BoundedMoveOptions) {}
+
+  /** Moves retained messages from `sources` to their owners among `brokers`; resolves with the count. */
+  async move(
+    sources: readonly string[],
+    brokers: readonly Replica[],
+    clearSource: boolean,
+    signal?: AbortSignal,
+  ): Promise<number> {
+    const owners = brokers.map((b) => parseBrokerUrl(b.url).id);
+    // RabbitMQ's MQTT plugin (3.10) has no QoS 2 (FIELD-NOTES).
+    const maxQos = new Map(
+      brokers.map((b, i) => [owners[i] ?? '', b.template === 'rabbitmq' ? 1 : 2] as const),
+    );
+    const user = this.o.users[0];
+    const auth = user ? { username: user.username, password: user.password } : {};
+    const timeoutMs = this.o.actionTimeoutMs;
+    const stop = new AbortController();
+    const bound = deadline('retained move', timeoutMs, () => stop.abort());
+    const move = moveRetained({
+      sources,
+      owners,
+      auth,
+      timeoutMs,
+      maxQos,
+      clearSource,
+      signal: stop.signal,
+      ...(this.o.brokerTls ? { ca: this.o.brokerTls.ca } : {}),
+    });
+    const settled = move.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.moves.add(settled);
+    void settled.then(() => this.moves.delete(settled));
+    try {
+      return (await cancellable(Promise.race([move, bound.expired]), signal, 'retained move')).moved;
+    } finally {
+      bound.clear();
+      stop.abort();
+    }
+  }
+
+  /**
+   * Resolves once every move, a given-up one too, has its copies and clears acknowledged; a clear
+   * still in a stalled broker's socket keeps it waiting. Rejects after the action timeout.
+   */
+  async settled(signal?: AbortSignal): Promise<void> {
+    const bound = deadline('the given-up retained move to settle', this.o.actionTimeoutMs);
+    try {
+      await cancellable(Promise.race([Promise.all([...this.moves]), bound.expired]), signal, 'retained move');
+    } finally {
+      bound.clear();
+    }
+  }
+}
