@@ -32,7 +32,10 @@ describe('local provider: CPU of a quota-capped replica (issue 11, defect 3)', (
       20_000,
       'the broker saturated at its quota',
     );
-    for (let round = 0; round < 3; round++) {
+    // A round counts when the broker was still saturated in it (so the bound could be exceeded): on a
+    // shared 2-core machine the spin below can starve the load generator for a round; up to 8 rounds.
+    let saturatedRounds = 0;
+    for (let round = 0; round < 8 && saturatedRounds < 3; round++) {
       await provider.cpu([broker.id]); // the previous reading
       const before = performance.now();
       await new Promise((r) => setTimeout(r, 1000));
@@ -46,8 +49,13 @@ describe('local provider: CPU of a quota-capped replica (issue 11, defect 3)', (
         value <= limit,
         `reading ${value.toFixed(3)} > ${limit.toFixed(2)} (all: ${readings.map((r) => r.toFixed(2))})`,
       );
-      assert.ok(value > 0.4, `still saturated: ${value.toFixed(3)}`);
+      if (value > 0.4) saturatedRounds += 1;
     }
+    assert.equal(
+      saturatedRounds,
+      3,
+      `3 rounds with the broker still saturated (> 0.4): ${readings.map((r) => r.toFixed(3))}`,
+    );
     t.diagnostic(`readings: ${readings.map((r) => r.toFixed(3)).join(' ')}`);
   });
 });
