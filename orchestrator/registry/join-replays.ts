@@ -17,6 +17,12 @@ export class JoinReplays {
   private readonly pending = new Set<string>();
   /** Per broker, sessions that left this replica before their link reached it, being recreated there. */
   private readonly left = new Map<string, number>();
+  /**
+   * Per broker id, the join it is in: a broker that left the pool (cancel) and a new one at the same
+   * address (the local provider reuses aliases) are two joins, and the old join's replays ending must
+   * not settle the new one's (it would count as synced before its own replay is done).
+   */
+  private readonly generation = new Map<string, symbol>();
 
   constructor(
     private readonly registry: SessionRegistry,
@@ -34,9 +40,10 @@ export class JoinReplays {
 
   start(broker: PoolBroker): void {
     if (this.pending.has(broker.id)) return;
+    const generation = this.generationOf(broker.id);
     this.pending.add(broker.id);
-    void this.run(broker).finally(() => {
-      if (!this.pending.delete(broker.id)) return;
+    void this.run(broker, generation).finally(() => {
+      if (this.generation.get(broker.id) !== generation || !this.pending.delete(broker.id)) return;
       this.onDone(broker.id);
     });
   }
@@ -45,6 +52,16 @@ export class JoinReplays {
   cancel(brokerId: string): void {
     this.pending.delete(brokerId);
     this.left.delete(brokerId);
+    this.generation.delete(brokerId);
+  }
+
+  private generationOf(brokerId: string): symbol {
+    let generation = this.generation.get(brokerId);
+    if (!generation) {
+      generation = Symbol(brokerId);
+      this.generation.set(brokerId, generation);
+    }
+    return generation;
   }
 
   /**
@@ -56,18 +73,21 @@ export class JoinReplays {
    * again is left to its live session.
    */
   replayLeft(broker: PoolBroker, entry: RegistryEntry): void {
+    const generation = this.generationOf(broker.id);
     this.left.set(broker.id, (this.left.get(broker.id) ?? 0) + 1);
-    void this.runLeft(broker, entry).finally(() => {
+    void this.runLeft(broker, entry, generation).finally(() => {
       const n = this.left.get(broker.id);
-      if (n === undefined) return; // cancelled: the broker left the pool
+      // Cancelled: the broker left the pool (and maybe a new one took its id since).
+      if (n === undefined || this.generation.get(broker.id) !== generation) return;
       if (n > 1) this.left.set(broker.id, n - 1);
       else this.left.delete(broker.id);
       if (!this.isPending(broker.id)) this.onDone(broker.id);
     });
   }
 
-  private async runLeft(broker: PoolBroker, entry: RegistryEntry): Promise<void> {
+  private async runLeft(broker: PoolBroker, entry: RegistryEntry, generation: symbol): Promise<void> {
     for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+      if (this.generation.get(broker.id) !== generation) return;
       // The first attempt starts within the session's close, before it gives up its client id here.
       if (!this.left.has(broker.id) || (attempt > 1 && this.isLocal(entry.clientId))) return;
       try {
@@ -91,9 +111,9 @@ export class JoinReplays {
     );
   }
 
-  private async run(broker: PoolBroker): Promise<void> {
+  private async run(broker: PoolBroker, generation: symbol): Promise<void> {
     for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-      if (!this.pending.has(broker.id)) return;
+      if (!this.pending.has(broker.id) || this.generation.get(broker.id) !== generation) return;
       // Sources: brokers that hold records already, full members first.
       const rank = { active: 0, draining: 1, joining: 2 } as const;
       const sources = this.pool
