@@ -18,7 +18,10 @@ function rssMb(pid: number): number {
 
 // An orchestrator replica runs the tsc build (out/, scripts/build.sh) instead of tsx: measured here,
 // idle RSS 105-110 MB through tsx, 72 MB compiled, 61 MB compiled without zod (docs/data-plane.md).
-const IDLE_RSS_BUDGET_MB = 70;
+// Since then it crept to 69.2-70.0 MB (8 fresh-clone CI runs, sessions 5-6: presence connections, the
+// registry, the outgoing slab), and 70 failed at 70.0. The budget still catches what it is for: tsx
+// (+35 MB) or zod (+11 MB) loaded in a replica.
+const IDLE_RSS_BUDGET_MB = 75;
 
 describe('orchestrator replica: the compiled build', () => {
   it(`runs without tsx: idle RSS under ${IDLE_RSS_BUDGET_MB} MB, and relays a QoS 1 round trip`, async (t) => {
