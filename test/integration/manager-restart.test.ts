@@ -1,7 +1,7 @@
 // test-timeout-ms: 600000
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -10,6 +10,7 @@ import { freePort } from '../../manager/providers/local/address-pool.ts';
 import { up } from '../helpers/brokel-process.ts';
 import { qos1Probe } from '../helpers/load.ts';
 import { defer } from '../helpers/remote-provider.ts';
+import { brokerRecords } from '../helpers/replica-records.ts';
 import { pidAlive, processesOf, waitFor, within } from '../helpers/resources.ts';
 
 interface StatusReplica {
@@ -25,21 +26,6 @@ interface Status {
 }
 
 const TOKEN = 'restart-test-admin-token-0123456789';
-
-/** The local provider's records of a deployment's brokers (what a manager adopts), by id. */
-async function brokerRecords(deployment: string): Promise<Array<{ id: string; url: string }>> {
-  const folder = join(tmpdir(), 'brokel', deployment, 'replicas');
-  const names = (await readdir(folder)).filter((n) => n.endsWith('.json'));
-  const records = await Promise.all(
-    names.map(
-      async (n) =>
-        JSON.parse(await readFile(join(folder, n), 'utf8')) as { id: string; level: string; url: string },
-    ),
-  );
-  return records
-    .filter((r) => r.level === 'broker')
-    .sort((a, b) => a.id.localeCompare(b.id, 'en', { numeric: true }));
-}
 
 describe('manager restarts in the middle of things (issue 11, restart paths)', () => {
   it('SIGKILLed during a broker join and during a drain, a new manager finishes both (no orphan, no duplicate, no lost QoS 1 message); a broker that died meanwhile is reported failed and replaced', async (t) => {

@@ -1,7 +1,7 @@
 // test-timeout-ms: 120000
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -9,6 +9,7 @@ import { freePort } from '../../manager/providers/local/address-pool.ts';
 import { up } from '../helpers/brokel-process.ts';
 import { dig } from '../helpers/dns.ts';
 import { defer } from '../helpers/remote-provider.ts';
+import { brokerRecords } from '../helpers/replica-records.ts';
 import { pidAlive, waitFor, within } from '../helpers/resources.ts';
 
 interface Status {
@@ -17,19 +18,6 @@ interface Status {
     actionInFlight?: string;
     replicas: Array<{ id: string; state: string; poolState?: string }>;
   }>;
-}
-
-/** The local provider's records of a deployment's brokers (id, process group), as a restart adopts them. */
-async function brokerRecords(deployment: string): Promise<Array<{ id: string; pid: number }>> {
-  const folder = join(tmpdir(), 'brokel', deployment, 'replicas');
-  const names = (await readdir(folder)).filter((n) => n.endsWith('.json'));
-  const records = await Promise.all(
-    names.map(
-      async (n) =>
-        JSON.parse(await readFile(join(folder, n), 'utf8')) as { id: string; level: string; pid: number },
-    ),
-  );
-  return records.filter((r) => r.level === 'broker').sort((a, b) => a.id.localeCompare(b.id));
 }
 
 /** GET with a 1 s bound; undefined while nothing answers. */
