@@ -42,7 +42,9 @@ describe('manager restarts in the middle of things (issue 11, restart paths)', (
           `manager: { decisionLog: ${join(dir, 'decisions.jsonl')}, drainQuietSeconds: 3, adminToken: ${TOKEN} }`,
           'monitor: { intervalSeconds: 0.5, warmupObservations: 1 }',
           `levels: { brokers: { min: ${minBrokers}, max: 2, lower: 0.2, upper: 0.95, cpuQuota: 0.2 }, orchestrators: { min: 1, max: 1 } }`,
-          'provider: { local: { bootDelaySeconds: 1 } }',
+          // Boot time is the window to kill the manager in while it joins a broker: at 1 s, a loaded CI
+          // machine once saw the join end before the kill landed, and the restart had nothing to finish.
+          'provider: { local: { bootDelaySeconds: 2.5 } }',
           `api: { listen: 127.0.0.1:${apiPort} }`,
           'dns: { enabled: false }',
           '',
@@ -80,10 +82,20 @@ describe('manager restarts in the middle of things (issue 11, restart paths)', (
 
     // 1. A join cut short: min 2 makes the manager create a broker; it dies while the broker boots.
     await config(2);
-    await waitFor(async () => (await brokers()).length === 2, 30_000, 'a second broker created');
+    // Its record on disk too: the provider lists a replica before it has saved its record.
+    await waitFor(
+      async () => (await brokers()).length === 2 && (await brokerRecords(deployment)).length === 2,
+      30_000,
+      'a second broker created',
+    );
     await kill(m1);
     const joining = (await brokerRecords(deployment)).at(-1);
     assert.ok(joining, 'the new broker is recorded');
+    assert.notEqual(
+      (await admin.status()).brokers.find((b) => b.url === joining.url)?.state,
+      'active',
+      'the join ended before the kill (the premise of this step)',
+    );
     // Every state the orchestrator reports for the new broker from now on: it must be joined (joining,
     // subscriptions replayed) before it is active, never set active unsynced.
     const seen: string[] = [];
@@ -108,14 +120,20 @@ describe('manager restarts in the middle of things (issue 11, restart paths)', (
     );
     assert.equal((await brokers()).length, 2, 'no duplicate broker');
     await new Promise((r) => setTimeout(r, 300));
-    // Never active before its replay (synced); seen joining first unless the join ended between two
-    // polls (50 ms plus an admin call: one CI run saw only active+synced).
+    // Never active before its replay (synced): the first active state seen is active+synced, or it
+    // follows joining+synced. Seen joining first unless the join ended between two polls (50 ms plus an
+    // admin call: one CI run saw only active+synced). Once active, `synced` may drop for a moment: it
+    // is every connected session's link, and a session linking (or a link reconnecting) is unsynced
+    // until its SUBACK; routing skips that session's unsynced link (strategies.ts), the pool does not.
+    const firstActive = seen.findIndex((s) => s.startsWith('active'));
     assert.ok(
       seen.length > 0 &&
-        !seen.includes('active') &&
+        firstActive >= 0 &&
+        (seen[firstActive] === 'active+synced' || seen[firstActive - 1] === 'joining+synced') &&
         (seen[0]?.startsWith('joining') || seen[0] === 'active+synced'),
       `the new broker's states on the orchestrator: ${seen}`,
     );
+    t.diagnostic(`the new broker's states on the orchestrator: ${seen}`);
     assert.match(m2.output(), /finishing what the previous manager left half done/);
 
     // 2. A drain cut short: min 1 and no load: the manager drains a broker; it dies while draining.
