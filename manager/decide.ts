@@ -65,7 +65,8 @@ const live = (r: ReplicaView) => r.state !== 'failed';
 /**
  * The elasticity decision, per level, as a pure function (ARCHITECTURE.md, control plane, step 3):
  * above `upper` and below the level's max and the SLA's total max → add one; below `lower` and above
- * min → remove the least-loaded replica (the newest on a tie); nothing during warm-up, while the level
+ * min → remove the least-loaded replica (the newest on a tie; under the proactive policy only when the
+ * smoothed load is below `lower` too); nothing during warm-up, while the level
  * has a replica booting, joining or draining, or during the cool-down. One replica at a time. A level
  * with an operator's manual target steps towards it instead (within min/max and the SLA).
  */
@@ -119,6 +120,11 @@ export function decide(input: DecisionInput): Decision[] {
     }
     if (load < t.lower) {
       if (count <= t.min) return none(`${shown} below lower ${t.lower}, but at min ${t.min}`);
+      // Scale in on the forecast only when the smoothed load agrees: a trend extrapolated from one
+      // dip (a load that stalls for a tick, a busy machine) forecasts 0 and would remove a replica the
+      // present load still needs; scaling out stays on the forecast alone.
+      if (kind === 'proactive' && view.load !== undefined && view.load >= t.lower)
+        return none(`${shown} below lower ${t.lower}, but the smoothed load ${view.load.toFixed(3)} is not`);
       const victim = [...view.replicas]
         .filter((r) => r.state === 'ready')
         .sort((a, b) => (a.smoothed ?? 0) - (b.smoothed ?? 0) || b.createdAt - a.createdAt)[0];

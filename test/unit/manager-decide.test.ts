@@ -168,6 +168,23 @@ describe('decide()', () => {
     });
   }
 
+  it('proactive scales in only when the smoothed load is below lower too: a dip forecast to 0 removes nothing', () => {
+    // Observed in manager-proactive.test.ts on a busy machine: two brokers, the level load dipping for
+    // one tick (0.45 → 0.28 → 0.17) while the smoothed load stayed above lower.
+    const dip = view(0.38, { forecast: 0.12 }, 2);
+    const [kept] = decide(input([dip], { kind: 'proactive', warmupObservations: 0 }));
+    assert.equal(kept?.action, 'none');
+    assert.match(kept?.reason ?? '', /forecast 0\.120 below lower 0\.3, but the smoothed load 0\.380 is not/);
+    const low = view(0.25, { forecast: 0.12 }, 2);
+    const [removed] = decide(input([low], { kind: 'proactive', warmupObservations: 0 }));
+    assert.equal(removed?.action, 'remove');
+    // Scaling out stays on the forecast alone, whatever the smoothed load says.
+    const [added] = decide(
+      input([view(0.4, { forecast: 0.8 }, 2)], { kind: 'proactive', warmupObservations: 0 }),
+    );
+    assert.equal(added?.action, 'add');
+  });
+
   it('proactive (Holt) acts earlier than reactive on a rising ramp', () => {
     const ramp = [
       0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95,
