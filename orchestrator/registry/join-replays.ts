@@ -91,6 +91,19 @@ export class JoinReplays {
       // The first attempt starts within the session's close, before it gives up its client id here.
       if (!this.left.has(broker.id) || (attempt > 1 && this.isLocal(entry.clientId))) return;
       try {
+        // Later attempts: the client may be live on another orchestrator by now (moved there), and
+        // recreating would take its session on this broker over; that orchestrator's session joins
+        // the broker itself. The record is read again first.
+        if (attempt > 1) {
+          const sources = this.pool.list().filter((b) => b.id !== broker.id);
+          if (await this.registry.heldElsewhere(entry.clientId, sources)) {
+            this.log.info(
+              { broker: broker.id, clientId: entry.clientId },
+              'a session that left is live on another orchestrator now: left to it',
+            );
+            return;
+          }
+        }
         await this.registry.replayOne(broker, entry);
         this.log.info(
           { broker: broker.id, clientId: entry.clientId },

@@ -284,6 +284,17 @@ export class SessionRegistry {
     return replayed;
   }
 
+  /**
+   * Whether another live replica holds the client now: its record names a replica other than this
+   * one, with a presence record (or no presence could be read: every holder counts as alive).
+   */
+  async heldElsewhere(clientId: string, brokers: readonly PoolBroker[]): Promise<boolean> {
+    const entry = await this.load(clientId, brokers);
+    if (!entry || entry.online === null || entry.online === this.instanceId) return false;
+    const live = await this.livePresence(brokers);
+    return live === undefined || live.has(entry.online);
+  }
+
   /** Recreates one session on a joining broker from its record (see JoinReplays.replayLeft). */
   async replayOne(joining: PoolBroker, entry: RegistryEntry): Promise<void> {
     const brokerVersion = await this.options.protocolVersion(joining.id);

@@ -27,8 +27,15 @@ async function publishBurst(pub: MqttClient, topic: string, count: number): Prom
   });
 }
 
-/** Counts distinct sequence numbers a subscriber gets until all arrived or none came for quietMs. */
-function countReceived(sub: MqttClient, count: number, quietMs: number): { done: Promise<number> } {
+/**
+ * Counts distinct sequence numbers a subscriber gets until all arrived or none came for quietMs
+ * (counted from the last message or the last `touch()`: a paused reader gets nothing until resumed).
+ */
+function countReceived(
+  sub: MqttClient,
+  count: number,
+  quietMs: number,
+): { done: Promise<number>; touch: () => void } {
   const seen = new Uint8Array(count);
   let distinct = 0;
   let last = Date.now();
@@ -48,7 +55,12 @@ function countReceived(sub: MqttClient, count: number, quietMs: number): { done:
       }
     }, 50);
   });
-  return { done };
+  return {
+    done,
+    touch: () => {
+      last = Date.now();
+    },
+  };
 }
 
 async function onlineBurst(
@@ -71,6 +83,9 @@ async function onlineBurst(
   if (slowReader) sub.stream.pause();
   const started = Date.now();
   await publishBurst(pub, 'burst', count);
+  // The quiet time starts now: a burst longer than quietMs (3.5 s on a loaded CI machine) must not
+  // end the count while the reader is still paused (it once reported all 50,000 lost that way).
+  counter.touch();
   if (slowReader) sub.stream.resume();
   const received = await counter.done;
   return { lost: count - received, seconds: (Date.now() - started) / 1000 };

@@ -47,3 +47,37 @@ it('a broker id that leaves and joins again: the old join ending does not settle
   assert.equal(replays.isPending(broker.id), false);
   assert.deepEqual(done, [broker.id]);
 });
+
+it('a session that left and is live on another orchestrator by a later attempt is not recreated (no takeover)', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const calls: string[] = [];
+  let elsewhere = false;
+  const registry = {
+    replayOne: async () => {
+      calls.push('replayOne');
+      throw new Error('the joining broker refused the first connection');
+    },
+    heldElsewhere: async () => {
+      calls.push('heldElsewhere');
+      return elsewhere;
+    },
+  } as unknown as SessionRegistry;
+  const done: string[] = [];
+  const replays = new JoinReplays(
+    registry,
+    pool,
+    () => false,
+    silentLogger(),
+    (id) => done.push(id),
+  );
+  replays.replayLeft(broker, { clientId: 'c1' } as RegistryEntry);
+  await tick();
+  assert.deepEqual(calls, ['replayOne'], 'the first attempt within the close: no read');
+  elsewhere = true; // the client reconnected to o2 meanwhile, and o2 wrote its record
+  t.mock.timers.tick(500);
+  await tick();
+  await tick();
+  assert.deepEqual(calls, ['replayOne', 'heldElsewhere'], 'read again, and left to its live session');
+  assert.equal(replays.isPending(broker.id), false);
+  assert.deepEqual(done, [broker.id]);
+});
