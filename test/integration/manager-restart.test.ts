@@ -69,7 +69,16 @@ describe('manager restarts in the middle of things (issue 11, restart paths)', (
       t,
       () =>
         new Promise((r) =>
-          execFile(process.execPath, ['bin/brokel.js', 'down', '-c', file], { timeout: 60_000 }, r),
+          execFile(
+            process.execPath,
+            ['bin/brokel.js', 'down', '-c', file],
+            { timeout: 60_000 },
+            (err, stdout, stderr) => {
+              // Once, after a failed run, a broker was left running: say why if it happens again.
+              if (err) t.diagnostic(`brokel down failed: ${err.message}\n${stdout}\n${stderr}`);
+              r(undefined);
+            },
+          ),
         ),
     );
 
