@@ -107,7 +107,10 @@ export class Orchestrator {
     this.joinReplays = new JoinReplays(
       this.registry,
       this.pool,
-      (clientId) => this.byClientId.has(clientId),
+      (clientId) => {
+        const state = this.byClientId.get(clientId)?.state;
+        return state === 'connected' || state === 'connecting' ? state : undefined;
+      },
       this.log.child({ component: 'registry' }),
       (brokerId) => this.onRoutableMaybe(brokerId),
     );
@@ -223,6 +226,8 @@ export class Orchestrator {
       this.evictor.connected(session);
       this.metrics.sessions.set(this.connectedCount());
       for (const b of this.pool.list()) this.setLacking(b.id, session, !session.isSynced(b.id));
+      // A join replay that skipped it while it was connecting: it is lacking there now (just above).
+      if (session.clientId) this.joinReplays.sessionConnected(session.clientId);
     });
     session.on('synced', (brokerId: string) => this.setLacking(brokerId, session, false));
     session.on('linkDown', (brokerId: string) =>
@@ -232,6 +237,9 @@ export class Orchestrator {
       this.sessions.delete(session);
       this.pending.settle(session);
       this.evictor.closed(session);
+      // Before unlack: a broker whose replay skipped this session while it was connecting stays pending.
+      const id = session.clientId;
+      if (id && !this.byClientId.has(id)) this.joinReplays.sessionClosed(id, session.persistent);
       for (const [brokerId, set] of this.lacking) this.unlack(brokerId, set, session);
       this.metrics.sessions.set(this.connectedCount());
       if (/malformed|too large|Invalid|invalid|before CONNECT|second CONNECT/.test(reason))

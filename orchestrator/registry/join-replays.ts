@@ -1,12 +1,16 @@
 import { errorMessage } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
 import type { BrokerPool, PoolBroker } from '../pool/broker-pool.ts';
+import { JoinWaits } from './join-waits.ts';
 import type { RegistryEntry } from './reserved.ts';
 import type { SessionRegistry } from './session-registry.ts';
 
 /** Attempts of a join replay (a source broker may be restarting) before the broker is let in anyway. */
 const ATTEMPTS = 3;
 const RETRY_DELAY_MS = 500;
+
+/** A client id's session on this replica: none, connecting (its id claimed at CONNECT), or connected. */
+export type LocalState = 'connecting' | 'connected' | undefined;
 
 /**
  * Per joining broker, the replay of the sessions that are connected to no orchestrator (the live
@@ -23,11 +27,13 @@ export class JoinReplays {
    * not settle the new one's (it would count as synced before its own replay is done).
    */
   private readonly generation = new Map<string, symbol>();
+  /** Per broker, the client ids its replay skipped while their session here was connecting. */
+  private readonly waits = new JoinWaits();
 
   constructor(
     private readonly registry: SessionRegistry,
     private readonly pool: BrokerPool,
-    private readonly isLocal: (clientId: string) => boolean,
+    private readonly localState: (clientId: string) => LocalState,
     private readonly log: Logger,
     /** Called when a broker's replay is over (it may be routable now). */
     private readonly onDone: (brokerId: string) => void,
@@ -35,7 +41,7 @@ export class JoinReplays {
 
   /** Whether this broker still waits for the sessions that are away. */
   isPending(brokerId: string): boolean {
-    return this.pending.has(brokerId) || this.left.has(brokerId);
+    return this.pending.has(brokerId) || this.left.has(brokerId) || this.waits.has(brokerId);
   }
 
   start(broker: PoolBroker): void {
@@ -44,7 +50,7 @@ export class JoinReplays {
     this.pending.add(broker.id);
     void this.run(broker, generation).finally(() => {
       if (this.generation.get(broker.id) !== generation || !this.pending.delete(broker.id)) return;
-      this.onDone(broker.id);
+      if (!this.isPending(broker.id)) this.onDone(broker.id);
     });
   }
 
@@ -52,6 +58,7 @@ export class JoinReplays {
   cancel(brokerId: string): void {
     this.pending.delete(brokerId);
     this.left.delete(brokerId);
+    this.waits.cancel(brokerId);
     this.generation.delete(brokerId);
   }
 
@@ -73,9 +80,36 @@ export class JoinReplays {
    * again is left to its live session.
    */
   replayLeft(broker: PoolBroker, entry: RegistryEntry): void {
+    this.track(broker, (generation) => this.runLeft(broker, entry, generation));
+  }
+
+  /**
+   * A session that was connecting here when a broker's replay skipped its client id connected: it
+   * joins the broker itself, and counts as lacking it until then (the orchestrator's lacking set).
+   */
+  sessionConnected(clientId: string): void {
+    for (const brokerId of this.waits.settle(clientId)) if (!this.isPending(brokerId)) this.onDone(brokerId);
+  }
+
+  /**
+   * The session holding `clientId` here closed, and no other session here holds the id. If a broker's
+   * replay skipped it while it was connecting, nobody has given that broker the client's session: a
+   * persistent one is recreated there from its record (as replayLeft does), before the broker counts
+   * as synced on this replica. A session that was not persistent leaves nothing to recreate.
+   */
+  sessionClosed(clientId: string, persistent: boolean): void {
+    for (const brokerId of this.waits.settle(clientId)) {
+      const broker = this.pool.get(brokerId);
+      if (persistent && broker) this.track(broker, (g) => this.runClosed(broker, clientId, g));
+      else if (!this.isPending(brokerId)) this.onDone(brokerId);
+    }
+  }
+
+  /** Runs a recreate for one session on a joining broker; the broker is pending until it ends. */
+  private track(broker: PoolBroker, job: (generation: symbol) => Promise<void>): void {
     const generation = this.generationOf(broker.id);
     this.left.set(broker.id, (this.left.get(broker.id) ?? 0) + 1);
-    void this.runLeft(broker, entry, generation).finally(() => {
+    void job(generation).finally(() => {
       const n = this.left.get(broker.id);
       // Cancelled: the broker left the pool (and maybe a new one took its id since).
       if (n === undefined || this.generation.get(broker.id) !== generation) return;
@@ -89,7 +123,7 @@ export class JoinReplays {
     for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
       if (this.generation.get(broker.id) !== generation) return;
       // The first attempt starts within the session's close, before it gives up its client id here.
-      if (!this.left.has(broker.id) || (attempt > 1 && this.isLocal(entry.clientId))) return;
+      if (!this.left.has(broker.id) || (attempt > 1 && this.localState(entry.clientId))) return;
       try {
         // Later attempts: the client may be live on another orchestrator by now (moved there), and
         // recreating would take its session on this broker over; that orchestrator's session joins
@@ -124,6 +158,35 @@ export class JoinReplays {
     );
   }
 
+  /**
+   * Whether the replay skips a client: it has a session here, which replays it itself. One still
+   * connecting may close before its CONNACK: the broker waits for it (see JoinWaits).
+   */
+  private skip(brokerId: string, clientId: string): boolean {
+    const state = this.localState(clientId);
+    if (state === 'connecting') this.waits.add(brokerId, clientId);
+    return state !== undefined;
+  }
+
+  /** The record of a session that closed while connecting, recreated from its record (sessionClosed). */
+  private async runClosed(broker: PoolBroker, clientId: string, generation: symbol): Promise<void> {
+    const sources = this.pool.list().filter((b) => b.id !== broker.id);
+    let entry: RegistryEntry | undefined;
+    try {
+      entry = await this.registry.load(clientId, sources);
+      if (entry?.online && entry.online !== this.registry.instanceId) {
+        // Live on another orchestrator (or no presence could be read): that one joins the broker.
+        const live = await this.registry.livePresence(sources);
+        if (live === undefined || live.has(entry.online)) return;
+      }
+    } catch (err) {
+      this.log.warn({ broker: broker.id, clientId, err: errorMessage(err) }, 'registry read failed');
+    }
+    // No record: no subscriptions anywhere to recreate. A client back here by now joins it itself.
+    if (!entry || entry.subscriptions.length === 0 || this.localState(clientId)) return;
+    await this.runLeft(broker, entry, generation);
+  }
+
   private async run(broker: PoolBroker, generation: symbol): Promise<void> {
     for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
       if (!this.pending.has(broker.id) || this.generation.get(broker.id) !== generation) return;
@@ -134,7 +197,7 @@ export class JoinReplays {
         .filter((b) => b.id !== broker.id)
         .sort((a, b) => rank[a.state] - rank[b.state]);
       try {
-        const replayed = await this.registry.replayAway(broker, sources, this.isLocal);
+        const replayed = await this.registry.replayAway(broker, sources, (id) => this.skip(broker.id, id));
         if (replayed > 0)
           this.log.info({ broker: broker.id, replayed }, 'away sessions recreated on a joining broker');
         return;

@@ -986,6 +986,11 @@ export class Session extends EventEmitter implements SessionContext {
     this.emit('closed', reason);
   }
 
+  /** Whether the client's session outlives its connection (clean 0 / v5 expiry > 0). */
+  get persistent(): boolean {
+    return this.registrySync?.persistent === true;
+  }
+
   isClosed(): boolean {
     return this.state === 'closed';
   }

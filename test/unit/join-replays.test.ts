@@ -24,7 +24,7 @@ it('a broker id that leaves and joins again: the old join ending does not settle
   const replays = new JoinReplays(
     registry,
     pool,
-    () => false,
+    () => undefined,
     silentLogger(),
     (id) => done.push(id),
   );
@@ -66,7 +66,7 @@ it('a session that left and is live on another orchestrator by a later attempt i
   const replays = new JoinReplays(
     registry,
     pool,
-    () => false,
+    () => undefined,
     silentLogger(),
     (id) => done.push(id),
   );
