@@ -34,7 +34,10 @@ describe('orchestrator: a broker that joins while a persistent session is connec
     // The client comes back: its session here claims the id and waits for c's CONNACK.
     const conn = await connectTcp(t, port);
     await writePacket(conn, connectPacket(id, 4, { clean: false, keepalive: 30 }));
-    await new Promise((r) => setTimeout(r, 300));
+    // A peek at the orchestrator's sessions by client id (no public view of connecting sessions): the
+    // id must be claimed before the broker joins, or the replay would not skip it.
+    const held = (orchestrator as unknown as { byClientId: Map<string, { state: string }> }).byClientId;
+    await waitFor(() => held.get(id)?.state === 'connecting', 5000, 'the session claiming its id');
     orchestrator.setBrokers([
       { url: a.url, state: 'active' },
       { url: cUrl, state: 'active' },
@@ -52,6 +55,7 @@ describe('orchestrator: a broker that joins while a persistent session is connec
     const entry = () => orchestrator.status().brokers.find((x) => x.url === b.url);
     // Before the fix b counted as synced here: no connected session lacked it.
     assert.equal(entry()?.synced, false, 'b is not synced while a session its replay skipped is connecting');
+    assert.equal(held.get(id)?.state, 'connecting', 'still connecting when the client gives up');
     conn.stream.destroy(); // the client gives up before its CONNACK
     relay.setBlackhole(false);
     await waitFor(() => entry()?.synced === true, 8000, 'b synced on the replica');
