@@ -1,4 +1,4 @@
-import type { RegistryEntry } from './reserved.ts';
+import type { RegisteredSubscription, RegistryEntry } from './reserved.ts';
 
 /**
  * Versions of the session registry's records (pure; review finding 5).
@@ -36,6 +36,24 @@ export function newestRecord(copies: ReadonlyArray<RegistryRecord | undefined>):
   let best: RegistryRecord | undefined;
   for (const copy of copies) if (copy && (!best || versionOf(copy) > versionOf(best))) best = copy;
   return best;
+}
+
+/**
+ * The subscriptions of live copies older than `newest` that `newest` does not have: what a broker that
+ * missed a change may still hold in its own session of the client (one filter once, the first seen).
+ */
+export function staleSubscriptions(
+  copies: ReadonlyArray<RegistryRecord | undefined>,
+  newest: RegistryRecord | undefined,
+): RegisteredSubscription[] {
+  const keep = new Set(newest && !isTombstone(newest) ? newest.subscriptions.map((s) => s.topic) : []);
+  const out = new Map<string, RegisteredSubscription>();
+  for (const copy of copies) {
+    if (!copy || copy === newest || isTombstone(copy)) continue;
+    for (const sub of copy.subscriptions)
+      if (!keep.has(sub.topic) && !out.has(sub.topic)) out.set(sub.topic, sub);
+  }
+  return [...out.values()];
 }
 
 /** The next version a writer stamps: its clock, but always above `last` (what it wrote or read). */

@@ -100,8 +100,16 @@ export class SessionRegistry {
    * having had the record (a link of the client cut short there, issue #13).
    */
   async loadRecord(clientId: string, brokers: readonly PoolBroker[]): Promise<RegistryRecord | undefined> {
+    return newestRecord(await this.loadCopies(clientId, brokers));
+  }
+
+  /** The copies of one client's record on `brokers`, in their order (undefined: none, or no answer). */
+  async loadCopies(
+    clientId: string,
+    brokers: readonly PoolBroker[],
+  ): Promise<Array<RegistryRecord | undefined>> {
     const topic = registryTopic(clientId);
-    const copies = await Promise.all(
+    return Promise.all(
       brokers.map(async (broker) => {
         try {
           const payload = (await this.read(broker, topic)).get(topic);
@@ -116,7 +124,6 @@ export class SessionRegistry {
         }
       }),
     );
-    return newestRecord(copies);
   }
 
   /** Every record, from the first broker in `brokers` that answers; throws when none does. */

@@ -1,10 +1,18 @@
 import type { IConnectPacket, IDisconnectPacket, ISubscription } from 'mqtt-packet';
 import type { PoolBroker } from '../pool/broker-pool.ts';
-import { isTombstone, nextVersion, type RegistryRecord, versionOf } from '../registry/record-version.ts';
+import {
+  isTombstone,
+  newestRecord,
+  nextVersion,
+  type RegistryRecord,
+  staleSubscriptions,
+  versionOf,
+} from '../registry/record-version.ts';
 import {
   isPersistent,
   NEVER_EXPIRES,
   type PendingRelease,
+  type RegisteredSubscription,
   type RegistryEntry,
   toRegistered,
 } from '../registry/reserved.ts';
@@ -25,6 +33,8 @@ export class RegistrySync {
   private lastVersion = 0;
   /** The newest record `load` found was a tombstone: the session ended after any older copy. */
   endedAtLoad = false;
+  /** Filters of older copies the newest does not have: a broker that missed a change may hold them. */
+  staleAtLoad: RegisteredSubscription[] = [];
 
   constructor(
     private readonly registry: SessionRegistry,
@@ -44,9 +54,11 @@ export class RegistrySync {
    */
   async load(clean: boolean, brokers: readonly PoolBroker[]): Promise<RegistryEntry | undefined> {
     if (clean) return undefined;
-    const record = await this.registry.loadRecord(this.clientId, brokers);
+    const copies = await this.registry.loadCopies(this.clientId, brokers);
+    const record = newestRecord(copies);
     if (record) this.lastVersion = Math.max(this.lastVersion, versionOf(record));
     this.endedAtLoad = record !== undefined && isTombstone(record);
+    this.staleAtLoad = staleSubscriptions(copies, record);
     return record && !isTombstone(record) ? record : undefined;
   }
 

@@ -591,8 +591,16 @@ export class Session extends EventEmitter implements SessionContext {
     for (const r of entry?.releases ?? [])
       if (this.links.has(r.broker)) this.outbound?.expectRelease(r.broker, r.up, r.down);
     for (const sub of recorded ?? []) if (!subs.active.has(sub.topic)) subs.active.set(sub.topic, sub);
-    if (!entry || !recorded || recorded.length === 0)
-      return { resumed: false, replayOn: [], ended: sync.endedAtLoad };
+    if (!entry || !recorded || recorded.length === 0) {
+      // An older copy had filters the newest has not (the session ended or changed while a broker was
+      // out of reach): a broker that answered session present may still hold them (resync drops them).
+      const present = [...this.links.values()].filter((l) => !fresh.has(l.brokerId));
+      return {
+        resumed: false,
+        replayOn: sync.staleAtLoad.length > 0 ? present : [],
+        ended: sync.endedAtLoad,
+      };
+    }
     // "Session present" is trusted only from a broker the record lists as having the subscriptions:
     // another may hold a session of this client made by a link that was cut short (issue #13).
     const lacking = (id: string) => fresh.has(id) || !hasRecordedSubscriptions(entry, id);
@@ -604,8 +612,14 @@ export class Session extends EventEmitter implements SessionContext {
 
   /** A broker that lacks this session's subscriptions gets them; until then it is not synced. */
   private resync(link: UpstreamLink): void {
-    this.subs
-      ?.replay(link)
+    const subs = this.subs;
+    if (!subs) return;
+    const stale = (this.registrySync?.staleAtLoad ?? [])
+      .map((s) => s.topic)
+      .filter((f) => !subs.active.has(f));
+    subs
+      .dropStale(link, stale)
+      .then(() => subs.replay(link))
       .then(() => {
         if (this.links.get(link.brokerId) !== link) return;
         link.synced = true;

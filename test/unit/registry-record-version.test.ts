@@ -7,6 +7,7 @@ import {
   nextVersion,
   type RegistryRecord,
   type RegistryTombstone,
+  staleSubscriptions,
   versionOf,
 } from '../../orchestrator/registry/record-version.ts';
 import {
@@ -45,6 +46,25 @@ describe('registry record versions (review finding 5)', () => {
     assert.deepEqual(newestRecord([undefined, ended(7), undefined]), ended(7));
     assert.equal(newestRecord([undefined, undefined]), undefined);
     assert.equal(newestRecord([]), undefined);
+  });
+
+  it('stale filters: those of older live copies the newest lacks, each once; none when nothing is older', () => {
+    const newer = { ...live(300, 'a/#'), subscriptions: [{ topic: 'a/#', qos: 1 as const }] };
+    const older = {
+      ...live(100),
+      subscriptions: [
+        { topic: 'a/#', qos: 1 as const },
+        { topic: 'b/#', qos: 0 as const },
+      ],
+    };
+    assert.deepEqual(staleSubscriptions([older, newer, live(50, 'b/#')], newer), [{ topic: 'b/#', qos: 0 }]);
+    // A tombstone keeps nothing: every filter of an older copy is stale.
+    assert.deepEqual(
+      staleSubscriptions([ended(400), older], ended(400)).map((s) => s.topic),
+      ['a/#', 'b/#'],
+    );
+    assert.deepEqual(staleSubscriptions([newer, undefined], newer), []);
+    assert.deepEqual(staleSubscriptions([undefined], undefined), []);
   });
 
   it('a writer stamps above what it wrote or read, even when its clock is behind', () => {
