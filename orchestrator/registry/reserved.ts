@@ -1,4 +1,5 @@
 import type { ISubscription } from 'mqtt-packet';
+import { parsedVersion, type RegistryRecord, tombstoneOf } from './record-version.ts';
 
 /**
  * The reserved topic space and the session registry's record format (pure).
@@ -106,6 +107,8 @@ export interface RegistryEntry {
    * that answers session present is trusted (records written before this field).
    */
   subscribedAt?: string[];
+  /** The record's version (record-version.ts); absent in records written before versions (oldest). */
+  writtenAt?: number;
 }
 
 export interface PendingRelease {
@@ -150,8 +153,14 @@ export function encodeEntry(entry: RegistryEntry): Buffer {
   return Buffer.from(JSON.stringify({ v: 1, ...entry }));
 }
 
-/** Parses a record; anything malformed (a stray retained message, another version) is undefined. */
+/** Parses a live record; a tombstone or anything malformed (a stray retained message) is undefined. */
 export function decodeEntry(payload: Buffer): RegistryEntry | undefined {
+  const record = decodeRecord(payload);
+  return record && !('ended' in record) ? record : undefined;
+}
+
+/** Parses a record, live or tombstone (record-version.ts); anything malformed is undefined. */
+export function decodeRecord(payload: Buffer): RegistryRecord | undefined {
   let raw: unknown;
   try {
     raw = JSON.parse(payload.toString('utf8'));
@@ -160,6 +169,7 @@ export function decodeEntry(payload: Buffer): RegistryEntry | undefined {
   }
   if (typeof raw !== 'object' || raw === null) return undefined;
   const r = raw as Record<string, unknown>;
+  if (r.ended !== undefined) return tombstoneOf(r);
   if (r.v !== 1 || typeof r.clientId !== 'string') return undefined;
   if (r.protocolVersion !== 4 && r.protocolVersion !== 5) return undefined;
   if (typeof r.sessionExpirySeconds !== 'number' || !Array.isArray(r.subscriptions)) return undefined;
@@ -186,5 +196,6 @@ export function decodeEntry(payload: Buffer): RegistryEntry | undefined {
     subscriptions,
     ...(releases.length > 0 ? { releases } : {}),
     ...(at !== undefined ? { subscribedAt: at as string[] } : {}),
+    ...parsedVersion(r),
   };
 }

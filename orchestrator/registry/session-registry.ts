@@ -6,9 +6,11 @@ import type { OrchestratorLimits } from '../limits.ts';
 import type { PoolBroker } from '../pool/broker-pool.ts';
 import { Upstream } from '../session/upstream.ts';
 import { Presence } from './presence.ts';
+import { encodeTombstone, isTombstone, newestRecord, type RegistryRecord } from './record-version.ts';
 import {
   clientIdOfRegistryTopic,
   decodeEntry,
+  decodeRecord,
   encodeEntry,
   instanceOfPresenceTopic,
   NEVER_EXPIRES,
@@ -30,7 +32,7 @@ export interface RegistryOptions {
 /** The record to publish for an entry (retained); `expirySeconds` > 0 makes it expire (v5 links only). */
 export function registryPublish(
   clientId: string,
-  entry: RegistryEntry | null,
+  entry: RegistryRecord | null,
   v5: boolean,
   expirySeconds = 0,
 ): IPublishPacket {
@@ -38,7 +40,7 @@ export function registryPublish(
     cmd: 'publish',
     topic: registryTopic(clientId),
     // An empty retained message removes the record [MQTT-3.3.1-10].
-    payload: entry ? encodeEntry(entry) : Buffer.alloc(0),
+    payload: entry ? (isTombstone(entry) ? encodeTombstone(entry) : encodeEntry(entry)) : Buffer.alloc(0),
     qos: 0,
     retain: true,
     dup: false,
@@ -82,23 +84,46 @@ export class SessionRegistry {
   }
 
   /**
-   * The record of one client, from the first broker in `brokers` that has it; undefined if none.
-   * A broker without it is passed over: it may hold the client's session without ever having had
-   * the record (a link of the client cut short there, issue #13).
+   * The live record of one client, the newest among `brokers` (see loadRecord); undefined if none,
+   * or if the newest is a tombstone (the session ended).
    */
   async load(clientId: string, brokers: readonly PoolBroker[]): Promise<RegistryEntry | undefined> {
-    for (const broker of brokers) {
-      try {
-        const entry = decodeRecords(await this.read(broker, registryTopic(clientId))).get(clientId);
-        if (entry) return entry;
-      } catch (err) {
-        this.options.log.warn(
-          { broker: broker.id, clientId, err: errorMessage(err) },
-          'registry read failed',
-        );
-      }
-    }
-    return undefined;
+    const record = await this.loadRecord(clientId, brokers);
+    return record && !isTombstone(record) ? record : undefined;
+  }
+
+  /**
+   * The newest record of one client (live or tombstone) among the brokers in `brokers` that answer,
+   * read in parallel, each read bounded by its timeout; ties go to the earlier broker in `brokers`.
+   * A broker that missed a change keeps an older copy, which loses (record-version.ts, review
+   * finding 5). A broker without it is passed over: it may hold the client's session without ever
+   * having had the record (a link of the client cut short there, issue #13).
+   */
+  async loadRecord(clientId: string, brokers: readonly PoolBroker[]): Promise<RegistryRecord | undefined> {
+    return newestRecord(await this.loadCopies(clientId, brokers));
+  }
+
+  /** The copies of one client's record on `brokers`, in their order (undefined: none, or no answer). */
+  async loadCopies(
+    clientId: string,
+    brokers: readonly PoolBroker[],
+  ): Promise<Array<RegistryRecord | undefined>> {
+    const topic = registryTopic(clientId);
+    return Promise.all(
+      brokers.map(async (broker) => {
+        try {
+          const payload = (await this.read(broker, topic)).get(topic);
+          const record = payload && payload.length > 0 ? decodeRecord(payload) : undefined;
+          return record?.clientId === clientId ? record : undefined;
+        } catch (err) {
+          this.options.log.warn(
+            { broker: broker.id, clientId, err: errorMessage(err) },
+            'registry read failed',
+          );
+          return undefined;
+        }
+      }),
+    );
   }
 
   /** Every record, from the first broker in `brokers` that answers; throws when none does. */

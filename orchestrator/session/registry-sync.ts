@@ -1,9 +1,18 @@
 import type { IConnectPacket, IDisconnectPacket, ISubscription } from 'mqtt-packet';
 import type { PoolBroker } from '../pool/broker-pool.ts';
 import {
+  isTombstone,
+  newestRecord,
+  nextVersion,
+  type RegistryRecord,
+  staleSubscriptions,
+  versionOf,
+} from '../registry/record-version.ts';
+import {
   isPersistent,
   NEVER_EXPIRES,
   type PendingRelease,
+  type RegisteredSubscription,
   type RegistryEntry,
   toRegistered,
 } from '../registry/reserved.ts';
@@ -20,6 +29,12 @@ export class RegistrySync {
   readonly persistent: boolean;
   private readonly version: 4 | 5;
   private expirySeconds: number;
+  /** The newest record version this session wrote or read: its next write is above it. */
+  private lastVersion = 0;
+  /** The newest record `load` found was a tombstone: the session ended after any older copy. */
+  endedAtLoad = false;
+  /** Filters of older copies the newest does not have: a broker that missed a change may hold them. */
+  staleAtLoad: RegisteredSubscription[] = [];
 
   constructor(
     private readonly registry: SessionRegistry,
@@ -39,7 +54,26 @@ export class RegistrySync {
    */
   async load(clean: boolean, brokers: readonly PoolBroker[]): Promise<RegistryEntry | undefined> {
     if (clean) return undefined;
-    return this.registry.load(this.clientId, brokers);
+    const copies = await this.registry.loadCopies(this.clientId, brokers);
+    const record = newestRecord(copies);
+    if (record) this.lastVersion = Math.max(this.lastVersion, versionOf(record));
+    this.endedAtLoad = record !== undefined && isTombstone(record);
+    this.staleAtLoad = staleSubscriptions(copies, record);
+    return record && !isTombstone(record) ? record : undefined;
+  }
+
+  private stamp(): number {
+    this.lastVersion = nextVersion(Date.now(), this.lastVersion);
+    return this.lastVersion;
+  }
+
+  /**
+   * What to write where no live record is due: nothing (an empty retained message) when every broker
+   * of the pool gets it; a tombstone when one was out of reach (`missed`), since it keeps the old
+   * record, which must lose to something newer (review finding 5).
+   */
+  private ended(missed: boolean): RegistryRecord | null {
+    return missed ? { clientId: this.clientId, ended: true, writtenAt: this.stamp() } : null;
   }
 
   /**
@@ -61,12 +95,20 @@ export class RegistrySync {
       online: online ? this.registry.instanceId : null,
       subscriptions: [...subscriptions].map(toRegistered),
       subscribedAt: subscribedAt.sort(),
+      writtenAt: this.stamp(),
     };
   }
 
-  /** Writes the live record on every link of the session (joining and active brokers alike). */
-  write(links: ReadonlyMap<string, UpstreamLink>, subscriptions: Iterable<ISubscription>): void {
-    const entry = this.entry(subscriptions, true, links.values());
+  /**
+   * Writes the live record on every link of the session (joining and active brokers alike); for a
+   * session that is not persistent, removes the record (a tombstone if a broker was `missed`).
+   */
+  write(
+    links: ReadonlyMap<string, UpstreamLink>,
+    subscriptions: Iterable<ISubscription>,
+    missed = false,
+  ): void {
+    const entry = this.entry(subscriptions, true, links.values()) ?? this.ended(missed);
     for (const link of links.values()) {
       if (link.upstream.isUp)
         link.upstream.send(registryPublish(this.clientId, entry, link.upstream.protocolVersion === 5));
@@ -82,22 +124,26 @@ export class RegistrySync {
   /**
    * The client left: the record says no live session holds it any more, so the next broker to join
    * gets its subscriptions from whichever orchestrator adds it. A v5 record expires with the session
-   * (Message Expiry Interval = Session Expiry Interval); a session ending now leaves no record.
-   * Returns the record written (null: none).
+   * (Message Expiry Interval = Session Expiry Interval); a session ending now leaves no record (a
+   * tombstone if a broker of the pool was `missed`). Returns the live record written (null: none).
    */
   release(
     links: ReadonlyMap<string, UpstreamLink>,
     subscriptions: Iterable<ISubscription>,
     releases: PendingRelease[],
+    missed = false,
   ): RegistryEntry | null {
     if (!this.persistent) return null;
     const ends = this.version === 5 && this.expirySeconds === 0;
     const entry = ends ? null : this.entry(subscriptions, false, links.values());
     if (entry && releases.length > 0) entry.releases = releases;
+    const written = entry ?? this.ended(missed);
     for (const link of links.values()) {
       if (!link.upstream.isUp) continue;
       const v5 = link.upstream.protocolVersion === 5;
-      link.upstream.send(registryPublish(this.clientId, entry, v5, this.expirySeconds));
+      // A tombstone does not expire: it must outlive the stale copy it answers (a v4 one never expires).
+      const expiry = entry ? this.expirySeconds : 0;
+      link.upstream.send(registryPublish(this.clientId, written, v5, expiry));
     }
     return entry;
   }

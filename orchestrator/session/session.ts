@@ -408,14 +408,14 @@ export class Session extends EventEmitter implements SessionContext {
         ),
     );
     if (this.isClosed()) return this.dropAll();
-    const { resumed, replayOn } = await this.syncRegistry(packet, fresh);
+    const { resumed, replayOn, ended } = await this.syncRegistry(packet, fresh);
     if (this.isClosed()) return this.dropAll();
     // Links opened with the CONNECT have every subscription already: none yet, or the brokers' own
     // persistent session; but those the registry says lack the session's subscriptions (resync below).
     for (const link of this.links.values()) link.synced = !replayOn.includes(link);
     this.linkGeneration += 1;
     // The record names this replica as the holder now (a clean start removes it).
-    this.registrySync?.write(this.links, this.subs?.active.values() ?? []);
+    this.registrySync?.write(this.links, this.subs?.active.values() ?? [], this.missesBroker());
     // Step 4: CONNACK, the home broker's.
     const extra: IConnackPacket['properties'] = {
       receiveMaximum: this.deps.limits.maxInflightFromClient,
@@ -425,7 +425,11 @@ export class Session extends EventEmitter implements SessionContext {
     };
     // The session lives on in the registry although the home broker never had it (it joined later):
     // its subscriptions are in place again, so the client is told its session is present.
-    const connack = resumed ? { ...home.connack, sessionPresent: true } : home.connack;
+    // A record newer than the home broker's session says the session ended (a tombstone): what the
+    // home broker kept is left over from before (it missed the end), not the client's session.
+    const present = resumed || (home.connack.sessionPresent && !ended);
+    const connack =
+      present === home.connack.sessionPresent ? home.connack : { ...home.connack, sessionPresent: present };
     this.down.write(clientConnack(connack, home.link.upstream.protocolVersion, version, extra));
     if (this.connectTimer) clearTimeout(this.connectTimer);
     this.state = 'connected';
@@ -569,7 +573,7 @@ export class Session extends EventEmitter implements SessionContext {
   private async syncRegistry(
     packet: IConnectPacket,
     fresh: ReadonlySet<string>,
-  ): Promise<{ resumed: boolean; replayOn: UpstreamLink[] }> {
+  ): Promise<{ resumed: boolean; replayOn: UpstreamLink[]; ended?: boolean }> {
     const sync = this.registrySync;
     const subs = this.subs;
     if (!sync || !subs) return { resumed: false, replayOn: [] };
@@ -587,7 +591,16 @@ export class Session extends EventEmitter implements SessionContext {
     for (const r of entry?.releases ?? [])
       if (this.links.has(r.broker)) this.outbound?.expectRelease(r.broker, r.up, r.down);
     for (const sub of recorded ?? []) if (!subs.active.has(sub.topic)) subs.active.set(sub.topic, sub);
-    if (!entry || !recorded || recorded.length === 0) return { resumed: false, replayOn: [] };
+    if (!entry || !recorded || recorded.length === 0) {
+      // An older copy had filters the newest has not (the session ended or changed while a broker was
+      // out of reach): a broker that answered session present may still hold them (resync drops them).
+      const present = [...this.links.values()].filter((l) => !fresh.has(l.brokerId));
+      return {
+        resumed: false,
+        replayOn: sync.staleAtLoad.length > 0 ? present : [],
+        ended: sync.endedAtLoad,
+      };
+    }
     // "Session present" is trusted only from a broker the record lists as having the subscriptions:
     // another may hold a session of this client made by a link that was cut short (issue #13).
     const lacking = (id: string) => fresh.has(id) || !hasRecordedSubscriptions(entry, id);
@@ -599,8 +612,14 @@ export class Session extends EventEmitter implements SessionContext {
 
   /** A broker that lacks this session's subscriptions gets them; until then it is not synced. */
   private resync(link: UpstreamLink): void {
-    this.subs
-      ?.replay(link)
+    const subs = this.subs;
+    if (!subs) return;
+    const stale = (this.registrySync?.staleAtLoad ?? [])
+      .map((s) => s.topic)
+      .filter((f) => !subs.active.has(f));
+    subs
+      .dropStale(link, stale)
+      .then(() => subs.replay(link))
       .then(() => {
         if (this.links.get(link.brokerId) !== link) return;
         link.synced = true;
@@ -966,7 +985,8 @@ export class Session extends EventEmitter implements SessionContext {
     const recording = wasConnected && !this.takenOver && this.registrySync?.persistent === true;
     if (recording) {
       const releases = this.outbound?.awaitingRelease() ?? [];
-      const entry = this.registrySync?.release(this.links, this.subs?.active.values() ?? [], releases);
+      const subs = this.subs?.active.values() ?? [];
+      const entry = this.registrySync?.release(this.links, subs, releases, this.missesBroker());
       // Joining brokers it has no link to yet (issue #13): before the 'closed' below makes them synced.
       const left = this.deps.pool.list().filter((b) => b.state === 'joining' && !this.links.has(b.id));
       if (entry && entry.subscriptions.length > 0 && left.length > 0) this.deps.replayLeft?.(left, entry);
@@ -989,6 +1009,17 @@ export class Session extends EventEmitter implements SessionContext {
   /** Whether the client's session outlives its connection (clean 0 / v5 expiry > 0). */
   get persistent(): boolean {
     return this.registrySync?.persistent === true;
+  }
+
+  /**
+   * Whether a broker this session links to (as at CONNECT) has no live link of it: a record removed
+   * now would stay there, so the removal leaves a tombstone instead (registry-sync.ts, review
+   * finding 5). A draining broker counts for a persistent session only, as at CONNECT.
+   */
+  private missesBroker(): boolean {
+    return this.deps.pool
+      .list()
+      .some((b) => (b.state !== 'draining' || this.full) && !this.links.get(b.id)?.upstream.isUp);
   }
 
   isClosed(): boolean {

@@ -175,6 +175,15 @@ export class SubscriptionFanout {
   }
 
   /**
+   * Removes filters a broker's session of this client may still hold from before the session ended
+   * or changed while that broker was out of reach (registry-sync.ts, review finding 5).
+   */
+  dropStale(link: UpstreamLink, filters: readonly string[]): Promise<void> {
+    if (filters.length === 0) return Promise.resolve();
+    return this.request(link, { cmd: 'unsubscribe', messageId: 0, unsubscriptions: [...filters] });
+  }
+
+  /**
    * Gives a (new or returning) broker every subscription of the session; resolves once it answered
    * (the session routes the SUBACK here through the link's pending id), rejects if the link goes down.
    * 3.1.1 brokers get topic and QoS only. MQTT 5 brokers get Retain Handling 1 (unless the client
