@@ -18,8 +18,8 @@ const tick = () => new Promise((r) => setImmediate(r));
 const broker = { id: '127.0.0.9:1883', state: 'joining' } as PoolBroker;
 const pool = { list: () => [broker] } as unknown as BrokerPool;
 
-it('a broker id that leaves and joins again: the old join ending does not settle the new one', async () => {
-  const { registry, release } = heldRegistry();
+/** JoinReplays over one broker, no local session, recording which brokers it settles. */
+function joinReplays(registry: SessionRegistry) {
   const done: string[] = [];
   const replays = new JoinReplays(
     registry,
@@ -28,6 +28,12 @@ it('a broker id that leaves and joins again: the old join ending does not settle
     silentLogger(),
     (id) => done.push(id),
   );
+  return { done, replays };
+}
+
+it('a broker id that leaves and joins again: the old join ending does not settle the new one', async () => {
+  const { registry, release } = heldRegistry();
+  const { done, replays } = joinReplays(registry);
   replays.start(broker);
   replays.replayLeft(broker, { clientId: 'c1' } as RegistryEntry);
   await tick();
@@ -62,14 +68,7 @@ it('a session that left and is live on another orchestrator by a later attempt i
       return elsewhere;
     },
   } as unknown as SessionRegistry;
-  const done: string[] = [];
-  const replays = new JoinReplays(
-    registry,
-    pool,
-    () => undefined,
-    silentLogger(),
-    (id) => done.push(id),
-  );
+  const { done, replays } = joinReplays(registry);
   replays.replayLeft(broker, { clientId: 'c1' } as RegistryEntry);
   await tick();
   assert.deepEqual(calls, ['replayOne'], 'the first attempt within the close: no read');
