@@ -4,6 +4,7 @@ import { parseBrokerUrl } from '../common/admin/contract.ts';
 import { TimeoutError } from '../common/errors.ts';
 import { withMoveMarker } from '../common/move-marker.ts';
 import { retainedOwner } from '../common/retained-owner.ts';
+import type { SentCopy } from './retained-copy-check.ts';
 import { confirmCopies } from './retained-readback.ts';
 
 /** A retained message as read from a broker: enough to publish it again unchanged. */
@@ -247,6 +248,23 @@ export async function moveRetained(o: MoveOptions): Promise<MoveResult> {
             `${source} still holds ${misplaced.length} retained topics after ${pass - 1} passes (${unconfirmed} QoS 0 copies not found on their owner)`,
           );
         const holder = clear ? await target(idOf(source)) : undefined;
+        /** A copy known stored: cleared on its source if the caller still waits; not cleared: noted. */
+        const settle = async (topic: string) => {
+          if (holder) {
+            go();
+            await acked(
+              holder,
+              holder.publishAsync(topic, Buffer.alloc(0), {
+                qos: 1,
+                retain: true,
+                ...marked(holder, undefined),
+              }),
+            );
+          } else copied.add(topic);
+          moved += 1;
+        };
+        // Review finding 7: a QoS 0 copy has no acknowledgement; it is settled after the pass's read-back.
+        const sentQos0: SentCopy[] = [];
         for (let i = 0; i < misplaced.length; i += WINDOW) {
           // Settled, not all: a failed copy leaves the window's other clears acknowledged first.
           const window = await Promise.allSettled(
@@ -260,30 +278,18 @@ export async function moveRetained(o: MoveOptions): Promise<MoveResult> {
                 to,
                 to.publishAsync(m.topic, m.payload, { qos, retain: true, ...marked(to, m.properties) }),
               );
-              return { topic: m.topic, payload: m.payload, qos, owner };
+              if (qos === 0) sentQos0.push({ topic: m.topic, payload: m.payload, qos, owner });
+              else await settle(m.topic); // acknowledged: stored
             }),
           );
-          const sent = window.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-          // Review finding 7: a QoS 0 copy is cleared (or left for the destroy) only once read back.
-          const stored = await confirmCopies(sent, target, forget, o.timeoutMs, o.signal);
-          unconfirmed += sent.length - stored.length;
-          const clears = await Promise.allSettled(
-            stored.map(async (m) => {
-              if (holder) {
-                go(); // the copy is stored: cleared only if the caller still waits
-                await acked(
-                  holder,
-                  holder.publishAsync(m.topic, Buffer.alloc(0), {
-                    qos: 1,
-                    retain: true,
-                    ...marked(holder, undefined),
-                  }),
-                );
-              } else copied.add(m.topic);
-            }),
-          );
-          moved += stored.length;
-          const failed = [...window, ...clears].find((r) => r.status === 'rejected');
+          const failed = window.find((r) => r.status === 'rejected');
+          if (failed) throw failed.reason;
+        }
+        const stored = await confirmCopies(sentQos0, target, forget, o.timeoutMs, o.signal);
+        unconfirmed += sentQos0.length - stored.length; // left on the source: copied again next pass
+        for (let i = 0; i < stored.length; i += WINDOW) {
+          const window = await Promise.allSettled(stored.slice(i, i + WINDOW).map((m) => settle(m.topic)));
+          const failed = window.find((r) => r.status === 'rejected');
           if (failed) throw failed.reason;
         }
       }

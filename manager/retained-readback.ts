@@ -67,10 +67,13 @@ export async function readBack(
   }
 }
 
+/** Topics per read-back SUBSCRIBE (one round trip each, in turn per owner). */
+const READBACK_TOPICS = 200;
+
 /**
  * The copies known stored: the acknowledged ones, and the QoS 0 ones read back from their owner with
- * the same payload (review finding 7). An owner whose read-back fails (timeout, close) confirms none of
- * them and is forgotten, so the next pass opens a new connection to it.
+ * the same payload (review finding 7). An owner whose read-back fails (timeout, close) confirms no more
+ * of them and is forgotten, so the next pass opens a new connection to it.
  */
 export async function confirmCopies<T extends SentCopy>(
   sent: readonly T[],
@@ -80,15 +83,29 @@ export async function confirmCopies<T extends SentCopy>(
   signal?: AbortSignal,
 ): Promise<T[]> {
   const byOwner = new Map<string, string[]>();
-  for (const c of needsReadBack(sent)) byOwner.set(c.owner, [...(byOwner.get(c.owner) ?? []), c.topic]);
-  const held = new Map<string, Map<string, Buffer> | undefined>();
+  for (const c of needsReadBack(sent)) {
+    const topics = byOwner.get(c.owner);
+    if (topics) topics.push(c.topic);
+    else byOwner.set(c.owner, [c.topic]);
+  }
+  const held = new Map<string, Map<string, Buffer>>();
   await Promise.all(
     [...byOwner].map(async ([owner, topics]) => {
+      const found = new Map<string, Buffer>();
       try {
-        held.set(owner, await readBack(await target(owner), topics, timeoutMs, signal));
+        const client = await target(owner);
+        for (let i = 0; i < topics.length; i += READBACK_TOPICS)
+          for (const [k, v] of await readBack(
+            client,
+            topics.slice(i, i + READBACK_TOPICS),
+            timeoutMs,
+            signal,
+          ))
+            found.set(k, v);
       } catch {
-        forget(owner);
+        forget(owner); // what was read so far stands; the rest is copied again
       }
+      held.set(owner, found);
     }),
   );
   return checkCopies(sent, held).stored;

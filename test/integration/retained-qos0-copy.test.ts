@@ -11,7 +11,7 @@ import { startDropAfterConnack } from '../helpers/drop-after-connack.ts';
 import { TestMosquitto } from '../helpers/mosquitto.ts';
 import { connectClient } from '../helpers/resources.ts';
 
-const TIMEOUT_MS = 2000;
+const TIMEOUT_MS = 3000;
 const TOPICS = Array.from({ length: 12 }, (_, i) => `q0/${i}`);
 const ALL = new Map(TOPICS.map((x) => [x, `v-${x}@0`]));
 
