@@ -1,5 +1,6 @@
 import { parseBrokerUrl } from '../common/admin/contract.ts';
 import { TimeoutError } from '../common/errors.ts';
+import type { Logger } from '../common/logger.ts';
 import type { BrokerTlsFiles } from './broker-tls.ts';
 import { cancellable } from './cancel.ts';
 import type { Replica } from './providers/cloud-provider.ts';
@@ -10,6 +11,8 @@ export interface BoundedMoveOptions {
   actionTimeoutMs: number;
   users: ReadonlyArray<{ username: string; password: string }>;
   brokerTls?: BrokerTlsFiles;
+  /** Where a move whose QoS 0 copies had to be made again is reported. */
+  log?: Logger;
 }
 
 /** Rejects with a TimeoutError after `ms`; `clear` stops the timer. */
@@ -70,7 +73,13 @@ export class BoundedMover {
     this.moves.add(settled);
     void settled.then(() => this.moves.delete(settled));
     try {
-      return (await cancellable(Promise.race([move, bound.expired]), signal, 'retained move')).moved;
+      const done = await cancellable(Promise.race([move, bound.expired]), signal, 'retained move');
+      if (done.unconfirmed > 0)
+        this.o.log?.warn(
+          { moved: done.moved, unconfirmed: done.unconfirmed, passes: done.passes },
+          'retained move: QoS 0 copies not found on their owner were kept on their source and copied again',
+        );
+      return done.moved;
     } finally {
       bound.clear();
       stop.abort();

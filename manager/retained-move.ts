@@ -4,6 +4,8 @@ import { parseBrokerUrl } from '../common/admin/contract.ts';
 import { TimeoutError } from '../common/errors.ts';
 import { withMoveMarker } from '../common/move-marker.ts';
 import { retainedOwner } from '../common/retained-owner.ts';
+import type { SentCopy } from './retained-copy-check.ts';
+import { confirmCopies } from './retained-readback.ts';
 
 /** A retained message as read from a broker: enough to publish it again unchanged. */
 export interface RetainedMessage {
@@ -44,6 +46,14 @@ export interface MoveOptions {
    * copies back what the new broker holds, and a late clear must not overwrite that copy).
    */
   signal?: AbortSignal;
+}
+
+/** What a move did: values moved (copy known stored), read passes, QoS 0 copies not found on their owner. */
+export interface MoveResult {
+  moved: number;
+  passes: number;
+  /** QoS 0 copies a read-back of their owner did not find (copied again on the next pass). */
+  unconfirmed: number;
 }
 
 /** Copies being published and cleared at once (Mosquitto's default receive maximum is 20). */
@@ -192,12 +202,14 @@ function marked(to: MqttClient, properties: RetainedMessage['properties']) {
 /**
  * Moves every retained message whose owner among `owners` is not the broker holding it: published on
  * the owner at its original QoS (2 stays 2) and properties, then cleared on the holder (unless clearSource is false). Each topic's
- * copy is acknowledged before its clear, so a move stopped at any point and run again finishes it
- * (a copy made twice is the same value). A source is read again after each pass until a read finds
+ * copy is known stored before its clear, so a move stopped at any point and run again finishes it
+ * (a copy made twice is the same value): a QoS 1/2 copy is acknowledged; a QoS 0 one (not acknowledged,
+ * and kept QoS 0) is read back from its owner (retained-readback.ts); one not found there stays on its
+ * source and is copied again on the next pass, also on a drain, whose source is destroyed after. A source is read again after each pass until a read finds
  * nothing to move: a broker whose queue limit dropped part of the first read is still emptied.
  * The caller holds client retained publishes on the moving topics meanwhile (RetainedFence).
  */
-export async function moveRetained(o: MoveOptions): Promise<{ moved: number; passes: number }> {
+export async function moveRetained(o: MoveOptions): Promise<MoveResult> {
   // One connection per broker, cached as a promise: a window's copies ask for it at the same time.
   const targets = new Map<string, Promise<MqttClient>>();
   const target = (id: string): Promise<MqttClient> => {
@@ -208,11 +220,19 @@ export async function moveRetained(o: MoveOptions): Promise<{ moved: number; pas
     }
     return client;
   };
+  const closing: Array<Promise<unknown>> = [];
+  /** Drops a connection whose read-back failed: the next pass opens a new one. */
+  const forget = (id: string) => {
+    const client = targets.get(id);
+    targets.delete(id);
+    if (client) closing.push(client.then((c) => c.endAsync(true)).catch(() => undefined));
+  };
   const go = () => {
     if (o.signal?.aborted) throw stopped();
   };
   let moved = 0;
   let passes = 0;
+  let unconfirmed = 0;
   try {
     const clear = o.clearSource ?? true;
     for (const source of o.sources) {
@@ -225,9 +245,26 @@ export async function moveRetained(o: MoveOptions): Promise<{ moved: number; pas
         if (misplaced.length === 0) break;
         if (pass > (o.maxPasses ?? 5))
           throw new Error(
-            `${source} still holds ${misplaced.length} retained topics after ${pass - 1} passes`,
+            `${source} still holds ${misplaced.length} retained topics after ${pass - 1} passes (${unconfirmed} QoS 0 copies not found on their owner)`,
           );
         const holder = clear ? await target(idOf(source)) : undefined;
+        /** A copy known stored: cleared on its source if the caller still waits; not cleared: noted. */
+        const settle = async (topic: string) => {
+          if (holder) {
+            go();
+            await acked(
+              holder,
+              holder.publishAsync(topic, Buffer.alloc(0), {
+                qos: 1,
+                retain: true,
+                ...marked(holder, undefined),
+              }),
+            );
+          } else copied.add(topic);
+          moved += 1;
+        };
+        // Review finding 7: a QoS 0 copy has no acknowledgement; it is settled after the pass's read-back.
+        const sentQos0: SentCopy[] = [];
         for (let i = 0; i < misplaced.length; i += WINDOW) {
           // Settled, not all: a failed copy leaves the window's other clears acknowledged first.
           const window = await Promise.allSettled(
@@ -236,42 +273,37 @@ export async function moveRetained(o: MoveOptions): Promise<{ moved: number; pas
               if (owner === undefined) throw new Error(`no owner for ${m.topic}`);
               const to = await target(owner);
               go();
+              const qos = Math.min(m.qos, o.maxQos?.get(owner) ?? 2) as 0 | 1 | 2;
               await acked(
                 to,
-                to.publishAsync(m.topic, m.payload, {
-                  qos: Math.min(m.qos, o.maxQos?.get(owner) ?? 2) as 0 | 1 | 2,
-                  retain: true,
-                  ...marked(to, m.properties),
-                }),
+                to.publishAsync(m.topic, m.payload, { qos, retain: true, ...marked(to, m.properties) }),
               );
-              if (holder) {
-                go(); // the copy is acknowledged: cleared only if the caller still waits
-                await acked(
-                  holder,
-                  holder.publishAsync(m.topic, Buffer.alloc(0), {
-                    qos: 1,
-                    retain: true,
-                    ...marked(holder, undefined),
-                  }),
-                );
-              } else copied.add(m.topic);
+              if (qos === 0) sentQos0.push({ topic: m.topic, payload: m.payload, qos, owner });
+              else await settle(m.topic); // acknowledged: stored
             }),
           );
           const failed = window.find((r) => r.status === 'rejected');
           if (failed) throw failed.reason;
         }
-        moved += misplaced.length;
+        const stored = await confirmCopies(sentQos0, target, forget, o.timeoutMs, o.signal);
+        unconfirmed += sentQos0.length - stored.length; // left on the source: copied again next pass
+        for (let i = 0; i < stored.length; i += WINDOW) {
+          const window = await Promise.allSettled(stored.slice(i, i + WINDOW).map((m) => settle(m.topic)));
+          const failed = window.find((r) => r.status === 'rejected');
+          if (failed) throw failed.reason;
+        }
       }
     }
   } finally {
-    await Promise.all(
-      [...targets.values()].map((c) =>
+    await Promise.all([
+      ...closing,
+      ...[...targets.values()].map((c) =>
         c.then(
           (client) => client.endAsync(true),
           () => undefined,
         ),
       ),
-    );
+    ]);
   }
-  return { moved, passes };
+  return { moved, passes, unconfirmed };
 }
