@@ -171,19 +171,12 @@ export class JoinReplays {
   /** The record of a session that closed while connecting, recreated from its record (sessionClosed). */
   private async runClosed(broker: PoolBroker, clientId: string, generation: symbol): Promise<void> {
     const sources = this.pool.list().filter((b) => b.id !== broker.id);
-    let entry: RegistryEntry | undefined;
-    try {
-      entry = await this.registry.load(clientId, sources);
-      if (entry?.online && entry.online !== this.registry.instanceId) {
-        // Live on another orchestrator (or no presence could be read): that one joins the broker.
-        const live = await this.registry.livePresence(sources);
-        if (live === undefined || live.has(entry.online)) return;
-      }
-    } catch (err) {
-      this.log.warn({ broker: broker.id, clientId, err: errorMessage(err) }, 'registry read failed');
-    }
+    // Read failures are logged by the registry and read as "no record".
+    const entry = await this.registry.load(clientId, sources);
     // No record: no subscriptions anywhere to recreate. A client back here by now joins it itself.
     if (!entry || entry.subscriptions.length === 0 || this.localState(clientId)) return;
+    // Live on another orchestrator (or no presence could be read): that one joins the broker.
+    if (await this.registry.heldByOther(entry, sources)) return;
     await this.runLeft(broker, entry, generation);
   }
 

@@ -22,6 +22,11 @@ export function isTombstone(record: RegistryRecord): record is RegistryTombstone
   return (record as RegistryTombstone).ended === true;
 }
 
+/** The record when it is a live one; undefined for a tombstone (the session ended) or none. */
+export function liveRecord(record: RegistryRecord | undefined): RegistryEntry | undefined {
+  return record && !isTombstone(record) ? record : undefined;
+}
+
 /** A record's version; a record from before versions (no `writtenAt`) is the oldest of all. */
 export function versionOf(record: RegistryRecord): number {
   return record.writtenAt ?? Number.NEGATIVE_INFINITY;

@@ -1,5 +1,5 @@
 import type { ISubscription } from 'mqtt-packet';
-import { parsedVersion, type RegistryRecord, tombstoneOf } from './record-version.ts';
+import { liveRecord, parsedVersion, type RegistryRecord, tombstoneOf } from './record-version.ts';
 
 /**
  * The reserved topic space and the session registry's record format (pure).
@@ -155,8 +155,7 @@ export function encodeEntry(entry: RegistryEntry): Buffer {
 
 /** Parses a live record; a tombstone or anything malformed (a stray retained message) is undefined. */
 export function decodeEntry(payload: Buffer): RegistryEntry | undefined {
-  const record = decodeRecord(payload);
-  return record && !('ended' in record) ? record : undefined;
+  return liveRecord(decodeRecord(payload));
 }
 
 /** Parses a record, live or tombstone (record-version.ts); anything malformed is undefined. */

@@ -6,7 +6,13 @@ import type { OrchestratorLimits } from '../limits.ts';
 import type { PoolBroker } from '../pool/broker-pool.ts';
 import { Upstream } from '../session/upstream.ts';
 import { Presence } from './presence.ts';
-import { encodeTombstone, isTombstone, newestRecord, type RegistryRecord } from './record-version.ts';
+import {
+  encodeTombstone,
+  isTombstone,
+  liveRecord,
+  newestRecord,
+  type RegistryRecord,
+} from './record-version.ts';
 import {
   clientIdOfRegistryTopic,
   decodeEntry,
@@ -88,8 +94,7 @@ export class SessionRegistry {
    * or if the newest is a tombstone (the session ended).
    */
   async load(clientId: string, brokers: readonly PoolBroker[]): Promise<RegistryEntry | undefined> {
-    const record = await this.loadRecord(clientId, brokers);
-    return record && !isTombstone(record) ? record : undefined;
+    return liveRecord(await this.loadRecord(clientId, brokers));
   }
 
   /**
@@ -315,7 +320,12 @@ export class SessionRegistry {
    */
   async heldElsewhere(clientId: string, brokers: readonly PoolBroker[]): Promise<boolean> {
     const entry = await this.load(clientId, brokers);
-    if (!entry || entry.online === null || entry.online === this.instanceId) return false;
+    return entry !== undefined && (await this.heldByOther(entry, brokers));
+  }
+
+  /** Whether `entry` names another replica as its holder, and that replica is live (as heldElsewhere). */
+  async heldByOther(entry: RegistryEntry, brokers: readonly PoolBroker[]): Promise<boolean> {
+    if (entry.online === null || entry.online === this.instanceId) return false;
     const live = await this.livePresence(brokers);
     return live === undefined || live.has(entry.online);
   }

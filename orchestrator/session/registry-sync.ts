@@ -2,6 +2,7 @@ import type { IConnectPacket, IDisconnectPacket, ISubscription } from 'mqtt-pack
 import type { PoolBroker } from '../pool/broker-pool.ts';
 import {
   isTombstone,
+  liveRecord,
   newestRecord,
   nextVersion,
   type RegistryRecord,
@@ -59,7 +60,7 @@ export class RegistrySync {
     if (record) this.lastVersion = Math.max(this.lastVersion, versionOf(record));
     this.endedAtLoad = record !== undefined && isTombstone(record);
     this.staleAtLoad = staleSubscriptions(copies, record);
-    return record && !isTombstone(record) ? record : undefined;
+    return liveRecord(record);
   }
 
   private stamp(): number {

@@ -982,7 +982,7 @@ export class Session extends EventEmitter implements SessionContext {
     if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
     for (const t of this.reconnectTimers.values()) clearTimeout(t);
     this.reconnectTimers.clear();
-    const recording = wasConnected && !this.takenOver && this.registrySync?.persistent === true;
+    const recording = wasConnected && !this.takenOver && this.persistent;
     if (recording) {
       const releases = this.outbound?.awaitingRelease() ?? [];
       const subs = this.subs?.active.values() ?? [];

@@ -5,7 +5,7 @@ import type { BrokerPool, PoolBroker } from '../../orchestrator/pool/broker-pool
 import { JoinReplays, type LocalState } from '../../orchestrator/registry/join-replays.ts';
 import { JoinWaits } from '../../orchestrator/registry/join-waits.ts';
 import type { RegistryEntry } from '../../orchestrator/registry/reserved.ts';
-import type { SessionRegistry } from '../../orchestrator/registry/session-registry.ts';
+import { SessionRegistry } from '../../orchestrator/registry/session-registry.ts';
 
 const tick = () => new Promise((r) => setImmediate(r));
 
@@ -42,6 +42,8 @@ function stand(records: Record<string, RegistryEntry>, local: Record<string, Loc
     },
     load: async (id: string) => records[id],
     livePresence: async () => new Set<string>(['other']),
+    // The registry's own rule, on this fake's instanceId and presence.
+    heldByOther: SessionRegistry.prototype.heldByOther,
     replayOne: async (_b: PoolBroker, entry: RegistryEntry) => {
       recreated.push(entry.clientId);
     },
