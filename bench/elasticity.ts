@@ -3,21 +3,30 @@
 // the reactive (α = 0.5), proactive and hpa policies on the local provider (Mosquitto at a CPU quota,
 // one orchestrator). Prints the SPEC elasticity metrics per policy, the pairwise tournament and the
 // reactive-vs-hpa target, and writes an SVG of demand vs supply per run.
-// `npm run bench:elasticity [-- --short] [--seconds 60] [--curve capacity-curve.json] [--out DIR]`.
+// `npm run bench:elasticity [-- --short] [--seconds 60] [--curve capacity-curve.json] [--out DIR]
+//   [--traces ramp,spiky,day] [--policies reactive,proactive,hpa] [--spike-every 8] [--spike-length 1.5]`.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { BrokelConfigInput } from '../common/config/schema.ts';
+import { validate } from '../common/config/load.ts';
+import { type BrokelConfigInput, configSchema } from '../common/config/schema.ts';
 import {
   type CapacityCurve,
   demandFor,
   linearCurve,
   parseCapacityCurve,
 } from '../manager/quality/capacity-curve.ts';
-import { elasticityMetrics } from '../manager/quality/metrics.ts';
+import {
+  type ElasticityMetrics,
+  elasticityMetrics,
+  type MetricsInput,
+  SCORED_METRICS,
+} from '../manager/quality/metrics.ts';
 import { metricsTable, reactiveVsHpa, tournamentTable } from '../manager/quality/report.ts';
 import { compactSteps, type StepPoint } from '../manager/quality/step-series.ts';
+import { type Entrant, tournament } from '../manager/quality/tournament.ts';
 import { lineChart } from '../workload/taxi-rome/svg.ts';
+import { modelRun } from './lib/elasticity-model.ts';
 import { elasticityRun } from './lib/elasticity-run.ts';
 import { traces } from './lib/elasticity-traces.ts';
 
@@ -32,8 +41,12 @@ const { values } = parseArgs({
     curve: { type: 'string' },
     'slo-ms': { type: 'string', default: '200' },
     traces: { type: 'string', default: 'ramp,spiky,day' },
+    'spike-every': { type: 'string', default: '8' },
+    'spike-length': { type: 'string', default: '1.5' },
     policies: { type: 'string', default: 'reactive,proactive,hpa' },
     out: { type: 'string', default: 'bench/results/elasticity' },
+    model: { type: 'boolean', default: false },
+    'boot-seconds': { type: 'string', default: '2' },
   },
 });
 const seconds = Number(values.seconds ?? (values.short ? 20 : 60));
@@ -42,11 +55,17 @@ const sloMs = Number(values['slo-ms']);
 const curve: CapacityCurve = values.curve
   ? parseCapacityCurve(await readFile(values.curve, 'utf8'), values.curve)
   : linearCurve(Number(values['broker-msgs']), sloMs);
+const bootSeconds = Number(values['boot-seconds']);
 const policies = values.policies.split(',') as Array<'reactive' | 'proactive' | 'hpa'>;
 const wanted = new Set(values.traces.split(','));
-const all = traces({ seconds, peak: Number(values.peak), base: Number(values.base), intervalSeconds }).filter(
-  (t) => wanted.has(t.name),
-);
+const all = traces({
+  seconds,
+  peak: Number(values.peak),
+  base: Number(values.base),
+  intervalSeconds,
+  spikeEvery: Number(values['spike-every']),
+  spikeLength: Number(values['spike-length']),
+}).filter((t) => wanted.has(t.name));
 // The HPA's times scaled to the observation interval as 15 s is to its defaults (300 s window = 20
 // periods of 15 s), so the bench's 1 s observations meet the same algorithm at the same pace.
 const hpaScale = intervalSeconds / 15;
@@ -68,58 +87,98 @@ console.log(
   `bench:elasticity — ${seconds} s per run, observation every ${intervalSeconds} s, Mosquitto at 0.1 core (1–3), ` +
     `demand: ${values.curve ? `curve ${values.curve}` : `${values['broker-msgs']} msg/s per broker (model; --curve for a measured one)`}, SLO p99 ${sloMs} ms`,
 );
-const spikyEntrants: Array<{ name: string; metrics: ReturnType<typeof elasticityMetrics> }> = [];
+const spikyEntrants: Entrant[] = [];
 for (const trace of all) {
-  const entrants = [];
+  const entrants: Entrant[] = [];
+  const demand = compactSteps(demandSeries(trace.rateAt, seconds, curve));
   for (const policy of policies) {
-    const run = await elasticityRun({
-      name: `${trace.name}-${policy}`,
-      policy,
-      seconds,
-      rateAt: trace.rateAt,
-      config,
-    });
-    const demand = compactSteps(demandSeries(trace.rateAt, seconds, curve));
-    const metrics = elasticityMetrics({
+    const run = values.model
+      ? modelRun({
+          rateAt: trace.rateAt,
+          seconds,
+          config: validate(configSchema, { ...config, policy }),
+          perBrokerMsgs: Number(values['broker-msgs']),
+          bootSeconds,
+        })
+      : await elasticityRun({
+          name: `${trace.name}-${policy}`,
+          policy,
+          seconds,
+          rateAt: trace.rateAt,
+          config,
+        });
+    const supply = compactSteps(run.supply);
+    const input = { demand, supply, billed: compactSteps(run.billed), from: 0, to: seconds };
+    const metrics =
+      'p99Ms' in run
+        ? elasticityMetrics({ ...input, p99Ms: run.p99Ms, sloMs })
+        : modelledSlo(elasticityMetrics(input), input);
+    entrants.push({ name: policy, metrics });
+    await writeFile(
+      join(values.out, `${trace.name}-${policy}.svg`),
+      demandSupplyChart(trace.name, policy, demand, supply),
+    );
+    if ('sent' in run) console.log(`  ${trace.name} / ${policy}: sent ${run.sent}, received ${run.received}`);
+  }
+  console.log(`\n${trace.name} — ${trace.describe}\n${metricsTable(entrants)}\n${tournamentTable(entrants)}`);
+  if (trace.name === 'spiky') {
+    spikyEntrants.push(...entrants);
+    // The ceiling of the target: a policy that never scales (the most a smoothing policy can do to
+    // ignore the bursts) scored against hpa's run, over the same demand.
+    const flat = [{ t: 0, v: config.levels?.brokers?.min ?? 1 }];
+    const never = modelledSlo(elasticityMetrics({ demand, supply: flat, from: 0, to: seconds }), {
       demand,
-      supply: compactSteps(run.supply),
-      billed: compactSteps(run.billed),
-      p99Ms: run.p99Ms,
-      sloMs,
+      supply: flat,
       from: 0,
       to: seconds,
     });
-    entrants.push({ name: policy, metrics });
-    const svg = lineChart({
-      title: `${trace.name}: demand vs supply, ${policy}`,
-      xLabel: 'seconds',
-      yLabel: 'brokers',
-      integerY: true,
-      series: [
-        {
-          label: 'demand',
-          points: demand.map((p) => [p.t, p.v] as const),
-          color: '#888',
-          step: true,
-          dash: '4 3',
-        },
-        {
-          label: `supply (${policy})`,
-          points: compactSteps(run.supply).map((p) => [p.t, p.v] as const),
-          color: '#c33',
-          step: true,
-        },
-      ],
-    });
-    await writeFile(join(values.out, `${trace.name}-${policy}.svg`), svg);
-    console.log(`  ${trace.name} / ${policy}: sent ${run.sent}, received ${run.received}`);
+    const hpa = entrants.find((e) => e.name === 'hpa');
+    if (hpa)
+      console.log(`reference, never scaling (min brokers) against hpa: ${headToHead(never, hpa.metrics)}`);
   }
-  console.log(`\n${trace.name} — ${trace.describe}\n${metricsTable(entrants)}\n${tournamentTable(entrants)}`);
-  if (trace.name === 'spiky') spikyEntrants.push(...entrants);
 }
 const target = reactiveVsHpa(spikyEntrants);
 if (target) console.log(`\nspiky trace ${target}`);
 console.log(`SVGs in ${values.out}/`);
+
+/** A modelled run has no delivery p99: the SLO is taken as violated while supply is below demand. */
+function modelledSlo(m: ElasticityMetrics, input: MetricsInput): ElasticityMetrics {
+  return elasticityMetrics({ ...input, sloViolationSeconds: (m.tauU / 100) * seconds });
+}
+
+function headToHead(a: ElasticityMetrics, b: ElasticityMetrics): string {
+  const pair = tournament([
+    { name: 'a', metrics: a },
+    { name: 'b', metrics: b },
+  ]).pairs[0];
+  const wins = SCORED_METRICS.filter((k) => pair?.outcomes[k] === 'a');
+  const draws = SCORED_METRICS.filter((k) => pair?.outcomes[k] === 'draw');
+  return `wins ${wins.length} (${wins.join(', ') || 'none'}), draws ${draws.length} (${draws.join(', ') || 'none'}), SLO ${a.sloViolationSeconds.toFixed(0)} s (modelled: under-provisioned) vs ${b.sloViolationSeconds.toFixed(0)} s`;
+}
+
+function demandSupplyChart(trace: string, policy: string, demand: StepPoint[], supply: StepPoint[]): string {
+  return lineChart({
+    title: `${trace}: demand vs supply, ${policy}${values.model ? ' (model)' : ''}`,
+    xLabel: 'seconds',
+    yLabel: 'brokers',
+    integerY: true,
+    series: [
+      {
+        label: 'demand',
+        points: demand.map((p) => [p.t, p.v] as const),
+        color: '#888',
+        step: true,
+        dash: '4 3',
+      },
+      {
+        label: `supply (${policy})`,
+        points: supply.map((p) => [p.t, p.v] as const),
+        color: '#c33',
+        step: true,
+      },
+    ],
+  });
+}
 
 /** Demand per second: the smallest broker count that carries the offered load (the capacity curve). */
 function demandSeries(rateAt: (s: number) => number, seconds: number, c: CapacityCurve): StepPoint[] {

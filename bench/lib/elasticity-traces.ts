@@ -7,10 +7,31 @@ export interface Trace {
   rateAt: (s: number) => number;
 }
 
-export function traces(o: { seconds: number; peak: number; base: number; intervalSeconds: number }): Trace[] {
+export interface TraceOptions {
+  seconds: number;
+  peak: number;
+  base: number;
+  intervalSeconds: number;
+  /** The spiky trace: a burst every this many observations (default 8). */
+  spikeEvery?: number;
+  /** The spiky trace: each burst lasts this many observations, < 2 (default 1.5). */
+  spikeLength?: number;
+}
+
+export function traces(o: TraceOptions): Trace[] {
   const { seconds, peak, base, intervalSeconds } = o;
-  const burstSeconds = 1.5 * intervalSeconds; // shorter than two observations
-  const every = 8 * intervalSeconds;
+  const spikeLength = o.spikeLength ?? 1.5;
+  const spikeEvery = o.spikeEvery ?? 8;
+  if (!(spikeLength > 0 && spikeLength < 2)) {
+    throw new RangeError(`--spike-length ${spikeLength}: a spike lasts more than 0 and under 2 observations`);
+  }
+  if (!(spikeEvery > spikeLength)) {
+    throw new RangeError(
+      `--spike-every ${spikeEvery}: must exceed the spike length (${spikeLength} observations)`,
+    );
+  }
+  const burstSeconds = spikeLength * intervalSeconds; // shorter than two observations
+  const every = spikeEvery * intervalSeconds;
   return [
     {
       name: 'ramp',
