@@ -1,4 +1,5 @@
-import { BrokelError } from '../common/errors.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BrokelError, TimeoutError } from '../common/errors.ts';
 
 /**
  * A scaling action stopped because the manager stops: not a failure of what it drove. The replica it
@@ -47,4 +48,21 @@ export function cancellable<T>(
       },
     );
   });
+}
+
+/** Polls `probe` every 200 ms until it answers, the time runs out, or the manager stops (`signal`). */
+export async function until<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<T | undefined>,
+  signal?: AbortSignal,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    throwIfCancelled(signal, what);
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new TimeoutError(what, timeoutMs);
+    await sleep(200);
+  }
 }

@@ -16,11 +16,6 @@ export interface SentCopy {
   owner: string;
 }
 
-/** The copies whose owner must be read back before their source is cleared: the QoS 0 ones. */
-export function needsReadBack<T extends SentCopy>(copies: readonly T[]): T[] {
-  return copies.filter((c) => c.qos === 0);
-}
-
 /**
  * Splits the copies into stored ones and unconfirmed ones, given what each owner holds on the read-back
  * topics (`held`: owner → topic → payload; an owner absent or undefined: its read-back failed, none of

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import { parseBrokerUrl } from '../common/admin/contract.ts';
-import { TimeoutError } from '../common/errors.ts';
 import { withMoveMarker } from '../common/move-marker.ts';
 import { retainedOwner } from '../common/retained-owner.ts';
 import type { SentCopy } from './retained-copy-check.ts';
+import { readFenced, stopped } from './retained-read.ts';
 import { confirmCopies } from './retained-readback.ts';
 
 /** A retained message as read from a broker: enough to publish it again unchanged. */
@@ -62,8 +62,6 @@ const WINDOW = 10;
 const DROP = new Set(['subscriptionIdentifier', 'topicAlias']);
 
 const idOf = (url: string) => parseBrokerUrl(url).id;
-
-const stopped = () => new Error('retained move stopped');
 
 /** One connection attempt: resolves at CONNACK, rejects on an error, a close or `signal` before it. */
 function connectOnce(url: string, options: IClientOptions, signal?: AbortSignal): Promise<MqttClient> {
@@ -132,10 +130,8 @@ async function open(
 }
 
 /**
- * Every retained message a broker holds on non-`$` topics. Complete without a fixed wait: after the
- * SUBACK the broker queues its retained messages, then we publish a QoS 1 marker on a topic only this
- * connection subscribes to; a broker delivers in order per connection (QoS 1/2 messages share one
- * queue), so once the marker is back every retained message came before it.
+ * Every retained message a broker holds on non-`$` topics, read on a connection of its own and fenced by
+ * a marker (retained-read.ts), so complete without a fixed wait.
  */
 export async function readRetained(
   url: string,
@@ -145,46 +141,24 @@ export async function readRetained(
   signal?: AbortSignal,
 ): Promise<RetainedMessage[]> {
   const client = await open(url, auth, timeoutMs, ca, signal);
-  // Given up: the read ends at once (it writes nothing but its own marker).
-  const abort = () => client.end(true);
-  signal?.addEventListener('abort', abort, { once: true });
-  const marker = `$brokel/move/${randomBytes(8).toString('hex')}`;
   const found = new Map<string, RetainedMessage>();
-  let timer: NodeJS.Timeout | undefined;
   try {
-    const done = new Promise<void>((resolve, reject) => {
-      timer = setTimeout(() => reject(new TimeoutError(`retained messages of ${url}`, timeoutMs)), timeoutMs);
-      // Wire order ('message' comes at PUBREL for QoS 2, after a later QoS 1 marker).
-      client.on('packetreceive', (packet) => {
-        if (packet.cmd !== 'publish') return;
-        const { topic, payload } = packet;
-        if (topic === marker) {
-          clearTimeout(timer);
-          resolve();
-          return;
-        }
-        if (!packet.retain) return; // a live message, not a stored one
+    // QoS 2 subscription: each message comes at the QoS it was published with (RabbitMQ: at most 1).
+    await readFenced(
+      client,
+      { '#': { qos: 2 } },
+      (packet) => {
         const properties = Object.fromEntries(
           Object.entries(packet.properties ?? {}).filter(([k]) => !DROP.has(k)),
         ) as IPublishPacket['properties'];
-        found.set(topic, { topic, payload: Buffer.from(payload), qos: packet.qos, properties });
-      });
-      client.once('close', () =>
-        reject(new Error(`connection to ${url} closed while reading retained messages`)),
-      );
-    });
-    // QoS 2 subscription: each message comes at the QoS it was published with (RabbitMQ: at most 1).
-    // Beside `done`, so a close (or the signal) ends the read even while the SUBACK is awaited.
-    await Promise.all([
-      done,
-      client
-        .subscribeAsync({ '#': { qos: 2 }, [marker]: { qos: 1 } })
-        .then(() => client.publishAsync(marker, 'end', { qos: 1 })),
-    ]);
+        const { topic, payload, qos } = packet;
+        found.set(topic, { topic, payload: Buffer.from(payload), qos, properties });
+      },
+      // Given up: the read ends at once (it writes nothing but its own marker).
+      { label: `retained messages of ${url}`, timeoutMs, signal },
+    );
     return [...found.values()];
   } finally {
-    clearTimeout(timer);
-    signal?.removeEventListener('abort', abort);
     client.end(true);
   }
 }
@@ -264,7 +238,7 @@ export async function moveRetained(o: MoveOptions): Promise<MoveResult> {
           moved += 1;
         };
         // Review finding 7: a QoS 0 copy has no acknowledgement; it is settled after the pass's read-back.
-        const sentQos0: SentCopy[] = [];
+        const sentQos0: Array<SentCopy & { qos: 0 }> = [];
         for (let i = 0; i < misplaced.length; i += WINDOW) {
           // Settled, not all: a failed copy leaves the window's other clears acknowledged first.
           const window = await Promise.allSettled(

@@ -1,11 +1,12 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { BrokerState, DesiredBroker } from '../common/admin/contract.ts';
-import { errorMessage, TimeoutError } from '../common/errors.ts';
+import { errorMessage } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { BoundedMover } from './bounded-move.ts';
 import type { BrokerTlsFiles } from './broker-tls.ts';
-import { ActionCancelled, cancellable, throwIfCancelled } from './cancel.ts';
+import { ActionCancelled, cancellable, throwIfCancelled, until } from './cancel.ts';
+import { DnsPublisher } from './dns-publisher.ts';
 import type { DnsRegistry, OrchestratorRecord } from './dns-registry.ts';
+import { FailedJoins } from './failed-join.ts';
 import { OrchestratorClient } from './orchestrator-client.ts';
 import type { CloudProvider, Replica } from './providers/cloud-provider.ts';
 import { type RebalanceConfig, rebalancePorts } from './rebalance/ports.ts';
@@ -34,23 +35,6 @@ export interface TopologyOptions {
   rebalance: () => RebalanceConfig;
 }
 
-/** Polls `probe` every 200 ms until it answers, the time runs out, or the manager stops (`signal`). */
-async function until<T>(
-  what: string,
-  timeoutMs: number,
-  probe: () => Promise<T | undefined>,
-  signal?: AbortSignal,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    throwIfCancelled(signal, what);
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new TimeoutError(what, timeoutMs);
-    await sleep(200);
-  }
-}
-
 /**
  * The topology changes (the paper's Algorithms 1 and 2), driving orchestrators only through their
  * admin API. The broker pool's states (joining, active, draining) are the manager's; every
@@ -64,36 +48,31 @@ export class Topology {
    * previous manager left one half done; the orchestrators report it, so it is resumed).
    */
   readonly retainedFences = new Set<string>();
-  /** Brokers whose join failed and whose undo (undoJoin) is still to be done or retried. */
-  readonly failedJoins = new Map<string, Replica>();
-  /** Orchestrators taken out of geo-dns (being removed, or failed): never published again. */
-  private readonly leaving = new Set<string>();
-  /** Orchestrators a rebalance holds in geo-dns: a source out of answers, a target advertised idle. */
-  private readonly dnsHolds = new Map<string, 'source' | 'target'>();
-  /** The load each orchestrator was last published with (to restore it when a hold ends). */
-  private readonly dnsLoads = new Map<string, number>();
+  /** Brokers whose join failed and whose undo is still to be done or retried (manager/failed-join.ts). */
+  readonly failedJoins: FailedJoins;
+  /** The orchestrators' records in geo-dns. */
+  readonly geoDns: DnsPublisher;
   /** Moves sessions between orchestrators (issue #13): after a join, on request, on removal. */
   readonly rebalancer: Rebalancer<Replica>;
   private readonly mover: BoundedMover;
 
   constructor(private readonly o: TopologyOptions) {
     this.mover = new BoundedMover(o);
+    this.geoDns = new DnsPublisher(o);
+    this.failedJoins = new FailedJoins({
+      provider: o.provider,
+      log: o.log,
+      mover: this.mover,
+      brokerStates: this.brokerStates,
+      retainedFences: this.retainedFences,
+      activeBrokers: () => this.activeBrokers(),
+      pushPool: () => this.pushPool(),
+    });
     this.rebalancer = new Rebalancer(
       rebalancePorts(this),
       o.rebalance,
       o.log.child({ component: 'rebalance' }),
     );
-  }
-
-  /** A rebalance holds this orchestrator in geo-dns (see dnsHolds); resolves once published. */
-  async holdDns(replica: Replica, role: 'source' | 'target'): Promise<void> {
-    this.dnsHolds.set(replica.id, role);
-    await this.publishDns(replica, this.dnsLoads.get(replica.id) ?? 0);
-  }
-
-  async releaseDns(replica: Replica): Promise<void> {
-    if (!this.dnsHolds.delete(replica.id)) return;
-    await this.publishDns(replica, this.dnsLoads.get(replica.id) ?? 0);
   }
 
   client(orchestrator: Replica): OrchestratorClient {
@@ -184,7 +163,7 @@ export class Topology {
 
   /**
    * Joining everywhere (subscriptions replayed), wait until synced everywhere, then active. A join that
-   * fails (a source broker that never answers the retained read, a timeout) is undone (undoJoin); one
+   * fails (a source broker that never answers the retained read, a timeout) is undone (FailedJoins); one
    * the manager's stop cancels is left for the next manager to resume (docs/control-plane.md).
    */
   async join(ready: Replica, signal?: AbortSignal): Promise<void> {
@@ -217,9 +196,11 @@ export class Topology {
     } catch (err) {
       if (!(err instanceof ActionCancelled)) {
         this.o.log.warn({ broker: ready.id, err: errorMessage(err) }, 'broker join failed: undoing it');
-        await this.undoJoin(ready, signal).catch((undo: unknown) =>
-          this.o.log.error({ broker: ready.id, err: errorMessage(undo) }, 'undoing a failed join failed'),
-        );
+        await this.failedJoins
+          .undo(ready, signal)
+          .catch((undo: unknown) =>
+            this.o.log.error({ broker: ready.id, err: errorMessage(undo) }, 'undoing a failed join failed'),
+          );
       }
       throw err;
     }
@@ -227,39 +208,6 @@ export class Topology {
     this.retainedFences.delete(ready.id);
     await this.pushPool();
     this.o.log.info({ broker: ready.id, url: ready.url, retainedMoved: moved }, 'broker active');
-  }
-
-  /**
-   * Takes a broker whose join failed out of the pool and destroys it (the level refills through the
-   * next decision). Behind its still-held fence, the retained values the failed move had copied to it
-   * (and cleared on their source) first go to their owners among the active brokers, so nothing is
-   * lost; then the fence lifts and the held publishes go to those owners. Until this succeeds the
-   * broker stays in failedJoins and the manager retries it as the level's action (issue 17).
-   */
-  async undoJoin(broker: Replica, signal?: AbortSignal): Promise<void> {
-    this.failedJoins.set(broker.id, broker);
-    const now = (await this.o.provider.list()).find((r) => r.id === broker.id);
-    let movedBack = 0;
-    // Only a fenced join can have moved anything; a retry after the fence lifted must not copy again.
-    if (
-      this.retainedFences.has(broker.id) &&
-      this.brokerStates.has(broker.id) &&
-      now &&
-      now.state !== 'failed'
-    ) {
-      // A clear the given-up move sent may still sit in a stalled source's socket: it goes first.
-      await this.mover.settled(signal);
-      movedBack = await this.mover.move([broker.url], await this.activeBrokers(), false, signal);
-    }
-    this.brokerStates.delete(broker.id);
-    this.retainedFences.delete(broker.id);
-    await this.pushPool();
-    await this.o.provider.destroy(broker.id);
-    this.failedJoins.delete(broker.id);
-    this.o.log.warn(
-      { broker: broker.id, retainedMovedBack: movedBack },
-      'failed join undone: broker removed',
-    );
   }
 
   /** Algorithm 2: draining everywhere, wait until idle, move retained messages, destroy, drop. */
@@ -339,32 +287,6 @@ export class Topology {
     );
   }
 
-  /** Tells geo-dns where an orchestrator is and how busy; on failure, logs (the next tick retries). */
-  async publishDns(replica: Replica, load: number): Promise<void> {
-    if (replica.level !== 'orchestrator' || replica.state !== 'ready' || this.leaving.has(replica.id)) return;
-    this.dnsLoads.set(replica.id, load);
-    const hold = this.dnsHolds.get(replica.id);
-    const record: OrchestratorRecord = {
-      id: replica.id,
-      host: replica.host,
-      port: replica.port,
-      state: hold === 'source' ? 'draining' : 'ready',
-      load: hold === 'target' ? 0 : load,
-      ...(this.o.site ? { location: this.o.site } : {}),
-    };
-    await this.o.dns.upsert(record).catch((err: unknown) => {
-      this.o.log.warn({ orchestrator: replica.id, err: errorMessage(err) }, 'geo-dns registration failed');
-    });
-  }
-
-  /** Takes an orchestrator out of geo-dns; on failure, logs (its state there will be stale). */
-  async unpublishDns(id: string): Promise<void> {
-    this.leaving.add(id); // a tick that read the list before now must not publish it again
-    await this.o.dns.remove(id).catch((err: unknown) => {
-      this.o.log.error({ orchestrator: id, err: errorMessage(err) }, 'geo-dns removal failed');
-    });
-  }
-
   /** Creates an orchestrator with the current pool, waits until ready, registers it with DNS. */
   async addOrchestrator(cpuQuota: number | undefined, signal?: AbortSignal): Promise<Replica> {
     const brokers = (await this.desiredPool()).filter((b) => b.state === 'active').map((b) => b.url);
@@ -392,7 +314,7 @@ export class Topology {
       `orchestrator ${created.id} ready`,
     );
     await this.client(ready).setBrokers(await this.desiredPool());
-    await this.publishDns(ready, 0);
+    await this.geoDns.publish(ready, 0);
     this.o.log.info({ orchestrator: ready.id, url: ready.url }, 'orchestrator ready');
     return ready;
   }
@@ -427,7 +349,7 @@ export class Topology {
     const victim = all.find((o) => o.id === id);
     if (!victim) return;
     const other = all.find((o) => o.id !== id);
-    await this.unpublishDns(id);
+    await this.geoDns.unpublish(id);
     await this.o.provider.markDraining(id);
     const client = this.client(victim);
     // The manager's stop stops the evacuation too (Rebalancer.stop): outcome 'stopped'.

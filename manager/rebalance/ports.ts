@@ -7,13 +7,13 @@ export type RebalanceConfig = BrokelConfig['rebalance'];
 
 /** The rebalancer's ports over the topology: ready orchestrators, their admin API, geo-dns holds. */
 export function rebalancePorts(
-  topology: Pick<Topology, 'orchestrators' | 'client' | 'holdDns' | 'releaseDns'>,
+  topology: Pick<Topology, 'orchestrators' | 'client' | 'geoDns'>,
 ): RebalancePorts<Replica> {
   return {
     orchestrators: () => topology.orchestrators(),
     client: (o) => topology.client(o),
-    holdDns: (o, role) => topology.holdDns(o, role),
-    releaseDns: (o) => topology.releaseDns(o),
+    holdDns: (o, role) => topology.geoDns.hold(o, role),
+    releaseDns: (o) => topology.geoDns.release(o),
   };
 }
 
