@@ -7,8 +7,7 @@ import { AckOrder } from './ack-order.ts';
 import type { SessionContext, UpstreamLink } from './context.ts';
 import { EMPTY, type InFlight, type Qos2Options } from './inflight-publish.ts';
 import { PublishRouting } from './publish-routing.ts';
-import { ReplayWindow } from './replay-window.ts';
-import { RetainedOrder } from './retained-order.ts';
+import { RecentReplays } from './recent-replays.ts';
 import { type TopicAliases, topicNameProblem } from './topic-alias.ts';
 
 /**
@@ -40,12 +39,8 @@ export class InboundPublishes {
     if (entry.done) this.ackedHeld -= 1;
     this.ctx.sendDown(packet);
   };
-  /** QoS 1 publishes acknowledged by each broker recently (see limits.replayWindowMs). */
-  private readonly recent: ReplayWindow;
-  /** Per topic, the session's latest retained publish: no replay puts back an older one (with `recent`). */
-  private readonly retainedOrder: RetainedOrder | undefined;
-  private readonly superseded = (p: IPublishPacket, seq: number): boolean =>
-    this.retainedOrder?.superseded(p.topic, seq) ?? false;
+  /** Recent QoS 1 publishes, replayed when their broker dies (recent-replays.ts). */
+  private readonly replays: RecentReplays;
 
   constructor(
     private readonly ctx: SessionContext,
@@ -58,9 +53,8 @@ export class InboundPublishes {
     private readonly qos2: Qos2Options = { onBrokerLoss: 'resend', maxKeptBytes: 8 * 1024 * 1024 },
     retainedFence?: () => RetainedFence,
   ) {
-    this.recent = new ReplayWindow(replay.windowMs, replay.maxMessages);
-    this.retainedOrder = this.recent.enabled ? new RetainedOrder(() => this.retainedInUse()) : undefined;
     this.routing = new PublishRouting(ctx, router, this.inflight, maxWaitingBytes, retainedFence);
+    this.replays = new RecentReplays(ctx, this.routing, this.inflight, replay);
   }
 
   get size(): number {
@@ -93,7 +87,7 @@ export class InboundPublishes {
       forward.properties = rest;
     }
     if (packet.qos === 0) {
-      if (packet.retain) this.retainedOrder?.arrive(forward.topic);
+      if (packet.retain) this.replays.arrive(forward.topic);
       if (packet.retain && this.routing.held?.holds(forward.topic))
         return this.routing.hold(forward, undefined);
       this.routing.routeQos0(forward);
@@ -134,7 +128,7 @@ export class InboundPublishes {
       attempts: 0,
       ack: undefined,
       done: false,
-      retainSeq: packet.retain && this.retainedOrder ? this.retainedOrder.arrive(forward.topic) : 0,
+      retainSeq: packet.retain ? this.replays.arrive(forward.topic) : 0,
     };
     this.inflight.set(downId, entry);
     this.order.push(entry);
@@ -236,8 +230,7 @@ export class InboundPublishes {
           break;
         }
         this.forget(entry);
-        if (this.recent.enabled)
-          this.recent.remember(link.brokerId, entry.packet, Date.now(), entry.retainSeq);
+        this.replays.acknowledged(link.brokerId, entry);
         this.acknowledge(entry, { cmd: 'puback', messageId: downId, ...relayed });
         break;
       case 'pubrec':
@@ -315,28 +308,9 @@ export class InboundPublishes {
     if (entry.released) this.complete(entry);
   }
 
-  /**
-   * A broker died (not a planned removal): QoS 1 publishes it acknowledged within the replay window
-   * may not have reached their subscribers yet; they are sent again through another broker. A retained
-   * one is not when the client published on its topic since (retained-order.ts): the newer value wins.
-   */
+  /** A broker died: the QoS 1 publishes it acknowledged recently are sent again (RecentReplays). */
   replayRecent(brokerId: string): number {
-    let sent = 0;
-    for (const packet of this.recent.take(brokerId, this.superseded)) {
-      const link = this.routing.pick(packet, [brokerId]);
-      const upId = link?.ids.allocate({ kind: 'republish' });
-      if (!link || upId === undefined) continue;
-      link.upstream.send({ ...packet, messageId: upId, dup: false });
-      this.ctx.counters.published(link.brokerId);
-      sent += 1;
-    }
-    return sent;
-  }
-
-  /** Topics RetainedOrder must keep: retained publishes in the replay windows or in flight. */
-  private *retainedInUse(): Iterable<string> {
-    yield* this.recent.retainedTopics();
-    for (const entry of this.inflight.values()) if (entry.retainSeq > 0) yield entry.packet.topic;
+    return this.replays.replay(brokerId);
   }
 
   /** A broker went down: publishes it had not acknowledged go to another broker. */
@@ -352,7 +326,7 @@ export class InboundPublishes {
   /** A broker left the pool in order (drained, removed): its publishes move; none is replayed. */
   onBrokerLeft(brokerId: string): void {
     this.onBrokerDown(brokerId);
-    this.recent.forget(brokerId);
+    this.replays.forget(brokerId);
   }
 
   /** A broker became available: publishes held for lack of any broker go out now. */
