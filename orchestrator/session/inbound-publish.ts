@@ -4,15 +4,11 @@ import { type RetainedFence, unmovableRetainedTopic } from '../pool/retained-fen
 import { isReservedTopic } from '../registry/reserved.ts';
 import type { Router } from '../routing/strategies.ts';
 import { AckOrder } from './ack-order.ts';
-import { BrokerWindows } from './broker-windows.ts';
 import type { SessionContext, UpstreamLink } from './context.ts';
-import { EMPTY, type InFlight, MAX_ATTEMPTS, type Qos2Options } from './inflight-publish.ts';
-import { ReplayWindow } from './replay-window.ts';
-import { RetainedHold, unsettledRetained } from './retained-hold.ts';
-import { RetainedOrder } from './retained-order.ts';
+import { EMPTY, type InFlight, type Qos2Options } from './inflight-publish.ts';
+import { PublishRouting } from './publish-routing.ts';
+import { RecentReplays } from './recent-replays.ts';
 import { type TopicAliases, topicNameProblem } from './topic-alias.ts';
-
-const NONE: readonly string[] = [];
 
 /**
  * A client's PUBLISH flows (client → orchestrator → one broker). QoS 1/2 are acknowledged to the
@@ -29,13 +25,12 @@ const NONE: readonly string[] = [];
  */
 export class InboundPublishes {
   private readonly inflight = new Map<number, InFlight>();
-  private readonly windows = new BrokerWindows<InFlight>();
+  /** Where and when each publish goes out: routing, broker windows, retained hold (publish-routing.ts). */
+  private readonly routing: PublishRouting;
   /** Entries with `received` set. */
   private receivedCount = 0;
   /** Payload bytes kept by PUBREC'd QoS 2 entries, to re-send them if their broker dies. */
   private keptQos2Bytes = 0;
-  /** Payload bytes of the entries waiting for a broker slot. */
-  private waitingBytes = 0;
   /** PUBACK / PUBREC to the client in the order of the PUBLISHes. */
   private readonly order = new AckOrder<InFlight>();
   /** Entries finished at their broker whose acknowledgement waits in `order` (no longer in `inflight`). */
@@ -44,18 +39,12 @@ export class InboundPublishes {
     if (entry.done) this.ackedHeld -= 1;
     this.ctx.sendDown(packet);
   };
-  /** QoS 1 publishes acknowledged by each broker recently (see limits.replayWindowMs). */
-  private readonly recent: ReplayWindow;
-  /** Per topic, the session's latest retained publish: no replay puts back an older one (with `recent`). */
-  private readonly retainedOrder: RetainedOrder | undefined;
-  private readonly superseded = (p: IPublishPacket, seq: number): boolean =>
-    this.retainedOrder?.superseded(p.topic, seq) ?? false;
-  /** Retained publishes waiting for a retained move to finish; none unless the pool has a fence. */
-  private readonly held: RetainedHold<InFlight> | undefined;
+  /** Recent QoS 1 publishes, replayed when their broker dies (recent-replays.ts). */
+  private readonly replays: RecentReplays;
 
   constructor(
     private readonly ctx: SessionContext,
-    private readonly router: Router,
+    router: Router,
     private readonly aliases: TopicAliases,
     /** Unacknowledged QoS 1/2 publishes from the client before we stop reading it (and v5 receive maximum). */
     readonly maxInflight: number,
@@ -64,9 +53,8 @@ export class InboundPublishes {
     private readonly qos2: Qos2Options = { onBrokerLoss: 'resend', maxKeptBytes: 8 * 1024 * 1024 },
     retainedFence?: () => RetainedFence,
   ) {
-    this.recent = new ReplayWindow(replay.windowMs, replay.maxMessages);
-    this.retainedOrder = this.recent.enabled ? new RetainedOrder(() => this.retainedInUse()) : undefined;
-    this.held = retainedFence ? new RetainedHold(retainedFence, maxWaitingBytes) : undefined;
+    this.routing = new PublishRouting(ctx, router, this.inflight, maxWaitingBytes, retainedFence);
+    this.replays = new RecentReplays(ctx, this.routing, this.inflight, replay);
   }
 
   get size(): number {
@@ -99,9 +87,10 @@ export class InboundPublishes {
       forward.properties = rest;
     }
     if (packet.qos === 0) {
-      if (packet.retain) this.retainedOrder?.arrive(forward.topic);
-      if (packet.retain && this.held?.holds(forward.topic)) return this.hold(forward, undefined);
-      this.routeQos0(forward);
+      if (packet.retain) this.replays.arrive(forward.topic);
+      if (packet.retain && this.routing.held?.holds(forward.topic))
+        return this.routing.hold(forward, undefined);
+      this.routing.routeQos0(forward);
       return;
     }
     const downId = packet.messageId ?? 0;
@@ -139,11 +128,11 @@ export class InboundPublishes {
       attempts: 0,
       ack: undefined,
       done: false,
-      retainSeq: packet.retain && this.retainedOrder ? this.retainedOrder.arrive(forward.topic) : 0,
+      retainSeq: packet.retain ? this.replays.arrive(forward.topic) : 0,
     };
     this.inflight.set(downId, entry);
     this.order.push(entry);
-    this.send(entry, []);
+    this.routing.send(entry, []);
     this.updatePause();
   }
 
@@ -181,93 +170,6 @@ export class InboundPublishes {
     this.acknowledge(entry, { cmd, messageId: downId, ...reason });
   }
 
-  /** The link a publish goes to: the routing strategy's choice among the publish targets not excluded. */
-  private pick(packet: IPublishPacket, exclude: readonly string[] = NONE): UpstreamLink | undefined {
-    // A lazy session routes only where a full one would: else it opens its links first (link-need.ts).
-    if (!this.ctx.linksSettled && !this.ctx.linksFor(packet)) return undefined;
-    if (exclude.length === 0 && !packet.retain && this.router.strategy === 'round-robin') {
-      // The common case, without building arrays per message (the targets are cached by the session).
-      const all = this.ctx.publishTargets();
-      return all.length === 0 ? undefined : all[this.router.nextRoundRobin(all.length)];
-    }
-    const targets = this.ctx.publishTargets().filter((l) => !exclude.includes(l.brokerId));
-    const brokerId = this.router.route({
-      clientId: this.ctx.clientId,
-      topic: packet.topic,
-      retain: packet.retain,
-      candidates: targets.map((l) => l.brokerId),
-    });
-    return targets.find((l) => l.brokerId === brokerId);
-  }
-
-  private routeQos0(packet: IPublishPacket): void {
-    const link = this.pick(packet);
-    if (!link) {
-      if (this.ctx.deferWhileLinking(packet)) return;
-      this.ctx.log.warn({ topic: packet.topic }, 'QoS 0 publish dropped: no broker available');
-      return;
-    }
-    link.upstream.send(packet.messageId === undefined ? packet : { ...packet, messageId: undefined });
-    this.ctx.counters.published(link.brokerId);
-    if (link.upstream.writableNeedDrain) {
-      this.ctx.pauseClient(`broker ${link.brokerId} write buffer full`);
-      link.upstream.onDrain(() => this.ctx.resumeClient(`broker ${link.brokerId} write buffer full`));
-    }
-  }
-
-  /** Sends (or re-sends) an in-flight QoS 1/2 publish to a broker not in `exclude`. */
-  private send(entry: InFlight, exclude: readonly string[]): void {
-    if (entry.packet.retain && this.held?.holds(entry.packet.topic)) {
-      this.assign(entry, '');
-      return this.hold(entry.packet, entry);
-    }
-    const link = this.pick(entry.packet, exclude);
-    this.assign(entry, '');
-    if (!link) {
-      // Nothing to send it to: keep it; it goes out when a broker (re)joins (resendPending).
-      this.ctx.log.warn({ downId: entry.downId }, 'publish held: no broker available');
-      return;
-    }
-    if (this.windowFull(link, entry) || this.windows.hasWaiting(link.brokerId)) {
-      entry.queuedFor = link.brokerId;
-      this.windows.wait(link.brokerId, entry);
-      this.waitingBytes += entry.packet.payload.length;
-      return;
-    }
-    this.dispatch(entry, link);
-  }
-
-  private windowFull(link: UpstreamLink, entry: InFlight): boolean {
-    const id = link.brokerId;
-    if (this.windows.inUse(id) >= link.upstream.receiveMaximum) return true;
-    return entry.packet.qos === 2 && this.windows.inUseQos2(id) >= link.upstream.qos2Maximum;
-  }
-
-  /** Publishes waiting for a slot on this broker go out, oldest first, while it has free slots. */
-  private sendQueued(link: UpstreamLink): void {
-    while (link.upstream.isUp) {
-      const waiting = this.windows.peek(link.brokerId);
-      if (!waiting || this.windowFull(link, waiting)) return;
-      const entry = this.windows.next(link.brokerId);
-      if (!entry) return;
-      this.unqueue(entry);
-      if (this.inflight.get(entry.downId) === entry) this.dispatch(entry, link);
-    }
-  }
-
-  private unqueue(entry: InFlight): void {
-    entry.queuedFor = undefined;
-    this.waitingBytes -= entry.packet.payload.length;
-  }
-
-  /** The one place an entry's broker changes, so the per-broker slot counts stay true. */
-  private assign(entry: InFlight, brokerId: string): void {
-    const qos2 = entry.packet.qos === 2;
-    if (entry.brokerId !== '') this.windows.release(entry.brokerId, qos2);
-    entry.brokerId = brokerId;
-    if (brokerId !== '') this.windows.take(brokerId, qos2);
-  }
-
   /**
    * QoS 2 accepted by a broker. With 'drop' only the ids are needed from now on; with 'resend' the
    * payload is kept until PUBCOMP (within qos2.maxKeptBytes), to go to another broker if this one dies.
@@ -293,7 +195,7 @@ export class InboundPublishes {
   }
 
   private forget(entry: InFlight): void {
-    this.assign(entry, '');
+    this.routing.assign(entry, '');
     if (entry.received) {
       this.receivedCount -= 1;
       this.keptQos2Bytes -= entry.packet.payload.length;
@@ -306,23 +208,6 @@ export class InboundPublishes {
   private acknowledge(entry: InFlight, ack: Packet): void {
     if (entry.done) this.ackedHeld += 1;
     this.order.ready(entry, ack, this.sendAck);
-  }
-
-  private dispatch(entry: InFlight, link: UpstreamLink): void {
-    entry.attempts += 1;
-    if (entry.attempts > MAX_ATTEMPTS) {
-      return this.ctx.protocolError(
-        `publish ${entry.downId} lost ${MAX_ATTEMPTS} broker connections: refusing it`,
-        0x81,
-      );
-    }
-    const upId = link.ids.allocate({ kind: 'publish', downId: entry.downId });
-    if (upId === undefined)
-      return this.ctx.protocolError(`no packet id left on broker ${link.brokerId}`, 0x97);
-    this.assign(entry, link.brokerId);
-    entry.upId = upId;
-    link.upstream.send({ ...entry.packet, messageId: upId, dup: false });
-    this.ctx.counters.published(link.brokerId);
   }
 
   /** PUBACK / PUBREC / PUBCOMP from a broker for one of our publishes. */
@@ -339,14 +224,13 @@ export class InboundPublishes {
           // at QoS 1. The client still gets the QoS 2 handshake: PUBREC now, PUBCOMP on its PUBREL.
           const again = entry.received; // re-sent after its first broker died: the client has its PUBREC
           this.markReceived(entry);
-          this.assign(entry, '');
+          this.routing.assign(entry, '');
           if (!again) this.acknowledge(entry, { cmd: 'pubrec', messageId: downId, reasonCode: 0 });
           else if (entry.released) this.complete(entry);
           break;
         }
         this.forget(entry);
-        if (this.recent.enabled)
-          this.recent.remember(link.brokerId, entry.packet, Date.now(), entry.retainSeq);
+        this.replays.acknowledged(link.brokerId, entry);
         this.acknowledge(entry, { cmd: 'puback', messageId: downId, ...relayed });
         break;
       case 'pubrec':
@@ -376,7 +260,7 @@ export class InboundPublishes {
         this.ctx.sendDown({ cmd: 'pubcomp', messageId: downId, ...relayed });
         break;
     }
-    this.sendQueued(link);
+    this.routing.sendQueued(link);
     this.updatePause();
   }
 
@@ -416,36 +300,17 @@ export class InboundPublishes {
   private onStoredLost(entry: InFlight, brokerId: string): void {
     if (this.qos2.onBrokerLoss === 'resend' && entry.packet.payload !== EMPTY) {
       entry.stored = false;
-      this.send(entry, [brokerId]);
+      this.routing.send(entry, [brokerId]);
       return;
     }
     this.ctx.log.warn({ downId: entry.downId, broker: brokerId }, 'QoS 2 publish lost with its broker');
-    this.assign(entry, '');
+    this.routing.assign(entry, '');
     if (entry.released) this.complete(entry);
   }
 
-  /**
-   * A broker died (not a planned removal): QoS 1 publishes it acknowledged within the replay window
-   * may not have reached their subscribers yet; they are sent again through another broker. A retained
-   * one is not when the client published on its topic since (retained-order.ts): the newer value wins.
-   */
+  /** A broker died: the QoS 1 publishes it acknowledged recently are sent again (RecentReplays). */
   replayRecent(brokerId: string): number {
-    let sent = 0;
-    for (const packet of this.recent.take(brokerId, this.superseded)) {
-      const link = this.pick(packet, [brokerId]);
-      const upId = link?.ids.allocate({ kind: 'republish' });
-      if (!link || upId === undefined) continue;
-      link.upstream.send({ ...packet, messageId: upId, dup: false });
-      this.ctx.counters.published(link.brokerId);
-      sent += 1;
-    }
-    return sent;
-  }
-
-  /** Topics RetainedOrder must keep: retained publishes in the replay windows or in flight. */
-  private *retainedInUse(): Iterable<string> {
-    yield* this.recent.retainedTopics();
-    for (const entry of this.inflight.values()) if (entry.retainSeq > 0) yield entry.packet.topic;
+    return this.replays.replay(brokerId);
   }
 
   /** A broker went down: publishes it had not acknowledged go to another broker. */
@@ -453,58 +318,35 @@ export class InboundPublishes {
     for (const entry of this.inflight.values()) {
       if (entry.brokerId !== brokerId) continue;
       if (entry.stored) this.onStoredLost(entry, brokerId);
-      else this.send(entry, [brokerId]);
+      else this.routing.send(entry, [brokerId]);
     }
-    for (const entry of this.windows.takeWaiting(brokerId)) {
-      this.unqueue(entry);
-      if (this.inflight.get(entry.downId) === entry) this.send(entry, [brokerId]);
-    }
+    this.routing.sendWaitingElsewhere(brokerId);
   }
 
   /** A broker left the pool in order (drained, removed): its publishes move; none is replayed. */
   onBrokerLeft(brokerId: string): void {
     this.onBrokerDown(brokerId);
-    this.recent.forget(brokerId);
+    this.replays.forget(brokerId);
   }
 
   /** A broker became available: publishes held for lack of any broker go out now. */
   resendHeld(): void {
-    for (const entry of this.inflight.values())
-      if (entry.brokerId === '' && !entry.stored && entry.queuedFor === undefined && !entry.fenced)
-        this.send(entry, []);
-  }
-
-  /** A retained publish waits for the move of its topic's retained value (its acknowledgement waits too). */
-  private hold(packet: IPublishPacket, entry: InFlight | undefined): void {
-    if (entry) entry.fenced = true;
-    // Its owner after the move may be a broker a lazy session has no link to: open them before release.
-    if (!this.ctx.linksSettled) this.ctx.openEveryLink();
-    this.held?.add(packet, entry);
-    if (this.held?.full) this.ctx.pauseClient('retained move');
+    this.routing.resendHeld();
   }
 
   /** The pool's fence changed: held retained publishes it no longer covers go out, in arrival order. */
   releaseRetained(): void {
-    if (!this.held || this.held.size === 0) return;
-    for (const { packet, entry } of this.held.release()) {
-      if (!entry) this.routeQos0(packet);
-      else if (this.inflight.get(entry.downId) === entry) {
-        entry.fenced = false;
-        this.send(entry, []);
-      }
-    }
-    if (!this.held.full) this.ctx.resumeClient('retained move');
-    this.updatePause();
+    if (this.routing.releaseRetained()) this.updatePause();
   }
 
   /** Retained publishes sent before the fence on `brokerId` and not finished (see unsettledRetained). */
   retainedUnsettled(fence: RetainedFence, brokerId: string): number {
-    return unsettledRetained(this.inflight.values(), fence, brokerId);
+    return this.routing.retainedUnsettled(fence, brokerId);
   }
 
   /** Publishes routed to a broker and not yet acknowledged by it (the admin API's in-flight count). */
   inflightOn(brokerId: string): number {
-    return this.windows.inUse(brokerId);
+    return this.routing.windows.inUse(brokerId);
   }
 
   /** The session's pause reasons are a set: pausing twice or resuming an unpaused reason is a no-op. */
@@ -512,9 +354,9 @@ export class InboundPublishes {
     // v5: everything the client has not had acknowledged counts (its Receive Maximum, ours to announce);
     // 3.1.1: publishes waiting for a broker slot do not (they are bounded by maxWaitingBytes instead).
     // Neither counts QoS 2 publishes already PUBREC'd: their PUBRELs may be behind what we would not read.
-    const waiting = this.ctx.version === 5 ? 0 : this.windows.waitingCount;
+    const waiting = this.ctx.version === 5 ? 0 : this.routing.windows.waitingCount;
     const atBrokers = this.inflight.size + this.ackedHeld - this.receivedCount - waiting;
-    if (atBrokers >= this.maxInflight || this.waitingBytes >= this.maxWaitingBytes)
+    if (atBrokers >= this.maxInflight || this.routing.waitingBytes >= this.maxWaitingBytes)
       this.ctx.pauseClient('in-flight window full');
     else this.ctx.resumeClient('in-flight window full');
   }

@@ -1,0 +1,122 @@
+import type { IPublishPacket, Packet } from 'mqtt-packet';
+import { LinkNeed } from './link-need.ts';
+import type { Session } from './session.ts';
+
+/**
+ * A session's lazy links (docs/data-plane.md "Upstream links per client"): a session that is not
+ * persistent and never subscribed keeps its home link only, until a SUBSCRIBE or a publish routed to
+ * a broker it has no link to makes it "full" (link-need.ts decides; this opens the links).
+ */
+export class LazyLinks {
+  /**
+   * Links to every joining and active broker (persistent sessions, and any session once it subscribed
+   * or a publish needed a broker it has no link to); false: a lazy session, linked to its home broker
+   * only.
+   */
+  full = true;
+  private need: LinkNeed | undefined;
+  /** The links a lazy session is opening as it becomes full; client packets wait meanwhile. */
+  linking: Promise<void> | undefined;
+  private readonly whileLinking: Packet[] = [];
+
+  constructor(private readonly s: Session) {}
+
+  /** At CONNECT: only a session that outlives its connection needs every link from the start. */
+  begin(full: boolean): void {
+    this.full = full;
+    if (!full) this.need = new LinkNeed(this.s.deps.router.strategy, this.s.clientId);
+  }
+
+  get settled(): boolean {
+    return this.full && this.linking === undefined;
+  }
+
+  linksFor(packet: IPublishPacket): boolean {
+    if (this.linking) return false;
+    if (this.full || !this.needsEveryLink(packet)) return true;
+    void this.goFull();
+    return this.linking === undefined;
+  }
+
+  /** A packet to handle once the links being opened are open; false: none are being opened. */
+  hold(packet: Packet): boolean {
+    if (!this.linking) return false;
+    this.whileLinking.push(packet);
+    return true;
+  }
+
+  /** Whether a lazy session must open its other links before this packet (a SUBSCRIBE, or routing). */
+  needsEveryLink(packet: Packet): boolean {
+    if (packet.cmd === 'subscribe') return true; // subscriptions go to every broker (fan-out)
+    if (packet.cmd !== 'publish' || !this.need) return false;
+    const { deps, links } = this.s;
+    return this.need.publishNeedsLink(
+      packet.topic,
+      packet.retain,
+      deps.routingGeneration(),
+      this.s.linkGeneration,
+      () =>
+        deps.pool
+          .list()
+          .filter((b) => b.state === 'active' && deps.routable(b.id))
+          .map((b) => b.id),
+      (id) => links.has(id),
+    );
+  }
+
+  /**
+   * A lazy session becomes full: it opens links to every joining and active broker it lacks (each
+   * joined as a new broker would be: subscriptions replayed, then synced). Client packets wait, in
+   * order, until every attempt settled; a broker that could not be reached is retried with back-off
+   * and is not routable meanwhile (the session lacks it), as after a failed link at CONNECT.
+   */
+  goFull(except?: string): Promise<void> {
+    if (this.full) return this.linking ?? Promise.resolve();
+    this.full = true;
+    this.need = undefined;
+    const s = this.s;
+    // `except`: a broker that just went down is retried with back-off, not waited for here.
+    const missing = s.deps.pool
+      .list()
+      .filter(
+        (b) => (b.state === 'active' || b.state === 'joining') && !s.links.has(b.id) && b.id !== except,
+      );
+    if (missing.length === 0) return Promise.resolve();
+    s.pauseClient('opening links');
+    const opening = Promise.all(
+      missing.map((b) =>
+        s.uplinks.join(b).catch((err) => {
+          s.uplinks.failed(b, err);
+          if (s.state === 'connected') s.emit('linkDown', b.id);
+        }),
+      ),
+    ).then(() => {
+      this.linking = undefined;
+      if (s.state !== 'connected') return;
+      // Held publishes are older than what the client sent meanwhile: they go first.
+      s.inbound?.resendHeld();
+      for (const p of this.whileLinking.splice(0)) if (s.state === 'connected') s.packets.dispatch(p);
+      s.resumeClient('opening links');
+    });
+    this.linking = opening;
+    return opening;
+  }
+
+  /**
+   * A lazy session keeps its home link only. Every link was opened with the CONNECT all the same, so a
+   * clean start ends an older persistent session of this client id on every broker [MQTT-3.1.2-6] and
+   * clears its registry record; the others now say goodbye (no will is registered there).
+   */
+  trim(): void {
+    const s = this.s;
+    for (const [id, link] of s.links) {
+      if (id === s.homeId || s.inflightOn(id) > 0) continue;
+      s.links.delete(id);
+      s.linkGeneration += 1;
+      s.graces.forget(id);
+      link.upstream.disconnect();
+      // An UNSUBSCRIBE sent with the CONNECT may wait for this broker's UNSUBACK: it no longer does.
+      s.subs?.onBrokerDown(id);
+    }
+  }
+}

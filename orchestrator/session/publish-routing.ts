@@ -1,0 +1,183 @@
+import type { IPublishPacket } from 'mqtt-packet';
+import type { RetainedFence } from '../pool/retained-fence.ts';
+import type { Router } from '../routing/strategies.ts';
+import { BrokerWindows } from './broker-windows.ts';
+import type { SessionContext, UpstreamLink } from './context.ts';
+import { type InFlight, MAX_ATTEMPTS } from './inflight-publish.ts';
+import { RetainedHold, unsettledRetained } from './retained-hold.ts';
+
+const NONE: readonly string[] = [];
+
+/**
+ * Where and when a client's publish goes out (part of InboundPublishes): the broker the routing
+ * strategy picks, within that broker's receive maximum (the rest wait for a slot in routing order),
+ * and, for a retained publish whose topic's value is being moved, once the move is done.
+ * Entries are those of the publish flow's in-flight map (`inflight`); this only routes them.
+ */
+export class PublishRouting {
+  readonly windows = new BrokerWindows<InFlight>();
+  /** Payload bytes of the entries waiting for a broker slot. */
+  waitingBytes = 0;
+  /** Retained publishes waiting for a retained move to finish; none unless the pool has a fence. */
+  readonly held: RetainedHold<InFlight> | undefined;
+
+  constructor(
+    private readonly ctx: SessionContext,
+    private readonly router: Router,
+    private readonly inflight: ReadonlyMap<number, InFlight>,
+    maxWaitingBytes: number,
+    retainedFence?: () => RetainedFence,
+  ) {
+    this.held = retainedFence ? new RetainedHold(retainedFence, maxWaitingBytes) : undefined;
+  }
+
+  /** The link a publish goes to: the routing strategy's choice among the publish targets not excluded. */
+  pick(packet: IPublishPacket, exclude: readonly string[] = NONE): UpstreamLink | undefined {
+    // A lazy session routes only where a full one would: else it opens its links first (link-need.ts).
+    if (!this.ctx.linksSettled && !this.ctx.linksFor(packet)) return undefined;
+    if (exclude.length === 0 && !packet.retain && this.router.strategy === 'round-robin') {
+      // The common case, without building arrays per message (the targets are cached by the session).
+      const all = this.ctx.publishTargets();
+      return all.length === 0 ? undefined : all[this.router.nextRoundRobin(all.length)];
+    }
+    const targets = this.ctx.publishTargets().filter((l) => !exclude.includes(l.brokerId));
+    const brokerId = this.router.route({
+      clientId: this.ctx.clientId,
+      topic: packet.topic,
+      retain: packet.retain,
+      candidates: targets.map((l) => l.brokerId),
+    });
+    return targets.find((l) => l.brokerId === brokerId);
+  }
+
+  routeQos0(packet: IPublishPacket): void {
+    const link = this.pick(packet);
+    if (!link) {
+      if (this.ctx.deferWhileLinking(packet)) return;
+      this.ctx.log.warn({ topic: packet.topic }, 'QoS 0 publish dropped: no broker available');
+      return;
+    }
+    link.upstream.send(packet.messageId === undefined ? packet : { ...packet, messageId: undefined });
+    this.ctx.counters.published(link.brokerId);
+    if (link.upstream.writableNeedDrain) {
+      this.ctx.pauseClient(`broker ${link.brokerId} write buffer full`);
+      link.upstream.onDrain(() => this.ctx.resumeClient(`broker ${link.brokerId} write buffer full`));
+    }
+  }
+
+  /** Sends (or re-sends) an in-flight QoS 1/2 publish to a broker not in `exclude`. */
+  send(entry: InFlight, exclude: readonly string[]): void {
+    if (entry.packet.retain && this.held?.holds(entry.packet.topic)) {
+      this.assign(entry, '');
+      return this.hold(entry.packet, entry);
+    }
+    const link = this.pick(entry.packet, exclude);
+    this.assign(entry, '');
+    if (!link) {
+      // Nothing to send it to: keep it; it goes out when a broker (re)joins (resendPending).
+      this.ctx.log.warn({ downId: entry.downId }, 'publish held: no broker available');
+      return;
+    }
+    if (this.windowFull(link, entry) || this.windows.hasWaiting(link.brokerId)) {
+      entry.queuedFor = link.brokerId;
+      this.windows.wait(link.brokerId, entry);
+      this.waitingBytes += entry.packet.payload.length;
+      return;
+    }
+    this.dispatch(entry, link);
+  }
+
+  private windowFull(link: UpstreamLink, entry: InFlight): boolean {
+    const id = link.brokerId;
+    if (this.windows.inUse(id) >= link.upstream.receiveMaximum) return true;
+    return entry.packet.qos === 2 && this.windows.inUseQos2(id) >= link.upstream.qos2Maximum;
+  }
+
+  /** Publishes waiting for a slot on this broker go out, oldest first, while it has free slots. */
+  sendQueued(link: UpstreamLink): void {
+    while (link.upstream.isUp) {
+      const waiting = this.windows.peek(link.brokerId);
+      if (!waiting || this.windowFull(link, waiting)) return;
+      const entry = this.windows.next(link.brokerId);
+      if (!entry) return;
+      this.unqueue(entry);
+      if (this.inflight.get(entry.downId) === entry) this.dispatch(entry, link);
+    }
+  }
+
+  /** A broker went down: publishes waiting for a slot on it go to another broker. */
+  sendWaitingElsewhere(brokerId: string): void {
+    for (const entry of this.windows.takeWaiting(brokerId)) {
+      this.unqueue(entry);
+      if (this.inflight.get(entry.downId) === entry) this.send(entry, [brokerId]);
+    }
+  }
+
+  private unqueue(entry: InFlight): void {
+    entry.queuedFor = undefined;
+    this.waitingBytes -= entry.packet.payload.length;
+  }
+
+  /** The one place an entry's broker changes, so the per-broker slot counts stay true. */
+  assign(entry: InFlight, brokerId: string): void {
+    const qos2 = entry.packet.qos === 2;
+    if (entry.brokerId !== '') this.windows.release(entry.brokerId, qos2);
+    entry.brokerId = brokerId;
+    if (brokerId !== '') this.windows.take(brokerId, qos2);
+  }
+
+  private dispatch(entry: InFlight, link: UpstreamLink): void {
+    entry.attempts += 1;
+    if (entry.attempts > MAX_ATTEMPTS) {
+      return this.ctx.protocolError(
+        `publish ${entry.downId} lost ${MAX_ATTEMPTS} broker connections: refusing it`,
+        0x81,
+      );
+    }
+    const upId = link.ids.allocate({ kind: 'publish', downId: entry.downId });
+    if (upId === undefined)
+      return this.ctx.protocolError(`no packet id left on broker ${link.brokerId}`, 0x97);
+    this.assign(entry, link.brokerId);
+    entry.upId = upId;
+    link.upstream.send({ ...entry.packet, messageId: upId, dup: false });
+    this.ctx.counters.published(link.brokerId);
+  }
+
+  /** A broker became available: publishes held for lack of any broker go out now. */
+  resendHeld(): void {
+    for (const entry of this.inflight.values())
+      if (entry.brokerId === '' && !entry.stored && entry.queuedFor === undefined && !entry.fenced)
+        this.send(entry, []);
+  }
+
+  /** A retained publish waits for the move of its topic's retained value (its acknowledgement waits too). */
+  hold(packet: IPublishPacket, entry: InFlight | undefined): void {
+    if (entry) entry.fenced = true;
+    // Its owner after the move may be a broker a lazy session has no link to: open them before release.
+    if (!this.ctx.linksSettled) this.ctx.openEveryLink();
+    this.held?.add(packet, entry);
+    if (this.held?.full) this.ctx.pauseClient('retained move');
+  }
+
+  /**
+   * The pool's fence changed: held retained publishes it no longer covers go out, in arrival order.
+   * Returns whether any was held (the caller updates the pause then).
+   */
+  releaseRetained(): boolean {
+    if (!this.held || this.held.size === 0) return false;
+    for (const { packet, entry } of this.held.release()) {
+      if (!entry) this.routeQos0(packet);
+      else if (this.inflight.get(entry.downId) === entry) {
+        entry.fenced = false;
+        this.send(entry, []);
+      }
+    }
+    if (!this.held.full) this.ctx.resumeClient('retained move');
+    return true;
+  }
+
+  /** Retained publishes sent before the fence on `brokerId` and not finished (see unsettledRetained). */
+  retainedUnsettled(fence: RetainedFence, brokerId: string): number {
+    return unsettledRetained(this.inflight.values(), fence, brokerId);
+  }
+}

@@ -1,0 +1,69 @@
+import type { IPublishPacket } from 'mqtt-packet';
+import type { SessionContext } from './context.ts';
+import type { InFlight } from './inflight-publish.ts';
+import type { PublishRouting } from './publish-routing.ts';
+import { ReplayWindow } from './replay-window.ts';
+import { RetainedOrder } from './retained-order.ts';
+
+/**
+ * The replay of recent QoS 1 publishes after their broker died (part of InboundPublishes): what each
+ * broker acknowledged within limits.replayWindowMs is sent again through another broker, but for a
+ * retained one the client has published a newer value for since (retained-order.ts).
+ */
+export class RecentReplays {
+  /** QoS 1 publishes acknowledged by each broker recently (see limits.replayWindowMs). */
+  private readonly recent: ReplayWindow;
+  /** Per topic, the session's latest retained publish: no replay puts back an older one (with `recent`). */
+  private readonly retainedOrder: RetainedOrder | undefined;
+  private readonly superseded = (p: IPublishPacket, seq: number): boolean =>
+    this.retainedOrder?.superseded(p.topic, seq) ?? false;
+
+  constructor(
+    private readonly ctx: SessionContext,
+    private readonly routing: PublishRouting,
+    private readonly inflight: ReadonlyMap<number, InFlight>,
+    replay: { windowMs: number; maxMessages: number },
+  ) {
+    this.recent = new ReplayWindow(replay.windowMs, replay.maxMessages);
+    this.retainedOrder = this.recent.enabled ? new RetainedOrder(() => this.retainedInUse()) : undefined;
+  }
+
+  /** A retained publish arrived from the client: its place among the session's (0 without replays). */
+  arrive(topic: string): number {
+    return this.retainedOrder ? this.retainedOrder.arrive(topic) : 0;
+  }
+
+  /** A broker acknowledged a QoS 1 publish: kept for a replay while the window lasts. */
+  acknowledged(brokerId: string, entry: InFlight): void {
+    if (this.recent.enabled) this.recent.remember(brokerId, entry.packet, Date.now(), entry.retainSeq);
+  }
+
+  /**
+   * A broker died (not a planned removal): QoS 1 publishes it acknowledged within the replay window
+   * may not have reached their subscribers yet; they are sent again through another broker. A retained
+   * one is not when the client published on its topic since (retained-order.ts): the newer value wins.
+   */
+  replay(brokerId: string): number {
+    let sent = 0;
+    for (const packet of this.recent.take(brokerId, this.superseded)) {
+      const link = this.routing.pick(packet, [brokerId]);
+      const upId = link?.ids.allocate({ kind: 'republish' });
+      if (!link || upId === undefined) continue;
+      link.upstream.send({ ...packet, messageId: upId, dup: false });
+      this.ctx.counters.published(link.brokerId);
+      sent += 1;
+    }
+    return sent;
+  }
+
+  /** A broker left the pool in order: nothing it acknowledged is replayed. */
+  forget(brokerId: string): void {
+    this.recent.forget(brokerId);
+  }
+
+  /** Topics RetainedOrder must keep: retained publishes in the replay windows or in flight. */
+  private *retainedInUse(): Iterable<string> {
+    yield* this.recent.retainedTopics();
+    for (const entry of this.inflight.values()) if (entry.retainSeq > 0) yield entry.packet.topic;
+  }
+}
