@@ -39,6 +39,9 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+/** Claim writes that find the folder just removed by another provider's release, retried this often. */
+const MAX_WRITE_ATTEMPTS = 20;
+
 /**
  * Machine-wide claims on replica addresses, so two providers (two deployments, two test processes)
  * never hand out the same 127.x.y.z. A claim is a file created exclusively, holding the owner's PID;
@@ -52,10 +55,9 @@ export class AddressClaims {
   }
 
   async claim(key: string, ownerPid = process.pid): Promise<boolean> {
-    await mkdir(this.dir, { recursive: true });
     const file = this.file(key);
     try {
-      await writeFile(file, String(ownerPid), { flag: 'wx' });
+      await this.write(file, String(ownerPid), 'wx');
       return true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
@@ -64,7 +66,7 @@ export class AddressClaims {
     if (owner > 0 && pidAlive(owner)) return false;
     await rm(file, { force: true });
     try {
-      await writeFile(file, String(ownerPid), { flag: 'wx' });
+      await this.write(file, String(ownerPid), 'wx');
       return true;
     } catch {
       return false;
@@ -73,8 +75,25 @@ export class AddressClaims {
 
   /** Re-writes a claim for a new owner (a restarted manager adopting its replicas). */
   async adopt(key: string, ownerPid = process.pid): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
-    await writeFile(this.file(key), String(ownerPid));
+    await this.write(this.file(key), String(ownerPid), 'w');
+  }
+
+  /**
+   * Writes a claim file, making the folder first. Another provider's last release removes the folder
+   * (release), possibly between this mkdir and this write: ENOENT then means "make it again", a
+   * bounded number of times (each retry follows a removal that another process completed).
+   */
+  private async write(file: string, content: string, flag: 'wx' | 'w'): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        // mkdir -p itself fails with ENOENT when the folder goes between its EEXIST and its check.
+        await mkdir(this.dir, { recursive: true });
+        await writeFile(file, content, { flag });
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= MAX_WRITE_ATTEMPTS) throw err;
+      }
+    }
   }
 
   async release(key: string): Promise<void> {
