@@ -1,6 +1,6 @@
 import type { IPublishPacket } from 'mqtt-packet';
 import type { RetainedFence } from '../pool/retained-fence.ts';
-import type { Router } from '../routing/strategies.ts';
+import { type Router, retainedOwner } from '../routing/strategies.ts';
 import { BrokerWindows } from './broker-windows.ts';
 import type { SessionContext, UpstreamLink } from './context.ts';
 import { type InFlight, MAX_ATTEMPTS } from './inflight-publish.ts';
@@ -40,6 +40,7 @@ export class PublishRouting {
       const all = this.ctx.publishTargets();
       return all.length === 0 ? undefined : all[this.router.nextRoundRobin(all.length)];
     }
+    if (packet.retain) return this.ownerLink(packet.topic, exclude);
     const targets = this.ctx.publishTargets().filter((l) => !exclude.includes(l.brokerId));
     const brokerId = this.router.route({
       clientId: this.ctx.clientId,
@@ -48,6 +49,34 @@ export class PublishRouting {
       candidates: targets.map((l) => l.brokerId),
     });
     return targets.find((l) => l.brokerId === brokerId);
+  }
+
+  /**
+   * A retained publish's link: the topic's owner among the pool's active brokers, the set the retained
+   * fence and the manager's move use, so the topic keeps one value. An active owner that is not routable
+   * yet (a session still lacks its subscriptions there, e.g. a persistent one coming back after a join
+   * moved the topic to it) is still the owner: routing the publish to another broker left two retained
+   * values (pool-change-random seed 11). send() holds a QoS 1/2 one until the owner is routable.
+   * Brokers this session lost its link to are left out (a failure, routed around as before); a lazy
+   * session without a link to the owner opens its links first.
+   */
+  private ownerLink(topic: string, exclude: readonly string[]): UpstreamLink | undefined {
+    const lazy = !this.ctx.linksSettled;
+    const active = this.ctx.activeBrokers?.() ?? this.ctx.publishTargets().map((l) => l.brokerId);
+    const candidates = active.filter(
+      (id) => !exclude.includes(id) && (lazy || this.ctx.link(id)?.upstream.isUp === true),
+    );
+    const owner = retainedOwner(topic, candidates);
+    if (owner === undefined) return undefined;
+    const link = this.ctx.link(owner);
+    if (link?.upstream.isUp) return link;
+    this.ctx.openEveryLink();
+    return undefined;
+  }
+
+  /** Whether a publish may go out on this link now (a retained one's owner may not be routable yet). */
+  private routable(link: UpstreamLink): boolean {
+    return this.ctx.publishTargets().includes(link);
   }
 
   routeQos0(packet: IPublishPacket): void {
@@ -76,6 +105,14 @@ export class PublishRouting {
     if (!link) {
       // Nothing to send it to: keep it; it goes out when a broker (re)joins (resendPending).
       this.ctx.log.warn({ downId: entry.downId }, 'publish held: no broker available');
+      return;
+    }
+    if (entry.packet.retain && !this.routable(link)) {
+      // Its owner is not routable yet: kept the same way, it goes out once it is (resendHeld).
+      this.ctx.log.debug(
+        { downId: entry.downId, broker: link.brokerId },
+        'retained publish waits for its owner',
+      );
       return;
     }
     if (this.windowFull(link, entry) || this.windows.hasWaiting(link.brokerId)) {
