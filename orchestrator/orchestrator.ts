@@ -131,8 +131,6 @@ export class Orchestrator {
     });
     this.pool.on('state', (b: PoolBroker) => {
       if (b.state !== 'draining') for (const s of this.sessions) void s.join(b).catch(() => undefined);
-      // A retained publish held until its owner is routable: a draining broker owns no topic any more.
-      else for (const s of this.sessions) s.resendHeld();
     });
     this.pool.apply(options.brokers);
     // Brokers of the first pool are not joining: only those added later get the away sessions replayed.

@@ -8,6 +8,10 @@ import { RetainedHold, unsettledRetained } from './retained-hold.ts';
 
 const NONE: readonly string[] = [];
 
+/** Kept at no broker, to go out when one can take it (resendHeld): not sent, queued, fenced or stored. */
+const waiting = (e: InFlight): boolean =>
+  e.brokerId === '' && !e.stored && e.queuedFor === undefined && !e.fenced;
+
 /**
  * Where and when a client's publish goes out (part of InboundPublishes): the broker the routing
  * strategy picks, within that broker's receive maximum (the rest wait for a slot in routing order),
@@ -31,7 +35,10 @@ export class PublishRouting {
     this.held = retainedFence ? new RetainedHold(retainedFence, maxWaitingBytes) : undefined;
   }
 
-  /** The link a publish goes to: the routing strategy's choice among the publish targets not excluded. */
+  /**
+   * The link a publish goes to: the routing strategy's choice among the publish targets not excluded;
+   * a retained one's, its topic's owner (ownerLink).
+   */
   pick(packet: IPublishPacket, exclude: readonly string[] = NONE): UpstreamLink | undefined {
     // A lazy session routes only where a full one would: else it opens its links first (link-need.ts).
     if (!this.ctx.linksSettled && !this.ctx.linksFor(packet)) return undefined;
@@ -53,7 +60,8 @@ export class PublishRouting {
 
   /**
    * A retained publish's link: the topic's owner among the pool's active brokers, the set the retained
-   * fence and the manager's move use, so the topic keeps one value. An active owner that is not routable
+   * fence and the manager's move use, so the topic keeps one value: a new subscriber gets the last
+   * retained message [MQTT-3.3.1-6], not one per broker. An active owner that is not routable
    * yet (a session still lacks its subscriptions there, e.g. a persistent one coming back after a join
    * moved the topic to it) is still the owner: routing the publish to another broker left two retained
    * values (pool-change-random seed 11). send() holds a QoS 1/2 one until the owner is routable.
@@ -107,8 +115,9 @@ export class PublishRouting {
       this.ctx.log.warn({ downId: entry.downId }, 'publish held: no broker available');
       return;
     }
-    if (entry.packet.retain && !this.routable(link)) {
-      // Its owner is not routable yet: kept the same way, it goes out once it is (resendHeld).
+    if (entry.packet.retain && (!this.routable(link) || this.behindWaiting(entry))) {
+      // Its owner is not routable yet, or an earlier one on its topic waits: kept the same way, it
+      // goes out (after that one: resendHeld keeps arrival order) once its owner is routable.
       this.ctx.log.debug(
         { downId: entry.downId, broker: link.brokerId },
         'retained publish waits for its owner',
@@ -122,6 +131,15 @@ export class PublishRouting {
       return;
     }
     this.dispatch(entry, link);
+  }
+
+  /** An earlier retained publish on the entry's topic is kept at no broker: the entry waits behind it. */
+  private behindWaiting(entry: InFlight): boolean {
+    for (const other of this.inflight.values()) {
+      if (other === entry) return false; // arrival order: the map keeps insertion order
+      if (other.packet.retain && waiting(other) && other.packet.topic === entry.packet.topic) return true;
+    }
+    return false;
   }
 
   private windowFull(link: UpstreamLink, entry: InFlight): boolean {
@@ -182,9 +200,7 @@ export class PublishRouting {
 
   /** A broker became available: publishes held for lack of any broker go out now. */
   resendHeld(): void {
-    for (const entry of this.inflight.values())
-      if (entry.brokerId === '' && !entry.stored && entry.queuedFor === undefined && !entry.fenced)
-        this.send(entry, []);
+    for (const entry of this.inflight.values()) if (waiting(entry)) this.send(entry, []);
   }
 
   /** A retained publish waits for the move of its topic's retained value (its acknowledgement waits too). */
