@@ -38,6 +38,11 @@ export interface SessionContext {
   link(brokerId: string): UpstreamLink | undefined;
   /** Links a PUBLISH may be routed to: active, synced, up; in pool order. */
   publishTargets(): UpstreamLink[];
+  /**
+   * The pool's active brokers, in pool order: a retained publish's owner is computed over them, as the
+   * retained fence and the manager's move do (docs/retained-moves.md). Without it: the publish targets'.
+   */
+  activeBrokers?(): readonly string[];
   /** Links a SUBSCRIBE goes to: joining or active, up. */
   subscribeTargets(): UpstreamLink[];
   /** Every link the session may route to is open (always, but for a lazy session: link-need.ts). */

@@ -321,6 +321,8 @@ export class InboundPublishes {
       else this.routing.send(entry, [brokerId]);
     }
     this.routing.sendWaitingElsewhere(brokerId);
+    // A retained publish held until its owner is routable: the owner may have been this broker.
+    this.routing.resendHeld();
   }
 
   /** A broker left the pool in order (drained, removed): its publishes move; none is replayed. */

@@ -1,12 +1,16 @@
 import type { IPublishPacket } from 'mqtt-packet';
 import type { RetainedFence } from '../pool/retained-fence.ts';
-import type { Router } from '../routing/strategies.ts';
+import { type Router, retainedOwner } from '../routing/strategies.ts';
 import { BrokerWindows } from './broker-windows.ts';
 import type { SessionContext, UpstreamLink } from './context.ts';
 import { type InFlight, MAX_ATTEMPTS } from './inflight-publish.ts';
 import { RetainedHold, unsettledRetained } from './retained-hold.ts';
 
 const NONE: readonly string[] = [];
+
+/** Kept at no broker, to go out when one can take it (resendHeld): not sent, queued, fenced or stored. */
+const waiting = (e: InFlight): boolean =>
+  e.brokerId === '' && !e.stored && e.queuedFor === undefined && !e.fenced;
 
 /**
  * Where and when a client's publish goes out (part of InboundPublishes): the broker the routing
@@ -31,7 +35,10 @@ export class PublishRouting {
     this.held = retainedFence ? new RetainedHold(retainedFence, maxWaitingBytes) : undefined;
   }
 
-  /** The link a publish goes to: the routing strategy's choice among the publish targets not excluded. */
+  /**
+   * The link a publish goes to: the routing strategy's choice among the publish targets not excluded;
+   * a retained one's, its topic's owner (ownerLink).
+   */
   pick(packet: IPublishPacket, exclude: readonly string[] = NONE): UpstreamLink | undefined {
     // A lazy session routes only where a full one would: else it opens its links first (link-need.ts).
     if (!this.ctx.linksSettled && !this.ctx.linksFor(packet)) return undefined;
@@ -40,6 +47,7 @@ export class PublishRouting {
       const all = this.ctx.publishTargets();
       return all.length === 0 ? undefined : all[this.router.nextRoundRobin(all.length)];
     }
+    if (packet.retain) return this.ownerLink(packet.topic, exclude);
     const targets = this.ctx.publishTargets().filter((l) => !exclude.includes(l.brokerId));
     const brokerId = this.router.route({
       clientId: this.ctx.clientId,
@@ -48,6 +56,35 @@ export class PublishRouting {
       candidates: targets.map((l) => l.brokerId),
     });
     return targets.find((l) => l.brokerId === brokerId);
+  }
+
+  /**
+   * A retained publish's link: the topic's owner among the pool's active brokers, the set the retained
+   * fence and the manager's move use, so the topic keeps one value: a new subscriber gets the last
+   * retained message [MQTT-3.3.1-6], not one per broker. An active owner that is not routable
+   * yet (a session still lacks its subscriptions there, e.g. a persistent one coming back after a join
+   * moved the topic to it) is still the owner: routing the publish to another broker left two retained
+   * values (pool-change-random seed 11). send() holds a QoS 1/2 one until the owner is routable.
+   * Brokers this session lost its link to are left out (a failure, routed around as before); a lazy
+   * session without a link to the owner opens its links first.
+   */
+  private ownerLink(topic: string, exclude: readonly string[]): UpstreamLink | undefined {
+    const lazy = !this.ctx.linksSettled;
+    const active = this.ctx.activeBrokers?.() ?? this.ctx.publishTargets().map((l) => l.brokerId);
+    const candidates = active.filter(
+      (id) => !exclude.includes(id) && (lazy || this.ctx.link(id)?.upstream.isUp === true),
+    );
+    const owner = retainedOwner(topic, candidates);
+    if (owner === undefined) return undefined;
+    const link = this.ctx.link(owner);
+    if (link?.upstream.isUp) return link;
+    this.ctx.openEveryLink();
+    return undefined;
+  }
+
+  /** Whether a publish may go out on this link now (a retained one's owner may not be routable yet). */
+  private routable(link: UpstreamLink): boolean {
+    return this.ctx.publishTargets().includes(link);
   }
 
   routeQos0(packet: IPublishPacket): void {
@@ -78,6 +115,15 @@ export class PublishRouting {
       this.ctx.log.warn({ downId: entry.downId }, 'publish held: no broker available');
       return;
     }
+    if (entry.packet.retain && (!this.routable(link) || this.behindWaiting(entry))) {
+      // Its owner is not routable yet, or an earlier one on its topic waits: kept the same way, it
+      // goes out (after that one: resendHeld keeps arrival order) once its owner is routable.
+      this.ctx.log.debug(
+        { downId: entry.downId, broker: link.brokerId },
+        'retained publish waits for its owner',
+      );
+      return;
+    }
     if (this.windowFull(link, entry) || this.windows.hasWaiting(link.brokerId)) {
       entry.queuedFor = link.brokerId;
       this.windows.wait(link.brokerId, entry);
@@ -85,6 +131,15 @@ export class PublishRouting {
       return;
     }
     this.dispatch(entry, link);
+  }
+
+  /** An earlier retained publish on the entry's topic is kept at no broker: the entry waits behind it. */
+  private behindWaiting(entry: InFlight): boolean {
+    for (const other of this.inflight.values()) {
+      if (other === entry) return false; // arrival order: the map keeps insertion order
+      if (other.packet.retain && waiting(other) && other.packet.topic === entry.packet.topic) return true;
+    }
+    return false;
   }
 
   private windowFull(link: UpstreamLink, entry: InFlight): boolean {
@@ -145,9 +200,7 @@ export class PublishRouting {
 
   /** A broker became available: publishes held for lack of any broker go out now. */
   resendHeld(): void {
-    for (const entry of this.inflight.values())
-      if (entry.brokerId === '' && !entry.stored && entry.queuedFor === undefined && !entry.fenced)
-        this.send(entry, []);
+    for (const entry of this.inflight.values()) if (waiting(entry)) this.send(entry, []);
   }
 
   /** A retained publish waits for the move of its topic's retained value (its acknowledgement waits too). */

@@ -91,6 +91,9 @@ export class Session extends EventEmitter implements SessionContext {
   private targets: UpstreamLink[] = [];
   private targetsGeneration = -1;
   private targetsLinkGeneration = -1;
+  /** activeBrokers(), cached: recomputed when the pool (or routability) changes. */
+  private active: readonly string[] = [];
+  private activeGeneration = -1;
 
   constructor(
     stream: Duplex,
@@ -154,6 +157,18 @@ export class Session extends EventEmitter implements SessionContext {
       .map((b) => this.links.get(b.id))
       .filter((l): l is UpstreamLink => l?.synced === true && l.upstream.isUp);
     return this.targets;
+  }
+
+  activeBrokers(): readonly string[] {
+    const generation = this.deps.routingGeneration();
+    if (generation !== this.activeGeneration) {
+      this.activeGeneration = generation;
+      this.active = this.deps.pool
+        .list()
+        .filter((b) => b.state === 'active')
+        .map((b) => b.id);
+    }
+    return this.active;
   }
 
   subscribeTargets(): UpstreamLink[] {
