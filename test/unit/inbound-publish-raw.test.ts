@@ -4,15 +4,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import mqttPacket, { type IPublishPacket, type Packet } from 'mqtt-packet';
-import { createRootLogger } from '../../common/logger.ts';
 import { PacketIdSpace } from '../../orchestrator/protocol/packet-ids.ts';
 import { readFastPacket, TopicCache } from '../../orchestrator/protocol/raw-frame.ts';
 import { fastEncode } from '../../orchestrator/protocol/raw-write.ts';
 import { Router } from '../../orchestrator/routing/strategies.ts';
-import type { SessionContext, UpstreamLink, UpstreamPending } from '../../orchestrator/session/context.ts';
+import type { UpstreamLink, UpstreamPending } from '../../orchestrator/session/context.ts';
 import { InboundPublishes } from '../../orchestrator/session/inbound-publish.ts';
 import { TopicAliases } from '../../orchestrator/session/topic-alias.ts';
 import { Upstream } from '../../orchestrator/session/upstream.ts';
+import { fakeContext } from '../helpers/fake-session.ts';
 
 function fakeSession() {
   const toBroker: Packet[] = [];
@@ -33,25 +33,13 @@ function fakeSession() {
     ids: new PacketIdSpace<UpstreamPending>(),
     synced: true,
   };
-  const ctx: SessionContext = {
-    clientId: 'c1',
+  const ctx = fakeContext({
     version: 4,
-    log: createRootLogger({ level: 'silent' }),
-    counters: { published: () => undefined, delivered: () => undefined },
     sendDown: (p) => toClient.push(p) > 0,
     link: () => link,
     publishTargets: () => [link],
     subscribeTargets: () => [link],
-    linksSettled: true,
-    linksFor: () => true,
-    openEveryLink: () => undefined,
-    deferWhileLinking: () => false,
-    protocolError: (reason) => assert.fail(`protocol error: ${reason}`),
-    pauseClient: () => undefined,
-    resumeClient: () => undefined,
-    pauseUpstreams: () => undefined,
-    resumeUpstreams: () => undefined,
-  };
+  });
   return { ctx, link, toBroker, toClient };
 }
 

@@ -3,16 +3,14 @@
 // session over fake broker links: the packets each broker is sent are recorded.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { IPublishPacket, Packet } from 'mqtt-packet';
-import { createRootLogger } from '../../common/logger.ts';
+import type { IPublishPacket } from 'mqtt-packet';
 import { retainedOwner } from '../../common/retained-owner.ts';
-import { PacketIdSpace } from '../../orchestrator/protocol/packet-ids.ts';
 import { Router } from '../../orchestrator/routing/strategies.ts';
-import type { SessionContext, UpstreamLink, UpstreamPending } from '../../orchestrator/session/context.ts';
+import type { UpstreamLink } from '../../orchestrator/session/context.ts';
 import { InboundPublishes } from '../../orchestrator/session/inbound-publish.ts';
 import { RetainedOrder } from '../../orchestrator/session/retained-order.ts';
 import { TopicAliases } from '../../orchestrator/session/topic-alias.ts';
-import type { Upstream } from '../../orchestrator/session/upstream.ts';
+import { fakeContext, fakeLinks } from '../helpers/fake-session.ts';
 
 /** A topic owned by `b1` among b1, b2 and by `b3` among b1, b2, b3 (a join of b3 moves it). */
 const TOPIC = (() => {
@@ -23,41 +21,13 @@ const TOPIC = (() => {
 })();
 
 function fakeSession() {
-  const sent = new Map<string, IPublishPacket[]>();
-  const links = new Map<string, UpstreamLink>();
-  for (const id of ['b1', 'b2', 'b3']) {
-    sent.set(id, []);
-    const upstream = {
-      brokerId: id,
-      protocolVersion: 5,
-      isUp: true,
-      receiveMaximum: 20,
-      writableNeedDrain: false,
-      send: (p: Packet) => (p.cmd === 'publish' ? (sent.get(id)?.push(p) ?? 0) > 0 : true),
-      onDrain: () => undefined,
-    } as unknown as Upstream;
-    links.set(id, { brokerId: id, upstream, ids: new PacketIdSpace<UpstreamPending>(), synced: true });
-  }
+  const { links, sent } = fakeLinks(['b1', 'b2', 'b3'], { receiveMaximum: 20 });
   let targets = ['b1', 'b2'];
-  const ctx: SessionContext = {
-    clientId: 'c1',
-    version: 5,
-    log: createRootLogger({ level: 'silent' }),
-    counters: { published: () => undefined, delivered: () => undefined },
-    sendDown: () => true,
+  const ctx = fakeContext({
     link: (id) => links.get(id),
     publishTargets: () => targets.flatMap((id) => links.get(id) ?? []),
     subscribeTargets: () => targets.flatMap((id) => links.get(id) ?? []),
-    linksSettled: true,
-    linksFor: () => true,
-    openEveryLink: () => undefined,
-    deferWhileLinking: () => false,
-    protocolError: (reason) => assert.fail(`protocol error: ${reason}`),
-    pauseClient: () => undefined,
-    resumeClient: () => undefined,
-    pauseUpstreams: () => undefined,
-    resumeUpstreams: () => undefined,
-  };
+  });
   const inbound = new InboundPublishes(ctx, new Router('round-robin'), new TopicAliases(10), 100, {
     windowMs: 2000,
     maxMessages: 1000,

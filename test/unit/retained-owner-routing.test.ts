@@ -4,15 +4,12 @@
 // fake session over fake broker links: the packets each broker and the client are sent are recorded.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { IPublishPacket, Packet } from 'mqtt-packet';
-import { createRootLogger } from '../../common/logger.ts';
+import type { Packet } from 'mqtt-packet';
 import { retainedOwner } from '../../common/retained-owner.ts';
-import { PacketIdSpace } from '../../orchestrator/protocol/packet-ids.ts';
 import { Router } from '../../orchestrator/routing/strategies.ts';
-import type { SessionContext, UpstreamLink, UpstreamPending } from '../../orchestrator/session/context.ts';
 import { InboundPublishes } from '../../orchestrator/session/inbound-publish.ts';
 import { TopicAliases } from '../../orchestrator/session/topic-alias.ts';
-import type { Upstream } from '../../orchestrator/session/upstream.ts';
+import { fakeContext, fakeLinks } from '../helpers/fake-session.ts';
 
 /** A topic owned by `b2` among b1, b2 (so by b1 alone once b2 is no longer active). */
 const TOPIC = (() => {
@@ -20,46 +17,18 @@ const TOPIC = (() => {
 })();
 
 function fakeSession() {
-  const sent = new Map<string, IPublishPacket[]>();
-  const links = new Map<string, UpstreamLink>();
+  const { links, sent } = fakeLinks(['b1', 'b2']);
   const toClient: Packet[] = [];
-  for (const id of ['b1', 'b2']) {
-    sent.set(id, []);
-    const upstream = {
-      brokerId: id,
-      protocolVersion: 5,
-      isUp: true,
-      receiveMaximum: 20,
-      qos2Maximum: 20,
-      writableNeedDrain: false,
-      send: (p: Packet) => (p.cmd === 'publish' ? (sent.get(id)?.push(p) ?? 0) > 0 : true),
-      onDrain: () => undefined,
-    } as unknown as Upstream;
-    links.set(id, { brokerId: id, upstream, ids: new PacketIdSpace<UpstreamPending>(), synced: true });
-  }
   const pool = { active: ['b1', 'b2'], routable: new Set(['b1']) };
   const up = (id: string) => links.get(id)?.upstream.isUp === true;
-  const ctx: SessionContext = {
-    clientId: 'c1',
-    version: 5,
-    log: createRootLogger({ level: 'silent' }),
-    counters: { published: () => undefined, delivered: () => undefined },
+  const ctx = fakeContext({
     sendDown: (p) => toClient.push(p) > 0,
     link: (id) => links.get(id),
     publishTargets: () =>
       pool.active.filter((id) => pool.routable.has(id) && up(id)).flatMap((id) => links.get(id) ?? []),
     activeBrokers: () => pool.active,
     subscribeTargets: () => [...links.values()],
-    linksSettled: true,
-    linksFor: () => true,
-    openEveryLink: () => undefined,
-    deferWhileLinking: () => false,
-    protocolError: (reason) => assert.fail(`protocol error: ${reason}`),
-    pauseClient: () => undefined,
-    resumeClient: () => undefined,
-    pauseUpstreams: () => undefined,
-    resumeUpstreams: () => undefined,
-  };
+  });
   const inbound = new InboundPublishes(ctx, new Router('round-robin'), new TopicAliases(10), 100);
   let nextId = 1;
   const publish = (payload: string, qos: 0 | 1 | 2) =>

@@ -1,0 +1,58 @@
+// Fakes for unit tests of the publish flow (InboundPublishes): broker links whose sends are recorded,
+// and a SessionContext over them. Pure: no sockets.
+import assert from 'node:assert/strict';
+import type { IPublishPacket, Packet } from 'mqtt-packet';
+import { createRootLogger } from '../../common/logger.ts';
+import { PacketIdSpace } from '../../orchestrator/protocol/packet-ids.ts';
+import type { SessionContext, UpstreamLink, UpstreamPending } from '../../orchestrator/session/context.ts';
+import type { Upstream } from '../../orchestrator/session/upstream.ts';
+
+/** One fake broker link per id, MQTT 5, up and synced; every PUBLISH it is sent lands in `sent`. */
+export function fakeLinks(
+  ids: readonly string[],
+  windows: { receiveMaximum?: number; qos2Maximum?: number } = {},
+): { links: Map<string, UpstreamLink>; sent: Map<string, IPublishPacket[]> } {
+  const sent = new Map<string, IPublishPacket[]>();
+  const links = new Map<string, UpstreamLink>();
+  for (const id of ids) {
+    sent.set(id, []);
+    const upstream = {
+      brokerId: id,
+      protocolVersion: 5,
+      isUp: true,
+      receiveMaximum: windows.receiveMaximum ?? 20,
+      qos2Maximum: windows.qos2Maximum ?? 20,
+      writableNeedDrain: false,
+      send: (p: Packet) => (p.cmd === 'publish' ? (sent.get(id)?.push(p) ?? 0) > 0 : true),
+      onDrain: () => undefined,
+    } as unknown as Upstream;
+    links.set(id, { brokerId: id, upstream, ids: new PacketIdSpace<UpstreamPending>(), synced: true });
+  }
+  return { links, sent };
+}
+
+/**
+ * A connected, settled session's context (client `c1`) that refuses protocol errors; `over` gives what a
+ * test routes by (link, publishTargets, subscribeTargets, …).
+ */
+export function fakeContext(
+  over: Pick<SessionContext, 'link' | 'publishTargets' | 'subscribeTargets'> & Partial<SessionContext>,
+): SessionContext {
+  return {
+    clientId: 'c1',
+    version: 5,
+    log: createRootLogger({ level: 'silent' }),
+    counters: { published: () => undefined, delivered: () => undefined },
+    sendDown: () => true,
+    linksSettled: true,
+    linksFor: () => true,
+    openEveryLink: () => undefined,
+    deferWhileLinking: () => false,
+    protocolError: (reason) => assert.fail(`protocol error: ${reason}`),
+    pauseClient: () => undefined,
+    resumeClient: () => undefined,
+    pauseUpstreams: () => undefined,
+    resumeUpstreams: () => undefined,
+    ...over,
+  };
+}
