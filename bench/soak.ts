@@ -67,6 +67,10 @@ async function startManager(dir: string): Promise<{ child: ChildProcess; url: UR
     env: { ...process.env, BROKEL_LOG_LEVEL: 'warn' },
   });
   process.on('exit', () => child.kill('SIGTERM'));
+  // Ctrl-C or a kill ends the soak without 'exit' by default, which left the manager and its brokers
+  // running: exit instead, so the handler above stops the manager (which destroys its replicas).
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => process.exit(signal === 'SIGINT' ? 130 : 143));
   const url = await new Promise<URL>((resolve, reject) => {
     let found: URL | undefined;
     const timer = setTimeout(() => reject(new Error('brokel up did not start within 90 s')), 90_000);

@@ -12,13 +12,18 @@ function busy(ms: number): void {
 }
 
 // CFS enforces the quota per 100 ms period, so over a window of Δ seconds a capped group can use at
-// most quota × (Δ + 0.1 s): a reading 1 s after the previous one is at most 1.1 of the quota.
+// most quota × (Δ + 0.1 s), plus what it runs before the throttle notices the quota is spent: up to a
+// scheduler tick (4 ms at this kernel's CONFIG_HZ=250), which is 4 % of a 0.1-core quota over 1 s. A
+// reading 1 s after the previous one is at most 1.14 of the quota (CI once read 1.109 against a 1.10
+// bound that left the tick out).
 const CFS_PERIOD_S = 0.1;
+const TICK_S = 0.004;
+const QUOTA = 0.1;
 
 describe('local provider: CPU of a quota-capped replica (issue 11, defect 3)', () => {
   it('never reads above 1.0 + one CFS period over the interval, even when the reader is slow to get to it', async (t) => {
     const provider = await startProvider(t);
-    const broker = await provider.create('broker', 'mosquitto', { cpuQuota: 0.1 });
+    const broker = await provider.create('broker', 'mosquitto', { cpuQuota: QUOTA });
     await provider.waitReady(broker.id, 10_000);
     cliLoad(t, broker.host, broker.port);
     const readings: number[] = [];
@@ -27,7 +32,7 @@ describe('local provider: CPU of a quota-capped replica (issue 11, defect 3)', (
         await new Promise((r) => setTimeout(r, 500));
         const v = (await provider.cpu([broker.id])).get(broker.id) ?? 0;
         readings.push(v);
-        return v > 0.5; // the old reading (below) is then 3 × v > 1.1: the check can fail
+        return v > 0.5; // the old reading (below) is then 3 × v > 1.14: the check can fail
       },
       20_000,
       'the broker saturated at its quota',
@@ -44,7 +49,7 @@ describe('local provider: CPU of a quota-capped replica (issue 11, defect 3)', (
       const value = (await reading).get(broker.id) ?? Number.NaN;
       const elapsedS = (performance.now() - before) / 1000;
       readings.push(value);
-      const limit = 1 + CFS_PERIOD_S / Math.min(elapsedS, 1);
+      const limit = 1 + (CFS_PERIOD_S + TICK_S / QUOTA) / Math.min(elapsedS, 1);
       assert.ok(
         value <= limit,
         `reading ${value.toFixed(3)} > ${limit.toFixed(2)} (all: ${readings.map((r) => r.toFixed(2))})`,

@@ -6,7 +6,8 @@
  * when the previous one is closer than `minWindowMs`: CFS hands a capped group its quota per 100 ms
  * period, so over a window Δ a group may use up to quota × (Δ + 0.1 s) and a short window overstates
  * (a 50 ms window read 2.69 of a 0.1-core quota after a late monitoring tick). With Δ ≥ 1 s the
- * overstatement stays ≤ 10 %.
+ * overstatement stays ≤ 10 %, plus what the group runs before the throttle notices its quota is spent
+ * (up to a scheduler tick: 4 % of a 0.1-core quota over 1 s at CONFIG_HZ=250).
  */
 export const DEFAULT_MIN_WINDOW_MS = 1000;
 
