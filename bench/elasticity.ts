@@ -110,9 +110,7 @@ for (const trace of all) {
     const supply = compactSteps(run.supply);
     const input = { demand, supply, billed: compactSteps(run.billed), from: 0, to: seconds };
     const metrics =
-      'p99Ms' in run
-        ? elasticityMetrics({ ...input, p99Ms: run.p99Ms, sloMs })
-        : modelledSlo(elasticityMetrics(input), input);
+      'p99Ms' in run ? elasticityMetrics({ ...input, p99Ms: run.p99Ms, sloMs }) : modelledMetrics(input);
     entrants.push({ name: policy, metrics });
     await writeFile(
       join(values.out, `${trace.name}-${policy}.svg`),
@@ -126,12 +124,7 @@ for (const trace of all) {
     // The ceiling of the target: a policy that never scales (the most a smoothing policy can do to
     // ignore the bursts) scored against hpa's run, over the same demand.
     const flat = [{ t: 0, v: config.levels?.brokers?.min ?? 1 }];
-    const never = modelledSlo(elasticityMetrics({ demand, supply: flat, from: 0, to: seconds }), {
-      demand,
-      supply: flat,
-      from: 0,
-      to: seconds,
-    });
+    const never = modelledMetrics({ demand, supply: flat, from: 0, to: seconds });
     const hpa = entrants.find((e) => e.name === 'hpa');
     if (hpa)
       console.log(`reference, never scaling (min brokers) against hpa: ${headToHead(never, hpa.metrics)}`);
@@ -142,8 +135,9 @@ if (target) console.log(`\nspiky trace ${target}`);
 console.log(`SVGs in ${values.out}/`);
 
 /** A modelled run has no delivery p99: the SLO is taken as violated while supply is below demand. */
-function modelledSlo(m: ElasticityMetrics, input: MetricsInput): ElasticityMetrics {
-  return elasticityMetrics({ ...input, sloViolationSeconds: (m.tauU / 100) * seconds });
+function modelledMetrics(input: MetricsInput): ElasticityMetrics {
+  const m = elasticityMetrics(input);
+  return { ...m, sloViolationSeconds: (m.tauU / 100) * m.seconds };
 }
 
 function headToHead(a: ElasticityMetrics, b: ElasticityMetrics): string {
