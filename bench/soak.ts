@@ -8,7 +8,7 @@
 // samples 2 s apart missed the troughs, and the floors compared were noise), the first 15 s or third
 // of the run, whichever is longer, as warm-up (the heap still grows for about 10 s after the start).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,7 +45,9 @@ const rssKb = (pid: number) =>
   Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
 const fds = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
 
-async function startManager(dir: string): Promise<{ child: ChildProcess; url: URL }> {
+async function startManager(
+  dir: string,
+): Promise<{ child: ChildProcess; url: URL; stop: () => Promise<unknown> }> {
   const api = await freePort('127.0.0.1');
   const dns = await freePort('127.0.0.1');
   const file = join(dir, 'brokel.yaml');
@@ -66,11 +68,28 @@ async function startManager(dir: string): Promise<{ child: ChildProcess; url: UR
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, BROKEL_LOG_LEVEL: 'warn' },
   });
-  process.on('exit', () => child.kill('SIGTERM'));
+  // One SIGTERM only: a second one while it stops makes the manager exit at once, leaving its replicas.
+  let exited: Promise<unknown> | undefined;
+  const stop = () => {
+    exited ??= new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve(undefined);
+      child.once('exit', resolve);
+      child.kill('SIGTERM'); // the local demo destroys its replicas on the way out
+      setTimeout(resolve, 30_000).unref();
+    });
+    return exited;
+  };
+  process.on('exit', () => void stop());
   // Ctrl-C or a kill ends the soak without 'exit' by default, which left the manager and its brokers
-  // running: exit instead, so the handler above stops the manager (which destroys its replicas).
+  // running: stop the manager, wait for it, remove the temporary folder, then exit.
   for (const signal of ['SIGINT', 'SIGTERM'] as const)
-    process.once(signal, () => process.exit(signal === 'SIGINT' ? 130 : 143));
+    process.once(signal, () => {
+      log(`${signal}: stopping the manager`);
+      void stop().then(() => {
+        rmSync(dir, { recursive: true, force: true });
+        process.exit(signal === 'SIGINT' ? 130 : 143);
+      });
+    });
   const url = await new Promise<URL>((resolve, reject) => {
     let found: URL | undefined;
     const timer = setTimeout(() => reject(new Error('brokel up did not start within 90 s')), 90_000);
@@ -84,7 +103,7 @@ async function startManager(dir: string): Promise<{ child: ChildProcess; url: UR
     });
     child.once('exit', (code) => reject(new Error(`brokel up exited with ${code}`)));
   });
-  return { child, url };
+  return { child, url, stop };
 }
 
 /** The orchestrator replicas' PIDs, from the local provider's replica records. */
@@ -104,7 +123,7 @@ async function main(): Promise<number> {
   log(
     `soak: ${totalSeconds} s, samples every ${sampleSeconds} s, warm-up ${Math.round(warmupSeconds)} s, RSS bound +${maxRssGrowth * 100} %; load average ${loadavg()}`,
   );
-  const { child: manager, url } = await startManager(dir);
+  const { child: manager, url, stop } = await startManager(dir);
   log(`brokel up ready: ${url.href}`);
   let load: LoadGenerator | undefined;
   try {
@@ -189,9 +208,7 @@ async function main(): Promise<number> {
   } finally {
     log('stopping');
     await load?.close();
-    const exited = new Promise((resolve) => manager.once('exit', resolve));
-    manager.kill('SIGTERM'); // the local demo destroys its replicas on the way out
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 30_000).unref())]);
+    await stop();
     await rm(dir, { recursive: true, force: true });
     log('stopped');
   }
