@@ -377,6 +377,7 @@ try {
       routing,
       nodeArgs: settings.orchestratorNodeArgs,
       heapSnapshotDir: settings.scaleHeapSnapshotDir,
+      orchestratorRoot: settings.orchestratorRoot,
     });
     console.log(`\n${scaleSummary(result)}`);
     scale.push(result);

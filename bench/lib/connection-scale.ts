@@ -23,6 +23,8 @@ export interface ScaleOptions {
   routing?: 'round-robin' | 'client-affinity' | 'topic-affinity';
   /** Extra node flags for the orchestrator. */
   nodeArgs?: readonly string[];
+  /** Where the orchestrator runs from (another checkout: A/B against older code); default repoRoot. */
+  orchestratorRoot?: string | undefined;
   /**
    * A folder for two heap snapshots of the orchestrator (idle, and connected before publishing): the
    * result then has the JS heap per client, by constructor (bench/lib/heap-summary.ts). Each snapshot
@@ -138,7 +140,7 @@ export async function connectionScale(options: ScaleOptions): Promise<ScaleResul
   const subscribers = Math.max(1, Math.round(options.clients / 10));
   const publishers = options.clients - subscribers;
   const orch = await startOrchestratorChild({
-    repoRoot: options.repoRoot,
+    repoRoot: options.orchestratorRoot ?? options.repoRoot,
     brokerUrls: options.brokerUrls,
     readyTimeoutMs: 30_000,
     routing: options.routing ?? 'round-robin',
