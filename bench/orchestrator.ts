@@ -16,6 +16,9 @@
 //   --profile-seconds S (4; 0: no QoS 1 profile)
 //   --scale-clients N (4500; 0: no connection-scale run)  --scale-workers N (4)  --scale-seconds S (10)
 //   --scale-routing R,R (round-robin,client-affinity: one connection-scale run per routing)
+//   --scale-only (only the connection-scale runs: no throughput, latency or profile phases)
+//   --scale-heap-snapshots DIR (heap snapshots of the connection-scale orchestrator, idle and loaded:
+//     prints the live JS heap per client by constructor; each snapshot pauses it for seconds)
 //   --window N (100 messages in flight per publisher at max rate)
 //   --warmup-seconds S (1)  --max-seconds S (4)  --half-seconds S (2.5)  --max-messages N (per phase)
 //   --half-fraction F (0.5)  --quick (one short run, for development)
@@ -69,6 +72,8 @@ const { values } = parseArgs({
     'scale-workers': { type: 'string', default: '4' },
     'scale-seconds': { type: 'string' },
     'scale-routing': { type: 'string', default: 'round-robin,client-affinity' },
+    'scale-only': { type: 'boolean', default: false },
+    'scale-heap-snapshots': { type: 'string' },
     window: { type: 'string', default: '100' },
     'warmup-seconds': { type: 'string' },
     'max-seconds': { type: 'string' },
@@ -117,6 +122,8 @@ const settings = {
       throw new Error(`--scale-routing: ${JSON.stringify(r)} is not a routing strategy`);
     return r;
   }),
+  scaleOnly: values['scale-only'] ?? false,
+  scaleHeapSnapshotDir: values['scale-heap-snapshots'],
   profileMs: num('profile-seconds', values['profile-seconds'] ?? (quick ? '1.5' : '4'), 0, 120) * 1000,
   profileDir: values['profile-orchestrator'],
   orchestratorNodeArgs: (values['orchestrator-node-args'] ?? '').split(/\s+/).filter(Boolean),
@@ -124,6 +131,7 @@ const settings = {
   baselineRoot: values['baseline-root'],
   quick,
 };
+if (settings.scaleOnly && settings.scaleClients === 0) throw new Error('--scale-only with --scale-clients 0');
 if (!settings.configs.includes('a'))
   throw new Error('--configs must include a (the half-load rate and the ratios come from it)');
 
@@ -199,13 +207,15 @@ try {
   const first = mosquittos[0];
   if (!first) throw new Error('no broker');
   // Two long-lived orchestrators (warm, as in production); each is idle while the other is measured.
-  const orchB = settings.configs.includes('b') ? await start([first.url]) : undefined;
-  const orchC = !settings.configs.includes('c')
+  // --scale-only: none of a, h, b, c is measured, so none of their proxies is started.
+  const compared = settings.scaleOnly ? [] : settings.configs;
+  const orchB = compared.includes('b') ? await start([first.url]) : undefined;
+  const orchC = !compared.includes('c')
     ? undefined
     : settings.baselineRoot !== undefined
       ? await start([first.url], settings.baselineRoot)
       : await start(mosquittos.map((m) => m.url));
-  const haproxy = settings.configs.includes('h') ? await startHaproxy(first.target, 10_000) : undefined;
+  const haproxy = compared.includes('h') ? await startHaproxy(first.target, 10_000) : undefined;
   if (haproxy) children.push(haproxy);
   // `orch` is the proxy in front (an orchestrator, or HAProxy): its CPU is the `orchestrator` counter.
   const setups: Record<ConfigKey, { target: Target; orch: { pid: number } | undefined; replicas: number }> = {
@@ -284,7 +294,7 @@ try {
     }
   };
 
-  for (let run = 1; run <= settings.runs; run++) {
+  for (let run = 1; compared.length > 0 && run <= settings.runs; run++) {
     for (const qos of settings.qos) {
       // Pass 1, a b c: max rate, then half load (half of a's max rate, so a is measured first).
       let halfRate = Number.NaN;
@@ -339,13 +349,13 @@ try {
   }
 
   console.log('');
-  for (const qos of settings.qos) {
+  for (const qos of compared.length > 0 ? settings.qos : []) {
     console.log(qosSummary(measurements, qos));
     console.log('');
   }
   if (settings.quick) console.log('(--quick: short phases and one run; numbers are indicative only)');
   const profile =
-    settings.profileMs > 0 && settings.qos.includes(1)
+    settings.profileMs > 0 && settings.qos.includes(1) && !settings.scaleOnly
       ? await profileQos1({
           repoRoot,
           brokerUrl: first.url,
@@ -365,6 +375,9 @@ try {
       workers: settings.scaleWorkers,
       publishMs: settings.scaleMs,
       routing,
+      nodeArgs: settings.orchestratorNodeArgs,
+      heapSnapshotDir: settings.scaleHeapSnapshotDir,
+      orchestratorRoot: settings.orchestratorRoot,
     });
     console.log(`\n${scaleSummary(result)}`);
     scale.push(result);

@@ -14,7 +14,7 @@ import { JoinReplays } from './registry/join-replays.ts';
 import { SessionRegistry } from './registry/session-registry.ts';
 import { Router, type RoutingStrategyName } from './routing/strategies.ts';
 import type { BrokerCounters } from './session/context.ts';
-import { Session } from './session/session.ts';
+import { Session, type SessionDeps } from './session/session.ts';
 
 /**
  * The kernel's queue of connections not yet accepted (capped by net.core.somaxconn). Node's default,
@@ -35,6 +35,17 @@ export interface OrchestratorOptions {
   registryCredentials?: { username: string; password: string };
   /** PEM of the CA that signed `mqtts://` brokers' certificates (config `brokers.tls`, `--broker-ca`). */
   brokerCa?: Buffer;
+}
+
+/** What every session of a replica shares (Orchestrator.sessionShared). */
+interface SessionShared {
+  deps: SessionDeps;
+  listeners: {
+    connected(this: Session): void;
+    synced(this: Session, brokerId: string): void;
+    linkDown(this: Session, brokerId: string): void;
+    closed(this: Session, reason: string): void;
+  };
 }
 
 /**
@@ -83,6 +94,8 @@ export class Orchestrator {
   /** Bumped on every pool change and routability change: sessions cache their publish targets on it. */
   private routingGeneration = 0;
   private started = false;
+  /** Made on the first session (sessionShared). */
+  private shared: SessionShared | undefined;
   /** CPU of this process over the last full sampling period (fraction of one core). */
   private cpuFraction = 0;
   private readonly cpuTimer: NodeJS.Timeout | undefined;
@@ -187,8 +200,33 @@ export class Orchestrator {
   /** Runs one client session over any stream (a socket, a TLS socket, an in-memory pair). */
   handle(stream: Duplex): Session {
     if ('setNoDelay' in stream) (stream as Socket).setNoDelay(true);
-    stream.on('error', (err) => this.log.debug({ err: err.message }, 'client stream error'));
-    const session = new Session(stream, {
+    stream.on('error', this.onStreamError);
+    this.shared ??= this.sessionShared();
+    const session = new Session(stream, this.shared.deps);
+    this.sessions.add(session);
+    this.pending.add(session);
+    this.metrics.connections.inc();
+    const on = this.shared.listeners;
+    session.on('connected', on.connected);
+    session.on('synced', on.synced);
+    session.on('linkDown', on.linkDown);
+    session.on('closed', on.closed);
+    if (this.draining) session.redirect(undefined);
+    return session;
+  }
+
+  private readonly onStreamError = (err: Error): void => {
+    this.log.debug({ err: err.message }, 'client stream error');
+  };
+
+  /**
+   * What every session of this replica shares: its deps and its event listeners, made once, not per
+   * session (closures per session cost ~1 KB of each client's memory; docs/data-plane.md). A listener
+   * finds its session as `this`, the emitter (node:events calls listeners so).
+   */
+  private sessionShared(): SessionShared {
+    const orch = this;
+    const deps: SessionDeps = {
       pool: this.pool,
       router: this.router,
       limits: this.limits,
@@ -206,7 +244,7 @@ export class Orchestrator {
         (this.lacking.get(brokerId)?.size ?? 0) === 0 && !this.joinReplays.isPending(brokerId),
       routingGeneration: () => this.routingGeneration,
       registry: this.registry,
-      admit: (gone) => {
+      admit: (session, gone) => {
         this.pending.settle(session); // its CONNECT came: the connect gate bounds it from here
         return this.gate.admit(gone);
       },
@@ -218,35 +256,35 @@ export class Orchestrator {
         for (const s of this.sessions) if (s !== except && s.links.get(brokerId)?.upstream.isUp) return true;
         return false;
       },
-    });
-    this.sessions.add(session);
-    this.pending.add(session);
-    this.metrics.connections.inc();
-    session.on('connected', () => {
-      this.evictor.connected(session);
-      this.metrics.sessions.set(this.connectedCount());
-      for (const b of this.pool.list()) this.setLacking(b.id, session, !session.isSynced(b.id));
-      // A join replay that skipped it while it was connecting: it is lacking there now (just above).
-      if (session.clientId) this.joinReplays.sessionConnected(session.clientId);
-    });
-    session.on('synced', (brokerId: string) => this.setLacking(brokerId, session, false));
-    session.on('linkDown', (brokerId: string) =>
-      this.setLacking(brokerId, session, !session.isSynced(brokerId)),
-    );
-    session.on('closed', (reason: string) => {
-      this.sessions.delete(session);
-      this.pending.settle(session);
-      this.evictor.closed(session);
-      // Before unlack: a broker whose replay skipped this session while it was connecting stays pending.
-      const id = session.clientId;
-      if (id && !this.byClientId.has(id)) this.joinReplays.sessionClosed(id, session.persistent);
-      for (const [brokerId, set] of this.lacking) this.unlack(brokerId, set, session);
-      this.metrics.sessions.set(this.connectedCount());
-      if (/malformed|too large|Invalid|invalid|before CONNECT|second CONNECT/.test(reason))
-        this.metrics.badInput.inc();
-    });
-    if (this.draining) session.redirect(undefined);
-    return session;
+    };
+    const listeners = {
+      connected(this: Session) {
+        orch.evictor.connected(this);
+        orch.metrics.sessions.set(orch.connectedCount());
+        for (const b of orch.pool.list()) orch.setLacking(b.id, this, !this.isSynced(b.id));
+        // A join replay that skipped it while it was connecting: it is lacking there now (just above).
+        if (this.clientId) orch.joinReplays.sessionConnected(this.clientId);
+      },
+      synced(this: Session, brokerId: string) {
+        orch.setLacking(brokerId, this, false);
+      },
+      linkDown(this: Session, brokerId: string) {
+        orch.setLacking(brokerId, this, !this.isSynced(brokerId));
+      },
+      closed(this: Session, reason: string) {
+        orch.sessions.delete(this);
+        orch.pending.settle(this);
+        orch.evictor.closed(this);
+        // Before unlack: a broker whose replay skipped this session while it was connecting stays pending.
+        const id = this.clientId;
+        if (id && !orch.byClientId.has(id)) orch.joinReplays.sessionClosed(id, this.persistent);
+        for (const [brokerId, set] of orch.lacking) orch.unlack(brokerId, set, this);
+        orch.metrics.sessions.set(orch.connectedCount());
+        if (/malformed|too large|Invalid|invalid|before CONNECT|second CONNECT/.test(reason))
+          orch.metrics.badInput.inc();
+      },
+    };
+    return { deps, listeners };
   }
 
   private connectedCount(): number {

@@ -3,9 +3,11 @@
 // 90 % publishing QoS 1 once a second and 10 % subscribing. Reports the orchestrator's RSS and sockets
 // per client, CONNECTs per second accepted, and loss (sent and acknowledged, but never delivered).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { difference, type HeapGroup, summarize } from './heap-summary.ts';
 import { startOrchestratorChild } from './processes.ts';
 import type { ScaleWorkerConfig } from './scale-worker.ts';
 import { fmt, fmtInt } from './stats.ts';
@@ -19,6 +21,16 @@ export interface ScaleOptions {
   publishMs: number;
   /** The orchestrator's routing (round-robin: a publisher needs every broker, so it links to all). */
   routing?: 'round-robin' | 'client-affinity' | 'topic-affinity';
+  /** Extra node flags for the orchestrator. */
+  nodeArgs?: readonly string[];
+  /** Where the orchestrator runs from (another checkout: A/B against older code); default repoRoot. */
+  orchestratorRoot?: string | undefined;
+  /**
+   * A folder for two heap snapshots of the orchestrator (idle, and connected before publishing): the
+   * result then has the JS heap per client, by constructor (bench/lib/heap-summary.ts). Each snapshot
+   * stops the orchestrator for a few seconds; CONNECTs/s and the RSS figures are read before them.
+   */
+  heapSnapshotDir?: string | undefined;
 }
 
 export interface ScaleResult {
@@ -36,6 +48,11 @@ export interface ScaleResult {
   acked: number;
   received: number;
   lost: number;
+  /**
+   * With heapSnapshotDir: the live JS heap per client (bytes) and its largest groups. The RSS figures
+   * of such a run are not comparable with a run without: writing a snapshot grows the RSS itself.
+   */
+  heap?: { perClientBytes: number; groups: HeapGroup[] };
 }
 
 function rssKb(pid: number): number {
@@ -53,6 +70,28 @@ function socketCount(pid: number): number {
     }
   }
   return n;
+}
+
+/**
+ * Has the orchestrator (started with --heapsnapshot-signal=SIGUSR2) write a heap snapshot into `dir`;
+ * resolves with its path once the file is complete (its size stopped growing and it ends the JSON).
+ */
+async function heapSnapshot(pid: number, dir: string, timeoutMs: number): Promise<string> {
+  const before = new Set(readdirSync(dir));
+  process.kill(pid, 'SIGUSR2');
+  const deadline = Date.now() + timeoutMs;
+  let last = -1;
+  for (;;) {
+    await sleep(500);
+    const file = readdirSync(dir).find((f) => f.endsWith('.heapsnapshot') && !before.has(f));
+    if (file) {
+      const path = join(dir, file);
+      const size = statSync(path).size;
+      if (size === last && size > 0 && readFileSync(path, 'utf8').trimEnd().endsWith('}')) return path;
+      last = size;
+    }
+    if (Date.now() > deadline) throw new Error(`no complete heap snapshot in ${dir} after ${timeoutMs} ms`);
+  }
 }
 
 interface Worker {
@@ -101,16 +140,24 @@ export async function connectionScale(options: ScaleOptions): Promise<ScaleResul
   const subscribers = Math.max(1, Math.round(options.clients / 10));
   const publishers = options.clients - subscribers;
   const orch = await startOrchestratorChild({
-    repoRoot: options.repoRoot,
+    repoRoot: options.orchestratorRoot ?? options.repoRoot,
     brokerUrls: options.brokerUrls,
     readyTimeoutMs: 30_000,
     routing: options.routing ?? 'round-robin',
+    nodeArgs: [
+      ...(options.nodeArgs ?? []),
+      ...(options.heapSnapshotDir
+        ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${options.heapSnapshotDir}`]
+        : []),
+    ],
   });
   const workers: Worker[] = [];
   try {
     await sleep(2000);
     const idleRss = rssKb(orch.pid);
     const idleSockets = socketCount(orch.pid);
+    const snapshotDir = options.heapSnapshotDir;
+    const idleHeap = snapshotDir ? await heapSnapshot(orch.pid, snapshotDir, 120_000) : undefined;
     const subWorkers = Math.max(1, Math.round(options.workers / 4));
     const pubWorkers = Math.max(1, options.workers - subWorkers);
     const base = {
@@ -138,6 +185,16 @@ export async function connectionScale(options: ScaleOptions): Promise<ScaleResul
     await sleep(1000);
     const loadedRss = rssKb(orch.pid);
     const sockets = socketCount(orch.pid) - idleSockets;
+    let heap: ScaleResult['heap'];
+    if (snapshotDir && idleHeap) {
+      const loadedHeap = await heapSnapshot(orch.pid, snapshotDir, 300_000);
+      const diff = difference(
+        summarize(readFileSync(idleHeap, 'utf8')),
+        summarize(readFileSync(loadedHeap, 'utf8')),
+        options.clients,
+      );
+      heap = { perClientBytes: diff.total, groups: diff.groups.slice(0, 25) };
+    }
     for (const w of pubs) w.send('go');
     await sleep(Math.min(options.publishMs / 2, 3000));
     const publishingRss = rssKb(orch.pid);
@@ -163,6 +220,7 @@ export async function connectionScale(options: ScaleOptions): Promise<ScaleResul
       acked,
       received,
       lost: Math.max(0, sent - received),
+      ...(heap ? { heap } : {}),
     };
   } finally {
     for (const w of workers) if (w.child.exitCode === null) w.child.kill('SIGTERM');
@@ -178,6 +236,14 @@ export function scaleSummary(r: ScaleResult): string {
     `+${fmt(r.rssPerClientKb, 1)} KB and ${fmt(r.socketsPerClient, 2)} sockets per client; ` +
     `publishing: +${fmt(r.rssPerClientKbPublishing, 1)} KB and ${fmt(r.socketsPerClientPublishing, 2)} sockets per client; ` +
     `${fmtInt(r.connectsPerSecond)} CONNECTs/s accepted\n` +
-    `  sent ${fmtInt(r.sent)}, acknowledged ${fmtInt(r.acked)}, delivered ${fmtInt(r.received)}, lost ${fmtInt(r.lost)}`
+    `  sent ${fmtInt(r.sent)}, acknowledged ${fmtInt(r.acked)}, delivered ${fmtInt(r.received)}, lost ${fmtInt(r.lost)}` +
+    (r.heap
+      ? `\n  live JS heap +${fmtInt(r.heap.perClientBytes)} B per client (heap snapshots: the RSS ` +
+        `figures above are not comparable with a run without); largest per client:\n` +
+        r.heap.groups
+          .slice(0, 15)
+          .map((g) => `    ${fmtInt(g.bytes).padStart(7)} B ${fmt(g.count, 2).padStart(6)}×  ${g.group}`)
+          .join('\n')
+      : '')
   );
 }

@@ -35,6 +35,23 @@ function flushDirty(): void {
   dirty.length = 0;
 }
 
+/** A stream's FramedStream, for the stream listeners below. */
+const FRAMED = Symbol('FramedStream');
+type Framed = Duplex & { [FRAMED]?: FramedStream };
+
+// The stream's listeners, one function each for every stream of the process: node:events calls a
+// listener with the stream as `this`, which leads to its FramedStream. Closures per stream (and the
+// scope they keep) cost ~300 bytes per connection (docs/data-plane.md, "Memory per client").
+function onStreamData(this: Framed, chunk: Buffer): void {
+  this[FRAMED]?.onData(chunk);
+}
+function onStreamError(this: Framed, err: Error): void {
+  this[FRAMED]?.emit('transportError', err);
+}
+function onStreamEnd(this: Framed): void {
+  this[FRAMED]?.onClose();
+}
+
 export class PacketTooLargeError extends Error {
   constructor(
     readonly bytes: number,
@@ -60,7 +77,7 @@ export class FramedStream extends EventEmitter {
   private corked = false;
   private flushQueued = false;
   /** Fast-path frames written this turn, back to back (out-batch.ts). */
-  private readonly out = new OutBatch((bytes) => this.writeNow(bytes));
+  private readonly out = new OutBatch(this.writeNow.bind(this));
   /** Bytes read but not yet parsed (at most one partial packet, or what arrived while paused). */
   private buffer: Buffer = EMPTY;
   private readonly topics = new TopicCache();
@@ -75,13 +92,24 @@ export class FramedStream extends EventEmitter {
     this.version = options.protocolVersion;
     this.maxPacketBytes = options.maxPacketBytes;
     this.settings = { protocolVersion: options.protocolVersion };
-    stream.on('data', (chunk: Buffer) => this.onData(chunk));
-    stream.on('error', (err) => this.emit('transportError', err));
-    stream.on('close', () => this.onClose());
-    stream.on('end', () => this.onClose());
+    const framed = stream as Framed;
+    if (framed[FRAMED] === undefined) {
+      framed[FRAMED] = this;
+      stream.on('data', onStreamData);
+      stream.on('error', onStreamError);
+      stream.on('close', onStreamEnd);
+      stream.on('end', onStreamEnd);
+    } else {
+      // A stream framed twice (never in the orchestrator): its own listeners.
+      stream.on('data', (chunk: Buffer) => this.onData(chunk));
+      stream.on('error', (err) => this.emit('transportError', err));
+      stream.on('close', () => this.onClose());
+      stream.on('end', () => this.onClose());
+    }
   }
 
-  private onData(chunk: Buffer): void {
+  /** A read from the stream (its 'data' listener). */
+  onData(chunk: Buffer): void {
     if (this.failed) return;
     this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
     reading += 1;
@@ -127,7 +155,8 @@ export class FramedStream extends EventEmitter {
     this.emit('error', err);
   }
 
-  private onClose(): void {
+  /** The stream ended or closed (its listener). */
+  onClose(): void {
     if (this.closed) return;
     this.closed = true;
     this.emit('close');

@@ -3,43 +3,54 @@
  * the orchestrator allocates downstream ids for deliveries it relays to a client, and upstream ids
  * for publishes it forwards to each broker. [MQTT-2.3.1-1]: non-zero; [MQTT-2.3.1-2]: unused.
  */
+const NO_IDS: ReadonlyMap<number, never> = new Map<number, never>();
+
 export class PacketIdSpace<V> {
-  private readonly used = new Map<number, V>();
+  /** Allocated on the first id (an idle link or client never needs one): see writable(). */
+  private used: Map<number, V> | undefined;
   private next = 1;
 
   get size(): number {
-    return this.used.size;
+    return this.used?.size ?? 0;
+  }
+
+  private writable(): Map<number, V> {
+    this.used ??= new Map<number, V>();
+    return this.used;
   }
 
   /** Allocates a free id bound to value, or undefined when all 65535 are in use. */
   allocate(value: V): number | undefined {
-    if (this.used.size >= 65_535) return undefined;
-    while (this.used.has(this.next)) this.next = this.next === 65_535 ? 1 : this.next + 1;
+    const used = this.writable();
+    if (used.size >= 65_535) return undefined;
+    while (used.has(this.next)) this.next = this.next === 65_535 ? 1 : this.next + 1;
     const id = this.next;
-    this.used.set(id, value);
+    used.set(id, value);
     this.next = id === 65_535 ? 1 : id + 1;
     return id;
   }
 
   get(id: number): V | undefined {
-    return this.used.get(id);
+    return this.used?.get(id);
   }
 
   set(id: number, value: V): void {
-    this.used.set(id, value);
+    this.writable().set(id, value);
   }
 
   release(id: number): V | undefined {
-    const value = this.used.get(id);
-    this.used.delete(id);
+    const used = this.used;
+    if (!used) return undefined;
+    const value = used.get(id);
+    used.delete(id);
     return value;
   }
 
   entries(): IterableIterator<[number, V]> {
-    return this.used.entries();
+    return (this.used ?? NO_IDS).entries() as IterableIterator<[number, V]>;
   }
 
   clear(): void {
-    this.used.clear();
+    this.used?.clear();
   }
 }

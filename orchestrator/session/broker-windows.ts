@@ -1,11 +1,14 @@
+import { emptyMap, writableMap } from './lazy-collections.ts';
+
 /**
  * One session's use of each broker's receive maximum: how many of its publishes a broker holds
  * unacknowledged, and the publishes waiting (first in, first out) for that broker to free a slot.
  */
 export class BrokerWindows<T> {
-  private readonly used = new Map<string, number>();
-  private readonly usedQos2 = new Map<string, number>();
-  private readonly waiting = new Map<string, T[]>();
+  // Allocated on first use (lazy-collections.ts): most sessions never publish at QoS 1 or 2.
+  private used = emptyMap<string, number>();
+  private usedQos2 = emptyMap<string, number>();
+  private waiting = emptyMap<string, T[]>();
   /** Items waiting, over all brokers. */
   waitingCount = 0;
 
@@ -19,6 +22,8 @@ export class BrokerWindows<T> {
   }
 
   take(brokerId: string, qos2 = false): void {
+    this.used = writableMap(this.used);
+    if (qos2) this.usedQos2 = writableMap(this.usedQos2);
     this.used.set(brokerId, this.inUse(brokerId) + 1);
     if (qos2) this.usedQos2.set(brokerId, this.inUseQos2(brokerId) + 1);
   }
@@ -45,7 +50,10 @@ export class BrokerWindows<T> {
   wait(brokerId: string, item: T): void {
     const queue = this.waiting.get(brokerId);
     if (queue) queue.push(item);
-    else this.waiting.set(brokerId, [item]);
+    else {
+      this.waiting = writableMap(this.waiting);
+      this.waiting.set(brokerId, [item]);
+    }
     this.waitingCount += 1;
   }
 

@@ -31,7 +31,7 @@ export async function runConnect(s: Session, packet: IConnectPacket): Promise<vo
   // Step 1b: admission at the bounded connect rate (limits.connectsPerSecond): wait, or be refused.
   // The wait is bounded by the queue (maxQueuedConnects / connectsPerSecond), not by connectTimeoutMs,
   // which starts again once the CONNECT is admitted (it bounds the broker side of the connect).
-  const admission = s.deps.admit?.(() => s.isClosed()) ?? 'admitted';
+  const admission = s.deps.admit?.(s, () => s.isClosed()) ?? 'admitted';
   if (typeof admission !== 'string') s.lifetime.stopConnectTimer();
   if ((typeof admission === 'string' ? admission : await admission) === 'refused') {
     if (s.isClosed()) return;

@@ -1,5 +1,6 @@
 import type { UpstreamLink } from './context.ts';
 import { closedForDenial } from './denied-close.ts';
+import { emptyMap, writableMap } from './lazy-collections.ts';
 
 /** MQTT 5 reason code 0x8E: Session taken over (a newer connection with the same client id). */
 export const SESSION_TAKEN_OVER = 0x8e;
@@ -12,23 +13,30 @@ const TAKEOVER_WINDOW_MS = 10_000;
  * link lost (reconnected). Nothing here is on the publish path but a refusal's timestamp.
  */
 export class LinkEndings {
+  // Each allocated on its first entry (lazy-collections.ts): most sessions never see any of these.
   /** Links whose broker said DISCONNECT 0x8E (session taken over) before closing them. */
-  private readonly takenOverAt = new WeakSet<UpstreamLink>();
+  private takenOverAt: WeakSet<UpstreamLink> | undefined;
   /** Links whose broker said why with another reason (0x8B shutting down, …): not a takeover. */
-  private readonly closedForAReason = new WeakSet<UpstreamLink>();
+  private closedForAReason: WeakSet<UpstreamLink> | undefined;
   /** Per broker, when it last closed this session's link cleanly (see takenOverAtBroker). */
-  private readonly cleanCloses = new Map<string, number>();
+  private cleanCloses = emptyMap<string, number>();
   /** When each broker last refused a publish with 0x87 (see denied-close.ts). */
-  private readonly deniedAt = new Map<string, number>();
+  private deniedAt = emptyMap<string, number>();
 
   /** A broker sent DISCONNECT on this link (v5), with this reason. */
   brokerDisconnect(link: UpstreamLink, reasonCode: number | undefined): void {
-    if (reasonCode === SESSION_TAKEN_OVER) this.takenOverAt.add(link);
-    else this.closedForAReason.add(link);
+    if (reasonCode === SESSION_TAKEN_OVER) {
+      this.takenOverAt ??= new WeakSet();
+      this.takenOverAt.add(link);
+    } else {
+      this.closedForAReason ??= new WeakSet();
+      this.closedForAReason.add(link);
+    }
   }
 
   /** A broker refused a publish with 0x87 (Not authorized). */
   refused(brokerId: string): void {
+    this.deniedAt = writableMap(this.deniedAt);
     this.deniedAt.set(brokerId, Date.now());
   }
 
@@ -48,10 +56,11 @@ export class LinkEndings {
    * taken the link over once, docs/persistent-sessions.md), the second one in a row is not.
    */
   takenOverAtBroker(link: UpstreamLink): boolean {
-    if (this.takenOverAt.delete(link)) return true;
-    if (!link.upstream.closedByBroker || this.closedForAReason.has(link)) return false;
+    if (this.takenOverAt?.delete(link)) return true;
+    if (!link.upstream.closedByBroker || this.closedForAReason?.has(link)) return false;
     const now = Date.now();
     const previous = this.cleanCloses.get(link.brokerId);
+    this.cleanCloses = writableMap(this.cleanCloses);
     this.cleanCloses.set(link.brokerId, now);
     return previous !== undefined && now - previous < TAKEOVER_WINDOW_MS;
   }

@@ -1,5 +1,6 @@
 import type { IConnectPacket, ISubscription } from 'mqtt-packet';
 import { type LinkGrace, linkGraceSeconds } from './connect-steps.ts';
+import { emptyMap, writableMap } from './lazy-collections.ts';
 
 /**
  * Which of a session's upstream sessions outlive a lost link (limits.upstreamLinkGraceSeconds): a
@@ -9,7 +10,8 @@ import { type LinkGrace, linkGraceSeconds } from './connect-steps.ts';
  */
 export class LinkGraces {
   /** Broker id → its subscriptions as of the lost link; undefined while the link is up and synced. */
-  private readonly kept = new Map<string, ReadonlyMap<string, ISubscription> | undefined>();
+  /** Allocated on the first graceful link (lazy-collections.ts): a grace is off by default. */
+  private kept = emptyMap<string, ReadonlyMap<string, ISubscription> | undefined>();
 
   constructor(private readonly configuredSeconds: number) {}
 
@@ -22,7 +24,10 @@ export class LinkGraces {
   /** A link was accepted with this grace (0: its session ends with it). */
   opened(brokerId: string, seconds: number): void {
     if (seconds === 0) this.kept.delete(brokerId);
-    else if (!this.kept.has(brokerId)) this.kept.set(brokerId, undefined);
+    else if (!this.kept.has(brokerId)) {
+      this.kept = writableMap(this.kept);
+      this.kept.set(brokerId, undefined);
+    }
   }
 
   /** The link was lost: the broker keeps the subscriptions it had (an older snapshot stays: not yet restored). */

@@ -2,6 +2,7 @@ import type { IPublishPacket, Packet } from 'mqtt-packet';
 import { hasMoveMarker, withoutMoveMarker } from '../../common/move-marker.ts';
 import { PacketIdSpace } from '../protocol/packet-ids.ts';
 import type { SessionContext, UpstreamLink } from './context.ts';
+import { emptyMap, emptySet, writableMap, writableSet } from './lazy-collections.ts';
 
 interface Delivery {
   brokerId: string;
@@ -13,7 +14,8 @@ interface Delivery {
 
 /** (broker, upstream id) → downstream id, without building a string key per message. */
 class UpstreamIds {
-  private readonly perBroker = new Map<string, Map<number, number>>();
+  /** Allocated on the first QoS 1/2 delivery (lazy-collections.ts). */
+  private perBroker = emptyMap<string, Map<number, number>>();
 
   get(brokerId: string, upId: number): number | undefined {
     return this.perBroker.get(brokerId)?.get(upId);
@@ -23,6 +25,7 @@ class UpstreamIds {
     let ids = this.perBroker.get(brokerId);
     if (!ids) {
       ids = new Map();
+      this.perBroker = writableMap(this.perBroker);
       this.perBroker.set(brokerId, ids);
     }
     ids.set(upId, downId);
@@ -48,12 +51,12 @@ export class OutboundDeliveries {
    * QoS 2 deliveries the client had when their broker's link was lost, by broker: a resumed upstream
    * session (limits.upstreamLinkGraceSeconds) re-sends them with DUP 1; they are not delivered twice.
    */
-  private readonly handedOver = new Map<string, Set<number>>();
+  private handedOver = emptyMap<string, Set<number>>();
   /**
    * Downstream ids of QoS 2 deliveries the client PUBREC'd whose PUBREL has not come from the broker:
    * while there is one, the window drains only by reading that broker, so it is not paused (updatePause).
    */
-  private readonly awaitingBrokerRelease = new Set<number>();
+  private awaitingBrokerRelease = emptySet<number>();
 
   constructor(
     private readonly ctx: SessionContext,
@@ -181,6 +184,7 @@ export class OutboundDeliveries {
       d.received = true;
       if (link) {
         link.upstream.send({ cmd: 'pubrec', messageId: d.upId, ...relayed });
+        this.awaitingBrokerRelease = writableSet(this.awaitingBrokerRelease);
         this.awaitingBrokerRelease.add(downId);
         this.updatePause();
       }
@@ -205,6 +209,7 @@ export class OutboundDeliveries {
     if (this.ids.get(downId)) return;
     this.ids.set(downId, { brokerId, upId, qos: 2, received: true });
     this.byUpstream.set(brokerId, upId, downId);
+    this.awaitingBrokerRelease = writableSet(this.awaitingBrokerRelease);
     this.awaitingBrokerRelease.add(downId);
   }
 
@@ -256,6 +261,7 @@ export class OutboundDeliveries {
       this.awaitingBrokerRelease.delete(downId);
       if (d.qos === 2) {
         const ids = this.handedOver.get(brokerId) ?? new Set<number>();
+        this.handedOver = writableMap(this.handedOver);
         this.handedOver.set(brokerId, ids.add(d.upId));
       }
       d.brokerId = '';

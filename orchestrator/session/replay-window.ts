@@ -1,4 +1,5 @@
 import type { IPublishPacket } from 'mqtt-packet';
+import { emptyMap, writableMap } from './lazy-collections.ts';
 
 interface Acked {
   packet: IPublishPacket;
@@ -19,7 +20,8 @@ interface Acked {
  * from when its death is noticed: a broker that hangs is noticed a keepalive later.
  */
 export class ReplayWindow {
-  private readonly byBroker = new Map<string, { items: Acked[]; head: number }>();
+  /** Allocated on the first acknowledged QoS 1 publish (lazy-collections.ts). */
+  private byBroker = emptyMap<string, { items: Acked[]; head: number }>();
 
   constructor(
     private readonly windowMs: number,
@@ -36,6 +38,7 @@ export class ReplayWindow {
     let list = this.byBroker.get(brokerId);
     if (!list) {
       list = { items: [], head: 0 };
+      this.byBroker = writableMap(this.byBroker);
       this.byBroker.set(brokerId, list);
     }
     list.items.push({ packet, at: now, seq });

@@ -1,3 +1,5 @@
+import { emptyMap, writableMap } from './lazy-collections.ts';
+
 /**
  * The order of one session's retained publishes, per topic (pure), so that a replay after a broker's
  * death (replay-window.ts) never puts back a retained value older than one the client published since.
@@ -15,7 +17,8 @@
  */
 export class RetainedOrder {
   private last = 0;
-  private readonly latest = new Map<string, number>();
+  /** Allocated on the first retained publish (lazy-collections.ts). */
+  private latest = emptyMap<string, number>();
   private bound = 64;
 
   constructor(
@@ -31,6 +34,7 @@ export class RetainedOrder {
   arrive(topic: string): number {
     if (this.latest.size >= this.bound && !this.latest.has(topic)) this.prune();
     this.last += 1;
+    this.latest = writableMap(this.latest);
     this.latest.set(topic, this.last);
     return this.last;
   }

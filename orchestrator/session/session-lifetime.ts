@@ -23,6 +23,7 @@ export class Lifetime {
 
   stopConnectTimer(): void {
     if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.connectTimer = undefined; // a cleared Timeout kept referenced still costs its bytes
   }
 
   startKeepalive(keepaliveSeconds: number): void {

@@ -11,6 +11,7 @@ import type { SessionRegistry } from '../registry/session-registry.ts';
 import type { Router } from '../routing/strategies.ts';
 import type { BrokerCounters, SessionContext, UpstreamLink } from './context.ts';
 import type { InboundPublishes } from './inbound-publish.ts';
+import { emptySet, writableSet } from './lazy-collections.ts';
 import { LazyLinks } from './lazy-links.ts';
 import { SESSION_TAKEN_OVER } from './link-endings.ts';
 import { LinkGraces } from './link-grace.ts';
@@ -41,7 +42,7 @@ export interface SessionDeps {
   /** Where persistent sessions' subscriptions are recorded for brokers that join later (optional). */
   registry?: SessionRegistry;
   /** Admission at the bounded CONNECT rate (connect-gate.ts); absent: every CONNECT is admitted. */
-  admit?(gone: () => boolean): Admission | Promise<Admission>;
+  admit?(session: Session, gone: () => boolean): Admission | Promise<Admission>;
   /** Whether another session of this replica still has a live link to the broker (optional). */
   brokerAlive?(brokerId: string, except: Session): boolean;
   /**
@@ -85,8 +86,9 @@ export class Session extends EventEmitter implements SessionContext {
   readonly uplinks = new UpstreamLinks(this);
   readonly packets = new PacketDispatch(this);
   readonly lifetime = new Lifetime(this);
-  private readonly clientPauses = new Set<string>();
-  private readonly upstreamPauses = new Set<string>();
+  // Allocated on the first pause (lazy-collections.ts).
+  private clientPauses = emptySet<string>();
+  private upstreamPauses = emptySet<string>();
   /** publishTargets(), cached: recomputed when the pool, routability, or this session's links change. */
   private targets: UpstreamLink[] = [];
   private targetsGeneration = -1;
@@ -187,20 +189,26 @@ export class Session extends EventEmitter implements SessionContext {
 
   pauseClient(reason: string): void {
     if (this.clientPauses.size === 0) this.down.pause();
+    this.clientPauses = writableSet(this.clientPauses);
     this.clientPauses.add(reason);
   }
 
   resumeClient(reason: string): void {
-    if (this.clientPauses.delete(reason) && this.clientPauses.size === 0) this.down.resume();
+    if (this.clientPauses.delete(reason) && this.clientPauses.size === 0) {
+      this.clientPauses = emptySet(); // each CONNECT pauses and resumes: an idle session keeps no Set
+      this.down.resume();
+    }
   }
 
   pauseUpstreams(reason: string): void {
     if (this.upstreamPauses.size === 0) for (const l of this.links.values()) l.upstream.pause();
+    this.upstreamPauses = writableSet(this.upstreamPauses);
     this.upstreamPauses.add(reason);
   }
 
   resumeUpstreams(reason: string): void {
     if (this.upstreamPauses.delete(reason) && this.upstreamPauses.size === 0) {
+      this.upstreamPauses = emptySet();
       for (const l of this.links.values()) l.upstream.resume();
     }
   }

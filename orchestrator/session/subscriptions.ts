@@ -2,6 +2,7 @@ import type { ISubscribePacket, ISubscription, IUnsubscribePacket, Packet } from
 import { mergeGranted, subackForV4 } from '../protocol/reason-codes.ts';
 import { isReservedFilter } from '../registry/reserved.ts';
 import type { SessionContext, UpstreamLink } from './context.ts';
+import { emptyMap, writableMap } from './lazy-collections.ts';
 import { topicFilterProblem } from './topic-alias.ts';
 
 /** SUBACK code for a filter in the reserved space: v5 0x87 Not authorized; 3.1.1 0x80 (subackForV4). */
@@ -33,7 +34,8 @@ function forBroker(sub: ISubscription, version: 4 | 5): ISubscription {
 export class SubscriptionFanout {
   /** The session's subscriptions, by filter (what a new broker must be given). */
   readonly active = new Map<string, ISubscription>();
-  private readonly pending = new Map<number, Pending>();
+  /** SUBSCRIBEs and UNSUBSCRIBEs not answered yet; allocated on the first (lazy-collections.ts). */
+  private pending = emptyMap<number, Pending>();
   private nextRequest = 1;
 
   constructor(
@@ -77,6 +79,7 @@ export class SubscriptionFanout {
       codes: reserved.map((r) => (r ? [NOT_AUTHORIZED] : [])),
       sent: reserved.flatMap((r, i) => (r ? [] : [i])),
     };
+    this.pending = writableMap(this.pending);
     this.pending.set(requestId, pending);
     const upstream = pending.sent.flatMap((i) => subscriptions[i] ?? []);
     for (const link of upstream.length > 0 ? this.ctx.subscribeTargets() : []) {

@@ -1,9 +1,12 @@
+import { emptyMap, writableMap } from './lazy-collections.ts';
+
 /**
  * Inbound topic aliases of one MQTT 5 client (MQTT 5.0 §3.3.2.3.4), resolved before routing so the
  * brokers only ever see full topic names (pure).
  */
 export class TopicAliases {
-  private readonly topics = new Map<number, string>();
+  /** Allocated on the first alias (lazy-collections.ts): most clients never set one. */
+  private topics = emptyMap<number, string>();
 
   constructor(readonly maximum: number) {}
 
@@ -16,6 +19,7 @@ export class TopicAliases {
     if (alias === 0 || alias > this.maximum)
       return { error: `topic alias ${alias} outside 1..${this.maximum}` };
     if (topic.length > 0) {
+      this.topics = writableMap(this.topics);
       this.topics.set(alias, topic);
       return { topic };
     }

@@ -5,6 +5,7 @@ import { PacketIdSpace } from '../protocol/packet-ids.ts';
 import { upstreamConnect } from './connect-steps.ts';
 import type { UpstreamLink, UpstreamPending } from './context.ts';
 import { DENIED_CLOSE_SETTLE_MS, NOT_AUTHORIZED } from './denied-close.ts';
+import { emptyMap, writableMap } from './lazy-collections.ts';
 import { LinkEndings, SESSION_TAKEN_OVER } from './link-endings.ts';
 import type { Session } from './session.ts';
 import { Upstream } from './upstream.ts';
@@ -21,7 +22,8 @@ export interface OpenedLink {
  * lost and reconnected with back-off, taken over at a broker, or closed as the broker leaves the pool.
  */
 export class UpstreamLinks {
-  private readonly reconnectTimers = new Map<string, NodeJS.Timeout>();
+  /** Allocated on the first reconnect (lazy-collections.ts). */
+  private reconnectTimers = emptyMap<string, NodeJS.Timeout>();
   /** How brokers ended this session's links (takeover, refused publish, a reason). */
   readonly endings = new LinkEndings();
 
@@ -164,6 +166,7 @@ export class UpstreamLinks {
       void this.join(broker).catch(() => this.scheduleReconnect(brokerId, attempt + 1));
     }, delay);
     timer.unref();
+    this.reconnectTimers = writableMap(this.reconnectTimers);
     this.reconnectTimers.set(brokerId, timer);
   }
 

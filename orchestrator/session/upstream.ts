@@ -98,13 +98,15 @@ export class Upstream {
         maxPacketBytes: this.options.maxPacketBytes,
       });
       let connacked = false;
-      const timer = setTimeout(() => {
+      // Dropped once cleared: the listeners below keep this scope alive as long as the link.
+      let timer: NodeJS.Timeout | undefined = setTimeout(() => {
         socket.destroy();
         reject(new TimeoutError(`CONNACK from broker ${this.brokerId}`, connectTimeoutMs));
       }, connectTimeoutMs);
       const early = (reason: string) => {
         if (connacked) return;
         clearTimeout(timer);
+        timer = undefined;
         reject(new Error(`broker ${this.brokerId} (${host}:${port}): ${reason}`));
       };
       socket.once(ready, () => {
@@ -135,6 +137,7 @@ export class Upstream {
           if (packet.cmd !== 'connack') return early(`sent ${packet.cmd} before CONNACK`);
           connacked = true;
           clearTimeout(timer);
+          timer = undefined;
           this.framed = framed;
           this.brokerReceiveMaximum = packet.properties?.receiveMaximum;
           const code = packet.reasonCode ?? packet.returnCode ?? 0;
