@@ -47,7 +47,7 @@ const fds = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
 
 async function startManager(
   dir: string,
-): Promise<{ child: ChildProcess; url: URL; stop: () => Promise<unknown> }> {
+): Promise<{ child: ChildProcess; url: URL; api: string; stop: () => Promise<unknown> }> {
   const api = await freePort('127.0.0.1');
   const dns = await freePort('127.0.0.1');
   const file = join(dir, 'brokel.yaml');
@@ -103,7 +103,34 @@ async function startManager(
     });
     child.once('exit', (code) => reject(new Error(`brokel up exited with ${code}`)));
   });
-  return { child, url, stop };
+  return { child, url, api: `127.0.0.1:${api}`, stop };
+}
+
+interface HeapSample {
+  t: number;
+  heapTotalMb: number;
+  heapUsedMb: number;
+  externalMb: number;
+}
+
+/**
+ * The manager's V8 heap from its /metrics (open on loopback): tells an RSS change that is the heap's
+ * sizing (the committed heap grows towards the next collection's limit) from one outside it.
+ */
+async function managerHeap(api: string, t: number): Promise<HeapSample | undefined> {
+  try {
+    const res = await fetch(`http://${api}/metrics`, { signal: AbortSignal.timeout(3000) });
+    const text = await res.text();
+    const mb = (name: string) => Number(new RegExp(`^brokel_${name} (\\S+)$`, 'm').exec(text)?.[1]) / 2 ** 20;
+    return {
+      t,
+      heapTotalMb: mb('nodejs_heap_size_total_bytes'),
+      heapUsedMb: mb('nodejs_heap_size_used_bytes'),
+      externalMb: mb('nodejs_external_memory_bytes'),
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 /** The orchestrator replicas' PIDs, from the local provider's replica records. */
@@ -123,7 +150,7 @@ async function main(): Promise<number> {
   log(
     `soak: ${totalSeconds} s, samples every ${sampleSeconds} s, warm-up ${Math.round(warmupSeconds)} s, RSS bound +${maxRssGrowth * 100} %; load average ${loadavg()}`,
   );
-  const { child: manager, url, stop } = await startManager(dir);
+  const { child: manager, url, api, stop } = await startManager(dir);
   log(`brokel up ready: ${url.href}`);
   let load: LoadGenerator | undefined;
   try {
@@ -168,7 +195,12 @@ async function main(): Promise<number> {
       try {
         sample((Date.now() - soakStart) / 1000);
       } catch {}
-    }, sampleSeconds * 1000);
+    }, sampleSeconds * 1000).unref();
+    const heap: HeapSample[] = [];
+    const heapSampler = setInterval(
+      () => void managerHeap(api, (Date.now() - soakStart) / 1000).then((h) => h && heap.push(h)),
+      (long ? 30 : 5) * 1000,
+    ).unref();
     let sent = 0;
     let lost = 0;
     while ((Date.now() - soakStart) / 1000 < totalSeconds) {
@@ -184,11 +216,19 @@ async function main(): Promise<number> {
       );
     }
     clearInterval(sampler);
+    clearInterval(heapSampler);
     sample((Date.now() - soakStart) / 1000);
     const findings = soakVerdict(samples, warmupSeconds, maxRssGrowth);
     for (const f of findings)
       log(
         `${f.process}: RSS ${fmtInt(f.rssStartKb / 1024)} → ${fmtInt(f.rssEndKb / 1024)} MB (${fmt(f.rssGrowth * 100, 1)} %), fds ${f.fdsStart} → ${f.fdsEnd}: ${f.ok ? 'ok' : `FAIL: ${f.why}`}`,
+      );
+    const settled = heap.filter((h) => h.t >= warmupSeconds);
+    const [first, last] = [settled[0], settled.at(-1)];
+    if (first && last)
+      log(
+        `manager V8 heap after the warm-up: committed ${fmt(first.heapTotalMb, 1)} → ${fmt(last.heapTotalMb, 1)} MB, ` +
+          `used ${fmt(first.heapUsedMb, 1)} → ${fmt(last.heapUsedMb, 1)} MB, external ${fmt(first.externalMb, 1)} → ${fmt(last.externalMb, 1)} MB`,
       );
     log(`messages: ${fmtInt(sent)} sent, ${lost} lost; load average ${loadavg()}`);
     await mkdir('bench/results', { recursive: true });
@@ -196,7 +236,18 @@ async function main(): Promise<number> {
     await writeFile(
       out,
       JSON.stringify(
-        { totalSeconds, intervalSeconds, sampleSeconds, warmupSeconds, rate, sent, lost, findings, samples },
+        {
+          totalSeconds,
+          intervalSeconds,
+          sampleSeconds,
+          warmupSeconds,
+          rate,
+          sent,
+          lost,
+          findings,
+          samples,
+          managerHeap: heap,
+        },
         null,
         1,
       ),
