@@ -230,6 +230,14 @@ async function runSeed(t: TestContext, schedule: Schedule, brokers: TestMosquitt
       await subs[sub]?.endAsync();
       await joinOne();
       subs[sub] = await connectClient(t, url, subOptions(sub), count(sub));
+      // What it missed comes from each broker's queue for its session, a window at a time; a broker
+      // killed before its queue is out takes the rest along (QoS 1 is replayed, QoS 2 not: defect 4 of
+      // docs/chaos.md, a limit of the design). So the next event waits until everything acknowledged
+      // before it came back has reached it (bounded: the judge reports what never does).
+      const missed = [...acknowledged].filter((key) => !key.startsWith('clear:'));
+      await waitFor(() => missed.every((key) => received[sub]?.has(key)), 3000, 'backlog').catch(
+        () => undefined,
+      );
       return;
     }
     if (active.length < 2) return;
