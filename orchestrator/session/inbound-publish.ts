@@ -279,9 +279,13 @@ export class InboundPublishes {
     entry.released = true;
     // Being re-sent after its broker died ('resend'): the PUBREL follows the new broker's PUBREC.
     if (!entry.stored) return;
-    const link = entry.brokerId === '' ? undefined : this.ctx.link(entry.brokerId);
     // Finished at a QoS 1 broker, or its broker died and the message went with it ('drop').
-    if (!link?.upstream.isUp) return this.complete(entry);
+    if (entry.brokerId === '') return this.complete(entry);
+    const link = this.ctx.link(entry.brokerId);
+    // Its link is gone, its loss not handled yet (a 3.1.1 link closed after a PUBREC is settled
+    // later: upstream-links.ts): the broker never got this PUBREL, so nothing stored the message.
+    // onBrokerDown re-sends it and the PUBREL follows ('drop': finished there).
+    if (!link?.upstream.isUp) return;
     link.upstream.send({ cmd: 'pubrel', messageId: entry.upId });
   }
 

@@ -160,7 +160,7 @@ async function runSeed(t: TestContext, schedule: Schedule, brokers: TestMosquitt
   // Publishers: each runs its planned publishes; a retained one waits for its acknowledgement.
   const started = Date.now();
   const acknowledged = new Set<string>();
-  const ackedAtMs = new Map<string, number>();
+  const keyOf = (p: PlannedPublish) => (p.clear ? clearId(p) : payloadOf(p));
   const publishOne = (c: MqttClient, p: PlannedPublish) =>
     new Promise<void>((resolve) =>
       c.publish(
@@ -168,24 +168,34 @@ async function runSeed(t: TestContext, schedule: Schedule, brokers: TestMosquitt
         payloadOf(p),
         { qos: p.qos, retain: p.retainKey !== undefined },
         (err) => {
-          if (!err && p.qos > 0) {
-            const key = p.clear ? clearId(p) : payloadOf(p);
-            acknowledged.add(key);
-            ackedAtMs.set(key, Date.now() - started);
-          }
+          if (!err && p.qos > 0) acknowledged.add(keyOf(p));
           resolve();
         },
       ),
     );
+  // When a broker could first store each retained publish: its PUBLISH (QoS 1) or PUBREL (QoS 2) left
+  // the client (the judge needs it around a SIGKILL). A publisher has one retained publish at a time.
+  const storableAtMs = new Map<string, number>();
+  const retainedNow: Array<{ key: string; id?: number } | undefined> = [];
+  const watchRetained = (i: number) => (c: MqttClient) =>
+    c.on('packetsend', (packet) => {
+      const now = retainedNow[i];
+      if (!now) return;
+      if (packet.cmd === 'publish' && packet.retain) now.id = packet.messageId;
+      const stores = packet.cmd === 'publish' ? packet.retain && packet.qos === 1 : packet.cmd === 'pubrel';
+      if (stores && packet.messageId === now.id && !storableAtMs.has(now.key))
+        storableAtMs.set(now.key, Date.now() - started);
+    });
   const pubs: MqttClient[] = [];
   for (let i = 0; i < PUBLISHERS; i++)
-    pubs.push(await connectClient(t, url, { protocolVersion: i % 2 ? 5 : 4 }));
+    pubs.push(await connectClient(t, url, { protocolVersion: i % 2 ? 5 : 4 }, watchRetained(i)));
   const publishing = Promise.all(
     schedule.publishes.map(async (plan, i) => {
       const c = pubs[i] as MqttClient;
       const pending: Promise<void>[] = [];
       for (const p of plan) {
         await sleep(p.gapMs);
+        if (p.retainKey !== undefined) retainedNow[i] = { key: keyOf(p) };
         const done = publishOne(c, p);
         if (p.retainKey !== undefined) await done;
         else pending.push(done);
@@ -195,7 +205,7 @@ async function runSeed(t: TestContext, schedule: Schedule, brokers: TestMosquitt
   );
 
   // The pool changes, in order, each at its time (or when the previous one is over).
-  let lastKillAtMs: number | undefined;
+  let lastKillSentAtMs: number | undefined;
   const inPool = (state: BrokerState) => [...pool].filter(([, s]) => s === state).map(([i]) => i);
   const spares = () => brokers.map((_, i) => i).filter((i) => !pool.has(i) && brokers[i]?.running);
   const joinOne = async () => {
@@ -220,13 +230,21 @@ async function runSeed(t: TestContext, schedule: Schedule, brokers: TestMosquitt
       await subs[sub]?.endAsync();
       await joinOne();
       subs[sub] = await connectClient(t, url, subOptions(sub), count(sub));
+      // What it missed comes from each broker's queue for its session, a window at a time; a broker
+      // killed before its queue is out takes the rest along (QoS 1 is replayed, QoS 2 not: defect 4 of
+      // docs/chaos.md, a limit of the design). So the next event waits until everything acknowledged
+      // before it came back has reached it (bounded: the judge reports what never does).
+      const missed = [...acknowledged].filter((key) => !key.startsWith('clear:'));
+      await waitFor(() => missed.every((key) => received[sub]?.has(key)), 3000, 'backlog').catch(
+        () => undefined,
+      );
       return;
     }
     if (active.length < 2) return;
     const i = active[Math.floor(choose() * active.length)] as number;
     if (event.kind === 'kill') {
+      lastKillSentAtMs = Date.now() - started; // before the signal: nothing sent after it reaches this broker
       await brokers[i]?.kill('SIGKILL');
-      lastKillAtMs = Date.now() - started;
       await sleep(150); // the manager notices a dead broker some time later
       pool.delete(i);
       apply();
@@ -288,7 +306,7 @@ async function runSeed(t: TestContext, schedule: Schedule, brokers: TestMosquitt
     await c.endAsync();
   }
 
-  const seen: Observed = { acknowledged, received, retained, lastKillAtMs, ackedAtMs };
+  const seen: Observed = { acknowledged, received, retained, lastKillSentAtMs, storableAtMs };
   const problems = judge(
     schedule,
     seen,
@@ -296,11 +314,15 @@ async function runSeed(t: TestContext, schedule: Schedule, brokers: TestMosquitt
       acknowledgements: true,
       // QoS 2 exactly once, but after a broker's death: limits.qos2OnBrokerLoss 'resend' (the default)
       // re-sends what that broker had PUBREC'd, so a duplicate is allowed then (h3).
-      qos2ExactlyOnce: lastKillAtMs === undefined,
+      qos2ExactlyOnce: lastKillSentAtMs === undefined,
       retained: CHECK_RETAINED,
     },
     SUBSCRIBERS.map((s) => s.name),
   );
+  // The watch above must have seen every acknowledged retained flow, or the judge would excuse it.
+  for (const p of schedule.publishes.flat())
+    if (p.retainKey !== undefined && acknowledged.has(keyOf(p)) && !storableAtMs.has(keyOf(p)))
+      problems.push(`retained ${keyOf(p)}: acknowledged, but its PUBLISH/PUBREL was not seen`);
   const dups = received.map((r) => [...r.values()].filter((n) => n > 1).length);
   t.diagnostic(
     `seed ${seed}: pool ${JSON.stringify(schedule.initial)} events ${schedule.events.map((e) => e.kind).join(',')}; ` +
