@@ -1,10 +1,14 @@
 // Fakes for unit tests of the publish flow (InboundPublishes): broker links whose sends are recorded,
-// and a SessionContext over them. Pure: no sockets.
+// a SessionContext over them, and the publish flow over that. Pure: no sockets.
 import assert from 'node:assert/strict';
 import type { IPublishPacket, Packet } from 'mqtt-packet';
 import { createRootLogger } from '../../common/logger.ts';
 import { PacketIdSpace } from '../../orchestrator/protocol/packet-ids.ts';
+import { Router } from '../../orchestrator/routing/strategies.ts';
 import type { SessionContext, UpstreamLink, UpstreamPending } from '../../orchestrator/session/context.ts';
+import { InboundPublishes } from '../../orchestrator/session/inbound-publish.ts';
+import type { Qos2Options } from '../../orchestrator/session/inflight-publish.ts';
+import { TopicAliases } from '../../orchestrator/session/topic-alias.ts';
 import type { Upstream } from '../../orchestrator/session/upstream.ts';
 
 /** One fake broker link per id, MQTT 5, up and synced; every PUBLISH it is sent lands in `sent`. */
@@ -55,4 +59,17 @@ export function fakeContext(
     resumeUpstreams: () => undefined,
     ...over,
   };
+}
+
+/** The publish flow over a fake context: round-robin routing, 10 topic aliases, no replay window. */
+export function fakeInbound(ctx: SessionContext, maxInflight = 100, qos2?: Qos2Options): InboundPublishes {
+  return new InboundPublishes(
+    ctx,
+    new Router('round-robin'),
+    new TopicAliases(10),
+    maxInflight,
+    undefined,
+    undefined,
+    qos2,
+  );
 }

@@ -7,12 +7,9 @@ import mqttPacket, { type IPublishPacket, type Packet } from 'mqtt-packet';
 import { PacketIdSpace } from '../../orchestrator/protocol/packet-ids.ts';
 import { readFastPacket, TopicCache } from '../../orchestrator/protocol/raw-frame.ts';
 import { fastEncode } from '../../orchestrator/protocol/raw-write.ts';
-import { Router } from '../../orchestrator/routing/strategies.ts';
 import type { UpstreamLink, UpstreamPending } from '../../orchestrator/session/context.ts';
-import { InboundPublishes } from '../../orchestrator/session/inbound-publish.ts';
-import { TopicAliases } from '../../orchestrator/session/topic-alias.ts';
 import { Upstream } from '../../orchestrator/session/upstream.ts';
-import { fakeContext } from '../helpers/fake-session.ts';
+import { fakeContext, fakeInbound } from '../helpers/fake-session.ts';
 
 function fakeSession() {
   const toBroker: Packet[] = [];
@@ -46,15 +43,7 @@ function fakeSession() {
 describe('fast-path publishes in the publish flow', () => {
   it("reach the broker as their own frame, and a QoS 2 one PUBREC-ed keeps neither payload nor frame (qos2OnBrokerLoss 'drop')", () => {
     const { ctx, link, toBroker, toClient } = fakeSession();
-    const inbound = new InboundPublishes(
-      ctx,
-      new Router('round-robin'),
-      new TopicAliases(10),
-      100,
-      undefined,
-      undefined,
-      { onBrokerLoss: 'drop', maxKeptBytes: 0 },
-    );
+    const inbound = fakeInbound(ctx, 100, { onBrokerLoss: 'drop', maxKeptBytes: 0 });
     const frame = mqttPacket.generate(
       {
         cmd: 'publish',
@@ -99,7 +88,7 @@ describe('the publish window towards a 3.1.1 broker', () => {
 
   it('lets QoS 1 publishes use the whole window, QoS 2 ones only upstreamReceiveMaximum, in order', () => {
     const { ctx, link, toBroker } = fakeSession();
-    const inbound = new InboundPublishes(ctx, new Router('round-robin'), new TopicAliases(10), 200);
+    const inbound = fakeInbound(ctx, 200);
     for (let i = 1; i <= 60; i++) inbound.onPublish(publish(1, i));
     assert.equal(toBroker.length, 60, 'QoS 1: 60 in flight (it was 20)');
     for (let i = 61; i <= 90; i++) inbound.onPublish(publish(2, i));

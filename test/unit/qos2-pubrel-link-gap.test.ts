@@ -6,11 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Packet } from 'mqtt-packet';
-import { Router } from '../../orchestrator/routing/strategies.ts';
-import { InboundPublishes } from '../../orchestrator/session/inbound-publish.ts';
 import type { Qos2OnBrokerLoss } from '../../orchestrator/session/inflight-publish.ts';
-import { TopicAliases } from '../../orchestrator/session/topic-alias.ts';
-import { fakeContext, fakeLinks } from '../helpers/fake-session.ts';
+import { fakeContext, fakeInbound, fakeLinks } from '../helpers/fake-session.ts';
 
 /** One QoS 2 publish PUBREC'd by its broker, whose link then closes (gone from the session's links). */
 function pubrecThenLinkGone(onBrokerLoss: Qos2OnBrokerLoss) {
@@ -32,15 +29,7 @@ function pubrecThenLinkGone(onBrokerLoss: Qos2OnBrokerLoss) {
     subscribeTargets: () => [...links.values()],
   });
   const qos2 = { onBrokerLoss, maxKeptBytes: 1024 };
-  const inbound = new InboundPublishes(
-    ctx,
-    new Router('round-robin'),
-    new TopicAliases(10),
-    100,
-    undefined,
-    undefined,
-    qos2,
-  );
+  const inbound = fakeInbound(ctx, 100, qos2);
   const publish = { cmd: 'publish', topic: 't', payload: Buffer.from('m'), qos: 2, retain: true, dup: false };
   inbound.onPublish({ ...publish, cmd: 'publish', qos: 2, messageId: 7 });
   const first = [...links.keys()].find((id) => (sent.get(id) ?? []).length === 1) as string;

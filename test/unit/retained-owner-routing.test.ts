@@ -6,10 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Packet } from 'mqtt-packet';
 import { retainedOwner } from '../../common/retained-owner.ts';
-import { Router } from '../../orchestrator/routing/strategies.ts';
-import { InboundPublishes } from '../../orchestrator/session/inbound-publish.ts';
-import { TopicAliases } from '../../orchestrator/session/topic-alias.ts';
-import { fakeContext, fakeLinks } from '../helpers/fake-session.ts';
+import { fakeContext, fakeInbound, fakeLinks } from '../helpers/fake-session.ts';
 
 /** A topic owned by `b2` among b1, b2 (so by b1 alone once b2 is no longer active). */
 const TOPIC = (() => {
@@ -29,7 +26,7 @@ function fakeSession() {
     activeBrokers: () => pool.active,
     subscribeTargets: () => [...links.values()],
   });
-  const inbound = new InboundPublishes(ctx, new Router('round-robin'), new TopicAliases(10), 100);
+  const inbound = fakeInbound(ctx);
   let nextId = 1;
   const publish = (payload: string, qos: 0 | 1 | 2) =>
     inbound.onPublish({
