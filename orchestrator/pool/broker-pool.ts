@@ -33,6 +33,8 @@ export interface PoolBroker {
 export class BrokerPool extends EventEmitter {
   private readonly brokers = new Map<string, PoolBroker>();
   private readonly versions = new Map<string, 4 | 5>();
+  /** A probe under way per broker, shared by every caller until it ends. */
+  private readonly probing = new Map<string, Promise<4 | 5>>();
   private fence = new RetainedFence([], []);
 
   constructor(
@@ -145,6 +147,18 @@ export class BrokerPool extends EventEmitter {
   async protocolVersion(id: string): Promise<4 | 5> {
     const known = this.versions.get(id);
     if (known) return known;
+    // One probe at a time per broker, shared: every session opening a link before the first answer (and
+    // again after a timeout, which is not remembered) used to start its own, adding load where a probe
+    // is already slow; a timed-out probe opens the link as 3.1.1, losing the move marker and link grace.
+    let probe = this.probing.get(id);
+    if (!probe) {
+      probe = this.probe(id).finally(() => this.probing.delete(id));
+      this.probing.set(id, probe);
+    }
+    return probe;
+  }
+
+  private async probe(id: string): Promise<4 | 5> {
     const broker = this.brokers.get(id);
     if (!broker) return 4;
     try {

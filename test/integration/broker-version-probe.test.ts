@@ -4,6 +4,8 @@ import { createServer, type Socket } from 'node:net';
 import { it } from 'node:test';
 import { silentLogger } from '../../common/logger.ts';
 import { BrokerPool } from '../../orchestrator/pool/broker-pool.ts';
+import { startFaultRelay } from '../helpers/fault-relay.ts';
+import { TestMosquitto } from '../helpers/mosquitto.ts';
 
 it('a broker too slow to answer the MQTT 5 probe once is asked again, not pinned to 3.1.1 (issue 10 defect 4)', async (t) => {
   // A stand-in broker that ignores the first connection and answers every later CONNECT at its level.
@@ -29,4 +31,21 @@ it('a broker too slow to answer the MQTT 5 probe once is asked again, not pinned
   const [id] = pool.apply([{ url: `mqtt://127.0.0.1:${port}`, state: 'active' }]).added;
   assert.equal(await pool.protocolVersion(id ?? ''), 4, 'no answer in time: 3.1.1 for this connection');
   assert.equal(await pool.protocolVersion(id ?? ''), 5, 'asked again: it speaks MQTT 5');
+});
+
+it('sessions asking at once share one probe: a slow broker gets one CONNECT, not one per session', async (t) => {
+  const broker = await TestMosquitto.start(t);
+  const relay = await startFaultRelay(t, { host: '127.0.0.1', port: broker.port });
+  relay.setDelay(300); // each probe stays open ~0.6 s: concurrent ones would overlap
+  const pool = new BrokerPool(silentLogger());
+  const [id] = pool.apply([{ url: `mqtt://127.0.0.1:${relay.port}`, state: 'active' }]).added;
+  let most = 0;
+  const watch = setInterval(() => {
+    most = Math.max(most, relay.connections);
+  }, 5);
+  t.after(() => clearInterval(watch));
+  const versions = await Promise.all(Array.from({ length: 40 }, () => pool.protocolVersion(id ?? '')));
+  clearInterval(watch);
+  assert.deepEqual(new Set(versions), new Set([5]), 'Mosquitto 2 speaks MQTT 5');
+  assert.equal(most, 1, `40 callers at once: at most ${most} probe connections open at a time`);
 });
