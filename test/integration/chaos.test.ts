@@ -4,8 +4,8 @@ import { QUICK_SCHEDULE, runChaos } from '../../workload/chaos/run.ts';
 import { FAULT_KINDS } from '../../workload/chaos/schedule.ts';
 
 /**
- * `npm run chaos` at CI size (issue 17 asks for a 2-minute seed; CI time is scarce, so this is about
- * 39 s of traffic with the quick schedule, ~90 s in all at load 10): the system on the local provider behind
+ * `npm run chaos` at CI size, the 2-minute seed issue 17 asks for (2 minutes of traffic with the quick
+ * schedule, so every fault kind fires at least once, most of them several times): the system on the local provider behind
  * relays (2 brokers, 2 orchestrators, 1 s interval, a real `brokel up` process) while MQTT 3.1.1 and 5
  * publishers and clean and persistent subscribers replay the trace at QoS 1 through geo-dns; every
  * fault kind fires once. Nothing acknowledged may be lost, no replica orphaned, no action doubled.
@@ -19,7 +19,7 @@ describe('npm run chaos (one seed, CI size)', () => {
     const lines: string[] = [];
     const report = await runChaos({
       seed: 17,
-      minutes: 0.65,
+      minutes: 2,
       ratePerSecond: 40,
       stopSeconds: 3,
       out: undefined,
@@ -38,6 +38,9 @@ describe('npm run chaos (one seed, CI size)', () => {
       );
     const reset = fired.find((l) => l.includes('net-reset'));
     assert.match(reset ?? '', /reset [1-9]\d* links/, 'the relays sit on the orchestrator→broker links');
-    assert.equal(report.managerStarts, 2, 'the manager was killed and restarted');
+    assert.ok(
+      report.managerStarts >= 2,
+      `the manager was killed and restarted (${report.managerStarts} starts)`,
+    );
   });
 });

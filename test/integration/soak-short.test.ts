@@ -4,14 +4,14 @@ import { it } from 'node:test';
 import { processesOf, within } from '../helpers/resources.ts';
 
 /**
- * Issue 17's soak, short form (`npm run soak -- --seconds 40`; the issue asks 2 minutes, CI time is
- * scarce): `brokel up` with 2 brokers and 1 orchestrator, QoS 1 at half the measured capacity, the
- * manager's and the orchestrator's RSS and fds sampled every 0.5 s after a 15 s warm-up (RSS bound +10 %:
+ * Issue 17's soak, short form: the 2 minutes the issue asks for (`npm run soak -- --seconds 120`):
+ * `brokel up` with 2 brokers and 1 orchestrator, QoS 1 at half the measured capacity, the
+ * manager's and the orchestrator's RSS and fds sampled every 0.5 s after a 40 s warm-up (RSS bound +10 %:
  * bench/soak.ts says why; the long form keeps +5 %). The pass/fail
  * rule itself is tested in test/unit/soak-verdict.test.ts.
  */
 it('npm run soak, short form: RSS and fds of the manager and the orchestrator stay flat, nothing lost', async (t) => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/soak.ts', '--seconds', '40'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/soak.ts', '--seconds', '120'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   t.after(() => {
@@ -26,7 +26,7 @@ it('npm run soak, short form: RSS and fds of the manager and the orchestrator st
   });
   const code = await within(
     new Promise<number | null>((resolve) => child.once('exit', resolve)),
-    120_000,
+    240_000,
     'the soak to finish',
   );
   t.diagnostic(
