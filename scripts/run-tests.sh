@@ -16,7 +16,8 @@ default_ms="${BROKEL_TEST_TIMEOUT_MS:-300000}"
 declare -A groups=()
 # Unit tests (test/unit/: pure logic, no process, no timing) run two files at a time on this 2-core
 # machine, and so do the integration files that say `// test-lanes: 2` (they wait on sockets and
-# processes, measure no CPU, rate or latency, and start no CPU-capped replica); everything else one at a time.
+# processes, measure no CPU, rate or latency, and start no CPU-capped replica, or say in the file why they
+# may run beside another); everything else one at a time.
 for f in "${files[@]}"; do
   ms="$(sed -n 's#^// test-timeout-ms: \([0-9][0-9]*\)$#\1#p' "$f" | head -n 1)"
   lanes="$(sed -n 's#^// test-lanes: \([12]\)$#\1#p' "$f" | head -n 1)"

@@ -1,3 +1,8 @@
+// test-timeout-ms: 360000
+// test-lanes: 2
+// These two (chaos and soak, 2 minutes each) form a group of their own and run side by side: neither
+// measures CPU or latency (the soak sets its rate from the capacity it measures first), and both passed
+// beside each other and three 10-minute chaos seeds at load average 7.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { it } from 'node:test';
