@@ -93,19 +93,14 @@ export class FramedStream extends EventEmitter {
     this.maxPacketBytes = options.maxPacketBytes;
     this.settings = { protocolVersion: options.protocolVersion };
     const framed = stream as Framed;
-    if (framed[FRAMED] === undefined) {
-      framed[FRAMED] = this;
-      stream.on('data', onStreamData);
-      stream.on('error', onStreamError);
-      stream.on('close', onStreamEnd);
-      stream.on('end', onStreamEnd);
-    } else {
-      // A stream framed twice (never in the orchestrator): its own listeners.
-      stream.on('data', (chunk: Buffer) => this.onData(chunk));
-      stream.on('error', (err) => this.emit('transportError', err));
-      stream.on('close', () => this.onClose());
-      stream.on('end', () => this.onClose());
-    }
+    // One FramedStream per stream (a session's client socket, a link's broker socket): two would both
+    // consume its bytes.
+    if (framed[FRAMED] !== undefined) throw new Error('this stream already has a FramedStream');
+    framed[FRAMED] = this;
+    stream.on('data', onStreamData);
+    stream.on('error', onStreamError);
+    stream.on('close', onStreamEnd);
+    stream.on('end', onStreamEnd);
   }
 
   /** A read from the stream (its 'data' listener). */
