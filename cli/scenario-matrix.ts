@@ -1,17 +1,20 @@
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
-import { DEFAULT_MAX_BOOT_SECONDS } from '../workload/taxi-rome/matrix-calibrate.ts';
+import { DEFAULT_BOOT_CPU_QUOTA, DEFAULT_MAX_BOOT_SECONDS } from '../workload/taxi-rome/matrix-calibrate.ts';
 import type { MatrixSize } from '../workload/taxi-rome/matrix-plan.ts';
 import { runMatrix } from '../workload/taxi-rome/matrix-run.ts';
 import { parseCommandArgs } from './args.ts';
 
 export const MATRIX_USAGE = `scenario matrix [--quick] [--out DIR] [--records N] [--publishers P] [--subscribers S]
                [--rabbitmq-records N] [--s3-records N] [--interval SECONDS] [--file TRACE] [--max-boot-seconds 45]
+               [--boot-cpu 1] [--only RUN[,RUN]]
                            the paper's evaluation in one go: a calibrated quota and boot budget per broker
                            kind, s1 per kind, s2-mosquitto/-rabbitmq/-mixed × max replicas {6, 10} ×
                            thresholds {30-70, 30-90, 50-70, 50-90}, and s3; writes DIR/matrix.{md,json},
                            SVG figures and every run's report (DIR defaults to matrix-results).
+                           --boot-cpu: cores a broker boots with before it gets its kind's quota (0: no boost;
+                           default 1, none with --quick); --only: these runs (and their s1 baselines)
                            --quick: CI-sized, the real trace head (test/fixtures), 8 of the 27 runs`;
 
 /** The real trace's first 462 lines (docs/taxi-scenarios.md). */
@@ -47,6 +50,13 @@ export function matrixSize(quick: boolean, v: Partial<Record<string, string | bo
   };
 }
 
+/** --boot-cpu: the boot boost in cores; 0 turns it off. Default 1 core for the full matrix, none for --quick. */
+export function bootCpuOf(value: string | undefined, quick: boolean): number | undefined {
+  if (value === undefined) return quick ? undefined : DEFAULT_BOOT_CPU_QUOTA;
+  if (value.trim() === '0') return undefined;
+  return positive('--boot-cpu', value, DEFAULT_BOOT_CPU_QUOTA, false);
+}
+
 export async function runMatrixCommand(argv: string[], log: Logger): Promise<number> {
   const { values } = parseCommandArgs('scenario matrix', argv, {
     quick: { type: 'boolean', default: false },
@@ -59,9 +69,16 @@ export async function runMatrixCommand(argv: string[], log: Logger): Promise<num
     interval: { type: 'string' },
     file: { type: 'string' },
     'max-boot-seconds': { type: 'string' },
+    'boot-cpu': { type: 'string' },
+    only: { type: 'string' },
     'address-block': { type: 'string', default: '127.47' },
   });
   const quick = values.quick === true;
+  const bootCpu = bootCpuOf(values['boot-cpu'], quick);
+  const only = values.only
+    ?.split(',')
+    .map((k) => k.trim())
+    .filter((k) => k !== '');
   const interrupt = new AbortController();
   const onSignal = () => interrupt.abort();
   process.once('SIGINT', onSignal);
@@ -81,6 +98,8 @@ export async function runMatrixCommand(argv: string[], log: Logger): Promise<num
             ),
           },
       addressBlock: values['address-block'],
+      ...(bootCpu === undefined ? {} : { bootCpuQuota: bootCpu }),
+      ...(only === undefined ? {} : { only }),
       publisherProcesses: quick ? 1 : 2,
       ...(quick ? { idleSeconds: 20, drainTimeoutSeconds: 60 } : {}),
       log,

@@ -1,7 +1,7 @@
 // test-timeout-ms: 600000
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { describe, it, type TestContext } from 'node:test';
@@ -107,6 +107,33 @@ describe('local provider (real Mosquitto replicas)', () => {
     assert.equal((await provider.list())[0]?.state, 'booting');
     await provider.waitReady(r.id, 10_000);
     assert.ok(Date.now() - started >= 1000, 'ready before the boot delay passed');
+  });
+
+  it('boots a replica at provider.local.bootCpuQuota, then gives it its own quota and does not count the boot as load', async (t) => {
+    const provider = await startProvider(t, { bootDelaySeconds: 3, bootCpuQuota: 1 });
+    const r = await provider.create('broker', 'mosquitto', { cpuQuota: 0.05 });
+    const group = (controller: string) => `/sys/fs/cgroup/${controller}/brokel/${r.id}`;
+    const quota = () => Number(readFileSync(`${group('cpu')}/cpu.cfs_quota_us`, 'utf8'));
+    assert.equal(quota(), 100_000, 'one core while it boots');
+    // Boot work: a process in the replica's groups burns ~0.4 s of CPU, then exits, before the replica is
+    // ready. Read against the replica's own 0.05 core, that would be a load far above 1.
+    const burner = spawn(process.execPath, ['-e', 'const e = Date.now() + 400; while (Date.now() < e);'], {
+      stdio: 'ignore',
+    });
+    const burnerExit = new Promise((resolve) => burner.once('exit', resolve));
+    for (const controller of ['cpu', 'cpuacct'])
+      writeFileSync(`${group(controller)}/cgroup.procs`, String(burner.pid));
+    await burnerExit;
+    assert.equal(
+      (await provider.list())[0]?.state,
+      'booting',
+      'the boot work ended before the replica was ready',
+    );
+    await provider.waitReady(r.id, 10_000);
+    assert.equal(quota(), 5_000, '0.05 core once ready');
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const load = (await provider.cpu([r.id])).get(r.id) ?? -1;
+    assert.ok(load >= 0 && load < 0.2, `an idle replica just booted read ${load} of its quota`);
   });
 
   it('reads CPU as a fraction of the quota: a saturated replica near 1, an idle one near 0, matching /proc schedstat', async (t) => {

@@ -5,7 +5,7 @@ import { configSchema } from '../../common/config/schema.ts';
 import type { Observation } from '../../workload/taxi-rome/decision-log-read.ts';
 import { bootBudgetMs } from '../../workload/taxi-rome/matrix-calibrate.ts';
 import { MATRIX_COLUMNS, type MatrixMeta, renderMatrixMarkdown } from '../../workload/taxi-rome/matrix-md.ts';
-import { type MatrixSize, planMatrix } from '../../workload/taxi-rome/matrix-plan.ts';
+import { type MatrixSize, planMatrix, selectRuns } from '../../workload/taxi-rome/matrix-plan.ts';
 import {
   buildMatrix,
   loadStatus,
@@ -132,6 +132,23 @@ describe('scenario matrix: the plan', () => {
         's2-mixed-m10-t50-90',
         's3',
       ],
+    );
+  });
+
+  it('--only: the runs named and the s1 baselines they are compared with, in plan order', () => {
+    const plan = planMatrix({ quick: false, size: SIZE, settings: SETTINGS });
+    assert.equal(selectRuns(plan).length, 27);
+    assert.deepEqual(
+      selectRuns(plan, ['s3', 's2-rabbitmq-m10-t50-90']).map((r) => r.key),
+      ['s1-mosquitto', 's1-rabbitmq', 's2-rabbitmq-m10-t50-90', 's3'],
+    );
+    assert.deepEqual(
+      selectRuns(plan, ['s1-rabbitmq']).map((r) => r.key),
+      ['s1-rabbitmq'],
+    );
+    assert.throws(
+      () => selectRuns(plan, ['s2-mosquitto-m7-t30-70']),
+      /--only: no run s2-mosquitto-m7-t30-70 in the plan \(runs: s1-mosquitto, /,
     );
   });
 

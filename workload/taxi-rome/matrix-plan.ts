@@ -148,6 +148,21 @@ export function planMatrix(o: {
   return runs;
 }
 
+/**
+ * The runs of `only` (plan keys) and the baselines they are compared with, in plan order; the whole plan
+ * when `only` is absent. An unknown key is an error that lists the known ones.
+ */
+export function selectRuns(plan: readonly MatrixRunPlan[], only?: readonly string[]): MatrixRunPlan[] {
+  if (only === undefined) return [...plan];
+  const known = new Set(plan.map((r) => r.key));
+  const unknown = only.filter((k) => !known.has(k));
+  if (unknown.length > 0)
+    throw new RangeError(`--only: no run ${unknown.join(', ')} in the plan (runs: ${[...known].join(', ')})`);
+  const wanted = new Set(only);
+  for (const r of plan) if (wanted.has(r.key) && r.baseline) wanted.add(r.baseline);
+  return plan.filter((r) => wanted.has(r.key));
+}
+
 /** How a kind's setting was chosen: the candidates tried, in order, with what each measured. */
 export interface KindCalibration extends KindSetting {
   tried: Array<{ cpuQuota: number; bootMs: number | null; note: string }>;

@@ -6,7 +6,7 @@ import { type Logger, silentLogger } from '../../common/logger.ts';
 import { generateTrace } from './generator.ts';
 import { type CalibrateMatrixOptions, calibrateMatrix } from './matrix-calibrate.ts';
 import { type MatrixMeta, renderMatrixMarkdown } from './matrix-md.ts';
-import { type BrokerKind, type MatrixSize, planMatrix, QUICK_CORNERS } from './matrix-plan.ts';
+import { type BrokerKind, type MatrixSize, planMatrix, QUICK_CORNERS, selectRuns } from './matrix-plan.ts';
 import { buildMatrix, type Matrix, type MatrixEntry } from './matrix-report.ts';
 import { matrixFigures } from './matrix-svg.ts';
 import { baselineOf, type ScenarioReport } from './report.ts';
@@ -25,6 +25,10 @@ export interface MatrixOptions {
   calibration?: CalibrateMatrixOptions;
   addressBlock?: string;
   publisherProcesses?: number;
+  /** Cores a broker boots with before it gets its kind's quota (provider.local.bootCpuQuota); none when absent. */
+  bootCpuQuota?: number;
+  /** Only these runs (keys as in the plan) and the s1 baselines they are compared with; all when absent. */
+  only?: readonly string[];
   /** Give up on a run's deliveries when nothing arrived for this long. */
   idleSeconds?: number;
   drainTimeoutSeconds?: number;
@@ -40,19 +44,33 @@ export interface MatrixResult {
   files: string[];
 }
 
+const PLACEHOLDER_SETTINGS = {
+  mosquitto: { kind: 'mosquitto', cpuQuota: 1, bootTimeoutMs: 60_000 },
+  rabbitmq: { kind: 'rabbitmq', cpuQuota: 1, bootTimeoutMs: 60_000 },
+} as const;
+
 export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
   const log = o.log ?? silentLogger();
+  // An unknown --only key fails now, not after the calibration's boots (the keys do not depend on quotas).
+  if (o.only)
+    selectRuns(planMatrix({ quick: o.quick, size: o.size, settings: PLACEHOLDER_SETTINGS }), o.only);
   const startedAt = new Date().toISOString();
   const before = loadavg();
   await mkdir(o.outDir, { recursive: true });
-  const calibration = await calibrateMatrix({ log, signal: o.signal, ...o.calibration });
+  const calibration = await calibrateMatrix({
+    log,
+    signal: o.signal,
+    ...(o.bootCpuQuota === undefined ? {} : { bootCpuQuota: o.bootCpuQuota }),
+    ...o.calibration,
+  });
   const kind = (k: BrokerKind) => {
     const found = calibration.kinds.find((c) => c.kind === k);
     if (!found) throw new Error(`calibration: no setting for ${k}`);
     return found;
   };
   const settings = { mosquitto: kind('mosquitto'), rabbitmq: kind('rabbitmq') };
-  const plan = planMatrix({ quick: o.quick, size: o.size, settings });
+  const fullPlan = planMatrix({ quick: o.quick, size: o.size, settings });
+  const plan = selectRuns(fullPlan, o.only);
   let file = o.size.file;
   if (!file) {
     file = join(o.outDir, 'trace.txt');
@@ -61,7 +79,7 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
   }
   const entries: MatrixEntry[] = [];
   const reports = new Map<string, ScenarioReport>();
-  const progress = { startedAt, before, calibration, planned: plan.length };
+  const progress = { startedAt, before, calibration, planned: plan.length, inPlan: fullPlan.length };
   try {
     for (const run of plan) {
       if (entries.length > 0) await writeMatrix(o, entries, progress);
@@ -80,6 +98,7 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
           seed: 1,
           qos: 1,
           bootTimeoutMs: run.bootTimeoutMs,
+          ...(o.bootCpuQuota === undefined ? {} : { bootCpuQuota: o.bootCpuQuota }),
           addressBlock: o.addressBlock ?? '127.47',
           publisherProcesses: o.publisherProcesses ?? 2,
           ...(o.idleSeconds === undefined ? {} : { idleSeconds: o.idleSeconds }),
@@ -118,13 +137,22 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
 async function writeMatrix(
   o: MatrixOptions,
   entries: readonly MatrixEntry[],
-  at: { startedAt: string; before: number[]; calibration: MatrixMeta['calibration']; planned: number },
+  at: {
+    startedAt: string;
+    before: number[];
+    calibration: MatrixMeta['calibration'];
+    planned: number;
+    inPlan: number;
+  },
 ): Promise<MatrixResult> {
   const matrix = buildMatrix(entries);
   const quick = o.quick
     ? `--quick runs 8 of the 27: per elastic group only the paper's dearest and cheapest corners (${QUICK_CORNERS.map(([m, t]) => `max ${m} at ${t}`).join(', ')}), ` +
       'and only the first for s2-rabbitmq. All 27 do not fit a CI budget of 150 s on 2 cores (a run costs ~5–10 s of set-up, ' +
       'a RabbitMQ boot ~9 s more on a quiet machine and ~30 s at load average 10).'
+    : '';
+  const selected = o.only
+    ? `--only ${o.only.join(', ')} (with the s1 runs they are compared with): ${at.planned} of the ${at.inPlan} runs.`
     : '';
   const partial =
     entries.length < at.planned
@@ -138,7 +166,7 @@ async function writeMatrix(
     loadAverage: { before: at.before, after: loadavg() },
     machine: { cores: availableParallelism(), node: process.versions.node },
     calibration: at.calibration,
-    reduced: [quick, partial].filter(Boolean).join(' '),
+    reduced: [quick, selected, partial].filter(Boolean).join(' '),
   };
   const files: Array<[string, string]> = [
     ['matrix.json', `${JSON.stringify({ meta, matrix }, null, 2)}\n`],

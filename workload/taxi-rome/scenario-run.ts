@@ -49,6 +49,8 @@ export interface RunOptions {
   addressBlock?: string;
   /** provider.local.bootTimeoutMs: a broker not ready by then is failed (the matrix's calibrated boot budget). */
   bootTimeoutMs?: number;
+  /** provider.local.bootCpuQuota: cores a broker boots with before it gets its own quota (the matrix's boot boost). */
+  bootCpuQuota?: number;
   baseline?: Baseline & { report?: ScenarioReport };
   log?: Logger;
   /** Replica sampling period. Default 250 ms. */
@@ -85,6 +87,7 @@ export function scenarioConfig(options: RunOptions, decisionLog: string): Brokel
       local: {
         addressBlock: options.addressBlock ?? '127.47',
         ...(options.bootTimeoutMs === undefined ? {} : { bootTimeoutMs: options.bootTimeoutMs }),
+        ...(options.bootCpuQuota === undefined ? {} : { bootCpuQuota: options.bootCpuQuota }),
       },
     },
   });

@@ -68,6 +68,17 @@ export class CgroupV1 {
     return procs;
   }
 
+  /** Changes the quota of an existing group (a boot boost ending); false when the group has no cpu controller. */
+  async setQuota(name: string, quotaCores: number): Promise<boolean> {
+    try {
+      await writeFile(join(this.dir('cpu', name), 'cpu.cfs_quota_us'), String(quotaMicros(quotaCores)));
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+  }
+
   /** Total CPU of every process that was ever in the group, in seconds; undefined without cpuacct. */
   async usageSeconds(name: string): Promise<number | undefined> {
     return this.usageSecondsNow(name);

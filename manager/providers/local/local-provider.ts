@@ -119,7 +119,8 @@ export class LocalProvider extends EventEmitter implements CloudProvider {
           'no cgroup v1 cpu controller: replicas run without a CPU quota',
         );
       }
-      const cgroupProcs = await this.cgroup.create(id, cpuQuota, this.support);
+      const bootCpuQuota = this.bootQuota(cpuQuota);
+      const cgroupProcs = await this.cgroup.create(id, bootCpuQuota ?? cpuQuota, this.support);
       cgroupMade = cgroupProcs.length > 0;
       const bootDelaySeconds = options.bootDelaySeconds ?? this.options.config.bootDelaySeconds;
       const logFile = join(dir, 'replica.log');
@@ -152,6 +153,7 @@ export class LocalProvider extends EventEmitter implements CloudProvider {
         claims,
         cgroup: this.support.cpuacct,
         bootDelaySeconds,
+        ...(bootCpuQuota === undefined ? {} : { bootCpuQuota }),
         ...(spec.probe ? { probe: spec.probe } : {}),
       };
       this.records.set(id, record);
@@ -407,12 +409,44 @@ export class LocalProvider extends EventEmitter implements CloudProvider {
       if (record.state !== 'booting') return;
       record.state = 'ready';
       record.readyAt = readyAt;
+      await this.endBootBoost(record);
       this.log.info({ replica: record.id, bootMs: readyAt - record.createdAt }, 'replica ready');
       this.emit('change', toReplica(record));
     } else if (Date.now() > deadline) {
       if (pidStillNames(record.pid, record.startTime)) killGroup(record.pid);
       await this.fail(record, `not ready within ${deadline - record.createdAt} ms`, null, null);
     }
+  }
+
+  /**
+   * The boot boost's quota for a new replica of `cpuQuota` cores: provider.local.bootCpuQuota (at most
+   * this machine's cores) when it is above `cpuQuota`; none otherwise (no quota: unconstrained anyway).
+   */
+  private bootQuota(cpuQuota: number | undefined): number | undefined {
+    const boost = this.options.config.bootCpuQuota;
+    if (boost === undefined || cpuQuota === undefined || !this.support.cpu) return undefined;
+    const capped = Math.min(boost, availableParallelism());
+    return capped > cpuQuota ? capped : undefined;
+  }
+
+  /**
+   * A boosted replica that is ready gets its own quota back, and its CPU meter restarts now: the boot's
+   * CPU, used at the boost's quota, must not read as load on the replica's own quota (it would read
+   * above 1 and could add a replica nobody needs). Idempotent (adoption calls it again).
+   */
+  private async endBootBoost(record: ReplicaRecord): Promise<void> {
+    if (record.bootCpuQuota === undefined || record.cpuQuota === undefined) return;
+    try {
+      await this.cgroup.setQuota(record.id, record.cpuQuota);
+    } catch (err) {
+      this.log.warn({ replica: record.id, err: errorMessage(err) }, 'boot boost: quota not restored');
+      return;
+    }
+    this.meter.baseline(record.id, this.usageSeconds(record) ?? 0, performance.now());
+    this.log.info(
+      { replica: record.id, bootCpuQuota: record.bootCpuQuota, cpuQuota: record.cpuQuota },
+      'boot boost ended',
+    );
   }
 
   /** Takes over the replicas a previous run of this deployment left on this machine. */
@@ -423,6 +457,8 @@ export class LocalProvider extends EventEmitter implements CloudProvider {
         for (const key of record.claims) await this.claims.adopt(key);
         const usage = this.usageSeconds(record);
         this.meter.baseline(record.id, usage ?? 0, performance.now());
+        // A manager that stopped between a boosted replica's `ready` and the quota's restore.
+        if (record.state !== 'booting') await this.endBootBoost(record);
         this.log.info({ replica: record.id, state: record.state }, 'replica adopted');
       } else if (record.state !== 'failed') {
         await this.fail(record, 'gone while no manager was watching (exit code unknown)', null, null);

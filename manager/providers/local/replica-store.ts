@@ -14,6 +14,8 @@ export interface ReplicaRecord extends Replica {
   claims: string[];
   cgroup: boolean;
   bootDelaySeconds: number;
+  /** Cores its cgroup has while it boots (provider.local.bootCpuQuota), set back to `cpuQuota` once ready. */
+  bootCpuQuota?: number;
   /** Per-replica HTTP probe details rendered by the template (port, headers). */
   probe?: { port?: number; headers?: Record<string, string> };
 }
