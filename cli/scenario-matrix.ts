@@ -1,20 +1,26 @@
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
-import { DEFAULT_BOOT_CPU_QUOTA, DEFAULT_MAX_BOOT_SECONDS } from '../workload/taxi-rome/matrix-calibrate.ts';
-import type { MatrixSize } from '../workload/taxi-rome/matrix-plan.ts';
+import {
+  CANDIDATES,
+  DEFAULT_BOOT_CPU_QUOTA,
+  DEFAULT_MAX_BOOT_SECONDS,
+} from '../workload/taxi-rome/matrix-calibrate.ts';
+import type { BrokerKind, MatrixSize } from '../workload/taxi-rome/matrix-plan.ts';
 import { runMatrix } from '../workload/taxi-rome/matrix-run.ts';
 import { parseCommandArgs } from './args.ts';
 
 export const MATRIX_USAGE = `scenario matrix [--quick] [--out DIR] [--records N] [--publishers P] [--subscribers S]
                [--rabbitmq-records N] [--s3-records N] [--interval SECONDS] [--file TRACE] [--max-boot-seconds 45]
-               [--boot-cpu 1] [--only RUN[,RUN]]
+               [--boot-cpu 1] [--only RUN[,RUN]] [--quota KIND=CORES[,KIND=CORES]] [--reuse DIR[,DIR]]
                            the paper's evaluation in one go: a calibrated quota and boot budget per broker
                            kind, s1 per kind, s2-mosquitto/-rabbitmq/-mixed × max replicas {6, 10} ×
                            thresholds {30-70, 30-90, 50-70, 50-90}, and s3; writes DIR/matrix.{md,json},
                            SVG figures and every run's report (DIR defaults to matrix-results).
                            --boot-cpu: cores a broker boots with before it gets its kind's quota (0: no boost;
-                           default 1, none with --quick); --only: these runs (and their s1 baselines)
+                           default 1, none with --quick); --only: these runs (and their s1 baselines);
+                           --quota rabbitmq=0.25: that kind's quota instead of the calibration's choice (its boot
+                           is still measured); --reuse DIR[,DIR]: take those matrices' runs of the same load and quotas
                            --quick: CI-sized, the real trace head (test/fixtures), 8 of the 27 runs`;
 
 /** The real trace's first 462 lines (docs/taxi-scenarios.md). */
@@ -57,6 +63,24 @@ export function bootCpuOf(value: string | undefined, quick: boolean): number | u
   return positive('--boot-cpu', value, DEFAULT_BOOT_CPU_QUOTA, false);
 }
 
+/** --quota mosquitto=0.05,rabbitmq=0.25: each kind named gets that one candidate (its boot still measured). */
+export function quotaCandidates(value: string | undefined): Record<BrokerKind, number[]> {
+  const out = { mosquitto: [...CANDIDATES.mosquitto], rabbitmq: [...CANDIDATES.rabbitmq] };
+  if (value === undefined) return out;
+  for (const part of value.split(',')) {
+    const [kind, cores] = part.split('=');
+    if (kind !== 'mosquitto' && kind !== 'rabbitmq')
+      throw new ConfigError([
+        {
+          path: '--quota',
+          message: `${JSON.stringify(part)} is not KIND=CORES with KIND mosquitto or rabbitmq`,
+        },
+      ]);
+    out[kind] = [positive('--quota', cores, 1, false)];
+  }
+  return out;
+}
+
 export async function runMatrixCommand(argv: string[], log: Logger): Promise<number> {
   const { values } = parseCommandArgs('scenario matrix', argv, {
     quick: { type: 'boolean', default: false },
@@ -71,6 +95,8 @@ export async function runMatrixCommand(argv: string[], log: Logger): Promise<num
     'max-boot-seconds': { type: 'string' },
     'boot-cpu': { type: 'string' },
     only: { type: 'string' },
+    quota: { type: 'string' },
+    reuse: { type: 'string' },
     'address-block': { type: 'string', default: '127.47' },
   });
   const quick = values.quick === true;
@@ -91,6 +117,7 @@ export async function runMatrixCommand(argv: string[], log: Logger): Promise<num
       calibration: quick
         ? { probe: false, candidates: { mosquitto: [0.05], rabbitmq: [1] } }
         : {
+            candidates: quotaCandidates(values.quota),
             maxBootSeconds: positive(
               '--max-boot-seconds',
               values['max-boot-seconds'],
@@ -100,6 +127,7 @@ export async function runMatrixCommand(argv: string[], log: Logger): Promise<num
       addressBlock: values['address-block'],
       ...(bootCpu === undefined ? {} : { bootCpuQuota: bootCpu }),
       ...(only === undefined ? {} : { only }),
+      ...(values.reuse === undefined ? {} : { reuse: values.reuse.split(',').filter((d) => d !== '') }),
       publisherProcesses: quick ? 1 : 2,
       ...(quick ? { idleSeconds: 20, drainTimeoutSeconds: 60 } : {}),
       log,

@@ -8,6 +8,7 @@ import { type CalibrateMatrixOptions, calibrateMatrix } from './matrix-calibrate
 import { type MatrixMeta, renderMatrixMarkdown } from './matrix-md.ts';
 import { type BrokerKind, type MatrixSize, planMatrix, QUICK_CORNERS, selectRuns } from './matrix-plan.ts';
 import { buildMatrix, type Matrix, type MatrixEntry } from './matrix-report.ts';
+import { copyRun, loadReusable } from './matrix-reuse.ts';
 import { matrixFigures } from './matrix-svg.ts';
 import { baselineOf, type ScenarioReport } from './report.ts';
 import { runScenario } from './scenario-run.ts';
@@ -29,6 +30,8 @@ export interface MatrixOptions {
   bootCpuQuota?: number;
   /** Only these runs (keys as in the plan) and the s1 baselines they are compared with; all when absent. */
   only?: readonly string[];
+  /** Earlier matrices' folders: their runs of the same load and quotas are taken, not run again (matrix-reuse.ts). */
+  reuse?: readonly string[];
   /** Give up on a run's deliveries when nothing arrived for this long. */
   idleSeconds?: number;
   drainTimeoutSeconds?: number;
@@ -71,6 +74,7 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
   const settings = { mosquitto: kind('mosquitto'), rabbitmq: kind('rabbitmq') };
   const fullPlan = planMatrix({ quick: o.quick, size: o.size, settings });
   const plan = selectRuns(fullPlan, o.only);
+  const reused = await loadReusable(o.reuse ?? [], plan, o.size, settings);
   let file = o.size.file;
   if (!file) {
     file = join(o.outDir, 'trace.txt');
@@ -79,7 +83,14 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
   }
   const entries: MatrixEntry[] = [];
   const reports = new Map<string, ScenarioReport>();
-  const progress = { startedAt, before, calibration, planned: plan.length, inPlan: fullPlan.length };
+  const progress = {
+    startedAt,
+    before,
+    calibration,
+    planned: plan.length,
+    inPlan: fullPlan.length,
+    reused: [] as string[],
+  };
   try {
     for (const run of plan) {
       if (entries.length > 0) await writeMatrix(o, entries, progress);
@@ -87,6 +98,15 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
       const { key, group, kind, maxReplicas, thresholds, baseline } = run;
       const planRef = { key, group, kind, maxReplicas, thresholds, baseline };
       const base = run.baseline ? reports.get(run.baseline) : undefined;
+      const earlier = reused.get(run.key);
+      if (earlier) {
+        await copyRun(earlier.from, o.outDir, run.key);
+        reports.set(run.key, earlier.report);
+        entries.push({ plan: planRef, report: earlier.report });
+        progress.reused.push(`${run.key} (matrix started ${earlier.startedAt})`);
+        o.onRun?.(`${run.key}: reused from ${earlier.from} (matrix started ${earlier.startedAt})`);
+        continue;
+      }
       const wallStart = Date.now();
       const wall = () => `${((Date.now() - wallStart) / 1000).toFixed(1)} s wall`;
       try {
@@ -143,6 +163,7 @@ async function writeMatrix(
     calibration: MatrixMeta['calibration'];
     planned: number;
     inPlan: number;
+    reused: string[];
   },
 ): Promise<MatrixResult> {
   const matrix = buildMatrix(entries);
@@ -154,6 +175,10 @@ async function writeMatrix(
   const selected = o.only
     ? `--only ${o.only.join(', ')} (with the s1 runs they are compared with): ${at.planned} of the ${at.inPlan} runs.`
     : '';
+  const reusedText =
+    at.reused.length > 0
+      ? `${at.reused.length} runs were measured by an earlier matrix of the same load and quotas and reused (--reuse): ${at.reused.join(', ')}.`
+      : '';
   const partial =
     entries.length < at.planned
       ? `only ${entries.length} of the ${at.planned} planned runs had finished when this was written.`
@@ -166,7 +191,7 @@ async function writeMatrix(
     loadAverage: { before: at.before, after: loadavg() },
     machine: { cores: availableParallelism(), node: process.versions.node },
     calibration: at.calibration,
-    reduced: [quick, selected, partial].filter(Boolean).join(' '),
+    reduced: [quick, selected, reusedText, partial].filter(Boolean).join(' '),
   };
   const files: Array<[string, string]> = [
     ['matrix.json', `${JSON.stringify({ meta, matrix }, null, 2)}\n`],
