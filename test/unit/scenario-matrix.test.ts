@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { bootCpuOf, quotaCandidates } from '../../cli/scenario-matrix.ts';
 import { validate } from '../../common/config/load.ts';
 import { configSchema } from '../../common/config/schema.ts';
 import type { Observation } from '../../workload/taxi-rome/decision-log-read.ts';
@@ -13,6 +14,7 @@ import {
   meanRawLoad,
   secondsAtCount,
 } from '../../workload/taxi-rome/matrix-report.ts';
+import { sameRun } from '../../workload/taxi-rome/matrix-reuse.ts';
 import { matrixFigures } from '../../workload/taxi-rome/matrix-svg.ts';
 import {
   baselineOf,
@@ -150,6 +152,37 @@ describe('scenario matrix: the plan', () => {
       () => selectRuns(plan, ['s2-mosquitto-m7-t30-70']),
       /--only: no run s2-mosquitto-m7-t30-70 in the plan \(runs: s1-mosquitto, /,
     );
+  });
+
+  it('--reuse takes a run only at the same load and the same quota of every kind it uses', () => {
+    const settings = { mosquitto: { cpuQuota: 0.05 }, rabbitmq: { cpuQuota: 0.25 } };
+    const earlier = {
+      size: SIZE,
+      calibration: {
+        rule: '',
+        kinds: [
+          { kind: 'mosquitto' as const, cpuQuota: 0.05, bootTimeoutMs: 10_000, tried: [] },
+          { kind: 'rabbitmq' as const, cpuQuota: 0.1, bootTimeoutMs: 80_000, tried: [] },
+        ],
+      },
+    };
+    assert.equal(sameRun({ kind: 'mosquitto' }, SIZE, settings, earlier), true);
+    assert.equal(sameRun({ kind: 'rabbitmq' }, SIZE, settings, earlier), false, 'another RabbitMQ quota');
+    assert.equal(sameRun({ kind: 'mixed' }, SIZE, settings, earlier), false, 'the mixed pool uses both');
+    assert.equal(
+      sameRun({ kind: 'mosquitto' }, { ...SIZE, records: SIZE.records + 1 }, settings, earlier),
+      false,
+    );
+  });
+
+  it('--quota and --boot-cpu flags', () => {
+    assert.deepEqual(quotaCandidates('rabbitmq=0.25'), { mosquitto: [0.05, 0.1, 0.25], rabbitmq: [0.25] });
+    assert.throws(() => quotaCandidates('kafka=1'), /--quota/);
+    assert.throws(() => quotaCandidates('rabbitmq=-1'), /--quota/);
+    assert.equal(bootCpuOf(undefined, false), 1);
+    assert.equal(bootCpuOf(undefined, true), undefined);
+    assert.equal(bootCpuOf('0', false), undefined);
+    assert.equal(bootCpuOf('0.5', true), 0.5);
   });
 
   it('boot budget: 3 × the measured boot, within [10 s, 170 s]', () => {
