@@ -11,7 +11,7 @@ import type { ScenarioReport } from './report.ts';
  */
 export interface ReusedRun {
   report: ScenarioReport;
-  /** The earlier matrix's folder, and when it started. */
+  /** The earlier matrix's folder, and when the run started. */
   from: string;
   startedAt: string;
 }
@@ -65,7 +65,8 @@ async function loadOne(
       (t) => JSON.parse(t) as ScenarioReport,
       () => undefined,
     );
-    if (report) reports.set(run.key, { report, from: dir, startedAt: earlier.startedAt });
+    // The run's own start: a run reused twice keeps the time it was measured.
+    if (report) reports.set(run.key, { report, from: dir, startedAt: report.startedAt ?? earlier.startedAt });
   }
   return reports;
 }

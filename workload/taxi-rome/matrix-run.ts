@@ -103,8 +103,8 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
         await copyRun(earlier.from, o.outDir, run.key);
         reports.set(run.key, earlier.report);
         entries.push({ plan: planRef, report: earlier.report });
-        progress.reused.push(`${run.key} (matrix started ${earlier.startedAt})`);
-        o.onRun?.(`${run.key}: reused from ${earlier.from} (matrix started ${earlier.startedAt})`);
+        progress.reused.push(`${run.key} (run started ${earlier.startedAt})`);
+        o.onRun?.(`${run.key}: reused from ${earlier.from} (run started ${earlier.startedAt})`);
         continue;
       }
       const wallStart = Date.now();
