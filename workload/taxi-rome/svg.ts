@@ -76,6 +76,7 @@ export function lineChart(o: ChartOptions): string {
   const sy = (y: number) => pad.top + plotH - (yMax > yMin ? ((y - yMin) / (yMax - yMin)) * plotH : 0);
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<title>${escapeXml(o.title)}</title>`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
     `<text x="${width / 2}" y="22" text-anchor="middle" font-size="15">${escapeXml(o.title)}</text>`,
   ];
