@@ -23,7 +23,7 @@ export const MATRIX_USAGE = `scenario matrix [--quick] [--out DIR] [--records N]
                            is still measured); --reuse DIR[,DIR]: take those matrices' runs of the same load and quotas
                            --quick: CI-sized, the real trace head (test/fixtures), 8 of the 27 runs`;
 
-/** s1-rabbitmq's and s2-rabbitmq's fixes in the full matrix (RabbitMQ at 0.25 core carries ~520 msg/s). */
+/** s1-rabbitmq's and s2-rabbitmq's fixes in the full matrix (RabbitMQ at 0.25 core carried 830 QoS 1 msg/s in s1, 2026-12-02). */
 const DEFAULT_RABBITMQ_RECORDS = 60_000;
 
 /** The real trace's first 462 lines (docs/taxi-scenarios.md). */
