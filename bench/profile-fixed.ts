@@ -1,0 +1,120 @@
+// Where the orchestrator's time goes at a fixed rate (issue #12's 2,000 msg/s workload): one Mosquitto,
+// one orchestrator started with --cpu-prof, 20 publishers / 20 subscribers paced at --rate for
+// --seconds per QoS; prints the orchestrator's CPU per delivered message, Mosquitto's, and the top
+// functions by self time of the measured window. The orchestrator's pid is printed before each phase
+// so `strace -c -f -p PID` can count its syscalls alongside.
+//
+// `node --import tsx bench/profile-fixed.ts [--rate 2000] [--seconds 20] [--qos 0,1] [--top 30]
+//   [--orchestrator-root DIR] [--keep DIR (keep the .cpuprofile files there)] [--no-profile]`
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { LocalProvider } from '../manager/providers/local/local-provider.ts';
+import { formatTopSelfTime, readCpuProfile, topSelfTime } from './lib/cpu-profile.ts';
+import { LoadGenerator } from './lib/load-generator.ts';
+import { processCpuSeconds, processSysSeconds, startOrchestratorChild } from './lib/processes.ts';
+
+const { values } = parseArgs({
+  options: {
+    rate: { type: 'string', default: '2000' },
+    seconds: { type: 'string', default: '20' },
+    qos: { type: 'string', default: '0,1' },
+    top: { type: 'string', default: '30' },
+    'orchestrator-root': { type: 'string' },
+    keep: { type: 'string' },
+    'no-profile': { type: 'boolean', default: false },
+  },
+});
+const rate = Number(values.rate);
+const measureMs = Number(values.seconds) * 1000;
+const top = Number(values.top);
+const qosList = (values.qos ?? '0,1').split(',').map((q) => (q === '1' ? 1 : 0) as 0 | 1);
+const repoRoot = values['orchestrator-root'] ?? fileURLToPath(new URL('..', import.meta.url));
+
+const provider = await LocalProvider.start({
+  deployment: `bench-prof-${process.pid}`,
+  config: {
+    addressing: 'aliases',
+    addressBlock: '127.45',
+    bootDelaySeconds: 0,
+    stopTimeoutMs: 10_000,
+    bootTimeoutMs: 60_000,
+  },
+  pollIntervalMs: 200,
+});
+try {
+  const created = await provider.create('broker', 'mosquitto');
+  const broker = await provider.waitReady(created.id, 30_000);
+  const mosqPid = provider.details(broker.id)?.pid ?? -1;
+  for (const qos of qosList) {
+    const dir = mkdtempSync(join(tmpdir(), 'brokel-prof-'));
+    const spawnedAt = performance.now();
+    const orch = await startOrchestratorChild({
+      repoRoot,
+      brokerUrls: [broker.url],
+      readyTimeoutMs: 30_000,
+      nodeArgs: values['no-profile'] ? [] : ['--cpu-prof', '--cpu-prof-dir', dir],
+    });
+    let fromMs = 0;
+    try {
+      const load = await LoadGenerator.connect(
+        { host: '127.0.0.1', port: orch.port },
+        {
+          publishers: 20,
+          subscribers: 20,
+          payloadBytes: 100,
+          qos,
+          windowPerPublisher: 100,
+          maxSamples: 2_000_000,
+          clientIdPrefix: `prof${process.pid}q${qos}`,
+          connectTimeoutMs: 10_000,
+        },
+      );
+      try {
+        console.log(`QoS ${qos}: orchestrator pid ${orch.pid}, mosquitto pid ${mosqPid}; warm-up 2 s`);
+        const r = await load.runPhase({
+          rate,
+          warmupMs: 2000,
+          measureMs,
+          maxMessages: 100_000_000,
+          drainTimeoutMs: 3000,
+          cpu: () => {
+            fromMs = performance.now() - spawnedAt;
+            return {
+              orch: processCpuSeconds(orch.pid),
+              orchSys: processSysSeconds(orch.pid),
+              mosq: processCpuSeconds(mosqPid),
+            };
+          },
+        });
+        const us = (k: string) => (((r.cpuSeconds[k] ?? Number.NaN) / r.delivered) * 1e6).toFixed(1);
+        console.log(
+          `QoS ${qos}: ${r.rate.toFixed(0)} msg/s delivered, lost ${r.lost}, p50 ${r.p50Ms.toFixed(3)} ms, ` +
+            `p99 ${r.p99Ms.toFixed(3)} ms; CPU per message: orchestrator ${us('orch')} µs (sys ${us('orchSys')}), ` +
+            `mosquitto ${us('mosq')} µs (load average ${loadavg()
+              .map((l) => l.toFixed(2))
+              .join(' ')})`,
+        );
+      } finally {
+        await load.close();
+      }
+    } finally {
+      await orch.stop();
+    }
+    const file = readdirSync(dir)
+      .filter((f) => f.endsWith('.cpuprofile'))
+      .map((f) => join(dir, f))
+      .sort((x, y) => statSync(y).size - statSync(x).size)[0];
+    if (file) {
+      // fromMs was last set at the end of the window; the window is the measureMs before it.
+      const rows = topSelfTime(readCpuProfile(file), top, (fromMs - measureMs) * 1000);
+      console.log(formatTopSelfTime(rows));
+      if (values.keep) copyFileSync(file, join(values.keep, `fixed-q${qos}-${Date.now()}.cpuprofile`));
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+} finally {
+  await provider.stop();
+}
