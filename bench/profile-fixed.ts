@@ -5,7 +5,8 @@
 // so `strace -c -f -p PID` can count its syscalls alongside.
 //
 // `node --import tsx bench/profile-fixed.ts [--rate 2000] [--seconds 20] [--qos 0,1] [--top 30]
-//   [--orchestrator-root DIR] [--keep DIR (keep the .cpuprofile files there)] [--no-profile]`
+//   [--orchestrator-root DIR] [--keep DIR (keep the .cpuprofile files there)] [--no-profile]
+//   [--node-args='--flag ...' (extra node flags for the orchestrator)]`
 import { copyFileSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +26,7 @@ const { values } = parseArgs({
     'orchestrator-root': { type: 'string' },
     keep: { type: 'string' },
     'no-profile': { type: 'boolean', default: false },
+    'node-args': { type: 'string' },
   },
 });
 const rate = Number(values.rate);
@@ -55,7 +57,10 @@ try {
       repoRoot,
       brokerUrls: [broker.url],
       readyTimeoutMs: 30_000,
-      nodeArgs: values['no-profile'] ? [] : ['--cpu-prof', '--cpu-prof-dir', dir],
+      nodeArgs: [
+        ...(values['no-profile'] ? [] : ['--cpu-prof', '--cpu-prof-dir', dir]),
+        ...(values['node-args'] ?? '').split(/\s+/).filter(Boolean),
+      ],
     });
     let fromMs = 0;
     try {
