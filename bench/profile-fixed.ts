@@ -4,7 +4,7 @@
 // functions by self time of the measured window. The orchestrator's pid is printed before each phase
 // so `strace -c -f -p PID` can count its syscalls alongside.
 //
-// `node --import tsx bench/profile-fixed.ts [--rate 2000] [--seconds 20] [--qos 0,1] [--top 30]
+// `npm run bench:profile-fixed -- [--rate 2000] [--seconds 20] [--qos 0,1] [--top 30]
 //   [--orchestrator-root DIR] [--keep DIR (keep the .cpuprofile files there)] [--no-profile]
 //   [--node-args='--flag ...' (extra node flags for the orchestrator)]`
 import { copyFileSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
