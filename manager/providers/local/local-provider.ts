@@ -197,7 +197,7 @@ export class LocalProvider extends EventEmitter implements CloudProvider {
         } else if (record.state === 'ready' || record.state === 'draining') {
           finish(undefined, toReplica(record));
         } else if (record.state === 'failed') {
-          finish(new ProviderError(`replica ${id} failed: ${record.failure?.reason ?? 'unknown'}`));
+          finish(new ProviderError(`replica ${id} failed: ${failureText(record.failure)}`));
         } else {
           return false;
         }
@@ -465,4 +465,11 @@ export class LocalProvider extends EventEmitter implements CloudProvider {
       }
     }
   }
+}
+
+/** A failure for an error message: its reason, then the replica's last log lines (why it did not boot). */
+function failureText(failure: ReplicaFailure | undefined): string {
+  if (!failure) return 'unknown';
+  const tail = failure.logTail.slice(-5).join(' | ');
+  return tail === '' ? failure.reason : `${failure.reason}; its last log lines: ${tail}`;
 }
