@@ -7,13 +7,13 @@
 // `npm run bench:profile-fixed -- [--rate 2000] [--seconds 20] [--qos 0,1] [--top 30]
 //   [--orchestrator-root DIR] [--keep DIR (keep the .cpuprofile files there)] [--no-profile]
 //   [--node-args='--flag ...' (extra node flags for the orchestrator)]`
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LocalProvider } from '../manager/providers/local/local-provider.ts';
-import { formatTopSelfTime, readCpuProfile, topSelfTime } from './lib/cpu-profile.ts';
+import { formatTopSelfTime, largestProfile, readCpuProfile, topSelfTime } from './lib/cpu-profile.ts';
 import { LoadGenerator } from './lib/load-generator.ts';
 import { processCpuSeconds, processSysSeconds, startOrchestratorChild } from './lib/processes.ts';
 
@@ -108,10 +108,7 @@ try {
     } finally {
       await orch.stop();
     }
-    const file = readdirSync(dir)
-      .filter((f) => f.endsWith('.cpuprofile'))
-      .map((f) => join(dir, f))
-      .sort((x, y) => statSync(y).size - statSync(x).size)[0];
+    const file = largestProfile(dir);
     if (file) {
       // fromMs was last set at the end of the window; the window is the measureMs before it.
       const rows = topSelfTime(readCpuProfile(file), top, (fromMs - measureMs) * 1000);

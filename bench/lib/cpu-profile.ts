@@ -1,6 +1,7 @@
 // A V8 CPU profile (`node --cpu-prof`) summed up: the functions with the most self time, so the next
 // person sees where the orchestrator's time goes. Pure but for reading the file.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 
 interface ProfileNode {
   id: number;
@@ -70,4 +71,12 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const [file, n] = process.argv.slice(2);
   if (!file) throw new Error('usage: cpu-profile.ts FILE.cpuprofile [N]');
   console.log(formatTopSelfTime(topSelfTime(readCpuProfile(file), Number(n ?? 15))));
+}
+
+/** The largest .cpuprofile in `dir` (the process's own, not a short-lived child's), if any. */
+export function largestProfile(dir: string): string | undefined {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .map((f) => join(dir, f))
+    .sort((x, y) => statSync(y).size - statSync(x).size)[0];
 }

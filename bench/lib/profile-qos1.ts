@@ -1,9 +1,9 @@
 // The orchestrator's CPU profile at full-rate QoS 1, summed up by self time (bench:orchestrator).
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Target } from './bench-client.ts';
-import { formatTopSelfTime, readCpuProfile, topSelfTime } from './cpu-profile.ts';
+import { formatTopSelfTime, largestProfile, readCpuProfile, topSelfTime } from './cpu-profile.ts';
 import type { PhaseResult } from './load-generator.ts';
 import { startOrchestratorChild } from './processes.ts';
 import { fmtInt } from './stats.ts';
@@ -47,10 +47,7 @@ export async function profileQos1(options: {
   } finally {
     await orch.stop();
   }
-  const file = readdirSync(dir)
-    .filter((f) => f.endsWith('.cpuprofile'))
-    .map((f) => join(dir, f))
-    .sort((x, y) => statSync(y).size - statSync(x).size)[0];
+  const file = largestProfile(dir);
   if (!file) return 'QoS 1 profile: no profile written';
   const rows = topSelfTime(readCpuProfile(file), 15, fromMs * 1000);
   rmSync(dir, { recursive: true, force: true });
