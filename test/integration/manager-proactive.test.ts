@@ -10,10 +10,12 @@ import { startProvider, waitFor } from '../helpers/resources.ts';
 const INTERVAL_S = 1;
 const MAX_READING = 1 + 0.1 / INTERVAL_S;
 // A booting broker takes this long, so a scale-out that held the monitoring loop would leave a gap
-// between ticks at least this long; ticks come one interval apart, or later by scheduling delay on a
-// busy 2-core machine (one CI run: a tick 0.88 s late, the next one on time).
-const BOOT_S = 3;
-const MAX_GAP_S = 2 * INTERVAL_S;
+// between ticks at least this long. Ticks come one interval apart, or later by scheduling delay on a
+// busy 2-core machine (one CI run: a tick 0.88 s late, the next one on time), or two intervals apart when
+// a tick overran its slot and the manager skipped it by design (ticks never run late; another CI run:
+// gaps 1.00, 1.00, 1.00, 2.04 s). So the gap allowed is under three intervals, and the boot longer.
+const BOOT_S = 5;
+const MAX_GAP_S = 3 * INTERVAL_S;
 
 interface LogLine {
   time: string;
@@ -101,7 +103,7 @@ describe('manager: proactive policy end to end on the local provider (issue 11, 
       .filter((l) => (l.tick ?? 0) >= (add.tick ?? 0) && (l.tick ?? 0) <= (done.tick ?? 0))
       .map((l) => Date.parse(l.time));
     assert.ok(
-      during.length >= Math.floor((done.seconds ?? 0) / INTERVAL_S) - 1,
+      during.length >= Math.floor((done.seconds ?? 0) / INTERVAL_S) - 2, // a skipped slot or two
       `${during.length} ticks during a scale-out of ${done.seconds} s`,
     );
     const gaps = during.slice(1).map((x, i) => (x - (during[i] ?? x)) / 1000);
