@@ -1,3 +1,4 @@
+// test-lanes: 2
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';

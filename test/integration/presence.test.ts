@@ -1,3 +1,4 @@
+// test-lanes: 2
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { silentLogger } from '../../common/logger.ts';

@@ -1,4 +1,4 @@
-// test-timeout-ms: 60000
+// test-lanes: 2
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { TestMosquitto } from '../helpers/mosquitto.ts';

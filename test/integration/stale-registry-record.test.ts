@@ -1,4 +1,4 @@
-// test-timeout-ms: 60000
+// test-lanes: 2
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import type { IClientOptions, MqttClient } from 'mqtt';
