@@ -44,6 +44,7 @@ interface SessionShared {
     connected(this: Session): void;
     synced(this: Session, brokerId: string): void;
     linkDown(this: Session, brokerId: string): void;
+    receiving(this: Session): void;
     closed(this: Session, reason: string): void;
   };
 }
@@ -210,6 +211,7 @@ export class Orchestrator {
     session.on('connected', on.connected);
     session.on('synced', on.synced);
     session.on('linkDown', on.linkDown);
+    session.on('receiving', on.receiving);
     session.on('closed', on.closed);
     if (this.draining) session.redirect(undefined);
     return session;
@@ -270,6 +272,9 @@ export class Orchestrator {
       },
       linkDown(this: Session, brokerId: string) {
         orch.setLacking(brokerId, this, !this.isSynced(brokerId));
+      },
+      receiving(this: Session) {
+        for (const b of orch.pool.list()) orch.setLacking(b.id, this, !this.isSynced(b.id));
       },
       closed(this: Session, reason: string) {
         orch.sessions.delete(this);

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { difference, type HeapGroup, summarize } from './heap-summary.ts';
 import { startOrchestratorChild } from './processes.ts';
 import type { ScaleWorkerConfig } from './scale-worker.ts';
-import { fmt, fmtInt } from './stats.ts';
+import { fmt, fmtInt, percentiles } from './stats.ts';
 
 export interface ScaleOptions {
   repoRoot: string;
@@ -48,6 +48,11 @@ export interface ScaleResult {
   acked: number;
   received: number;
   lost: number;
+  /** Publishers the orchestrator still owed acknowledgements when they stopped waiting, and a few of their names. */
+  owedClients: number;
+  /** Publish → PUBACK at the publishers, ms (sorted quantiles of every acknowledged publish). */
+  ackMs: { p50: number; p99: number; max: number };
+  owedSample: string[];
   /**
    * With heapSnapshotDir: the live JS heap per client (bytes) and its largest groups. The RSS figures
    * of such a run are not comparable with a run without: writing a snapshot grows the RSS itself.
@@ -199,12 +204,20 @@ export async function connectionScale(options: ScaleOptions): Promise<ScaleResul
     await sleep(Math.min(options.publishMs / 2, 3000));
     const publishingRss = rssKb(orch.pid);
     const publishingSockets = socketCount(orch.pid) - idleSockets;
-    const pubDone = await Promise.all(pubs.map((w) => w.waitFor('done', options.publishMs + 60_000)));
+    const pubDone = await Promise.all(pubs.map((w) => w.waitFor('done', options.publishMs + 120_000)));
     await sleep(2000);
     for (const w of subs) w.send('stop');
     const subDone = await Promise.all(subs.map((w) => w.waitFor('done', 30_000)));
     const sent = pubDone.reduce((n, e) => n + Number(e.sent), 0);
     const acked = pubDone.reduce((n, e) => n + Number(e.acked), 0);
+    const owedClients = pubDone.reduce((n, e) => n + Number(e.owedClients ?? 0), 0);
+    const owedSample = pubDone.flatMap((e) => (e.owedSample as string[] | undefined) ?? []).slice(0, 5);
+    const ackMs = Float64Array.from(pubDone.flatMap((e) => (e.ackMs as number[] | undefined) ?? []));
+    const [ackP50 = Number.NaN, ackP99 = Number.NaN, ackMax = Number.NaN] = percentiles(
+      ackMs,
+      ackMs.length,
+      [50, 99, 100],
+    );
     const received = subDone.reduce((n, e) => n + Number(e.received), 0);
     return {
       clients: options.clients,
@@ -220,6 +233,9 @@ export async function connectionScale(options: ScaleOptions): Promise<ScaleResul
       acked,
       received,
       lost: Math.max(0, sent - received),
+      owedClients,
+      owedSample,
+      ackMs: { p50: ackP50, p99: ackP99, max: ackMax },
       ...(heap ? { heap } : {}),
     };
   } finally {
@@ -237,6 +253,10 @@ export function scaleSummary(r: ScaleResult): string {
     `publishing: +${fmt(r.rssPerClientKbPublishing, 1)} KB and ${fmt(r.socketsPerClientPublishing, 2)} sockets per client; ` +
     `${fmtInt(r.connectsPerSecond)} CONNECTs/s accepted\n` +
     `  sent ${fmtInt(r.sent)}, acknowledged ${fmtInt(r.acked)}, delivered ${fmtInt(r.received)}, lost ${fmtInt(r.lost)}` +
+    `; publish → PUBACK p50 ${fmtInt(r.ackMs.p50)} ms, p99 ${fmtInt(r.ackMs.p99)} ms, max ${fmtInt(r.ackMs.max)} ms` +
+    (r.owedClients > 0
+      ? `; ${fmtInt(r.owedClients)} publishers still owed acknowledgements at the end (e.g. ${r.owedSample.join(', ')})`
+      : '') +
     (r.heap
       ? `\n  live JS heap +${fmtInt(r.heap.perClientBytes)} B per client (heap snapshots: the RSS ` +
         `figures above are not comparable with a run without); largest per client:\n` +

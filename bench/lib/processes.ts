@@ -1,7 +1,7 @@
 // The processes a benchmark measures: an orchestrator child (`brokel orchestrator`), and CPU counters
 // read from /proc so each process's CPU is its own.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { clockTicksPerSecond, readProcStat } from '../../manager/providers/local/proc-stat.ts';
 
 /** utime + stime of one process (all its threads), in seconds; NaN once it is gone. */
@@ -83,6 +83,13 @@ export async function startOrchestratorChild(options: {
   };
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.stderr?.on('data', keep);
+  // BROKEL_BENCH_ORCHESTRATOR_LOG=FILE: the orchestrator's whole output (warnings and errors) goes to FILE too.
+  const logFile = process.env.BROKEL_BENCH_ORCHESTRATOR_LOG;
+  if (logFile) {
+    const out = createWriteStream(logFile, { flags: 'a' });
+    child.stdout?.pipe(out, { end: false });
+    child.stderr?.pipe(out, { end: false });
+  }
   try {
     const port = await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(

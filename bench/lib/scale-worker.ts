@@ -21,6 +21,8 @@ export interface ScaleWorkerConfig {
 }
 
 const TIMEOUT_MS = 30_000;
+// After the last publish, how long a publisher waits for the acknowledgements still owed to it.
+const ACK_WAIT_MS = Number(process.env.BROKEL_SCALE_ACK_WAIT_MS ?? 10_000);
 const config = JSON.parse(process.argv[2] ?? '{}') as ScaleWorkerConfig;
 const say = (event: Record<string, unknown>): void => {
   process.stdout.write(`${JSON.stringify(event)}\n`);
@@ -29,8 +31,14 @@ const say = (event: Record<string, unknown>): void => {
 interface Client {
   socket: Socket;
   index: number;
+  sent: number;
   acked: number;
+  /** When each unacknowledged publish was written, by packet id. */
+  sentAt: Map<number, number>;
 }
+
+/** Publish → PUBACK times, ms (publishers). */
+const ackMs: number[] = [];
 
 let received = 0;
 let acked = 0;
@@ -39,7 +47,7 @@ function open(index: number): Promise<Client> {
   return new Promise((resolve, reject) => {
     const socket = netConnect({ host: config.host, port: config.port, noDelay: true });
     const parser = mqttPacket.parser({ protocolVersion: 4 });
-    const client: Client = { socket, index, acked: 0 };
+    const client: Client = { socket, index, sent: 0, acked: 0, sentAt: new Map() };
     const timer = setTimeout(() => reject(new Error(`client ${index}: no CONNACK`)), TIMEOUT_MS);
     let subscribed = config.role === 'pub';
     parser.on('packet', (p: Packet) => {
@@ -66,6 +74,10 @@ function open(index: number): Promise<Client> {
         if (p.qos === 1) socket.write(mqttPacket.generate({ cmd: 'puback', messageId: p.messageId ?? 0 }));
       } else if (p.cmd === 'puback') {
         acked += 1;
+        client.acked += 1;
+        const at = client.sentAt.get(p.messageId ?? 0);
+        if (at !== undefined) ackMs.push(Math.round(performance.now() - at));
+        client.sentAt.delete(p.messageId ?? 0);
       }
     });
     socket.on('data', (chunk: Buffer) => parser.parse(chunk));
@@ -123,10 +135,12 @@ const publishAll = async (): Promise<number> => {
         }),
       );
       sent += 1;
+      c.sent += 1;
+      c.sentAt.set(id, performance.now());
     }
     await new Promise((r) => setTimeout(r, 10));
   }
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + ACK_WAIT_MS;
   while (acked < sent && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   return sent;
 };
@@ -140,7 +154,16 @@ if (config.role === 'sub') say({ event: 'ready' });
 for await (const line of createInterface({ input: process.stdin })) {
   if (line === 'go' && config.role === 'pub') {
     const sent = await publishAll();
-    say({ event: 'done', sent, acked });
+    // Publishers still owed acknowledgements (a few names, for the orchestrator's log).
+    const owed = clients.filter((c) => c.acked < c.sent);
+    say({
+      event: 'done',
+      sent,
+      acked,
+      owedClients: owed.length,
+      owedSample: owed.slice(0, 3).map((c) => `${config.prefix}-${config.role}-${c.index}`),
+      ackMs,
+    });
     close();
     break;
   }

@@ -14,6 +14,15 @@ export class LazyLinks {
    * only.
    */
   full = true;
+  /**
+   * Whether publishes routed to a broker this session lacks could miss it: it subscribed, or it
+   * outlives its connection (its subscriptions and queued messages live at the brokers). Only such a
+   * session keeps a broker it has no synced link to unroutable for everyone (Session.isSynced): a
+   * publisher that could not reach a broker routes around it alone (a connection storm once made every
+   * broker unroutable that way, and held every publish: docs/data-plane.md "Publishers that lack a
+   * broker"). Sticky: set on the first SUBSCRIBE, never cleared.
+   */
+  receives = true;
   private need: LinkNeed | undefined;
   /** The links a lazy session is opening as it becomes full; client packets wait meanwhile. */
   linking: Promise<void> | undefined;
@@ -24,6 +33,7 @@ export class LazyLinks {
   /** At CONNECT: only a session that outlives its connection needs every link from the start. */
   begin(full: boolean): void {
     this.full = full;
+    this.receives = full;
     if (!full) this.need = new LinkNeed(this.s.deps.router.strategy, this.s.clientId);
   }
 
@@ -36,6 +46,16 @@ export class LazyLinks {
     if (this.full || !this.needsEveryLink(packet)) return true;
     void this.goFull();
     return this.linking === undefined;
+  }
+
+  /**
+   * A SUBSCRIBE is handled: from now on the session receives, so a broker it lacks is unroutable
+   * (before any broker has its subscription). True when this changed it.
+   */
+  startReceiving(): boolean {
+    if (this.receives) return false;
+    this.receives = true;
+    return true;
   }
 
   /** A packet to handle once the links being opened are open; false: none are being opened. */

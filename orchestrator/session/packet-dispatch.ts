@@ -72,6 +72,8 @@ export class PacketDispatch {
       case 'pubrel':
         return s.inbound?.onPubrel(packet.messageId ?? 0);
       case 'subscribe':
+        // The orchestrator re-reads which brokers it lacks (isSynced) before any has the subscription.
+        if (s.lazy.startReceiving() && s.state === 'connected') s.emit('receiving');
         return s.subs?.onSubscribe(packet);
       case 'unsubscribe':
         return s.subs?.onUnsubscribe(packet);

@@ -255,7 +255,7 @@ export class Session extends EventEmitter implements SessionContext {
    * session has no subscription to be missing anywhere.
    */
   isSynced(brokerId: string): boolean {
-    if (!this.lazy.full) return true;
+    if (!this.lazy.full || !this.lazy.receives) return true;
     const link = this.links.get(brokerId);
     return link?.synced === true;
   }

@@ -9,7 +9,10 @@ import { createServer, connect as netConnect, type Socket } from 'node:net';
  * - reset: every open connection is destroyed with a TCP RST, both sides;
  * - blackhole: nothing is forwarded, sockets stay open (a partition without a reset). What arrives
  *   meanwhile is held, as the kernel would keep retransmitting it, and flows again when the partition
- *   heals; reading stops once 1 MiB is held, so the senders feel TCP backpressure.
+ *   heals; reading stops once 1 MiB is held, so the senders feel TCP backpressure;
+ * - silent new connections: connections accepted from now on are never relayed (no connection to the
+ *   target; what the client sends is read and dropped), as with a target whose accept queue is full;
+ *   connections already relayed are not affected.
  */
 export interface FaultRelay {
   readonly host: string;
@@ -20,6 +23,7 @@ export interface FaultRelay {
   /** undefined: unlimited. */
   setBandwidth(bytesPerSecond: number | undefined): void;
   setBlackhole(on: boolean): void;
+  setSilentNew(on: boolean): void;
   /** Destroys every relayed connection with a RST (new ones are still accepted). */
   reset(): void;
   close(): Promise<void>;
@@ -104,7 +108,17 @@ export async function openFaultRelay(
 ): Promise<FaultRelay> {
   const faults: Faults = { delayMs: 0, bytesPerSecond: undefined, blackhole: false };
   const pairs = new Set<{ client: Socket; upstream: Socket; lanes: Lane[] }>();
+  const silent = new Set<Socket>();
+  let silentNew = false;
   const server = createServer({ noDelay: true }, (client) => {
+    if (silentNew) {
+      silent.add(client);
+      client.resume(); // read and dropped
+      const forget = () => silent.delete(client);
+      client.on('error', forget);
+      client.on('close', forget);
+      return;
+    }
     const upstream = netConnect({ host: target.host, port: target.port, noDelay: true });
     const pair = {
       client,
@@ -150,7 +164,11 @@ export async function openFaultRelay(
       faults.blackhole = on;
       pumpAll();
     },
+    setSilentNew(on) {
+      silentNew = on;
+    },
     reset() {
+      for (const client of [...silent]) client.resetAndDestroy();
       for (const pair of [...pairs]) {
         pair.client.resetAndDestroy();
         pair.upstream.resetAndDestroy();
