@@ -43,9 +43,43 @@ export class LazyLinks {
 
   linksFor(packet: IPublishPacket): boolean {
     if (this.linking) return false;
-    if (this.full || !this.needsEveryLink(packet)) return true;
+    if (this.full || !this.mustWaitFor(packet)) return true;
     void this.goFull();
     return this.linking === undefined;
+  }
+
+  /**
+   * Whether a lazy session must open its other links before handling this packet (needsEveryLink),
+   * and wait for them. Round-robin is the exception: its publish may go to any broker the session is
+   * linked to (round-robin keeps no order across brokers), so the links open behind it (widen): the
+   * client is not paused, the publish goes out now on the links there are. A retained publish still
+   * waits for its topic's owner, a SUBSCRIBE for every broker.
+   */
+  mustWaitFor(packet: Packet): boolean {
+    if (!this.needsEveryLink(packet)) return false;
+    if (packet.cmd !== 'publish' || packet.retain || this.s.deps.router.strategy !== 'round-robin') return true;
+    this.widen();
+    return false;
+  }
+
+  /**
+   * A lazy session becomes full without waiting: it opens links to every joining and active broker it
+   * lacks in the background, each joined as a new broker would be (subscriptions replayed, then synced);
+   * until then it routes among the links it has. A broker that could not be reached is retried with
+   * back-off, as after a failed link at CONNECT.
+   */
+  private widen(): void {
+    if (this.full) return;
+    this.full = true;
+    this.need = undefined;
+    const s = this.s;
+    for (const b of s.deps.pool.list()) {
+      if ((b.state !== 'active' && b.state !== 'joining') || s.links.has(b.id)) continue;
+      s.uplinks.join(b).catch((err) => {
+        s.uplinks.failed(b, err);
+        if (s.state === 'connected') s.emit('linkDown', b.id);
+      });
+    }
   }
 
   /**

@@ -56,7 +56,7 @@ export class PacketDispatch {
     const s = this.s;
     const lazy = s.lazy;
     if (lazy.hold(packet)) return; // the client is paused: at most the packet in hand
-    if (!lazy.full && lazy.needsEveryLink(packet)) {
+    if (!lazy.full && lazy.mustWaitFor(packet)) {
       void lazy.goFull();
       if (lazy.hold(packet)) return;
     }

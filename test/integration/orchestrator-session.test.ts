@@ -43,10 +43,12 @@ describe('orchestrator: sessions', () => {
     await publishSeq(anon, 'p', ['anon/1'], 30, 1);
     await settle([sub.counts], 30);
     assert.equal(sub.counts.distinct, 30);
-    // Both sessions use every broker by now (a subscriber and a round-robin publisher need them all).
-    assert.equal(
-      orchestrator.status().brokers.every((b) => b.sessions === 2),
-      true,
+    // Both sessions use every broker (a subscriber and a round-robin publisher need them all; the
+    // publisher's links open behind its first publish).
+    await waitFor(
+      () => orchestrator.status().brokers.every((b) => b.sessions === 2),
+      5000,
+      'links on every broker',
     );
     // 3.1.1 with an empty id and clean session off: refused with 0x02 [MQTT-3.1.3-8]. (MQTT.js will
     // not even send that, so raw bytes.)

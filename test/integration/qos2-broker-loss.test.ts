@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import type { Orchestrator } from '../../orchestrator/orchestrator.ts';
+import { homeBrokerRanking } from '../../orchestrator/routing/strategies.ts';
 import { delayRelay } from '../helpers/delay-relay.ts';
 import { connectTcp, expectPacket, handshake, type WireConn, writePacket } from '../helpers/mqtt-wire.ts';
 import { startOrchestrator, subscriber } from '../helpers/orchestrator.ts';
@@ -10,7 +11,7 @@ import { startProvider, waitFor } from '../helpers/resources.ts';
 type Mode = 'resend' | 'drop';
 
 /**
- * Two Mosquittos (the first, which gets the first round-robin publish, behind a relay that delays
+ * Two Mosquittos (the first, the publisher's home, which gets its first publish, behind a relay that delays
  * one direction by `lateMs`), an orchestrator with the given choice, a QoS 2 subscriber and a raw
  * 3.1.1 publisher. kill() SIGKILLs the first broker and waits until the orchestrator saw it go.
  */
@@ -34,9 +35,17 @@ async function setUp(
     limits: { qos2OnBrokerLoss: mode },
   });
   const sub = await subscriber(t, url, 'q2/#', 2);
-  const pub = await connectTcp(t, port);
-  assert.equal((await handshake(pub, `q2-${mode}`, 4)).returnCode, 0);
   const victim = urls[0] ?? '';
+  // A publisher whose home is the first broker: a round-robin session routes its first publish among
+  // the links it has (its home one) while the others open (docs/data-plane.md, lazy links).
+  const pool = orchestrator.status().brokers.map((b) => b.id);
+  const victimId = orchestrator.status().brokers.find((b) => b.url === victim)?.id;
+  const clientId = Array.from({ length: 16 }, (_, i) => `q2-${mode}-${i}`).find(
+    (id) => homeBrokerRanking(id, pool)[0] === victimId,
+  );
+  if (!clientId) throw new Error('no client id whose home is the first broker');
+  const pub = await connectTcp(t, port);
+  assert.equal((await handshake(pub, clientId, 4)).returnCode, 0);
   const kill = async (): Promise<void> => {
     process.kill(provider.details(ids[0] ?? '')?.pid ?? -1, 'SIGKILL');
     await waitFor(
