@@ -57,7 +57,8 @@ export class LazyLinks {
    */
   mustWaitFor(packet: Packet): boolean {
     if (!this.needsEveryLink(packet)) return false;
-    if (packet.cmd !== 'publish' || packet.retain || this.s.deps.router.strategy !== 'round-robin') return true;
+    if (packet.cmd !== 'publish' || packet.retain || this.s.deps.router.strategy !== 'round-robin')
+      return true;
     this.widen();
     return false;
   }
