@@ -205,7 +205,21 @@ export async function connectionScale(options: ScaleOptions): Promise<ScaleResul
     const publishingRss = rssKb(orch.pid);
     const publishingSockets = socketCount(orch.pid) - idleSockets;
     const pubDone = await Promise.all(pubs.map((w) => w.waitFor('done', options.publishMs + 120_000)));
-    await sleep(2000);
+    // Deliveries may trail the acknowledgements on a loaded machine: wait until the subscribers have as
+    // many as were acknowledged, or received nothing more for 3 s (at most 30 s).
+    const ackedSoFar = pubDone.reduce((n, e) => n + Number(e.acked), 0);
+    const receivedSoFar = () =>
+      subs.reduce((n, w) => n + Number(w.events.findLast((e) => e.event === 'received')?.received ?? 0), 0);
+    let seen = -1;
+    let stableSince = Date.now();
+    for (const giveUp = Date.now() + 30_000; Date.now() < giveUp; await sleep(500)) {
+      const now = receivedSoFar();
+      if (now >= ackedSoFar) break;
+      if (now !== seen) {
+        seen = now;
+        stableSince = Date.now();
+      } else if (Date.now() - stableSince > 3000) break;
+    }
     for (const w of subs) w.send('stop');
     const subDone = await Promise.all(subs.map((w) => w.waitFor('done', 30_000)));
     const sent = pubDone.reduce((n, e) => n + Number(e.sent), 0);

@@ -150,7 +150,11 @@ const close = (): void => {
   setTimeout(() => process.exit(0), 1000).unref();
 };
 
-if (config.role === 'sub') say({ event: 'ready' });
+if (config.role === 'sub') {
+  say({ event: 'ready' });
+  // What arrived so far, twice a second: the run waits for deliveries to settle before it stops us.
+  setInterval(() => say({ event: 'received', received }), 500).unref();
+}
 for await (const line of createInterface({ input: process.stdin })) {
   if (line === 'go' && config.role === 'pub') {
     const sent = await publishAll();
