@@ -100,8 +100,13 @@ export class Upstream {
       let connacked = false;
       // Dropped once cleared: the listeners below keep this scope alive as long as the link.
       let timer: NodeJS.Timeout | undefined = setTimeout(() => {
-        socket.destroy();
-        reject(new TimeoutError(`CONNACK from broker ${this.brokerId}`, connectTimeoutMs));
+        // A busy event loop runs due timers before it reads the sockets: the CONNACK may have arrived
+        // and wait unread. Decide after this turn's reads (setImmediate runs after the poll phase).
+        setImmediate(() => {
+          if (connacked || timer === undefined) return;
+          socket.destroy();
+          reject(new TimeoutError(`CONNACK from broker ${this.brokerId}`, connectTimeoutMs));
+        });
       }, connectTimeoutMs);
       const early = (reason: string) => {
         if (connacked) return;
