@@ -25,8 +25,45 @@ export function tryBind(host: string, port: number): Promise<number> {
   });
 }
 
-/** An ephemeral port free right now on host. */
-export function freePort(host: string): Promise<number> {
+/**
+ * Ports a replica listens on are picked below the kernel's ephemeral range (ip_local_port_range): a
+ * port from that range, free when picked, can be taken as the local port of any outgoing connection
+ * before the replica binds it, and RabbitMQ binds its Erlang distribution port seconds after it starts
+ * (a CI run: `dist_port_already_used`, the replica exited). Random candidates in [10000, low), checked
+ * by binding; the kernel's choice (port 0) only when none of them is free.
+ */
+const LOWEST_PICKED_PORT = 10_000;
+const PICK_ATTEMPTS = 64;
+
+/** The kernel's ephemeral range [low, high], or the Linux default when it cannot be read. */
+export function ephemeralRange(text: string | undefined): [number, number] {
+  const [low, high] = (text ?? '').trim().split(/\s+/).map(Number);
+  return low !== undefined &&
+    high !== undefined &&
+    Number.isInteger(low) &&
+    Number.isInteger(high) &&
+    low <= high
+    ? [low, high]
+    : [32_768, 60_999];
+}
+
+/** A candidate port below the ephemeral range (pure; `random` in [0, 1)), or undefined if there is no room. */
+export function portBelow(low: number, random: number): number | undefined {
+  if (low - LOWEST_PICKED_PORT < 1000) return undefined;
+  return LOWEST_PICKED_PORT + Math.floor(random * (low - LOWEST_PICKED_PORT));
+}
+
+/** A port free right now on host, outside the ephemeral range when it can be. */
+export async function freePort(host: string): Promise<number> {
+  const [low] = ephemeralRange(
+    await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').catch(() => undefined),
+  );
+  for (let i = 0; i < PICK_ATTEMPTS; i++) {
+    const port = portBelow(low, Math.random());
+    if (port === undefined) break;
+    const bound = await tryBind(host, port).catch(() => undefined);
+    if (bound !== undefined) return bound;
+  }
   return tryBind(host, 0);
 }
 
