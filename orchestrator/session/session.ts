@@ -252,7 +252,8 @@ export class Session extends EventEmitter implements SessionContext {
 
   /**
    * Synced state of this session on one broker (for the pool's "synced on this replica"): a lazy
-   * session has no subscription to be missing anywhere.
+   * session has no subscription to be missing anywhere, and neither has a full one that never
+   * subscribed and does not outlive its connection (it only publishes: LazyLinks.receives).
    */
   isSynced(brokerId: string): boolean {
     if (!this.lazy.full || !this.lazy.receives) return true;

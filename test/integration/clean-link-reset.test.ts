@@ -1,4 +1,4 @@
-// test-lanes: 2
+// test-timeout-ms: 60000
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import type { MqttClient } from 'mqtt';
