@@ -263,7 +263,7 @@ export class Orchestrator {
       connected(this: Session) {
         orch.evictor.connected(this);
         orch.metrics.sessions.set(orch.connectedCount());
-        for (const b of orch.pool.list()) orch.setLacking(b.id, this, !this.isSynced(b.id));
+        orch.relack(this);
         // A join replay that skipped it while it was connecting: it is lacking there now (just above).
         if (this.clientId) orch.joinReplays.sessionConnected(this.clientId);
       },
@@ -274,7 +274,7 @@ export class Orchestrator {
         orch.setLacking(brokerId, this, !this.isSynced(brokerId));
       },
       receiving(this: Session) {
-        for (const b of orch.pool.list()) orch.setLacking(b.id, this, !this.isSynced(b.id));
+        orch.relack(this); // it subscribes: the brokers it has no synced link to are lacking now
       },
       closed(this: Session, reason: string) {
         orch.sessions.delete(this);
@@ -296,6 +296,11 @@ export class Orchestrator {
     let n = 0;
     for (const s of this.sessions) if (s.state === 'connected') n += 1;
     return n;
+  }
+
+  /** Reads, for every broker of the pool, whether the session lacks it. */
+  private relack(session: Session): void {
+    for (const b of this.pool.list()) this.setLacking(b.id, session, !session.isSynced(b.id));
   }
 
   private setLacking(brokerId: string, session: Session, lacking: boolean): void {

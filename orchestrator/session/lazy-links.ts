@@ -1,4 +1,5 @@
 import type { IPublishPacket, Packet } from 'mqtt-packet';
+import type { PoolBroker } from '../pool/broker-pool.ts';
 import { LinkNeed } from './link-need.ts';
 import type { Session } from './session.ts';
 
@@ -73,14 +74,26 @@ export class LazyLinks {
     if (this.full) return;
     this.full = true;
     this.need = undefined;
+    for (const b of this.missingBrokers()) void this.openLink(b);
+  }
+
+  /** The joining and active brokers the session has no link to (but `except`). */
+  private missingBrokers(except?: string): PoolBroker[] {
     const s = this.s;
-    for (const b of s.deps.pool.list()) {
-      if ((b.state !== 'active' && b.state !== 'joining') || s.links.has(b.id)) continue;
-      s.uplinks.join(b).catch((err) => {
-        s.uplinks.failed(b, err);
-        if (s.state === 'connected') s.emit('linkDown', b.id);
-      });
-    }
+    return s.deps.pool
+      .list()
+      .filter(
+        (b) => (b.state === 'active' || b.state === 'joining') && !s.links.has(b.id) && b.id !== except,
+      );
+  }
+
+  /** Joins a broker; settles, never rejects: a failure is retried with back-off and reported as 'linkDown'. */
+  private openLink(b: PoolBroker): Promise<void> {
+    const s = this.s;
+    return s.uplinks.join(b).catch((err) => {
+      s.uplinks.failed(b, err);
+      if (s.state === 'connected') s.emit('linkDown', b.id);
+    });
   }
 
   /**
@@ -131,21 +144,10 @@ export class LazyLinks {
     this.need = undefined;
     const s = this.s;
     // `except`: a broker that just went down is retried with back-off, not waited for here.
-    const missing = s.deps.pool
-      .list()
-      .filter(
-        (b) => (b.state === 'active' || b.state === 'joining') && !s.links.has(b.id) && b.id !== except,
-      );
+    const missing = this.missingBrokers(except);
     if (missing.length === 0) return Promise.resolve();
     s.pauseClient('opening links');
-    const opening = Promise.all(
-      missing.map((b) =>
-        s.uplinks.join(b).catch((err) => {
-          s.uplinks.failed(b, err);
-          if (s.state === 'connected') s.emit('linkDown', b.id);
-        }),
-      ),
-    ).then(() => {
+    const opening = Promise.all(missing.map((b) => this.openLink(b))).then(() => {
       this.linking = undefined;
       if (s.state !== 'connected') return;
       // Held publishes are older than what the client sent meanwhile: they go first.
