@@ -50,9 +50,9 @@ export interface ScaleResult {
   lost: number;
   /** Publishers the orchestrator still owed acknowledgements when they stopped waiting, and a few of their names. */
   owedClients: number;
-  /** Publish → PUBACK at the publishers, ms (sorted quantiles of every acknowledged publish). */
-  ackMs: { p50: number; p99: number; max: number };
   owedSample: string[];
+  /** Publish → PUBACK at the publishers, ms (quantiles of every acknowledged publish). */
+  ackMs: { p50: number; p99: number; max: number };
   /**
    * With heapSnapshotDir: the live JS heap per client (bytes) and its largest groups. The RSS figures
    * of such a run are not comparable with a run without: writing a snapshot grows the RSS itself.
@@ -207,14 +207,14 @@ export async function connectionScale(options: ScaleOptions): Promise<ScaleResul
     const pubDone = await Promise.all(pubs.map((w) => w.waitFor('done', options.publishMs + 120_000)));
     // Deliveries may trail the acknowledgements on a loaded machine: wait until the subscribers have as
     // many as were acknowledged, or received nothing more for 3 s (at most 30 s).
-    const ackedSoFar = pubDone.reduce((n, e) => n + Number(e.acked), 0);
+    const acked = pubDone.reduce((n, e) => n + Number(e.acked), 0);
     const receivedSoFar = () =>
       subs.reduce((n, w) => n + Number(w.events.findLast((e) => e.event === 'received')?.received ?? 0), 0);
     let seen = -1;
     let stableSince = Date.now();
     for (const giveUp = Date.now() + 30_000; Date.now() < giveUp; await sleep(500)) {
       const now = receivedSoFar();
-      if (now >= ackedSoFar) break;
+      if (now >= acked) break;
       if (now !== seen) {
         seen = now;
         stableSince = Date.now();
@@ -223,7 +223,6 @@ export async function connectionScale(options: ScaleOptions): Promise<ScaleResul
     for (const w of subs) w.send('stop');
     const subDone = await Promise.all(subs.map((w) => w.waitFor('done', 30_000)));
     const sent = pubDone.reduce((n, e) => n + Number(e.sent), 0);
-    const acked = pubDone.reduce((n, e) => n + Number(e.acked), 0);
     const owedClients = pubDone.reduce((n, e) => n + Number(e.owedClients ?? 0), 0);
     const owedSample = pubDone.flatMap((e) => (e.owedSample as string[] | undefined) ?? []).slice(0, 5);
     const ackMs = Float64Array.from(pubDone.flatMap((e) => (e.ackMs as number[] | undefined) ?? []));
