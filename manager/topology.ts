@@ -214,8 +214,10 @@ export class Topology {
   async removeBroker(id: string, signal?: AbortSignal): Promise<void> {
     const broker = (await this.o.provider.list()).find((r) => r.id === id);
     if (!broker) return;
-    this.brokerStates.set(id, 'draining');
+    // Durable first: a manager killed once the status says draining leaves a drain the next one finishes
+    // (planResume), never a broker it finds active and may keep while it removes another.
     await this.o.provider.markDraining(id);
+    this.brokerStates.set(id, 'draining');
     // Defect 2 of issue #10: retained publishes on its topics wait from now on, so none is overtaken.
     await this.fence(broker, signal);
     let last = '';

@@ -7,6 +7,7 @@ export interface BrokerRecord {
   id: string;
   url: string;
   pid: number;
+  state: string;
 }
 
 /** The local provider's records of a deployment's brokers, by id (b2 before b10). */

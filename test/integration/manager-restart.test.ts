@@ -149,17 +149,30 @@ describe('manager restarts in the middle of things (issue 11, restart paths)', (
     await config(1);
     await waitFor(async () => (await brokers()).some((b) => b.poolState === 'draining'), 30_000, 'a drain');
     const drained = (await brokers()).find((b) => b.poolState === 'draining');
+    // The premise: the drain is on record, so the next manager finishes it (one CI run saw the kill land
+    // before it was, when the status said draining first: the restart kept that broker, removed the other).
+    assert.equal(
+      (await brokerRecords(deployment)).find((r) => r.id === drained?.id)?.state,
+      'draining',
+      'the drain is recorded once the status says draining',
+    );
     await kill(m2);
     const drainedProcesses = processesOf(`/brokel/${deployment}/replicas/${drained?.id}/`);
     assert.ok(drainedProcesses.length > 0, 'the draining broker still runs while no manager does');
     const m3 = await start();
     await waitFor(async () => (await brokers()).length === 1, 60_000, 'the drain finished after the restart');
     assert.equal((await brokers())[0]?.poolState, 'active');
+    // CI once timed out here with the drained broker gone from the provider's list: say what was left.
     await waitFor(
       () => processesOf(`/brokel/${deployment}/replicas/${drained?.id}/`).length === 0,
       10_000,
       'no orphan',
-    );
+    ).catch((err: unknown) => {
+      const left = processesOf(`/brokel/${deployment}/replicas/${drained?.id}/`);
+      throw new Error(
+        `${err instanceof Error ? err.message : err}; left: ${left.join('; ')}; the manager said:\n${m3.output().slice(-4000)}`,
+      );
+    });
     watching = false;
     await watch;
     const { sent, counts } = await probe.stop();
