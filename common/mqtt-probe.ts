@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
-import mqttPacket from 'mqtt-packet';
 import { TimeoutError } from './errors.ts';
+import mqttPacket from './mqtt-packet.ts';
 import { type BrokerTls, connectBroker } from './net/broker-socket.ts';
 
 export interface ProbeOptions {

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import mqttPacket, { type Packet } from 'mqtt-packet';
+import type { Packet } from 'mqtt-packet';
+import mqttPacket from '../../common/mqtt-packet.ts';
 import { nextFrame } from './frames.ts';
 import { OutBatch } from './out-batch.ts';
 import { readFastPacket, TopicCache } from './raw-frame.ts';

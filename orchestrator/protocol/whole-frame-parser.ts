@@ -1,4 +1,5 @@
-import mqttPacket, { type Packet } from 'mqtt-packet';
+import type { Packet } from 'mqtt-packet';
+import mqttPacket from '../../common/mqtt-packet.ts';
 
 type Parser = ReturnType<typeof mqttPacket.parser>;
 /** The parser settings a stream carries (mqtt-packet replaces them with the CONNECT it parses). */
