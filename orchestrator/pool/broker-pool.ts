@@ -34,7 +34,7 @@ export class BrokerPool extends EventEmitter {
   private readonly brokers = new Map<string, PoolBroker>();
   private readonly versions = new Map<string, 4 | 5>();
   /** A probe under way per broker, shared by every caller until it ends. */
-  private readonly probing = new Map<string, Promise<4 | 5>>();
+  private readonly probing = new Map<string, Promise<4 | 5 | undefined>>();
   private fence = new RetainedFence([], []);
 
   constructor(
@@ -145,11 +145,29 @@ export class BrokerPool extends EventEmitter {
    * 3.1.1's clean session 1: no session present afterwards).
    */
   async protocolVersion(id: string): Promise<4 | 5> {
+    return (await this.versionProbe(id)) ?? 4;
+  }
+
+  /**
+   * The level for a session's upstream link: as protocolVersion, but a broker that did not answer the
+   * probe (too slow or unreachable) is an error, so the link fails and is retried (UpstreamLinks'
+   * reconnect) like one whose CONNACK is late. Opened as 3.1.1 to an MQTT 5 broker, a link would lose
+   * its grace (a clean session's queued messages across a reset) and the move marker for good.
+   */
+  async linkVersion(id: string): Promise<4 | 5> {
+    const version = await this.versionProbe(id);
+    if (version === undefined)
+      throw new Error(`broker ${id} did not answer the MQTT version probe: too slow or unreachable`);
+    return version;
+  }
+
+  /** The remembered level, else the probe under way or a new one; undefined: no answer this time. */
+  private versionProbe(id: string): Promise<4 | 5 | undefined> {
     const known = this.versions.get(id);
-    if (known) return known;
+    if (known) return Promise.resolve(known);
     // One probe at a time per broker, shared: every session opening a link before the first answer (and
     // again after a timeout, which is not remembered) used to start its own, adding load where a probe
-    // is already slow; a timed-out probe opens the link as 3.1.1, losing the move marker and link grace.
+    // is already slow.
     let probe = this.probing.get(id);
     if (!probe) {
       probe = this.probe(id).finally(() => this.probing.delete(id));
@@ -158,9 +176,9 @@ export class BrokerPool extends EventEmitter {
     return probe;
   }
 
-  private async probe(id: string): Promise<4 | 5> {
+  private async probe(id: string): Promise<4 | 5 | undefined> {
     const broker = this.brokers.get(id);
-    if (!broker) return 4;
+    if (!broker) return undefined;
     try {
       const result = await probeMqtt({
         host: broker.host,
@@ -173,7 +191,7 @@ export class BrokerPool extends EventEmitter {
       this.versions.set(id, version);
       return version;
     } catch (err) {
-      if (err instanceof TimeoutError) return 4; // too slow this time: no answer to remember
+      if (err instanceof TimeoutError) return undefined; // too slow this time: no answer to remember
       try {
         await probeMqtt({
           host: broker.host,
@@ -183,10 +201,10 @@ export class BrokerPool extends EventEmitter {
           timeoutMs: 2000,
         });
         this.versions.set(id, 4); // it closed on a v5 CONNECT and takes a 3.1.1 one
+        return 4;
       } catch {
-        // unreachable: decide next time
+        return undefined; // unreachable: decide next time
       }
-      return 4;
     }
   }
 }

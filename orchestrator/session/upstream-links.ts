@@ -36,7 +36,7 @@ export class UpstreamLinks {
     if (!connect) throw new Error('no CONNECT');
     // The broker's best level, whatever the client's: a 3.1.1 client's deliveries then carry the
     // retained move's marker too (common/move-marker.ts), which a 3.1.1 connection cannot.
-    const brokerVersion = (await s.deps.pool.protocolVersion(broker.id)) === 5 ? 5 : 4;
+    const brokerVersion = await s.deps.pool.linkVersion(broker.id);
     const grace = s.graces.forLink(broker.id, connect, brokerVersion);
     const limits = s.deps.limits;
     const upstream = new Upstream({

@@ -6,6 +6,8 @@ import { silentLogger } from '../../common/logger.ts';
 import { BrokerPool } from '../../orchestrator/pool/broker-pool.ts';
 import { startFaultRelay } from '../helpers/fault-relay.ts';
 import { TestMosquitto } from '../helpers/mosquitto.ts';
+import { startOrchestrator } from '../helpers/orchestrator.ts';
+import { connectClient, waitFor, within } from '../helpers/resources.ts';
 
 it('a broker too slow to answer the MQTT 5 probe once is asked again, not pinned to 3.1.1 (issue 10 defect 4)', async (t) => {
   // A stand-in broker that ignores the first connection and answers every later CONNECT at its level.
@@ -29,8 +31,49 @@ it('a broker too slow to answer the MQTT 5 probe once is asked again, not pinned
   const pool = new BrokerPool(silentLogger());
   const { port } = server.address() as { port: number };
   const [id] = pool.apply([{ url: `mqtt://127.0.0.1:${port}`, state: 'active' }]).added;
-  assert.equal(await pool.protocolVersion(id ?? ''), 4, 'no answer in time: 3.1.1 for this connection');
+  // A session's link is not opened on a guess: it fails and is retried (linkVersion).
+  await assert.rejects(pool.linkVersion(id ?? ''), /did not answer the MQTT version probe/);
   assert.equal(await pool.protocolVersion(id ?? ''), 5, 'asked again: it speaks MQTT 5');
+  assert.equal(await pool.linkVersion(id ?? ''), 5);
+});
+
+it('a link to a broker too slow to answer the version probe is retried as MQTT 5, so its grace keeps what a reset would lose', async (t) => {
+  const [a, b] = await Promise.all([TestMosquitto.start(t), TestMosquitto.start(t)]);
+  const relay = await startFaultRelay(t, { host: '127.0.0.1', port: b.port });
+  const orch = await startOrchestrator(t, [`mqtt://127.0.0.1:${a.port}`]);
+  const sub = await connectClient(t, orch.url, {
+    protocolVersion: 5,
+    clientId: 'probe-slow-sub',
+    clean: true,
+  });
+  const seen = new Set<number>();
+  sub.on('message', (_topic, payload) => seen.add(Number(payload.toString())));
+  await within(sub.subscribeAsync('probe/slow', { qos: 1 }), 5000, 'SUBACK');
+  // B joins the pool while it takes every new connection and says nothing: the session's link to B
+  // waits on the version probe, which times out after 2 s; B answers again just before that, so a link
+  // opened on a guess (3.1.1: no grace) would connect.
+  relay.setSilentNew(true);
+  orch.orchestrator.setBrokers([
+    { url: `mqtt://127.0.0.1:${a.port}`, state: 'active' },
+    { url: `mqtt://127.0.0.1:${relay.port}`, state: 'active' },
+  ]);
+  await new Promise((r) => setTimeout(r, 1700));
+  relay.setSilentNew(false);
+  await waitFor(() => orch.orchestrator.status().brokers[1]?.synced === true, 15_000, 'B synced');
+  const pub = await connectClient(t, `mqtt://127.0.0.1:${b.port}`, {
+    protocolVersion: 5,
+    clientId: 'probe-slow-pub',
+  });
+  let sent = 0;
+  for (let round = 0; round < 3; round += 1) {
+    for (let i = 0; i < 30; i += 1) await pub.publishAsync('probe/slow', String(sent++), { qos: 1 });
+    relay.reset(); // published while the link is down: B queues it for the kept upstream session
+    for (let i = 0; i < 30; i += 1) await pub.publishAsync('probe/slow', String(sent++), { qos: 1 });
+    await waitFor(() => orch.orchestrator.status().brokers[1]?.synced === true, 15_000, 'B synced again');
+  }
+  await waitFor(() => seen.size >= sent, 10_000, 'every publish delivered').catch(() => undefined);
+  const lost = Array.from({ length: sent }, (_, i) => i).filter((i) => !seen.has(i));
+  assert.deepEqual(lost, [], `${lost.length} of ${sent} lost across 3 resets`);
 });
 
 it('sessions asking at once share one probe: a slow broker gets one CONNECT, not one per session', async (t) => {
