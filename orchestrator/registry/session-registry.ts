@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { IPublishPacket, ISubscribePacket, Packet } from 'mqtt-packet';
 import { errorMessage, TimeoutError } from '../../common/errors.ts';
 import type { Logger } from '../../common/logger.ts';
+import { AnswerTimeout } from '../../common/net/answer-timeout.ts';
 import type { OrchestratorLimits } from '../limits.ts';
 import type { PoolBroker } from '../pool/broker-pool.ts';
 import { Upstream } from '../session/upstream.ts';
@@ -180,15 +181,15 @@ export class SessionRegistry {
           const subId = this.nextId(reader);
           const unsubId = this.nextId(reader);
           const timeoutMs = this.options.limits.upstreamConnectTimeoutMs;
-          const timer = setTimeout(() => {
+          const timer = new AnswerTimeout(timeoutMs, () => {
             reader.onPacket = undefined;
             this.forget(broker.id);
             reject(new TimeoutError(`session registry read from broker ${broker.id}`, timeoutMs));
-          }, timeoutMs);
+          });
           reader.onPacket = (p) => {
             if (p.cmd === 'publish') out.set(p.topic, Buffer.from(p.payload));
             else if (p.cmd === 'unsuback' && p.messageId === unsubId) {
-              clearTimeout(timer);
+              timer.cancel();
               reader.onPacket = undefined;
               resolve(out);
             }
@@ -199,7 +200,7 @@ export class SessionRegistry {
             subscriptions: [{ topic: filter, qos: 0 }],
           };
           if (!reader.upstream.send(subscribe) && !reader.upstream.isUp) {
-            clearTimeout(timer);
+            timer.cancel();
             this.forget(broker.id);
             return reject(new Error(`registry connection to broker ${broker.id} is down`));
           }
@@ -346,18 +347,17 @@ export class SessionRegistry {
       if (entry.subscriptions.length > 0) {
         await new Promise<void>((resolve, reject) => {
           const timeoutMs = this.options.limits.upstreamConnectTimeoutMs;
-          const timer = setTimeout(
-            () => reject(new TimeoutError(`SUBACK for session ${entry.clientId}`, timeoutMs)),
-            timeoutMs,
+          const timer = new AnswerTimeout(timeoutMs, () =>
+            reject(new TimeoutError(`SUBACK for session ${entry.clientId}`, timeoutMs)),
           );
           upstream.attach(
             (p) => {
               if (p.cmd !== 'suback') return;
-              clearTimeout(timer);
+              timer.cancel();
               resolve();
             },
             (reason) => {
-              clearTimeout(timer);
+              timer.cancel();
               reject(new Error(`broker ${broker.id}: ${reason}`));
             },
             () => undefined,

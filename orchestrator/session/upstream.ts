@@ -1,5 +1,6 @@
 import type { IConnackPacket, IConnectPacket, Packet } from 'mqtt-packet';
 import { TimeoutError } from '../../common/errors.ts';
+import { AnswerTimeout } from '../../common/net/answer-timeout.ts';
 import { type BrokerTls, connectBroker } from '../../common/net/broker-socket.ts';
 import { FramedStream } from '../protocol/framed-stream.ts';
 
@@ -98,19 +99,14 @@ export class Upstream {
         maxPacketBytes: this.options.maxPacketBytes,
       });
       let connacked = false;
-      // Dropped once cleared: the listeners below keep this scope alive as long as the link.
-      let timer: NodeJS.Timeout | undefined = setTimeout(() => {
-        // A busy event loop runs due timers before it reads the sockets: the CONNACK may have arrived
-        // and wait unread. Decide after this turn's reads (setImmediate runs after the poll phase).
-        setImmediate(() => {
-          if (connacked || timer === undefined) return;
-          socket.destroy();
-          reject(new TimeoutError(`CONNACK from broker ${this.brokerId}`, connectTimeoutMs));
-        });
-      }, connectTimeoutMs);
+      // Dropped once cancelled: the listeners below keep this scope alive as long as the link.
+      let timer: AnswerTimeout | undefined = new AnswerTimeout(connectTimeoutMs, () => {
+        socket.destroy();
+        reject(new TimeoutError(`CONNACK from broker ${this.brokerId}`, connectTimeoutMs));
+      });
       const early = (reason: string) => {
         if (connacked) return;
-        clearTimeout(timer);
+        timer?.cancel();
         timer = undefined;
         reject(new Error(`broker ${this.brokerId} (${host}:${port}): ${reason}`));
       };
@@ -141,7 +137,7 @@ export class Upstream {
         if (!connacked) {
           if (packet.cmd !== 'connack') return early(`sent ${packet.cmd} before CONNACK`);
           connacked = true;
-          clearTimeout(timer);
+          timer?.cancel();
           timer = undefined;
           this.framed = framed;
           this.brokerReceiveMaximum = packet.properties?.receiveMaximum;
