@@ -179,6 +179,28 @@ export class BrokerPool extends EventEmitter {
   private async probe(id: string): Promise<4 | 5 | undefined> {
     const broker = this.brokers.get(id);
     if (!broker) return undefined;
+    const first = await this.askV5(broker);
+    if (first !== 'closed') return this.remember(id, first);
+    // It closed on a v5 CONNECT: a 3.1.1-only broker (RabbitMQ 3.10), or a reset that hit the probe.
+    try {
+      await probeMqtt({
+        host: broker.host,
+        port: broker.port,
+        tls: broker.tls,
+        protocolVersion: 4,
+        timeoutMs: 2000,
+      });
+    } catch {
+      return undefined; // unreachable: decide next time
+    }
+    // Asked once more before it is pinned to 3.1.1 for good (no link grace, no move marker there): a
+    // 3.1.1-only broker closes again; a reset seldom hits twice in a row.
+    const second = await this.askV5(broker);
+    return this.remember(id, second === 'closed' ? 4 : second);
+  }
+
+  /** A v5 CONNECT's outcome: the level its CONNACK says, 'closed' without one, undefined on a timeout. */
+  private async askV5(broker: PoolBroker): Promise<4 | 5 | 'closed' | undefined> {
     try {
       const result = await probeMqtt({
         host: broker.host,
@@ -187,24 +209,14 @@ export class BrokerPool extends EventEmitter {
         protocolVersion: 5,
         timeoutMs: 2000,
       });
-      const version = result.returnCode === 1 || result.returnCode === 0x84 ? 4 : 5;
-      this.versions.set(id, version);
-      return version;
+      return result.returnCode === 1 || result.returnCode === 0x84 ? 4 : 5;
     } catch (err) {
-      if (err instanceof TimeoutError) return undefined; // too slow this time: no answer to remember
-      try {
-        await probeMqtt({
-          host: broker.host,
-          port: broker.port,
-          tls: broker.tls,
-          protocolVersion: 4,
-          timeoutMs: 2000,
-        });
-        this.versions.set(id, 4); // it closed on a v5 CONNECT and takes a 3.1.1 one
-        return 4;
-      } catch {
-        return undefined; // unreachable: decide next time
-      }
+      return err instanceof TimeoutError ? undefined : 'closed'; // a timeout is not remembered
     }
+  }
+
+  private remember(id: string, version: 4 | 5 | undefined): 4 | 5 | undefined {
+    if (version !== undefined) this.versions.set(id, version);
+    return version;
   }
 }

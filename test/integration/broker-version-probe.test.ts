@@ -1,7 +1,7 @@
 // test-lanes: 2
 import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
-import { it } from 'node:test';
+import { it, type TestContext } from 'node:test';
 import { silentLogger } from '../../common/logger.ts';
 import { BrokerPool } from '../../orchestrator/pool/broker-pool.ts';
 import { startFaultRelay } from '../helpers/fault-relay.ts';
@@ -35,6 +35,43 @@ it('a broker too slow to answer the MQTT 5 probe once is asked again, not pinned
   await assert.rejects(pool.linkVersion(id ?? ''), /did not answer the MQTT version probe/);
   assert.equal(await pool.protocolVersion(id ?? ''), 5, 'asked again: it speaks MQTT 5');
   assert.equal(await pool.linkVersion(id ?? ''), 5);
+});
+
+/** A stand-in broker: `answer(n, level)` says, for its n-th connection (from 1), whether to answer a CONNECT at that level or close. */
+async function standIn(t: TestContext, answer: (n: number, level: number) => boolean): Promise<number> {
+  let connections = 0;
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    const n = ++connections;
+    socket.once('data', (connect: Buffer) => {
+      const level = connect[8] ?? 0; // 0x10, remaining length (1 byte), 00 04 'MQTT', level
+      if (!answer(n, level)) return void socket.destroy();
+      socket.write(Buffer.from(level === 5 ? [0x20, 0x03, 0x00, 0x00, 0x00] : [0x20, 0x02, 0x00, 0x00]));
+    });
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    for (const s of sockets) s.destroy();
+    server.close();
+  });
+  return (server.address() as { port: number }).port;
+}
+
+it('an MQTT 5 broker that closed one probe is not pinned to 3.1.1; a 3.1.1-only broker is', async (t) => {
+  const pool = new BrokerPool(silentLogger());
+  // The first connection is dropped (a reset that hit the probe); every later one is answered.
+  const flaky = await standIn(t, (n) => n > 1);
+  // RabbitMQ 3.10: closes on a v5 CONNECT, answers a 3.1.1 one.
+  const v4only = await standIn(t, (_n, level) => level === 4);
+  const [flakyId, v4Id] = pool.apply([
+    { url: `mqtt://127.0.0.1:${flaky}`, state: 'active' },
+    { url: `mqtt://127.0.0.1:${v4only}`, state: 'active' },
+  ]).added;
+  assert.equal(await pool.linkVersion(flakyId ?? ''), 5);
+  assert.equal(await pool.linkVersion(v4Id ?? ''), 4);
+  assert.equal(await pool.protocolVersion(v4Id ?? ''), 4, 'remembered');
 });
 
 it('a link to a broker too slow to answer the version probe is retried as MQTT 5, so its grace keeps what a reset would lose', async (t) => {
