@@ -9,36 +9,11 @@ import { TestMosquitto } from '../helpers/mosquitto.ts';
 import { startOrchestrator } from '../helpers/orchestrator.ts';
 import { connectClient, waitFor, within } from '../helpers/resources.ts';
 
-it('a broker too slow to answer the MQTT 5 probe once is asked again, not pinned to 3.1.1 (issue 10 defect 4)', async (t) => {
-  // A stand-in broker that ignores the first connection and answers every later CONNECT at its level.
-  let connections = 0;
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    connections += 1;
-    if (connections === 1) return; // never answered: the probe times out
-    socket.once('data', (connect: Buffer) => {
-      const level = connect[8]; // 0x10, remaining length (1 byte), 00 04 'MQTT', level
-      socket.write(Buffer.from(level === 5 ? [0x20, 0x03, 0x00, 0x00, 0x00] : [0x20, 0x02, 0x00, 0x00]));
-    });
-    socket.on('error', () => undefined);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => {
-    for (const s of sockets) s.destroy();
-    server.close();
-  });
-  const pool = new BrokerPool(silentLogger());
-  const { port } = server.address() as { port: number };
-  const [id] = pool.apply([{ url: `mqtt://127.0.0.1:${port}`, state: 'active' }]).added;
-  // A session's link is not opened on a guess: it fails and is retried (linkVersion).
-  await assert.rejects(pool.linkVersion(id ?? ''), /did not answer the MQTT version probe/);
-  assert.equal(await pool.protocolVersion(id ?? ''), 5, 'asked again: it speaks MQTT 5');
-  assert.equal(await pool.linkVersion(id ?? ''), 5);
-});
-
-/** A stand-in broker: `answer(n, level)` says, for its n-th connection (from 1), whether to answer a CONNECT at that level or close. */
-async function standIn(t: TestContext, answer: (n: number, level: number) => boolean): Promise<number> {
+/** A stand-in broker: `answer(n, level)` says what its n-th connection (from 1) does with a CONNECT at that level. */
+async function standIn(
+  t: TestContext,
+  answer: (n: number, level: number) => 'answer' | 'close' | 'silent',
+): Promise<number> {
   let connections = 0;
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
@@ -46,7 +21,9 @@ async function standIn(t: TestContext, answer: (n: number, level: number) => boo
     const n = ++connections;
     socket.once('data', (connect: Buffer) => {
       const level = connect[8] ?? 0; // 0x10, remaining length (1 byte), 00 04 'MQTT', level
-      if (!answer(n, level)) return void socket.destroy();
+      const what = answer(n, level);
+      if (what === 'silent') return; // never answered: a probe times out
+      if (what === 'close') return void socket.destroy();
       socket.write(Buffer.from(level === 5 ? [0x20, 0x03, 0x00, 0x00, 0x00] : [0x20, 0x02, 0x00, 0x00]));
     });
     socket.on('error', () => undefined);
@@ -59,12 +36,23 @@ async function standIn(t: TestContext, answer: (n: number, level: number) => boo
   return (server.address() as { port: number }).port;
 }
 
+it('a broker too slow to answer the MQTT 5 probe once is asked again, not pinned to 3.1.1 (issue 10 defect 4)', async (t) => {
+  // A stand-in broker that ignores the first connection and answers every later CONNECT at its level.
+  const port = await standIn(t, (n) => (n === 1 ? 'silent' : 'answer'));
+  const pool = new BrokerPool(silentLogger());
+  const [id] = pool.apply([{ url: `mqtt://127.0.0.1:${port}`, state: 'active' }]).added;
+  // A session's link is not opened on a guess: it fails and is retried (linkVersion).
+  await assert.rejects(pool.linkVersion(id ?? ''), /did not answer the MQTT version probe/);
+  assert.equal(await pool.protocolVersion(id ?? ''), 5, 'asked again: it speaks MQTT 5');
+  assert.equal(await pool.linkVersion(id ?? ''), 5);
+});
+
 it('an MQTT 5 broker that closed one probe is not pinned to 3.1.1; a 3.1.1-only broker is', async (t) => {
   const pool = new BrokerPool(silentLogger());
   // The first connection is dropped (a reset that hit the probe); every later one is answered.
-  const flaky = await standIn(t, (n) => n > 1);
+  const flaky = await standIn(t, (n) => (n > 1 ? 'answer' : 'close'));
   // RabbitMQ 3.10: closes on a v5 CONNECT, answers a 3.1.1 one.
-  const v4only = await standIn(t, (_n, level) => level === 4);
+  const v4only = await standIn(t, (_n, level) => (level === 4 ? 'answer' : 'close'));
   const [flakyId, v4Id] = pool.apply([
     { url: `mqtt://127.0.0.1:${flaky}`, state: 'active' },
     { url: `mqtt://127.0.0.1:${v4only}`, state: 'active' },
