@@ -88,6 +88,17 @@ export async function waitFor(
   }
 }
 
+/**
+ * Blocks the event loop for `ms`, as a storm does: timers fall due and bytes arrive unread meanwhile
+ * (tests of timeouts that must look at what was read first).
+ */
+export function busyWait(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    // blocked
+  }
+}
+
 /** PIDs of live processes in the tree rooted at `root` (by parent links), root included. */
 export function processTree(root: number): number[] {
   const stats = listProcStats().filter((s) => s.state !== 'Z');

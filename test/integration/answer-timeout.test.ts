@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { createServer, connect as netConnect, type Socket } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import { AnswerTimeout } from '../../common/net/answer-timeout.ts';
+import { busyWait } from '../helpers/resources.ts';
 
 /** A connected loopback pair: `server` writes, `client` reads. */
 async function pair(t: TestContext): Promise<{ server: Socket; client: Socket }> {
@@ -21,13 +22,6 @@ async function pair(t: TestContext): Promise<{ server: Socket; client: Socket }>
     server.close();
   });
   return { server: peer, client };
-}
-
-function busyWait(ms: number): void {
-  const end = performance.now() + ms;
-  while (performance.now() < end) {
-    // the event loop is blocked: the timer falls due, the answer waits unread
-  }
 }
 
 /** What happened first: the answer's read or the timeout, when both are due after a blocked loop. */

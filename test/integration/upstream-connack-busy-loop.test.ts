@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import { describe, it, type TestContext } from 'node:test';
 import { TimeoutError } from '../../common/errors.ts';
 import { Upstream } from '../../orchestrator/session/upstream.ts';
+import { busyWait } from '../helpers/resources.ts';
 
 // A busy event loop runs due timers before it reads its sockets. In a connection storm (4,500 clients,
 // bench:orchestrator's connection-scale run beside six CPU-bound loops) ~8,000 of the orchestrator's
@@ -45,13 +46,6 @@ function upstream(port: number, connectTimeoutMs: number): Upstream {
     maxPacketBytes: 1024 * 1024,
     defaultReceiveMaximum: 20,
   });
-}
-
-function busyWait(ms: number): void {
-  const end = performance.now() + ms;
-  while (performance.now() < end) {
-    // the event loop is blocked, as under a storm: timers fall due, bytes arrive unread
-  }
 }
 
 describe('the upstream CONNACK timeout on a blocked event loop', () => {
