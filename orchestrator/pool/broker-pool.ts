@@ -139,10 +139,10 @@ export class BrokerPool extends EventEmitter {
 
   /**
    * The MQTT level to speak to a broker: 5 when it accepts a v5 CONNECT, else 4 (RabbitMQ 3.10
-   * refuses a v5 CONNECT). Remembered once the broker answered the v5 CONNECT (or closed on it); a
-   * broker that was unreachable or too slow is asked again: pinned to 3.1.1 by one slow answer, a
-   * v5 client's session expiry would be lost on it for good (clean start 1 + expiry > 0 becomes
-   * 3.1.1's clean session 1: no session present afterwards).
+   * refuses a v5 CONNECT). Remembered once the broker answered a v5 CONNECT, or closed on two of them
+   * around a 3.1.1 one it took; 4 for no answer, not remembered: the broker is asked again (pinned to
+   * 3.1.1 by one slow answer, a v5 client's session expiry would be lost on it for good: clean start 1
+   * + expiry > 0 becomes 3.1.1's clean session 1, no session present afterwards).
    */
   async protocolVersion(id: string): Promise<4 | 5> {
     return (await this.versionProbe(id)) ?? 4;
@@ -183,13 +183,7 @@ export class BrokerPool extends EventEmitter {
     if (first !== 'closed') return this.remember(id, first);
     // It closed on a v5 CONNECT: a 3.1.1-only broker (RabbitMQ 3.10), or a reset that hit the probe.
     try {
-      await probeMqtt({
-        host: broker.host,
-        port: broker.port,
-        tls: broker.tls,
-        protocolVersion: 4,
-        timeoutMs: 2000,
-      });
+      await this.ask(broker, 4);
     } catch {
       return undefined; // unreachable: decide next time
     }
@@ -202,17 +196,22 @@ export class BrokerPool extends EventEmitter {
   /** A v5 CONNECT's outcome: the level its CONNACK says, 'closed' without one, undefined on a timeout. */
   private async askV5(broker: PoolBroker): Promise<4 | 5 | 'closed' | undefined> {
     try {
-      const result = await probeMqtt({
-        host: broker.host,
-        port: broker.port,
-        tls: broker.tls,
-        protocolVersion: 5,
-        timeoutMs: 2000,
-      });
+      const result = await this.ask(broker, 5);
       return result.returnCode === 1 || result.returnCode === 0x84 ? 4 : 5;
     } catch (err) {
       return err instanceof TimeoutError ? undefined : 'closed'; // a timeout is not remembered
     }
+  }
+
+  /** One probe CONNECT at this level (common/mqtt-probe.ts). */
+  private ask(broker: PoolBroker, protocolVersion: 4 | 5): ReturnType<typeof probeMqtt> {
+    return probeMqtt({
+      host: broker.host,
+      port: broker.port,
+      tls: broker.tls,
+      protocolVersion,
+      timeoutMs: 2000,
+    });
   }
 
   private remember(id: string, version: 4 | 5 | undefined): 4 | 5 | undefined {
