@@ -88,17 +88,17 @@ describe('a clean session whose link to one broker resets (upstream link grace)'
     const report = seen.map((m, i) => {
       let lost = 0;
       let duplicated = 0;
-      // Which seqs, as ranges: a reset's window lost whole reads differently from scattered drops.
-      const ranges: string[] = [];
+      // Which seqs, as [first, last] runs: a reset's window lost whole reads differently from scattered drops.
+      const runs: Array<[number, number]> = [];
       for (let seq = 0; seq < sent; seq += 1) {
         if (m.has(seq)) continue;
         lost += 1;
-        const last = ranges.at(-1);
-        const end = last ? Number(last.split('-').at(-1)) : -2;
-        if (last && end === seq - 1) ranges[ranges.length - 1] = `${last.split('-')[0]}-${seq}`;
-        else ranges.push(String(seq));
+        const last = runs.at(-1);
+        if (last && last[1] === seq - 1) last[1] = seq;
+        else runs.push([seq, seq]);
       }
       for (const n of m.values()) duplicated += n - 1;
+      const ranges = runs.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`));
       return { version: i === 0 ? 4 : 5, sent, lost, duplicated, ranges, resetsAt };
     });
     t.diagnostic(JSON.stringify(report));
