@@ -117,6 +117,7 @@ export class Orchestrator {
       log: this.log.child({ component: 'registry' }),
       ...(options.registryCredentials ? { credentials: options.registryCredentials } : {}),
       protocolVersion: (id) => this.pool.protocolVersion(id),
+      onClaim: (claim) => this.byClientId.get(claim.clientId)?.claimedElsewhere(claim),
     });
     this.joinReplays = new JoinReplays(
       this.registry,
@@ -239,6 +240,7 @@ export class Orchestrator {
         this.byClientId.set(clientId, s);
         return previous === s ? undefined : previous;
       },
+      announce: (s) => this.registry.announce(s.clientId, s.claimedAt),
       release: (clientId, s) => {
         if (this.byClientId.get(clientId) === s) this.byClientId.delete(clientId);
       },

@@ -6,6 +6,7 @@ import { AnswerTimeout } from '../../common/net/answer-timeout.ts';
 import type { OrchestratorLimits } from '../limits.ts';
 import type { PoolBroker } from '../pool/broker-pool.ts';
 import { Upstream } from '../session/upstream.ts';
+import type { Claim } from './claims.ts';
 import { Presence } from './presence.ts';
 import {
   encodeTombstone,
@@ -34,6 +35,8 @@ export interface RegistryOptions {
   credentials?: { username: string; password: string };
   /** Protocol level a broker speaks (the pool's probe). */
   protocolVersion(brokerId: string): Promise<4 | 5>;
+  /** A client connected to another replica (claims.ts). */
+  onClaim?(claim: Claim): void;
 }
 
 /** The record to publish for an entry (retained); `expirySeconds` > 0 makes it expire (v5 links only). */
@@ -82,7 +85,13 @@ export class SessionRegistry {
       this.instanceId,
       (broker, clientId, will) => this.upstream(broker, clientId, 4, true, 0, will),
       options.log,
+      options.onClaim,
     );
+  }
+
+  /** A client connected to this replica at `at`: the other replicas hear it (claims.ts). */
+  announce(clientId: string, at: number): boolean {
+    return this.presence.announce({ clientId, instanceId: this.instanceId, at });
   }
 
   /** A broker is in the pool: this replica's presence record is kept there (see presence.ts). */

@@ -47,7 +47,9 @@ export async function runConnect(s: Session, packet: IConnectPacket): Promise<vo
   // Only a session that outlives its connection needs its subscriptions on every broker from the start.
   s.lazy.begin(isPersistent(version, packet.clean ?? true, packet.properties?.sessionExpiryInterval));
   s.pauseUpstreams('connecting');
-  // Step 2: take over a session with the same client id, as a broker would.
+  // Step 2: take over a session with the same client id, as a broker would (on the other replicas
+  // too, once the home broker accepted the client: step 3).
+  s.claimedAt = Date.now();
   const previous = s.deps.claim(s.clientId, s);
   previous?.takeOver();
   // Step 3: open upstreams: the home broker (with the will) first, then the others.
@@ -83,6 +85,9 @@ export async function runConnect(s: Session, packet: IConnectPacket): Promise<vo
     s.linkGeneration += 1;
     return s.close('graceful', `home broker refused with code ${homeCode}`);
   }
+  // Accepted (a refused CONNECT must not end the client's session elsewhere): a session of this
+  // client on another replica ends now, before these links take it over at the brokers (claims.ts).
+  s.deps.announce?.(s);
   const fresh = new Set<string>(home.connack.sessionPresent ? [] : [home.link.brokerId]);
   await Promise.all(
     brokers

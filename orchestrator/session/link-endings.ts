@@ -4,8 +4,16 @@ import { emptyMap, writableMap } from './lazy-collections.ts';
 
 /** MQTT 5 reason code 0x8E: Session taken over (a newer connection with the same client id). */
 export const SESSION_TAKEN_OVER = 0x8e;
-/** Two clean closes of a link by its broker this close together: the session lives on elsewhere. */
+/** Clean closes of a link by its broker this close together may say the session lives on elsewhere. */
 const TAKEOVER_WINDOW_MS = 10_000;
+/**
+ * How many in the window do (see takenOverAtBroker): on a link to an MQTT 5 broker, whose replicas
+ * hear of a takeover through claims first (orchestrator/registry/claims.ts), enough that connection
+ * resets read as clean closes (a reset can reach the link as a plain FIN: 1 in 5 relay resets in
+ * broker-version-probe.test.ts) do not end the client's session; on a 3.1.1 link (RabbitMQ 3.10,
+ * whose `$` topics carry no claims reliably), the second.
+ */
+const CLEAN_CLOSES_FOR_TAKEOVER = { 4: 2, 5: 4 } as const;
 
 /**
  * How brokers ended this session's links, as far as it matters for what the session does next: a
@@ -18,8 +26,8 @@ export class LinkEndings {
   private takenOverAt: WeakSet<UpstreamLink> | undefined;
   /** Links whose broker said why with another reason (0x8B shutting down, …): not a takeover. */
   private closedForAReason: WeakSet<UpstreamLink> | undefined;
-  /** Per broker, when it last closed this session's link cleanly (see takenOverAtBroker). */
-  private cleanCloses = emptyMap<string, number>();
+  /** Per broker, when it closed this session's links cleanly within the window (see takenOverAtBroker). */
+  private cleanCloses = emptyMap<string, number[]>();
   /** When each broker last refused a publish with 0x87 (see denied-close.ts). */
   private deniedAt = emptyMap<string, number>();
 
@@ -50,18 +58,20 @@ export class LinkEndings {
   /**
    * Whether the broker handed this link's session to another connection with the same client id: it
    * said so (v5 DISCONNECT 0x8E), or it closed the link cleanly (FIN, no DISCONNECT, no transport
-   * error) a second time within TAKEOVER_WINDOW_MS, which is what two orchestrators resuming the
-   * session from each other look like: Mosquitto 2.0.11 closes a taken-over connection without a
-   * DISCONNECT, so the first clean close is taken for a lost link (reconnected: a join replay may have
-   * taken the link over once, docs/persistent-sessions.md), the second one in a row is not.
+   * error) for the CLEAN_CLOSES_FOR_TAKEOVER-th time within TAKEOVER_WINDOW_MS, which is what two
+   * orchestrators resuming the session from each other look like when claims did not settle it:
+   * Mosquitto 2.0.11 closes a taken-over connection without a DISCONNECT. A first clean close is a
+   * lost link (reconnected: a join replay may have taken the link over once,
+   * docs/persistent-sessions.md).
    */
   takenOverAtBroker(link: UpstreamLink): boolean {
     if (this.takenOverAt?.delete(link)) return true;
     if (!link.upstream.closedByBroker || this.closedForAReason?.has(link)) return false;
     const now = Date.now();
-    const previous = this.cleanCloses.get(link.brokerId);
+    const recent = (this.cleanCloses.get(link.brokerId) ?? []).filter((at) => now - at < TAKEOVER_WINDOW_MS);
+    recent.push(now);
     this.cleanCloses = writableMap(this.cleanCloses);
-    this.cleanCloses.set(link.brokerId, now);
-    return previous !== undefined && now - previous < TAKEOVER_WINDOW_MS;
+    this.cleanCloses.set(link.brokerId, recent);
+    return recent.length >= CLEAN_CLOSES_FOR_TAKEOVER[link.upstream.protocolVersion];
   }
 }

@@ -6,6 +6,7 @@ import type { Admission } from '../connect-gate.ts';
 import type { OrchestratorLimits } from '../limits.ts';
 import type { BrokerPool, PoolBroker } from '../pool/broker-pool.ts';
 import { FramedStream } from '../protocol/framed-stream.ts';
+import { type Claim, isNewerClaim } from '../registry/claims.ts';
 import type { RegistryEntry } from '../registry/reserved.ts';
 import type { SessionRegistry } from '../registry/session-registry.ts';
 import type { Router } from '../routing/strategies.ts';
@@ -31,6 +32,8 @@ export interface SessionDeps {
   counters: BrokerCounters;
   /** Registers the session under its client id; returns the session it takes over, if any. */
   claim(clientId: string, session: Session): Session | undefined;
+  /** Tells the other replicas that the client connected here (claims.ts; optional). */
+  announce?(session: Session): void;
   release(clientId: string, session: Session): void;
   /**
    * Whether publishes may go to a broker: every session of this replica has its subscriptions there.
@@ -80,6 +83,8 @@ export class Session extends EventEmitter implements SessionContext {
   linkGeneration = 0;
   /** The session lives on in a newer connection (here or at a broker): its record stays as it is. */
   takenOver = false;
+  /** When this replica took the client's CONNECT (ms since the epoch; claims.ts); 0 before. */
+  claimedAt = 0;
   /** Upstream sessions that outlive a lost link (a clean session's, on MQTT 5 brokers). */
   readonly graces: LinkGraces;
   readonly lazy = new LazyLinks(this);
@@ -287,6 +292,26 @@ export class Session extends EventEmitter implements SessionContext {
     if (this.version === 5 && this.state === 'connected')
       this.down.write({ cmd: 'disconnect', reasonCode: SESSION_TAKEN_OVER });
     this.close('abrupt', 'session taken over');
+  }
+
+  /**
+   * Another replica took a CONNECT with this client id (claims.ts). If it is the newer connection,
+   * this one ends as a broker ends a taken-over connection [MQTT-3.1.4-3]: v5 clients hear 0x8E;
+   * gracefully upstream (no will fires), the record left to the new one. Its links are not kept up
+   * to be taken over there, and nothing reconnects them (no ping-pong between the two replicas).
+   */
+  claimedElsewhere(claim: Claim): void {
+    if (this.state === 'closed' || this.claimedAt === 0) return;
+    if (!isNewerClaim(claim, { instanceId: this.deps.registry?.instanceId ?? '', at: this.claimedAt }))
+      return;
+    this.log.info(
+      { replica: claim.instanceId },
+      'session taken over: the client connected to another replica',
+    );
+    this.takenOver = true;
+    if (this.version === 5 && this.state === 'connected')
+      this.down.write({ cmd: 'disconnect', reasonCode: SESSION_TAKEN_OVER });
+    this.close('graceful', 'session taken over through another replica');
   }
 
   /** The orchestrator drains: v5 clients are told where to go; the will must not fire. */
