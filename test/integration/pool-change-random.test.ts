@@ -1,6 +1,3 @@
-// test-lanes: 2
-// Runs beside another file (suite time: 41 s of the one-lane group): it measures no CPU, rate or
-// latency and starts no CPU-capped replica; every wait is on deliveries and acknowledgements.
 import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { type IClientOptions, type MqttClient, Store } from 'mqtt';
