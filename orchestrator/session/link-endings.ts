@@ -7,13 +7,13 @@ export const SESSION_TAKEN_OVER = 0x8e;
 /** Clean closes of a link by its broker this close together may say the session lives on elsewhere. */
 const TAKEOVER_WINDOW_MS = 10_000;
 /**
- * How many in the window do (see takenOverAtBroker): on a link to an MQTT 5 broker, whose replicas
- * hear of a takeover through claims first (orchestrator/registry/claims.ts), enough that connection
- * resets read as clean closes (a reset can reach the link as a plain FIN: 1 in 5 relay resets in
- * broker-version-probe.test.ts) do not end the client's session; on a 3.1.1 link (RabbitMQ 3.10,
- * whose `$` topics carry no claims reliably), the second.
+ * How many in the window do (see takenOverAtBroker). Replicas hear of a takeover through claims first
+ * (orchestrator/registry/claims.ts, through Mosquitto and RabbitMQ alike); this is the fallback for a
+ * claim that did not come, set high enough that connection resets read as clean closes (a reset can
+ * reach the link as a plain FIN: 1 in 5 relay resets in broker-version-probe.test.ts) do not end the
+ * client's session. Until session 13 it was 2, and two resets within 10 s lost what the broker held.
  */
-const CLEAN_CLOSES_FOR_TAKEOVER = { 4: 2, 5: 4 } as const;
+const CLEAN_CLOSES_FOR_TAKEOVER = 4;
 
 /**
  * How brokers ended this session's links, as far as it matters for what the session does next: a
@@ -72,6 +72,6 @@ export class LinkEndings {
     recent.push(now);
     this.cleanCloses = writableMap(this.cleanCloses);
     this.cleanCloses.set(link.brokerId, recent);
-    return recent.length >= CLEAN_CLOSES_FOR_TAKEOVER[link.upstream.protocolVersion];
+    return recent.length >= CLEAN_CLOSES_FOR_TAKEOVER;
   }
 }

@@ -5,10 +5,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it } from 'node:test';
-import type { MqttClient } from 'mqtt';
 import { silentLogger } from '../../common/logger.ts';
 import { Orchestrator } from '../../orchestrator/orchestrator.ts';
 import { CLAIM_TOPIC, encodeClaim } from '../../orchestrator/registry/claims.ts';
+import { claimUntil } from '../helpers/claims.ts';
 import { TestMosquitto } from '../helpers/mosquitto.ts';
 import { startOrchestrator } from '../helpers/orchestrator.ts';
 import { connectClient, waitFor, within } from '../helpers/resources.ts';
@@ -17,15 +17,6 @@ import { connectClient, waitFor, within } from '../helpers/resources.ts';
 // and a replica holding an older session of that client id ends it. Here the "other replica" is a
 // plain MQTT client publishing on a real Mosquitto, so what ends a session is the claim alone: no
 // broker sees a second connection with the client's id, and no link of the orchestrator closes.
-
-/** Publishes `payload` on the claim topic every 100 ms until `done()` or 5 s. */
-async function claimUntil(other: MqttClient, payload: Buffer | string, done: () => boolean): Promise<void> {
-  const until = Date.now() + 5000;
-  while (!done() && Date.now() < until) {
-    await other.publishAsync(CLAIM_TOPIC, payload, { qos: 0 });
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 it('a newer claim from another replica ends the session here (v5: 0x8E), an older, own or malformed one does not', async (t) => {
   const broker = await TestMosquitto.start(t);

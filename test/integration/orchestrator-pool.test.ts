@@ -2,6 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { LocalProvider } from '../../manager/providers/local/local-provider.ts';
+import { encodeClaim } from '../../orchestrator/registry/claims.ts';
+import { claimUntil } from '../helpers/claims.ts';
 import { publishSeq, settle, startOrchestrator, subscriber } from '../helpers/orchestrator.ts';
 import { connectClient, startProvider, waitFor } from '../helpers/resources.ts';
 
@@ -162,6 +164,17 @@ describe('orchestrator: mixed pool, auth passthrough, MQTT 5 details, backpressu
     }
     const rabbit = orchestrator.status().brokers.find((b) => b.url === brokers[0]?.url);
     assert.ok((rabbit?.published ?? 0) > 50, `RabbitMQ took ${rabbit?.published} publishes`);
+    // Claims through RabbitMQ (orchestrator/registry/claims.ts): one published there, as another replica
+    // whose first pool broker it is would, reaches this replica's presence subscription.
+    const claimed = await connectClient(t, url, { clientId: 'mix-claimed', protocolVersion: 5 });
+    let reason: number | undefined;
+    claimed.on('disconnect', (p) => {
+      reason = p.reasonCode;
+    });
+    const other = await connectClient(t, brokers[0]?.url ?? '', { clientId: 'mix-other-replica' });
+    const claim = encodeClaim({ clientId: 'mix-claimed', instanceId: 'ffffffffffff', at: Date.now() + 1 });
+    await claimUntil(other, claim, () => reason !== undefined);
+    assert.equal(reason, 0x8e, 'a claim through RabbitMQ ends the older session (DISCONNECT 0x8E)');
   });
 
   it("passes the brokers' authentication through: a wrong password is refused with the broker's code", async (t) => {
