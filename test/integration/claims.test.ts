@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it } from 'node:test';
+import type { MqttClient } from 'mqtt';
 import { silentLogger } from '../../common/logger.ts';
 import { Orchestrator } from '../../orchestrator/orchestrator.ts';
 import { CLAIM_TOPIC, encodeClaim } from '../../orchestrator/registry/claims.ts';
@@ -17,6 +18,14 @@ import { connectClient, waitFor, within } from '../helpers/resources.ts';
 // and a replica holding an older session of that client id ends it. Here the "other replica" is a
 // plain MQTT client publishing on a real Mosquitto, so what ends a session is the claim alone: no
 // broker sees a second connection with the client's id, and no link of the orchestrator closes.
+
+/** The client's session still works: it gets back what it publishes on `topic`. */
+async function echoes(client: MqttClient, topic: string): Promise<void> {
+  const echo = new Promise<string>((resolve) => client.once('message', (_t, p) => resolve(p.toString())));
+  await within(client.subscribeAsync(topic, { qos: 1 }), 5000, 'SUBACK');
+  await client.publishAsync(topic, 'still here', { qos: 1 });
+  assert.equal(await within(echo, 5000, 'the echo'), 'still here');
+}
 
 it('a newer claim from another replica ends the session here (v5: 0x8E), an older, own or malformed one does not', async (t) => {
   const broker = await TestMosquitto.start(t);
@@ -65,10 +74,7 @@ it('a newer claim from another replica ends the session here (v5: 0x8E), an olde
   );
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(v5.connected, true, 'older, own and malformed claims leave the session alone');
-  const echo = new Promise<string>((resolve) => v5.once('message', (_t, p) => resolve(p.toString())));
-  await within(v5.subscribeAsync('claims/echo', { qos: 1 }), 5000, 'SUBACK');
-  await v5.publishAsync('claims/echo', 'still here', { qos: 1 });
-  assert.equal(await within(echo, 5000, 'the echo'), 'still here');
+  await echoes(v5, 'claims/echo');
 
   await claimUntil(
     other,
@@ -116,8 +122,5 @@ it('a CONNECT the brokers refuse (a wrong password) at another replica leaves th
   );
   await new Promise((r) => setTimeout(r, 500));
   assert.equal(kept.connected, true, 'the session at a is still connected');
-  const echo = new Promise<string>((resolve) => kept.once('message', (_t, p) => resolve(p.toString())));
-  await within(kept.subscribeAsync('claims/kept', { qos: 1 }), 5000, 'SUBACK');
-  await kept.publishAsync('claims/kept', 'still here', { qos: 1 });
-  assert.equal(await within(echo, 5000, 'the echo'), 'still here');
+  await echoes(kept, 'claims/kept');
 });
