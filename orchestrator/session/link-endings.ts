@@ -9,9 +9,10 @@ const TAKEOVER_WINDOW_MS = 10_000;
 /**
  * How many in the window do (see takenOverAtBroker). Replicas hear of a takeover through claims first
  * (orchestrator/registry/claims.ts, through Mosquitto and RabbitMQ alike); this is the fallback for a
- * claim that did not come, set high enough that connection resets read as clean closes (a reset can
- * reach the link as a plain FIN: 1 in 5 relay resets in broker-version-probe.test.ts) do not end the
- * client's session. Until session 13 it was 2, and two resets within 10 s lost what the broker held.
+ * claim that did not come, set high enough that connection resets read as clean closes do not end the
+ * client's session: a peer's RST can reach the socket as a plain end of stream, no ECONNRESET (8 of 26
+ * relay resets in broker-version-probe.test.ts beside 3 busy loops, the RST seen on the wire with
+ * tcpdump). Until session 13 it was 2, and two resets within 10 s lost what the broker held.
  */
 const CLEAN_CLOSES_FOR_TAKEOVER = 4;
 
