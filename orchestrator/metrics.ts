@@ -23,6 +23,7 @@ export function orchestratorMetrics(
   published: Counter<'broker'>;
   delivered: Counter<'broker'>;
   badInput: ReturnType<ServiceMetrics['counter']>;
+  takenOver: ReturnType<ServiceMetrics['counter']>;
 } {
   const m = createServiceMetrics({ defaultMetrics: true });
   const perBroker = (name: string, help: string, field: 'published' | 'delivered'): Counter<'broker'> =>
@@ -96,6 +97,11 @@ export function orchestratorMetrics(
     badInput: m.counter(
       'brokel_orchestrator_closed_bad_input_total',
       'Sessions closed for malformed or oversized input',
+    ),
+    takenOver: m.counter(
+      'brokel_orchestrator_sessions_taken_over_total',
+      "Sessions ended because their client connected again: `by` here (this replica), replica (another replica's claim) or broker (its closes)",
+      ['by'],
     ),
   };
 }

@@ -14,7 +14,7 @@ import type { BrokerCounters, SessionContext, UpstreamLink } from './context.ts'
 import type { InboundPublishes } from './inbound-publish.ts';
 import { emptySet, writableSet } from './lazy-collections.ts';
 import { LazyLinks } from './lazy-links.ts';
-import { SESSION_TAKEN_OVER } from './link-endings.ts';
+import { SESSION_TAKEN_OVER, TAKEN_OVER_REASONS } from './link-endings.ts';
 import { LinkGraces } from './link-grace.ts';
 import type { OutboundDeliveries } from './outbound-delivery.ts';
 import { PacketDispatch } from './packet-dispatch.ts';
@@ -291,7 +291,7 @@ export class Session extends EventEmitter implements SessionContext {
     this.takenOver = true; // the session lives on in the new connection: its record stays as it is
     if (this.version === 5 && this.state === 'connected')
       this.down.write({ cmd: 'disconnect', reasonCode: SESSION_TAKEN_OVER });
-    this.close('abrupt', 'session taken over');
+    this.close('abrupt', TAKEN_OVER_REASONS.here);
   }
 
   /**
@@ -311,7 +311,7 @@ export class Session extends EventEmitter implements SessionContext {
     this.takenOver = true;
     if (this.version === 5 && this.state === 'connected')
       this.down.write({ cmd: 'disconnect', reasonCode: SESSION_TAKEN_OVER });
-    this.close('graceful', 'session taken over through another replica');
+    this.close('graceful', TAKEN_OVER_REASONS.replica);
   }
 
   /** The orchestrator drains: v5 clients are told where to go; the will must not fire. */

@@ -84,6 +84,8 @@ it('a newer claim from another replica ends the session here (v5: 0x8E), an olde
   await within(closed, 5000, 'the claimed session closed');
   assert.equal(reason, 0x8e, 'DISCONNECT 0x8E (Session taken over)');
   await waitFor(() => a.orchestrator.status().sessions === 0, 5000, 'no session left at the replica');
+  const metrics = await a.orchestrator.metrics.registry.metrics();
+  assert.match(metrics, /^brokel_orchestrator_sessions_taken_over_total\{by="replica"\} 2$/m, metrics);
 });
 
 it('a CONNECT the brokers refuse (a wrong password) at another replica leaves the session alone', async (t) => {

@@ -199,6 +199,9 @@ describe('orchestrator: sessions that move, and pool changes meeting them', () =
       await within(moved.subscribeAsync('moved/#', { qos: 1 }), 10_000, 'SUBACK at b');
       await within(oldClosed, 5000, 'the stale session at a closed');
       if (version === 5) assert.equal(oldReason, 0x8e, 'v5: DISCONNECT 0x8E (session taken over)');
+      // Through b's claim (orchestrator/registry/claims.ts), not after the brokers' closes (the fallback).
+      const metrics = await a.orchestrator.metrics.registry.metrics();
+      assert.match(metrics, /^brokel_orchestrator_sessions_taken_over_total\{by="replica"\} 1$/m, metrics);
       // Before the fix a reconnected its link (taking the session back from b, which took it back…).
       await new Promise((r) => setTimeout(r, 1500));
       assert.equal(a.orchestrator.status().sessions, 0, 'a holds no session for the client');
