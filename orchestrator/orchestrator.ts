@@ -14,7 +14,6 @@ import { JoinReplays } from './registry/join-replays.ts';
 import { SessionRegistry } from './registry/session-registry.ts';
 import { Router, type RoutingStrategyName } from './routing/strategies.ts';
 import type { BrokerCounters } from './session/context.ts';
-import { takenOverBy } from './session/link-endings.ts';
 import { Session, type SessionDeps } from './session/session.ts';
 
 /**
@@ -290,8 +289,7 @@ export class Orchestrator {
         orch.metrics.sessions.set(orch.connectedCount());
         if (/malformed|too large|Invalid|invalid|before CONNECT|second CONNECT/.test(reason))
           orch.metrics.badInput.inc();
-        const by = takenOverBy(reason);
-        if (by) orch.metrics.takenOver.inc({ by });
+        if (this.takenOver) orch.metrics.takenOver.inc({ by: this.takenOver });
       },
     };
     return { deps, listeners };

@@ -8,7 +8,7 @@ export const SESSION_TAKEN_OVER = 0x8e;
 /**
  * Why a session ended for a newer connection of its client, by where that connection was seen: here
  * (this replica), through another replica's claim (claims.ts), or at a broker (its close).
- * The close reasons, and the label of brokel_orchestrator_sessions_taken_over_total.
+ * The close reasons; the keys label brokel_orchestrator_sessions_taken_over_total (Session.takenOver).
  */
 export const TAKEN_OVER_REASONS = {
   here: 'session taken over',
@@ -16,12 +16,6 @@ export const TAKEN_OVER_REASONS = {
   broker: 'session taken over at a broker',
 } as const;
 export type TakenOverBy = keyof typeof TAKEN_OVER_REASONS;
-
-/** Where the newer connection was seen, if `reason` is a takeover's close reason. */
-export function takenOverBy(reason: string): TakenOverBy | undefined {
-  for (const [by, text] of Object.entries(TAKEN_OVER_REASONS)) if (text === reason) return by as TakenOverBy;
-  return undefined;
-}
 /** Clean closes of a link by its broker this close together may say the session lives on elsewhere. */
 const TAKEOVER_WINDOW_MS = 10_000;
 /**

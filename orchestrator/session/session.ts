@@ -14,7 +14,7 @@ import type { BrokerCounters, SessionContext, UpstreamLink } from './context.ts'
 import type { InboundPublishes } from './inbound-publish.ts';
 import { emptySet, writableSet } from './lazy-collections.ts';
 import { LazyLinks } from './lazy-links.ts';
-import { SESSION_TAKEN_OVER, TAKEN_OVER_REASONS } from './link-endings.ts';
+import { SESSION_TAKEN_OVER, TAKEN_OVER_REASONS, type TakenOverBy } from './link-endings.ts';
 import { LinkGraces } from './link-grace.ts';
 import type { OutboundDeliveries } from './outbound-delivery.ts';
 import { PacketDispatch } from './packet-dispatch.ts';
@@ -81,8 +81,11 @@ export class Session extends EventEmitter implements SessionContext {
   homeId: string | undefined;
   /** Bumped whenever a link is added, removed, or marked synced. */
   linkGeneration = 0;
-  /** The session lives on in a newer connection (here or at a broker): its record stays as it is. */
-  takenOver = false;
+  /**
+   * The session lives on in a newer connection, seen here (this replica), through another replica's
+   * claim, or at a broker (endTakenOver): its record stays as it is. Undefined: not taken over.
+   */
+  takenOver: TakenOverBy | undefined;
   /** When this replica took the client's CONNECT (ms since the epoch; claims.ts); 0 before. */
   claimedAt = 0;
   /** Upstream sessions that outlive a lost link (a clean session's, on MQTT 5 brokers). */
@@ -288,17 +291,13 @@ export class Session extends EventEmitter implements SessionContext {
 
   /** Another connection took this client id: close without DISCONNECT upstream (brokers take over too). */
   takeOver(): void {
-    this.takenOver = true; // the session lives on in the new connection: its record stays as it is
-    if (this.version === 5 && this.state === 'connected')
-      this.down.write({ cmd: 'disconnect', reasonCode: SESSION_TAKEN_OVER });
-    this.close('abrupt', TAKEN_OVER_REASONS.here);
+    this.endTakenOver('here', 'abrupt');
   }
 
   /**
    * Another replica took a CONNECT with this client id (claims.ts). If it is the newer connection,
-   * this one ends as a broker ends a taken-over connection [MQTT-3.1.4-3]: v5 clients hear 0x8E;
-   * gracefully upstream (no will fires), the record left to the new one. Its links are not kept up
-   * to be taken over there, and nothing reconnects them (no ping-pong between the two replicas).
+   * this one ends (endTakenOver), gracefully upstream (no will fires). Its links are not kept up to be
+   * taken over there, and nothing reconnects them (no ping-pong between the two replicas).
    */
   claimedElsewhere(claim: Claim): void {
     if (this.state === 'closed' || this.claimedAt === 0) return;
@@ -308,10 +307,19 @@ export class Session extends EventEmitter implements SessionContext {
       { replica: claim.instanceId },
       'session taken over: the client connected to another replica',
     );
-    this.takenOver = true;
+    this.endTakenOver('replica', 'graceful');
+  }
+
+  /**
+   * A newer connection of this client has the session, seen `by` here, another replica or a broker:
+   * this one ends as a broker ends a taken-over connection [MQTT-3.1.4-3] (v5 clients hear 0x8E), and
+   * the record is left to the new one.
+   */
+  endTakenOver(by: TakenOverBy, mode: CloseMode): void {
+    this.takenOver = by;
     if (this.version === 5 && this.state === 'connected')
       this.down.write({ cmd: 'disconnect', reasonCode: SESSION_TAKEN_OVER });
-    this.close('graceful', TAKEN_OVER_REASONS.replica);
+    this.close(mode, TAKEN_OVER_REASONS[by]);
   }
 
   /** The orchestrator drains: v5 clients are told where to go; the will must not fire. */

@@ -6,7 +6,7 @@ import { upstreamConnect } from './connect-steps.ts';
 import type { UpstreamLink, UpstreamPending } from './context.ts';
 import { DENIED_CLOSE_SETTLE_MS, NOT_AUTHORIZED } from './denied-close.ts';
 import { emptyMap, writableMap } from './lazy-collections.ts';
-import { LinkEndings, SESSION_TAKEN_OVER, TAKEN_OVER_REASONS } from './link-endings.ts';
+import { LinkEndings } from './link-endings.ts';
 import type { Session } from './session.ts';
 import { Upstream } from './upstream.ts';
 
@@ -117,9 +117,7 @@ export class UpstreamLinks {
   private movedAway(brokerId: string): void {
     const s = this.s;
     s.log.info({ broker: brokerId }, 'session taken over at a broker: the client is connected elsewhere');
-    s.takenOver = true;
-    if (s.version === 5) s.sendDown({ cmd: 'disconnect', reasonCode: SESSION_TAKEN_OVER });
-    s.close('graceful', TAKEN_OVER_REASONS.broker);
+    s.endTakenOver('broker', 'graceful');
   }
 
   /** The broker ended this client (a refused publish): the client is ended too, as the broker would. */
