@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { LocalProvider } from '../../manager/providers/local/local-provider.ts';
 import { readProcStat } from '../../manager/providers/local/proc-stat.ts';
 import type { ReplicaRecord } from '../../manager/providers/local/replica-store.ts';
-import { localConfig, pidAlive, uniqueDeployment, waitFor } from '../helpers/resources.ts';
+import { localConfig, pidAlive, startProvider, uniqueDeployment, waitFor } from '../helpers/resources.ts';
 
 describe('local provider: PID reuse', () => {
   it('never signals a recorded PID whose start time no longer matches (a reused PID)', async (t) => {
@@ -60,5 +60,29 @@ describe('local provider: PID reuse', () => {
     await new Promise((r) => setTimeout(r, 200));
     assert.ok(pidAlive(pid), 'the process now holding the PID was not signalled');
     assert.deepEqual(await provider.list(), []);
+  });
+});
+
+describe('local provider: an address given to create', () => {
+  it('is claimed like a pooled one, and destroy keepAddress holds it for the next create on it', async (t) => {
+    const a = await startProvider(t);
+    const b = await startProvider(t);
+    const first = await a.waitReady((await a.create('broker', 'mosquitto')).id, 10_000);
+    await assert.rejects(
+      b.create('broker', 'mosquitto', { host: first.host }),
+      /is claimed by a replica/,
+      "another provider cannot create on a replica's address",
+    );
+    await a.destroy(first.id, { keepAddress: true });
+    // The kept address is not handed out by another provider, nor can it be asked for.
+    const other = await b.waitReady((await b.create('broker', 'mosquitto')).id, 10_000);
+    assert.notEqual(other.host, first.host);
+    await assert.rejects(b.create('broker', 'mosquitto', { host: first.host }), /is claimed by a replica/);
+    const back = await a.waitReady((await a.create('broker', 'mosquitto', { host: first.host })).id, 10_000);
+    assert.equal(back.url, first.url);
+    // A plain destroy lets it go: the other provider may now take it.
+    await a.destroy(back.id);
+    const taken = await b.waitReady((await b.create('broker', 'mosquitto', { host: first.host })).id, 10_000);
+    assert.equal(taken.url, first.url);
   });
 });

@@ -115,7 +115,7 @@ describe('orchestrator: pool changes and failures under QoS 1 load', () => {
     // The same broker comes back on its address: sessions reconnect and replay their subscriptions.
     const victimStatus = () => orchestrator.status().brokers.find((b) => b.url === victim.url);
     await waitFor(() => victimStatus()?.sessions === 0, 5000, 'sessions see the broker gone');
-    await provider.destroy(victim.id);
+    await provider.destroy(victim.id, { keepAddress: true });
     const back = await provider.waitReady(
       (await provider.create('broker', 'mosquitto', { host: victim.host, port: victim.port })).id,
       10_000,

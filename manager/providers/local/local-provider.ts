@@ -55,6 +55,8 @@ export class LocalProvider extends EventEmitter implements CloudProvider {
   private readonly store: ReplicaStore;
   private readonly cgroup: CgroupV1;
   private readonly claims: AddressClaims;
+  /** Claims of destroyed replicas kept for the next create on their address (destroy's keepAddress). */
+  private readonly keptClaims = new Set<string>();
   private readonly log: Logger;
   private support: CgroupSupport = { cpu: false, cpuacct: false, reason: 'not probed' };
   private warnedNoCgroup = false;
@@ -225,7 +227,12 @@ export class LocalProvider extends EventEmitter implements CloudProvider {
     this.emit('change', toReplica(record));
   }
 
-  async destroy(id: string): Promise<void> {
+  /**
+   * Stops a replica and forgets it. `keepAddress`: its address claim stays with this provider, so a
+   * replica created next with `host` set to that address gets it back: between the two, another
+   * provider on the machine cannot take it (the address pool's claims are machine-wide).
+   */
+  async destroy(id: string, options: { keepAddress?: boolean } = {}): Promise<void> {
     const record = this.records.get(id);
     if (!record) return;
     this.stopping.add(id);
@@ -242,7 +249,10 @@ export class LocalProvider extends EventEmitter implements CloudProvider {
         await this.killCgroupMembers(id);
         await this.cgroup.remove(id);
       }
-      for (const key of record.claims) await this.claims.release(key);
+      for (const key of record.claims) {
+        if (options.keepAddress) this.keptClaims.add(key);
+        else await this.claims.release(key);
+      }
       await this.store.remove(id);
       this.records.delete(id);
       this.children.delete(id);
@@ -310,6 +320,8 @@ export class LocalProvider extends EventEmitter implements CloudProvider {
     if (this.timer) clearInterval(this.timer);
     const results = await Promise.allSettled([...this.records.keys()].map((id) => this.destroy(id)));
     const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    for (const key of this.keptClaims) await this.claims.release(key);
+    this.keptClaims.clear();
     await rm(join(this.stateDir, 'replicas'), { recursive: true, force: true });
     await rmdir(this.stateDir).catch(() => undefined);
     if (this.options.config.stateDir === undefined)
@@ -330,6 +342,19 @@ export class LocalProvider extends EventEmitter implements CloudProvider {
     const addressing = this.options.config.addressing;
     if (options.host !== undefined) {
       const port = options.port ?? (addressing === 'aliases' ? template.standardPort : 0);
+      if (addressing === 'aliases' && options.host.startsWith(`${this.options.config.addressBlock}.`)) {
+        // An address of the pool is claimed like one it hands out, so no other provider takes it.
+        const kept = this.keptClaims.delete(options.host);
+        if (!kept && !(await this.claims.claim(options.host))) {
+          throw new ConfigError([
+            {
+              path: 'options.host',
+              message: `${options.host} is claimed by a replica (of this or another provider on this machine)`,
+            },
+          ]);
+        }
+        claims.push(options.host);
+      }
       try {
         return { host: options.host, port: await tryBind(options.host, port) };
       } catch (err) {
