@@ -16,6 +16,7 @@
 //   --profile-seconds S (4; 0: no QoS 1 profile)
 //   --scale-clients N (4500; 0: no connection-scale run)  --scale-workers N (4)  --scale-seconds S (10)
 //   --scale-routing R,R (round-robin,client-affinity: one connection-scale run per routing)
+//   --scale-marginal (each routing also at half the clients, first: prints the RSS per added client)
 //   --scale-only (only the connection-scale runs: no throughput, latency or profile phases)
 //   --scale-heap-snapshots DIR (heap snapshots of the connection-scale orchestrator, idle and loaded:
 //     prints the live JS heap per client by constructor; each snapshot pauses it for seconds)
@@ -34,7 +35,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LocalProvider } from '../manager/providers/local/local-provider.ts';
 import { PAYLOAD_HEADER_BYTES, type Target } from './lib/bench-client.ts';
-import { connectionScale, scaleSummary } from './lib/connection-scale.ts';
+import { connectionScale, marginalRssKb, scaleSummary } from './lib/connection-scale.ts';
 import { startHaproxy } from './lib/haproxy.ts';
 import { LoadGenerator, type PhaseResult } from './lib/load-generator.ts';
 import {
@@ -73,6 +74,7 @@ const { values } = parseArgs({
     'scale-seconds': { type: 'string' },
     'scale-routing': { type: 'string', default: 'round-robin,client-affinity' },
     'scale-only': { type: 'boolean', default: false },
+    'scale-marginal': { type: 'boolean', default: false },
     'scale-heap-snapshots': { type: 'string' },
     window: { type: 'string', default: '100' },
     'warmup-seconds': { type: 'string' },
@@ -123,6 +125,7 @@ const settings = {
     return r;
   }),
   scaleOnly: values['scale-only'] ?? false,
+  scaleMarginal: values['scale-marginal'] ?? false,
   scaleHeapSnapshotDir: values['scale-heap-snapshots'],
   profileMs: num('profile-seconds', values['profile-seconds'] ?? (quick ? '1.5' : '4'), 0, 120) * 1000,
   profileDir: values['profile-orchestrator'],
@@ -367,20 +370,42 @@ try {
   if (profile) console.log(`\n${profile}`);
   // One run per routing: a round-robin publisher needs every broker, a client-affinity one its home only.
   const scale: Awaited<ReturnType<typeof connectionScale>>[] = [];
+  const marginal: Array<{
+    routing: string;
+    clients: [number, number];
+    connected: number;
+    publishing: number;
+  }> = [];
   for (const routing of settings.scaleClients > 0 ? settings.scaleRouting : []) {
-    const result = await connectionScale({
-      repoRoot,
-      brokerUrls: mosquittos.map((m) => m.url),
-      clients: settings.scaleClients,
-      workers: settings.scaleWorkers,
-      publishMs: settings.scaleMs,
-      routing,
-      nodeArgs: settings.orchestratorNodeArgs,
-      heapSnapshotDir: settings.scaleHeapSnapshotDir,
-      orchestratorRoot: settings.orchestratorRoot,
-    });
-    console.log(`\n${scaleSummary(result)}`);
-    scale.push(result);
+    const counts = settings.scaleMarginal
+      ? [Math.floor(settings.scaleClients / 2), settings.scaleClients]
+      : [settings.scaleClients];
+    const runs: Awaited<ReturnType<typeof connectionScale>>[] = [];
+    for (const clients of counts) {
+      const result = await connectionScale({
+        repoRoot,
+        brokerUrls: mosquittos.map((m) => m.url),
+        clients,
+        workers: settings.scaleWorkers,
+        publishMs: settings.scaleMs,
+        routing,
+        nodeArgs: settings.orchestratorNodeArgs,
+        heapSnapshotDir: settings.scaleHeapSnapshotDir,
+        orchestratorRoot: settings.orchestratorRoot,
+      });
+      console.log(`\n${scaleSummary(result)}`);
+      runs.push(result);
+    }
+    scale.push(...runs);
+    const [small, large] = runs;
+    if (small && large) {
+      const m = marginalRssKb(small, large);
+      marginal.push({ routing, clients: [small.clients, large.clients], ...m });
+      console.log(
+        `  RSS per added client, ${small.clients} → ${large.clients} clients: +${m.connected.toFixed(1)} KB ` +
+          `connected, +${m.publishing.toFixed(1)} KB publishing (target ≤ 16 KB)`,
+      );
+    }
   }
 
   const summary = Object.fromEntries(
@@ -443,6 +468,7 @@ try {
         summary,
         profileQos1: profile,
         connectionScale: scale,
+        marginalRss: marginal,
       },
       (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v),
       2,

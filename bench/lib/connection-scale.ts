@@ -257,6 +257,26 @@ export async function connectionScale(options: ScaleOptions): Promise<ScaleResul
   }
 }
 
+/**
+ * RSS per added client between two runs of one routing at different client counts (pure): the slope,
+ * which leaves out what grows once whatever the count (the young generation a connection storm makes V8
+ * grow, ~35 MB here), where rssPerClientKb divides it among the clients. KB per client, connected and
+ * publishing.
+ */
+export function marginalRssKb(
+  small: Pick<ScaleResult, 'clients' | 'rssPerClientKb' | 'rssPerClientKbPublishing'>,
+  large: Pick<ScaleResult, 'clients' | 'rssPerClientKb' | 'rssPerClientKbPublishing'>,
+): { connected: number; publishing: number } {
+  const added = large.clients - small.clients;
+  if (added <= 0)
+    throw new RangeError(`marginal RSS: ${large.clients} clients is not more than ${small.clients}`);
+  const slope = (a: number, b: number) => (b * large.clients - a * small.clients) / added;
+  return {
+    connected: slope(small.rssPerClientKb, large.rssPerClientKb),
+    publishing: slope(small.rssPerClientKbPublishing, large.rssPerClientKbPublishing),
+  };
+}
+
 export function scaleSummary(r: ScaleResult): string {
   return (
     `Connection scale: ${fmtInt(r.clients)} clients (90 % publishing QoS 1 once a second, 10 % subscribing) ` +
