@@ -1,6 +1,7 @@
 import { parseBrokerUrl } from '../common/admin/contract.ts';
 import { TimeoutError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
+import { lookupTemplate } from '../templates/registry.ts';
 import type { BrokerTlsFiles } from './broker-tls.ts';
 import { cancellable } from './cancel.ts';
 import type { Replica } from './providers/cloud-provider.ts';
@@ -13,6 +14,19 @@ export interface BoundedMoveOptions {
   brokerTls?: BrokerTlsFiles;
   /** Where a move whose QoS 0 copies had to be made again is reported. */
   log?: Logger;
+}
+
+const templateOf = (broker: Replica) => lookupTemplate(broker.template);
+
+/**
+ * Splits move sources by whether their broker lists its retained messages to a `#` subscription
+ * (ReplicaTemplate.retainedWildcardRead); a template this build does not know is read.
+ */
+export function readableSources(sources: readonly Replica[]): { readable: Replica[]; unreadable: Replica[] } {
+  const readable: Replica[] = [];
+  const unreadable: Replica[] = [];
+  for (const b of sources) (templateOf(b)?.retainedWildcardRead === false ? unreadable : readable).push(b);
+  return { readable, unreadable };
 }
 
 /** Rejects with a TimeoutError after `ms`; `clear` stops the timer. */
@@ -36,33 +50,67 @@ function deadline(what: string, ms: number, onTimeout?: () => void) {
 export class BoundedMover {
   /** Moves not settled yet, given-up ones included. */
   private readonly moves = new Set<Promise<void>>();
+  /**
+   * Topics copied to a broker that cannot list its retained messages, by its id: the undo of its failed
+   * join reads them back by name (a `#` read of it finds nothing). Kept until forget().
+   */
+  private readonly copiedTo = new Map<string, Set<string>>();
 
   constructor(private readonly o: BoundedMoveOptions) {}
 
-  /** Moves retained messages from `sources` to their owners among `brokers`; resolves with the count. */
+  /** The broker's join ended (active, undone) or it left the pool: its copied topics are not needed. */
+  forget(broker: Replica): void {
+    this.copiedTo.delete(parseBrokerUrl(broker.url).id);
+  }
+
+  /**
+   * Moves retained messages from `sources` to their owners among `brokers`; resolves with the count.
+   * A source whose template cannot show its retained messages to a wildcard read (RabbitMQ 3.10) is read
+   * only for the topics this mover copied to it (by name); otherwise not at all: a `#` read would find
+   * nothing and, on a busy broker, wait behind its live deliveries (issue 15).
+   */
   async move(
-    sources: readonly string[],
+    sources: readonly Replica[],
     brokers: readonly Replica[],
     clearSource: boolean,
     signal?: AbortSignal,
   ): Promise<number> {
+    const { unreadable } = readableSources(sources);
+    const exactTopics = new Map<string, string[]>();
+    for (const b of unreadable) {
+      const known = this.copiedTo.get(parseBrokerUrl(b.url).id);
+      if (known && known.size > 0) exactTopics.set(b.url, [...known]);
+    }
+    const skipped = unreadable.filter((b) => !exactTopics.has(b.url));
+    if (skipped.length > 0)
+      this.o.log?.info(
+        { brokers: skipped.map((b) => b.id) },
+        'retained move: these brokers cannot list their retained messages (no retained delivery to a wildcard subscription); not read',
+      );
+    const read = sources.filter((b) => !skipped.includes(b));
+    if (read.length === 0) return 0;
     const owners = brokers.map((b) => parseBrokerUrl(b.url).id);
     // RabbitMQ's MQTT plugin (3.10) has no QoS 2 (FIELD-NOTES).
-    const maxQos = new Map(
-      brokers.map((b, i) => [owners[i] ?? '', b.template === 'rabbitmq' ? 1 : 2] as const),
-    );
+    const maxQos = new Map(brokers.map((b, i) => [owners[i] ?? '', templateOf(b)?.maxQos ?? 2] as const));
+    const unlisted = new Set(readableSources(brokers).unreadable.map((b) => parseBrokerUrl(b.url).id));
     const user = this.o.users[0];
     const auth = user ? { username: user.username, password: user.password } : {};
     const timeoutMs = this.o.actionTimeoutMs;
     const stop = new AbortController();
     const bound = deadline('retained move', timeoutMs, () => stop.abort());
     const move = moveRetained({
-      sources,
+      sources: read.map((b) => b.url),
       owners,
       auth,
       timeoutMs,
       maxQos,
       clearSource,
+      exactTopics,
+      onCopy: (owner, topic) => {
+        if (!unlisted.has(owner)) return;
+        const topics = this.copiedTo.get(owner) ?? new Set<string>();
+        this.copiedTo.set(owner, topics.add(topic));
+      },
       signal: stop.signal,
       ...(this.o.brokerTls ? { ca: this.o.brokerTls.ca } : {}),
     });

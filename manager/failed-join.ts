@@ -46,12 +46,13 @@ export class FailedJoins {
     if (p.retainedFences.has(broker.id) && p.brokerStates.has(broker.id) && now && now.state !== 'failed') {
       // A clear the given-up move sent may still sit in a stalled source's socket: it goes first.
       await p.mover.settled(signal);
-      movedBack = await p.mover.move([broker.url], await p.activeBrokers(), false, signal);
+      movedBack = await p.mover.move([broker], await p.activeBrokers(), false, signal);
     }
     p.brokerStates.delete(broker.id);
     p.retainedFences.delete(broker.id);
     await p.pushPool();
     await p.provider.destroy(broker.id);
+    p.mover.forget(broker);
     this.pending.delete(broker.id);
     p.log.warn({ broker: broker.id, retainedMovedBack: movedBack }, 'failed join undone: broker removed');
   }

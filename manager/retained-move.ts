@@ -39,6 +39,13 @@ export interface MoveOptions {
   /** Read passes per source before giving up on one that keeps showing topics to move. */
   maxPasses?: number;
   /**
+   * Sources read with these exact topic filters instead of `#` (by URL): a broker that sends retained
+   * messages to exact filters only (RabbitMQ 3.10), for the topics known to have been copied to it.
+   */
+  exactTopics?: ReadonlyMap<string, readonly string[]>;
+  /** Told of each copy as it is published, before its acknowledgement: owner id and topic. */
+  onCopy?: (owner: string, topic: string) => void;
+  /**
    * The caller gave up on the move (its deadline): no copy and no clear starts once this aborts, reads
    * and connection set-ups end at once, and the move settles only when every copy and clear it sent is
    * acknowledged (or its connection closed by the broker). So once it settled, every clear a source got
@@ -130,8 +137,9 @@ async function open(
 }
 
 /**
- * Every retained message a broker holds on non-`$` topics, read on a connection of its own and fenced by
- * a marker (retained-read.ts), so complete without a fixed wait.
+ * Every retained message a broker holds on non-`$` topics (or, given `topics`, on those exact topics),
+ * read on a connection of its own and fenced by a marker (retained-read.ts), so complete without a
+ * fixed wait.
  */
 export async function readRetained(
   url: string,
@@ -139,14 +147,16 @@ export async function readRetained(
   timeoutMs: number,
   ca?: Buffer,
   signal?: AbortSignal,
+  topics?: readonly string[],
 ): Promise<RetainedMessage[]> {
+  if (topics?.length === 0) return [];
   const client = await open(url, auth, timeoutMs, ca, signal);
   const found = new Map<string, RetainedMessage>();
   try {
     // QoS 2 subscription: each message comes at the QoS it was published with (RabbitMQ: at most 1).
     await readFenced(
       client,
-      { '#': { qos: 2 } },
+      Object.fromEntries((topics ?? ['#']).map((filter) => [filter, { qos: 2 as const }])),
       (packet) => {
         const properties = Object.fromEntries(
           Object.entries(packet.properties ?? {}).filter(([k]) => !DROP.has(k)),
@@ -213,7 +223,15 @@ export async function moveRetained(o: MoveOptions): Promise<MoveResult> {
       const copied = new Set<string>(); // not cleared: the next pass looks for topics not seen yet
       for (let pass = 1; ; pass++) {
         passes += 1;
-        const misplaced = (await readRetained(source, o.auth, o.timeoutMs, o.ca, o.signal)).filter(
+        const read = await readRetained(
+          source,
+          o.auth,
+          o.timeoutMs,
+          o.ca,
+          o.signal,
+          o.exactTopics?.get(source),
+        );
+        const misplaced = read.filter(
           (m) => retainedOwner(m.topic, o.owners) !== idOf(source) && !copied.has(m.topic),
         );
         if (misplaced.length === 0) break;
@@ -248,6 +266,7 @@ export async function moveRetained(o: MoveOptions): Promise<MoveResult> {
               const to = await target(owner);
               go();
               const qos = Math.min(m.qos, o.maxQos?.get(owner) ?? 2) as 0 | 1 | 2;
+              o.onCopy?.(owner, m.topic);
               await acked(
                 to,
                 to.publishAsync(m.topic, m.payload, { qos, retain: true, ...marked(to, m.properties) }),

@@ -187,12 +187,7 @@ export class Topology {
       // Defect 1 of issue #10: the retained messages it now owns move to it before it is active.
       await this.fence(ready, signal);
       const active = await this.activeBrokers();
-      moved = await this.mover.move(
-        active.map((b) => b.url),
-        [...active, ready],
-        true,
-        signal,
-      );
+      moved = await this.mover.move(active, [...active, ready], true, signal);
     } catch (err) {
       if (!(err instanceof ActionCancelled)) {
         this.o.log.warn({ broker: ready.id, err: errorMessage(err) }, 'broker join failed: undoing it');
@@ -206,6 +201,7 @@ export class Topology {
     }
     this.brokerStates.set(ready.id, 'active');
     this.retainedFences.delete(ready.id);
+    this.mover.forget(ready);
     await this.pushPool();
     this.o.log.info({ broker: ready.id, url: ready.url, retainedMoved: moved }, 'broker active');
   }
@@ -242,7 +238,7 @@ export class Topology {
       signal,
     );
     const moved = await this.mover
-      .move([broker.url], await this.activeBrokers(), false, signal)
+      .move([broker], await this.activeBrokers(), false, signal)
       .catch(async (err: unknown) => {
         // A broker that died while draining took its retained messages with it: nothing left to move,
         // and its fence must not hold publishes on its topics any longer.
@@ -256,6 +252,7 @@ export class Topology {
       });
     this.retainedFences.delete(id);
     this.brokerStates.delete(id);
+    this.mover.forget(broker);
     await this.pushPool();
     await this.o.provider.destroy(id);
     this.o.log.info({ broker: id, retainedMoved: moved }, 'broker removed');

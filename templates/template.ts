@@ -57,6 +57,13 @@ export interface ReplicaTemplate {
   /** MQTT protocol levels the broker speaks (4 = 3.1.1, 5 = 5.0). */
   protocolVersions: readonly ProtocolVersion[];
   maxQos: 0 | 1 | 2;
+  /**
+   * The broker sends its retained messages to a wildcard subscription (`#`) [MQTT-3.3.1-6], so the
+   * manager's retained move can list them. RabbitMQ 3.10 sends them to exact filters only: its retained
+   * messages cannot be listed over MQTT, and the move does not read it (a read that can find nothing
+   * would only load the broker with its live traffic).
+   */
+  retainedWildcardRead: boolean;
   probe: ReadinessProbe;
   /** Budget from process start to ready, on this kind of machine, before it is reported failed. */
   bootTimeoutMs: number;

@@ -35,6 +35,7 @@ export const mosquittoTemplate: ReplicaTemplate = {
   standardPort: 1883,
   protocolVersions: [4, 5],
   maxQos: 2,
+  retainedWildcardRead: true,
   probe: { kind: 'mqtt' },
   bootTimeoutMs: 10_000,
   packages: ['mosquitto'],

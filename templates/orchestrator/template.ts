@@ -42,6 +42,7 @@ export const orchestratorTemplate: ReplicaTemplate = {
   standardPort: 1883,
   protocolVersions: [4, 5],
   maxQos: 2,
+  retainedWildcardRead: true,
   probe: { kind: 'http', path: '/healthz' },
   bootTimeoutMs: 20_000,
   packages: [],

@@ -22,6 +22,7 @@ export const rabbitmqTemplate: ReplicaTemplate = {
   standardPort: 1883,
   protocolVersions: [4],
   maxQos: 1,
+  retainedWildcardRead: false,
   probe: { kind: 'mqtt' },
   // ~2× the slowest boot measured (28 s at a 0.25-core CPU quota).
   bootTimeoutMs: 60_000,
