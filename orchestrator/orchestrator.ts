@@ -14,7 +14,7 @@ import { JoinReplays } from './registry/join-replays.ts';
 import { SessionRegistry } from './registry/session-registry.ts';
 import { Router, type RoutingStrategyName } from './routing/strategies.ts';
 import type { BrokerCounters } from './session/context.ts';
-import { Session, type SessionDeps } from './session/session.ts';
+import { Session, type SessionDeps, type SessionEvents } from './session/session.ts';
 
 /**
  * The kernel's queue of connections not yet accepted (capped by net.core.somaxconn). Node's default,
@@ -40,13 +40,6 @@ export interface OrchestratorOptions {
 /** What every session of a replica shares (Orchestrator.sessionShared). */
 interface SessionShared {
   deps: SessionDeps;
-  listeners: {
-    connected(this: Session): void;
-    synced(this: Session, brokerId: string): void;
-    linkDown(this: Session, brokerId: string): void;
-    receiving(this: Session): void;
-    closed(this: Session, reason: string): void;
-  };
 }
 
 /**
@@ -208,12 +201,6 @@ export class Orchestrator {
     this.sessions.add(session);
     this.pending.add(session);
     this.metrics.connections.inc();
-    const on = this.shared.listeners;
-    session.on('connected', on.connected);
-    session.on('synced', on.synced);
-    session.on('linkDown', on.linkDown);
-    session.on('receiving', on.receiving);
-    session.on('closed', on.closed);
     if (this.draining) session.redirect(undefined);
     return session;
   }
@@ -223,13 +210,45 @@ export class Orchestrator {
   };
 
   /**
-   * What every session of this replica shares: its deps and its event listeners, made once, not per
-   * session (closures per session cost ~1 KB of each client's memory; docs/data-plane.md). A listener
-   * finds its session as `this`, the emitter (node:events calls listeners so).
+   * What every session of this replica shares: its deps and its events, made once, not per session
+   * (closures per session cost ~1 KB of each client's memory; docs/data-plane.md). An event finds its
+   * session as `this` (Session.emit calls it so).
    */
   private sessionShared(): SessionShared {
     const orch = this;
+    const events: SessionEvents = {
+      connected(this: Session) {
+        orch.evictor.connected(this);
+        orch.metrics.sessions.set(orch.connectedCount());
+        orch.relack(this);
+        // A join replay that skipped it while it was connecting: it is lacking there now (just above).
+        if (this.clientId) orch.joinReplays.sessionConnected(this.clientId);
+      },
+      synced(this: Session, brokerId: string) {
+        orch.setLacking(brokerId, this, false);
+      },
+      linkDown(this: Session, brokerId: string) {
+        orch.setLacking(brokerId, this, !this.isSynced(brokerId));
+      },
+      receiving(this: Session) {
+        orch.relack(this); // it subscribes: the brokers it has no synced link to are lacking now
+      },
+      closed(this: Session, reason: string) {
+        orch.sessions.delete(this);
+        orch.pending.settle(this);
+        orch.evictor.closed(this);
+        // Before unlack: a broker whose replay skipped this session while it was connecting stays pending.
+        const id = this.clientId;
+        if (id && !orch.byClientId.has(id)) orch.joinReplays.sessionClosed(id, this.persistent);
+        for (const [brokerId, set] of orch.lacking) orch.unlack(brokerId, set, this);
+        orch.metrics.sessions.set(orch.connectedCount());
+        if (/malformed|too large|Invalid|invalid|before CONNECT|second CONNECT/.test(reason))
+          orch.metrics.badInput.inc();
+        if (this.takenOver) orch.metrics.takenOver.inc({ by: this.takenOver });
+      },
+    };
     const deps: SessionDeps = {
+      events,
       pool: this.pool,
       router: this.router,
       limits: this.limits,
@@ -261,38 +280,7 @@ export class Orchestrator {
         return false;
       },
     };
-    const listeners = {
-      connected(this: Session) {
-        orch.evictor.connected(this);
-        orch.metrics.sessions.set(orch.connectedCount());
-        orch.relack(this);
-        // A join replay that skipped it while it was connecting: it is lacking there now (just above).
-        if (this.clientId) orch.joinReplays.sessionConnected(this.clientId);
-      },
-      synced(this: Session, brokerId: string) {
-        orch.setLacking(brokerId, this, false);
-      },
-      linkDown(this: Session, brokerId: string) {
-        orch.setLacking(brokerId, this, !this.isSynced(brokerId));
-      },
-      receiving(this: Session) {
-        orch.relack(this); // it subscribes: the brokers it has no synced link to are lacking now
-      },
-      closed(this: Session, reason: string) {
-        orch.sessions.delete(this);
-        orch.pending.settle(this);
-        orch.evictor.closed(this);
-        // Before unlack: a broker whose replay skipped this session while it was connecting stays pending.
-        const id = this.clientId;
-        if (id && !orch.byClientId.has(id)) orch.joinReplays.sessionClosed(id, this.persistent);
-        for (const [brokerId, set] of orch.lacking) orch.unlack(brokerId, set, this);
-        orch.metrics.sessions.set(orch.connectedCount());
-        if (/malformed|too large|Invalid|invalid|before CONNECT|second CONNECT/.test(reason))
-          orch.metrics.badInput.inc();
-        if (this.takenOver) orch.metrics.takenOver.inc({ by: this.takenOver });
-      },
-    };
-    return { deps, listeners };
+    return { deps };
   }
 
   private connectedCount(): number {

@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { Packet } from 'mqtt-packet';
 import mqttPacket from '../../common/mqtt-packet.ts';
@@ -47,7 +46,7 @@ function onStreamData(this: Framed, chunk: Buffer): void {
   this[FRAMED]?.onData(chunk);
 }
 function onStreamError(this: Framed, err: Error): void {
-  this[FRAMED]?.emit('transportError', err);
+  this[FRAMED]?.handler.frameTransportError(err);
 }
 function onStreamEnd(this: Framed): void {
   this[FRAMED]?.onClose();
@@ -63,13 +62,30 @@ export class PacketTooLargeError extends Error {
 }
 
 /**
+ * What a FramedStream reports, to one object (a Session, an Upstream) rather than to listeners: an
+ * EventEmitter and a closure per event cost ~1 KB per connection (docs/data-plane.md, "Memory per
+ * client"). Each is called synchronously, from the read or write that found it.
+ */
+export interface FramedHandler {
+  /** A whole packet, in stream order. */
+  framePacket(packet: Packet): void;
+  /** A malformed or oversized packet (PacketTooLargeError): nothing more is read; the handler closes. */
+  frameBadInput(err: Error): void;
+  /** The stream ended or closed; once. */
+  frameClosed(): void;
+  /** The transport failed (RST, TLS error); 'closed' follows. */
+  frameTransportError(err: Error): void;
+  /** A packet written could not be encoded at this protocol level (a bug, or a relayed value out of range). */
+  frameEncodeError(err: Error, packet: Packet): void;
+}
+
+/**
  * MQTT packets over any Duplex (a TCP or TLS socket, or an in-memory pair in tests): packets may be
  * split or merged across reads. The common packets (PUBLISH and its acknowledgements, pings) take the
  * raw-frame fast path (raw-frame.ts, raw-write.ts); everything else, and anything the fast path is not
- * sure about, goes through mqtt-packet, in stream order. Emits 'packet',
- * 'error' (a malformed or oversized packet: the caller closes) and 'close'.
+ * sure about, goes through mqtt-packet, in stream order; what it reads goes to its FramedHandler.
  */
-export class FramedStream extends EventEmitter {
+export class FramedStream {
   /** mqtt-packet's settings for this stream (the parser itself is shared: whole-frame-parser.ts). */
   private settings: ParserSettings;
   private failed = false;
@@ -88,8 +104,8 @@ export class FramedStream extends EventEmitter {
   constructor(
     readonly stream: Duplex,
     options: FramedStreamOptions,
+    readonly handler: FramedHandler,
   ) {
-    super();
     this.version = options.protocolVersion;
     this.maxPacketBytes = options.maxPacketBytes;
     this.settings = { protocolVersion: options.protocolVersion };
@@ -128,7 +144,7 @@ export class FramedStream extends EventEmitter {
         return this.fail(new PacketTooLargeError(frame.length, this.maxPacketBytes));
       if (frame.kind === 'malformed') return this.fail(new Error(`malformed packet: ${frame.reason}`));
       const fast = readFastPacket(this.buffer, offset, frame.length, this.version, this.topics);
-      if (fast !== undefined) this.emit('packet', fast);
+      if (fast !== undefined) this.handler.framePacket(fast);
       else this.parseSlow(offset, frame.length);
       offset += frame.length;
     }
@@ -142,20 +158,20 @@ export class FramedStream extends EventEmitter {
     const parsed = parseWholeFrame((bytes[0] ?? 0) >> 4 === 3 ? Buffer.from(bytes) : bytes, this.settings);
     if (parsed instanceof Error) return this.fail(parsed);
     this.settings = parsed.settings;
-    this.emit('packet', parsed.packet);
+    this.handler.framePacket(parsed.packet);
   }
 
   private fail(err: Error): void {
     if (this.failed) return;
     this.failed = true;
-    this.emit('error', err);
+    this.handler.frameBadInput(err);
   }
 
   /** The stream ended or closed (its listener). */
   onClose(): void {
     if (this.closed) return;
     this.closed = true;
-    this.emit('close');
+    this.handler.frameClosed();
   }
 
   /** Switches parser and generator to the protocol level the CONNECT announced. */
@@ -195,7 +211,7 @@ export class FramedStream extends EventEmitter {
       }
     } catch (err) {
       // A packet that cannot be encoded at this level (a bug, or a relayed value out of range).
-      this.emit('encodeError', err, packet);
+      this.handler.frameEncodeError(err instanceof Error ? err : new Error(String(err)), packet);
       return false;
     }
     return !this.stream.writableNeedDrain;

@@ -84,15 +84,15 @@ export class Presence {
       return again(errorMessage(err));
     }
     if (this.links.get(broker.id) !== link) return upstream.disconnect();
-    upstream.attach(
-      (packet) => {
+    upstream.attach({
+      packet: (packet) => {
         if (packet.cmd === 'suback') link.ready = link.upstream === upstream;
         else if (packet.cmd === 'publish' && packet.topic === CLAIM_TOPIC)
           this.heard(broker.id, packet.payload);
       },
-      (reason) => again(reason),
-      () => undefined,
-    );
+      down: (reason) => again(reason),
+      unencodable: () => undefined,
+    });
     link.failures = 0;
     const payload = Buffer.from(JSON.stringify({ v: 1, instanceId: this.instanceId }));
     upstream.send({ cmd: 'publish', topic, payload, qos: 0, retain: true, dup: false });

@@ -234,11 +234,11 @@ export class SessionRegistry {
       const code = connack.returnCode ?? connack.reasonCode ?? 0;
       if (code !== 0) throw new Error(`broker ${broker.id} refused the registry connection (${code})`);
       const reader: Reader = { upstream, queue: Promise.resolve(), nextId: 0 };
-      upstream.attach(
-        (p) => reader.onPacket?.(p),
-        () => this.readers.get(broker.id) === opening && this.readers.delete(broker.id),
-        () => undefined,
-      );
+      upstream.attach({
+        packet: (p) => reader.onPacket?.(p),
+        down: () => this.readers.get(broker.id) === opening && this.readers.delete(broker.id),
+        unencodable: () => undefined,
+      });
       return reader;
     })();
     this.readers.set(broker.id, opening);
@@ -359,18 +359,18 @@ export class SessionRegistry {
           const timer = new AnswerTimeout(timeoutMs, () =>
             reject(new TimeoutError(`SUBACK for session ${entry.clientId}`, timeoutMs)),
           );
-          upstream.attach(
-            (p) => {
+          upstream.attach({
+            packet: (p) => {
               if (p.cmd !== 'suback') return;
               timer.cancel();
               resolve();
             },
-            (reason) => {
+            down: (reason) => {
               timer.cancel();
               reject(new Error(`broker ${broker.id}: ${reason}`));
             },
-            () => undefined,
-          );
+            unencodable: () => undefined,
+          });
           upstream.send({
             cmd: 'subscribe',
             messageId: 1,

@@ -1,11 +1,10 @@
-import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { IConnectPacket, IPublishPacket, Packet } from 'mqtt-packet';
 import type { Logger } from '../../common/logger.ts';
 import type { Admission } from '../connect-gate.ts';
 import type { OrchestratorLimits } from '../limits.ts';
 import type { BrokerPool, PoolBroker } from '../pool/broker-pool.ts';
-import { FramedStream } from '../protocol/framed-stream.ts';
+import { type FramedHandler, FramedStream } from '../protocol/framed-stream.ts';
 import { type Claim, isNewerClaim } from '../registry/claims.ts';
 import type { RegistryEntry } from '../registry/reserved.ts';
 import type { SessionRegistry } from '../registry/session-registry.ts';
@@ -53,7 +52,28 @@ export interface SessionDeps {
    * get its subscriptions from its record (JoinReplays.replayLeft; optional).
    */
   replayLeft?(brokers: PoolBroker[], entry: RegistryEntry): void;
+  /** What a session tells its replica, called with the session as `this`; one object for every session. */
+  events: SessionEvents;
 }
+
+/**
+ * A session's events. Not an EventEmitter per session: its listener table cost ~300 bytes of every
+ * client's memory (docs/data-plane.md, "Memory per client").
+ */
+export interface SessionEvents {
+  /** CONNACK sent: the session is connected. */
+  connected(this: Session): void;
+  /** Its subscriptions are on this broker. */
+  synced(this: Session, brokerId: string): void;
+  /** It lost its link to this broker (or could not open it). */
+  linkDown(this: Session, brokerId: string): void;
+  /** Its first SUBSCRIBE: from now on it receives. */
+  receiving(this: Session): void;
+  /** It ended, for this reason. */
+  closed(this: Session, reason: string): void;
+}
+
+type SessionEventArgs = { [K in keyof SessionEvents]: Parameters<SessionEvents[K]> };
 
 /**
  * One client's session: the client's stream (any Duplex) on one side, one upstream connection per
@@ -62,7 +82,7 @@ export interface SessionDeps {
  * (upstream-links.ts, lazy-links.ts), its end (session-lifetime.ts), and the publish, delivery and
  * subscription flows, which see it as their SessionContext.
  */
-export class Session extends EventEmitter implements SessionContext {
+export class Session implements SessionContext, FramedHandler {
   clientId = '';
   version: 4 | 5 = 4;
   log: Logger;
@@ -96,6 +116,8 @@ export class Session extends EventEmitter implements SessionContext {
   readonly lifetime = new Lifetime(this);
   // Allocated on the first pause (lazy-collections.ts).
   private clientPauses = emptySet<string>();
+  /** observe()'s listeners; absent until the first. */
+  private observers: Map<keyof SessionEvents, Array<SessionEvents[keyof SessionEvents]>> | undefined;
   private upstreamPauses = emptySet<string>();
   /** publishTargets(), cached: recomputed when the pool, routability, or this session's links change. */
   private targets: UpstreamLink[] = [];
@@ -109,21 +131,54 @@ export class Session extends EventEmitter implements SessionContext {
     stream: Duplex,
     readonly deps: SessionDeps,
   ) {
-    super();
     this.log = deps.log;
     this.counters = deps.counters;
     this.graces = new LinkGraces(deps.limits.upstreamLinkGraceSeconds);
-    this.down = new FramedStream(stream, { protocolVersion: 4, maxPacketBytes: deps.limits.maxPacketBytes });
-    this.down.on('packet', (p: Packet) => this.packets.onClientPacket(p));
-    this.down.on('error', (err: Error) => this.packets.onClientBadInput(err));
-    this.down.on('close', () => this.close('abrupt', 'client connection closed'));
-    this.down.on('encodeError', (err: Error, packet: Packet) => {
-      this.log.error({ err: err.message, cmd: packet.cmd }, 'a packet for the client could not be encoded');
-      this.close('abrupt', `encoding ${packet.cmd} failed`);
-    });
+    this.down = new FramedStream(
+      stream,
+      { protocolVersion: 4, maxPacketBytes: deps.limits.maxPacketBytes },
+      this,
+    );
     stream.on('drain', () => this.outbound?.onClientDrain());
     // [MQTT-3.1.0-1]: the first packet is CONNECT, within a bounded time.
     this.lifetime.armConnectTimer();
+  }
+
+  /** Tells the replica (deps.events), then what observe() added. */
+  emit<K extends keyof SessionEvents>(event: K, ...args: SessionEventArgs[K]): void {
+    (this.deps.events[event] as (this: Session, ...a: SessionEventArgs[K]) => void).apply(this, args);
+    const extra = this.observers?.get(event);
+    if (extra)
+      for (const f of extra) (f as (this: Session, ...a: SessionEventArgs[K]) => void).apply(this, args);
+  }
+
+  /** Another listener of one event, beside the replica's (a test, a tool); most sessions have none. */
+  observe<K extends keyof SessionEvents>(event: K, listener: SessionEvents[K]): void {
+    this.observers ??= new Map();
+    const list = this.observers.get(event) ?? [];
+    this.observers.set(event, [...list, listener as SessionEvents[keyof SessionEvents]]);
+  }
+
+  // ---- FramedHandler: the client's connection --------------------------------------------------
+
+  framePacket(packet: Packet): void {
+    this.packets.onClientPacket(packet);
+  }
+
+  frameBadInput(err: Error): void {
+    this.packets.onClientBadInput(err);
+  }
+
+  frameClosed(): void {
+    this.close('abrupt', 'client connection closed');
+  }
+
+  /** 'closed' follows, which ends the session. */
+  frameTransportError(): void {}
+
+  frameEncodeError(err: Error, packet: Packet): void {
+    this.log.error({ err: err.message, cmd: packet.cmd }, 'a packet for the client could not be encoded');
+    this.close('abrupt', `encoding ${packet.cmd} failed`);
   }
 
   // ---- SessionContext -------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-import type { IConnackPacket } from 'mqtt-packet';
+import type { IConnackPacket, Packet } from 'mqtt-packet';
 import { errorMessage } from '../../common/errors.ts';
 import type { PoolBroker } from '../pool/broker-pool.ts';
 import { PacketIdSpace } from '../protocol/packet-ids.ts';
@@ -8,7 +8,7 @@ import { DENIED_CLOSE_SETTLE_MS, NOT_AUTHORIZED } from './denied-close.ts';
 import { emptyMap, writableMap } from './lazy-collections.ts';
 import { LinkEndings } from './link-endings.ts';
 import type { Session } from './session.ts';
-import { Upstream } from './upstream.ts';
+import { Upstream, type UpstreamSink } from './upstream.ts';
 
 /** A link just opened, with its broker's CONNACK; `resumed`: the broker kept its upstream session. */
 export interface OpenedLink {
@@ -27,7 +27,7 @@ export class UpstreamLinks {
   /** How brokers ended this session's links (takeover, refused publish, a reason). */
   readonly endings = new LinkEndings();
 
-  constructor(private readonly s: Session) {}
+  constructor(readonly s: Session) {}
 
   /** Opens one upstream; resolves with its CONNACK. The link is registered once the broker accepted. */
   async open(broker: PoolBroker, withWill: boolean): Promise<OpenedLink> {
@@ -71,11 +71,7 @@ export class UpstreamLinks {
     s.links.set(broker.id, link);
     s.linkGeneration += 1;
     if (s.upstreamsPaused) upstream.pause();
-    upstream.attach(
-      (p) => s.packets.onBrokerPacket(link, p),
-      (reason) => this.onDown(link, reason),
-      (p, err) => s.protocolError(`a ${p.cmd} from the client cannot be relayed: ${err.message}`, 0x81),
-    );
+    upstream.attach(new LinkSink(this, link));
     return { link, connack, resumed };
   }
 
@@ -84,7 +80,8 @@ export class UpstreamLinks {
     this.scheduleReconnect(broker.id);
   }
 
-  private onDown(link: UpstreamLink, reason: string): void {
+  /** A link's Upstream reported it down (LinkSink). */
+  onDown(link: UpstreamLink, reason: string): void {
     const s = this.s;
     if (s.links.get(link.brokerId) !== link) return;
     s.links.delete(link.brokerId);
@@ -231,5 +228,25 @@ export class UpstreamLinks {
     for (const link of s.links.values()) link.upstream.drop();
     s.links.clear();
     s.linkGeneration += 1;
+  }
+}
+
+/** Where one link's broker packets and reports go (Upstream.attach). */
+class LinkSink implements UpstreamSink {
+  constructor(
+    private readonly links: UpstreamLinks,
+    private readonly link: UpstreamLink,
+  ) {}
+
+  packet(p: Packet): void {
+    this.links.s.packets.onBrokerPacket(this.link, p);
+  }
+
+  down(reason: string): void {
+    this.links.onDown(this.link, reason);
+  }
+
+  unencodable(p: Packet, err: Error): void {
+    this.links.s.protocolError(`a ${p.cmd} from the client cannot be relayed: ${err.message}`, 0x81);
   }
 }

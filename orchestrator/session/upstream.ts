@@ -2,7 +2,7 @@ import type { IConnackPacket, IConnectPacket, Packet } from 'mqtt-packet';
 import { TimeoutError } from '../../common/errors.ts';
 import { AnswerTimeout } from '../../common/net/answer-timeout.ts';
 import { type BrokerTls, connectBroker } from '../../common/net/broker-socket.ts';
-import { FramedStream } from '../protocol/framed-stream.ts';
+import { type FramedHandler, FramedStream } from '../protocol/framed-stream.ts';
 
 /** What a client's DISCONNECT asks of the brokers (MQTT 5 only; a 3.1.1 broker hears a plain one). */
 export interface DisconnectOptions {
@@ -10,6 +10,16 @@ export interface DisconnectOptions {
   reasonCode?: number | undefined;
   /** Replaces the CONNECT's Session Expiry Interval (§3.14.2.2.2). */
   sessionExpiryInterval?: number | undefined;
+}
+
+/** What an Upstream reports after its CONNACK (attach()): one object per link, not three closures. */
+export interface UpstreamSink {
+  /** A packet from the broker (not PINGRESP). */
+  packet(p: Packet): void;
+  /** The link is down, once, with the reason. */
+  down(reason: string): void;
+  /** A packet sent to the broker could not be encoded at the link's protocol level. */
+  unencodable(p: Packet, err: Error): void;
 }
 
 export interface UpstreamOptions {
@@ -44,7 +54,7 @@ export interface UpstreamOptions {
  * consumer given to attach(); those that arrive before it (a persistent session's backlog can come in
  * the same read as the CONNACK) are held for it, none lost. 'down' is reported once, with the reason.
  */
-export class Upstream {
+export class Upstream implements FramedHandler {
   readonly brokerId: string;
   readonly protocolVersion: 4 | 5;
   private framed: FramedStream | undefined;
@@ -53,18 +63,16 @@ export class Upstream {
   private downReason: string | undefined;
   private closing = false;
   private connected = false;
-  private sink:
-    | {
-        packet: (p: Packet) => void;
-        down: (reason: string) => void;
-        unencodable: (p: Packet, err: Error) => void;
-      }
-    | undefined;
+  private sink: UpstreamSink | undefined;
   private readonly backlog: Packet[] = [];
   private brokerReceiveMaximum: number | undefined;
   /** The last packet the broker sent, and whether the transport failed (RST, error) before the close. */
   private lastCmd: Packet['cmd'] | undefined;
   private transportFailed = false;
+  /** open()'s promise and CONNACK timer, until the CONNACK or the failure. */
+  private opening:
+    | { resolve: (connack: IConnackPacket) => void; reject: (err: Error) => void; timer: AnswerTimeout }
+    | undefined;
 
   constructor(private readonly options: UpstreamOptions) {
     this.brokerId = options.brokerId;
@@ -89,26 +97,27 @@ export class Upstream {
     return this.connected && this.downReason === undefined;
   }
 
-  /** Opens the connection and resolves the broker's CONNACK (whatever its code). */
+  /** Opens the connection and resolves the broker's CONNACK (whatever its code). Once per Upstream. */
   open(): Promise<IConnackPacket> {
+    if (this.framed)
+      return Promise.reject(new Error(`the link to broker ${this.brokerId} was opened already`));
     const { host, port, protocolVersion, connectTimeoutMs } = this.options;
     return new Promise((resolve, reject) => {
       const { socket, ready } = connectBroker(host, port, this.options.tls);
-      const framed = new FramedStream(socket, {
-        protocolVersion,
-        maxPacketBytes: this.options.maxPacketBytes,
-      });
-      let connacked = false;
-      // Dropped once cancelled: the listeners below keep this scope alive as long as the link.
-      let timer: AnswerTimeout | undefined = new AnswerTimeout(connectTimeoutMs, () => {
-        socket.destroy();
-        reject(new TimeoutError(`CONNACK from broker ${this.brokerId}`, connectTimeoutMs));
-      });
-      const early = (reason: string) => {
-        if (connacked) return;
-        timer?.cancel();
-        timer = undefined;
-        reject(new Error(`broker ${this.brokerId} (${host}:${port}): ${reason}`));
+      const framed = new FramedStream(
+        socket,
+        { protocolVersion, maxPacketBytes: this.options.maxPacketBytes },
+        this,
+      );
+      this.framed = framed;
+      // Dropped at the CONNACK (or the failure): nothing of the connect phase stays with the link.
+      this.opening = {
+        resolve,
+        reject,
+        timer: new AnswerTimeout(connectTimeoutMs, () => {
+          socket.destroy();
+          this.openFailed(new TimeoutError(`CONNACK from broker ${this.brokerId}`, connectTimeoutMs));
+        }),
       };
       socket.once(ready, () => {
         framed.write({
@@ -119,57 +128,76 @@ export class Upstream {
           ...this.options.connect,
         } as IConnectPacket);
       });
-      framed.on('transportError', (err: Error) => {
-        this.transportFailed = true;
-        early(err.message);
-      });
-      // A relayed packet that cannot be encoded for this broker (bad data from the client).
-      framed.on('encodeError', (err: Error, packet: Packet) => this.sink?.unencodable(packet, err));
-      framed.on('error', (err: Error) => {
-        early(`bad packet: ${err.message}`);
-        this.markDown(`bad packet from broker: ${err.message}`);
-      });
-      framed.on('close', () => {
-        early('closed before CONNACK');
-        this.markDown('connection closed');
-      });
-      framed.on('packet', (packet: Packet) => {
-        if (!connacked) {
-          if (packet.cmd !== 'connack') return early(`sent ${packet.cmd} before CONNACK`);
-          connacked = true;
-          timer?.cancel();
-          timer = undefined;
-          this.framed = framed;
-          this.brokerReceiveMaximum = packet.properties?.receiveMaximum;
-          const code = packet.reasonCode ?? packet.returnCode ?? 0;
-          if (code === 0) {
-            this.connected = true;
-            this.startKeepalive();
-          } else framed.end();
-          resolve(packet);
-          return;
-        }
-        if (packet.cmd === 'pingresp') {
-          this.awaitingPong = false;
-          return;
-        }
-        this.lastCmd = packet.cmd;
-        if (this.sink) this.sink.packet(packet);
-        else this.backlog.push(packet);
-      });
-      this.framed = framed;
     });
   }
 
+  /** The connect phase failed: open() rejects (once; nothing happens after the CONNACK). */
+  private openFailed(err: Error): void {
+    const opening = this.opening;
+    if (!opening) return;
+    this.opening = undefined;
+    opening.timer.cancel();
+    opening.reject(err);
+  }
+
+  private early(reason: string): void {
+    this.openFailed(
+      new Error(`broker ${this.brokerId} (${this.options.host}:${this.options.port}): ${reason}`),
+    );
+  }
+
+  // ---- FramedHandler: the broker's connection ----------------------------------------------------
+
+  frameTransportError(err: Error): void {
+    this.transportFailed = true;
+    this.early(err.message);
+  }
+
+  /** A relayed packet that cannot be encoded for this broker (bad data from the client). */
+  frameEncodeError(err: Error, packet: Packet): void {
+    this.sink?.unencodable(packet, err);
+  }
+
+  frameBadInput(err: Error): void {
+    this.early(`bad packet: ${err.message}`);
+    this.markDown(`bad packet from broker: ${err.message}`);
+  }
+
+  frameClosed(): void {
+    this.early('closed before CONNACK');
+    this.markDown('connection closed');
+  }
+
+  framePacket(packet: Packet): void {
+    const opening = this.opening;
+    if (opening) {
+      if (packet.cmd !== 'connack') return this.early(`sent ${packet.cmd} before CONNACK`);
+      this.opening = undefined;
+      opening.timer.cancel();
+      this.brokerReceiveMaximum = packet.properties?.receiveMaximum;
+      const code = packet.reasonCode ?? packet.returnCode ?? 0;
+      if (code === 0) {
+        this.connected = true;
+        this.startKeepalive();
+      } else this.framed?.end();
+      opening.resolve(packet);
+      return;
+    }
+    if (!this.connected) return; // after a refused CONNACK or a failed connect phase
+    if (packet.cmd === 'pingresp') {
+      this.awaitingPong = false;
+      return;
+    }
+    this.lastCmd = packet.cmd;
+    if (this.sink) this.sink.packet(packet);
+    else this.backlog.push(packet);
+  }
+
   /** Sets the consumer of packets and of the 'down' report; hands it what arrived before. */
-  attach(
-    packet: (p: Packet) => void,
-    down: (reason: string) => void,
-    unencodable: (p: Packet, err: Error) => void,
-  ): void {
-    this.sink = { packet, down, unencodable };
-    for (const p of this.backlog.splice(0)) packet(p);
-    if (this.downReason !== undefined) down(this.downReason);
+  attach(sink: UpstreamSink): void {
+    this.sink = sink;
+    for (const p of this.backlog.splice(0)) sink.packet(p);
+    if (this.downReason !== undefined) sink.down(this.downReason);
   }
 
   private startKeepalive(): void {

@@ -121,7 +121,7 @@ async function fixture(t: TestContext, limits = LIMITS): Promise<Fixture> {
     sessions.push(session);
     const clientPort = (stream as Duplex & { remotePort?: number }).remotePort;
     if (clientPort !== undefined) byClientPort.set(clientPort, session);
-    session.on('linkDown', () => linkDowns.set(session, (linkDowns.get(session) ?? 0) + 1));
+    session.observe('linkDown', () => linkDowns.set(session, (linkDowns.get(session) ?? 0) + 1));
     return session;
   };
   const innocent = await innocentPair(t, url);

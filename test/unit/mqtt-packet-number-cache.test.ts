@@ -4,6 +4,7 @@ import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
 import mqttPacket, { type ISubackPacket } from 'mqtt-packet';
 import { FramedStream } from '../../orchestrator/protocol/framed-stream.ts';
+import { framedHandler } from '../helpers/framed-handler.ts';
 
 // mqtt-packet's own module state: the cache its first generate() fills unless told not to.
 const numbers = createRequire(import.meta.url)('mqtt-packet/numbers.js') as { cache: Record<number, Buffer> };
@@ -12,8 +13,7 @@ describe('mqtt-packet number cache (common/mqtt-packet.ts)', () => {
   it('an orchestrator stream generating slow-path packets builds no 65,536-Buffer cache, and its bytes are what mqtt-packet generates', async () => {
     const stream = new PassThrough();
     const chunks: Buffer[] = [];
-    const framed = new FramedStream(stream, { protocolVersion: 5, maxPacketBytes: 1 << 20 });
-    framed.on('packet', () => undefined);
+    const framed = new FramedStream(stream, { protocolVersion: 5, maxPacketBytes: 1 << 20 }, framedHandler());
     stream.on('data', (c: Buffer) => chunks.push(c));
     const suback: ISubackPacket = {
       cmd: 'suback',

@@ -9,6 +9,7 @@ import mqttPacket, { type Packet } from 'mqtt-packet';
 import { FramedStream } from '../../orchestrator/protocol/framed-stream.ts';
 import { OutBatch, SLAB_BYTES } from '../../orchestrator/protocol/out-batch.ts';
 import { readFastPacket, TopicCache } from '../../orchestrator/protocol/raw-frame.ts';
+import { framedHandler } from '../helpers/framed-handler.ts';
 
 /** A socket stand-in that records each write(2) it would make: one Buffer, or a writev's chunks. */
 function recorder(): { stream: Duplex; writes: Buffer[][] } {
@@ -88,7 +89,7 @@ describe('outgoing batch', () => {
 
   it('writes one turn of fast-path frames, converted to v5, as one Buffer; the bytes mqtt-packet would make', async () => {
     const { stream, writes } = recorder();
-    const framed = new FramedStream(stream, { protocolVersion: 5, maxPacketBytes: 1 << 20 });
+    const framed = new FramedStream(stream, { protocolVersion: 5, maxPacketBytes: 1 << 20 }, framedHandler());
     const packets: Packet[] = [];
     for (let i = 0; i < 20; i++) {
       const p = fastPublish(`t/${i % 3}`, i % 2 ? 1 : 0, 100, 4);
@@ -107,8 +108,12 @@ describe('outgoing batch', () => {
   it('keeps the order across batched frames, slow-path packets and large frames in one turn', async () => {
     const { stream, writes } = recorder();
     const other = recorder();
-    const framed = new FramedStream(stream, { protocolVersion: 4, maxPacketBytes: 1 << 20 });
-    const otherFramed = new FramedStream(other.stream, { protocolVersion: 4, maxPacketBytes: 1 << 20 });
+    const framed = new FramedStream(stream, { protocolVersion: 4, maxPacketBytes: 1 << 20 }, framedHandler());
+    const otherFramed = new FramedStream(
+      other.stream,
+      { protocolVersion: 4, maxPacketBytes: 1 << 20 },
+      framedHandler(),
+    );
     const packets: Packet[] = [
       fastPublish('a', 0, 50, 5),
       { cmd: 'suback', messageId: 3, granted: [1] } as Packet,
@@ -132,14 +137,19 @@ describe('outgoing batch', () => {
   it('writes what handling one read produced, to every socket, before that read returns (no turn waited for)', async () => {
     const a = recorder();
     const b = recorder();
-    const toA = new FramedStream(a.stream, { protocolVersion: 5, maxPacketBytes: 1 << 20 });
-    const toB = new FramedStream(b.stream, { protocolVersion: 4, maxPacketBytes: 1 << 20 });
+    const toA = new FramedStream(a.stream, { protocolVersion: 5, maxPacketBytes: 1 << 20 }, framedHandler());
+    const toB = new FramedStream(b.stream, { protocolVersion: 4, maxPacketBytes: 1 << 20 }, framedHandler());
     const input = new PassThrough();
-    const from = new FramedStream(input, { protocolVersion: 4, maxPacketBytes: 1 << 20 });
-    from.on('packet', (p: Packet) => {
-      toA.write(p);
-      toB.write({ cmd: 'puback', messageId: 5 } as Packet);
-    });
+    new FramedStream(
+      input,
+      { protocolVersion: 4, maxPacketBytes: 1 << 20 },
+      framedHandler({
+        packet: (p) => {
+          toA.write(p);
+          toB.write({ cmd: 'puback', messageId: 5 } as Packet);
+        },
+      }),
+    );
     const frames = [fastPublish('r/1', 0, 40, 4), fastPublish('r/2', 0, 40, 4)].map((p) =>
       mqttPacket.generate(p, { protocolVersion: 4 }),
     );

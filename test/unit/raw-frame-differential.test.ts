@@ -13,6 +13,7 @@ import { fastEncode, fastLength, fastWrite } from '../../orchestrator/protocol/r
 import { packetProblem } from '../../orchestrator/protocol/validate-packet.ts';
 import { topicNameProblem } from '../../orchestrator/session/topic-alias.ts';
 import { mutate, prng, validFrames } from '../helpers/frame-corpus.ts';
+import { framedHandler } from '../helpers/framed-handler.ts';
 
 const MAX_PACKET_BYTES = 1024 * 1024;
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed12);
@@ -207,10 +208,15 @@ describe('raw-frame fast path', () => {
     const all = Buffer.concat(frames);
     const run = (chunks: Buffer[]): unknown[] => {
       const stream = new PassThrough();
-      const framed = new FramedStream(stream, { protocolVersion: 5, maxPacketBytes: MAX_PACKET_BYTES });
       const seen: unknown[] = [];
-      framed.on('packet', (p: Packet) => seen.push({ ...plain(p) }));
-      framed.on('error', (err: Error) => seen.push(`error ${err.message}`));
+      new FramedStream(
+        stream,
+        { protocolVersion: 5, maxPacketBytes: MAX_PACKET_BYTES },
+        framedHandler({
+          packet: (p) => seen.push({ ...plain(p) }),
+          error: (err) => seen.push(`error ${err.message}`),
+        }),
+      );
       for (const c of chunks) stream.emit('data', c);
       return seen;
     };

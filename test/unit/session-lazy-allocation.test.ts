@@ -82,8 +82,11 @@ describe('memory per client: lazily allocated session state', () => {
       const b = orchestrator.handle(new PassThrough());
       assert.equal(a.deps, b.deps, 'one deps object (and its closures) for every session');
       assert.equal(a.log, b.log, 'one component logger');
-      for (const event of ['connected', 'synced', 'linkDown', 'closed'])
-        assert.deepEqual(a.listeners(event), b.listeners(event), `one '${event}' listener`);
+      assert.equal(a.deps.events, b.deps.events, 'one events object');
+      assert.equal(field(a, 'observers'), undefined, 'no listener table of its own');
+      assert.ok(!('_events' in a), 'not an EventEmitter');
+      const down = field(a, 'down') as object;
+      assert.ok(!('_events' in down), "the client's FramedStream is not an EventEmitter either");
       for (const name of ['clientPauses', 'upstreamPauses'])
         assert.ok(isShared(field(a, name) as Set<unknown>), `Session.${name}`);
       assert.ok(isShared(field(a.uplinks, 'reconnectTimers') as Map<unknown, unknown>));
