@@ -4,7 +4,7 @@ import { describe, it, type TestContext } from 'node:test';
 import type { Replica } from '../../manager/providers/cloud-provider.ts';
 import { retainedOwner } from '../../orchestrator/routing/strategies.ts';
 import { startOrchestrator } from '../helpers/orchestrator.ts';
-import { connectClient, startProvider, waitFor } from '../helpers/resources.ts';
+import { connectClient, startProvider, waitFor, within } from '../helpers/resources.ts';
 
 /** Topic → payload of the retained messages one broker holds under `filter`, read directly. */
 async function onBroker(t: TestContext, broker: Replica, filter: string): Promise<Map<string, string>> {
@@ -16,14 +16,6 @@ async function onBroker(t: TestContext, broker: Replica, filter: string): Promis
   await new Promise((r) => setTimeout(r, 300));
   c.end(true);
   return out;
-}
-
-/** `promise`, or a rejection naming `what` after `ms`. */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms)),
-  ]);
 }
 
 describe('orchestrator: the retained fence', () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +43,28 @@ async function dnsServer(t: import('node:test').TestContext, name: string, addre
 function lastJson(out: string): Record<string, unknown> {
   return JSON.parse(out.slice(out.lastIndexOf('\n{\n') + 1));
 }
+
+describe('resolveA against a DNS server that does not answer', () => {
+  it('rejects naming the server after its timeout and keeps no socket open past it', async (t) => {
+    const silent = createSocket('udp4');
+    await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', resolve));
+    t.after(() => silent.close());
+    let queries = 0;
+    silent.on('message', () => queries++);
+    const udpSockets = () => process.getActiveResourcesInfo().filter((r) => r === 'UDPWrap').length;
+    const before = udpSockets();
+    const server = `127.0.0.1:${(silent.address() as { port: number }).port}`;
+    const started = Date.now();
+    await assert.rejects(resolveA(server, 'mqtt.brokel.test', 300), (err: Error) => {
+      assert.match(err.message, new RegExp(`DNS ${server}: no answer for mqtt.brokel.test in 300 ms`));
+      return true;
+    });
+    assert.ok(Date.now() - started < 2000, `rejected after ${Date.now() - started} ms`);
+    assert.equal(queries, 1);
+    // dns2's own client socket closes with the same timeout (it stayed open 10 s, keeping a test's process alive).
+    await waitFor(() => udpSockets() === before, 1000, "the query's UDP socket closed");
+  });
+});
 
 describe('taxi publish/subscribe against a real Mosquitto', () => {
   it('resolves the name through a DNS server (UDP) and replays 3000 fixes with zero QoS 1 loss', async (t) => {

@@ -149,7 +149,10 @@ export class ChaosDeployment {
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill(signal);
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 30_000))]);
+    // The grace timer is cleared: left running, it kept the chaos test's process alive 30 s after its end.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 30_000)))]);
+    clearTimeout(timer);
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
 

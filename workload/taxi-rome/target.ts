@@ -13,7 +13,9 @@ export async function resolveA(server: string, name: string, timeoutMs = 3000): 
   const { host, port } = parseHostPort(server, '--dns');
   if (port === 0)
     throw new ConfigError([{ path: '--dns', message: `${JSON.stringify(server)}: port 0 is no server` }]);
-  const client = new DNS({ nameServers: [host], port, retryOverTCP: false });
+  // dns2's UDP client, given the same timeout: through `new DNS(...)` its socket stayed open for dns2's
+  // default 10 s after an unanswered query (a geo-dns already stopped), keeping a finished test's process alive.
+  const query = DNS.UDPClient({ dns: host, port, timeout: timeoutMs, retryOverTCP: false });
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
@@ -27,7 +29,7 @@ export async function resolveA(server: string, name: string, timeoutMs = 3000): 
     );
   });
   try {
-    const answer = await Promise.race([client.resolveA(name), timeout]);
+    const answer = await Promise.race([query(name, 'A'), timeout]);
     const addresses = answer.answers
       .filter((a) => a.type === DNS.Packet.TYPE.A && typeof a.address === 'string')
       .map((a) => a.address as string);
