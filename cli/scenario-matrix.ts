@@ -12,7 +12,7 @@ import { parseCommandArgs } from './args.ts';
 
 export const MATRIX_USAGE = `scenario matrix [--quick] [--out DIR] [--records N] [--publishers P] [--subscribers S]
                [--rabbitmq-records N] [--s3-records N] [--interval SECONDS] [--file TRACE] [--max-boot-seconds 45]
-               [--boot-cpu 1] [--only RUN[,RUN]] [--quota KIND=CORES[,KIND=CORES]] [--reuse DIR[,DIR]]
+               [--boot-cpu 1] [--only RUN[,RUN]] [--quota KIND=CORES[,KIND=CORES]] [--reuse DIR[,DIR]] [--max-add N]
                            the paper's evaluation in one go: a calibrated quota and boot budget per broker
                            kind, s1 per kind, s2-mosquitto/-rabbitmq/-mixed × max replicas {6, 10} ×
                            thresholds {30-70, 30-90, 50-70, 50-90}, and s3; writes DIR/matrix.{md,json},
@@ -21,6 +21,8 @@ export const MATRIX_USAGE = `scenario matrix [--quick] [--out DIR] [--records N]
                            default 1, none with --quick); --only: these runs (and their s1 baselines);
                            --quota rabbitmq=0.25: that kind's quota instead of the calibration's choice (its boot
                            is still measured); --reuse DIR[,DIR]: take those matrices' runs of the same load and quotas
+                           --max-add N: a scale-out may add up to N brokers (levels.brokers.maxAddPerAction; runs
+                           are labelled -aN; default 1, the paper's model);
                            --quick: CI-sized, the real trace head (test/fixtures), 8 of the 27 runs`;
 
 /** s1-rabbitmq's and s2-rabbitmq's fixes in the full matrix (RabbitMQ at 0.25 core carried 830 QoS 1 msg/s in s1, 2026-12-02). */
@@ -102,6 +104,7 @@ export async function runMatrixCommand(argv: string[], log: Logger): Promise<num
     only: { type: 'string' },
     quota: { type: 'string' },
     reuse: { type: 'string' },
+    'max-add': { type: 'string' },
     'address-block': { type: 'string', default: '127.47' },
   });
   const quick = values.quick === true;
@@ -131,6 +134,9 @@ export async function runMatrixCommand(argv: string[], log: Logger): Promise<num
           },
       addressBlock: values['address-block'],
       ...(bootCpu === undefined ? {} : { bootCpuQuota: bootCpu }),
+      ...(values['max-add'] === undefined
+        ? {}
+        : { maxAddPerAction: positive('--max-add', values['max-add'], 1, true) }),
       ...(only === undefined ? {} : { only }),
       ...(values.reuse === undefined ? {} : { reuse: values.reuse.split(',').filter((d) => d !== '') }),
       publisherProcesses: quick ? 1 : 2,

@@ -18,7 +18,7 @@ import { MATRIX_USAGE } from './scenario-matrix.ts';
 export const SCENARIO_USAGE = `scenario run NAME [--records N] [--publishers P] [--subscribers S] [--out DIR]
                [--max-replicas 6[,10]] [--thresholds 30-70[,30-90,50-70,50-90]] [--interval SECONDS]
                [--broker-cpu CORES] [--orchestrator-cpu CORES] [--file TRACE] [--seed S] [--qos 1]
-               [--rate R | --speedup X] [--baseline REPORT.json] [--publisher-processes 2]
+               [--rate R | --speedup X] [--baseline REPORT.json] [--publisher-processes 2] [--max-add N]
                            run a paper scenario (${SCENARIO_NAMES.join(', ')}) on local processes and write
                            DIR/<run>/report.{json,md} and SVG plots (DIR defaults to scenario-results)
        ${MATRIX_USAGE}`;
@@ -63,6 +63,7 @@ export async function runScenario(argv: string[], log: Logger): Promise<number> 
     speedup: { type: 'string' },
     baseline: { type: 'string' },
     'publisher-processes': { type: 'string', default: '2' },
+    'max-add': { type: 'string' },
     'address-block': { type: 'string', default: '127.47' },
   });
   const [sub, name] = positionals;
@@ -89,6 +90,7 @@ export async function runScenario(argv: string[], log: Logger): Promise<number> 
     brokerCpuQuota: num('--broker-cpu', values['broker-cpu']),
     orchestratorCpuQuota: num('--orchestrator-cpu', values['orchestrator-cpu']),
     orchestratorMax: num('--orchestrator-max', values['orchestrator-max'], true),
+    maxAddPerAction: num('--max-add', values['max-add'], true),
   };
   const maxes = list(
     '--max-replicas',

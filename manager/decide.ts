@@ -37,6 +37,8 @@ export interface LevelPolicy {
   min: number;
   max: number;
   cooldownObservations: number;
+  /** Replicas one reactive or proactive add may create together (1: the Brokel model). */
+  maxAddPerAction?: number;
 }
 
 export interface DecisionInput {
@@ -53,7 +55,10 @@ export interface DecisionInput {
   observation: number;
 }
 
-/** `count` (add) and `replicas` (remove, `replica` first) exceed one only under the hpa policy. */
+/**
+ * `count` (add) exceeds one under the hpa policy, or with a level's maxAddPerAction above one;
+ * `replicas` (remove, `replica` first) only under the hpa policy.
+ */
 export type Decision = (
   | { level: Level; action: 'add'; load: number; reason: string; count?: number }
   | { level: Level; action: 'remove'; replica: string; load: number; reason: string; replicas?: string[] }
@@ -64,10 +69,11 @@ const live = (r: ReplicaView) => r.state !== 'failed';
 
 /**
  * The elasticity decision, per level, as a pure function (ARCHITECTURE.md, control plane, step 3):
- * above `upper` and below the level's max and the SLA's total max → add one; below `lower` and above
+ * above `upper` and below the level's max and the SLA's total max → add one (or, with the level's
+ * maxAddPerAction above one, enough to reach the middle of its band: addCount); below `lower` and above
  * min → remove the least-loaded replica (the newest on a tie; under the proactive policy only when the
  * smoothed load is below `lower` too); nothing during warm-up, while the level
- * has a replica booting, joining or draining, or during the cool-down. One replica at a time. A level
+ * has a replica booting, joining or draining, or during the cool-down. One action at a time. A level
  * with an operator's manual target steps towards it instead (within min/max and the SLA).
  */
 export function decide(input: DecisionInput): Decision[] {
@@ -116,7 +122,10 @@ export function decide(input: DecisionInput): Decision[] {
         return none(
           `${shown} above upper ${t.upper}, but at the SLA's ${input.policy.slaMaxReplicas} replicas`,
         );
-      return { level: view.level, action: 'add', load, reason: `${shown} above upper ${t.upper}` };
+      const room = Math.min(t.max - count, input.policy.slaMaxReplicas - total);
+      const n = addCount(count, load, t, room);
+      const reason = `${shown} above upper ${t.upper}${n > 1 ? `: ${n} replicas, towards the band's middle ${Number(middle(t).toFixed(3))}` : ''}`;
+      return { level: view.level, action: 'add', load, reason, ...(n > 1 ? { count: n } : {}) };
     }
     if (load < t.lower) {
       if (count <= t.min) return none(`${shown} below lower ${t.lower}, but at min ${t.min}`);
@@ -139,6 +148,21 @@ export function decide(input: DecisionInput): Decision[] {
     }
     return none(`${shown} within [${t.lower}, ${t.upper}]`);
   });
+}
+
+const middle = (t: LevelPolicy) => (t.lower + t.upper) / 2;
+
+/**
+ * How many replicas one add creates (reactive and proactive): 1 in the Brokel model (maxAddPerAction 1);
+ * above it, enough to bring the level load to the middle of its band, ceil(count × load ÷ middle), within
+ * maxAddPerAction and `room` (what max and the SLA leave). A saturated level reads load 1, so this at
+ * most doubles it with a 30-70 band: the real demand may be higher, and the next observation adds again.
+ */
+export function addCount(count: number, load: number, t: LevelPolicy, room: number): number {
+  const step = t.maxAddPerAction ?? 1;
+  if (step <= 1 || count === 0) return 1;
+  const wanted = Math.ceil((count * load) / middle(t) - 1e-9) - count;
+  return Math.max(1, Math.min(step, room, wanted));
 }
 
 /** Steps a level towards the operator's target, kept within [min, max]; no cool-down, one at a time. */

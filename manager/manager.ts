@@ -286,7 +286,7 @@ export class Manager {
       decision.action === 'remove' ? `remove ${victims.join(' ')}` : adds > 1 ? `add ${adds}` : 'add';
     const signal = this.cancel.signal;
     this.actions.run(level, what, async () => {
-      // Several replicas only under the hpa policy: created together, removed one after the other.
+      // Several replicas (the hpa policy, or maxAddPerAction above one) are created together; removed one after the other.
       await Promise.all(
         Array.from({ length: adds }, () =>
           level === 'broker'

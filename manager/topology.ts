@@ -4,6 +4,7 @@ import type { Logger } from '../common/logger.ts';
 import { BoundedMover } from './bounded-move.ts';
 import type { BrokerTlsFiles } from './broker-tls.ts';
 import { ActionCancelled, cancellable, throwIfCancelled, until } from './cancel.ts';
+import { desiredBroker } from './desired-broker.ts';
 import { DnsPublisher } from './dns-publisher.ts';
 import type { DnsRegistry, OrchestratorRecord } from './dns-registry.ts';
 import { FailedJoins } from './failed-join.ts';
@@ -90,11 +91,7 @@ export class Topology {
     const brokers = (await this.o.provider.list()).filter((r) => r.level === 'broker');
     return brokers
       .filter((b) => this.brokerStates.has(b.id) && b.state !== 'failed')
-      .map((b) => ({
-        url: b.url,
-        state: this.brokerStates.get(b.id) ?? 'active',
-        ...(this.retainedFences.has(b.id) ? { retainedFence: true } : {}),
-      }));
+      .map((b) => desiredBroker(b, this.brokerStates.get(b.id) ?? 'active', this.retainedFences.has(b.id)));
   }
 
   /**

@@ -16,6 +16,11 @@ export interface DesiredBroker {
   state: BrokerState;
   /** Hold retained publishes whose owner changes with this broker (docs/retained-moves.md). */
   retainedFence?: boolean;
+  /**
+   * false: the broker sends no retained message to a wildcard subscription (RabbitMQ 3.10; the
+   * template's retainedWildcardRead), so the session registry cannot be listed from it. Absent: true.
+   */
+  retainedWildcardRead?: boolean;
 }
 
 /** Parses `mqtt://host:port` (IPv6 in brackets); throws a ConfigError naming the field. */

@@ -59,9 +59,18 @@ export function parseBrokersBody(input: unknown): DesiredBroker[] {
         entry.retainedFence === undefined
           ? false
           : checks.boolean(join(path, 'retainedFence'), entry.retainedFence);
-      checks.unknownKeys(path, entry, ['url', 'state', 'retainedFence']);
+      const wildcard =
+        entry.retainedWildcardRead === undefined
+          ? true
+          : checks.boolean(join(path, 'retainedWildcardRead'), entry.retainedWildcardRead);
+      checks.unknownKeys(path, entry, ['url', 'state', 'retainedFence', 'retainedWildcardRead']);
       if (url !== undefined && state !== undefined)
-        out.push({ url, state, ...(fence ? { retainedFence: true } : {}) });
+        out.push({
+          url,
+          state,
+          ...(fence ? { retainedFence: true } : {}),
+          ...(wildcard === false ? { retainedWildcardRead: false } : {}),
+        });
     });
     if (list && list.length === 0)
       checks.problems.push({ path: 'brokers', message: 'must name at least one broker' });

@@ -21,6 +21,12 @@ const levelBase = {
   min: z.number().int().min(1).default(1),
   /** Observations to wait after an action of this level before the next. */
   cooldownObservations: z.number().int().min(0).default(0),
+  /**
+   * Replicas one scale-out of the reactive and proactive policies may add together: 1 is the Brokel
+   * model (one at a time); above 1, an add brings the level towards the middle of [lower, upper]
+   * (ceil(replicas × load ÷ middle), at most this many more). The hpa policy has its own scale-up rules.
+   */
+  maxAddPerAction: z.number().int().min(1).max(100).default(1),
 };
 
 /**

@@ -20,6 +20,8 @@ export interface PoolBroker {
   state: BrokerState;
   /** The manager is moving retained messages to or from it: see RetainedFence. */
   retainedFence: boolean;
+  /** It lists retained messages to a wildcard subscription (the session registry can be read from it). */
+  retainedWildcardRead: boolean;
   /** Publishes routed to it and deliveries relayed from it, since it joined this replica's pool. */
   published: number;
   delivered: number;
@@ -64,6 +66,7 @@ export class BrokerPool extends EventEmitter {
       ...this.checkTls(parseBrokerUrl(d.url, `brokers[${i}].url`), `brokers[${i}].url`),
       state: d.state,
       retainedFence: d.retainedFence === true,
+      retainedWildcardRead: d.retainedWildcardRead !== false,
     }));
     const next = new Set(parsed.map((p) => p.id));
     if (next.size !== parsed.length) {
@@ -92,6 +95,7 @@ export class BrokerPool extends EventEmitter {
           tls: p.tls ? { ca: this.brokerCa ?? Buffer.alloc(0) } : undefined,
           state: p.state,
           retainedFence: p.retainedFence,
+          retainedWildcardRead: p.retainedWildcardRead,
           published: 0,
           delivered: 0,
         };
@@ -106,6 +110,7 @@ export class BrokerPool extends EventEmitter {
         this.log.info({ broker: p.id, from, to: p.state }, 'broker state changed');
         this.emit('state', existing, from);
       }
+      if (existing) existing.retainedWildcardRead = p.retainedWildcardRead; // a property, not a state change
       if (existing && existing.retainedFence !== p.retainedFence) {
         existing.retainedFence = p.retainedFence;
         if (!changed.includes(p.id)) changed.push(p.id);

@@ -189,10 +189,12 @@ export class JoinReplays {
         .list()
         .filter((b) => b.id !== broker.id)
         .sort((a, b) => rank[a.state] - rank[b.state]);
+      const started = performance.now();
       try {
         const replayed = await this.registry.replayAway(broker, sources, (id) => this.skip(broker.id, id));
-        if (replayed > 0)
-          this.log.info({ broker: broker.id, replayed }, 'away sessions recreated on a joining broker');
+        // Once per join and replica: how long the joining broker waited for the registry read and replay.
+        const ms = Math.round(performance.now() - started);
+        this.log.info({ broker: broker.id, replayed, ms, attempt }, 'join replay of away sessions done');
         return;
       } catch (err) {
         this.log.warn(

@@ -305,10 +305,21 @@ export class SessionRegistry {
     isLocal: (clientId: string) => boolean,
   ): Promise<number> {
     if (sources.length === 0) return 0; // the first broker: no registry to read anywhere else
-    const entries = await this.loadAll(sources);
+    // A broker that lists no retained message to a wildcard subscription (RabbitMQ 3.10) answers the
+    // whole-registry read with nothing, and a saturated one not even its CONNECT: 3 × 5 s of a join
+    // spent waiting for nothing (measured: the first RabbitMQ join of s2-rabbitmq, 16.5 s).
+    const readable = sources.filter((b) => b.retainedWildcardRead !== false);
+    if (readable.length === 0) {
+      this.options.log.info(
+        { broker: joining.id, sources: sources.map((b) => b.id) },
+        'join: no broker of the pool lists the session registry (no retained delivery to a wildcard subscription); away sessions get their subscriptions when they reconnect',
+      );
+      return 0;
+    }
+    const entries = await this.loadAll(readable);
     const brokerVersion = await this.options.protocolVersion(joining.id);
     const held = [...entries.values()].some((e) => e.online !== null && e.online !== this.instanceId);
-    const live = held ? await this.livePresence(sources) : undefined;
+    const live = held ? await this.livePresence(readable) : undefined;
     let replayed = 0;
     for (const entry of entries.values()) {
       if (isLocal(entry.clientId)) continue;

@@ -17,6 +17,7 @@ const poolBroker = (b: TestMosquitto): PoolBroker => ({
   tls: undefined,
   state: 'active',
   retainedFence: false,
+  retainedWildcardRead: true,
   published: 0,
   delivered: 0,
 });

@@ -130,6 +130,42 @@ describe('decide()', () => {
     assert.deepEqual([d?.action, d?.action === 'remove' && d.replica], ['remove', 'new']);
   });
 
+  it('adds one at a time by default; with maxAddPerAction, enough to reach the middle of the band, within max and the SLA', () => {
+    const adding = (load: number, count: number, step: number, over: Partial<LevelPolicy> = {}) => {
+      const args = input([view(load, {}, count)]);
+      const [d] = decide({
+        ...args,
+        thresholds: { ...THRESHOLDS, broker: { ...POLICY, ...over, maxAddPerAction: step } },
+      });
+      assert.equal(d?.action, 'add', d?.reason);
+      return d?.action === 'add' ? { count: d.count ?? 1, reason: d.reason } : undefined;
+    };
+    // The Brokel model: one, however far above upper.
+    assert.equal(adding(1, 4, 1)?.count, 1);
+    const [plain] = decide(input([view(1, {}, 4)])); // no maxAddPerAction in the level's policy
+    assert.equal(plain?.action === 'add' ? plain.count : 'no add', undefined);
+    // Band 30-70, middle 0.5: 1 replica at load 1 → 2 (one more); 2 at 0.9 → ceil(3.6) = 4; 4 at 1 → 8.
+    assert.equal(adding(1, 1, 4)?.count, 1);
+    assert.equal(adding(0.9, 2, 4)?.count, 2);
+    assert.equal(adding(1, 4, 4)?.count, 4);
+    assert.match(
+      adding(1, 4, 4)?.reason ?? '',
+      /above upper 0\.7: 4 replicas, towards the band's middle 0\.5/,
+    );
+    // Just above upper: at least one.
+    assert.equal(adding(0.71, 3, 4)?.count, 2); // ceil(3 × 0.71 / 0.5) = 5
+    assert.equal(adding(0.71, 1, 4)?.count, 1); // ceil(1.42) = 2
+    // Within maxAddPerAction, max (10) and the SLA (12 replicas in all).
+    assert.equal(adding(1, 4, 3)?.count, 3);
+    assert.equal(adding(1, 8, 10)?.count, 2);
+    assert.equal(adding(1, 4, 10, { lower: 0.5, upper: 0.9 })?.count, 2); // middle 0.7: ceil(5.71) = 6
+    const [sla] = decide({
+      ...input([view(1, {}, 6), { ...view(0.5, {}, 4), level: 'orchestrator' }]),
+      thresholds: { ...THRESHOLDS, broker: { ...POLICY, maxAddPerAction: 10 } },
+    });
+    assert.equal(sla?.action === 'add' && sla.count, 2); // 12 − 10 already running
+  });
+
   const caps: Array<[string, DecisionInput, Decision['action'], RegExp]> = [
     ['max', input([view(0.9, {}, 10)]), 'none', /at max 10/],
     ['min', input([view(0.1, {}, 1)]), 'none', /at min 1/],

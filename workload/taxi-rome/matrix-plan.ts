@@ -66,6 +66,8 @@ export function planMatrix(o: {
   quick: boolean;
   size: MatrixSize;
   settings: Record<BrokerKind, KindSetting>;
+  /** Brokers one scale-out may add in the elastic runs (1: the paper's model). */
+  maxAddPerAction?: number;
 }): MatrixRunPlan[] {
   const { size, settings } = o;
   const load = {
@@ -112,6 +114,7 @@ export function planMatrix(o: {
         maxReplicas,
         thresholds: thresholdsOf(t),
         brokerCpuQuota: own.cpuQuota,
+        maxAddPerAction: o.maxAddPerAction,
       });
       if (kind === 'mixed' && spec.config.levels?.brokers)
         spec.config.levels.brokers.cpuQuotaByTemplate = { rabbitmq: rabbitmq.cpuQuota };
@@ -134,6 +137,7 @@ export function planMatrix(o: {
     subscribers: size.s3Subscribers,
     intervalSeconds: size.intervalSeconds,
     brokerCpuQuota: mosquitto.cpuQuota,
+    maxAddPerAction: o.maxAddPerAction,
   });
   runs.push({
     key: 's3',

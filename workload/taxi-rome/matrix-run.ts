@@ -28,6 +28,8 @@ export interface MatrixOptions {
   publisherProcesses?: number;
   /** Cores a broker boots with before it gets its kind's quota (provider.local.bootCpuQuota); none when absent. */
   bootCpuQuota?: number;
+  /** Brokers one scale-out may add in the elastic runs (levels.brokers.maxAddPerAction); 1 when absent. */
+  maxAddPerAction?: number;
   /** Only these runs (keys as in the plan) and the s1 baselines they are compared with; all when absent. */
   only?: readonly string[];
   /** Earlier matrices' folders: their runs of the same load and quotas are taken, not run again (matrix-reuse.ts). */
@@ -56,7 +58,15 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
   const log = o.log ?? silentLogger();
   // An unknown --only key fails now, not after the calibration's boots (the keys do not depend on quotas).
   if (o.only)
-    selectRuns(planMatrix({ quick: o.quick, size: o.size, settings: PLACEHOLDER_SETTINGS }), o.only);
+    selectRuns(
+      planMatrix({
+        quick: o.quick,
+        size: o.size,
+        settings: PLACEHOLDER_SETTINGS,
+        maxAddPerAction: o.maxAddPerAction,
+      }),
+      o.only,
+    );
   const startedAt = new Date().toISOString();
   const before = loadavg();
   await mkdir(o.outDir, { recursive: true });
@@ -72,7 +82,7 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
     return found;
   };
   const settings = { mosquitto: kind('mosquitto'), rabbitmq: kind('rabbitmq') };
-  const fullPlan = planMatrix({ quick: o.quick, size: o.size, settings });
+  const fullPlan = planMatrix({ quick: o.quick, size: o.size, settings, maxAddPerAction: o.maxAddPerAction });
   const plan = selectRuns(fullPlan, o.only);
   const reused = await loadReusable(o.reuse ?? [], plan, o.size, settings);
   let file = o.size.file;

@@ -26,6 +26,8 @@ export interface ScenarioOptions {
   /** Cores per orchestrator replica in s3 (elsewhere the orchestrator is unconstrained). */
   orchestratorCpuQuota?: number;
   orchestratorMax?: number;
+  /** Brokers one scale-out may add (config levels.brokers.maxAddPerAction); 1, the paper's, by default. */
+  maxAddPerAction?: number;
 }
 
 export interface ScenarioSpec {
@@ -92,6 +94,7 @@ export function scenarioSpec(name: ScenarioName, o: ScenarioOptions = {}): Scena
   const maxReplicas = o.maxReplicas ?? 6;
   const brokerCpuQuota = o.brokerCpuQuota ?? DEFAULT_BROKER_CPU_QUOTA;
   const elastic = name !== 's1';
+  const addStep = o.maxAddPerAction ?? 1;
   const template =
     name === 's2-rabbitmq' ? 'rabbitmq' : name === 's2-mixed' ? ['mosquitto', 'rabbitmq'] : 'mosquitto';
   const orchestratorMax = double ? (o.orchestratorMax ?? 3) : 1;
@@ -101,6 +104,7 @@ export function scenarioSpec(name: ScenarioName, o: ScenarioOptions = {}): Scena
     max: elastic ? maxReplicas : 1,
     template,
     cpuQuota: brokerCpuQuota,
+    ...(elastic && addStep > 1 ? { maxAddPerAction: addStep } : {}),
   };
   const orchestrators = double
     ? {
@@ -110,7 +114,8 @@ export function scenarioSpec(name: ScenarioName, o: ScenarioOptions = {}): Scena
         cpuQuota: o.orchestratorCpuQuota ?? DEFAULT_ORCHESTRATOR_CPU_QUOTA,
       }
     : { min: 1, max: 1 };
-  const label = elastic ? `${name}-m${maxReplicas}-t${percent(thresholds)}` : name;
+  const step = addStep > 1 ? `-a${addStep}` : '';
+  const label = elastic ? `${name}-m${maxReplicas}-t${percent(thresholds)}${step}` : name;
   const descriptions: Record<ScenarioName, string> = {
     s1: '1 broker, 1 orchestrator, elasticity off',
     's2-mosquitto': `broker-level elasticity, Mosquitto, up to ${maxReplicas} brokers, thresholds ${percent(thresholds)} %`,
