@@ -120,6 +120,21 @@ describe('scenario matrix: the plan', () => {
     );
   });
 
+  it('--max-add N: every elastic run may add N brokers per scale-out and is labelled -aN; s1 is untouched', () => {
+    const plan = planMatrix({ quick: false, size: SIZE, settings: SETTINGS, maxAddPerAction: 4 });
+    for (const r of plan) validate(configSchema, r.spec.config);
+    const byKey = new Map(plan.map((r) => [r.key, r]));
+    const add = (key: string) => byKey.get(key)?.spec.config.levels?.brokers?.maxAddPerAction;
+    assert.deepEqual(
+      ['s1-mosquitto', 's2-rabbitmq-m10-t30-70-a4', 's2-mixed-m6-t50-90-a4', 's3-a4'].map(add),
+      [undefined, 4, 4, 4],
+    );
+    assert.equal(byKey.get('s2-rabbitmq-m10-t30-70-a4')?.baseline, 's1-rabbitmq');
+    assert.equal(byKey.has('s2-rabbitmq-m10-t30-70'), false, 'a1 and a4 runs never share a key (--reuse)');
+    const plain = planMatrix({ quick: false, size: SIZE, settings: SETTINGS });
+    assert.equal(plain.filter((r) => r.spec.config.levels?.brokers?.maxAddPerAction !== undefined).length, 0);
+  });
+
   it('quick: the two paper corners per group, one for s2-rabbitmq', () => {
     const plan = planMatrix({ quick: true, size: SIZE, settings: SETTINGS });
     assert.deepEqual(

@@ -139,15 +139,17 @@ export function planMatrix(o: {
     brokerCpuQuota: mosquitto.cpuQuota,
     maxAddPerAction: o.maxAddPerAction,
   });
+  // Labelled like the s2 runs with --max-add, so --reuse never takes a one-at-a-time s3 for it.
+  const s3Key = (o.maxAddPerAction ?? 1) > 1 ? `s3-a${o.maxAddPerAction}` : 's3';
   runs.push({
-    key: 's3',
+    key: s3Key,
     group: 's3',
     kind: 'mosquitto',
     maxReplicas: 6,
     thresholds: '30-70',
     baseline: 's1-mosquitto',
     bootTimeoutMs: mosquitto.bootTimeoutMs,
-    spec: { ...s3, label: 's3' },
+    spec: { ...s3, label: s3Key },
   });
   return runs;
 }
