@@ -1,7 +1,7 @@
 import { parseBrokerUrl } from '../common/admin/contract.ts';
 import { TimeoutError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
-import { lookupTemplate } from '../templates/registry.ts';
+import { listsRetainedToWildcard, lookupTemplate } from '../templates/registry.ts';
 import type { BrokerTlsFiles } from './broker-tls.ts';
 import { cancellable } from './cancel.ts';
 import type { Replica } from './providers/cloud-provider.ts';
@@ -16,8 +16,6 @@ export interface BoundedMoveOptions {
   log?: Logger;
 }
 
-const templateOf = (broker: Replica) => lookupTemplate(broker.template);
-
 /**
  * Splits move sources by whether their broker lists its retained messages to a `#` subscription
  * (ReplicaTemplate.retainedWildcardRead); a template this build does not know is read.
@@ -25,7 +23,7 @@ const templateOf = (broker: Replica) => lookupTemplate(broker.template);
 export function readableSources(sources: readonly Replica[]): { readable: Replica[]; unreadable: Replica[] } {
   const readable: Replica[] = [];
   const unreadable: Replica[] = [];
-  for (const b of sources) (templateOf(b)?.retainedWildcardRead === false ? unreadable : readable).push(b);
+  for (const b of sources) (listsRetainedToWildcard(b.template) ? readable : unreadable).push(b);
   return { readable, unreadable };
 }
 
@@ -91,7 +89,9 @@ export class BoundedMover {
     if (read.length === 0) return 0;
     const owners = brokers.map((b) => parseBrokerUrl(b.url).id);
     // RabbitMQ's MQTT plugin (3.10) has no QoS 2 (FIELD-NOTES).
-    const maxQos = new Map(brokers.map((b, i) => [owners[i] ?? '', templateOf(b)?.maxQos ?? 2] as const));
+    const maxQos = new Map(
+      brokers.map((b, i) => [owners[i] ?? '', lookupTemplate(b.template)?.maxQos ?? 2] as const),
+    );
     const unlisted = new Set(readableSources(brokers).unreadable.map((b) => parseBrokerUrl(b.url).id));
     const user = this.o.users[0];
     const auth = user ? { username: user.username, password: user.password } : {};

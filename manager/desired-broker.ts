@@ -1,5 +1,5 @@
 import type { BrokerState, DesiredBroker } from '../common/admin/contract.ts';
-import { lookupTemplate } from '../templates/registry.ts';
+import { listsRetainedToWildcard } from '../templates/registry.ts';
 import type { Replica } from './providers/cloud-provider.ts';
 
 /**
@@ -13,8 +13,6 @@ export function desiredBroker(broker: Replica, state: BrokerState, retainedFence
     url: broker.url,
     state,
     ...(retainedFence ? { retainedFence: true } : {}),
-    ...(lookupTemplate(broker.template)?.retainedWildcardRead === false
-      ? { retainedWildcardRead: false }
-      : {}),
+    ...(listsRetainedToWildcard(broker.template) ? {} : { retainedWildcardRead: false }),
   };
 }

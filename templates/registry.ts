@@ -15,6 +15,14 @@ export function lookupTemplate(name: string): ReplicaTemplate | undefined {
   return TEMPLATES.find((t) => t.name === name);
 }
 
+/**
+ * Whether a broker of this template lists its retained messages to a wildcard subscription
+ * (ReplicaTemplate.retainedWildcardRead); a template this build does not know is taken to list them.
+ */
+export function listsRetainedToWildcard(templateName: string): boolean {
+  return lookupTemplate(templateName)?.retainedWildcardRead !== false;
+}
+
 /** The one wording of an unknown template name, at the given config or option path. */
 export function unknownTemplate(name: string, path: string): FieldProblem {
   return { path, message: `unknown template ${JSON.stringify(name)} (known: ${templateNames().join(', ')})` };

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseBrokersBody } from '../../common/admin/schemas.ts';
+import { readableSources } from '../../manager/bounded-move.ts';
 import { desiredBroker } from '../../manager/desired-broker.ts';
 import type { Replica } from '../../manager/providers/cloud-provider.ts';
 
@@ -45,5 +46,17 @@ describe('the pool entry the manager sends for a broker (desiredBroker)', () => 
       () => parseBrokersBody({ brokers: [{ ...pool[0], retainedWildcardRead: 'no' }] }),
       /brokers\[0\]\.retainedWildcardRead/,
     );
+  });
+
+  it("the retained mover splits its sources by the same rule: only a template known not to list by '#' is unreadable", () => {
+    const m = replica('mosquitto', 1883);
+    const r = replica('rabbitmq', 1884);
+    const v = replica('vernemq', 1885);
+    const { readable, unreadable } = readableSources([m, r, v]);
+    assert.deepEqual(readable, [m, v]);
+    assert.deepEqual(unreadable, [r]);
+    // The two places agree broker by broker: the pool entry is flagged exactly when the mover skips it.
+    for (const b of [m, r, v])
+      assert.equal(desiredBroker(b, 'active', false).retainedWildcardRead === false, unreadable.includes(b));
   });
 });
