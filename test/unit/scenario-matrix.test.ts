@@ -192,6 +192,7 @@ describe('scenario matrix: the plan', () => {
 
   it('--quota and --boot-cpu flags', () => {
     assert.deepEqual(quotaCandidates('rabbitmq=0.25'), { mosquitto: [0.05, 0.1, 0.25], rabbitmq: [0.25] });
+    assert.deepEqual(quotaCandidates(undefined), { mosquitto: [0.05, 0.1, 0.25], rabbitmq: [0.15, 0.25] });
     assert.throws(() => quotaCandidates('kafka=1'), /--quota/);
     assert.throws(() => quotaCandidates('rabbitmq=-1'), /--quota/);
     assert.equal(bootCpuOf(undefined, false), 1);

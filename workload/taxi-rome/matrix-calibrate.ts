@@ -17,11 +17,13 @@ import type { BrokerKind, CalibrationResult, KindCalibration } from './matrix-pl
 export const CANDIDATES: Record<BrokerKind, number[]> = {
   // FIELD-NOTES / docs/taxi-scenarios.md: one Mosquitto at 0.05 core is the bottleneck behind one orchestrator.
   mosquitto: [0.05, 0.1, 0.25],
-  // Issue #15: not ready within 60 s at 0.05 core and ~28 s at 0.25 core without a boost. Not smaller
-  // than 0.25 although the boost boots it: at 0.1 core (~270 QoS 1 msg/s) a saturated RabbitMQ queues
-  // deliveries for minutes (p50 83 s), and a joining broker's retained read of it timed out (180 s)
-  // twice in two runs (2026-12-02); at 0.25 core joins complete.
-  rabbitmq: [0.25, 0.33],
+  // Issue #15: not ready within 60 s at 0.05 core and ~28 s at 0.25 core without a boost. Not 0.1
+  // although the boost boots it: at 0.1 core (~270 QoS 1 msg/s) a saturated RabbitMQ queues deliveries
+  // for minutes (p50 83 s), and a joining broker's read of it timed out (180 s) twice in two runs
+  // (2026-12-02, before joins stopped reading RabbitMQ's registry). 0.15 since 2026-12-04: at 0.25 six
+  // did not fit (calibrated: 5 brokers carried less than 4), and at 0.15 joins complete (boot 9-12 s with
+  // the boost; docs/evaluation.md "What limits s2-rabbitmq").
+  rabbitmq: [0.15, 0.25],
 };
 
 /** The full matrix's boot boost: a broker boots on one whole core, then runs at its kind's quota. */
