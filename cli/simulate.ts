@@ -13,9 +13,10 @@ import { parseCommandArgs } from './args.ts';
 import type { SimulateJob } from './simulate-worker.ts';
 
 export const SIMULATE_USAGE = `simulate [--days 30] [--peak MSG/S] [--file TRACE] [--max-brokers 500] [--max-orchestrators 50]
-               [--policies reactive,proactive,hpa] [--boot-seconds 60] [--curve FILE] [--json] [-c FILE]
+               [--policies reactive,proactive,hpa] [--boot-seconds 60] [--curve FILE] [--max-add N] [--json] [-c FILE]
                            the policies over the 30-day Rome trace on a capacity model (no processes):
-                           SPEC elasticity metrics per policy and their tournament`;
+                           SPEC elasticity metrics per policy and their tournament; --max-add N: a reactive or
+                           proactive scale-out may add up to N replicas per level (levels.*.maxAddPerAction)`;
 
 /** Mosquitto at 0.25 core, QoS 1 (FIELD-NOTES): what one broker carries at 100 % of its quota. */
 const BROKER_FULL_MSGS = 16_300;
@@ -48,6 +49,7 @@ export async function runSimulate(argv: string[]): Promise<number> {
     'broker-msgs': { type: 'string' },
     'orchestrator-msgs': { type: 'string' },
     curve: { type: 'string' },
+    'max-add': { type: 'string' },
     seed: { type: 'string' },
     json: { type: 'boolean', default: false },
     serial: { type: 'boolean', default: false },
@@ -80,12 +82,14 @@ export async function runSimulate(argv: string[]): Promise<number> {
   // Default peak: 70 % of what the broker level's max carries under the SLO.
   const peak = positive('--peak', values.peak, 0.7 * maxBrokers * brokerFull * SLO_CPU);
   const base = await loadConfig(values.config);
+  const maxAdd =
+    values['max-add'] === undefined ? undefined : positive('--max-add', values['max-add'], 1, true);
   const seed = positive('--seed', values.seed, 1, true);
   const rates: RateSeries = values.file
     ? scale(await traceRate(values.file, days), peak)
     : syntheticMonth({ days, peak, seed });
   const jobs = policies.map((policy) => ({
-    config: withLimits(base, policy as BrokelConfig['policy'], maxBrokers, maxOrchestrators),
+    config: withLimits(base, policy as BrokelConfig['policy'], maxBrokers, maxOrchestrators, maxAdd),
     model,
     rates: Array.from(rates.rates),
     stepSeconds: rates.stepSeconds,
@@ -99,7 +103,8 @@ export async function runSimulate(argv: string[]): Promise<number> {
   const entrants = results.map((r) => ({ name: r.policy, metrics: r.levels.broker.metrics }));
   console.log(
     `brokel simulate: ${days} days (${values.file ?? "synthetic month, the trace's daily shape"}), peak ${Math.round(peak)} msg/s, ` +
-      `interval ${base.monitor.intervalSeconds} s, up to ${maxBrokers} brokers / ${maxOrchestrators} orchestrators, boot ${bootSeconds} s`,
+      `interval ${base.monitor.intervalSeconds} s, up to ${maxBrokers} brokers / ${maxOrchestrators} orchestrators, boot ${bootSeconds} s, ` +
+      `up to ${jobs[0]?.config.levels.brokers.maxAddPerAction ?? 1} brokers per reactive or proactive scale-out`,
   );
   console.log(
     `model: a broker carries ${brokerFull} msg/s at 100 % CPU; demand = ${curve ? `curve ${values.curve}` : `${brokerFull * SLO_CPU} msg/s per broker (SLO held to ${SLO_CPU * 100} % CPU)`}; ` +
@@ -133,18 +138,21 @@ function scale(series: RateSeries, peak: number): RateSeries {
   };
 }
 
-function withLimits(
+/** The config a policy's simulation runs with: the CLI's limits over the file's (or default) config. */
+export function withLimits(
   base: BrokelConfig,
   policy: BrokelConfig['policy'],
   brokers: number,
   orchestrators: number,
+  maxAddPerAction?: number,
 ): BrokelConfig {
+  const add = maxAddPerAction === undefined ? {} : { maxAddPerAction };
   return validate(configSchema, {
     ...base,
     policy,
     levels: {
-      brokers: { ...base.levels.brokers, max: brokers },
-      orchestrators: { ...base.levels.orchestrators, max: orchestrators },
+      brokers: { ...base.levels.brokers, max: brokers, ...add },
+      orchestrators: { ...base.levels.orchestrators, max: orchestrators, ...add },
     },
     sla: { maxReplicas: brokers + orchestrators },
   });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { withLimits } from '../../cli/simulate.ts';
 import { validate } from '../../common/config/load.ts';
 import { type BrokelConfigInput, configSchema } from '../../common/config/schema.ts';
 import { linearCurve } from '../../manager/quality/capacity-curve.ts';
@@ -69,6 +70,29 @@ describe('brokel simulate: the decide loop over a capacity model', () => {
     assert.equal(second?.observation, 7);
     assert.equal(second?.decision.action === 'add' && second.decision.count, 2);
     assert.equal(r.levels.broker.maxSupply, 5); // then 4 at 0.625 each → ceil(4 · 1.25) = 5, at max
+  });
+
+  it('--max-add (maxAddPerAction): a saturated reactive level adds several brokers at once and is short for less time', () => {
+    const surge = { stepSeconds: 60, rates: Float64Array.from([0, 350, 350, 350, 350, 350, 350]) };
+    const one = simulate(surge, config('reactive'), MODEL, { keepActions: true });
+    const cfg = withLimits(config('reactive'), 'reactive', 5, 1, 4);
+    assert.equal(cfg.levels.brokers.maxAddPerAction, 4);
+    assert.equal(cfg.levels.orchestrators.maxAddPerAction, 4);
+    const several = simulate(surge, cfg, MODEL, { keepActions: true });
+    const counts = (r: typeof one) =>
+      (r.actions ?? []).flatMap((a) => (a.decision.action === 'add' ? [a.decision.count ?? 1] : []));
+    assert.ok(
+      counts(one).every((c) => c === 1),
+      `one at a time by default: ${counts(one)}`,
+    );
+    assert.ok(Math.max(...counts(several)) > 1, `several in one add: ${counts(several)}`);
+    assert.equal(several.levels.broker.maxSupply, 5); // never past max
+    assert.ok(
+      several.levels.broker.metrics.thetaU < one.levels.broker.metrics.thetaU,
+      `under-provisioning ${several.levels.broker.metrics.thetaU} % vs ${one.levels.broker.metrics.thetaU} %`,
+    );
+    // Without the flag the file's (here the default) value stays.
+    assert.equal(withLimits(config('reactive'), 'reactive', 5, 1).levels.brokers.maxAddPerAction, 1);
   });
 
   it('a level with enough capacity and a flat load never scales', () => {
