@@ -1,11 +1,36 @@
 import type { IPublishPacket } from 'mqtt-packet';
+import { type FastPublish, readFastPacket, TopicCache } from '../protocol/raw-frame.ts';
 import { emptyMap, writableMap } from './lazy-collections.ts';
 
-interface Acked {
-  packet: IPublishPacket;
-  at: number;
+/**
+ * One broker's acknowledged publishes, oldest first from `head`, in parallel arrays: no object per
+ * publish beyond what is kept of it. What is kept lives ~2 s, past two young-generation collections, so
+ * every object of it is promoted and later marked and swept.
+ */
+interface Kept {
+  /** The publish, or (fast path, not retained) only the frame it came in: re-read on a replay. */
+  items: (IPublishPacket | Buffer)[];
+  at: number[];
   /** A retained publish's sequence number (retained-order.ts); 0 for the others. */
-  seq: number;
+  seq: number[];
+  head: number;
+}
+
+/**
+ * Whether a publish may be kept as its frame alone: the packet says what the frame says (the writer's own
+ * rule for forwarding a frame, raw-write.ts), and it is not retained (whose topic RetainedOrder reads).
+ */
+function frameSays(packet: IPublishPacket, raw: FastPublish['raw'] | undefined, seq: number): boolean {
+  return (
+    seq === 0 &&
+    raw !== undefined &&
+    !packet.retain &&
+    raw.topic === packet.topic &&
+    raw.payload === packet.payload &&
+    raw.qos === packet.qos &&
+    raw.retain === packet.retain &&
+    packet.properties === undefined
+  );
 }
 
 /**
@@ -21,13 +46,16 @@ interface Acked {
  */
 export class ReplayWindow {
   /** Allocated on the first acknowledged QoS 1 publish (lazy-collections.ts). */
-  private byBroker = emptyMap<string, { items: Acked[]; head: number }>();
+  private byBroker = emptyMap<string, Kept>();
 
   constructor(
     private readonly windowMs: number,
     /** Per broker: the oldest go first beyond it. */
     private readonly maxMessages: number,
   ) {}
+
+  /** Protocol level of the frames kept (a frame does not say it): the session's client's, one per session. */
+  private frameVersion: 4 | 5 | undefined;
 
   get enabled(): boolean {
     return this.maxMessages > 0 && this.windowMs > 0;
@@ -37,23 +65,42 @@ export class ReplayWindow {
     if (!this.enabled) return;
     let list = this.byBroker.get(brokerId);
     if (!list) {
-      list = { items: [], head: 0 };
+      list = { items: [], at: [], seq: [], head: 0 };
       this.byBroker = writableMap(this.byBroker);
       this.byBroker.set(brokerId, list);
     }
-    list.items.push({ packet, at: now, seq });
+    list.items.push(this.keepable(packet, seq));
+    list.at.push(now);
+    list.seq.push(seq);
     const cutoff = now - this.windowMs;
     while (
       list.items.length - list.head > this.maxMessages ||
-      (list.items[list.head]?.at ?? Number.POSITIVE_INFINITY) < cutoff
+      (list.head < list.at.length && (list.at[list.head] as number) < cutoff)
     ) {
-      list.items[list.head] = undefined as unknown as Acked;
+      list.items[list.head] = undefined as unknown as Buffer;
       list.head += 1;
     }
     if (list.head >= 1024 && list.head * 2 >= list.items.length) {
       list.items = list.items.slice(list.head);
+      list.at = list.at.slice(list.head);
+      list.seq = list.seq.slice(list.head);
       list.head = 0;
     }
+  }
+
+  /** What a publish is kept as: its frame when frameSays, else the packet. */
+  private keepable(packet: IPublishPacket, seq: number): IPublishPacket | Buffer {
+    const raw = (packet as unknown as Partial<FastPublish>).raw;
+    if (!frameSays(packet, raw, seq) || raw === undefined) return packet;
+    this.frameVersion ??= raw.version;
+    return raw.version === this.frameVersion ? raw.frame : packet;
+  }
+
+  /** A kept frame read again (a broker died: rare), as the fast path first read it. */
+  private reread(item: IPublishPacket | Buffer): IPublishPacket {
+    if (!Buffer.isBuffer(item)) return item;
+    const packet = readFastPacket(item, 0, item.length, this.frameVersion ?? 5, new TopicCache());
+    return packet as unknown as IPublishPacket;
   }
 
   /**
@@ -64,11 +111,14 @@ export class ReplayWindow {
     const list = this.byBroker.get(brokerId);
     this.byBroker.delete(brokerId);
     if (!list || list.head >= list.items.length) return [];
-    const last = list.items[list.items.length - 1]?.at ?? 0;
+    const last = list.at[list.at.length - 1] ?? 0;
     const out: IPublishPacket[] = [];
     for (let i = list.head; i < list.items.length; i++) {
-      const r = list.items[i];
-      if (r && r.at >= last - this.windowMs && !(r.seq > 0 && skip?.(r.packet, r.seq))) out.push(r.packet);
+      const item = list.items[i];
+      const seq = list.seq[i] ?? 0;
+      if (item === undefined || (list.at[i] ?? 0) < last - this.windowMs) continue;
+      const packet = this.reread(item);
+      if (!(seq > 0 && skip?.(packet, seq))) out.push(packet);
     }
     return out;
   }
@@ -77,8 +127,9 @@ export class ReplayWindow {
   *retainedTopics(): Iterable<string> {
     for (const list of this.byBroker.values())
       for (let i = list.head; i < list.items.length; i++) {
-        const r = list.items[i];
-        if (r && r.seq > 0) yield r.packet.topic;
+        const item = list.items[i];
+        // A retained publish is kept whole (keepable), so its topic is at hand.
+        if ((list.seq[i] ?? 0) > 0 && item !== undefined && !Buffer.isBuffer(item)) yield item.topic;
       }
   }
 

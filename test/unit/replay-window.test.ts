@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { IPublishPacket } from 'mqtt-packet';
+import mqttPacket, { type IPublishPacket } from 'mqtt-packet';
+import { readFastPacket, TopicCache } from '../../orchestrator/protocol/raw-frame.ts';
+import { fastEncode } from '../../orchestrator/protocol/raw-write.ts';
 import { ReplayWindow } from '../../orchestrator/session/replay-window.ts';
 
 const publish = (n: number): IPublishPacket => ({
@@ -42,5 +44,46 @@ describe('replay window', () => {
     off.remember('a', publish(1), 0);
     assert.equal(off.enabled, false);
     assert.deepEqual(off.take('a'), []);
+  });
+
+  it('keeps a fast-path publish as its frame alone, and replays it byte for byte as the packet it was (v4 and v5)', () => {
+    for (const version of [4, 5] as const) {
+      const read = (p: Partial<IPublishPacket>) => {
+        const frame = mqttPacket.generate(
+          {
+            cmd: 'publish',
+            qos: 1,
+            dup: true,
+            retain: false,
+            messageId: 7,
+            topic: 'taxi/1',
+            ...p,
+          } as IPublishPacket,
+          { protocolVersion: version },
+        );
+        return readFastPacket(frame, 0, frame.length, version, new TopicCache()) as unknown as IPublishPacket;
+      };
+      const w = new ReplayWindow(2000, 100);
+      const plain = read({ payload: Buffer.from('fix 1') });
+      const retained = read({ payload: Buffer.from('last'), retain: true, topic: 'taxi/2' });
+      // A packet that no longer says what its frame says (its topic changed) is kept whole.
+      const changed = { ...read({ payload: Buffer.from('fix 3') }), topic: 'taxi/3' };
+      w.remember('a', plain, 0);
+      w.remember('a', retained, 1, 5);
+      w.remember('a', changed, 2);
+      assert.deepEqual([...w.retainedTopics()], ['taxi/2'], `v${version}`);
+      const replayed = w.take('a');
+      assert.equal(replayed.length, 3);
+      assert.notEqual(replayed[0], plain, 'read again from the kept frame');
+      assert.equal(replayed[1], retained, 'a retained publish is kept whole');
+      assert.equal(replayed[2], changed, 'kept whole');
+      // What a replay sends (a new packet id, dup cleared) is the same bytes for the re-read packet as for the original.
+      for (const target of [4, 5] as const) {
+        const send = (p: IPublishPacket) => fastEncode({ ...p, messageId: 99, dup: false }, target);
+        const bytes = send(plain);
+        assert.ok(bytes && bytes.length > 10, 'the fast writer encodes it');
+        assert.deepEqual(send(replayed[0] as IPublishPacket), bytes, `v${version} → v${target}`);
+      }
+    }
   });
 });
