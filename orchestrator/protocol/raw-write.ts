@@ -78,8 +78,11 @@ type PublishFields = Packet & {
   dup?: boolean;
 };
 
-/** The frame the packet came from, while the packet still says what that frame says; else undefined. */
-function forwardable(packet: PublishFields): RawPublish | undefined {
+/**
+ * The frame the packet came from, while the packet still says what that frame says; else undefined.
+ * The replay window keeps such a packet as its frame alone (replay-window.ts).
+ */
+export function forwardable(packet: PublishFields): RawPublish | undefined {
   const raw = (packet as { raw?: RawPublish }).raw;
   if (raw === undefined) return undefined;
   // Forward the frame only while the packet still says what the frame says (the flows change only

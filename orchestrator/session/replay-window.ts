@@ -1,5 +1,6 @@
 import type { IPublishPacket } from 'mqtt-packet';
-import { type FastPublish, readFastPacket, TopicCache } from '../protocol/raw-frame.ts';
+import { readFastPacket, TopicCache } from '../protocol/raw-frame.ts';
+import { forwardable } from '../protocol/raw-write.ts';
 import { emptyMap, writableMap } from './lazy-collections.ts';
 
 /**
@@ -14,23 +15,6 @@ interface Kept {
   /** A retained publish's sequence number (retained-order.ts); 0 for the others. */
   seq: number[];
   head: number;
-}
-
-/**
- * Whether a publish may be kept as its frame alone: the packet says what the frame says (the writer's own
- * rule for forwarding a frame, raw-write.ts), and it is not retained (whose topic RetainedOrder reads).
- */
-function frameSays(packet: IPublishPacket, raw: FastPublish['raw'] | undefined, seq: number): boolean {
-  return (
-    seq === 0 &&
-    raw !== undefined &&
-    !packet.retain &&
-    raw.topic === packet.topic &&
-    raw.payload === packet.payload &&
-    raw.qos === packet.qos &&
-    raw.retain === packet.retain &&
-    packet.properties === undefined
-  );
 }
 
 /**
@@ -88,10 +72,14 @@ export class ReplayWindow {
     }
   }
 
-  /** What a publish is kept as: its frame when frameSays, else the packet. */
+  /**
+   * What a publish is kept as: its frame alone while the packet says what the frame says (the writer's
+   * own rule, raw-write.ts `forwardable`) and it is not retained (RetainedOrder reads a retained one's
+   * topic); else the packet.
+   */
   private keepable(packet: IPublishPacket, seq: number): IPublishPacket | Buffer {
-    const raw = (packet as unknown as Partial<FastPublish>).raw;
-    if (!frameSays(packet, raw, seq) || raw === undefined) return packet;
+    const raw = seq === 0 && !packet.retain ? forwardable(packet) : undefined;
+    if (raw === undefined) return packet;
     this.frameVersion ??= raw.version;
     return raw.version === this.frameVersion ? raw.frame : packet;
   }
