@@ -33,6 +33,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { isRoutingStrategy } from '../common/admin/contract.ts';
 import { LocalProvider } from '../manager/providers/local/local-provider.ts';
 import { PAYLOAD_HEADER_BYTES, type Target } from './lib/bench-client.ts';
 import { connectionScale, marginalRssKb, scaleSummary } from './lib/connection-scale.ts';
@@ -120,7 +121,7 @@ const settings = {
   scaleWorkers: num('scale-workers', values['scale-workers'], 1, 64),
   scaleMs: num('scale-seconds', values['scale-seconds'] ?? (quick ? '3' : '10'), 1, 600) * 1000,
   scaleRouting: (values['scale-routing'] ?? '').split(',').map((r) => {
-    if (r !== 'round-robin' && r !== 'client-affinity' && r !== 'topic-affinity')
+    if (!isRoutingStrategy(r))
       throw new Error(`--scale-routing: ${JSON.stringify(r)} is not a routing strategy`);
     return r;
   }),

@@ -13,7 +13,7 @@ import { parseCommandArgs } from './args.ts';
 
 export const ORCHESTRATOR_USAGE =
   'orchestrator --listen HOST:PORT --brokers URL[,URL...] [--admin HOST:PORT] [--admin-token T]\n' +
-  '               [--routing round-robin|client-affinity|topic-affinity] [--config FILE]\n' +
+  '               [--routing round-robin|least-outstanding|client-affinity|topic-affinity] [--config FILE]\n' +
   '               [--qos2-on-broker-loss resend|drop] [--connects-per-second N] [--max-queued-connects N]\n' +
   '               [--upstream-link-grace-seconds N] [--max-pending-connections N]\n' +
   '               [--tls-cert FILE --tls-key FILE [--tls-listen HOST:PORT]] [--broker-ca FILE] [--log-level L]';

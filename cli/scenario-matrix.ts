@@ -1,4 +1,9 @@
 import { fileURLToPath } from 'node:url';
+import {
+  isRoutingStrategy,
+  ROUTING_STRATEGY_NAMES,
+  type RoutingStrategyName,
+} from '../common/admin/contract.ts';
 import { ConfigError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import {
@@ -13,6 +18,7 @@ import { parseCommandArgs } from './args.ts';
 export const MATRIX_USAGE = `scenario matrix [--quick] [--out DIR] [--records N] [--publishers P] [--subscribers S]
                [--rabbitmq-records N] [--s3-records N] [--interval SECONDS] [--file TRACE] [--max-boot-seconds 45]
                [--boot-cpu 1] [--only RUN[,RUN]] [--quota KIND=CORES[,KIND=CORES]] [--reuse DIR[,DIR]] [--max-add N]
+               [--routing round-robin|least-outstanding|client-affinity|topic-affinity]
                            the paper's evaluation in one go: a calibrated quota and boot budget per broker
                            kind, s1 per kind, s2-mosquitto/-rabbitmq/-mixed × max replicas {6, 10} ×
                            thresholds {30-70, 30-90, 50-70, 50-90}, and s3; writes DIR/matrix.{md,json},
@@ -22,8 +28,20 @@ export const MATRIX_USAGE = `scenario matrix [--quick] [--out DIR] [--records N]
                            --quota rabbitmq=0.25: that kind's quota instead of the calibration's choice (its boot
                            is still measured); --reuse DIR[,DIR]: take those matrices' runs of the same load and quotas
                            --max-add N: a scale-out may add up to N brokers (levels.brokers.maxAddPerAction; runs
-                           are labelled -aN; default 1, the paper's model);
+                           are labelled -aN; default 1, the paper's model); --routing: how the elastic runs'
+                           orchestrators route publishes (labelled -lo, -ca, -ta; default round-robin, the paper's);
                            --quick: CI-sized, the real trace head (test/fixtures), 8 of the 27 runs`;
+
+/** --routing's value, checked. */
+export function routingOf(value: string): RoutingStrategyName {
+  if (isRoutingStrategy(value)) return value;
+  throw new ConfigError([
+    {
+      path: '--routing',
+      message: `${JSON.stringify(value)} is not one of ${ROUTING_STRATEGY_NAMES.map((n) => JSON.stringify(n)).join(', ')}`,
+    },
+  ]);
+}
 
 /** s1-rabbitmq's and s2-rabbitmq's fixes in the full matrix (RabbitMQ at 0.25 core carried 830 QoS 1 msg/s in s1, 2026-12-02). */
 const DEFAULT_RABBITMQ_RECORDS = 60_000;
@@ -105,6 +123,7 @@ export async function runMatrixCommand(argv: string[], log: Logger): Promise<num
     quota: { type: 'string' },
     reuse: { type: 'string' },
     'max-add': { type: 'string' },
+    routing: { type: 'string' },
     'address-block': { type: 'string', default: '127.47' },
   });
   const quick = values.quick === true;
@@ -137,6 +156,7 @@ export async function runMatrixCommand(argv: string[], log: Logger): Promise<num
       ...(values['max-add'] === undefined
         ? {}
         : { maxAddPerAction: positive('--max-add', values['max-add'], 1, true) }),
+      ...(values.routing === undefined ? {} : { routing: routingOf(values.routing) }),
       ...(only === undefined ? {} : { only }),
       ...(values.reuse === undefined ? {} : { reuse: values.reuse.split(',').filter((d) => d !== '') }),
       publisherProcesses: quick ? 1 : 2,

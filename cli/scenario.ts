@@ -13,12 +13,13 @@ import {
   scenarioSpec,
 } from '../workload/taxi-rome/scenarios.ts';
 import { parseCommandArgs } from './args.ts';
-import { MATRIX_USAGE } from './scenario-matrix.ts';
+import { MATRIX_USAGE, routingOf } from './scenario-matrix.ts';
 
 export const SCENARIO_USAGE = `scenario run NAME [--records N] [--publishers P] [--subscribers S] [--out DIR]
                [--max-replicas 6[,10]] [--thresholds 30-70[,30-90,50-70,50-90]] [--interval SECONDS]
                [--broker-cpu CORES] [--orchestrator-cpu CORES] [--file TRACE] [--seed S] [--qos 1]
                [--rate R | --speedup X] [--baseline REPORT.json] [--publisher-processes 2] [--max-add N]
+               [--routing round-robin|least-outstanding|client-affinity|topic-affinity]
                            run a paper scenario (${SCENARIO_NAMES.join(', ')}) on local processes and write
                            DIR/<run>/report.{json,md} and SVG plots (DIR defaults to scenario-results)
        ${MATRIX_USAGE}`;
@@ -64,6 +65,7 @@ export async function runScenario(argv: string[], log: Logger): Promise<number> 
     baseline: { type: 'string' },
     'publisher-processes': { type: 'string', default: '2' },
     'max-add': { type: 'string' },
+    routing: { type: 'string' },
     'address-block': { type: 'string', default: '127.47' },
   });
   const [sub, name] = positionals;
@@ -91,6 +93,7 @@ export async function runScenario(argv: string[], log: Logger): Promise<number> 
     orchestratorCpuQuota: num('--orchestrator-cpu', values['orchestrator-cpu']),
     orchestratorMax: num('--orchestrator-max', values['orchestrator-max'], true),
     maxAddPerAction: num('--max-add', values['max-add'], true),
+    ...(values.routing === undefined ? {} : { routing: routingOf(values.routing) }),
   };
   const maxes = list(
     '--max-replicas',

@@ -7,6 +7,7 @@ import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { RoutingStrategyName } from '../../common/admin/contract.ts';
 import { difference, type HeapGroup, summarize } from './heap-summary.ts';
 import { startOrchestratorChild } from './processes.ts';
 import type { ScaleWorkerConfig } from './scale-worker.ts';
@@ -20,7 +21,7 @@ export interface ScaleOptions {
   workers: number;
   publishMs: number;
   /** The orchestrator's routing (round-robin: a publisher needs every broker, so it links to all). */
-  routing?: 'round-robin' | 'client-affinity' | 'topic-affinity';
+  routing?: RoutingStrategyName;
   /** Extra node flags for the orchestrator. */
   nodeArgs?: readonly string[];
   /** Where the orchestrator runs from (another checkout: A/B against older code); default repoRoot. */

@@ -2,6 +2,7 @@
 // read from /proc so each process's CPU is its own.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
+import type { RoutingStrategyName } from '../../common/admin/contract.ts';
 import { clockTicksPerSecond, readProcStat } from '../../manager/providers/local/proc-stat.ts';
 
 /** utime + stime of one process (all its threads), in seconds; NaN once it is gone. */
@@ -56,7 +57,7 @@ export async function startOrchestratorChild(options: {
   brokerUrls: readonly string[];
   readyTimeoutMs: number;
   nodeArgs?: readonly string[];
-  routing?: 'round-robin' | 'client-affinity' | 'topic-affinity';
+  routing?: RoutingStrategyName;
 }): Promise<OrchestratorChild> {
   const args = [
     ...(options.nodeArgs ?? []),

@@ -7,7 +7,21 @@ import type { EvictionStatus } from '../eviction-contract.ts';
  * manager never imports `orchestrator/`.
  */
 
-export type RoutingStrategyName = 'round-robin' | 'client-affinity' | 'topic-affinity';
+/** How an orchestrator picks the broker for a publish (orchestrator/routing/strategies.ts). */
+export const ROUTING_STRATEGY_NAMES = [
+  'round-robin',
+  'least-outstanding',
+  'client-affinity',
+  'topic-affinity',
+] as const;
+export type RoutingStrategyName = (typeof ROUTING_STRATEGY_NAMES)[number];
+
+export const isRoutingStrategy = (name: string): name is RoutingStrategyName =>
+  (ROUTING_STRATEGY_NAMES as readonly string[]).includes(name);
+
+/** Whether a strategy spreads one client's publishes over every broker (no order across brokers). */
+export const spreadsOverBrokers = (strategy: RoutingStrategyName): boolean =>
+  strategy === 'round-robin' || strategy === 'least-outstanding';
 
 export type BrokerState = 'joining' | 'active' | 'draining';
 

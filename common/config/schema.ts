@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ROUTING_STRATEGY_NAMES } from '../admin/contract.ts';
 import { parseCidr } from '../net/cidr.ts';
 import { isLoopbackHost } from '../net/loopback.ts';
 
@@ -256,8 +257,12 @@ export const configSchema = z
       .prefault({}),
     /** `maxReplicas`: both levels together never exceed it. */
     sla: z.strictObject({ maxReplicas: z.number().int().min(2).default(12) }).prefault({}),
-    /** How an orchestrator picks the broker for a publish: round-robin (the paper), or per client / per topic to keep order. */
-    routing: z.enum(['round-robin', 'client-affinity', 'topic-affinity']).default('round-robin'),
+    /**
+     * How an orchestrator picks the broker for a publish: round-robin (the paper), least-outstanding
+     * (the broker holding the fewest of the session's unacknowledged publishes), or per client / per
+     * topic to keep order.
+     */
+    routing: z.enum(ROUTING_STRATEGY_NAMES).default('round-robin'),
     /** Data-plane choices of the orchestrators (docs/acknowledgements-and-qos.md). */
     limits: z
       .strictObject({

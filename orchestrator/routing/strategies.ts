@@ -1,13 +1,9 @@
-import type { RoutingStrategyName } from '../../common/admin/contract.ts';
+import { ROUTING_STRATEGY_NAMES, type RoutingStrategyName } from '../../common/admin/contract.ts';
 import { rendezvousOwner, retainedOwner } from '../../common/retained-owner.ts';
 
 export type { RoutingStrategyName };
 export { retainedOwner };
-export const ROUTING_STRATEGIES: readonly RoutingStrategyName[] = [
-  'round-robin',
-  'client-affinity',
-  'topic-affinity',
-];
+export const ROUTING_STRATEGIES: readonly RoutingStrategyName[] = ROUTING_STRATEGY_NAMES;
 
 export interface RouteRequest {
   clientId: string;
@@ -15,12 +11,20 @@ export interface RouteRequest {
   retain: boolean;
   /** Brokers a publish may go to now: active, synced and connected for this session, in pool order. */
   candidates: readonly string[];
+  /** least-outstanding: how many of this session's publishes a broker holds unacknowledged or queued. */
+  outstanding?: (brokerId: string) => number;
 }
 
 /**
  * Picks the one broker a PUBLISH goes to (pure but for its own counter).
  * - round-robin: the Brokel model; spreads load, but two publishes of one client may overtake
  *   each other on different brokers.
+ * - least-outstanding: spreads like round-robin, but to the broker holding the fewest of the
+ *   session's publishes not yet acknowledged (join the shortest queue; ties in round-robin order).
+ *   A broker that acknowledges slowly (CPU-bound, backlogged, or weaker than the others in a mixed
+ *   pool) gets fewer: each broker's share follows its speed instead of 1/n, and no broker builds a
+ *   backlog that holds the session's in-order acknowledgements back. QoS 0 publishes are never
+ *   outstanding, so a QoS 0-only session routes exactly round-robin.
  * - client-affinity: every publish of one client to one broker: per-publisher order holds.
  * - topic-affinity: every publish on one topic to one broker: per-topic order holds for all publishers.
  * Retained publishes (and clears) always go to the topic's owner, so a topic has one retained value.
@@ -38,6 +42,27 @@ export class Router {
     return index;
   }
 
+  /**
+   * least-outstanding's position among `count` candidates, `load(i)` being candidate i's outstanding
+   * publishes: the least loaded, the first found scanning from the position after the previous pick
+   * (so equally loaded brokers take turns even when one of them is skipped).
+   */
+  leastOutstanding(count: number, load: (index: number) => number): number {
+    const start = this.counter % count;
+    let best = start;
+    let bestLoad = load(start);
+    for (let k = 1; k < count && bestLoad > 0; k++) {
+      const i = (start + k) % count;
+      const l = load(i);
+      if (l < bestLoad) {
+        best = i;
+        bestLoad = l;
+      }
+    }
+    this.counter = (best + 1) % count;
+    return best;
+  }
+
   route(request: RouteRequest): string | undefined {
     const { candidates } = request;
     if (candidates.length === 0) return undefined;
@@ -45,6 +70,12 @@ export class Router {
     switch (this.strategy) {
       case 'round-robin':
         return candidates[this.nextRoundRobin(candidates.length)];
+      case 'least-outstanding': {
+        const outstanding = request.outstanding ?? (() => 0);
+        return candidates[
+          this.leastOutstanding(candidates.length, (i) => outstanding(candidates[i] as string))
+        ];
+      }
       case 'client-affinity':
         return rendezvousOwner(`client:${request.clientId}`, candidates);
       case 'topic-affinity':

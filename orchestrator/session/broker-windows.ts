@@ -43,6 +43,11 @@ export class BrokerWindows<T> {
     return this.waiting.get(brokerId)?.[0];
   }
 
+  /** How many items wait for this broker. */
+  waitingFor(brokerId: string): number {
+    return this.waiting.get(brokerId)?.length ?? 0;
+  }
+
   hasWaiting(brokerId: string): boolean {
     return (this.waiting.get(brokerId)?.length ?? 0) > 0;
   }

@@ -1,4 +1,5 @@
 import type { IPublishPacket, Packet } from 'mqtt-packet';
+import { spreadsOverBrokers } from '../../common/admin/contract.ts';
 import type { PoolBroker } from '../pool/broker-pool.ts';
 import { LinkNeed } from './link-need.ts';
 import type { Session } from './session.ts';
@@ -51,14 +52,14 @@ export class LazyLinks {
 
   /**
    * Whether a lazy session must open its other links before handling this packet (needsEveryLink),
-   * and wait for them. Round-robin is the exception: its publish may go to any broker the session is
+   * and wait for them. Round-robin (and least-outstanding) is the exception: its publish may go to any broker the session is
    * linked to (round-robin keeps no order across brokers), so the links open behind it (widen): the
    * client is not paused, the publish goes out now on the links there are. A retained publish still
    * waits for its topic's owner, a SUBSCRIBE for every broker.
    */
   mustWaitFor(packet: Packet): boolean {
     if (!this.needsEveryLink(packet)) return false;
-    if (packet.cmd !== 'publish' || packet.retain || this.s.deps.router.strategy !== 'round-robin')
+    if (packet.cmd !== 'publish' || packet.retain || !spreadsOverBrokers(this.s.deps.router.strategy))
       return true;
     this.widen();
     return false;

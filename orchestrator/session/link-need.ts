@@ -1,4 +1,4 @@
-import type { RoutingStrategyName } from '../../common/admin/contract.ts';
+import { type RoutingStrategyName, spreadsOverBrokers } from '../../common/admin/contract.ts';
 import { rendezvousOwner, retainedOwner } from '../../common/retained-owner.ts';
 
 /**
@@ -7,7 +7,7 @@ import { rendezvousOwner, retainedOwner } from '../../common/retained-owner.ts';
  * chosen among `wanted` (the active, routable brokers) exactly as if every link were open, and when
  * that broker has no link yet the session opens its links to every broker first (it is "full" from
  * then on). So a lazy session never routes differently from a full one:
- * - round-robin spreads over every wanted broker: any missing link is needed;
+ * - round-robin and least-outstanding spread over every wanted broker: any missing link is needed;
  * - client-affinity needs the client's owner (its home broker while the pool is stable);
  * - topic-affinity and retained publishes need the topic's owner.
  * A topic only known by its alias (v5, empty topic) is treated as needing every link.
@@ -24,9 +24,9 @@ export function publishNeedsLink(
   if (topic === '') return wanted.some((id) => !linked(id));
   let owner: string | undefined;
   if (retain) owner = retainedOwner(topic, wanted);
+  else if (spreadsOverBrokers(strategy)) return wanted.some((id) => !linked(id));
   else if (strategy === 'client-affinity') owner = rendezvousOwner(`client:${clientId}`, wanted);
   else if (strategy === 'topic-affinity') owner = rendezvousOwner(`topic:${topic}`, wanted);
-  else return wanted.some((id) => !linked(id)); // round-robin
   return owner !== undefined && !linked(owner);
 }
 

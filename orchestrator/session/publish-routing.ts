@@ -42,10 +42,13 @@ export class PublishRouting {
   pick(packet: IPublishPacket, exclude: readonly string[] = NONE): UpstreamLink | undefined {
     // A lazy session routes only where a full one would: else it opens its links first (link-need.ts).
     if (!this.ctx.linksSettled && !this.ctx.linksFor(packet)) return undefined;
-    if (exclude.length === 0 && !packet.retain && this.router.strategy === 'round-robin') {
-      // The common case, without building arrays per message (the targets are cached by the session).
+    if (exclude.length === 0 && !packet.retain) {
+      // The common cases, without building arrays per message (the targets are cached by the session).
       const all = this.ctx.publishTargets();
-      return all.length === 0 ? undefined : all[this.router.nextRoundRobin(all.length)];
+      if (all.length === 0) return undefined;
+      if (this.router.strategy === 'round-robin') return all[this.router.nextRoundRobin(all.length)];
+      if (this.router.strategy === 'least-outstanding')
+        return all[this.router.leastOutstanding(all.length, (i) => this.outstanding(all[i]?.brokerId ?? ''))];
     }
     if (packet.retain) return this.ownerLink(packet.topic, exclude);
     const targets = this.ctx.publishTargets().filter((l) => !exclude.includes(l.brokerId));
@@ -54,6 +57,7 @@ export class PublishRouting {
       topic: packet.topic,
       retain: packet.retain,
       candidates: targets.map((l) => l.brokerId),
+      outstanding: (id) => this.outstanding(id),
     });
     return targets.find((l) => l.brokerId === brokerId);
   }
@@ -80,6 +84,11 @@ export class PublishRouting {
     if (link?.upstream.isUp) return link;
     this.ctx.openEveryLink();
     return undefined;
+  }
+
+  /** This session's publishes a broker holds unacknowledged or that wait for a slot on it. */
+  private outstanding(brokerId: string): number {
+    return this.windows.inUse(brokerId) + this.windows.waitingFor(brokerId);
   }
 
   /** Whether a publish may go out on this link now (a retained one's owner may not be routable yet). */

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { ROUTING_STRATEGY_NAMES } from '../../common/admin/contract.ts';
 import { validate } from '../../common/config/load.ts';
 import type { ProcessSpec, RenderContext, ReplicaTemplate } from '../template.ts';
 
@@ -9,7 +10,7 @@ export const ADMIN_PORT = 9781;
 export const orchestratorParamsSchema = z.strictObject({
   /** The broker pool it starts with (`mqtt://host:port`, all active); the manager changes it later. */
   brokers: z.array(z.string().min(1)).min(1),
-  routing: z.enum(['round-robin', 'client-affinity', 'topic-affinity']).default('round-robin'),
+  routing: z.enum(ROUTING_STRATEGY_NAMES).default('round-robin'),
   /** The config's limits.qos2OnBrokerLoss (docs/acknowledgements-and-qos.md). */
   qos2OnBrokerLoss: z.enum(['resend', 'drop']).default('resend'),
   /** The config's limits.connectsPerSecond and limits.maxQueuedConnects (docs/faults-and-security.md). */

@@ -77,7 +77,7 @@ api: { listen: 127.0.0.1:9780 }
     [
       'unknown routing',
       'routing: random',
-      'routing: "random" is not one of "round-robin", "client-affinity", "topic-affinity"',
+      'routing: "random" is not one of "round-robin", "least-outstanding", "client-affinity", "topic-affinity"',
     ],
     [
       'unknown QoS 2 choice on broker loss',

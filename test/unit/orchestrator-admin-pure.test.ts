@@ -312,7 +312,7 @@ describe('brokel orchestrator: flags', () => {
     [
       'a routing that does not exist',
       ['--routing', 'random'],
-      '--routing: "random" is not one of "round-robin", "client-affinity", "topic-affinity"',
+      '--routing: "random" is not one of "round-robin", "least-outstanding", "client-affinity", "topic-affinity"',
     ],
     [
       'a QoS 2 choice that does not exist',

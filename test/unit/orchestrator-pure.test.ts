@@ -11,7 +11,7 @@ import {
   mergeGranted,
   subackForV4,
 } from '../../orchestrator/protocol/reason-codes.ts';
-import { homeBrokerRanking, Router } from '../../orchestrator/routing/strategies.ts';
+import { homeBrokerRanking, ROUTING_STRATEGIES, Router } from '../../orchestrator/routing/strategies.ts';
 import { clientConnack, upstreamConnect, validateConnect } from '../../orchestrator/session/connect-steps.ts';
 import {
   TopicAliases,
@@ -60,6 +60,36 @@ describe('routing strategies', () => {
       [...BROKERS, BROKERS[0]],
     );
   });
+  it('least-outstanding picks the broker holding fewest, ties in round-robin order', () => {
+    const r = new Router('least-outstanding');
+    const held = new Map<string, number>();
+    const route = () => r.route({ ...req('t'), outstanding: (id: string) => held.get(id) ?? 0 }) as string;
+    // Nothing outstanding: exactly round-robin (a QoS 0-only session).
+    assert.deepEqual([0, 1, 2, 3].map(route), [...BROKERS, BROKERS[0]]);
+    // A broker that never acknowledges gets one publish, then none while the others acknowledge.
+    const [slow, a, b] = BROKERS as [string, string, string];
+    held.set(slow, 1);
+    const picks = Array.from({ length: 30 }, route);
+    assert.equal(picks.filter((x) => x === slow).length, 0);
+    assert.equal(picks.filter((x) => x === a).length, 15);
+    // Shares follow the counts: the least loaded wins wherever the scan starts.
+    held.set(slow, 5).set(a, 3).set(b, 4);
+    for (let i = 0; i < 6; i++) assert.equal(route(), a);
+  });
+  it('least-outstanding scans from after its previous pick and stops at an idle broker', () => {
+    const r = new Router('least-outstanding');
+    const looked: number[] = [];
+    const load = [2, 0, 1];
+    const look = (i: number) => {
+      looked.push(i);
+      return load[i] ?? 0;
+    };
+    assert.equal(r.leastOutstanding(3, look), 1);
+    assert.deepEqual(looked, [0, 1], 'stops at the first idle one');
+    looked.length = 0;
+    assert.equal(r.leastOutstanding(3, look), 1);
+    assert.deepEqual(looked, [2, 0, 1], 'starts after the previous pick');
+  });
   it('client-affinity keeps one client on one broker; topic-affinity one topic', () => {
     const c = new Router('client-affinity');
     const t = new Router('topic-affinity');
@@ -68,7 +98,7 @@ describe('routing strategies', () => {
   });
   it('sends retained publishes to the topic owner whatever the strategy', () => {
     const owner = rendezvousOwner('topic:state/1', BROKERS);
-    for (const name of ['round-robin', 'client-affinity', 'topic-affinity'] as const) {
+    for (const name of ROUTING_STRATEGIES) {
       const r = new Router(name);
       for (let i = 0; i < 5; i++) assert.equal(r.route(req('state/1', `c${i}`, true)), owner);
     }

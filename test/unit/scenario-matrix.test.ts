@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bootCpuOf, quotaCandidates } from '../../cli/scenario-matrix.ts';
+import { bootCpuOf, quotaCandidates, routingOf } from '../../cli/scenario-matrix.ts';
 import { validate } from '../../common/config/load.ts';
 import { configSchema } from '../../common/config/schema.ts';
 import type { Observation } from '../../workload/taxi-rome/decision-log-read.ts';
@@ -135,6 +135,32 @@ describe('scenario matrix: the plan', () => {
     assert.equal(plain.filter((r) => r.spec.config.levels?.brokers?.maxAddPerAction !== undefined).length, 0);
   });
 
+  it('--routing: the elastic runs route as asked and are labelled for it; s1 stays round-robin', () => {
+    const plan = planMatrix({
+      quick: false,
+      size: SIZE,
+      settings: SETTINGS,
+      maxAddPerAction: 4,
+      routing: 'least-outstanding',
+    });
+    for (const r of plan) validate(configSchema, r.spec.config);
+    const byKey = new Map(plan.map((r) => [r.key, r.spec.config.routing]));
+    assert.deepEqual(
+      ['s1-rabbitmq', 's2-rabbitmq-m10-t30-70-a4-lo', 's2-mixed-m6-t50-90-a4-lo', 's3-a4-lo'].map((k) =>
+        byKey.get(k),
+      ),
+      ['round-robin', 'least-outstanding', 'least-outstanding', 'least-outstanding'],
+    );
+    assert.equal(plan.length, 27);
+    const plain = planMatrix({ quick: false, size: SIZE, settings: SETTINGS });
+    assert.deepEqual(new Set(plain.map((r) => r.spec.config.routing)), new Set(['round-robin']));
+    assert.equal(
+      plain.filter((r) => byKey.has(r.key) && r.group !== 's1').length,
+      0,
+      'no key shared (--reuse)',
+    );
+  });
+
   it('quick: the two paper corners per group, one for s2-rabbitmq', () => {
     const plan = planMatrix({ quick: true, size: SIZE, settings: SETTINGS });
     assert.deepEqual(
@@ -190,7 +216,7 @@ describe('scenario matrix: the plan', () => {
     );
   });
 
-  it('--quota and --boot-cpu flags', () => {
+  it('--quota, --boot-cpu and --routing flags', () => {
     assert.deepEqual(quotaCandidates('rabbitmq=0.25'), { mosquitto: [0.05, 0.1, 0.25], rabbitmq: [0.25] });
     assert.deepEqual(quotaCandidates(undefined), { mosquitto: [0.05, 0.1, 0.25], rabbitmq: [0.15, 0.25] });
     assert.throws(() => quotaCandidates('kafka=1'), /--quota/);
@@ -199,6 +225,11 @@ describe('scenario matrix: the plan', () => {
     assert.equal(bootCpuOf(undefined, true), undefined);
     assert.equal(bootCpuOf('0', false), undefined);
     assert.equal(bootCpuOf('0.5', true), 0.5);
+    assert.equal(routingOf('least-outstanding'), 'least-outstanding');
+    assert.throws(
+      () => routingOf('random'),
+      /--routing: "random" is not one of "round-robin", "least-outstanding"/,
+    );
   });
 
   it('boot budget: 3 × the measured boot, within [10 s, 170 s]', () => {

@@ -1,3 +1,4 @@
+import type { RoutingStrategyName } from '../../common/admin/contract.ts';
 import { type ScenarioName, type ScenarioSpec, scenarioSpec } from './scenarios.ts';
 
 /**
@@ -68,6 +69,8 @@ export function planMatrix(o: {
   settings: Record<BrokerKind, KindSetting>;
   /** Brokers one scale-out may add in the elastic runs (1: the paper's model). */
   maxAddPerAction?: number;
+  /** How the elastic runs' orchestrators route publishes (round-robin: the paper's model). */
+  routing?: RoutingStrategyName;
 }): MatrixRunPlan[] {
   const { size, settings } = o;
   const load = {
@@ -115,6 +118,7 @@ export function planMatrix(o: {
         thresholds: thresholdsOf(t),
         brokerCpuQuota: own.cpuQuota,
         maxAddPerAction: o.maxAddPerAction,
+        routing: o.routing,
       });
       if (kind === 'mixed' && spec.config.levels?.brokers)
         spec.config.levels.brokers.cpuQuotaByTemplate = { rabbitmq: rabbitmq.cpuQuota };
@@ -138,9 +142,10 @@ export function planMatrix(o: {
     intervalSeconds: size.intervalSeconds,
     brokerCpuQuota: mosquitto.cpuQuota,
     maxAddPerAction: o.maxAddPerAction,
+    routing: o.routing,
   });
-  // Labelled like the s2 runs with --max-add, so --reuse never takes a one-at-a-time s3 for it.
-  const s3Key = (o.maxAddPerAction ?? 1) > 1 ? `s3-a${o.maxAddPerAction}` : 's3';
+  // Labelled like the s2 runs with --max-add or --routing, so --reuse never takes another s3 for it.
+  const s3Key = s3.label.replace(/-m\d+-t\d+-\d+/, '');
   runs.push({
     key: s3Key,
     group: 's3',

@@ -1,6 +1,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
+import type { RoutingStrategyName } from '../../common/admin/contract.ts';
 import { errorMessage } from '../../common/errors.ts';
 import { type Logger, silentLogger } from '../../common/logger.ts';
 import { generateTrace } from './generator.ts';
@@ -30,6 +31,8 @@ export interface MatrixOptions {
   bootCpuQuota?: number;
   /** Brokers one scale-out may add in the elastic runs (levels.brokers.maxAddPerAction); 1 when absent. */
   maxAddPerAction?: number;
+  /** How the elastic runs' orchestrators route publishes; round-robin (the paper's) when absent. */
+  routing?: RoutingStrategyName;
   /** Only these runs (keys as in the plan) and the s1 baselines they are compared with; all when absent. */
   only?: readonly string[];
   /** Earlier matrices' folders: their runs of the same load and quotas are taken, not run again (matrix-reuse.ts). */
@@ -64,6 +67,7 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
         size: o.size,
         settings: PLACEHOLDER_SETTINGS,
         maxAddPerAction: o.maxAddPerAction,
+        routing: o.routing,
       }),
       o.only,
     );
@@ -82,7 +86,13 @@ export async function runMatrix(o: MatrixOptions): Promise<MatrixResult> {
     return found;
   };
   const settings = { mosquitto: kind('mosquitto'), rabbitmq: kind('rabbitmq') };
-  const fullPlan = planMatrix({ quick: o.quick, size: o.size, settings, maxAddPerAction: o.maxAddPerAction });
+  const fullPlan = planMatrix({
+    quick: o.quick,
+    size: o.size,
+    settings,
+    maxAddPerAction: o.maxAddPerAction,
+    routing: o.routing,
+  });
   const plan = selectRuns(fullPlan, o.only);
   const reused = await loadReusable(o.reuse ?? [], plan, o.size, settings);
   let file = o.size.file;

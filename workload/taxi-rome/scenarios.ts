@@ -1,3 +1,4 @@
+import type { RoutingStrategyName } from '../../common/admin/contract.ts';
 import type { BrokelConfigInput } from '../../common/config/schema.ts';
 
 /**
@@ -28,7 +29,17 @@ export interface ScenarioOptions {
   orchestratorMax?: number;
   /** Brokers one scale-out may add (config levels.brokers.maxAddPerAction); 1, the paper's, by default. */
   maxAddPerAction?: number;
+  /** How the orchestrators route publishes; round-robin, the paper's, by default. */
+  routing?: RoutingStrategyName;
 }
+
+/** What an elastic run's label says of a routing strategy other than the paper's. */
+export const ROUTING_LABELS: Record<RoutingStrategyName, string> = {
+  'round-robin': '',
+  'least-outstanding': '-lo',
+  'client-affinity': '-ca',
+  'topic-affinity': '-ta',
+};
 
 export interface ScenarioSpec {
   name: ScenarioName;
@@ -114,7 +125,8 @@ export function scenarioSpec(name: ScenarioName, o: ScenarioOptions = {}): Scena
         cpuQuota: o.orchestratorCpuQuota ?? DEFAULT_ORCHESTRATOR_CPU_QUOTA,
       }
     : { min: 1, max: 1 };
-  const step = addStep > 1 ? `-a${addStep}` : '';
+  const routing = o.routing ?? 'round-robin';
+  const step = `${addStep > 1 ? `-a${addStep}` : ''}${ROUTING_LABELS[routing]}`;
   const label = elastic ? `${name}-m${maxReplicas}-t${percent(thresholds)}${step}` : name;
   const descriptions: Record<ScenarioName, string> = {
     s1: '1 broker, 1 orchestrator, elasticity off',
@@ -136,7 +148,7 @@ export function scenarioSpec(name: ScenarioName, o: ScenarioOptions = {}): Scena
       smoothing: { alpha: 0.5 },
       levels: { brokers, orchestrators },
       sla: { maxReplicas: brokers.max + orchestrators.max },
-      routing: 'round-robin',
+      routing,
       ...(double ? { rebalance: { ...S3_REBALANCE } } : {}),
     },
   };
