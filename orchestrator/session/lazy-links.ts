@@ -52,8 +52,8 @@ export class LazyLinks {
 
   /**
    * Whether a lazy session must open its other links before handling this packet (needsEveryLink),
-   * and wait for them. Round-robin (and least-outstanding) is the exception: its publish may go to any broker the session is
-   * linked to (round-robin keeps no order across brokers), so the links open behind it (widen): the
+   * and wait for them. Round-robin and least-outstanding are the exception: a publish may go to any
+   * broker the session is linked to (they keep no order across brokers), so the links open behind it (widen): the
    * client is not paused, the publish goes out now on the links there are. A retained publish still
    * waits for its topic's owner, a SUBSCRIBE for every broker.
    */
