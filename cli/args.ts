@@ -3,6 +3,13 @@ import { ConfigError } from '../common/errors.ts';
 
 type Options = NonNullable<Parameters<typeof parseArgs>[0]>['options'];
 
+/** A flag's value that must be one of `allowed`, or a ConfigError naming the flag and the choices. */
+export function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  const list = allowed.map((a) => JSON.stringify(a)).join(', ');
+  throw new ConfigError([{ path: flag, message: `${JSON.stringify(value)} is not one of ${list}` }]);
+}
+
 /** parseArgs with unknown flags and missing values turned into a ConfigError naming the flag. */
 export function parseCommandArgs<O extends Options>(command: string, argv: string[], options: O) {
   try {

@@ -9,7 +9,7 @@ import { DEFAULT_LIMITS } from '../orchestrator/limits.ts';
 import { Orchestrator } from '../orchestrator/orchestrator.ts';
 import { type DesiredBroker, parseBrokerUrl } from '../orchestrator/pool/broker-pool.ts';
 import { ROUTING_STRATEGIES, type RoutingStrategyName } from '../orchestrator/routing/strategies.ts';
-import { parseCommandArgs } from './args.ts';
+import { oneOf, parseCommandArgs } from './args.ts';
 
 export const ORCHESTRATOR_USAGE =
   'orchestrator --listen HOST:PORT --brokers URL[,URL...] [--admin HOST:PORT] [--admin-token T]\n' +
@@ -55,12 +55,6 @@ export interface OrchestratorCliSettings {
 }
 
 const problem = (path: string, message: string): ConfigError => new ConfigError([{ path, message }]);
-
-function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
-  if ((allowed as readonly string[]).includes(value)) return value as T;
-  const list = allowed.map((a) => JSON.stringify(a)).join(', ');
-  throw problem(flag, `${JSON.stringify(value)} is not one of ${list}`);
-}
 
 /** A whole number ≥ 0 given as a flag, or undefined. */
 function count(value: string | undefined, flag: string): number | undefined {

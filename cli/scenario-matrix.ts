@@ -1,9 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import {
-  isRoutingStrategy,
-  ROUTING_STRATEGY_NAMES,
-  type RoutingStrategyName,
-} from '../common/admin/contract.ts';
+import { ROUTING_STRATEGY_NAMES, type RoutingStrategyName } from '../common/admin/contract.ts';
 import { ConfigError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import {
@@ -13,7 +9,7 @@ import {
 } from '../workload/taxi-rome/matrix-calibrate.ts';
 import type { BrokerKind, MatrixSize } from '../workload/taxi-rome/matrix-plan.ts';
 import { runMatrix } from '../workload/taxi-rome/matrix-run.ts';
-import { parseCommandArgs } from './args.ts';
+import { oneOf, parseCommandArgs } from './args.ts';
 
 export const MATRIX_USAGE = `scenario matrix [--quick] [--out DIR] [--records N] [--publishers P] [--subscribers S]
                [--rabbitmq-records N] [--s3-records N] [--interval SECONDS] [--file TRACE] [--max-boot-seconds 45]
@@ -34,13 +30,7 @@ export const MATRIX_USAGE = `scenario matrix [--quick] [--out DIR] [--records N]
 
 /** --routing's value, checked. */
 export function routingOf(value: string): RoutingStrategyName {
-  if (isRoutingStrategy(value)) return value;
-  throw new ConfigError([
-    {
-      path: '--routing',
-      message: `${JSON.stringify(value)} is not one of ${ROUTING_STRATEGY_NAMES.map((n) => JSON.stringify(n)).join(', ')}`,
-    },
-  ]);
+  return oneOf(value, ROUTING_STRATEGY_NAMES, '--routing');
 }
 
 /** s1-rabbitmq's and s2-rabbitmq's fixes in the full matrix (RabbitMQ at 0.25 core carried 830 QoS 1 msg/s in s1, 2026-12-02). */
