@@ -17,6 +17,7 @@
 //   --scale-clients N (4500; 0: no connection-scale run)  --scale-workers N (4)  --scale-seconds S (10)
 //   --scale-routing R,R (round-robin,client-affinity: one connection-scale run per routing)
 //   --scale-marginal (each routing also at half the clients, first: prints the RSS per added client)
+//   --scale-settle-seconds S (0; also the RSS per client S seconds after connecting, before publishing)
 //   --scale-only (only the connection-scale runs: no throughput, latency or profile phases)
 //   --scale-heap-snapshots DIR (heap snapshots of the connection-scale orchestrator, idle and loaded:
 //     prints the live JS heap per client by constructor; each snapshot pauses it for seconds)
@@ -28,6 +29,8 @@
 //   --orchestrator-root DIR (run the orchestrators from another checkout: A/B against older code)
 //   --baseline-root DIR (config c becomes an orchestrator from DIR → 1 mosquitto: an interleaved A/B of
 //     this checkout's orchestrator (b) against DIR's (c) in one run; read the c/a rows beside b/a)
+//   --baseline-node-args='--flag ...' (with --baseline-root: node flags for c only, after
+//     --orchestrator-node-args; `--baseline-root .` then A/Bs a flag against the same code)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -76,6 +79,7 @@ const { values } = parseArgs({
     'scale-routing': { type: 'string', default: 'round-robin,client-affinity' },
     'scale-only': { type: 'boolean', default: false },
     'scale-marginal': { type: 'boolean', default: false },
+    'scale-settle-seconds': { type: 'string' },
     'scale-heap-snapshots': { type: 'string' },
     window: { type: 'string', default: '100' },
     'warmup-seconds': { type: 'string' },
@@ -87,6 +91,7 @@ const { values } = parseArgs({
     'orchestrator-node-args': { type: 'string' },
     'orchestrator-root': { type: 'string' },
     'baseline-root': { type: 'string' },
+    'baseline-node-args': { type: 'string' },
     quick: { type: 'boolean', default: false },
   },
 });
@@ -127,15 +132,19 @@ const settings = {
   }),
   scaleOnly: values['scale-only'] ?? false,
   scaleMarginal: values['scale-marginal'] ?? false,
+  scaleSettleMs: num('scale-settle-seconds', values['scale-settle-seconds'] ?? '0', 0, 600) * 1000,
   scaleHeapSnapshotDir: values['scale-heap-snapshots'],
   profileMs: num('profile-seconds', values['profile-seconds'] ?? (quick ? '1.5' : '4'), 0, 120) * 1000,
   profileDir: values['profile-orchestrator'],
   orchestratorNodeArgs: (values['orchestrator-node-args'] ?? '').split(/\s+/).filter(Boolean),
   orchestratorRoot: values['orchestrator-root'],
   baselineRoot: values['baseline-root'],
+  baselineNodeArgs: (values['baseline-node-args'] ?? '').split(/\s+/).filter(Boolean),
   quick,
 };
 if (settings.scaleOnly && settings.scaleClients === 0) throw new Error('--scale-only with --scale-clients 0');
+if (settings.baselineNodeArgs.length > 0 && settings.baselineRoot === undefined)
+  throw new Error("--baseline-node-args without --baseline-root (they are config c's flags)");
 if (!settings.configs.includes('a'))
   throw new Error('--configs must include a (the half-load rate and the ratios come from it)');
 
@@ -145,7 +154,8 @@ const BROKERS =
   (settings.configs.includes('c') && settings.baselineRoot === undefined) || settings.scaleClients > 0
     ? 3
     : 1;
-if (settings.baselineRoot !== undefined) CONFIG_LABELS.c = 'c baseline orch → 1 mosquitto';
+if (settings.baselineRoot !== undefined)
+  CONFIG_LABELS.c = `c baseline orch${settings.baselineNodeArgs.length > 0 ? ` (${settings.baselineNodeArgs.join(' ')})` : ''} → 1 mosquitto`;
 const DRAIN_TIMEOUT_MS = 3000;
 
 const provider = await LocalProvider.start({
@@ -198,12 +208,16 @@ try {
     ...(settings.profileDir ? ['--cpu-prof', '--cpu-prof-dir', settings.profileDir] : []),
     ...settings.orchestratorNodeArgs,
   ];
-  const start = (urls: string[], root = settings.orchestratorRoot ?? repoRoot) =>
+  const start = (
+    urls: string[],
+    root = settings.orchestratorRoot ?? repoRoot,
+    extraNodeArgs: string[] = [],
+  ) =>
     startOrchestratorChild({
       repoRoot: root,
       brokerUrls: urls,
       readyTimeoutMs: 30_000,
-      nodeArgs,
+      nodeArgs: [...nodeArgs, ...extraNodeArgs],
     }).then((c) => {
       children.push(c);
       return c;
@@ -217,7 +231,7 @@ try {
   const orchC = !compared.includes('c')
     ? undefined
     : settings.baselineRoot !== undefined
-      ? await start([first.url], settings.baselineRoot)
+      ? await start([first.url], settings.baselineRoot, settings.baselineNodeArgs)
       : await start(mosquittos.map((m) => m.url));
   const haproxy = compared.includes('h') ? await startHaproxy(first.target, 10_000) : undefined;
   if (haproxy) children.push(haproxy);
@@ -392,6 +406,7 @@ try {
         routing,
         nodeArgs: settings.orchestratorNodeArgs,
         heapSnapshotDir: settings.scaleHeapSnapshotDir,
+        settleMs: settings.scaleSettleMs,
         orchestratorRoot: settings.orchestratorRoot,
       });
       console.log(`\n${scaleSummary(result)}`);

@@ -1,5 +1,5 @@
-import { Counter } from 'prom-client';
 import { createServiceMetrics, zeroLabels } from '../common/metrics.ts';
+import { Counter } from '../common/prom.ts';
 import { RCODE, rcodeName } from './answer.ts';
 import { AnswerTally } from './answer-tally.ts';
 

@@ -1,10 +1,10 @@
 import type { IncomingMessage } from 'node:http';
-import { Registry } from 'prom-client';
 import { HttpError } from '../common/errors.ts';
 import type { Reply } from '../common/http/http-io.ts';
 import { type JsonServer, startJsonServer } from '../common/http/json-server.ts';
 import type { Logger } from '../common/logger.ts';
 import { requireTokenOffLoopback } from '../common/net/loopback.ts';
+import { Registry } from '../common/prom.ts';
 import { checkAccess, type ReadAccess, readsNeedToken, signIn } from './api-access.ts';
 import { DashboardHub, type DashboardSources } from './dashboard/hub.ts';
 import { dashboardFile } from './dashboard/static.ts';

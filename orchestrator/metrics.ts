@@ -1,5 +1,5 @@
-import { Counter, Gauge } from 'prom-client';
 import { createServiceMetrics, type ServiceMetrics } from '../common/metrics.ts';
+import { Counter, Gauge } from '../common/prom.ts';
 
 /** Per-broker message counts, kept as plain numbers on the hot path and read at scrape time. */
 export interface BrokerCounts {

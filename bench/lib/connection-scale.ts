@@ -32,6 +32,12 @@ export interface ScaleOptions {
    * stops the orchestrator for a few seconds; CONNECTs/s and the RSS figures are read before them.
    */
   heapSnapshotDir?: string | undefined;
+  /**
+   * Also read the RSS this long after the clients connected, still before publishing: the connect
+   * burst's garbage collected and V8's memory reducer run (it shrinks the heap some seconds after
+   * allocation slows down), what a fleet of idle clients costs once it is up. 0: not read.
+   */
+  settleMs?: number;
 }
 
 export interface ScaleResult {
@@ -42,6 +48,8 @@ export interface ScaleResult {
   socketsPerClient: number;
   /** The same two while the publishers publish (a lazy session opens links as routing needs them). */
   rssPerClientKbPublishing: number;
+  /** With settleMs: the RSS per client that long after connecting (before publishing). */
+  rssPerClientKbSettled?: number;
   socketsPerClientPublishing: number;
   routing: string;
   connectsPerSecond: number;
@@ -191,6 +199,8 @@ export async function connectionScale(options: ScaleOptions): Promise<ScaleResul
     await sleep(1000);
     const loadedRss = rssKb(orch.pid);
     const sockets = socketCount(orch.pid) - idleSockets;
+    const settleMs = options.settleMs ?? 0;
+    const settledRss = settleMs > 0 ? await sleep(settleMs).then(() => rssKb(orch.pid)) : undefined;
     let heap: ScaleResult['heap'];
     if (snapshotDir && idleHeap) {
       const loadedHeap = await heapSnapshot(orch.pid, snapshotDir, 300_000);
@@ -240,6 +250,9 @@ export async function connectionScale(options: ScaleOptions): Promise<ScaleResul
       rssPerClientKb: (loadedRss - idleRss) / options.clients,
       socketsPerClient: sockets / options.clients,
       rssPerClientKbPublishing: (publishingRss - idleRss) / options.clients,
+      ...(settledRss !== undefined
+        ? { rssPerClientKbSettled: (settledRss - idleRss) / options.clients }
+        : {}),
       socketsPerClientPublishing: publishingSockets / options.clients,
       routing: options.routing ?? 'round-robin',
       connectsPerSecond: publishers / Math.max(0.001, (last - first) / 1000),
@@ -284,6 +297,9 @@ export function scaleSummary(r: ScaleResult): string {
     `through one orchestrator over ${r.brokers} brokers, ${r.routing}\n` +
     `  orchestrator idle RSS ${fmt(r.idleRssMb, 1)} MB; connected, before publishing: ` +
     `+${fmt(r.rssPerClientKb, 1)} KB and ${fmt(r.socketsPerClient, 2)} sockets per client; ` +
+    (r.rssPerClientKbSettled !== undefined
+      ? `settled: +${fmt(r.rssPerClientKbSettled, 1)} KB per client; `
+      : '') +
     `publishing: +${fmt(r.rssPerClientKbPublishing, 1)} KB and ${fmt(r.socketsPerClientPublishing, 2)} sockets per client; ` +
     `${fmtInt(r.connectsPerSecond)} CONNECTs/s accepted\n` +
     `  sent ${fmtInt(r.sent)}, acknowledged ${fmtInt(r.acked)}, delivered ${fmtInt(r.received)}, lost ${fmtInt(r.lost)}` +

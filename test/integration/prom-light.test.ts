@@ -1,0 +1,109 @@
+// test-lanes: 2
+// common/prom.ts: prom-client's classes without its index (which loads @opentelemetry/api and the
+// Pushgateway). The exposition must stay prom-client's own, and the heavy modules must stay unloaded.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import * as promClient from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from '../../common/prom.ts';
+
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+/** What a fresh process has loaded (CommonJS modules under node_modules) after running `code`. */
+async function loadedAfter(code: string): Promise<string[]> {
+  const probe = `${code}
+const { createRequire } = await import('node:module');
+console.log(JSON.stringify(Object.keys(createRequire(import.meta.url).cache)));`;
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['--import', 'tsx', '--input-type=module', '-e', probe],
+    { cwd: repoRoot, timeout: 30_000 },
+  );
+  return (JSON.parse(stdout.trim().split('\n').at(-1) ?? '[]') as string[]).map((p) =>
+    p.slice(p.lastIndexOf('node_modules/') + 'node_modules/'.length),
+  );
+}
+
+const heavy = (modules: string[]) =>
+  modules.filter(
+    (m) => m.startsWith('@opentelemetry/') || m === 'prom-client/index.js' || m.endsWith('/pushgateway.js'),
+  );
+
+/** Name, type, help and label names of every metric, in registry order: what a scrape's shape is. */
+async function shape(registry: promClient.Registry) {
+  return (await registry.getMetricsAsJSON()).map((m) => ({
+    name: m.name,
+    type: m.type,
+    help: m.help,
+    labels: [...new Set(m.values.flatMap((v) => Object.keys(v.labels)))].sort(),
+  }));
+}
+
+describe('prom-client without its index (common/prom.ts)', () => {
+  it('an orchestrator, a manager and geo-dns register their metrics without loading @opentelemetry/api, the Pushgateway or the index', async () => {
+    const loaded = await loadedAfter(`
+const { orchestratorMetrics } = await import('./orchestrator/metrics.ts');
+const { managerMetrics } = await import('./manager/metrics.ts');
+const { dnsMetrics } = await import('./geo-dns/metrics.ts');
+const m = orchestratorMetrics(() => [{ id: 'b1', published: 3, delivered: 2 }]);
+await m.registry.metrics();
+await managerMetrics().registry.metrics();
+await dnsMetrics().registry.metrics();`);
+    assert.ok(
+      loaded.some((m) => m.startsWith('prom-client/lib/registry')),
+      `the probe saw no prom-client at all: ${loaded.join(', ')}`,
+    );
+    assert.deepEqual(heavy(loaded), []);
+  });
+
+  it('the probe sees them when prom-client is imported whole (so the check above can fail)', async () => {
+    const loaded = await loadedAfter(`await import('prom-client');`);
+    assert.ok(
+      heavy(loaded).some((m) => m.startsWith('@opentelemetry/')),
+      loaded.join(', '),
+    );
+    assert.ok(heavy(loaded).includes('prom-client/index.js'));
+  });
+
+  it('the classes are prom-client`s own', () => {
+    assert.equal(Registry, promClient.Registry);
+    assert.equal(Counter, promClient.Counter);
+    assert.equal(Gauge, promClient.Gauge);
+    assert.equal(Histogram, promClient.Histogram);
+  });
+
+  it('the default metrics expose what prom-client`s collectDefaultMetrics exposes: same names, types, help, labels, order', async () => {
+    const theirs = new promClient.Registry();
+    promClient.collectDefaultMetrics({ register: theirs, prefix: 'probe_' });
+    const ours = new Registry();
+    collectDefaultMetrics({ register: ours, prefix: 'probe_' });
+    const expected = await shape(theirs);
+    assert.ok(expected.length >= 15, `prom-client registered ${expected.length} default metrics`);
+    assert.deepEqual(await shape(ours), expected);
+  });
+
+  it('the CPU counters grow with the CPU this process uses, user + system = total, as prom-client counts them', async () => {
+    const ours = new Registry();
+    collectDefaultMetrics({ register: ours, prefix: 'probe_' });
+    const read = async () => {
+      const byName = new Map((await ours.getMetricsAsJSON()).map((m) => [m.name, m.values[0]?.value ?? NaN]));
+      return {
+        user: byName.get('probe_process_cpu_user_seconds_total') ?? NaN,
+        system: byName.get('probe_process_cpu_system_seconds_total') ?? NaN,
+        total: byName.get('probe_process_cpu_seconds_total') ?? NaN,
+      };
+    };
+    const first = await read();
+    const before = process.cpuUsage();
+    for (const until = Date.now() + 100; Date.now() < until; ) Math.sqrt(Math.random()); // ~100 ms of CPU
+    const spent = process.cpuUsage(before);
+    const second = await read();
+    assert.ok(second.user - first.user >= (spent.user / 1e6) * 0.9, JSON.stringify({ first, second, spent }));
+    assert.ok(second.system >= first.system);
+    assert.ok(Math.abs(second.total - (second.user + second.system)) < 1e-6, JSON.stringify(second));
+    const spentSeconds = (spent.user + spent.system) / 1e6;
+    assert.ok(second.total - first.total >= spentSeconds * 0.9, `total ${first.total} → ${second.total} s`);
+  });
+});
