@@ -5,6 +5,7 @@ import { isPersistent } from '../registry/reserved.ts';
 import { homeBrokerRanking } from '../routing/strategies.ts';
 import { clientConnack, refusal, validateConnect } from './connect-steps.ts';
 import { InboundPublishes } from './inbound-publish.ts';
+import { keptFrames } from './kept-frames.ts';
 import { OutboundDeliveries } from './outbound-delivery.ts';
 import { resync, syncRegistry } from './registry-steps.ts';
 import { RegistrySync } from './registry-sync.ts';
@@ -163,7 +164,12 @@ function setupFlows(s: Session, packet: IConnectPacket): void {
     s.deps.router,
     new TopicAliases(limits.topicAliasMaximum),
     limits.maxInflightFromClient,
-    { windowMs: limits.replayWindowMs, maxMessages: limits.replayMaxMessages },
+    {
+      windowMs: limits.replayWindowMs,
+      maxMessages: limits.replayMaxMessages,
+      // In the process's slabs only when the keepalive tick will move stale frames out (kept-frames.ts).
+      frames: packet.keepalive ? keptFrames : undefined,
+    },
     limits.maxWaitingPublishBytes,
     { onBrokerLoss: limits.qos2OnBrokerLoss, maxKeptBytes: limits.maxKeptQos2Bytes },
     () => s.deps.pool.retainedFence,

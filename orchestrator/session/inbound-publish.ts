@@ -7,7 +7,7 @@ import { AckOrder } from './ack-order.ts';
 import type { SessionContext, UpstreamLink } from './context.ts';
 import { EMPTY, type InFlight, type Qos2Options } from './inflight-publish.ts';
 import { PublishRouting } from './publish-routing.ts';
-import { RecentReplays } from './recent-replays.ts';
+import { RecentReplays, type ReplayOptions } from './recent-replays.ts';
 import { type TopicAliases, topicNameProblem } from './topic-alias.ts';
 
 /**
@@ -48,7 +48,7 @@ export class InboundPublishes {
     private readonly aliases: TopicAliases,
     /** Unacknowledged QoS 1/2 publishes from the client before we stop reading it (and v5 receive maximum). */
     readonly maxInflight: number,
-    replay: { windowMs: number; maxMessages: number } = { windowMs: 0, maxMessages: 0 },
+    replay: ReplayOptions = { windowMs: 0, maxMessages: 0 },
     private readonly maxWaitingBytes = 1024 * 1024,
     private readonly qos2: Qos2Options = { onBrokerLoss: 'resend', maxKeptBytes: 8 * 1024 * 1024 },
     retainedFence?: () => RetainedFence,
@@ -310,6 +310,11 @@ export class InboundPublishes {
     this.ctx.log.warn({ downId: entry.downId, broker: brokerId }, 'QoS 2 publish lost with its broker');
     this.routing.assign(entry, '');
     if (entry.released) this.complete(entry);
+  }
+
+  /** The session's keepalive tick: kept frames leave slabs sealed long ago (RecentReplays.rehome). */
+  rehomeKept(now: number): void {
+    this.replays.rehome(now);
   }
 
   /** A broker died: the QoS 1 publishes it acknowledged recently are sent again (RecentReplays). */

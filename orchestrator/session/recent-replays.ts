@@ -1,9 +1,17 @@
 import type { IPublishPacket } from 'mqtt-packet';
 import type { SessionContext } from './context.ts';
 import type { InFlight } from './inflight-publish.ts';
+import type { KeptFrames } from './kept-frames.ts';
 import type { PublishRouting } from './publish-routing.ts';
 import { ReplayWindow } from './replay-window.ts';
 import { RetainedOrder } from './retained-order.ts';
+
+export interface ReplayOptions {
+  windowMs: number;
+  maxMessages: number;
+  /** Where frames are kept: only for a session whose keepalive tick calls rehome() (kept-frames.ts). */
+  frames?: KeptFrames | undefined;
+}
 
 /**
  * The replay of recent QoS 1 publishes after their broker died (part of InboundPublishes): what each
@@ -22,9 +30,9 @@ export class RecentReplays {
     private readonly ctx: SessionContext,
     private readonly routing: PublishRouting,
     private readonly inflight: ReadonlyMap<number, InFlight>,
-    replay: { windowMs: number; maxMessages: number },
+    replay: ReplayOptions,
   ) {
-    this.recent = new ReplayWindow(replay.windowMs, replay.maxMessages);
+    this.recent = new ReplayWindow(replay.windowMs, replay.maxMessages, replay.frames);
     this.retainedOrder = this.recent.enabled ? new RetainedOrder(() => this.retainedInUse()) : undefined;
   }
 
@@ -54,6 +62,11 @@ export class RecentReplays {
       sent += 1;
     }
     return sent;
+  }
+
+  /** Frames kept in a slab long sealed move out of it (ReplayWindow.rehome). */
+  rehome(now: number): void {
+    this.recent.rehome(now);
   }
 
   /** A broker left the pool in order: nothing it acknowledged is replayed. */

@@ -1,6 +1,7 @@
 import type { IPublishPacket } from 'mqtt-packet';
 import { readFastPacket, TopicCache } from '../protocol/raw-frame.ts';
 import { forwardable } from '../protocol/raw-write.ts';
+import { type KeptFrames, KeptSlab } from './kept-frames.ts';
 import { emptyMap, writableMap } from './lazy-collections.ts';
 
 /**
@@ -9,8 +10,13 @@ import { emptyMap, writableMap } from './lazy-collections.ts';
  * every object of it is promoted and later marked and swept.
  */
 interface Kept {
-  /** The publish, or (fast path, not retained) only the frame it came in: re-read on a replay. */
-  items: (IPublishPacket | Buffer)[];
+  /**
+   * The publish, or (fast path, not retained) only the frame it came in, re-read on a replay: in a
+   * slab of the process's KeptFrames (at `off`, `len` bytes), or a Buffer of its own.
+   */
+  items: (IPublishPacket | Buffer | KeptSlab)[];
+  off: number[];
+  len: number[];
   at: number[];
   /** A retained publish's sequence number (retained-order.ts); 0 for the others. */
   seq: number[];
@@ -36,6 +42,8 @@ export class ReplayWindow {
     private readonly windowMs: number,
     /** Per broker: the oldest go first beyond it. */
     private readonly maxMessages: number,
+    /** Where frames are kept (kept-frames.ts); without it, each in a Buffer of its own. */
+    private readonly frames?: KeptFrames,
   ) {}
 
   /** Protocol level of the frames kept (a frame does not say it): the session's client's, one per session. */
@@ -49,11 +57,21 @@ export class ReplayWindow {
     if (!this.enabled) return;
     let list = this.byBroker.get(brokerId);
     if (!list) {
-      list = { items: [], at: [], seq: [], head: 0 };
+      list = { items: [], off: [], len: [], at: [], seq: [], head: 0 };
       this.byBroker = writableMap(this.byBroker);
       this.byBroker.set(brokerId, list);
     }
-    list.items.push(this.keepable(packet, seq));
+    const item = this.keepable(packet, seq);
+    if (Buffer.isBuffer(item) && this.frames) {
+      const off = this.frames.keep(item, now);
+      list.items.push(off < 0 ? item : (this.frames.last as KeptSlab));
+      list.off.push(off);
+      list.len.push(item.length);
+    } else {
+      list.items.push(item);
+      list.off.push(0);
+      list.len.push(0);
+    }
     list.at.push(now);
     list.seq.push(seq);
     const cutoff = now - this.windowMs;
@@ -66,6 +84,8 @@ export class ReplayWindow {
     }
     if (list.head >= 1024 && list.head * 2 >= list.items.length) {
       list.items = list.items.slice(list.head);
+      list.off = list.off.slice(list.head);
+      list.len = list.len.slice(list.head);
       list.at = list.at.slice(list.head);
       list.seq = list.seq.slice(list.head);
       list.head = 0;
@@ -85,10 +105,40 @@ export class ReplayWindow {
   }
 
   /** A kept frame read again (a broker died: rare), as the fast path first read it. */
-  private reread(item: IPublishPacket | Buffer): IPublishPacket {
-    if (!Buffer.isBuffer(item)) return item;
-    const packet = readFastPacket(item, 0, item.length, this.frameVersion ?? 5, new TopicCache());
+  private reread(list: Kept, i: number): IPublishPacket {
+    const item = list.items[i];
+    if (item instanceof KeptSlab) {
+      return this.readFrame(item.bytes, list.off[i] ?? 0, list.len[i] ?? 0);
+    }
+    if (!Buffer.isBuffer(item)) return item as IPublishPacket;
+    return this.readFrame(item, 0, item.length);
+  }
+
+  /** The fast path's reader copies a QoS 1 frame, so the packet holds no view of a slab. */
+  private readFrame(bytes: Buffer, offset: number, length: number): IPublishPacket {
+    const packet = readFastPacket(bytes, offset, length, this.frameVersion ?? 5, new TopicCache());
     return packet as unknown as IPublishPacket;
+  }
+
+  /**
+   * Frames kept in a slab sealed more than the window and `slackMs` ago (nothing newer from their
+   * broker has been acknowledged since: the session stopped publishing there) move to a Buffer of
+   * their own, so that the slab can be freed (kept-frames.ts). Called on the session's keepalive tick.
+   */
+  rehome(now: number, slackMs = 3_000): void {
+    const before = now - this.windowMs - slackMs;
+    for (const list of this.byBroker.values()) {
+      for (let i = list.head; i < list.items.length; i++) {
+        const item = list.items[i];
+        if (!(item instanceof KeptSlab)) continue;
+        // Slabs are sealed in the order frames were kept: the first fresh one ends the stale ones.
+        if (!(item.sealedAt < before)) break;
+        const off = list.off[i] ?? 0;
+        const own = Buffer.allocUnsafeSlow(list.len[i] ?? 0);
+        item.bytes.copy(own, 0, off, off + own.length);
+        list.items[i] = own;
+      }
+    }
   }
 
   /**
@@ -105,7 +155,7 @@ export class ReplayWindow {
       const item = list.items[i];
       const seq = list.seq[i] ?? 0;
       if (item === undefined || (list.at[i] ?? 0) < last - this.windowMs) continue;
-      const packet = this.reread(item);
+      const packet = this.reread(list, i);
       if (!(seq > 0 && skip?.(packet, seq))) out.push(packet);
     }
     return out;
@@ -117,7 +167,13 @@ export class ReplayWindow {
       for (let i = list.head; i < list.items.length; i++) {
         const item = list.items[i];
         // A retained publish is kept whole (keepable), so its topic is at hand.
-        if ((list.seq[i] ?? 0) > 0 && item !== undefined && !Buffer.isBuffer(item)) yield item.topic;
+        if (
+          (list.seq[i] ?? 0) > 0 &&
+          item !== undefined &&
+          !Buffer.isBuffer(item) &&
+          !(item instanceof KeptSlab)
+        )
+          yield item.topic;
       }
   }
 

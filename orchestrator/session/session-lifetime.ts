@@ -33,7 +33,9 @@ export class Lifetime {
     const limitMs = keepaliveSeconds * 1500;
     this.keepaliveTimer = setInterval(
       () => {
-        if (Date.now() - s.packets.lastActivity > limitMs) {
+        const now = Date.now();
+        s.inbound?.rehomeKept(now);
+        if (now - s.packets.lastActivity > limitMs) {
           s.log.info({ keepaliveSeconds }, 'keepalive expired');
           if (s.version === 5) s.sendDown({ cmd: 'disconnect', reasonCode: 0x8d });
           s.close('abrupt', 'keepalive expired');

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import mqttPacket, { type IPublishPacket } from 'mqtt-packet';
 import { readFastPacket, TopicCache } from '../../orchestrator/protocol/raw-frame.ts';
 import { fastEncode } from '../../orchestrator/protocol/raw-write.ts';
+import { KeptFrames } from '../../orchestrator/session/kept-frames.ts';
 import { ReplayWindow } from '../../orchestrator/session/replay-window.ts';
 
 const publish = (n: number): IPublishPacket => ({
@@ -14,6 +15,25 @@ const publish = (n: number): IPublishPacket => ({
   retain: false,
 });
 const names = (packets: IPublishPacket[]) => packets.map((p) => p.payload.toString());
+
+/** A QoS 1 publish as the fast path reads it from the client (its packet owns its frame). */
+const readPublish = (version: 4 | 5, p: Partial<IPublishPacket>): IPublishPacket => {
+  const frame = mqttPacket.generate(
+    {
+      cmd: 'publish',
+      qos: 1,
+      dup: true,
+      retain: false,
+      messageId: 7,
+      topic: 'taxi/1',
+      ...p,
+    } as IPublishPacket,
+    { protocolVersion: version },
+  );
+  return readFastPacket(frame, 0, frame.length, version, new TopicCache()) as unknown as IPublishPacket;
+};
+/** What a replay sends of a packet (a new packet id, dup cleared), encoded for a broker at `target`. */
+const sent = (p: IPublishPacket, target: 4 | 5) => fastEncode({ ...p, messageId: 99, dup: false }, target);
 
 describe('replay window', () => {
   it("replays a dead broker's publishes acknowledged within the window before its last acknowledgement", () => {
@@ -85,5 +105,83 @@ describe('replay window', () => {
         assert.deepEqual(send(replayed[0] as IPublishPacket), bytes, `v${version} → v${target}`);
       }
     }
+  });
+
+  it('keeps frames in the shared slabs of a KeptFrames and replays them byte for byte (v4 and v5)', () => {
+    for (const version of [4, 5] as const) {
+      const frames = new KeptFrames(1024);
+      const w = new ReplayWindow(2000, 100, frames);
+      const originals = Array.from({ length: 40 }, (_, i) =>
+        readPublish(version, { payload: Buffer.from(`fix ${i}`), topic: `taxi/${i % 3}` }),
+      );
+      originals.forEach((p, i) => w.remember('a', p, 100 + i));
+      // ~25 bytes each: 40 frames fill one 1 KiB slab and start a second.
+      const slab = frames.last;
+      assert.ok(slab && slab.bytes.length === 1024, `v${version}`);
+      const replayed = w.take('a');
+      assert.equal(replayed.length, 40);
+      for (const [i, p] of replayed.entries())
+        for (const target of [4, 5] as const)
+          assert.deepEqual(
+            sent(p, target),
+            sent(originals[i] as IPublishPacket, target),
+            `v${version} #${i}`,
+          );
+      // The replayed packets own their bytes: the slab written over afterwards changes none of them.
+      const before = replayed.map((p) => sent(p, 5));
+      slab.bytes.fill(0xff);
+      assert.deepEqual(
+        replayed.map((p) => sent(p, 5)),
+        before,
+      );
+    }
+  });
+
+  it('a frame over a quarter of a slab is kept in a Buffer of its own', () => {
+    const frames = new KeptFrames(1024);
+    const w = new ReplayWindow(2000, 100, frames);
+    const big = readPublish(5, { payload: Buffer.alloc(300, 7) });
+    w.remember('a', big, 0);
+    assert.equal(frames.last, undefined, 'no slab taken');
+    const [again] = w.take('a');
+    assert.deepEqual(sent(again as IPublishPacket, 4), sent(big, 4));
+  });
+
+  it('rehome moves frames out of a slab sealed longer ago than the window and the slack, and only those', () => {
+    const frames = new KeptFrames(256);
+    const w = new ReplayWindow(2000, 1000, frames);
+    // A session that published 20 frames at t = 0..19 ms, then stopped: each slab holds ~10.
+    const early = Array.from({ length: 20 }, (_, i) =>
+      readPublish(4, { payload: Buffer.from(`early ${i}`) }),
+    );
+    early.forEach((p, i) => w.remember('a', p, i));
+    const earlySlabs = new Set<unknown>();
+    // Other sessions keep frames in the same store: the early slabs are sealed at t = 100.
+    const other = new ReplayWindow(2000, 1000, frames);
+    for (let i = 0; i < 60; i++) {
+      if (frames.last) earlySlabs.add(frames.last);
+      other.remember('b', readPublish(4, { payload: Buffer.from(`other ${i}`) }), 100);
+    }
+    const expected = early.map((p) => sent(p, 5));
+    // Not yet: sealed at 100, the window (2 s) and the slack (3 s) not past.
+    w.rehome(5_099);
+    for (const slab of earlySlabs) (slab as { bytes: Buffer }).bytes.fill(0);
+    const spoiled = w.take('a').map((p) => sent(p, 5));
+    assert.notDeepEqual(spoiled, expected, 'still in the slabs: written over with them');
+
+    // Again, and this time past the window and slack: the frames move out, the slabs can be freed.
+    const w2 = new ReplayWindow(2000, 1000, frames);
+    early.forEach((p, i) => w2.remember('a', p, 10_000 + i));
+    const sealed = frames.last;
+    for (let i = 0; i < 60; i++)
+      other.remember('b', readPublish(4, { payload: Buffer.from(`more ${i}`) }), 10_100);
+    assert.notEqual(frames.last, sealed, 'a new slab was taken');
+    w2.rehome(15_101);
+    if (sealed) sealed.bytes.fill(0);
+    assert.deepEqual(
+      w2.take('a').map((p) => sent(p, 5)),
+      expected,
+      'rehomed frames survive their old slab being written over',
+    );
   });
 });
