@@ -68,21 +68,7 @@ describe('replay window', () => {
 
   it('keeps a fast-path publish as its frame alone, and replays it byte for byte as the packet it was (v4 and v5)', () => {
     for (const version of [4, 5] as const) {
-      const read = (p: Partial<IPublishPacket>) => {
-        const frame = mqttPacket.generate(
-          {
-            cmd: 'publish',
-            qos: 1,
-            dup: true,
-            retain: false,
-            messageId: 7,
-            topic: 'taxi/1',
-            ...p,
-          } as IPublishPacket,
-          { protocolVersion: version },
-        );
-        return readFastPacket(frame, 0, frame.length, version, new TopicCache()) as unknown as IPublishPacket;
-      };
+      const read = (p: Partial<IPublishPacket>) => readPublish(version, p);
       const w = new ReplayWindow(2000, 100);
       const plain = read({ payload: Buffer.from('fix 1') });
       const retained = read({ payload: Buffer.from('last'), retain: true, topic: 'taxi/2' });
@@ -114,7 +100,7 @@ describe('replay window', () => {
       const originals = Array.from({ length: 40 }, (_, i) =>
         readPublish(version, { payload: Buffer.from(`fix ${i}`), topic: `taxi/${i % 3}` }),
       );
-      originals.forEach((p, i) => w.remember('a', p, 100 + i));
+      for (const [i, p] of originals.entries()) w.remember('a', p, 100 + i);
       // ~25 bytes each: 40 frames fill one 1 KiB slab and start a second.
       const slab = frames.last;
       assert.ok(slab && slab.bytes.length === 1024, `v${version}`);
@@ -154,7 +140,7 @@ describe('replay window', () => {
     const early = Array.from({ length: 20 }, (_, i) =>
       readPublish(4, { payload: Buffer.from(`early ${i}`) }),
     );
-    early.forEach((p, i) => w.remember('a', p, i));
+    for (const [i, p] of early.entries()) w.remember('a', p, i);
     const earlySlabs = new Set<unknown>();
     // Other sessions keep frames in the same store: the early slabs are sealed at t = 100.
     const other = new ReplayWindow(2000, 1000, frames);
@@ -171,7 +157,7 @@ describe('replay window', () => {
 
     // Again, and this time past the window and slack: the frames move out, the slabs can be freed.
     const w2 = new ReplayWindow(2000, 1000, frames);
-    early.forEach((p, i) => w2.remember('a', p, 10_000 + i));
+    for (const [i, p] of early.entries()) w2.remember('a', p, 10_000 + i);
     const sealed = frames.last;
     for (let i = 0; i < 60; i++)
       other.remember('b', readPublish(4, { payload: Buffer.from(`more ${i}`) }), 10_100);
