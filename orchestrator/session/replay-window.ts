@@ -2,26 +2,8 @@ import type { IPublishPacket } from 'mqtt-packet';
 import { readFastPacket, TopicCache } from '../protocol/raw-frame.ts';
 import { forwardable } from '../protocol/raw-write.ts';
 import { type KeptFrames, KeptSlab } from './kept-frames.ts';
+import { KeptRing } from './kept-ring.ts';
 import { emptyMap, writableMap } from './lazy-collections.ts';
-
-/**
- * One broker's acknowledged publishes, oldest first from `head`, in parallel arrays: no object per
- * publish beyond what is kept of it. What is kept lives ~2 s, past two young-generation collections, so
- * every object of it is promoted and later marked and swept.
- */
-interface Kept {
-  /**
-   * The publish, or (fast path, not retained) only the frame it came in, re-read on a replay: in a
-   * slab of the process's KeptFrames (at `off`, `len` bytes), or a Buffer of its own.
-   */
-  items: (IPublishPacket | Buffer | KeptSlab)[];
-  off: number[];
-  len: number[];
-  at: number[];
-  /** A retained publish's sequence number (retained-order.ts); 0 for the others. */
-  seq: number[];
-  head: number;
-}
 
 /**
  * QoS 1 publishes each broker acknowledged recently (pure; the caller passes the clock), kept so
@@ -36,7 +18,7 @@ interface Kept {
  */
 export class ReplayWindow {
   /** Allocated on the first acknowledged QoS 1 publish (lazy-collections.ts). */
-  private byBroker = emptyMap<string, Kept>();
+  private byBroker = emptyMap<string, KeptRing>();
 
   constructor(
     private readonly windowMs: number,
@@ -57,39 +39,18 @@ export class ReplayWindow {
     if (!this.enabled) return;
     let list = this.byBroker.get(brokerId);
     if (!list) {
-      list = { items: [], off: [], len: [], at: [], seq: [], head: 0 };
+      list = new KeptRing();
       this.byBroker = writableMap(this.byBroker);
       this.byBroker.set(brokerId, list);
     }
-    const item = this.keepable(packet, seq);
-    if (Buffer.isBuffer(item) && this.frames) {
-      const off = this.frames.keep(item, now);
-      list.items.push(off < 0 ? item : (this.frames.last as KeptSlab));
-      list.off.push(off);
-      list.len.push(item.length);
-    } else {
-      list.items.push(item);
-      list.off.push(0);
-      list.len.push(0);
-    }
-    list.at.push(now);
-    list.seq.push(seq);
+    // Those past the window go first, so that a ring the size of the window takes the new one.
     const cutoff = now - this.windowMs;
-    while (
-      list.items.length - list.head > this.maxMessages ||
-      (list.head < list.at.length && (list.at[list.head] as number) < cutoff)
-    ) {
-      list.items[list.head] = undefined as unknown as Buffer;
-      list.head += 1;
-    }
-    if (list.head >= 1024 && list.head * 2 >= list.items.length) {
-      list.items = list.items.slice(list.head);
-      list.off = list.off.slice(list.head);
-      list.len = list.len.slice(list.head);
-      list.at = list.at.slice(list.head);
-      list.seq = list.seq.slice(list.head);
-      list.head = 0;
-    }
+    while (list.count > 0 && list.at(0) < cutoff) list.shift();
+    const item = this.keepable(packet, seq);
+    const off = Buffer.isBuffer(item) && this.frames ? this.frames.keep(item, now) : -1;
+    if (off >= 0) list.push(this.frames?.last as KeptSlab, off, (item as Buffer).length, now, seq);
+    else list.push(item, 0, 0, now, seq);
+    while (list.count > this.maxMessages) list.shift();
   }
 
   /**
@@ -105,11 +66,9 @@ export class ReplayWindow {
   }
 
   /** A kept frame read again (a broker died: rare), as the fast path first read it. */
-  private reread(list: Kept, i: number): IPublishPacket {
-    const item = list.items[i];
-    if (item instanceof KeptSlab) {
-      return this.readFrame(item.bytes, list.off[i] ?? 0, list.len[i] ?? 0);
-    }
+  private reread(list: KeptRing, k: number): IPublishPacket {
+    const item = list.item(k);
+    if (item instanceof KeptSlab) return this.readFrame(item.bytes, list.off(k), list.len(k));
     if (!Buffer.isBuffer(item)) return item as IPublishPacket;
     return this.readFrame(item, 0, item.length);
   }
@@ -128,16 +87,18 @@ export class ReplayWindow {
   rehome(now: number, slackMs = 3_000): void {
     const before = now - this.windowMs - slackMs;
     for (const list of this.byBroker.values()) {
-      for (let i = list.head; i < list.items.length; i++) {
-        const item = list.items[i];
+      for (let k = 0; k < list.count; k++) {
+        const item = list.item(k);
         if (!(item instanceof KeptSlab)) continue;
         // Slabs are sealed in the order frames were kept: the first fresh one ends the stale ones.
         if (!(item.sealedAt < before)) break;
-        const off = list.off[i] ?? 0;
-        const own = Buffer.allocUnsafeSlow(list.len[i] ?? 0);
+        const off = list.off(k);
+        const own = Buffer.allocUnsafeSlow(list.len(k));
         item.bytes.copy(own, 0, off, off + own.length);
-        list.items[i] = own;
+        list.setItem(k, own);
       }
+      // A burst's slots go once the window is back to its usual size.
+      list.shrink();
     }
   }
 
@@ -148,14 +109,13 @@ export class ReplayWindow {
   take(brokerId: string, skip?: (packet: IPublishPacket, seq: number) => boolean): IPublishPacket[] {
     const list = this.byBroker.get(brokerId);
     this.byBroker.delete(brokerId);
-    if (!list || list.head >= list.items.length) return [];
-    const last = list.at[list.at.length - 1] ?? 0;
+    if (!list || list.count === 0) return [];
+    const last = list.at(list.count - 1);
     const out: IPublishPacket[] = [];
-    for (let i = list.head; i < list.items.length; i++) {
-      const item = list.items[i];
-      const seq = list.seq[i] ?? 0;
-      if (item === undefined || (list.at[i] ?? 0) < last - this.windowMs) continue;
-      const packet = this.reread(list, i);
+    for (let k = 0; k < list.count; k++) {
+      const seq = list.seq(k);
+      if (list.at(k) < last - this.windowMs) continue;
+      const packet = this.reread(list, k);
       if (!(seq > 0 && skip?.(packet, seq))) out.push(packet);
     }
     return out;
@@ -164,16 +124,10 @@ export class ReplayWindow {
   /** Topics of the retained publishes kept for replay (what RetainedOrder must still know). */
   *retainedTopics(): Iterable<string> {
     for (const list of this.byBroker.values())
-      for (let i = list.head; i < list.items.length; i++) {
-        const item = list.items[i];
+      for (let k = 0; k < list.count; k++) {
+        const item = list.item(k);
         // A retained publish is kept whole (keepable), so its topic is at hand.
-        if (
-          (list.seq[i] ?? 0) > 0 &&
-          item !== undefined &&
-          !Buffer.isBuffer(item) &&
-          !(item instanceof KeptSlab)
-        )
-          yield item.topic;
+        if (list.seq(k) > 0 && !Buffer.isBuffer(item) && !(item instanceof KeptSlab)) yield item.topic;
       }
   }
 
