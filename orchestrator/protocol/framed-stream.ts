@@ -1,3 +1,4 @@
+import type { OnReadOpts } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Packet } from 'mqtt-packet';
 import mqttPacket from '../../common/mqtt-packet.ts';
@@ -43,7 +44,7 @@ type Framed = Duplex & { [FRAMED]?: FramedStream };
 // listener with the stream as `this`, which leads to its FramedStream. Closures per stream (and the
 // scope they keep) cost ~300 bytes per connection (docs/data-plane.md, "Memory per client").
 function onStreamData(this: Framed, chunk: Buffer): void {
-  this[FRAMED]?.onData(chunk);
+  this[FRAMED]?.read(chunk);
 }
 function onStreamError(this: Framed, err: Error): void {
   this[FRAMED]?.handler.frameTransportError(err);
@@ -51,6 +52,24 @@ function onStreamError(this: Framed, err: Error): void {
 function onStreamEnd(this: Framed): void {
   this[FRAMED]?.onClose();
 }
+
+/**
+ * The buffer every broker socket of the process reads into (net.connect's `onread`, `sharedReads`):
+ * Node then makes no Buffer, no ArrayBuffer and no Readable step per read. Each read is parsed before
+ * the next overwrites the buffer; what outlives it is copied (FramedStream.read): fast-path packets
+ * own a copy of their frame anyway (raw-frame.ts), a slow-path packet is parsed from a copy, and the
+ * unparsed rest (a partial packet, or what came in while paused) is copied.
+ */
+const sharedReadBuffer = Buffer.allocUnsafeSlow(64 * 1024);
+// Node calls it as a method of the socket: `this` is the stream.
+function onSharedRead(this: Framed, nread: number): boolean {
+  this[FRAMED]?.read(sharedReadBuffer.subarray(0, nread), true);
+  return true;
+}
+export const sharedReads: OnReadOpts = {
+  buffer: sharedReadBuffer,
+  callback: onSharedRead as OnReadOpts['callback'],
+};
 
 export class PacketTooLargeError extends Error {
   constructor(
@@ -97,6 +116,8 @@ export class FramedStream {
   private readonly out = new OutBatch(this.writeNow.bind(this));
   /** Bytes read but not yet parsed (at most one partial packet, or what arrived while paused). */
   private buffer: Buffer = EMPTY;
+  /** `buffer` is a view of the shared read buffer (during a read from it). */
+  private lent = false;
   private readonly topics = new TopicCache();
   version: 3 | 4 | 5;
   maxPacketBytes: number;
@@ -120,14 +141,23 @@ export class FramedStream {
     stream.on('end', onStreamEnd);
   }
 
-  /** A read from the stream (its 'data' listener). */
-  onData(chunk: Buffer): void {
+  /**
+   * A read from the stream: its 'data' listener's chunk, or (`borrowed`) a view of the shared read
+   * buffer (sharedReads), which the next read of any broker socket overwrites.
+   */
+  read(chunk: Buffer, borrowed = false): void {
     if (this.failed) return;
+    // A borrowed chunk is parsed in place when nothing was left over; else it is copied here.
+    this.lent = borrowed && this.buffer.length === 0;
     this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
     reading += 1;
     try {
       this.parseFrames();
     } finally {
+      if (this.lent) {
+        this.lent = false;
+        if (this.buffer.length > 0) this.buffer = Buffer.from(this.buffer);
+      }
       reading -= 1;
       // What handling this read wrote, to any socket, leaves now: one write per socket.
       if (reading === 0) flushDirty();
@@ -154,8 +184,10 @@ export class FramedStream {
   private parseSlow(offset: number, length: number): void {
     const bytes = this.buffer.subarray(offset, offset + length);
     // A PUBLISH's payload is a view of what is parsed: parse a right-sized copy, so a publish kept in
-    // flight does not hold the whole read chunk.
-    const parsed = parseWholeFrame((bytes[0] ?? 0) >> 4 === 3 ? Buffer.from(bytes) : bytes, this.settings);
+    // flight does not hold the whole read chunk. From the shared read buffer, every packet is parsed
+    // from a copy (binary properties are views too).
+    const copy = this.lent || (bytes[0] ?? 0) >> 4 === 3;
+    const parsed = parseWholeFrame(copy ? Buffer.from(bytes) : bytes, this.settings);
     if (parsed instanceof Error) return this.fail(parsed);
     this.settings = parsed.settings;
     this.handler.framePacket(parsed.packet);

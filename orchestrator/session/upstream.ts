@@ -2,7 +2,7 @@ import type { IConnackPacket, IConnectPacket, Packet } from 'mqtt-packet';
 import { TimeoutError } from '../../common/errors.ts';
 import { AnswerTimeout } from '../../common/net/answer-timeout.ts';
 import { type BrokerTls, connectBroker } from '../../common/net/broker-socket.ts';
-import { type FramedHandler, FramedStream } from '../protocol/framed-stream.ts';
+import { type FramedHandler, FramedStream, sharedReads } from '../protocol/framed-stream.ts';
 
 /** What a client's DISCONNECT asks of the brokers (MQTT 5 only; a 3.1.1 broker hears a plain one). */
 export interface DisconnectOptions {
@@ -103,7 +103,7 @@ export class Upstream implements FramedHandler {
       return Promise.reject(new Error(`the link to broker ${this.brokerId} was opened already`));
     const { host, port, protocolVersion, connectTimeoutMs } = this.options;
     return new Promise((resolve, reject) => {
-      const { socket, ready } = connectBroker(host, port, this.options.tls);
+      const { socket, ready } = connectBroker(host, port, this.options.tls, sharedReads);
       const framed = new FramedStream(
         socket,
         { protocolVersion, maxPacketBytes: this.options.maxPacketBytes },
