@@ -131,6 +131,11 @@ export class ReplayWindow {
       }
   }
 
+  /** Slots held for a broker's entries (its ring's capacity): what the window costs in memory. */
+  slots(brokerId: string): number {
+    return this.byBroker.get(brokerId)?.capacity ?? 0;
+  }
+
   /** A broker left the pool in order (drained): nothing of it will be replayed. */
   forget(brokerId: string): void {
     this.byBroker.delete(brokerId);

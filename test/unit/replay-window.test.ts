@@ -123,6 +123,22 @@ describe('replay window', () => {
     }
   });
 
+  it('holds slots for what the window keeps, not for what it has dropped', () => {
+    // A client publishing once a second for 17 minutes: two or three publishes in a 2 s window.
+    const slow = new ReplayWindow(2000, 2000, new KeptFrames());
+    for (let t = 0; t < 1_000; t++)
+      slow.remember('a', readPublish(4, { payload: Buffer.from(`${t}`) }), t * 1000);
+    assert.equal(slow.slots('a'), 8);
+    assert.deepEqual(names(slow.take('a')), ['997', '998', '999']);
+    // A burst of 1,000 in one second, then one a second again: the burst's slots go on the keepalive tick.
+    const burst = new ReplayWindow(2000, 2000);
+    for (let i = 0; i < 1_000; i++) burst.remember('a', publish(i), 10_000 + i / 1000);
+    assert.equal(burst.slots('a'), 1024);
+    for (let t = 1; t <= 5; t++) burst.remember('a', publish(t), 10_000 + t * 1000);
+    burst.rehome(15_000);
+    assert.equal(burst.slots('a'), 8);
+  });
+
   it('a frame over a quarter of a slab is kept in a Buffer of its own', () => {
     const frames = new KeptFrames(1024);
     const w = new ReplayWindow(2000, 100, frames);
