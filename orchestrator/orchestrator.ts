@@ -4,12 +4,14 @@ import { createServer as createTlsServer } from 'node:tls';
 import type { BrokerStatus, DesiredBroker, OrchestratorStatus } from '../common/admin/contract.ts';
 import type { EvictionStatus, EvictRequest } from '../common/eviction-contract.ts';
 import type { Logger } from '../common/logger.ts';
+import { acceptInto } from '../common/net/accept-into.ts';
 import { ConnectGate } from './connect-gate.ts';
 import { Evictor } from './eviction.ts';
 import { DEFAULT_LIMITS, type OrchestratorLimits } from './limits.ts';
 import { orchestratorMetrics } from './metrics.ts';
 import { PendingConnections } from './pending-connections.ts';
 import { BrokerPool, type PoolBroker } from './pool/broker-pool.ts';
+import { sharedReads } from './protocol/framed-stream.ts';
 import { JoinReplays } from './registry/join-replays.ts';
 import { SessionRegistry } from './registry/session-registry.ts';
 import { Router, type RoutingStrategyName } from './routing/strategies.ts';
@@ -168,6 +170,10 @@ export class Orchestrator {
       server.once('error', reject);
       server.listen({ host, port, backlog: LISTEN_BACKLOG }, () => {
         server.off('error', reject);
+        // Plain-TCP clients read into the process's shared buffer too, as broker links do (no Buffer,
+        // Readable step or nextTick per read); TLS clients read through their TLS stream.
+        if (!tls && !acceptInto(server, sharedReads))
+          this.log.warn('client sockets read through Node streams: this Node has no listen handle to hook');
         server.on('error', (err) => this.log.error({ err }, 'listener error'));
         resolve((server.address() as { port: number }).port);
       });

@@ -54,11 +54,12 @@ function onStreamEnd(this: Framed): void {
 }
 
 /**
- * The buffer every broker socket of the process reads into (net.connect's `onread`, `sharedReads`):
- * Node then makes no Buffer, no ArrayBuffer and no Readable step per read. Each read is parsed before
- * the next overwrites the buffer; what outlives it is copied (FramedStream.read): fast-path packets
- * own a copy of their frame anyway (raw-frame.ts), a slow-path packet is parsed from a copy, and the
- * unparsed rest (a partial packet, or what came in while paused) is copied.
+ * The buffer every plain-TCP socket of the process reads into, broker links (net.connect's `onread`) and
+ * clients (common/net/accept-into.ts): Node then makes no Buffer, no ArrayBuffer and no Readable step
+ * per read. Each read is parsed before the next overwrites the buffer; what outlives it is copied
+ * (FramedStream.read): fast-path packets own a copy of their frame anyway (raw-frame.ts), a slow-path
+ * packet is parsed from a copy, and the unparsed rest (a partial packet, or what came in while paused)
+ * is copied.
  */
 const sharedReadBuffer = Buffer.allocUnsafeSlow(64 * 1024);
 // Node calls it as a method of the socket: `this` is the stream.
@@ -108,6 +109,8 @@ export class FramedStream {
   /** mqtt-packet's settings for this stream (the parser itself is shared: whole-frame-parser.ts). */
   private settings: ParserSettings;
   private failed = false;
+  /** end() was called: what arrives after it is dropped. */
+  private ended = false;
   private closed = false;
   private paused = false;
   private corked = false;
@@ -143,10 +146,10 @@ export class FramedStream {
 
   /**
    * A read from the stream: its 'data' listener's chunk, or (`borrowed`) a view of the shared read
-   * buffer (sharedReads), which the next read of any broker socket overwrites.
+   * buffer (sharedReads), which the next read of any socket reading into it overwrites.
    */
   read(chunk: Buffer, borrowed = false): void {
-    if (this.failed) return;
+    if (this.failed || this.ended) return;
     // A borrowed chunk is parsed in place when nothing was left over; else it is copied here.
     this.lent = borrowed && this.buffer.length === 0;
     this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
@@ -167,7 +170,7 @@ export class FramedStream {
   /** Hands whole packets to the parser one at a time, stopping as soon as the stream is paused. */
   private parseFrames(): void {
     let offset = 0;
-    while (!this.paused && !this.failed && offset < this.buffer.length) {
+    while (!this.paused && !this.failed && !this.ended && offset < this.buffer.length) {
       const frame = nextFrame(this.buffer, offset, this.maxPacketBytes);
       if (frame.kind === 'partial') break;
       if (frame.kind === 'too-large')
@@ -291,10 +294,18 @@ export class FramedStream {
     if (!this.paused) this.stream.resume();
   }
 
-  /** Flushes what was written, then closes. */
+  /**
+   * Flushes what was written, then closes. Nothing more is read for the handler, but the stream reads on
+   * until the peer's FIN: a socket reading into the shared buffer reads nothing at all while paused (a
+   * paused 'data' stream still does), so a paused one would otherwise stay open until the timer.
+   */
   end(): void {
     this.flushWrites();
-    if (!this.stream.destroyed) this.stream.end();
+    this.ended = true;
+    if (!this.stream.destroyed) {
+      this.stream.end();
+      this.stream.resume();
+    }
     setTimeout(() => this.stream.destroy(), 1000).unref();
   }
 

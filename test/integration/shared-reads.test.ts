@@ -1,16 +1,20 @@
 // test-lanes: 2
-// Broker sockets read into one buffer shared by the process (framed-stream.ts `sharedReads`): every
-// packet handed on, and every byte left for the next read, must outlive the reads of other sockets that
-// overwrite that buffer. Real TCP sockets on loopback; the "broker" is a server writing chosen bytes.
+// Broker and client sockets read into one buffer shared by the process (framed-stream.ts `sharedReads`,
+// common/net/accept-into.ts): every packet handed on, and every byte left for the next read, must
+// outlive the reads of other sockets that overwrite that buffer. Real TCP sockets on loopback; the
+// "broker" is a server writing chosen bytes, the "clients" are sockets writing chosen bytes.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { type AddressInfo, createServer, type Socket } from 'node:net';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createServer as createTlsServer } from 'node:tls';
 import mqttPacket, { type Packet } from 'mqtt-packet';
+import { acceptInto } from '../../common/net/accept-into.ts';
 import { connectBroker } from '../../common/net/broker-socket.ts';
 import { FramedStream, sharedReads } from '../../orchestrator/protocol/framed-stream.ts';
 import { framedHandler } from '../helpers/framed-handler.ts';
+import { within } from '../helpers/resources.ts';
 
 const V5 = { protocolVersion: 5 } as const;
 const MAX = 1 << 20;
@@ -55,6 +59,56 @@ function brokerFrames(round: number): Buffer[] {
   ];
 }
 
+/** What a client might send: CONNECT, SUBSCRIBE, AUTH (slow path), publishes and acknowledgements. */
+function clientFrames(round: number): Buffer[] {
+  const payload = Buffer.from(`fix ${round} `.repeat(1 + (round % 5)));
+  const frames = [
+    mqttPacket.generate(
+      {
+        cmd: 'publish',
+        topic: `taxi/${round % 4}`,
+        payload,
+        qos: 1,
+        messageId: 1 + round,
+        retain: false,
+        dup: false,
+      },
+      V5,
+    ),
+    mqttPacket.generate({ cmd: 'puback', messageId: 500 + round }, V5),
+    mqttPacket.generate({ cmd: 'pingreq' }, V5),
+    mqttPacket.generate(
+      { cmd: 'subscribe', messageId: 900 + round, subscriptions: [{ topic: `s/${round}/#`, qos: 1 }] },
+      V5,
+    ),
+    mqttPacket.generate(
+      {
+        cmd: 'publish',
+        topic: 'r',
+        payload,
+        qos: 2,
+        messageId: 1500 + round,
+        retain: true,
+        dup: false,
+        properties: { correlationData: Buffer.from(`c ${round}`), userProperties: { k: `${round}` } },
+      },
+      V5,
+    ),
+    ...brokerFrames(round).slice(-2, -1), // AUTH
+  ];
+  if (round > 0) return frames;
+  const connect = {
+    cmd: 'connect',
+    protocolId: 'MQTT',
+    protocolVersion: 5,
+    clientId: 'shared-reads',
+    clean: true,
+    keepalive: 30,
+    properties: { authenticationMethod: 'm', authenticationData: Buffer.from('hello') },
+  } as const;
+  return [mqttPacket.generate(connect, V5), ...frames];
+}
+
 /** The packets as mqtt-packet reads them from the whole stream, without the fast path's extra field. */
 function expected(bytes: Buffer): unknown[] {
   const parser = mqttPacket.parser(V5);
@@ -90,7 +144,11 @@ async function brokerStandIn(): Promise<{ port: number; accepted: Socket[]; clos
 
 /** A broker socket reading into the shared buffer, with the packets it handed on. */
 function reader(port: number, onPacket?: (p: Packet, framed: FramedStream) => void) {
-  const { socket } = connectBroker('127.0.0.1', port, undefined, sharedReads);
+  return framedReader(connectBroker('127.0.0.1', port, undefined, sharedReads).socket, onPacket);
+}
+
+/** A socket's FramedStream, with the packets it handed on and the 'data' chunks the socket emitted. */
+function framedReader(socket: Socket, onPacket?: (p: Packet, framed: FramedStream) => void) {
   const seen: Packet[] = [];
   const errors: string[] = [];
   const framed: FramedStream = new FramedStream(
@@ -110,6 +168,26 @@ function reader(port: number, onPacket?: (p: Packet, framed: FramedStream) => vo
     ownChunks.count += 1;
   });
   return { socket, framed, seen, errors, ownChunks };
+}
+
+/**
+ * A server whose accepted sockets read into the shared buffer (acceptInto), each framed at MQTT 5, as
+ * the orchestrator's listener; `onPacket` sees each accepted socket's packets.
+ */
+async function clientSide(onPacket?: (p: Packet, framed: FramedStream) => void) {
+  const accepted: ReturnType<typeof framedReader>[] = [];
+  const server = createServer((s) => accepted.push(framedReader(s, onPacket)));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  assert.equal(acceptInto(server, sharedReads), true, 'a plain TCP server on this Node can be hooked');
+  return { server, port: (server.address() as AddressInfo).port, accepted };
+}
+
+/** A client socket, connected. */
+async function client(port: number): Promise<Socket> {
+  const socket = connect({ host: '127.0.0.1', port, noDelay: true });
+  await once(socket, 'connect');
+  return socket;
 }
 
 async function until(what: string, ok: () => boolean, ms = 10_000): Promise<void> {
@@ -189,5 +267,118 @@ describe('reads into the shared buffer', () => {
       b.socket.destroy();
       await broker.close();
     }
+  });
+
+  it('clients: sockets accepted into the shared buffer read interleaved streams, with a broker link between', async () => {
+    const side = await clientSide();
+    const broker = await brokerStandIn();
+    const link = reader(broker.port);
+    const a = await client(side.port);
+    const b = await client(side.port);
+    try {
+      await until(
+        'both accepted, the link connected',
+        () => side.accepted.length === 2 && broker.accepted.length === 1,
+      );
+      assert.equal(
+        await new Promise<number>((r, j) => side.server.getConnections((e, n) => (e ? j(e) : r(n)))),
+        2,
+      );
+      const toLink = broker.accepted[0] as Socket;
+      const streamA = Buffer.concat(Array.from({ length: 40 }, (_, r) => Buffer.concat(clientFrames(r))));
+      const streamB = Buffer.concat(
+        Array.from({ length: 40 }, (_, r) => Buffer.concat(clientFrames(300 + r))),
+      );
+      const streamL = Buffer.concat(
+        Array.from({ length: 40 }, (_, r) => Buffer.concat(brokerFrames(800 + r))),
+      );
+      const cursors = [0, 0, 0];
+      const sinks: [Socket, Buffer][] = [
+        [a, streamA],
+        [b, streamB],
+        [toLink, streamL],
+      ];
+      for (let i = 0; cursors.some((c, k) => c < (sinks[k]?.[1].length ?? 0)); i++) {
+        sinks.forEach(([socket, bytes], k) => {
+          const at = cursors[k] ?? 0;
+          const step = 1 + ((i * (31 + 12 * k)) % (53 + 20 * k));
+          if (at < bytes.length) socket.write(bytes.subarray(at, at + step));
+          cursors[k] = at + step;
+        });
+        if (i % 4 === 0) await sleep(1);
+      }
+      const [wantA, wantB, wantL] = [expected(streamA), expected(streamB), expected(streamL)];
+      const [sa, sb] = side.accepted as [ReturnType<typeof framedReader>, ReturnType<typeof framedReader>];
+      await until(
+        'every packet',
+        () =>
+          sa.seen.length === wantA.length &&
+          sb.seen.length === wantB.length &&
+          link.seen.length === wantL.length,
+      );
+      // More reads into the buffer after the last packet was handed on: nothing kept may change.
+      toLink.write(Buffer.concat(brokerFrames(999)));
+      await until('the last reads', () => link.seen.length === wantL.length + brokerFrames(999).length);
+      assert.deepEqual([...sa.errors, ...sb.errors], []);
+      assert.equal(sa.ownChunks.count + sb.ownChunks.count, 0, "no client read came as a 'data' chunk");
+      assert.deepEqual(sa.seen.map(plain), wantA);
+      assert.deepEqual(sb.seen.map(plain), wantB);
+      // Closing counts as Node's own accepted sockets do: the server closes once both are gone.
+      a.end();
+      b.destroy();
+      side.server.close();
+      await once(side.server, 'close');
+    } finally {
+      a.destroy();
+      b.destroy();
+      link.socket.destroy();
+      side.server.close();
+      await broker.close();
+    }
+  });
+
+  it("clients: a stream ended while paused still reads the peer's FIN, and hands on nothing more", async () => {
+    let firstPublish: FramedStream | undefined;
+    const side = await clientSide((p, framed) => {
+      if (p.cmd === 'publish' && firstPublish === undefined) {
+        firstPublish = framed;
+        framed.pause(); // as a session does between a CONNECT and its CONNACK
+      }
+    });
+    const a = await client(side.port);
+    try {
+      await until('accepted', () => side.accepted.length === 1);
+      const sa = side.accepted[0] as ReturnType<typeof framedReader>;
+      const ended = once(sa.socket, 'end');
+      a.write(Buffer.concat(clientFrames(0)));
+      await until('paused at the first publish', () => firstPublish !== undefined);
+      await sleep(50);
+      const seen = sa.seen.length;
+      firstPublish?.end();
+      await sleep(20);
+      a.write(Buffer.concat(clientFrames(1))); // after end(): dropped
+      await sleep(20);
+      firstPublish?.resume(); // as a session closed while paused may still resume: nothing is parsed
+      a.end();
+      // 'end' is emitted only for a FIN read from the socket (the fallback timer destroys without it).
+      await within(ended, 5000, "the server side's 'end'");
+      assert.equal(sa.seen.length, seen, 'nothing handed on after end()');
+      await once(side.server.close(), 'close');
+    } finally {
+      a.destroy();
+      side.server.close();
+    }
+  });
+
+  it('clients: a TLS server, or one not listening, is left as it is', async () => {
+    const tls = createTlsServer();
+    tls.listen(0, '127.0.0.1');
+    await once(tls, 'listening');
+    try {
+      assert.equal(acceptInto(tls, sharedReads), false, 'its raw sockets feed the TLS layer');
+    } finally {
+      tls.close();
+    }
+    assert.equal(acceptInto(createServer(), sharedReads), false, 'no listen handle yet');
   });
 });
