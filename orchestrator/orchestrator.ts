@@ -201,7 +201,6 @@ export class Orchestrator {
   /** Runs one client session over any stream (a socket, a TLS socket, an in-memory pair). */
   handle(stream: Duplex): Session {
     if ('setNoDelay' in stream) (stream as Socket).setNoDelay(true);
-    stream.on('error', this.onStreamError);
     this.shared ??= this.sessionShared();
     const session = new Session(stream, this.shared.deps);
     this.sessions.add(session);
@@ -210,10 +209,6 @@ export class Orchestrator {
     if (this.draining) session.redirect(undefined);
     return session;
   }
-
-  private readonly onStreamError = (err: Error): void => {
-    this.log.debug({ err: err.message }, 'client stream error');
-  };
 
   /**
    * What every session of this replica shares: its deps and its events, made once, not per session

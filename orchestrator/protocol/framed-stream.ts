@@ -116,7 +116,7 @@ export class FramedStream {
   private corked = false;
   private flushQueued = false;
   /** Fast-path frames written this turn, back to back (out-batch.ts). */
-  private readonly out = new OutBatch(this.writeNow.bind(this));
+  private readonly out = new OutBatch(this);
   /** Bytes read but not yet parsed (at most one partial packet, or what arrived while paused). */
   private buffer: Buffer = EMPTY;
   /** `buffer` is a view of the shared read buffer (during a read from it). */
@@ -242,7 +242,7 @@ export class FramedStream {
           (length >= 0 ? fastEncode(packet, this.version) : undefined) ??
           mqttPacket.generate(packet, { protocolVersion: this.version });
         this.out.flush();
-        this.writeNow(bytes);
+        this.writeBatch(bytes);
       }
     } catch (err) {
       // A packet that cannot be encoded at this level (a bug, or a relayed value out of range).
@@ -252,8 +252,11 @@ export class FramedStream {
     return !this.stream.writableNeedDrain;
   }
 
-  /** Hands bytes to the stream; more than one write in a turn are corked into one writev(2). */
-  private writeNow(bytes: Buffer): void {
+  /**
+   * Hands bytes to the stream; more than one write in a turn are corked into one writev(2). Also the
+   * outgoing batch's sink (OutBatch): not for other callers.
+   */
+  writeBatch(bytes: Buffer): void {
     if (!this.corked && this.flushQueued) {
       this.corked = true;
       this.stream.cork();

@@ -1,4 +1,5 @@
 import type { Packet } from 'mqtt-packet';
+import { emptyArray, writableArray } from './lazy-collections.ts';
 
 /** A publish whose acknowledgement to the client (PUBACK or PUBREC) goes out in arrival order. */
 export interface OrderedAck {
@@ -17,7 +18,7 @@ export interface OrderedAck {
  * overtakes an earlier publish's waits here until every earlier one is sent.
  */
 export class AckOrder<T extends OrderedAck> {
-  private items: Array<T | undefined> = [];
+  private items: Array<T | undefined> = emptyArray();
   private head = 0;
 
   /** Publishes whose acknowledgement has not been sent yet. */
@@ -27,6 +28,7 @@ export class AckOrder<T extends OrderedAck> {
 
   /** A QoS 1/2 PUBLISH arrived from the client: its acknowledgement comes after every earlier one. */
   push(item: T): void {
+    this.items = writableArray(this.items);
     this.items.push(item);
   }
 
@@ -43,7 +45,7 @@ export class AckOrder<T extends OrderedAck> {
       send(packet, first);
     }
     if (this.head === this.items.length) {
-      this.items.length = 0;
+      if (this.head > 0) this.items.length = 0; // kept: a client that publishes once will again
       this.head = 0;
     } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
       this.items = this.items.slice(this.head);

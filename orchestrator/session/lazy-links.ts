@@ -1,6 +1,7 @@
 import type { IPublishPacket, Packet } from 'mqtt-packet';
 import { spreadsOverBrokers } from '../../common/admin/contract.ts';
 import type { PoolBroker } from '../pool/broker-pool.ts';
+import { emptyArray, takeAll, writableArray } from './lazy-collections.ts';
 import { LinkNeed } from './link-need.ts';
 import type { Session } from './session.ts';
 
@@ -28,7 +29,7 @@ export class LazyLinks {
   private need: LinkNeed | undefined;
   /** The links a lazy session is opening as it becomes full; client packets wait meanwhile. */
   linking: Promise<void> | undefined;
-  private readonly whileLinking: Packet[] = [];
+  private whileLinking: Packet[] = emptyArray();
 
   constructor(private readonly s: Session) {}
 
@@ -110,6 +111,7 @@ export class LazyLinks {
   /** A packet to handle once the links being opened are open; false: none are being opened. */
   hold(packet: Packet): boolean {
     if (!this.linking) return false;
+    this.whileLinking = writableArray(this.whileLinking);
     this.whileLinking.push(packet);
     return true;
   }
@@ -153,7 +155,7 @@ export class LazyLinks {
       if (s.state !== 'connected') return;
       // Held publishes are older than what the client sent meanwhile: they go first.
       s.inbound?.resendHeld();
-      for (const p of this.whileLinking.splice(0)) if (s.state === 'connected') s.packets.dispatch(p);
+      for (const p of takeAll(this.whileLinking)) if (s.state === 'connected') s.packets.dispatch(p);
       s.resumeClient('opening links');
     });
     this.linking = opening;

@@ -1,5 +1,6 @@
 import { type RoutingStrategyName, spreadsOverBrokers } from '../../common/admin/contract.ts';
 import { rendezvousOwner, retainedOwner } from '../../common/retained-owner.ts';
+import { emptyArray } from './lazy-collections.ts';
 
 /**
  * Lazy upstream links (pure). A session that is not persistent and has never subscribed keeps one
@@ -35,7 +36,7 @@ export function publishNeedsLink(
  * routing generation, and but for per-topic routing the answer changes only with them and the links.
  */
 export class LinkNeed {
-  private wanted: readonly string[] = [];
+  private wanted: readonly string[] = emptyArray();
   private wantedGeneration = -1;
   private answerGeneration = -1;
   private answerLinks = -1;

@@ -2,7 +2,14 @@ import type { IPublishPacket, Packet } from 'mqtt-packet';
 import { hasMoveMarker, withoutMoveMarker } from '../../common/move-marker.ts';
 import { PacketIdSpace } from '../protocol/packet-ids.ts';
 import type { SessionContext, UpstreamLink } from './context.ts';
-import { emptyMap, emptySet, writableMap, writableSet } from './lazy-collections.ts';
+import {
+  emptyArray,
+  emptyMap,
+  emptySet,
+  writableArray,
+  writableMap,
+  writableSet,
+} from './lazy-collections.ts';
 
 interface Delivery {
   brokerId: string;
@@ -46,7 +53,7 @@ export class OutboundDeliveries {
   private readonly ids = new PacketIdSpace<Delivery>();
   /** (broker, upstream id) → downstream id, for QoS 2 PUBRELs and duplicate deliveries. */
   private readonly byUpstream = new UpstreamIds();
-  private readonly waiting: Array<{ link: UpstreamLink; packet: IPublishPacket }> = [];
+  private waiting: Array<{ link: UpstreamLink; packet: IPublishPacket }> = emptyArray();
   /**
    * QoS 2 deliveries the client had when their broker's link was lost, by broker: a resumed upstream
    * session (limits.upstreamLinkGraceSeconds) re-sends them with DUP 1; they are not delivered twice.
@@ -80,6 +87,7 @@ export class OutboundDeliveries {
     if (packet.qos === 2 && this.handedOver.size > 0 && this.resentAfterLoss(link, packet)) return;
     this.ctx.counters.delivered(link.brokerId);
     if (packet.qos > 0 && (this.ids.size >= this.window || this.waiting.length > 0)) {
+      this.waiting = writableArray(this.waiting);
       this.waiting.push({ link, packet });
       this.updatePause();
       return;
@@ -110,6 +118,7 @@ export class OutboundDeliveries {
         received: false,
       });
       if (downId === undefined) {
+        this.waiting = writableArray(this.waiting);
         this.waiting.unshift({ link, packet });
         return;
       }

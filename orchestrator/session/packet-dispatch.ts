@@ -4,6 +4,7 @@ import { packetProblem } from '../protocol/validate-packet.ts';
 import { runConnect } from './connect-sequence.ts';
 import type { UpstreamLink } from './context.ts';
 import { NOT_AUTHORIZED } from './denied-close.ts';
+import { emptyArray, takeAll, writableArray } from './lazy-collections.ts';
 import type { Session } from './session.ts';
 
 /**
@@ -14,8 +15,8 @@ import type { Session } from './session.ts';
 export class PacketDispatch {
   /** When the client last sent anything (keepalive). */
   lastActivity = Date.now();
-  private readonly early: Packet[] = [];
-  private readonly earlyFromBrokers: Array<[UpstreamLink, Packet]> = [];
+  private early: Packet[] = emptyArray();
+  private earlyFromBrokers: Array<[UpstreamLink, Packet]> = emptyArray();
 
   constructor(private readonly s: Session) {}
 
@@ -45,6 +46,7 @@ export class PacketDispatch {
       } else if (packet.cmd === 'connect') {
         s.close('abrupt', 'second CONNECT'); // [MQTT-3.1.0-2]
       } else {
+        this.early = writableArray(this.early);
         this.early.push(packet); // sent right after CONNECT: handled once connected
       }
       return;
@@ -112,8 +114,8 @@ export class PacketDispatch {
 
   /** CONNECT step 5: what the client and the brokers sent while the session was connecting. */
   flushEarly(): void {
-    for (const p of this.early.splice(0)) this.dispatch(p);
-    for (const [link, p] of this.earlyFromBrokers.splice(0)) this.onBrokerPacket(link, p);
+    for (const p of takeAll(this.early)) this.dispatch(p);
+    for (const [link, p] of takeAll(this.earlyFromBrokers)) this.onBrokerPacket(link, p);
   }
 
   // ---- broker side ----------------------------------------------------------------------------
@@ -122,6 +124,7 @@ export class PacketDispatch {
     const s = this.s;
     if (s.state === 'connecting') {
       // Nothing reaches the client before its CONNACK: held (upstreams are paused meanwhile).
+      this.earlyFromBrokers = writableArray(this.earlyFromBrokers);
       this.earlyFromBrokers.push([link, packet]);
       return;
     }

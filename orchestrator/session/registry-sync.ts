@@ -19,6 +19,7 @@ import {
 } from '../registry/reserved.ts';
 import { registryPublish, type SessionRegistry } from '../registry/session-registry.ts';
 import type { UpstreamLink } from './context.ts';
+import { emptyArray } from './lazy-collections.ts';
 
 /**
  * One session's part in the session registry (see orchestrator/registry/): it loads the record when
@@ -35,7 +36,7 @@ export class RegistrySync {
   /** The newest record `load` found was a tombstone: the session ended after any older copy. */
   endedAtLoad = false;
   /** Filters of older copies the newest does not have: a broker that missed a change may hold them. */
-  staleAtLoad: RegisteredSubscription[] = [];
+  staleAtLoad: readonly RegisteredSubscription[] = emptyArray();
 
   constructor(
     private readonly registry: SessionRegistry,

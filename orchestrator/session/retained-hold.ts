@@ -1,5 +1,6 @@
 import type { IPublishPacket } from 'mqtt-packet';
 import type { RetainedFence } from '../pool/retained-fence.ts';
+import { emptyArray, writableArray } from './lazy-collections.ts';
 
 interface Held<E> {
   packet: IPublishPacket;
@@ -15,7 +16,7 @@ interface Held<E> {
  * Only retained publishes come here; the check for the rest is one flag test in the publish flow.
  */
 export class RetainedHold<E> {
-  private readonly queue: Array<Held<E>> = [];
+  private queue: Array<Held<E>> = emptyArray();
   private heldBytes = 0;
 
   constructor(
@@ -44,6 +45,7 @@ export class RetainedHold<E> {
   }
 
   add(packet: IPublishPacket, entry: E | undefined): void {
+    this.queue = writableArray(this.queue);
     this.queue.push({ packet, entry });
     this.heldBytes += packet.payload.length;
   }

@@ -1,4 +1,5 @@
 import type { Session } from './session.ts';
+import { everySecond, type TickMember } from './ticker.ts';
 import type { DisconnectOptions } from './upstream.ts';
 
 export type CloseMode = 'graceful' | 'abrupt';
@@ -7,9 +8,10 @@ export type CloseMode = 'graceful' | 'abrupt';
  * What bounds and ends a session: the CONNECT timer, the client's keepalive, and the close (links
  * closed so that the will fires or not, the registry record written, the client id released).
  */
-export class Lifetime {
-  private keepaliveTimer: NodeJS.Timeout | undefined;
+export class Lifetime implements TickMember {
   private connectTimer: NodeJS.Timeout | undefined;
+  /** The client's keepalive (0: none); checked on the process's 1-second clock (ticker.ts). */
+  private keepaliveSeconds = 0;
 
   constructor(private readonly s: Session) {}
 
@@ -28,22 +30,20 @@ export class Lifetime {
 
   startKeepalive(keepaliveSeconds: number): void {
     if (!keepaliveSeconds) return;
+    this.keepaliveSeconds = keepaliveSeconds;
+    everySecond.add(this);
+  }
+
+  /** Each second while the client has a keepalive: the keepalive check, and the kept frames' move. */
+  tick(now: number): void {
     const s = this.s;
+    s.inbound?.rehomeKept(now);
     // [MQTT-3.1.2-24]: nothing from the client for 1.5 × keepalive: the connection is dead.
-    const limitMs = keepaliveSeconds * 1500;
-    this.keepaliveTimer = setInterval(
-      () => {
-        const now = Date.now();
-        s.inbound?.rehomeKept(now);
-        if (now - s.packets.lastActivity > limitMs) {
-          s.log.info({ keepaliveSeconds }, 'keepalive expired');
-          if (s.version === 5) s.sendDown({ cmd: 'disconnect', reasonCode: 0x8d });
-          s.close('abrupt', 'keepalive expired');
-        }
-      },
-      Math.min(limitMs, 1000),
-    );
-    this.keepaliveTimer.unref();
+    if (now - s.packets.lastActivity > this.keepaliveSeconds * 1500) {
+      s.log.info({ keepaliveSeconds: this.keepaliveSeconds }, 'keepalive expired');
+      if (s.version === 5) s.sendDown({ cmd: 'disconnect', reasonCode: 0x8d });
+      s.close('abrupt', 'keepalive expired');
+    }
   }
 
   close(mode: CloseMode, reason: string, goodbye: DisconnectOptions): void {
@@ -52,7 +52,7 @@ export class Lifetime {
     const wasConnected = s.state === 'connected';
     s.state = 'closed';
     this.stopConnectTimer();
-    if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
+    everySecond.delete(this);
     s.uplinks.stopReconnects();
     const recording = wasConnected && !s.takenOver && s.persistent;
     if (recording) {

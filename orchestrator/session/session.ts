@@ -11,7 +11,7 @@ import type { SessionRegistry } from '../registry/session-registry.ts';
 import type { Router } from '../routing/strategies.ts';
 import type { BrokerCounters, SessionContext, UpstreamLink } from './context.ts';
 import type { InboundPublishes } from './inbound-publish.ts';
-import { emptySet, writableSet } from './lazy-collections.ts';
+import { emptyArray, emptySet, writableSet } from './lazy-collections.ts';
 import { LazyLinks } from './lazy-links.ts';
 import { SESSION_TAKEN_OVER, TAKEN_OVER_REASONS, type TakenOverBy } from './link-endings.ts';
 import { LinkGraces } from './link-grace.ts';
@@ -120,11 +120,11 @@ export class Session implements SessionContext, FramedHandler {
   private observers: Map<keyof SessionEvents, Array<SessionEvents[keyof SessionEvents]>> | undefined;
   private upstreamPauses = emptySet<string>();
   /** publishTargets(), cached: recomputed when the pool, routability, or this session's links change. */
-  private targets: UpstreamLink[] = [];
+  private targets: UpstreamLink[] = emptyArray();
   private targetsGeneration = -1;
   private targetsLinkGeneration = -1;
   /** activeBrokers(), cached: recomputed when the pool (or routability) changes. */
-  private active: readonly string[] = [];
+  private active: readonly string[] = emptyArray();
   private activeGeneration = -1;
 
   constructor(
@@ -174,7 +174,10 @@ export class Session implements SessionContext, FramedHandler {
   }
 
   /** 'closed' follows, which ends the session. */
-  frameTransportError(): void {}
+  /** An RST or TLS error on the client's stream ('closed' follows); one listener per stream, the FramedStream's. */
+  frameTransportError(err: Error): void {
+    this.log.debug({ err: err.message }, 'client stream error');
+  }
 
   frameEncodeError(err: Error, packet: Packet): void {
     this.log.error({ err: err.message, cmd: packet.cmd }, 'a packet for the client could not be encoded');

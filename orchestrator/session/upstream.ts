@@ -3,6 +3,8 @@ import { TimeoutError } from '../../common/errors.ts';
 import { AnswerTimeout } from '../../common/net/answer-timeout.ts';
 import { type BrokerTls, connectBroker } from '../../common/net/broker-socket.ts';
 import { type FramedHandler, FramedStream, sharedReads } from '../protocol/framed-stream.ts';
+import { emptyArray, takeAll, writableArray } from './lazy-collections.ts';
+import { everySecond, type TickMember } from './ticker.ts';
 
 /** What a client's DISCONNECT asks of the brokers (MQTT 5 only; a 3.1.1 broker hears a plain one). */
 export interface DisconnectOptions {
@@ -54,17 +56,18 @@ export interface UpstreamOptions {
  * consumer given to attach(); those that arrive before it (a persistent session's backlog can come in
  * the same read as the CONNACK) are held for it, none lost. 'down' is reported once, with the reason.
  */
-export class Upstream implements FramedHandler {
+export class Upstream implements FramedHandler, TickMember {
   readonly brokerId: string;
   readonly protocolVersion: 4 | 5;
   private framed: FramedStream | undefined;
-  private pingTimer: NodeJS.Timeout | undefined;
+  /** The 1-second clock's count at the last PINGREQ (or the CONNACK): pings run on it (ticker.ts). */
+  private pingTick = 0;
   private awaitingPong = false;
   private downReason: string | undefined;
   private closing = false;
   private connected = false;
   private sink: UpstreamSink | undefined;
-  private readonly backlog: Packet[] = [];
+  private backlog: Packet[] = emptyArray();
   private brokerReceiveMaximum: number | undefined;
   /** The last packet the broker sent, and whether the transport failed (RST, error) before the close. */
   private lastCmd: Packet['cmd'] | undefined;
@@ -190,37 +193,47 @@ export class Upstream implements FramedHandler {
     }
     this.lastCmd = packet.cmd;
     if (this.sink) this.sink.packet(packet);
-    else this.backlog.push(packet);
+    else {
+      this.backlog = writableArray(this.backlog);
+      this.backlog.push(packet);
+    }
   }
 
   /** Sets the consumer of packets and of the 'down' report; hands it what arrived before. */
   attach(sink: UpstreamSink): void {
     this.sink = sink;
-    for (const p of this.backlog.splice(0)) sink.packet(p);
+    for (const p of takeAll(this.backlog)) sink.packet(p);
     if (this.downReason !== undefined) sink.down(this.downReason);
   }
 
   private startKeepalive(): void {
-    const periodMs = this.options.keepaliveSeconds * 1000;
-    if (periodMs <= 0) return;
-    // A PINGREQ each keepalive period; no PINGRESP by the next one means the broker is gone.
-    this.pingTimer = setInterval(() => {
-      if (this.awaitingPong) {
-        this.transportFailed = true; // closed by us: not a broker's clean close
-        this.markDown(`no PINGRESP within ${this.options.keepaliveSeconds} s`);
-        this.framed?.destroy();
-        return;
-      }
-      this.awaitingPong = true;
-      this.framed?.write({ cmd: 'pingreq' });
-    }, periodMs);
-    this.pingTimer.unref();
+    if (this.options.keepaliveSeconds <= 0) return;
+    this.pingTick = everySecond.count;
+    everySecond.add(this);
+  }
+
+  /** The 1-second clock: a PINGREQ each keepalive period; no PINGRESP by the next one means the broker is gone. */
+  tick(_now: number, count: number): void {
+    const periodTicks = Math.max(
+      1,
+      Math.round((this.options.keepaliveSeconds * 1000) / everySecond.periodMs),
+    );
+    if (count - this.pingTick < periodTicks) return;
+    this.pingTick = count;
+    if (this.awaitingPong) {
+      this.transportFailed = true; // closed by us: not a broker's clean close
+      this.markDown(`no PINGRESP within ${this.options.keepaliveSeconds} s`);
+      this.framed?.destroy();
+      return;
+    }
+    this.awaitingPong = true;
+    this.framed?.write({ cmd: 'pingreq' });
   }
 
   private markDown(reason: string): void {
     if (this.downReason !== undefined) return;
     this.downReason = reason;
-    if (this.pingTimer) clearInterval(this.pingTimer);
+    everySecond.delete(this);
     this.sink?.down(this.closing ? 'closed by the orchestrator' : reason);
   }
 

@@ -52,8 +52,8 @@ const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 describe('outgoing batch', () => {
   it('hands each batch its own bytes in order while batches interleave on the shared slab', () => {
     const got: Record<string, Buffer[]> = { a: [], b: [] };
-    const a = new OutBatch((bytes) => got.a?.push(Buffer.from(bytes)));
-    const b = new OutBatch((bytes) => got.b?.push(Buffer.from(bytes)));
+    const a = new OutBatch({ writeBatch: (bytes) => got.a?.push(Buffer.from(bytes)) });
+    const b = new OutBatch({ writeBatch: (bytes) => got.b?.push(Buffer.from(bytes)) });
     const write = (batch: OutBatch, byte: number, n: number) => {
       const at = batch.reserve(n);
       batch.slab.fill(byte, at, at + n);
@@ -74,7 +74,7 @@ describe('outgoing batch', () => {
     );
     // A full slab: what is batched is handed over and the batch goes on in a new slab.
     const big: Buffer[] = [];
-    const c = new OutBatch((bytes) => big.push(bytes));
+    const c = new OutBatch({ writeBatch: (bytes) => big.push(bytes) });
     let total = 0;
     while (total < SLAB_BYTES * 2) {
       write(c, total % 251, 100);

@@ -7,11 +7,15 @@ import { describe, it } from 'node:test';
 import { createRootLogger } from '../../common/logger.ts';
 import { Orchestrator } from '../../orchestrator/orchestrator.ts';
 import { PacketIdSpace } from '../../orchestrator/protocol/packet-ids.ts';
+import { AckOrder, type OrderedAck } from '../../orchestrator/session/ack-order.ts';
 import { BrokerWindows } from '../../orchestrator/session/broker-windows.ts';
 import {
+  emptyArray,
   emptyMap,
   emptySet,
   isShared,
+  takeAll,
+  writableArray,
   writableMap,
   writableSet,
 } from '../../orchestrator/session/lazy-collections.ts';
@@ -19,6 +23,7 @@ import { LinkEndings } from '../../orchestrator/session/link-endings.ts';
 import { LinkGraces } from '../../orchestrator/session/link-grace.ts';
 import { ReplayWindow } from '../../orchestrator/session/replay-window.ts';
 import { RetainedOrder } from '../../orchestrator/session/retained-order.ts';
+import { everySecond } from '../../orchestrator/session/ticker.ts';
 import { TopicAliases } from '../../orchestrator/session/topic-alias.ts';
 
 /** A private field, read for the test (element access is allowed on private members). */
@@ -43,6 +48,30 @@ describe('memory per client: lazily allocated session state', () => {
     const ownSet = writableSet(s);
     ownSet.add('a');
     assert.equal(emptySet<string>().size, 0);
+  });
+
+  it('the shared empty array reads as empty, refuses writes, and is swapped for an own one', () => {
+    const a = emptyArray<number>();
+    assert.equal(a.length, 0);
+    assert.throws(() => a.push(1), TypeError);
+    assert.deepEqual(takeAll(a), [], 'taking all from it changes nothing');
+    const own = writableArray(a);
+    own.push(1, 2);
+    assert.notEqual(own, a);
+    assert.equal(writableArray(own), own, 'an own array stays');
+    assert.deepEqual(takeAll(own), [1, 2]);
+    assert.equal(own.length, 0);
+    assert.equal(emptyArray<number>().length, 0, 'nothing leaked into the shared one');
+    // AckOrder: shared until the first publish, and its own array kept once emptied.
+    const order = new AckOrder<OrderedAck>();
+    assert.equal(field(order, 'items'), emptyArray());
+    const item: OrderedAck = { ack: undefined };
+    order.push(item);
+    const sent: unknown[] = [];
+    order.ready(item, { cmd: 'puback', messageId: 1 }, (p) => sent.push(p));
+    assert.equal(sent.length, 1);
+    assert.equal(order.pending, 0);
+    assert.notEqual(field(order, 'items'), emptyArray());
   });
 
   it('a fresh flow structure holds no Map, Set or WeakSet until it is written to', () => {
@@ -90,8 +119,21 @@ describe('memory per client: lazily allocated session state', () => {
       for (const name of ['clientPauses', 'upstreamPauses'])
         assert.ok(isShared(field(a, name) as Set<unknown>), `Session.${name}`);
       assert.ok(isShared(field(a.uplinks, 'reconnectTimers') as Map<unknown, unknown>));
+      for (const name of ['early', 'earlyFromBrokers'])
+        assert.equal(field(a.packets, name), emptyArray(), `PacketDispatch.${name}`);
+      assert.equal(field(a.lazy, 'whileLinking'), emptyArray(), 'LazyLinks.whileLinking');
+      // The keepalive runs on the process's 1-second clock (ticker.ts), not a timer per session.
+      const timeouts = () =>
+        Object.values(a.lifetime).filter(
+          (v) => v !== null && typeof v === 'object' && v.constructor.name === 'Timeout',
+        ).length;
+      const [ownBefore, clockBefore] = [timeouts(), everySecond.size];
+      a.lifetime.startKeepalive(30);
+      assert.equal(timeouts(), ownBefore, 'no Timeout of its own for the keepalive');
+      assert.equal(everySecond.size, clockBefore + 1, 'a member of the clock instead');
       a.close('abrupt', 'test');
       b.close('abrupt', 'test');
+      assert.equal(everySecond.size, clockBefore, 'and not once closed');
     } finally {
       await orchestrator.close();
     }
