@@ -2,10 +2,10 @@
  * Collections a session allocates only once it puts something in them (docs/data-plane.md, "Memory
  * per client"): an empty Map costs ~180 bytes with its hash table, and a session held about twenty of
  * them, most never used by an idle client; an empty array 32 bytes, and a session and its links held
- * about a dozen. A field starts as the shared empty one, which every read
- * sees as empty, and is swapped for its own collection by the first write:
- * `this.used = writableMap(this.used); this.used.set(…)`. A write to the shared one throws, so a
- * write path that forgot the swap fails loudly instead of leaking entries between sessions.
+ * about a dozen. A field starts as the shared empty one, which every read sees as empty, and is swapped
+ * for its own collection by the first write: `this.used = writableMap(this.used); this.used.set(…)`.
+ * A write to the shared one throws, so a write path that forgot the swap fails loudly instead of
+ * leaking entries between sessions.
  */
 
 class SharedEmptyMap extends Map<never, never> {

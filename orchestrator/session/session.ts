@@ -173,8 +173,7 @@ export class Session implements SessionContext, FramedHandler {
     this.close('abrupt', 'client connection closed');
   }
 
-  /** 'closed' follows, which ends the session. */
-  /** An RST or TLS error on the client's stream ('closed' follows); one listener per stream, the FramedStream's. */
+  /** An RST or TLS error on the client's stream: logged; 'closed' follows, which ends the session. */
   frameTransportError(err: Error): void {
     this.log.debug({ err: err.message }, 'client stream error');
   }
