@@ -6,7 +6,8 @@
 //
 // `npm run bench:profile-fixed -- [--rate 2000] [--seconds 20] [--qos 0,1] [--top 30]
 //   [--orchestrator-root DIR] [--keep DIR (keep the .cpuprofile files there)] [--no-profile]
-//   [--node-args='--flag ...' (extra node flags for the orchestrator)]`
+//   [--node-args='--flag ...' (extra node flags for the orchestrator)]
+//   [--direct (first the same load straight to Mosquitto, for the added latency)]`
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LocalProvider } from '../manager/providers/local/local-provider.ts';
 import { formatTopSelfTime, largestProfile, readCpuProfile, topSelfTime } from './lib/cpu-profile.ts';
-import { LoadGenerator } from './lib/load-generator.ts';
+import { LoadGenerator, type PhaseResult } from './lib/load-generator.ts';
 import { processCpuSeconds, processSysSeconds, startOrchestratorChild } from './lib/processes.ts';
 
 const { values } = parseArgs({
@@ -27,6 +28,7 @@ const { values } = parseArgs({
     keep: { type: 'string' },
     'no-profile': { type: 'boolean', default: false },
     'node-args': { type: 'string' },
+    direct: { type: 'boolean', default: false },
   },
 });
 const rate = Number(values.rate);
@@ -46,11 +48,66 @@ const provider = await LocalProvider.start({
   },
   pollIntervalMs: 200,
 });
+/** One paced phase of the 20/20 load against `port`; `cpu` reads the processes of interest. */
+async function runLoad(
+  host: string,
+  port: number,
+  qos: 0 | 1,
+  prefix: string,
+  cpu: () => Record<string, number>,
+): Promise<PhaseResult> {
+  const load = await LoadGenerator.connect(
+    { host, port },
+    {
+      publishers: 20,
+      subscribers: 20,
+      payloadBytes: 100,
+      qos,
+      windowPerPublisher: 100,
+      maxSamples: 2_000_000,
+      clientIdPrefix: `${prefix}${process.pid}q${qos}`,
+      connectTimeoutMs: 10_000,
+    },
+  );
+  try {
+    return await load.runPhase({
+      rate,
+      warmupMs: 2000,
+      measureMs,
+      maxMessages: 100_000_000,
+      drainTimeoutMs: 3000,
+      cpu,
+    });
+  } finally {
+    await load.close();
+  }
+}
+
+function latency(r: PhaseResult): string {
+  const ms = (x: number) => x.toFixed(3);
+  return `p50 ${ms(r.p50Ms)} ms, p99 ${ms(r.p99Ms)} ms (p90 ${ms(r.p90Ms)}, p99.9 ${ms(r.p999Ms)}, max ${ms(r.maxMs)})`;
+}
+
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+
 try {
   const created = await provider.create('broker', 'mosquitto');
   const broker = await provider.waitReady(created.id, 30_000);
   const mosqPid = provider.details(broker.id)?.pid ?? -1;
   for (const qos of qosList) {
+    if (values.direct) {
+      const r = await runLoad(broker.host, broker.port, qos, 'profd', () => ({
+        mosq: processCpuSeconds(mosqPid),
+      }));
+      const us = ((r.cpuSeconds.mosq ?? Number.NaN) / r.delivered) * 1e6;
+      console.log(
+        `QoS ${qos} direct: ${r.rate.toFixed(0)} msg/s delivered, lost ${r.lost}, ${latency(r)}; ` +
+          `CPU per message: mosquitto ${us.toFixed(1)} µs (load average ${load()})`,
+      );
+    }
     const dir = mkdtempSync(join(tmpdir(), 'brokel-prof-'));
     const spawnedAt = performance.now();
     const orch = await startOrchestratorChild({
@@ -64,47 +121,20 @@ try {
     });
     let fromMs = 0;
     try {
-      const load = await LoadGenerator.connect(
-        { host: '127.0.0.1', port: orch.port },
-        {
-          publishers: 20,
-          subscribers: 20,
-          payloadBytes: 100,
-          qos,
-          windowPerPublisher: 100,
-          maxSamples: 2_000_000,
-          clientIdPrefix: `prof${process.pid}q${qos}`,
-          connectTimeoutMs: 10_000,
-        },
+      console.log(`QoS ${qos}: orchestrator pid ${orch.pid}, mosquitto pid ${mosqPid}; warm-up 2 s`);
+      const r = await runLoad('127.0.0.1', orch.port, qos, 'prof', () => {
+        fromMs = performance.now() - spawnedAt;
+        return {
+          orch: processCpuSeconds(orch.pid),
+          orchSys: processSysSeconds(orch.pid),
+          mosq: processCpuSeconds(mosqPid),
+        };
+      });
+      const us = (k: string) => (((r.cpuSeconds[k] ?? Number.NaN) / r.delivered) * 1e6).toFixed(1);
+      console.log(
+        `QoS ${qos}: ${r.rate.toFixed(0)} msg/s delivered, lost ${r.lost}, ${latency(r)}; CPU per message: ` +
+          `orchestrator ${us('orch')} µs (sys ${us('orchSys')}), mosquitto ${us('mosq')} µs (load average ${load()})`,
       );
-      try {
-        console.log(`QoS ${qos}: orchestrator pid ${orch.pid}, mosquitto pid ${mosqPid}; warm-up 2 s`);
-        const r = await load.runPhase({
-          rate,
-          warmupMs: 2000,
-          measureMs,
-          maxMessages: 100_000_000,
-          drainTimeoutMs: 3000,
-          cpu: () => {
-            fromMs = performance.now() - spawnedAt;
-            return {
-              orch: processCpuSeconds(orch.pid),
-              orchSys: processSysSeconds(orch.pid),
-              mosq: processCpuSeconds(mosqPid),
-            };
-          },
-        });
-        const us = (k: string) => (((r.cpuSeconds[k] ?? Number.NaN) / r.delivered) * 1e6).toFixed(1);
-        console.log(
-          `QoS ${qos}: ${r.rate.toFixed(0)} msg/s delivered, lost ${r.lost}, p50 ${r.p50Ms.toFixed(3)} ms, ` +
-            `p99 ${r.p99Ms.toFixed(3)} ms; CPU per message: orchestrator ${us('orch')} µs (sys ${us('orchSys')}), ` +
-            `mosquitto ${us('mosq')} µs (load average ${loadavg()
-              .map((l) => l.toFixed(2))
-              .join(' ')})`,
-        );
-      } finally {
-        await load.close();
-      }
     } finally {
       await orch.stop();
     }

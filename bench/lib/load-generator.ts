@@ -43,6 +43,10 @@ export interface PhaseResult {
   /** Send-to-delivery latency in the measured window, ms. */
   p50Ms: number;
   p99Ms: number;
+  /** The tail in more detail: p90, p99.9 and the largest sample, ms. */
+  p90Ms: number;
+  p999Ms: number;
+  maxMs: number;
   samples: number;
   /** CPU seconds each process used in the measured window. */
   cpuSeconds: Record<string, number>;
@@ -228,7 +232,13 @@ export class LoadGenerator implements DeliverySink {
       if (pacer) clearInterval(pacer);
     }
     await this.drain(o.drainTimeoutMs);
-    const [p50Ms = Number.NaN, p99Ms = Number.NaN] = percentiles(this.samples, this.sampleCount, [50, 99]);
+    const [
+      p50Ms = Number.NaN,
+      p99Ms = Number.NaN,
+      p90Ms = Number.NaN,
+      p999Ms = Number.NaN,
+      maxMs = Number.NaN,
+    ] = percentiles(this.samples, this.sampleCount, [50, 99, 90, 99.9, 100]);
     const sent = this.sentCount - sent0;
     return {
       seconds: window.seconds,
@@ -238,6 +248,9 @@ export class LoadGenerator implements DeliverySink {
       lost: sent - (this.deliveredTotal - delivered0),
       p50Ms,
       p99Ms,
+      p90Ms,
+      p999Ms,
+      maxMs,
       samples: this.sampleCount,
       cpuSeconds: window.cpu,
       capped: this.sentCount >= this.cap,
