@@ -8,6 +8,7 @@ import type { PoolBroker } from '../pool/broker-pool.ts';
 import { Upstream } from '../session/upstream.ts';
 import type { Claim } from './claims.ts';
 import { Presence } from './presence.ts';
+import { RecordProbes } from './record-probes.ts';
 import {
   encodeTombstone,
   isTombstone,
@@ -79,6 +80,7 @@ export class SessionRegistry {
   readonly instanceId = randomBytes(6).toString('hex');
   private readonly readers = new Map<string, Promise<Reader>>();
   private readonly presence: Presence;
+  private readonly probes: RecordProbes;
 
   constructor(private readonly options: RegistryOptions) {
     this.presence = new Presence(
@@ -87,6 +89,20 @@ export class SessionRegistry {
       options.log,
       options.onClaim,
     );
+    this.probes = new RecordProbes(
+      (broker, clientId) => this.upstream(broker, clientId, 4, true, 0),
+      `brokel-probe-${this.instanceId}`,
+      options.limits.upstreamConnectTimeoutMs,
+      options.log,
+    );
+  }
+
+  /**
+   * Whether every broker in `brokers` answered and none holds a record of the client, live or a
+   * tombstone (record-probes.ts: probes of many clients are in flight at once).
+   */
+  noRecordOn(clientId: string, brokers: readonly PoolBroker[]): Promise<boolean> {
+    return this.probes.noneHeld(registryTopic(clientId), brokers);
   }
 
   /** A client connected to this replica at `at`: the other replicas hear it (claims.ts). */
@@ -280,6 +296,7 @@ export class SessionRegistry {
   /** Closes the registry connection to a broker (it left the pool, or a read on it failed). */
   forget(brokerId: string): void {
     this.presence.forget(brokerId);
+    this.probes.forget(brokerId);
     const reader = this.readers.get(brokerId);
     this.readers.delete(brokerId);
     void reader?.then((r) => r.upstream.disconnect()).catch(() => undefined);
@@ -287,6 +304,7 @@ export class SessionRegistry {
 
   close(): void {
     this.presence.close();
+    this.probes.close();
     for (const id of [...this.readers.keys()]) this.forget(id);
   }
 

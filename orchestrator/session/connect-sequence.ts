@@ -7,7 +7,7 @@ import { clientConnack, refusal, validateConnect } from './connect-steps.ts';
 import { InboundPublishes } from './inbound-publish.ts';
 import { keptFrames } from './kept-frames.ts';
 import { OutboundDeliveries } from './outbound-delivery.ts';
-import { resync, syncRegistry } from './registry-steps.ts';
+import { brokersToReach, resync, syncRegistry } from './registry-steps.ts';
 import { RegistrySync } from './registry-sync.ts';
 import type { Session } from './session.ts';
 import { SubscriptionFanout } from './subscriptions.ts';
@@ -89,16 +89,18 @@ export async function runConnect(s: Session, packet: IConnectPacket): Promise<vo
   // Accepted (a refused CONNECT must not end the client's session elsewhere): a session of this
   // client on another replica ends now, before these links take it over at the brokers (claims.ts).
   s.deps.announce?.(s);
-  const fresh = new Set<string>(home.connack.sessionPresent ? [] : [home.link.brokerId]);
+  const homeId = home.link.brokerId;
+  const others = brokers.filter((b) => b.id !== homeId);
+  const reached = await brokersToReach(s, others);
+  if (s.isClosed()) return s.uplinks.dropAll();
+  const fresh = new Set<string>(home.connack.sessionPresent ? [] : [homeId]);
   await Promise.all(
-    brokers
-      .filter((b) => b.id !== home?.link.brokerId)
-      .map((b) =>
-        s.uplinks.open(b, false).then(
-          (r) => !r.connack.sessionPresent && fresh.add(b.id),
-          (err) => s.uplinks.failed(b, err),
-        ),
+    reached.map((b) =>
+      s.uplinks.open(b, false).then(
+        (r) => !r.connack.sessionPresent && fresh.add(b.id),
+        (err) => s.uplinks.failed(b, err),
       ),
+    ),
   );
   if (s.isClosed()) return s.uplinks.dropAll();
   const { resumed, replayOn, ended } = await syncRegistry(s, packet, fresh);
@@ -108,7 +110,9 @@ export async function runConnect(s: Session, packet: IConnectPacket): Promise<vo
   for (const link of s.links.values()) link.synced = !replayOn.includes(link);
   s.linkGeneration += 1;
   // The record names this replica as the holder now (a clean start removes it).
-  s.registrySync?.write(s.links, s.subs?.active.values() ?? [], s.lifetime.missesBroker());
+  // A broker skipped for holding no record has none to end: a tombstone only for one out of reach.
+  const missed = reached.length === others.length && s.lifetime.missesBroker();
+  s.registrySync?.write(s.links, s.subs?.active.values() ?? [], missed);
   // Step 4: CONNACK, the home broker's.
   const limits = s.deps.limits;
   const extra: IConnackPacket['properties'] = {

@@ -1,5 +1,6 @@
 import type { IConnectPacket, ISubscription } from 'mqtt-packet';
 import { errorMessage } from '../../common/errors.ts';
+import type { PoolBroker } from '../pool/broker-pool.ts';
 import { hasRecordedSubscriptions } from '../registry/reserved.ts';
 import type { UpstreamLink } from './context.ts';
 import type { RegistrySync } from './registry-sync.ts';
@@ -10,6 +11,26 @@ export interface RegistryAtConnect {
   resumed: boolean;
   replayOn: UpstreamLink[];
   ended?: boolean;
+}
+
+/**
+ * CONNECT step 3a, the brokers besides the home one that the CONNECT reaches. A session that keeps a
+ * link to each (persistent, and every session on a replica without a registry) reaches them all. A
+ * lazy session keeps its home link only, and reaches the others just to end there an older session of
+ * the client [MQTT-3.1.2-6] (a CONNECT with clean start, then goodbye: two connections per CONNECT
+ * that cost ~2.7 KB of RSS per connected client, docs/data-plane.md "Upstream links per client"); so
+ * it skips them when they hold no registry record of the client: a session that outlives its
+ * connection writes one on every broker, and so does the registry for the sessions it recreates.
+ * What is left without a record (a CONNECT cut short before its record, an upstream session's grace
+ * after a lost link) is the degradation table's (docs/data-plane.md).
+ */
+export async function brokersToReach(
+  s: Session,
+  others: readonly PoolBroker[],
+): Promise<readonly PoolBroker[]> {
+  const registry = s.deps.registry;
+  if (s.lazy.full || others.length === 0 || !registry) return others;
+  return (await registry.noRecordOn(s.clientId, others)) ? [] : others;
 }
 
 /**

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { probeMqtt } from '../../common/mqtt-probe.ts';
+import type { PoolBroker } from '../../orchestrator/pool/broker-pool.ts';
 import { waitFor } from './resources.ts';
 
 /** A free TCP port on 127.0.0.1 right now. */
@@ -106,4 +107,20 @@ export class TestMosquitto {
     await this.kill('SIGTERM');
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** A test broker as an orchestrator's pool lists it (active, readable by the registry). */
+export function poolBrokerOf(b: TestMosquitto): PoolBroker {
+  return {
+    id: `127.0.0.1:${b.port}`,
+    url: b.url,
+    host: '127.0.0.1',
+    port: b.port,
+    tls: undefined,
+    state: 'active',
+    retainedFence: false,
+    retainedWildcardRead: true,
+    published: 0,
+    delivered: 0,
+  };
 }

@@ -3,24 +3,12 @@ import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { silentLogger } from '../../common/logger.ts';
 import { DEFAULT_LIMITS } from '../../orchestrator/limits.ts';
-import type { PoolBroker } from '../../orchestrator/pool/broker-pool.ts';
 import { encodeEntry, registryTopic } from '../../orchestrator/registry/reserved.ts';
 import { SessionRegistry } from '../../orchestrator/registry/session-registry.ts';
-import { TestMosquitto } from '../helpers/mosquitto.ts';
+import { poolBrokerOf, TestMosquitto } from '../helpers/mosquitto.ts';
 import { connectClient, waitFor, within } from '../helpers/resources.ts';
 
-const poolBroker = (b: TestMosquitto): PoolBroker => ({
-  id: `127.0.0.1:${b.port}`,
-  url: b.url,
-  host: '127.0.0.1',
-  port: b.port,
-  tls: undefined,
-  state: 'active',
-  retainedFence: false,
-  retainedWildcardRead: true,
-  published: 0,
-  delivered: 0,
-});
+const poolBroker = poolBrokerOf;
 
 function registry(t: TestContext): SessionRegistry {
   const r = new SessionRegistry({
