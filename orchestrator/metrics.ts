@@ -1,5 +1,6 @@
 import { createServiceMetrics, type ServiceMetrics } from '../common/metrics.ts';
 import { Counter, Gauge } from '../common/prom.ts';
+import type { ProbeAnswer } from './registry/record-probes.ts';
 
 /** Per-broker message counts, kept as plain numbers on the hot path and read at scrape time. */
 export interface BrokerCounts {
@@ -17,6 +18,7 @@ export function orchestratorMetrics(
   counts: () => Iterable<BrokerCounts>,
   connects: () => { queued: number; refusedTotal: number } | undefined = () => undefined,
   pending: () => { size: number; refusedTotal: number } | undefined = () => undefined,
+  probes: () => Readonly<Record<ProbeAnswer, number>> | undefined = () => undefined,
 ): ServiceMetrics & {
   sessions: ReturnType<ServiceMetrics['gauge']>;
   connections: ReturnType<ServiceMetrics['counter']>;
@@ -80,6 +82,19 @@ export function orchestratorMetrics(
     'Client connections closed at once because limits.maxPendingConnections had not sent CONNECT yet',
     () => pending()?.refusedTotal ?? 0,
   );
+  // The registry's probes at clean starts (record-probes.ts).
+  new Counter({
+    name: 'brokel_orchestrator_registry_probes_total',
+    help: 'Registry probes of a clean start, by answer: none (that broker is skipped), held or unknown (every broker is reached)',
+    labelNames: ['answer'],
+    registers: [m.registry],
+    collect() {
+      this.reset();
+      const answered = probes();
+      for (const answer of ['none', 'held', 'unknown'] as const)
+        this.inc({ answer }, answered?.[answer] ?? 0);
+    },
+  });
   return {
     ...m,
     sessions: m.gauge('brokel_orchestrator_client_sessions', 'Client sessions connected now'),

@@ -54,6 +54,7 @@ export class Orchestrator {
     () => this.pool.list(),
     () => this.gate,
     () => this.pending,
+    () => this.registry?.probesAnswered,
   );
   readonly limits: OrchestratorLimits;
   private readonly router: Router;

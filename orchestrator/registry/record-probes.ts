@@ -41,7 +41,7 @@ interface ProbeLink {
 
 /**
  * Whether brokers hold a session-registry record of a client, asked for many clients at once: a clean
- * start asks it of the brokers a lazy session will not link to (registry-steps.ts `brokersToClean`).
+ * start asks it of the brokers a lazy session will not link to (registry-steps.ts `brokersToReach`).
  * Per broker one connection of its own (client id `brokel-probe-<replica>`, clean session, MQTT 3.1.1),
  * on which a probe is a SUBSCRIBE and an UNSUBSCRIBE of the client's record topic, sent together: the
  * broker sends the retained record, if there is one, before it answers the UNSUBSCRIBE (as the
@@ -50,6 +50,8 @@ interface ProbeLink {
  */
 export class RecordProbes {
   private readonly links = new Map<string, Promise<ProbeLink>>();
+  /** Probes answered so far, by answer (not the connections' canary reads): metrics read them on a scrape. */
+  readonly answered: Record<ProbeAnswer, number> = { none: 0, held: 0, unknown: 0 };
 
   constructor(
     /** Opens a connection with the registry's settings (session-registry.ts). */
@@ -67,13 +69,12 @@ export class RecordProbes {
 
   /** One broker's answer for one record topic; never rejects. */
   async probe(broker: PoolBroker, topic: string): Promise<ProbeAnswer> {
-    let link: ProbeLink;
+    let answer: ProbeAnswer = 'unknown'; // a connection that cannot be opened is logged once per attempt (link)
     try {
-      link = await this.link(broker);
-    } catch {
-      return 'unknown'; // logged once per attempt to open (link)
-    }
-    return this.ask(broker, link, topic);
+      answer = await this.ask(broker, await this.link(broker), topic);
+    } catch {}
+    this.answered[answer] += 1;
+    return answer;
   }
 
   private ask(broker: PoolBroker, link: ProbeLink, topic: string): Promise<ProbeAnswer> {

@@ -8,7 +8,7 @@ import type { PoolBroker } from '../pool/broker-pool.ts';
 import { Upstream } from '../session/upstream.ts';
 import type { Claim } from './claims.ts';
 import { Presence } from './presence.ts';
-import { RecordProbes } from './record-probes.ts';
+import { type ProbeAnswer, RecordProbes } from './record-probes.ts';
 import {
   encodeTombstone,
   isTombstone,
@@ -103,6 +103,11 @@ export class SessionRegistry {
    */
   noRecordOn(clientId: string, brokers: readonly PoolBroker[]): Promise<boolean> {
     return this.probes.noneHeld(registryTopic(clientId), brokers);
+  }
+
+  /** Probes answered so far, by answer (for the metrics). */
+  get probesAnswered(): Readonly<Record<ProbeAnswer, number>> {
+    return this.probes.answered;
   }
 
   /** A client connected to this replica at `at`: the other replicas hear it (claims.ts). */

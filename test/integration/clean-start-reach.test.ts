@@ -67,6 +67,10 @@ describe('a clean start reaches the brokers that may hold a session of the clien
       1,
       'one upstream link for the idle clean session',
     );
+    // Two probes answered none: the two other brokers.
+    const metrics = await orchestrator.metrics.registry.metrics();
+    assert.match(metrics, /^brokel_orchestrator_registry_probes_total\{answer="none"\} 2$/m, metrics);
+    assert.match(metrics, /^brokel_orchestrator_registry_probes_total\{answer="unknown"\} 0$/m, metrics);
     // Nothing to end, so no tombstone either (one is written only for a broker out of reach).
     for (const b of brokers) assert.equal(await recordAt(t, b.url, 'reach-1'), '', `a record on ${b.url}`);
     // It still works as a lazy session: a SUBSCRIBE opens the other links (and ends the sentinels).
@@ -77,7 +81,7 @@ describe('a clean start reaches the brokers that may hold a session of the clien
   for (const version of [4, 5] as const) {
     it(`MQTT ${version === 5 ? '5.0' : '3.1.1'}: a persistent session recorded on every broker is ended on every broker`, async (t) => {
       const brokers = await threeBrokers(t);
-      const { url } = await startOrchestrator(
+      const { orchestrator, url } = await startOrchestrator(
         t,
         brokers.map((b) => b.url),
       );
@@ -99,6 +103,9 @@ describe('a clean start reaches the brokers that may hold a session of the clien
       // The client starts clean: the probe finds the record, so every broker gets the clean start.
       const clean = await connectClient(t, url, { clientId, protocolVersion: version, clean: true });
       await clean.endAsync();
+      const metrics = await orchestrator.metrics.registry.metrics();
+      // The two other brokers hold the record.
+      assert.match(metrics, /^brokel_orchestrator_registry_probes_total\{answer="held"\} 2$/m, metrics);
       for (const b of brokers) {
         await waitFor(
           async () => (await recordAt(t, b.url, clientId)) === '',
