@@ -3,6 +3,7 @@ import type { Logger } from '../../common/logger.ts';
 import type { PoolBroker } from '../pool/broker-pool.ts';
 import type { Upstream } from '../session/upstream.ts';
 import { CLAIM_TOPIC, type Claim, decodeClaim, encodeClaim } from './claims.ts';
+import { openAccepted } from './open-accepted.ts';
 import { presenceTopic } from './reserved.ts';
 
 /** Delay before a presence connection that dropped is opened again. */
@@ -76,9 +77,7 @@ export class Presence {
       link.retry.unref();
     };
     try {
-      const connack = await upstream.open();
-      const code = connack.returnCode ?? connack.reasonCode ?? 0;
-      if (code !== 0) throw new Error(`broker ${broker.id} refused the presence connection (${code})`);
+      await openAccepted(upstream, broker.id, 'the presence connection');
     } catch (err) {
       upstream.drop();
       return again(errorMessage(err));

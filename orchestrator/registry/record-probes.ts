@@ -4,6 +4,7 @@ import type { Logger } from '../../common/logger.ts';
 import { AnswerTimeout } from '../../common/net/answer-timeout.ts';
 import type { PoolBroker } from '../pool/broker-pool.ts';
 import type { Upstream } from '../session/upstream.ts';
+import { openAccepted } from './open-accepted.ts';
 import { REGISTRY_PREFIX } from './reserved.ts';
 
 /** What a broker said of one client's record: none, one (live or a tombstone), or nothing usable. */
@@ -103,9 +104,7 @@ export class RecordProbes {
     if (known) return known;
     const opening = (async () => {
       const upstream = this.open(broker, this.clientId);
-      const connack = await upstream.open();
-      const code = connack.returnCode ?? connack.reasonCode ?? 0;
-      if (code !== 0) throw new Error(`broker ${broker.id} refused the registry probe connection (${code})`);
+      await openAccepted(upstream, broker.id, 'the registry probe connection');
       const link: ProbeLink = { upstream, inFlight: new Map(), lastId: 0 };
       upstream.attach({
         packet: (p) => onPacket(link, p),

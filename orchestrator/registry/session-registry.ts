@@ -7,6 +7,7 @@ import type { OrchestratorLimits } from '../limits.ts';
 import type { PoolBroker } from '../pool/broker-pool.ts';
 import { Upstream } from '../session/upstream.ts';
 import type { Claim } from './claims.ts';
+import { openAccepted } from './open-accepted.ts';
 import { Presence } from './presence.ts';
 import { type ProbeAnswer, RecordProbes } from './record-probes.ts';
 import {
@@ -251,9 +252,7 @@ export class SessionRegistry {
     if (known) return known;
     const opening = (async () => {
       const upstream = this.upstream(broker, `brokel-registry-${this.instanceId}`, 4, true, 0);
-      const connack = await upstream.open();
-      const code = connack.returnCode ?? connack.reasonCode ?? 0;
-      if (code !== 0) throw new Error(`broker ${broker.id} refused the registry connection (${code})`);
+      await openAccepted(upstream, broker.id, 'the registry connection');
       const reader: Reader = { upstream, queue: Promise.resolve(), nextId: 0 };
       upstream.attach({
         packet: (p) => reader.onPacket?.(p),
@@ -383,9 +382,7 @@ export class SessionRegistry {
   private async recreate(broker: PoolBroker, entry: RegistryEntry, version: 4 | 5): Promise<void> {
     const expiry = entry.sessionExpirySeconds;
     const upstream = this.upstream(broker, entry.clientId, version, false, expiry);
-    const connack = await upstream.open();
-    const code = connack.returnCode ?? connack.reasonCode ?? 0;
-    if (code !== 0) throw new Error(`broker ${broker.id} refused session ${entry.clientId} (${code})`);
+    await openAccepted(upstream, broker.id, `session ${entry.clientId}`);
     try {
       if (entry.subscriptions.length > 0) {
         await new Promise<void>((resolve, reject) => {
