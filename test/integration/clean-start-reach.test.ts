@@ -6,7 +6,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { registryTopic } from '../../orchestrator/registry/reserved.ts';
 import { TestMosquitto } from '../helpers/mosquitto.ts';
 import { startOrchestrator } from '../helpers/orchestrator.ts';
-import { connectClient, waitFor } from '../helpers/resources.ts';
+import { connectClient, waitFor, within } from '../helpers/resources.ts';
 
 // Which brokers a clean start reaches (orchestrator/session/registry-steps.ts `brokersToReach`): a
 // lazy session reaches only its home broker when no other broker holds a registry record of the
@@ -29,10 +29,14 @@ async function direct(
     closed = true;
   });
   client.on('error', () => undefined);
-  const ack = await new Promise<mqtt.IConnackPacket>((resolve, reject) => {
-    client.once('connect', resolve);
-    client.once('error', reject);
-  });
+  const ack = await within(
+    new Promise<mqtt.IConnackPacket>((resolve, reject) => {
+      client.once('connect', resolve);
+      client.once('error', reject);
+    }),
+    5000,
+    `a CONNACK from ${url}`,
+  );
   return { client, closed: () => closed, sessionPresent: ack.sessionPresent };
 }
 
@@ -43,9 +47,10 @@ async function recordAt(t: TestContext, url: string, clientId: string): Promise<
   client.on('message', (_topic, p) => {
     payload = p.toString();
   });
-  await client.subscribeAsync(registryTopic(clientId), { qos: 0 });
-  await client.unsubscribeAsync(registryTopic(clientId)); // the retained message came before the UNSUBACK
-  await client.endAsync();
+  await within(client.subscribeAsync(registryTopic(clientId), { qos: 0 }), 5000, 'a SUBACK');
+  // The retained message came before the UNSUBACK.
+  await within(client.unsubscribeAsync(registryTopic(clientId)), 5000, 'an UNSUBACK');
+  await within(client.endAsync(), 5000, 'the reader closing');
   return payload;
 }
 
@@ -97,12 +102,12 @@ describe('a clean start reaches the brokers that may hold a session of the clien
           : { clientId, protocolVersion: 4 as const, clean: false };
       const first = await connectClient(t, url, persistent);
       await first.subscribeAsync('ps/#', { qos: 1 });
-      await first.endAsync();
+      await within(first.endAsync(), 5000, 'the persistent client leaving');
       for (const b of brokers)
         await waitFor(async () => (await recordAt(t, b.url, clientId)) !== '', 3000, `a record on ${b.url}`);
       // The client starts clean: the probe finds the record, so every broker gets the clean start.
       const clean = await connectClient(t, url, { clientId, protocolVersion: version, clean: true });
-      await clean.endAsync();
+      await within(clean.endAsync(), 5000, 'the clean client leaving');
       const metrics = await orchestrator.metrics.registry.metrics();
       // The two other brokers hold the record.
       assert.match(metrics, /^brokel_orchestrator_registry_probes_total\{answer="held"\} 2$/m, metrics);
@@ -120,7 +125,7 @@ describe('a clean start reaches the brokers that may hold a session of the clien
           ...(version === 5 ? { properties: { sessionExpiryInterval: 0 } } : {}),
         });
         assert.equal(back.sessionPresent, false, `${b.url} still had the session`);
-        await back.client.endAsync();
+        await within(back.client.endAsync(), 5000, 'the resume check closing');
       }
     });
   }
