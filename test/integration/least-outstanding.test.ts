@@ -2,8 +2,9 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { MqttClient } from 'mqtt';
 import type { RoutingStrategyName } from '../../common/admin/contract.ts';
-import { publishSeq, settle, startOrchestrator, subscriber } from '../helpers/orchestrator.ts';
+import { settle, startOrchestrator, subscriber } from '../helpers/orchestrator.ts';
 import { connectClient, startProvider, waitFor, within } from '../helpers/resources.ts';
 
 // least-outstanding routing (orchestrator/routing/strategies.ts): a publish goes to the broker holding
@@ -14,6 +15,32 @@ import { connectClient, startProvider, waitFor, within } from '../helpers/resour
 
 const WARM = 30;
 const BURST = 300;
+
+/**
+ * Warm-up publishes, one at a time, at least WARM and until every broker has taken one: the publisher is
+ * a lazy session whose other links open in the background (lazy-links.ts widen), so a fixed count could
+ * end before one of them is routable, and the test then stops a broker the publisher never routes to
+ * (seen in CI: 0 of 300 to it, 300 acknowledged). Returns how many were sent.
+ */
+async function warmUp(
+  pub: MqttClient,
+  published: () => Map<string, number>,
+  urls: readonly string[],
+): Promise<number> {
+  const start = published();
+  const everyBrokerTookOne = () => {
+    const now = published();
+    return urls.every((u) => (now.get(u) ?? 0) > (start.get(u) ?? 0));
+  };
+  const deadline = Date.now() + 10_000;
+  let sent = 0;
+  while (sent < WARM || !everyBrokerTookOne()) {
+    assert.ok(Date.now() < deadline, `every broker takes a warm-up publish within 10 s (${sent} sent)`);
+    await within(pub.publishAsync(`lo/${sent % 2}`, `warm:${sent}`, { qos: 1 }), 5000, 'a warm-up PUBACK');
+    sent += 1;
+  }
+  return sent;
+}
 
 async function stalledBroker(t: TestContext, routing: RoutingStrategyName) {
   const provider = await startProvider(t);
@@ -28,9 +55,13 @@ async function stalledBroker(t: TestContext, routing: RoutingStrategyName) {
   );
   const sub = await subscriber(t, url, 'lo/#', 1, { clientId: `lo-sub-${routing}` });
   const pub = await connectClient(t, url, { clientId: `lo-pub-${routing}` });
-  await publishSeq(pub, 'warm', ['lo/1', 'lo/2'], WARM, 1); // opens the publisher's links
-  await settle([sub.counts], WARM);
   const published = () => new Map(orchestrator.status().brokers.map((b) => [b.url, b.published]));
+  const warm = await warmUp(
+    pub,
+    published,
+    ready.map((r) => r.url),
+  );
+  await settle([sub.counts], warm);
   const before = published();
   const stopped = ready[0];
   const pid = stopped ? provider.details(stopped.id)?.pid : undefined;
@@ -40,7 +71,7 @@ async function stalledBroker(t: TestContext, routing: RoutingStrategyName) {
   const count = () => {
     acked += 1;
   };
-  let whileStopped: { toStopped: number; elsewhere: number; delivered: number };
+  let whileStopped: { toStopped: number; elsewhere: number; delivered: number; acked: number };
   const all: Promise<void>[] = [];
   try {
     // Paced as devices publish (one read brings one publish, as under the taxi workload): least-
@@ -52,22 +83,27 @@ async function stalledBroker(t: TestContext, routing: RoutingStrategyName) {
       await sleep(2);
     }
     // Until the orchestrator stops taking more (its window per client) and deliveries settle.
-    await settle([sub.counts], WARM + BURST, 1500);
+    await settle([sub.counts], warm + BURST, 1500);
     const now = published();
     const delta = (u: string) => (now.get(u) ?? 0) - (before.get(u) ?? 0);
     const others = ready.filter((r) => r !== stopped).map((r) => delta(r.url));
     whileStopped = {
       toStopped: delta(stopped.url),
       elsewhere: others.reduce((a, b) => a + b, 0),
-      delivered: sub.counts.distinct - WARM,
+      delivered: sub.counts.distinct - warm,
+      acked,
     };
-    assert.equal(acked, 0, 'acknowledgements keep the order of the publishes [MQTT-4.6.0-2]');
+    t.diagnostic(`${routing}, broker stopped: ${JSON.stringify(whileStopped)}`);
+    // Acknowledgements keep the order of the publishes [MQTT-4.6.0-2]: none after the first publish the
+    // stopped broker holds. The publishes routed before it (to the others: at most 2, the brokers
+    // taking turns from a position the warm-up left) may be acknowledged; the ~200 after it may not.
+    assert.ok(acked <= 2, `${acked} publishes acknowledged while a broker held an earlier one`);
   } finally {
     process.kill(pid, 'SIGCONT');
   }
   await within(Promise.all(all), 15_000, 'every PUBACK once the broker runs again');
-  await settle([sub.counts], WARM + BURST);
-  await waitFor(() => sub.counts.distinct === WARM + BURST, 5000, 'every publish delivered');
+  await settle([sub.counts], warm + BURST);
+  await waitFor(() => sub.counts.distinct === warm + BURST, 5000, 'every publish delivered');
   assert.equal(sub.counts.duplicates, 0);
   return whileStopped;
 }
