@@ -7,7 +7,9 @@
 // `npm run bench:profile-fixed -- [--rate 2000] [--seconds 20] [--qos 0,1] [--top 30]
 //   [--orchestrator-root DIR] [--keep DIR (keep the .cpuprofile files there)] [--no-profile]
 //   [--node-args='--flag ...' (extra node flags for the orchestrator)]
-//   [--direct (first the same load straight to Mosquitto, for the added latency)]`
+//   [--direct (first the same load straight to Mosquitto, for the added latency)]
+//   [--max-first S (the same clients first run S s at full rate, as bench:orchestrator's fixed phase
+//   follows its max-rate and half-load phases on one process)]`
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,11 +31,13 @@ const { values } = parseArgs({
     'no-profile': { type: 'boolean', default: false },
     'node-args': { type: 'string' },
     direct: { type: 'boolean', default: false },
+    'max-first': { type: 'string', default: '0' },
   },
 });
 const rate = Number(values.rate);
 const measureMs = Number(values.seconds) * 1000;
 const top = Number(values.top);
+const maxFirstMs = Number(values['max-first']) * 1000;
 const qosList = (values.qos ?? '0,1').split(',').map((q) => (q === '1' ? 1 : 0) as 0 | 1);
 const repoRoot = values['orchestrator-root'] ?? fileURLToPath(new URL('..', import.meta.url));
 
@@ -70,6 +74,19 @@ async function runLoad(
     },
   );
   try {
+    if (maxFirstMs > 0) {
+      const m = await load.runPhase({
+        rate: undefined,
+        warmupMs: 1000,
+        measureMs: maxFirstMs,
+        maxMessages: 100_000_000,
+        drainTimeoutMs: 3000,
+        cpu,
+      });
+      console.log(
+        `  first at full rate: ${m.rate.toFixed(0)} msg/s for ${maxFirstMs / 1000} s, lost ${m.lost}`,
+      );
+    }
     return await load.runPhase({
       rate,
       warmupMs: 2000,
