@@ -52,6 +52,9 @@ function onStreamError(this: Framed, err: Error): void {
 function onStreamEnd(this: Framed): void {
   this[FRAMED]?.onClose();
 }
+function onStreamDrain(this: Framed): void {
+  this[FRAMED]?.handler.frameDrain?.();
+}
 
 /**
  * The buffer every plain-TCP socket of the process reads into, broker links (net.connect's `onread`) and
@@ -97,6 +100,8 @@ export interface FramedHandler {
   frameTransportError(err: Error): void;
   /** A packet written could not be encoded at this protocol level (a bug, or a relayed value out of range). */
   frameEncodeError(err: Error, packet: Packet): void;
+  /** The stream's write buffer drained ('drain'); only for a handler that has it (a Session's client). */
+  frameDrain?(): void;
 }
 
 /**
@@ -142,6 +147,7 @@ export class FramedStream {
     stream.on('error', onStreamError);
     stream.on('close', onStreamEnd);
     stream.on('end', onStreamEnd);
+    if (handler.frameDrain) stream.on('drain', onStreamDrain);
   }
 
   /**

@@ -7,6 +7,11 @@ export interface OrderedAck {
   ack: Packet | undefined;
 }
 
+/** Where AckOrder sends the acknowledgements that are due. */
+export interface AckSink<T> {
+  sendAck(packet: Packet, item: T): void;
+}
+
 /**
  * Acknowledgements to the client in the order its QoS 1/2 PUBLISHes arrived (pure, no I/O).
  *
@@ -32,8 +37,11 @@ export class AckOrder<T extends OrderedAck> {
     this.items.push(item);
   }
 
-  /** A broker answered for `item`: sends (through `send`) every acknowledgement now in order. */
-  ready(item: T, ack: Packet, send: (packet: Packet, item: T) => void): void {
+  /**
+   * A broker answered for `item`: sends (through `sink.sendAck`) every acknowledgement now in order. A
+   * sink object, not a callback: the session's flow is the sink, with no closure per session.
+   */
+  ready(item: T, ack: Packet, sink: AckSink<T>): void {
     item.ack = ack;
     while (this.head < this.items.length) {
       const first = this.items[this.head];
@@ -42,7 +50,7 @@ export class AckOrder<T extends OrderedAck> {
       first.ack = undefined;
       this.items[this.head] = undefined;
       this.head += 1;
-      send(packet, first);
+      sink.sendAck(packet, first);
     }
     if (this.head === this.items.length) {
       if (this.head > 0) this.items.length = 0; // kept: a client that publishes once will again

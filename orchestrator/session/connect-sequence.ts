@@ -176,7 +176,7 @@ function setupFlows(s: Session, packet: IConnectPacket): void {
     },
     limits.maxWaitingPublishBytes,
     { onBrokerLoss: limits.qos2OnBrokerLoss, maxKeptBytes: limits.maxKeptQos2Bytes },
-    () => s.deps.pool.retainedFence,
+    s.deps.pool,
   );
   const clientReceiveMax = packet.properties?.receiveMaximum ?? 65_535;
   s.outbound = new OutboundDeliveries(
@@ -185,8 +185,6 @@ function setupFlows(s: Session, packet: IConnectPacket): void {
     limits.maxBufferedDeliveries,
     packet.properties?.maximumPacketSize ?? Number.POSITIVE_INFINITY,
   );
-  s.subs = new SubscriptionFanout(s, () => {
-    if (s.registrySync?.persistent) s.registrySync.write(s.links, s.subs?.active.values() ?? []);
-  });
+  s.subs = new SubscriptionFanout(s);
   if (s.deps.registry) s.registrySync = new RegistrySync(s.deps.registry, s.clientId, packet);
 }

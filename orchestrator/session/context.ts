@@ -58,6 +58,8 @@ export interface SessionContext {
   deferWhileLinking(packet: IPublishPacket): boolean;
   /** Ends the session for a protocol violation (v5: DISCONNECT with the reason code). */
   protocolError(reason: string, reasonCode: number): void;
+  /** Its subscriptions changed (a SUBACK or UNSUBACK went to the client): a persistent one's record follows. */
+  subscriptionsChanged?(): void;
   /** Pause/resume reading from the client (inbound backpressure). */
   pauseClient(reason: string): void;
   resumeClient(reason: string): void;

@@ -3,11 +3,12 @@ import { hasMoveMarker } from '../../common/move-marker.ts';
 import { type RetainedFence, unmovableRetainedTopic } from '../pool/retained-fence.ts';
 import { isReservedTopic } from '../registry/reserved.ts';
 import type { Router } from '../routing/strategies.ts';
-import { AckOrder } from './ack-order.ts';
+import { AckOrder, type AckSink } from './ack-order.ts';
 import type { SessionContext, UpstreamLink } from './context.ts';
 import { EMPTY, type InFlight, type Qos2Options } from './inflight-publish.ts';
 import { PublishRouting } from './publish-routing.ts';
 import { RecentReplays, type ReplayOptions } from './recent-replays.ts';
+import type { RetainedFenceSource } from './retained-hold.ts';
 import { type TopicAliases, topicNameProblem } from './topic-alias.ts';
 
 /**
@@ -23,7 +24,7 @@ import { type TopicAliases, topicNameProblem } from './topic-alias.ts';
  * reading (a 3.1.1 client has no receive maximum). Those keep no payload (with 'drop'; with 'resend'
  * at most qos2.maxKeptBytes of it); the client's 65 535 packet ids bound them.
  */
-export class InboundPublishes {
+export class InboundPublishes implements AckSink<InFlight> {
   private readonly inflight = new Map<number, InFlight>();
   /** Where and when each publish goes out: routing, broker windows, retained hold (publish-routing.ts). */
   private readonly routing: PublishRouting;
@@ -35,10 +36,6 @@ export class InboundPublishes {
   private readonly order = new AckOrder<InFlight>();
   /** Entries finished at their broker whose acknowledgement waits in `order` (no longer in `inflight`). */
   private ackedHeld = 0;
-  private readonly sendAck = (packet: Packet, entry: InFlight): void => {
-    if (entry.done) this.ackedHeld -= 1;
-    this.ctx.sendDown(packet);
-  };
   /** Recent QoS 1 publishes, replayed when their broker dies (recent-replays.ts). */
   private readonly replays: RecentReplays;
 
@@ -51,9 +48,9 @@ export class InboundPublishes {
     replay: ReplayOptions = { windowMs: 0, maxMessages: 0 },
     private readonly maxWaitingBytes = 1024 * 1024,
     private readonly qos2: Qos2Options = { onBrokerLoss: 'resend', maxKeptBytes: 8 * 1024 * 1024 },
-    retainedFence?: () => RetainedFence,
+    fences?: RetainedFenceSource,
   ) {
-    this.routing = new PublishRouting(ctx, router, this.inflight, maxWaitingBytes, retainedFence);
+    this.routing = new PublishRouting(ctx, router, this.inflight, maxWaitingBytes, fences);
     this.replays = new RecentReplays(ctx, this.routing, this.inflight, replay);
   }
 
@@ -204,10 +201,16 @@ export class InboundPublishes {
     entry.done = true;
   }
 
+  /** AckOrder's sink: an acknowledgement now due goes to the client. */
+  sendAck(packet: Packet, entry: InFlight): void {
+    if (entry.done) this.ackedHeld -= 1;
+    this.ctx.sendDown(packet);
+  }
+
   /** The client's PUBACK / PUBREC for an entry, sent once every earlier publish's is ([MQTT-4.6.0-2], -3). */
   private acknowledge(entry: InFlight, ack: Packet): void {
     if (entry.done) this.ackedHeld += 1;
-    this.order.ready(entry, ack, this.sendAck);
+    this.order.ready(entry, ack, this);
   }
 
   /** PUBACK / PUBREC / PUBCOMP from a broker for one of our publishes. */

@@ -4,7 +4,7 @@ import { type Router, retainedOwner } from '../routing/strategies.ts';
 import { BrokerWindows } from './broker-windows.ts';
 import type { SessionContext, UpstreamLink } from './context.ts';
 import { type InFlight, MAX_ATTEMPTS } from './inflight-publish.ts';
-import { RetainedHold, unsettledRetained } from './retained-hold.ts';
+import { type RetainedFenceSource, RetainedHold, unsettledRetained } from './retained-hold.ts';
 
 const NONE: readonly string[] = [];
 
@@ -30,9 +30,9 @@ export class PublishRouting {
     private readonly router: Router,
     private readonly inflight: ReadonlyMap<number, InFlight>,
     maxWaitingBytes: number,
-    retainedFence?: () => RetainedFence,
+    fences?: RetainedFenceSource,
   ) {
-    this.held = retainedFence ? new RetainedHold(retainedFence, maxWaitingBytes) : undefined;
+    this.held = fences ? new RetainedHold(fences, maxWaitingBytes) : undefined;
   }
 
   /**

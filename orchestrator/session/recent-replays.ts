@@ -21,10 +21,11 @@ export interface ReplayOptions {
 export class RecentReplays {
   /** QoS 1 publishes acknowledged by each broker recently (see limits.replayWindowMs). */
   private readonly recent: ReplayWindow;
-  /** Per topic, the session's latest retained publish: no replay puts back an older one (with `recent`). */
-  private readonly retainedOrder: RetainedOrder | undefined;
-  private readonly superseded = (p: IPublishPacket, seq: number): boolean =>
-    this.retainedOrder?.superseded(p.topic, seq) ?? false;
+  /**
+   * Per topic, the session's latest retained publish: no replay puts back an older one (with `recent`).
+   * Made on the first retained publish: most sessions never send one (no object or closure per session).
+   */
+  private retainedOrder: RetainedOrder | undefined;
 
   constructor(
     private readonly ctx: SessionContext,
@@ -33,12 +34,13 @@ export class RecentReplays {
     replay: ReplayOptions,
   ) {
     this.recent = new ReplayWindow(replay.windowMs, replay.maxMessages, replay.frames);
-    this.retainedOrder = this.recent.enabled ? new RetainedOrder(() => this.retainedInUse()) : undefined;
   }
 
   /** A retained publish arrived from the client: its place among the session's (0 without replays). */
   arrive(topic: string): number {
-    return this.retainedOrder ? this.retainedOrder.arrive(topic) : 0;
+    if (!this.recent.enabled) return 0;
+    this.retainedOrder ??= new RetainedOrder(() => this.retainedInUse());
+    return this.retainedOrder.arrive(topic);
   }
 
   /** A broker acknowledged a QoS 1 publish: kept for a replay while the window lasts. */
@@ -53,7 +55,9 @@ export class RecentReplays {
    */
   replay(brokerId: string): number {
     let sent = 0;
-    for (const packet of this.recent.take(brokerId, this.superseded)) {
+    const order = this.retainedOrder;
+    const superseded = (p: IPublishPacket, seq: number): boolean => order?.superseded(p.topic, seq) ?? false;
+    for (const packet of this.recent.take(brokerId, superseded)) {
       const link = this.routing.pick(packet, [brokerId]);
       const upId = link?.ids.allocate({ kind: 'republish' });
       if (!link || upId === undefined) continue;

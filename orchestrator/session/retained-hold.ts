@@ -15,12 +15,18 @@ interface Held<E> {
  * handed back, still in arrival order, once the fence no longer covers their topic.
  * Only retained publishes come here; the check for the rest is one flag test in the publish flow.
  */
+/** Where the pool's current retained fence is read (the BrokerPool: its `retainedFence` getter). */
+export interface RetainedFenceSource {
+  readonly retainedFence: RetainedFence;
+}
+
 export class RetainedHold<E> {
   private queue: Array<Held<E>> = emptyArray();
   private heldBytes = 0;
 
   constructor(
-    private readonly fence: () => RetainedFence,
+    /** Read at each check (an object, not a closure per session). */
+    private readonly fences: RetainedFenceSource,
     readonly maxBytes: number,
   ) {}
 
@@ -39,7 +45,7 @@ export class RetainedHold<E> {
 
   /** A retained publish on this topic must wait: a fence covers it, or an earlier one on it still waits. */
   holds(topic: string): boolean {
-    const fence = this.fence();
+    const fence = this.fences.retainedFence;
     if (fence.open && this.queue.length === 0) return false;
     return fence.holder(topic) !== undefined || this.queue.some((h) => h.packet.topic === topic);
   }
@@ -52,7 +58,7 @@ export class RetainedHold<E> {
 
   /** The held publishes the fence no longer covers, oldest first; the others stay, in order. */
   release(): Array<Held<E>> {
-    const fence = this.fence();
+    const fence = this.fences.retainedFence;
     const out: Array<Held<E>> = [];
     const stillHeld = new Set<string>();
     for (let i = 0; i < this.queue.length; ) {

@@ -139,7 +139,6 @@ export class Session implements SessionContext, FramedHandler {
       { protocolVersion: 4, maxPacketBytes: deps.limits.maxPacketBytes },
       this,
     );
-    stream.on('drain', () => this.outbound?.onClientDrain());
     // [MQTT-3.1.0-1]: the first packet is CONNECT, within a bounded time.
     this.lifetime.armConnectTimer();
   }
@@ -167,6 +166,16 @@ export class Session implements SessionContext, FramedHandler {
 
   frameBadInput(err: Error): void {
     this.packets.onClientBadInput(err);
+  }
+
+  /** SubscriptionFanout: a SUBACK or UNSUBACK went out; a persistent session's record follows. */
+  subscriptionsChanged(): void {
+    if (this.registrySync?.persistent) this.registrySync.write(this.links, this.subs?.active.values() ?? []);
+  }
+
+  /** The client's socket drained (FramedStream's shared 'drain' listener: no closure per session). */
+  frameDrain(): void {
+    this.outbound?.onClientDrain();
   }
 
   frameClosed(): void {

@@ -38,11 +38,7 @@ export class SubscriptionFanout {
   private pending = emptyMap<number, Pending>();
   private nextRequest = 1;
 
-  constructor(
-    private readonly ctx: SessionContext,
-    /** Called when the subscriptions changed (a SUBACK or UNSUBACK went to the client). */
-    private readonly onChange: () => void = () => undefined,
-  ) {}
+  constructor(private readonly ctx: SessionContext) {}
 
   onSubscribe(packet: ISubscribePacket): void {
     for (const sub of packet.subscriptions) {
@@ -174,7 +170,7 @@ export class SubscriptionFanout {
       const granted = v5 ? merged.map((c) => (c === 0x80 ? 0x11 : c)) : [];
       this.ctx.sendDown({ cmd: 'unsuback', messageId: pending.downId, granted });
     }
-    this.onChange();
+    this.ctx.subscriptionsChanged?.();
   }
 
   /**

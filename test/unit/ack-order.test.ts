@@ -12,12 +12,12 @@ describe('acknowledgement order', () => {
     const sent: number[] = [];
     const send = (p: Packet) => sent.push((p as { messageId: number }).messageId);
     for (const item of items) order.push(item);
-    order.ready(items[2] as OrderedAck, puback(3), send);
+    order.ready(items[2] as OrderedAck, puback(3), { sendAck: send });
     assert.deepEqual(sent, []);
-    order.ready(items[0] as OrderedAck, puback(1), send);
+    order.ready(items[0] as OrderedAck, puback(1), { sendAck: send });
     assert.deepEqual(sent, [1]);
     assert.equal(order.pending, 2);
-    order.ready(items[1] as OrderedAck, puback(2), send);
+    order.ready(items[1] as OrderedAck, puback(2), { sendAck: send });
     assert.deepEqual(sent, [1, 2, 3]);
     assert.equal(order.pending, 0);
   });
@@ -33,8 +33,8 @@ describe('acknowledgement order', () => {
       order.push(item);
       // Answers come back in pairs, the second publish's first.
       if (i % 2 === 1) {
-        order.ready(item, puback(i), send);
-        order.ready(items[i - 1] as OrderedAck, puback(i - 1), send);
+        order.ready(item, puback(i), { sendAck: send });
+        order.ready(items[i - 1] as OrderedAck, puback(i - 1), { sendAck: send });
       }
     }
     assert.equal(sent.length, 5000);

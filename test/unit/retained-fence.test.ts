@@ -77,7 +77,14 @@ describe('retained fence (which retained publishes wait for a move)', () => {
 describe('retained hold (one session)', () => {
   it('keeps arrival order per topic, releases what the fence no longer covers, and counts bytes', () => {
     let fence = new RetainedFence([A], [N]);
-    const hold = new RetainedHold<number>(() => fence, 10);
+    const hold = new RetainedHold<number>(
+      {
+        get retainedFence() {
+          return fence;
+        },
+      },
+      10,
+    );
     const moving = TOPICS.filter((t) => fence.holder(t) === N);
     const staying = TOPICS.find((t) => fence.holder(t) === undefined) ?? '';
     const [m1, m2] = moving;
@@ -101,7 +108,14 @@ describe('retained hold (one session)', () => {
 
   it('a publish behind a held one on the same topic waits too', () => {
     let fence = new RetainedFence([A], [N]);
-    const hold = new RetainedHold<number>(() => fence, 1000);
+    const hold = new RetainedHold<number>(
+      {
+        get retainedFence() {
+          return fence;
+        },
+      },
+      1000,
+    );
     const m1 = TOPICS.find((t) => fence.holder(t) === N) ?? '';
     hold.add(publish(m1), 1);
     fence = new RetainedFence([A], []);

@@ -68,7 +68,7 @@ describe('memory per client: lazily allocated session state', () => {
     const item: OrderedAck = { ack: undefined };
     order.push(item);
     const sent: unknown[] = [];
-    order.ready(item, { cmd: 'puback', messageId: 1 }, (p) => sent.push(p));
+    order.ready(item, { cmd: 'puback', messageId: 1 }, { sendAck: (p) => sent.push(p) });
     assert.equal(sent.length, 1);
     assert.equal(order.pending, 0);
     assert.notEqual(field(order, 'items'), emptyArray());
