@@ -77,9 +77,28 @@ export class Upstream implements FramedHandler, TickMember {
     | { resolve: (connack: IConnackPacket) => void; reject: (err: Error) => void; timer: AnswerTimeout }
     | undefined;
 
-  constructor(private readonly options: UpstreamOptions) {
+  /**
+   * What the link keeps of its options: the open phase's (the CONNECT with its will, TLS, timeouts) is
+   * dropped once open() used it, so an open link holds no copy of its CONNECT (~150 B per link).
+   */
+  private readonly host: string;
+  private readonly port: number;
+  private readonly keepaliveSeconds: number;
+  private readonly defaultReceiveMaximum: number;
+  private readonly v4Maximum: number | undefined;
+  private readonly graceful: boolean;
+  private toOpen: UpstreamOptions | undefined;
+
+  constructor(options: UpstreamOptions) {
     this.brokerId = options.brokerId;
     this.protocolVersion = options.protocolVersion;
+    this.host = options.host;
+    this.port = options.port;
+    this.keepaliveSeconds = options.keepaliveSeconds;
+    this.defaultReceiveMaximum = options.defaultReceiveMaximum;
+    this.v4Maximum = options.v4Maximum;
+    this.graceful = options.graceful === true;
+    this.toOpen = options;
   }
 
   /**
@@ -87,13 +106,13 @@ export class Upstream implements FramedHandler, TickMember {
    * default (a v5 broker that did not say; a 3.1.1 broker: v4Maximum).
    */
   get receiveMaximum(): number {
-    if (this.protocolVersion === 4) return this.options.v4Maximum ?? this.options.defaultReceiveMaximum;
-    return this.brokerReceiveMaximum ?? this.options.defaultReceiveMaximum;
+    if (this.protocolVersion === 4) return this.v4Maximum ?? this.defaultReceiveMaximum;
+    return this.brokerReceiveMaximum ?? this.defaultReceiveMaximum;
   }
 
   /** Of those, QoS 2 ones: the same count (v5), or the default (3.1.1, which cannot say). */
   get qos2Maximum(): number {
-    return this.protocolVersion === 4 ? this.options.defaultReceiveMaximum : this.receiveMaximum;
+    return this.protocolVersion === 4 ? this.defaultReceiveMaximum : this.receiveMaximum;
   }
 
   get isUp(): boolean {
@@ -102,14 +121,16 @@ export class Upstream implements FramedHandler, TickMember {
 
   /** Opens the connection and resolves the broker's CONNACK (whatever its code). Once per Upstream. */
   open(): Promise<IConnackPacket> {
-    if (this.framed)
+    const options = this.toOpen;
+    if (this.framed || !options)
       return Promise.reject(new Error(`the link to broker ${this.brokerId} was opened already`));
-    const { host, port, protocolVersion, connectTimeoutMs } = this.options;
+    this.toOpen = undefined;
+    const { host, port, protocolVersion, connectTimeoutMs, keepaliveSeconds, connect } = options;
     return new Promise((resolve, reject) => {
-      const { socket, ready } = connectBroker(host, port, this.options.tls, sharedReads);
+      const { socket, ready } = connectBroker(host, port, options.tls, sharedReads);
       const framed = new FramedStream(
         socket,
-        { protocolVersion, maxPacketBytes: this.options.maxPacketBytes },
+        { protocolVersion, maxPacketBytes: options.maxPacketBytes },
         this,
       );
       this.framed = framed;
@@ -127,8 +148,8 @@ export class Upstream implements FramedHandler, TickMember {
           cmd: 'connect',
           protocolId: 'MQTT',
           protocolVersion,
-          keepalive: this.options.keepaliveSeconds,
-          ...this.options.connect,
+          keepalive: keepaliveSeconds,
+          ...connect,
         } as IConnectPacket);
       });
     });
@@ -144,9 +165,7 @@ export class Upstream implements FramedHandler, TickMember {
   }
 
   private early(reason: string): void {
-    this.openFailed(
-      new Error(`broker ${this.brokerId} (${this.options.host}:${this.options.port}): ${reason}`),
-    );
+    this.openFailed(new Error(`broker ${this.brokerId} (${this.host}:${this.port}): ${reason}`));
   }
 
   // ---- FramedHandler: the broker's connection ----------------------------------------------------
@@ -207,22 +226,19 @@ export class Upstream implements FramedHandler, TickMember {
   }
 
   private startKeepalive(): void {
-    if (this.options.keepaliveSeconds <= 0) return;
+    if (this.keepaliveSeconds <= 0) return;
     this.pingTick = everySecond.count;
     everySecond.add(this);
   }
 
   /** The 1-second clock: a PINGREQ each keepalive period; no PINGRESP by the next one means the broker is gone. */
   tick(_now: number, count: number): void {
-    const periodTicks = Math.max(
-      1,
-      Math.round((this.options.keepaliveSeconds * 1000) / everySecond.periodMs),
-    );
+    const periodTicks = Math.max(1, Math.round((this.keepaliveSeconds * 1000) / everySecond.periodMs));
     if (count - this.pingTick < periodTicks) return;
     this.pingTick = count;
     if (this.awaitingPong) {
       this.transportFailed = true; // closed by us: not a broker's clean close
-      this.markDown(`no PINGRESP within ${this.options.keepaliveSeconds} s`);
+      this.markDown(`no PINGRESP within ${this.keepaliveSeconds} s`);
       this.framed?.destroy();
       return;
     }
@@ -282,7 +298,7 @@ export class Upstream implements FramedHandler, TickMember {
   disconnect(options: DisconnectOptions = {}): void {
     const { reasonCode } = options;
     // [MQTT-3.14.2-2] allows lowering it to 0: the CONNECT's was the grace, not 0.
-    const sessionExpiryInterval = this.options.graceful ? 0 : options.sessionExpiryInterval;
+    const sessionExpiryInterval = this.graceful ? 0 : options.sessionExpiryInterval;
     if (this.protocolVersion !== 5 && reasonCode === 0x04) return this.drop();
     this.closing = true;
     if (this.isUp) {
@@ -298,7 +314,7 @@ export class Upstream implements FramedHandler, TickMember {
 
   /** An abrupt close that still delivers what was written: no DISCONNECT, so the will fires too. */
   dropAfterFlush(): void {
-    if (this.options.graceful) return this.disconnect({ reasonCode: 0x04 });
+    if (this.graceful) return this.disconnect({ reasonCode: 0x04 });
     this.closing = true;
     this.framed?.end();
   }
@@ -309,7 +325,7 @@ export class Upstream implements FramedHandler, TickMember {
    * expiry 0, so the will fires and the session ends.
    */
   drop(): void {
-    if (this.options.graceful && this.isUp) return this.disconnect({ reasonCode: 0x04 });
+    if (this.graceful && this.isUp) return this.disconnect({ reasonCode: 0x04 });
     this.closing = true;
     this.framed?.destroy();
   }
