@@ -44,6 +44,9 @@ export interface ScaleResult {
   clients: number;
   brokers: number;
   idleRssMb: number;
+  /** Of the idle RSS: anonymous memory (heaps) and file-backed pages (the node binary, libraries). */
+  idleRssAnonMb: number;
+  idleRssFileMb: number;
   rssPerClientKb: number;
   socketsPerClient: number;
   /** The same two while the publishers publish (a lazy session opens links as routing needs them). */
@@ -69,8 +72,8 @@ export interface ScaleResult {
   heap?: { perClientBytes: number; groups: HeapGroup[] };
 }
 
-function rssKb(pid: number): number {
-  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+function rssKb(pid: number, field: 'VmRSS' | 'RssAnon' | 'RssFile' = 'VmRSS'): number {
+  const m = new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(m?.[1] ?? Number.NaN);
 }
 
@@ -169,6 +172,8 @@ export async function connectionScale(options: ScaleOptions): Promise<ScaleResul
   try {
     await sleep(2000);
     const idleRss = rssKb(orch.pid);
+    const idleAnon = rssKb(orch.pid, 'RssAnon');
+    const idleFile = rssKb(orch.pid, 'RssFile');
     const idleSockets = socketCount(orch.pid);
     const snapshotDir = options.heapSnapshotDir;
     const idleHeap = snapshotDir ? await heapSnapshot(orch.pid, snapshotDir, 120_000) : undefined;
@@ -247,6 +252,8 @@ export async function connectionScale(options: ScaleOptions): Promise<ScaleResul
       clients: options.clients,
       brokers: options.brokerUrls.length,
       idleRssMb: idleRss / 1024,
+      idleRssAnonMb: idleAnon / 1024,
+      idleRssFileMb: idleFile / 1024,
       rssPerClientKb: (loadedRss - idleRss) / options.clients,
       socketsPerClient: sockets / options.clients,
       rssPerClientKbPublishing: (publishingRss - idleRss) / options.clients,
@@ -295,7 +302,8 @@ export function scaleSummary(r: ScaleResult): string {
   return (
     `Connection scale: ${fmtInt(r.clients)} clients (90 % publishing QoS 1 once a second, 10 % subscribing) ` +
     `through one orchestrator over ${r.brokers} brokers, ${r.routing}\n` +
-    `  orchestrator idle RSS ${fmt(r.idleRssMb, 1)} MB; connected, before publishing: ` +
+    `  orchestrator idle RSS ${fmt(r.idleRssMb, 1)} MB (anonymous ${fmt(r.idleRssAnonMb, 1)}, files ${fmt(r.idleRssFileMb, 1)}); ` +
+    'connected, before publishing: ' +
     `+${fmt(r.rssPerClientKb, 1)} KB and ${fmt(r.socketsPerClient, 2)} sockets per client; ` +
     (r.rssPerClientKbSettled !== undefined
       ? `settled: +${fmt(r.rssPerClientKbSettled, 1)} KB per client; `

@@ -61,7 +61,7 @@ export async function syncRegistry(
   // QoS 2 deliveries the client received before it left: their PUBRELs come under the ids it knows.
   for (const r of entry?.releases ?? [])
     if (s.links.has(r.broker)) s.outbound?.expectRelease(r.broker, r.up, r.down);
-  for (const sub of recorded ?? []) if (!subs.active.has(sub.topic)) subs.active.set(sub.topic, sub);
+  for (const sub of recorded ?? []) subs.adopt(sub);
   if (!entry || !recorded || recorded.length === 0) {
     // An older copy had filters the newest has not (the session ended or changed while a broker was
     // out of reach): a broker that answered session present may still hold them (resync drops them).

@@ -32,8 +32,22 @@ function forBroker(sub: ISubscription, version: 4 | 5): ISubscription {
  * any broker refused. The session remembers its subscriptions to replay them to a new broker.
  */
 export class SubscriptionFanout {
-  /** The session's subscriptions, by filter (what a new broker must be given). */
-  readonly active = new Map<string, ISubscription>();
+  /**
+   * The session's subscriptions, by filter (what a new broker must be given). Allocated on the first
+   * one (lazy-collections.ts): most clients only publish.
+   */
+  private subscribed = emptyMap<string, ISubscription>();
+
+  get active(): ReadonlyMap<string, ISubscription> {
+    return this.subscribed;
+  }
+
+  /** A subscription the session had before (its registry record), unless it has the filter already. */
+  adopt(sub: ISubscription): void {
+    if (this.subscribed.has(sub.topic)) return;
+    this.subscribed = writableMap(this.subscribed);
+    this.subscribed.set(sub.topic, sub);
+  }
   /** SUBSCRIBEs and UNSUBSCRIBEs not answered yet; allocated on the first (lazy-collections.ts). */
   private pending = emptyMap<number, Pending>();
   private nextRequest = 1;
@@ -157,7 +171,10 @@ export class SubscriptionFanout {
     const v5 = this.ctx.version === 5;
     if (pending.kind === 'subscribe') {
       pending.subscriptions.forEach((sub, i) => {
-        if ((merged[i] ?? 0x80) < 0x80) this.active.set(sub.topic, sub);
+        if ((merged[i] ?? 0x80) < 0x80) {
+          this.subscribed = writableMap(this.subscribed);
+          this.subscribed.set(sub.topic, sub);
+        }
       });
       this.ctx.sendDown({
         cmd: 'suback',
@@ -165,7 +182,7 @@ export class SubscriptionFanout {
         granted: v5 ? merged : merged.map(subackForV4),
       });
     } else {
-      for (const filter of pending.filters) this.active.delete(filter);
+      for (const filter of pending.filters) this.subscribed.delete(filter);
       // A 3.1.1 UNSUBACK carries no codes; a v5 one carries one per filter (in mqtt-packet's `granted`).
       const granted = v5 ? merged.map((c) => (c === 0x80 ? 0x11 : c)) : [];
       this.ctx.sendDown({ cmd: 'unsuback', messageId: pending.downId, granted });

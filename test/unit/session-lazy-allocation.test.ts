@@ -7,8 +7,10 @@ import { describe, it } from 'node:test';
 import { createRootLogger } from '../../common/logger.ts';
 import { Orchestrator } from '../../orchestrator/orchestrator.ts';
 import { PacketIdSpace } from '../../orchestrator/protocol/packet-ids.ts';
+import { Router } from '../../orchestrator/routing/strategies.ts';
 import { AckOrder, type OrderedAck } from '../../orchestrator/session/ack-order.ts';
 import { BrokerWindows } from '../../orchestrator/session/broker-windows.ts';
+import { InboundPublishes } from '../../orchestrator/session/inbound-publish.ts';
 import {
   emptyArray,
   emptyMap,
@@ -23,8 +25,10 @@ import { LinkEndings } from '../../orchestrator/session/link-endings.ts';
 import { LinkGraces } from '../../orchestrator/session/link-grace.ts';
 import { ReplayWindow } from '../../orchestrator/session/replay-window.ts';
 import { RetainedOrder } from '../../orchestrator/session/retained-order.ts';
+import { SubscriptionFanout } from '../../orchestrator/session/subscriptions.ts';
 import { everySecond } from '../../orchestrator/session/ticker.ts';
 import { TopicAliases } from '../../orchestrator/session/topic-alias.ts';
+import { fakeContext, fakeLinks } from '../helpers/fake-session.ts';
 
 /** A private field, read for the test (element access is allowed on private members). */
 function field(object: object, name: string): unknown {
@@ -100,6 +104,44 @@ describe('memory per client: lazily allocated session state', () => {
     assert.deepEqual([...ids.entries()], [[1, 7]]);
   });
 
+  it('a flow keeps no closure of its own: AckOrder sends through the flow, subscriptions and retained order come lazily', () => {
+    const { links } = fakeLinks(['b1']);
+    const ctx = fakeContext({
+      link: (id) => links.get(id),
+      publishTargets: () => [...links.values()],
+      subscribeTargets: () => [...links.values()],
+    });
+    const inbound = new InboundPublishes(ctx, new Router('round-robin'), new TopicAliases(10), 100, {
+      windowMs: 2000,
+      maxMessages: 100,
+    });
+    const own = Object.values(inbound).filter((v) => typeof v === 'function');
+    assert.deepEqual(own, [], "no function-valued field (sendAck is a method: AckOrder's sink)");
+    const replays = field(inbound, 'replays') as object;
+    assert.equal(field(replays, 'retainedOrder'), undefined, 'no RetainedOrder before a retained publish');
+    assert.deepEqual(
+      Object.values(replays).filter((v) => typeof v === 'function'),
+      [],
+      'RecentReplays has no closure either',
+    );
+    inbound.onPublish({
+      cmd: 'publish',
+      topic: 'r/1',
+      payload: Buffer.from('x'),
+      qos: 1,
+      messageId: 1,
+      retain: true,
+      dup: false,
+    });
+    assert.ok(field(replays, 'retainedOrder') instanceof RetainedOrder, 'made by the first retained publish');
+    const subs = new SubscriptionFanout(ctx);
+    assert.ok(isShared(subs.active as Map<unknown, unknown>), 'no subscriptions Map before a SUBSCRIBE');
+    subs.adopt({ topic: 'a/#', qos: 1 });
+    assert.ok(!isShared(subs.active as Map<unknown, unknown>));
+    assert.equal(subs.active.get('a/#')?.qos, 1);
+    assert.equal(emptyMap<string, unknown>().size, 0, 'nothing leaked into the shared Map');
+  });
+
   it('sessions of one orchestrator share their deps and listeners; one before CONNECT keeps no Set or timer map', async () => {
     const orchestrator = new Orchestrator({
       routing: 'round-robin',
@@ -114,7 +156,12 @@ describe('memory per client: lazily allocated session state', () => {
       assert.equal(a.deps.events, b.deps.events, 'one events object');
       assert.equal(field(a, 'observers'), undefined, 'no listener table of its own');
       assert.ok(!('_events' in a), 'not an EventEmitter');
-      const down = field(a, 'down') as object;
+      const down = field(a, 'down') as { stream: PassThrough };
+      const drains = [a, b].map((x) =>
+        (field(x, 'down') as { stream: PassThrough }).stream.listeners('drain'),
+      );
+      assert.equal(drains[0]?.length, 1, "the client socket's one 'drain' listener");
+      assert.equal(drains[0]?.[0], drains[1]?.[0], 'the same function for every session (no closure)');
       assert.ok(!('_events' in down), "the client's FramedStream is not an EventEmitter either");
       for (const name of ['clientPauses', 'upstreamPauses'])
         assert.ok(isShared(field(a, name) as Set<unknown>), `Session.${name}`);
