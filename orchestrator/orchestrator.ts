@@ -254,6 +254,7 @@ export class Orchestrator {
       pool: this.pool,
       router: this.router,
       limits: this.limits,
+      qos2: { onBrokerLoss: this.limits.qos2OnBrokerLoss, maxKeptBytes: this.limits.maxKeptQos2Bytes },
       log: this.log.child({ component: 'session' }),
       counters: this.counters,
       claim: (clientId, s) => {

@@ -1,12 +1,10 @@
 import type { IConnackPacket, IConnectPacket } from 'mqtt-packet';
 import { errorMessage } from '../../common/errors.ts';
-import type { OrchestratorLimits } from '../limits.ts';
 import type { PoolBroker } from '../pool/broker-pool.ts';
 import { isPersistent } from '../registry/reserved.ts';
 import { homeBrokerRanking } from '../routing/strategies.ts';
 import { clientConnack, refusal, validateConnect } from './connect-steps.ts';
 import { InboundPublishes } from './inbound-publish.ts';
-import type { Qos2Options } from './inflight-publish.ts';
 import { keptFrames } from './kept-frames.ts';
 import { OutboundDeliveries } from './outbound-delivery.ts';
 import { brokersToReach, resync, syncRegistry } from './registry-steps.ts';
@@ -162,17 +160,6 @@ function joinMissed(s: Session, opened: readonly PoolBroker[]): void {
   }
 }
 
-/** The QoS 2 options of a replica's limits: one object for all its sessions. */
-const qos2OfLimits = new WeakMap<OrchestratorLimits, Qos2Options>();
-function qos2Options(limits: OrchestratorLimits): Qos2Options {
-  let options = qos2OfLimits.get(limits);
-  if (!options) {
-    options = { onBrokerLoss: limits.qos2OnBrokerLoss, maxKeptBytes: limits.maxKeptQos2Bytes };
-    qos2OfLimits.set(limits, options);
-  }
-  return options;
-}
-
 /** The session's flows (publish, delivery, subscriptions) and its registry record, for this CONNECT. */
 function setupFlows(s: Session, packet: IConnectPacket): void {
   const limits = s.deps.limits;
@@ -188,7 +175,7 @@ function setupFlows(s: Session, packet: IConnectPacket): void {
       frames: packet.keepalive ? keptFrames : undefined,
     },
     limits.maxWaitingPublishBytes,
-    qos2Options(limits),
+    s.deps.qos2,
     s.deps.pool,
   );
   const clientReceiveMax = packet.properties?.receiveMaximum ?? 65_535;

@@ -8,6 +8,11 @@ interface Held<E> {
   entry: E | undefined;
 }
 
+/** Where the pool's current retained fence is read (the BrokerPool: its `retainedFence` getter). */
+export interface RetainedFenceSource {
+  readonly retainedFence: RetainedFence;
+}
+
 /**
  * One session's retained publishes held by a pool fence while the manager moves retained messages
  * (docs/retained-moves.md): kept in arrival order, bounded by payload bytes (over the bound the client is
@@ -15,11 +20,6 @@ interface Held<E> {
  * handed back, still in arrival order, once the fence no longer covers their topic.
  * Only retained publishes come here; the check for the rest is one flag test in the publish flow.
  */
-/** Where the pool's current retained fence is read (the BrokerPool: its `retainedFence` getter). */
-export interface RetainedFenceSource {
-  readonly retainedFence: RetainedFence;
-}
-
 export class RetainedHold<E> {
   private queue: Array<Held<E>> = emptyArray();
   private heldBytes = 0;

@@ -11,6 +11,7 @@ import type { SessionRegistry } from '../registry/session-registry.ts';
 import type { Router } from '../routing/strategies.ts';
 import type { BrokerCounters, SessionContext, UpstreamLink } from './context.ts';
 import type { InboundPublishes } from './inbound-publish.ts';
+import type { Qos2Options } from './inflight-publish.ts';
 import { emptyArray, emptySet, writableSet } from './lazy-collections.ts';
 import { LazyLinks } from './lazy-links.ts';
 import { SESSION_TAKEN_OVER, TAKEN_OVER_REASONS, type TakenOverBy } from './link-endings.ts';
@@ -27,6 +28,8 @@ export interface SessionDeps {
   pool: BrokerPool;
   router: Router;
   limits: OrchestratorLimits;
+  /** The QoS 2 options of `limits`, one object for every session of the replica. */
+  qos2: Qos2Options;
   log: Logger;
   counters: BrokerCounters;
   /** Registers the session under its client id; returns the session it takes over, if any. */
