@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { publishSeq, startOrchestrator, subscriber } from '../helpers/orchestrator.ts';
-import { connectClient, startProvider, within } from '../helpers/resources.ts';
+import { connectClient, startProvider, waitFor, within } from '../helpers/resources.ts';
 
 // A client that stops reading QoS 0 deliveries fills its socket's write buffer; the session then stops
 // reading its broker links (outbound-delivery.ts, "client write buffer full") and reads them again on the
@@ -43,19 +43,7 @@ describe('orchestrator: a client that stops reading and reads again', () => {
     await new Promise((r) => setTimeout(r, 500));
     sub.client.stream.resume();
     await publishSeq(pub, 'end', ['drain/end'], 1, 1);
-    await within(
-      new Promise<void>((resolve) => {
-        const check = setInterval(() => {
-          if (seen.length > 0) {
-            clearInterval(check);
-            resolve();
-          }
-        }, 20);
-        t.after(() => clearInterval(check));
-      }),
-      20_000,
-      'the QoS 1 marker published after the client read again',
-    );
+    await waitFor(() => seen.length > 0, 20_000, 'the QoS 1 marker published after the client read again');
     assert.equal(seen.length, 1, 'the marker arrived once');
     t.diagnostic(`flood ${sent} × ${PAYLOAD_BYTES} B; flood deliveries counted ${sub.counts.total}`);
   });
