@@ -15,7 +15,7 @@ export const ORCHESTRATOR_USAGE =
   'orchestrator --listen HOST:PORT --brokers URL[,URL...] [--admin HOST:PORT] [--admin-token T]\n' +
   '               [--routing round-robin|least-outstanding|client-affinity|topic-affinity] [--config FILE]\n' +
   '               [--qos2-on-broker-loss resend|drop] [--connects-per-second N] [--max-queued-connects N]\n' +
-  '               [--upstream-link-grace-seconds N] [--max-pending-connections N]\n' +
+  '               [--upstream-link-grace-seconds N] [--max-pending-connections N] [--ack-hold-ms N]\n' +
   '               [--tls-cert FILE --tls-key FILE [--tls-listen HOST:PORT]] [--broker-ca FILE] [--log-level L]';
 
 /** The config schema's default `routing` (a test keeps the two equal). */
@@ -40,6 +40,8 @@ export interface OrchestratorCliSettings {
   maxPendingConnections: number | undefined;
   /** From --upstream-link-grace-seconds; when absent the config's `limits.upstreamLinkGraceSeconds`. */
   upstreamLinkGraceSeconds: number | undefined;
+  /** From --ack-hold-ms; when absent the config's `limits.ackHoldMs`. */
+  ackHoldMs: number | undefined;
   admin: HostPort | undefined;
   adminToken: string | undefined;
   tls: { certFile: string; keyFile: string; listen: HostPort } | undefined;
@@ -71,6 +73,14 @@ function seconds(value: string | undefined, flag: string): number | undefined {
   const n = Number(value);
   if (!/^\d+$/.test(value) || n > 3600)
     throw problem(flag, `${JSON.stringify(value)} is not 0 to 3600 seconds`);
+  return n;
+}
+
+/** A whole number of milliseconds, 0 to 1000 (limits.ackHoldMs' bounds); undefined when absent. */
+function milliseconds(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 1000) throw problem(flag, `${JSON.stringify(value)} is not 0 to 1000 ms`);
   return n;
 }
 
@@ -115,6 +125,7 @@ export function parseOrchestratorArgs(
     'max-queued-connects': { type: 'string' },
     'max-pending-connections': { type: 'string' },
     'upstream-link-grace-seconds': { type: 'string' },
+    'ack-hold-ms': { type: 'string' },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     'tls-listen': { type: 'string' },
@@ -160,6 +171,7 @@ export function parseOrchestratorArgs(
     maxQueuedConnects: count(values['max-queued-connects'], '--max-queued-connects'),
     maxPendingConnections: count(values['max-pending-connections'], '--max-pending-connections'),
     upstreamLinkGraceSeconds: seconds(values['upstream-link-grace-seconds'], '--upstream-link-grace-seconds'),
+    ackHoldMs: milliseconds(values['ack-hold-ms'], '--ack-hold-ms'),
     admin,
     adminToken: values.admin === undefined ? undefined : adminToken,
     tls:
@@ -226,6 +238,7 @@ export async function runOrchestrator(
           maxQueuedConnects: DEFAULT_LIMITS.maxQueuedConnects,
           maxPendingConnections: DEFAULT_LIMITS.maxPendingConnections,
           upstreamLinkGraceSeconds: DEFAULT_LIMITS.upstreamLinkGraceSeconds,
+          ackHoldMs: DEFAULT_LIMITS.ackHoldMs,
         },
       };
   const tls = settings.tls && {
@@ -245,6 +258,7 @@ export async function runOrchestrator(
       maxQueuedConnects: settings.maxQueuedConnects ?? config.limits.maxQueuedConnects,
       maxPendingConnections: settings.maxPendingConnections ?? config.limits.maxPendingConnections,
       upstreamLinkGraceSeconds: settings.upstreamLinkGraceSeconds ?? config.limits.upstreamLinkGraceSeconds,
+      ackHoldMs: settings.ackHoldMs ?? config.limits.ackHoldMs,
     },
     log: log.child({ component: 'orchestrator' }),
     ...(brokerCa ? { brokerCa } : {}),

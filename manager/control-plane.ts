@@ -49,6 +49,7 @@ export function assembleControlPlane(options: {
       maxPendingConnections: initial.limits.maxPendingConnections,
     },
     upstreamLinkGraceSeconds: initial.limits.upstreamLinkGraceSeconds,
+    ackHoldMs: initial.limits.ackHoldMs,
     users: initial.brokers.users,
     ...(options.brokerTls ? { brokerTls: options.brokerTls } : {}),
     rebalance: () => options.config().rebalance,

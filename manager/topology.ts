@@ -27,6 +27,8 @@ export interface TopologyOptions {
   connects?: { connectsPerSecond: number; maxQueuedConnects: number; maxPendingConnections?: number };
   /** limits.upstreamLinkGraceSeconds, given to every orchestrator created. */
   upstreamLinkGraceSeconds?: number;
+  /** limits.ackHoldMs, given to every orchestrator created. */
+  ackHoldMs?: number;
   users: ReadonlyArray<{ username: string; password: string }>;
   /** brokers.tls: the deployment's CA (manager/broker-tls.ts); brokers get a TLS listener, orchestrators the CA. */
   brokerTls?: BrokerTlsFiles;
@@ -302,6 +304,7 @@ export class Topology {
         ...(this.o.upstreamLinkGraceSeconds === undefined
           ? {}
           : { upstreamLinkGraceSeconds: this.o.upstreamLinkGraceSeconds }),
+        ...(this.o.ackHoldMs === undefined ? {} : { ackHoldMs: this.o.ackHoldMs }),
       },
     });
     const ready = await cancellable(

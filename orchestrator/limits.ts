@@ -67,6 +67,13 @@ export interface OrchestratorLimits {
    * meanwhile. Ended for good (expiry 0) when the client leaves. 0: a lost link loses the session.
    */
   upstreamLinkGraceSeconds: number;
+  /**
+   * How long a PUBACK the orchestrator relays from a client to the broker that delivered may wait for
+   * others on the same link, so that they leave in one write (session/held-acks.ts: at most 4 held, and
+   * before anything else the link writes). The client has the message meanwhile; the broker counts it
+   * in flight that much longer. 0: each leaves with the writes of the read that brought it.
+   */
+  ackHoldMs: number;
 }
 
 export const DEFAULT_LIMITS: OrchestratorLimits = {
@@ -91,4 +98,5 @@ export const DEFAULT_LIMITS: OrchestratorLimits = {
   maxQueuedConnects: 2_500,
   maxPendingConnections: 10_000,
   upstreamLinkGraceSeconds: 30,
+  ackHoldMs: 20,
 };

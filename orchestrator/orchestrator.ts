@@ -16,6 +16,7 @@ import { JoinReplays } from './registry/join-replays.ts';
 import { SessionRegistry } from './registry/session-registry.ts';
 import { Router, type RoutingStrategyName } from './routing/strategies.ts';
 import type { BrokerCounters } from './session/context.ts';
+import { ACK_HOLD_MAX, HeldAcks } from './session/held-acks.ts';
 import { Session, type SessionDeps, type SessionEvents } from './session/session.ts';
 
 /**
@@ -255,6 +256,7 @@ export class Orchestrator {
       router: this.router,
       limits: this.limits,
       qos2: { onBrokerLoss: this.limits.qos2OnBrokerLoss, maxKeptBytes: this.limits.maxKeptQos2Bytes },
+      heldAcks: new HeldAcks(this.limits.ackHoldMs, ACK_HOLD_MAX),
       log: this.log.child({ component: 'session' }),
       counters: this.counters,
       claim: (clientId, s) => {

@@ -187,7 +187,8 @@ export class OutboundDeliveries {
       this.ids.release(downId);
       this.awaitingBrokerRelease.delete(downId);
       this.byUpstream.delete(d.brokerId, d.upId);
-      link?.upstream.send({ cmd: packet.cmd, messageId: d.upId, ...relayed });
+      if (packet.cmd === 'puback' && (reasonCode ?? 0) === 0) link?.upstream.sendPuback(d.upId);
+      else link?.upstream.send({ cmd: packet.cmd, messageId: d.upId, ...relayed });
       this.drainWaiting();
     } else if (packet.cmd === 'pubrec') {
       d.received = true;

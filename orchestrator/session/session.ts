@@ -10,6 +10,7 @@ import type { RegistryEntry } from '../registry/reserved.ts';
 import type { SessionRegistry } from '../registry/session-registry.ts';
 import type { Router } from '../routing/strategies.ts';
 import type { BrokerCounters, SessionContext, UpstreamLink } from './context.ts';
+import type { HeldAcks } from './held-acks.ts';
 import type { InboundPublishes } from './inbound-publish.ts';
 import type { Qos2Options } from './inflight-publish.ts';
 import { emptyArray, emptySet, writableSet } from './lazy-collections.ts';
@@ -30,6 +31,8 @@ export interface SessionDeps {
   limits: OrchestratorLimits;
   /** The QoS 2 options of `limits`, one object for every session of the replica. */
   qos2: Qos2Options;
+  /** The replica's held upstream PUBACKs (held-acks.ts; limits.ackHoldMs); absent: none held. */
+  heldAcks?: HeldAcks;
   log: Logger;
   counters: BrokerCounters;
   /** Registers the session under its client id; returns the session it takes over, if any. */

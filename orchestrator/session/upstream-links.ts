@@ -52,6 +52,7 @@ export class UpstreamLinks {
       defaultReceiveMaximum: limits.upstreamReceiveMaximum,
       v4Maximum: limits.maxInflightFromClient,
       graceful: grace.seconds > 0,
+      heldAcks: s.deps.heldAcks,
     });
     const connack = await upstream.open();
     // Session present 1 on a resumed link: the broker kept the subscriptions and queued what came.

@@ -3,6 +3,7 @@ import { TimeoutError } from '../../common/errors.ts';
 import { AnswerTimeout } from '../../common/net/answer-timeout.ts';
 import { type BrokerTls, connectBroker } from '../../common/net/broker-socket.ts';
 import { type FramedHandler, FramedStream, sharedReads } from '../protocol/framed-stream.ts';
+import type { AckHolder, HeldAcks } from './held-acks.ts';
 import { emptyArray, takeAll, writableArray } from './lazy-collections.ts';
 import { everySecond, type TickMember } from './ticker.ts';
 
@@ -48,6 +49,8 @@ export interface UpstreamOptions {
    * every goodbye of ours ends it for good with a Session Expiry Interval of 0.
    */
   graceful?: boolean;
+  /** Where this link's relayed PUBACKs wait for others (held-acks.ts); absent: they leave at once. */
+  heldAcks?: HeldAcks | undefined;
 }
 
 /**
@@ -56,7 +59,7 @@ export interface UpstreamOptions {
  * consumer given to attach(); those that arrive before it (a persistent session's backlog can come in
  * the same read as the CONNACK) are held for it, none lost. 'down' is reported once, with the reason.
  */
-export class Upstream implements FramedHandler, TickMember {
+export class Upstream implements FramedHandler, TickMember, AckHolder {
   readonly brokerId: string;
   readonly protocolVersion: 4 | 5;
   private framed: FramedStream | undefined;
@@ -87,6 +90,9 @@ export class Upstream implements FramedHandler, TickMember {
   private readonly defaultReceiveMaximum: number;
   private readonly v4Maximum: number | undefined;
   private readonly graceful: boolean;
+  private readonly heldAcks: HeldAcks | undefined;
+  /** Packet ids of the PUBACKs held (sendPuback), in the order they came. */
+  private held: number[] = emptyArray();
   private toOpen: UpstreamOptions | undefined;
 
   constructor(options: UpstreamOptions) {
@@ -98,6 +104,7 @@ export class Upstream implements FramedHandler, TickMember {
     this.defaultReceiveMaximum = options.defaultReceiveMaximum;
     this.v4Maximum = options.v4Maximum;
     this.graceful = options.graceful === true;
+    this.heldAcks = options.heldAcks?.enabled ? options.heldAcks : undefined;
     this.toOpen = options;
   }
 
@@ -250,6 +257,7 @@ export class Upstream implements FramedHandler, TickMember {
     if (this.downReason !== undefined) return;
     this.downReason = reason;
     everySecond.delete(this);
+    this.releaseHeld(); // down: nothing is written, they are forgotten
     this.sink?.down(this.closing ? 'closed by the orchestrator' : reason);
   }
 
@@ -272,7 +280,34 @@ export class Upstream implements FramedHandler, TickMember {
 
   send(packet: Packet): boolean {
     if (!this.isUp) return false;
+    if (this.held.length > 0) this.releaseHeld();
     return this.framed?.write(packet) ?? false;
+  }
+
+  /**
+   * A success PUBACK for a delivery the client acknowledged: held with others for one write
+   * (held-acks.ts), or written now when nothing holds them. False when the link is down.
+   */
+  sendPuback(messageId: number): boolean {
+    const heldAcks = this.heldAcks;
+    if (!heldAcks) return this.send({ cmd: 'puback', messageId, reasonCode: 0 });
+    if (!this.isUp) return false;
+    this.held = writableArray(this.held);
+    this.held.push(messageId);
+    if (this.held.length >= heldAcks.maxHeld) this.releaseHeld();
+    else if (this.held.length === 1) heldAcks.add(this);
+    return true;
+  }
+
+  /** Writes the PUBACKs held, in order (held-acks.ts); they are dropped if the link is down. */
+  releaseHeld(): void {
+    const held = this.held;
+    const n = held.length;
+    if (n === 0) return;
+    if (this.isUp)
+      for (let i = 0; i < n; i++)
+        this.framed?.write({ cmd: 'puback', messageId: held[i] ?? 0, reasonCode: 0 });
+    held.splice(0, n); // the link keeps its array: a subscriber's link holds again soon
   }
 
   get writableNeedDrain(): boolean {
@@ -300,6 +335,7 @@ export class Upstream implements FramedHandler, TickMember {
     // [MQTT-3.14.2-2] allows lowering it to 0: the CONNECT's was the grace, not 0.
     const sessionExpiryInterval = this.graceful ? 0 : options.sessionExpiryInterval;
     if (this.protocolVersion !== 5 && reasonCode === 0x04) return this.drop();
+    this.releaseHeld();
     this.closing = true;
     if (this.isUp) {
       const v5 = this.protocolVersion === 5;
@@ -315,6 +351,7 @@ export class Upstream implements FramedHandler, TickMember {
   /** An abrupt close that still delivers what was written: no DISCONNECT, so the will fires too. */
   dropAfterFlush(): void {
     if (this.graceful) return this.disconnect({ reasonCode: 0x04 });
+    this.releaseHeld();
     this.closing = true;
     this.framed?.end();
   }
@@ -326,6 +363,11 @@ export class Upstream implements FramedHandler, TickMember {
    */
   drop(): void {
     if (this.graceful && this.isUp) return this.disconnect({ reasonCode: 0x04 });
+    // What the client acknowledged reaches the broker: written out before the socket goes.
+    if (this.held.length > 0) {
+      this.releaseHeld();
+      this.framed?.flushWrites();
+    }
     this.closing = true;
     this.framed?.destroy();
   }

@@ -20,6 +20,8 @@ export const orchestratorParamsSchema = z.strictObject({
   maxPendingConnections: z.number().int().min(0).optional(),
   /** The config's limits.upstreamLinkGraceSeconds. */
   upstreamLinkGraceSeconds: z.number().int().min(0).max(3600).default(30),
+  /** The config's limits.ackHoldMs. */
+  ackHoldMs: z.number().int().min(0).max(1000).default(20),
   /** PEM file of the CA that signed the `mqtts://` brokers' certificates (brokers.tls): `--broker-ca`. */
   brokerCaFile: z.string().min(1).optional(),
   /**
@@ -70,6 +72,7 @@ export const orchestratorTemplate: ReplicaTemplate = {
     if (params.maxPendingConnections !== undefined)
       args.push('--max-pending-connections', String(params.maxPendingConnections));
     args.push('--upstream-link-grace-seconds', String(params.upstreamLinkGraceSeconds));
+    args.push('--ack-hold-ms', String(params.ackHoldMs));
     if (params.brokerCaFile !== undefined) args.push('--broker-ca', params.brokerCaFile);
     return {
       command: process.execPath,

@@ -247,7 +247,7 @@ describe('brokel orchestrator: flags', () => {
         ...['--tls-cert', 'c.pem', '--tls-key', 'k.pem', '--log-level', 'debug', '-c', 'brokel.yaml'],
         ...['--qos2-on-broker-loss', 'drop', '--connects-per-second', '200', '--max-queued-connects', '900'],
         ...['--upstream-link-grace-seconds', '5', '--max-pending-connections', '300'],
-        ...['--broker-ca', 'ca.pem'],
+        ...['--broker-ca', 'ca.pem', '--ack-hold-ms', '0'],
       ],
       {},
     );
@@ -264,6 +264,7 @@ describe('brokel orchestrator: flags', () => {
       maxQueuedConnects: 900,
       maxPendingConnections: 300,
       upstreamLinkGraceSeconds: 5,
+      ackHoldMs: 0,
       admin: { host: '127.0.0.1', port: 9781 },
       adminToken: 't0k',
       tls: { certFile: 'c.pem', keyFile: 'k.pem', listen: { host: '::1', port: 8883 } },
@@ -323,6 +324,16 @@ describe('brokel orchestrator: flags', () => {
       'a link grace beyond an hour',
       ['--upstream-link-grace-seconds', '3601'],
       '--upstream-link-grace-seconds: "3601" is not 0 to 3600 seconds',
+    ],
+    [
+      'an acknowledgement hold beyond a second',
+      ['--ack-hold-ms', '1001'],
+      '--ack-hold-ms: "1001" is not 0 to 1000 ms',
+    ],
+    [
+      'an acknowledgement hold that is not a number',
+      ['--ack-hold-ms', '2.5'],
+      '--ack-hold-ms: "2.5" is not 0 to 1000 ms',
     ],
     ['a listen address without a port', ['--listen', 'x'], '--listen: "x" is not HOST:PORT'],
     ['a port above 65535', ['--listen', 'h:70000'], '--listen: "h:70000": port 70000 is above 65535'],
@@ -398,5 +409,6 @@ describe('brokel orchestrator without --config', () => {
     assert.equal(DEFAULT_LIMITS.maxQueuedConnects, defaults.limits.maxQueuedConnects);
     assert.equal(DEFAULT_LIMITS.maxPendingConnections, defaults.limits.maxPendingConnections);
     assert.equal(DEFAULT_LIMITS.upstreamLinkGraceSeconds, defaults.limits.upstreamLinkGraceSeconds);
+    assert.equal(DEFAULT_LIMITS.ackHoldMs, defaults.limits.ackHoldMs);
   });
 });
