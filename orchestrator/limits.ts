@@ -71,7 +71,8 @@ export interface OrchestratorLimits {
    * How long a PUBACK the orchestrator relays from a client to the broker that delivered may wait for
    * others on the same link, so that they leave in one write (session/held-acks.ts: at most 4 held, and
    * before anything else the link writes). The client has the message meanwhile; the broker counts it
-   * in flight that much longer. 0: each leaves with the writes of the read that brought it.
+   * in flight that much longer; a link whose broker waits for them stops holding a while (HoldGuard).
+   * 0: each leaves with the writes of the read that brought it.
    */
   ackHoldMs: number;
 }

@@ -276,7 +276,7 @@ export const configSchema = z
         maxPendingConnections: z.number().int().min(0).max(1_000_000).default(10_000),
         /** A clean session's upstream session on an MQTT 5 broker outlives a lost link this long (its Session Expiry Interval), so what the broker queued meanwhile arrives once the link is back; 0: a lost link loses it (docs/acknowledgements-and-qos.md). */
         upstreamLinkGraceSeconds: z.number().int().min(0).max(3600).default(30),
-        /** A PUBACK an orchestrator relays from a subscriber to its broker waits up to this long for others on the same link, so that up to 4 leave in one write; 0: each leaves at once. Set 0 for brokers that let fewer than 5 QoS 1 deliveries per subscriber be unacknowledged (RabbitMQ `prefetch`, Mosquitto `max_inflight_messages`): each would wait that long (docs/data-plane.md). */
+        /** A PUBACK an orchestrator relays from a subscriber to its broker waits up to this long for others on the same link, so that up to 4 leave in one write; 0: each leaves at once. A link whose broker waits for them (fewer deliveries allowed in flight than held: Mosquitto `max_inflight_messages 1`, a RabbitMQ `prefetch` of 1–2) stops holding for 10 s once 4 holds in a row were answered at once (docs/data-plane.md). */
         ackHoldMs: z.number().int().min(0).max(1000).default(20),
       })
       .superRefine(pendingCoversStorm)

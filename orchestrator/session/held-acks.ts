@@ -14,8 +14,55 @@ export const ACK_HOLD_MAX = 4;
 
 /** A link holding PUBACKs (upstream.ts). */
 export interface AckHolder {
-  /** Writes what it holds; a no-op when it holds nothing. */
-  releaseHeld(): void;
+  /** The hold is over (the timer): writes what it holds; a no-op when it holds nothing. */
+  holdExpired(): void;
+}
+
+/** A delivery this soon after a hold's end came because of it: the broker was waiting for those PUBACKs. */
+export const ANSWERED_WITHIN_MS = 1;
+/** Holds answered at once, in a row, that stop a link's holding... */
+export const ANSWERED_HOLDS = 4;
+/** ...for this long; then it tries again. */
+export const HOLD_OFF_MS = 10_000;
+
+/**
+ * Whether a link may hold its PUBACKs (pure; the clock is given). A broker that lets fewer
+ * unacknowledged deliveries be in flight than the link holds (Mosquitto `max_inflight_messages 1`,
+ * a RabbitMQ `prefetch` of 1 or 2) sends nothing more until they leave: every hold would cost its
+ * subscriber the whole hold (1 delivery per 20 ms, measured). Such a broker answers the hold's end at
+ * once with its next delivery; unrelated traffic does so by chance only (at 100 deliveries per second,
+ * 1 ms in 10). ANSWERED_HOLDS such holds in a row stop holding on the link for HOLD_OFF_MS.
+ */
+export class HoldGuard {
+  /** When the last hold ended by its timer, while the link's next delivery is awaited; else -1. */
+  private endedAt = -1;
+  private answeredInARow = 0;
+  private offUntil = 0;
+
+  /** The hold ended by its timer (not by the bound or another write: those say nothing of the broker). */
+  holdEnded(now: number): void {
+    this.endedAt = now;
+  }
+
+  /** A delivery from the broker. */
+  delivered(now: number): void {
+    if (this.endedAt < 0) return;
+    const answered = now - this.endedAt < ANSWERED_WITHIN_MS;
+    this.endedAt = -1;
+    if (!answered) {
+      this.answeredInARow = 0;
+      return;
+    }
+    this.answeredInARow += 1;
+    if (this.answeredInARow < ANSWERED_HOLDS) return;
+    this.answeredInARow = 0;
+    this.offUntil = now + HOLD_OFF_MS;
+  }
+
+  /** Whether a PUBACK may be held now. */
+  mayHold(now: number): boolean {
+    return now >= this.offUntil;
+  }
 }
 
 export class HeldAcks {
@@ -49,6 +96,6 @@ export class HeldAcks {
     this.timer = undefined;
     const holders = this.holders;
     this.holders = [];
-    for (const holder of holders) holder.releaseHeld();
+    for (const holder of holders) holder.holdExpired();
   }
 }

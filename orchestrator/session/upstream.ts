@@ -3,7 +3,7 @@ import { TimeoutError } from '../../common/errors.ts';
 import { AnswerTimeout } from '../../common/net/answer-timeout.ts';
 import { type BrokerTls, connectBroker } from '../../common/net/broker-socket.ts';
 import { type FramedHandler, FramedStream, sharedReads } from '../protocol/framed-stream.ts';
-import type { AckHolder, HeldAcks } from './held-acks.ts';
+import { type AckHolder, type HeldAcks, HoldGuard } from './held-acks.ts';
 import { emptyArray, takeAll, writableArray } from './lazy-collections.ts';
 import { everySecond, type TickMember } from './ticker.ts';
 
@@ -93,6 +93,8 @@ export class Upstream implements FramedHandler, TickMember, AckHolder {
   private readonly heldAcks: HeldAcks | undefined;
   /** Packet ids of the PUBACKs held (sendPuback), in the order they came. */
   private held: number[] = emptyArray();
+  /** Made at the first hold's end: whether the broker waits for what the link holds (held-acks.ts). */
+  private holdGuard: HoldGuard | undefined;
   private toOpen: UpstreamOptions | undefined;
 
   constructor(options: UpstreamOptions) {
@@ -218,6 +220,7 @@ export class Upstream implements FramedHandler, TickMember, AckHolder {
       return;
     }
     this.lastCmd = packet.cmd;
+    if (this.holdGuard && packet.cmd === 'publish') this.holdGuard.delivered(performance.now());
     if (this.sink) this.sink.packet(packet);
     else {
       this.backlog = writableArray(this.backlog);
@@ -290,13 +293,22 @@ export class Upstream implements FramedHandler, TickMember, AckHolder {
    */
   sendPuback(messageId: number): boolean {
     const heldAcks = this.heldAcks;
-    if (!heldAcks) return this.send({ cmd: 'puback', messageId, reasonCode: 0 });
+    if (!heldAcks || (this.holdGuard && !this.holdGuard.mayHold(performance.now())))
+      return this.send({ cmd: 'puback', messageId, reasonCode: 0 });
     if (!this.isUp) return false;
     this.held = writableArray(this.held);
     this.held.push(messageId);
     if (this.held.length >= heldAcks.maxHeld) this.releaseHeld();
     else if (this.held.length === 1) heldAcks.add(this);
     return true;
+  }
+
+  /** The hold is over (HeldAcks' timer). */
+  holdExpired(): void {
+    if (this.held.length === 0) return;
+    this.holdGuard ??= new HoldGuard();
+    this.holdGuard.holdEnded(performance.now());
+    this.releaseHeld();
   }
 
   /** Writes the PUBACKs held, in order (held-acks.ts); they are dropped if the link is down. */

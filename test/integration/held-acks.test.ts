@@ -170,6 +170,26 @@ describe('held upstream PUBACKs (limits.ackHoldMs)', () => {
     assert.deepEqual(shape(peer2.chunks), [['puback:41']]);
   });
 
+  it('through a real Mosquitto that lets one delivery be in flight, a subscriber is not held to one per hold', async (t) => {
+    // max_inflight_messages 1: the broker sends the next delivery only once the PUBACK of the last one came.
+    const broker = await TestMosquitto.start(t, ['max_inflight_messages 1']);
+    const { url } = await startOrchestrator(t, [broker.url], { limits: { ackHoldMs: 50 } });
+    const sub = await connectClient(t, url, { clientId: 'held-acks-one', protocolVersion: 5 });
+    await sub.subscribeAsync('held/one', { qos: 1 });
+    let got = 0;
+    sub.on('message', () => {
+      got += 1;
+    });
+    const pub = await connectClient(t, url, { clientId: 'held-acks-one-pub' });
+    const n = 200;
+    const started = performance.now();
+    await Promise.all(Array.from({ length: n }, (_, i) => pub.publishAsync('held/one', `m${i}`, { qos: 1 })));
+    // Held each time, 200 deliveries would take 200 × 50 ms = 10 s; the guard stops holding after 4.
+    await waitFor(() => got === n, 5000, `${n} deliveries`);
+    const ms = performance.now() - started;
+    assert.ok(ms < 5000, `${n} deliveries in ${ms.toFixed(0)} ms`);
+  });
+
   it('through a real Mosquitto: a persistent subscriber that vanishes right after acknowledging gets nothing again', async (t) => {
     const broker = await TestMosquitto.start(t);
     // A hold far longer than the test: what gets the PUBACKs out is a release before the link's next
