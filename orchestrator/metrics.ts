@@ -19,6 +19,7 @@ export function orchestratorMetrics(
   connects: () => { queued: number; refusedTotal: number } | undefined = () => undefined,
   pending: () => { size: number; refusedTotal: number } | undefined = () => undefined,
   probes: () => Readonly<Record<ProbeAnswer, number>> | undefined = () => undefined,
+  heldAcks: () => { heldTotal: number; stopsTotal: number } | undefined = () => undefined,
 ): ServiceMetrics & {
   sessions: ReturnType<ServiceMetrics['gauge']>;
   connections: ReturnType<ServiceMetrics['counter']>;
@@ -81,6 +82,17 @@ export function orchestratorMetrics(
     'brokel_orchestrator_pending_connections_refused_total',
     'Client connections closed at once because limits.maxPendingConnections had not sent CONNECT yet',
     () => pending()?.refusedTotal ?? 0,
+  );
+  // Subscribers' PUBACKs held for one write per broker link (session/held-acks.ts).
+  readCounter(
+    'brokel_orchestrator_acks_held_total',
+    'PUBACKs relayed to brokers that waited (limits.ackHoldMs) to leave with others on their link',
+    () => heldAcks()?.heldTotal ?? 0,
+  );
+  readCounter(
+    'brokel_orchestrator_ack_hold_stops_total',
+    'Times a broker link stopped holding PUBACKs for 10 s because its broker waited for them (a small in-flight window)',
+    () => heldAcks()?.stopsTotal ?? 0,
   );
   // The registry's probes at clean starts (record-probes.ts).
   new Counter({

@@ -56,7 +56,10 @@ export class Orchestrator {
     () => this.gate,
     () => this.pending,
     () => this.registry?.probesAnswered,
+    () => this.heldAcks,
   );
+  /** Subscribers' PUBACKs held for one write per link (held-acks.ts; limits.ackHoldMs). */
+  private readonly heldAcks: HeldAcks;
   readonly limits: OrchestratorLimits;
   private readonly router: Router;
   /** Admits client CONNECTs at limits.connectsPerSecond. */
@@ -103,6 +106,7 @@ export class Orchestrator {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.router = new Router(options.routing);
     this.gate = new ConnectGate(this.limits);
+    this.heldAcks = new HeldAcks(this.limits.ackHoldMs, ACK_HOLD_MAX);
     this.pending = new PendingConnections(this.limits.maxPendingConnections);
     this.pool = new BrokerPool(this.log.child({ component: 'pool' }), options.brokerCa);
     const bump = () => {
@@ -256,7 +260,7 @@ export class Orchestrator {
       router: this.router,
       limits: this.limits,
       qos2: { onBrokerLoss: this.limits.qos2OnBrokerLoss, maxKeptBytes: this.limits.maxKeptQos2Bytes },
-      heldAcks: new HeldAcks(this.limits.ackHoldMs, ACK_HOLD_MAX),
+      heldAcks: this.heldAcks,
       log: this.log.child({ component: 'session' }),
       counters: this.counters,
       claim: (clientId, s) => {

@@ -44,19 +44,20 @@ export class HoldGuard {
     this.endedAt = now;
   }
 
-  /** A delivery from the broker. */
-  delivered(now: number): void {
-    if (this.endedAt < 0) return;
+  /** A delivery from the broker; true when it stops holding (for HOLD_OFF_MS from now). */
+  delivered(now: number): boolean {
+    if (this.endedAt < 0) return false;
     const answered = now - this.endedAt < ANSWERED_WITHIN_MS;
     this.endedAt = -1;
     if (!answered) {
       this.answeredInARow = 0;
-      return;
+      return false;
     }
     this.answeredInARow += 1;
-    if (this.answeredInARow < ANSWERED_HOLDS) return;
+    if (this.answeredInARow < ANSWERED_HOLDS) return false;
     this.answeredInARow = 0;
     this.offUntil = now + HOLD_OFF_MS;
+    return true;
   }
 
   /** Whether a PUBACK may be held now. */
@@ -69,6 +70,9 @@ export class HeldAcks {
   /** Links that held a PUBACK since the timer was armed; one may be here twice (released early, then held again). */
   private holders: AckHolder[] = [];
   private timer: NodeJS.Timeout | undefined;
+  /** PUBACKs held so far, and holds a link's HoldGuard stopped: metrics read them on a scrape. */
+  heldTotal = 0;
+  stopsTotal = 0;
 
   constructor(
     /** Longest hold, ms; 0 turns holding off (every PUBACK leaves with its read's writes, as before). */

@@ -220,7 +220,13 @@ export class Upstream implements FramedHandler, TickMember, AckHolder {
       return;
     }
     this.lastCmd = packet.cmd;
-    if (this.holdGuard && packet.cmd === 'publish') this.holdGuard.delivered(performance.now());
+    if (
+      this.holdGuard &&
+      packet.cmd === 'publish' &&
+      this.holdGuard.delivered(performance.now()) &&
+      this.heldAcks
+    )
+      this.heldAcks.stopsTotal += 1;
     if (this.sink) this.sink.packet(packet);
     else {
       this.backlog = writableArray(this.backlog);
@@ -298,6 +304,7 @@ export class Upstream implements FramedHandler, TickMember, AckHolder {
     if (!this.isUp) return false;
     this.held = writableArray(this.held);
     this.held.push(messageId);
+    heldAcks.heldTotal += 1;
     if (this.held.length >= heldAcks.maxHeld) this.releaseHeld();
     else if (this.held.length === 1) heldAcks.add(this);
     return true;

@@ -173,7 +173,7 @@ describe('held upstream PUBACKs (limits.ackHoldMs)', () => {
   it('through a real Mosquitto that lets one delivery be in flight, a subscriber is not held to one per hold', async (t) => {
     // max_inflight_messages 1: the broker sends the next delivery only once the PUBACK of the last one came.
     const broker = await TestMosquitto.start(t, ['max_inflight_messages 1']);
-    const { url } = await startOrchestrator(t, [broker.url], { limits: { ackHoldMs: 50 } });
+    const { orchestrator, url } = await startOrchestrator(t, [broker.url], { limits: { ackHoldMs: 50 } });
     const sub = await connectClient(t, url, { clientId: 'held-acks-one', protocolVersion: 5 });
     await sub.subscribeAsync('held/one', { qos: 1 });
     let got = 0;
@@ -188,6 +188,11 @@ describe('held upstream PUBACKs (limits.ackHoldMs)', () => {
     await waitFor(() => got === n, 5000, `${n} deliveries`);
     const ms = performance.now() - started;
     assert.ok(ms < 5000, `${n} deliveries in ${ms.toFixed(0)} ms`);
+    // What an operator sees: PUBACKs were held, and the link stopped holding.
+    const text = await orchestrator.metrics.registry.metrics();
+    const value = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? -1);
+    assert.ok(value('brokel_orchestrator_acks_held_total') >= 4, text);
+    assert.ok(value('brokel_orchestrator_ack_hold_stops_total') >= 1);
   });
 
   it('through a real Mosquitto: a persistent subscriber that vanishes right after acknowledging gets nothing again', async (t) => {

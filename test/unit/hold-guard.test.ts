@@ -24,7 +24,7 @@ describe('hold guard (held-acks.ts)', () => {
     const now = holds(guard, ANSWERED_HOLDS - 1, 0, 0.2);
     assert.equal(guard.mayHold(now), true, 'one short of the row');
     guard.holdEnded(now);
-    guard.delivered(now + 0.2);
+    assert.equal(guard.delivered(now + 0.2), true, 'the one that stops it says so');
     assert.equal(guard.mayHold(now + 1), false);
     assert.equal(guard.mayHold(now + 0.2 + HOLD_OFF_MS - 1), false);
     assert.equal(guard.mayHold(now + 0.2 + HOLD_OFF_MS), true);
