@@ -94,7 +94,7 @@ export class HeldAcks {
     this.timer.unref();
   }
 
-  /** Releases every holder's PUBACKs (the timer; also tests and shutdown). */
+  /** Releases every holder's PUBACKs (the timer; tests). */
   releaseAll(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;

@@ -220,13 +220,7 @@ export class Upstream implements FramedHandler, TickMember, AckHolder {
       return;
     }
     this.lastCmd = packet.cmd;
-    if (
-      this.holdGuard &&
-      packet.cmd === 'publish' &&
-      this.holdGuard.delivered(performance.now()) &&
-      this.heldAcks
-    )
-      this.heldAcks.stopsTotal += 1;
+    if (this.holdGuard && packet.cmd === 'publish') this.deliveredAfterHold(this.holdGuard);
     if (this.sink) this.sink.packet(packet);
     else {
       this.backlog = writableArray(this.backlog);
@@ -316,6 +310,11 @@ export class Upstream implements FramedHandler, TickMember, AckHolder {
     this.holdGuard ??= new HoldGuard();
     this.holdGuard.holdEnded(performance.now());
     this.releaseHeld();
+  }
+
+  /** A delivery on a link that has held PUBACKs: its guard may stop holding (counted for the metrics). */
+  private deliveredAfterHold(guard: HoldGuard): void {
+    if (guard.delivered(performance.now()) && this.heldAcks) this.heldAcks.stopsTotal += 1;
   }
 
   /** Writes the PUBACKs held, in order (held-acks.ts); they are dropped if the link is down. */
