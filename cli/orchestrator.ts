@@ -67,20 +67,15 @@ function count(value: string | undefined, flag: string): number | undefined {
   return n;
 }
 
-/** A whole number of seconds, 0 to 3600 (limits.upstreamLinkGraceSeconds' bounds); undefined when absent. */
-function seconds(value: string | undefined, flag: string): number | undefined {
+/**
+ * A whole number from 0 to `max` in `unit` given as a flag (limits.upstreamLinkGraceSeconds: 3600
+ * seconds, limits.ackHoldMs: 1000 ms, the config schema's bounds), or undefined when absent.
+ */
+function upTo(value: string | undefined, flag: string, max: number, unit: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!/^\d+$/.test(value) || n > 3600)
-    throw problem(flag, `${JSON.stringify(value)} is not 0 to 3600 seconds`);
-  return n;
-}
-
-/** A whole number of milliseconds, 0 to 1000 (limits.ackHoldMs' bounds); undefined when absent. */
-function milliseconds(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n > 1000) throw problem(flag, `${JSON.stringify(value)} is not 0 to 1000 ms`);
+  if (!/^\d+$/.test(value) || n > max)
+    throw problem(flag, `${JSON.stringify(value)} is not 0 to ${max} ${unit}`);
   return n;
 }
 
@@ -170,8 +165,13 @@ export function parseOrchestratorArgs(
     connectsPerSecond: count(values['connects-per-second'], '--connects-per-second'),
     maxQueuedConnects: count(values['max-queued-connects'], '--max-queued-connects'),
     maxPendingConnections: count(values['max-pending-connections'], '--max-pending-connections'),
-    upstreamLinkGraceSeconds: seconds(values['upstream-link-grace-seconds'], '--upstream-link-grace-seconds'),
-    ackHoldMs: milliseconds(values['ack-hold-ms'], '--ack-hold-ms'),
+    upstreamLinkGraceSeconds: upTo(
+      values['upstream-link-grace-seconds'],
+      '--upstream-link-grace-seconds',
+      3600,
+      'seconds',
+    ),
+    ackHoldMs: upTo(values['ack-hold-ms'], '--ack-hold-ms', 1000, 'ms'),
     admin,
     adminToken: values.admin === undefined ? undefined : adminToken,
     tls:
