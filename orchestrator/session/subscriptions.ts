@@ -44,7 +44,11 @@ export class SubscriptionFanout {
 
   /** A subscription the session had before (its registry record), unless it has the filter already. */
   adopt(sub: ISubscription): void {
-    if (this.subscribed.has(sub.topic)) return;
+    if (!this.subscribed.has(sub.topic)) this.remember(sub);
+  }
+
+  /** Keeps a subscription (its own Map from the first one on). */
+  private remember(sub: ISubscription): void {
     this.subscribed = writableMap(this.subscribed);
     this.subscribed.set(sub.topic, sub);
   }
@@ -171,10 +175,7 @@ export class SubscriptionFanout {
     const v5 = this.ctx.version === 5;
     if (pending.kind === 'subscribe') {
       pending.subscriptions.forEach((sub, i) => {
-        if ((merged[i] ?? 0x80) < 0x80) {
-          this.subscribed = writableMap(this.subscribed);
-          this.subscribed.set(sub.topic, sub);
-        }
+        if ((merged[i] ?? 0x80) < 0x80) this.remember(sub);
       });
       this.ctx.sendDown({
         cmd: 'suback',
