@@ -6,20 +6,18 @@
  * after one warm-up run.
  *   node --import tsx bench/ack-hold-window.ts [inflight=1] [count=500] [runs=3] [holdMs=20]
  */
-import type { TestContext } from 'node:test';
 import { TestMosquitto } from '../test/helpers/mosquitto.ts';
 import { startOrchestrator } from '../test/helpers/orchestrator.ts';
 import { connectClient, waitFor } from '../test/helpers/resources.ts';
+import { withTeardown } from './lib/teardown.ts';
 
 const inflight = Number(process.argv[2] ?? 1);
 const count = Number(process.argv[3] ?? 500);
 const runs = Number(process.argv[4] ?? 3);
 const holdMs = Number(process.argv[5] ?? 20);
 
-async function once(broker: TestMosquitto, ackHoldMs: number, run: number): Promise<number> {
-  const cleanups: Array<() => unknown> = [];
-  const t = { after: (fn: () => unknown) => cleanups.push(fn) } as unknown as TestContext;
-  try {
+function once(broker: TestMosquitto, ackHoldMs: number, run: number): Promise<number> {
+  return withTeardown(async (t) => {
     const { url } = await startOrchestrator(t, [broker.url], { limits: { ackHoldMs } });
     const sub = await connectClient(t, url, { clientId: `ahw-s-${ackHoldMs}-${run}`, protocolVersion: 5 });
     await sub.subscribeAsync('ahw', { qos: 1 });
@@ -32,9 +30,7 @@ async function once(broker: TestMosquitto, ackHoldMs: number, run: number): Prom
     for (let i = 0; i < count; i++) pub.publish('ahw', `m${i}`, { qos: 1 });
     await waitFor(() => got === count, 120_000, `${count} deliveries`);
     return (count / (performance.now() - started)) * 1000;
-  } finally {
-    for (const fn of cleanups.reverse()) await fn();
-  }
+  });
 }
 
 const broker = await TestMosquitto.create([`max_inflight_messages ${inflight}`]);

@@ -5,19 +5,17 @@
  * Windows are run interleaved (A B A B ...), `runs` times each.
  *   node --import tsx bench/replay-window.ts [windowsMs=2000,500] [lagMs=0] [runs=3]
  */
-import type { TestContext } from 'node:test';
 import { linePublisher, threeMosquittos } from '../test/helpers/line-publisher.ts';
 import { settle, startOrchestrator, subscriber } from '../test/helpers/orchestrator.ts';
+import { withTeardown } from './lib/teardown.ts';
 
 const windows = (process.argv[2] ?? '2000,500').split(',').map(Number);
 const lagMs = Number(process.argv[3] ?? 0);
 const runs = Number(process.argv[4] ?? 3);
 const COUNT = 5000;
 
-async function once(windowMs: number): Promise<{ lost: number; duplicates: number }> {
-  const cleanups: Array<() => unknown> = [];
-  const t = { after: (fn: () => unknown) => cleanups.push(fn) } as unknown as TestContext;
-  try {
+function once(windowMs: number): Promise<{ lost: number; duplicates: number }> {
+  return withTeardown(async (t) => {
     const { provider, ids, urls } = await threeMosquittos(t);
     const limits = { replayWindowMs: windowMs, replayMaxMessages: windowMs === 0 ? 0 : 100_000 };
     const { port } = await startOrchestrator(t, urls, { limits });
@@ -32,9 +30,7 @@ async function once(windowMs: number): Promise<{ lost: number; duplicates: numbe
     await publishing;
     await settle([sub.counts], COUNT, 3000);
     return { lost: COUNT - sub.counts.distinct, duplicates: sub.counts.duplicates };
-  } finally {
-    for (const fn of cleanups.reverse()) await fn();
-  }
+  });
 }
 
 const results = new Map<number, Array<{ lost: number; duplicates: number }>>(windows.map((w) => [w, []]));
