@@ -28,3 +28,8 @@ export function nextFrame(buffer: Buffer, offset: number, maxPacketBytes: number
   }
   return { kind: 'malformed', reason: 'remaining length longer than 4 bytes' };
 }
+
+/** Bytes of a Variable Byte Integer in its minimal encoding (MQTT 5.0 §1.5.5 [MQTT-1.5.5-1]). */
+export function varintBytes(value: number): number {
+  return value < 128 ? 1 : value < 16_384 ? 2 : value < 2_097_152 ? 3 : 4;
+}

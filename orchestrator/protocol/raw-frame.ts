@@ -1,11 +1,13 @@
 import type { Packet } from 'mqtt-packet';
+import { varintBytes } from './frames.ts';
+import { readPublishProperties } from './raw-properties.ts';
 
 /**
  * The raw-frame fast path, reading side (pure). PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP, PINGREQ and
  * PINGRESP are read straight from the frame's bytes into the very object mqtt-packet's parser would
  * build (same fields, same values), so everything after the framing layer is unchanged. A frame this
- * reader is not sure about (a v5 property block, a reason code mqtt-packet refuses, a short or odd
- * frame, QoS 3, reserved flags) returns undefined and goes to mqtt-packet, which decides: the fast path
+ * reader is not sure about (a v5 property block other than raw-properties.ts reads, a reason code
+ * mqtt-packet refuses, a short or odd frame, QoS 3, reserved flags) returns undefined and goes to mqtt-packet, which decides: the fast path
  * never accepts what the full path refuses (test/unit/raw-frame-differential.test.ts checks it).
  */
 
@@ -24,6 +26,11 @@ export interface RawPublish {
   payload: Buffer;
   qos: 0 | 1 | 2;
   retain: boolean;
+  /**
+   * A v5 frame's properties (raw-properties.ts), the very object the packet was given; undefined for
+   * none. The property block is frame[end of the packet id or topic, payloadStart).
+   */
+  properties: Record<string, unknown> | undefined;
 }
 
 /** A PUBLISH read on the fast path: mqtt-packet's fields, plus the frame it came from. */
@@ -36,6 +43,7 @@ export interface FastPublish {
   topic: string;
   payload: Buffer;
   messageId?: number;
+  properties?: Record<string, unknown>;
   raw: RawPublish;
 }
 
@@ -72,11 +80,6 @@ export class TopicCache {
     frame.copy(this.bytes, 0, start, end);
     return this.text;
   }
-}
-
-/** Bytes of a Remaining Length in its minimal encoding (MQTT 5.0 §1.5.5 [MQTT-1.5.5-1]). */
-export function varintBytes(value: number): number {
-  return value < 128 ? 1 : value < 16_384 ? 2 : value < 2_097_152 ? 3 : 4;
 }
 
 /**
@@ -170,11 +173,12 @@ function readPublish(
     if (at + 2 > end) return undefined;
     at += 2;
   }
+  // v5: an empty property block here; any other is read from the packet's own copy (below).
+  let propertiesAt = -1;
   if (version === 5) {
-    // Only an empty property block: a topic alias, a subscription identifier [MQTT-3.3.4-6] or any
-    // other property is read and checked by the full path.
-    if (at >= end || buf[at] !== 0) return undefined;
-    at += 1;
+    if (at >= end) return undefined;
+    if (buf[at] === 0) at += 1;
+    else propertiesAt = at;
   }
   // The packet owns a right-sized copy of its frame: a QoS 1/2 publish stays in flight and in the
   // replay window long after the read chunk it came in should have been freed.
@@ -182,6 +186,14 @@ function readPublish(
   const frame = qos > 0 ? Buffer.allocUnsafeSlow(length) : Buffer.allocUnsafe(length);
   buf.copy(frame, 0, offset, end);
   const shift = -offset;
+  let properties: Record<string, unknown> | undefined;
+  if (propertiesAt >= 0) {
+    // A topic alias, a subscription identifier [MQTT-3.3.4-6] or anything odd: the full path.
+    const block = readPublishProperties(frame, propertiesAt + shift, length);
+    if (block === undefined) return undefined;
+    properties = block.properties;
+    at = block.end - shift;
+  }
   const topic = topics.decode(frame, bodyStart + shift + 2, topicEnd + shift);
   const payload = frame.subarray(at + shift);
   const retain = (first & 1) !== 0;
@@ -204,8 +216,11 @@ function readPublish(
       payload,
       qos: q,
       retain,
+      properties,
     },
   };
   if (qos > 0) packet.messageId = frame.readUInt16BE(topicEnd + shift);
+  // mqtt-packet sets `properties` only when the block is not empty.
+  if (properties !== undefined) packet.properties = properties;
   return packet as unknown as Packet;
 }

@@ -1,10 +1,11 @@
 import type { Packet } from 'mqtt-packet';
-import { type RawPublish, varintBytes } from './raw-frame.ts';
+import { varintBytes } from './frames.ts';
+import type { RawPublish } from './raw-frame.ts';
 
 /**
  * The raw-frame fast path, writing side (pure): the bytes mqtt-packet's generate() would produce for
  * a PUBLISH read on the fast path (its original frame, with only the packet id and DUP flag patched,
- * and the empty v5 property block added or removed across protocol levels), for the acknowledgements
+ * and the v5 property block removed for a 3.1.1 peer, an empty one added for a v5 peer), for the acknowledgements
  * and for PINGREQ/PINGRESP. fastLength says how many (or -1: generate() does it) and fastWrite writes
  * them straight into the caller's buffer (framed-stream.ts: the socket's outgoing batch), so a
  * forwarded frame costs one copy, converted or not. fastEncode makes them a Buffer of their own.
@@ -92,7 +93,7 @@ export function forwardable(packet: PublishFields): RawPublish | undefined {
     packet.payload !== raw.payload ||
     (packet.qos ?? 0) !== raw.qos ||
     Boolean(packet.retain) !== raw.retain ||
-    (packet as { properties?: unknown }).properties !== undefined
+    (packet as { properties?: unknown }).properties !== raw.properties
   )
     return undefined;
   if (raw.qos > 0 && !validId((packet as { messageId?: unknown }).messageId)) return undefined;
@@ -104,9 +105,17 @@ function headEnd(raw: RawPublish): number {
   return raw.idOffset < 0 ? raw.bodyStart + 2 + raw.frame.readUInt16BE(raw.bodyStart) : raw.idOffset + 2;
 }
 
-/** A v5 peer gets an empty property block (a v5 frame's own, or one added to a 3.1.1 frame); 3.1.1 none. */
+/**
+ * A v5 peer gets the frame's property block as it came (an empty one added to a 3.1.1 frame); a 3.1.1
+ * peer none (mqtt-packet's generate() writes no properties at level 4 either).
+ */
+function blockLength(raw: RawPublish, v5: boolean): number {
+  if (!v5) return 0;
+  return raw.properties === undefined ? 1 : raw.payloadStart - headEnd(raw);
+}
+
 function publishRemaining(raw: RawPublish, v5: boolean): number {
-  return headEnd(raw) - raw.bodyStart + (v5 ? 1 : 0) + raw.frame.length - raw.payloadStart;
+  return headEnd(raw) - raw.bodyStart + blockLength(raw, v5) + raw.frame.length - raw.payloadStart;
 }
 
 function publishLength(raw: RawPublish, v5: boolean): number {
@@ -119,7 +128,7 @@ function publishHeader(packet: PublishFields, raw: RawPublish): number {
   return 0x30 | (raw.qos << 1) | (packet.dup ? 8 : 0) | (raw.retain ? 1 : 0);
 }
 
-/** Header, Remaining Length, topic and packet id (patched), property block, payload: one copy. */
+/** Header, Remaining Length, topic and packet id (patched), property block (v5), payload: one copy. */
 function writePublish(packet: PublishFields, raw: RawPublish, v5: boolean, out: Buffer, at: number): void {
   const frame = raw.frame;
   out[at++] = publishHeader(packet, raw);
@@ -133,7 +142,8 @@ function writePublish(packet: PublishFields, raw: RawPublish, v5: boolean, out: 
   const end = headEnd(raw);
   at += frame.copy(out, at, raw.bodyStart, end);
   if (raw.qos > 0) out.writeUInt16BE((packet as { messageId: number }).messageId, at - 2);
-  if (v5) out[at++] = 0;
+  if (v5 && raw.properties === undefined) out[at++] = 0;
+  else if (v5) at += frame.copy(out, at, end, raw.payloadStart);
   frame.copy(out, at, raw.payloadStart);
 }
 

@@ -22,8 +22,8 @@ export function packetProblem(packet: Packet): { reason: string; code: number } 
       if (packet.qos > 0 && (id === undefined || id < 1 || id > 65_535)) {
         return { reason: 'QoS > 0 PUBLISH without a valid packet identifier', code: 0x81 };
       }
-      // [MQTT-3.3.4-6]: a client's PUBLISH carries no Subscription Identifier (the fast path leaves any
-      // property block to the full path, so this check sees every one).
+      // [MQTT-3.3.4-6]: a client's PUBLISH carries no Subscription Identifier (both roads read it into
+      // `properties`: a broker's deliveries carry them).
       if (packet.properties?.subscriptionIdentifier !== undefined) {
         return { reason: 'PUBLISH from a client with a subscription identifier', code: 0x82 };
       }

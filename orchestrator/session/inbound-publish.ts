@@ -74,12 +74,12 @@ export class InboundPublishes implements AckSink<InFlight> {
         0x90,
       );
     }
-    // A packet with neither an alias nor properties (every fast-path one) is forwarded as it is.
+    // A packet without a topic alias (every fast-path one) is forwarded as it is, its properties the
+    // very object the fast path read, so the writer forwards the frame (raw-write.ts `forwardable`).
+    const alias = packet.properties?.topicAlias;
     const forward: IPublishPacket =
-      packet.properties === undefined && resolved.topic === packet.topic
-        ? packet
-        : { ...packet, topic: resolved.topic };
-    if (forward.properties) {
+      alias === undefined && resolved.topic === packet.topic ? packet : { ...packet, topic: resolved.topic };
+    if (alias !== undefined && forward.properties) {
       const { topicAlias: _drop, ...rest } = forward.properties;
       forward.properties = rest;
     }

@@ -29,6 +29,18 @@ function publishes(version: 4 | 5): Packet[] {
     { subscriptionIdentifier: 5 },
     { payloadFormatIndicator: true, contentType: 'text/plain' },
     { messageExpiryInterval: 60 },
+    // Every property an application message carries, a repeated User Property name among them.
+    {
+      payloadFormatIndicator: false,
+      messageExpiryInterval: 0,
+      contentType: 'application/json',
+      responseTopic: 'reply/é',
+      correlationData: Buffer.from([0, 1, 2, 255]),
+      userProperties: { fleet: 'roma', unit: ['kmh', 'm/s'], ü: '' },
+    },
+    { correlationData: Buffer.alloc(0), userProperties: { fleet: 'roma' }, topicAlias: 2 },
+    { contentType: 'bad\u0001type' }, // refused by the session's checks on both roads
+    { userProperties: { k: 'v' }, subscriptionIdentifier: [1, 300] },
   ];
   for (const topic of TOPICS)
     for (const payload of PAYLOADS)
@@ -108,6 +120,25 @@ function body(frame: Buffer): Buffer {
 function reframe(first: number, data: Buffer, rnd: () => number): Buffer {
   const pad = rnd() < 0.05 ? 2 + Math.floor(rnd() * 2) : 0;
   return Buffer.concat([Buffer.from([first, ...encodeLength(data.length, pad)]), data]);
+}
+
+/**
+ * A v5 PUBLISH frame with its Property Length padded to two bytes (not minimal: mqtt-packet accepts it
+ * and writes it minimal), or undefined for any other frame.
+ */
+export function paddedPropertyLength(frame: Buffer): Buffer | undefined {
+  const first = frame[0] ?? 0;
+  if (first >> 4 !== 3) return undefined;
+  const data = body(frame);
+  const at = 2 + data.readUInt16BE(0) + (((first >> 1) & 3) > 0 ? 2 : 0);
+  const length = data[at];
+  if (length === undefined || length >= 128) return undefined;
+  const padded = Buffer.concat([
+    data.subarray(0, at),
+    Buffer.from([length | 0x80, 0]),
+    data.subarray(at + 1),
+  ]);
+  return Buffer.concat([Buffer.from([first, ...encodeLength(padded.length)]), padded]);
 }
 
 /** One mutation of a valid frame, or a random frame. */

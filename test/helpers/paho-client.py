@@ -8,8 +8,11 @@ connection, as with the mosquitto command-line clients). Steps:
   connect    {clientId, version: 5|4, cleanStart (v5) / clean (3.1.1), sessionExpiry?, keepalive?, will?}
              -> {sessionPresent, reasonCode}
   subscribe  {topic, qos} -> {granted}
-  publish    {topic, payload, qos, retain?} -> {done: true} once acknowledged (PUBACK / PUBCOMP)
-  expect     {count, timeoutMs} -> {messages: [{topic, payload, qos, retain}]} (the first `count` received)
+  publish    {topic, payload, qos, retain?, properties?} -> {done: true} once acknowledged (PUBACK / PUBCOMP);
+             properties (v5): {userProperties: [[name, value], ...], contentType, responseTopic,
+             correlationData (text), messageExpiry, payloadFormat}
+  expect     {count, timeoutMs} -> {messages: [{topic, payload, qos, retain, properties?}]} (the first
+             `count` received; properties as above, those the message carried, v5 only)
   disconnect {reasonCode?, sessionExpiry?} -> {} (DISCONNECT, then the socket closes)
   drop       {} -> {} (the socket closes without DISCONNECT: the will fires)
   sleep      {ms}
@@ -73,9 +76,41 @@ class Conn:
         self.subscribed.set()
 
     def on_message(self, client, userdata, msg):
+        message = {"topic": msg.topic, "payload": msg.payload.decode("utf-8", "replace"),
+                   "qos": msg.qos, "retain": bool(msg.retain)}
+        if self.version == 5 and getattr(msg, "properties", None) is not None:
+            message["properties"] = received_properties(msg.properties)
         with self.lock:
-            self.messages.append({"topic": msg.topic, "payload": msg.payload.decode("utf-8", "replace"),
-                                  "qos": msg.qos, "retain": bool(msg.retain)})
+            self.messages.append(message)
+
+
+# The PUBLISH properties the steps speak of, and paho's names for them.
+PUBLISH_PROPERTIES = [("contentType", "ContentType"), ("responseTopic", "ResponseTopic"),
+                      ("messageExpiry", "MessageExpiryInterval"), ("payloadFormat", "PayloadFormatIndicator")]
+
+
+def publish_properties(spec):
+    props = Properties(PacketTypes.PUBLISH)
+    for name, paho_name in PUBLISH_PROPERTIES:
+        if spec.get(name) is not None:
+            setattr(props, paho_name, spec[name])
+    if spec.get("correlationData") is not None:
+        props.CorrelationData = spec["correlationData"].encode("utf-8")
+    if spec.get("userProperties"):
+        props.UserProperty = [tuple(pair) for pair in spec["userProperties"]]
+    return props
+
+
+def received_properties(props):
+    out = {}
+    for name, paho_name in PUBLISH_PROPERTIES:
+        if hasattr(props, paho_name):
+            out[name] = getattr(props, paho_name)
+    if hasattr(props, "CorrelationData"):
+        out["correlationData"] = props.CorrelationData.decode("utf-8", "replace")
+    if hasattr(props, "UserProperty"):
+        out["userProperties"] = [list(pair) for pair in props.UserProperty]
+    return out
 
 
 def run(step, conn, host, port):
@@ -96,7 +131,11 @@ def run(step, conn, host, port):
             raise RuntimeError("no SUBACK")
         return conn, {"granted": conn.granted}
     if op == "publish":
-        info = conn.client.publish(step["topic"], step["payload"], step.get("qos", 0), step.get("retain", False))
+        kwargs = {}
+        if step.get("properties") is not None:
+            kwargs["properties"] = publish_properties(step["properties"])
+        info = conn.client.publish(step["topic"], step["payload"], step.get("qos", 0), step.get("retain", False),
+                                   **kwargs)
         deadline = time.time() + WAIT_S
         while not info.is_published():
             if time.time() > deadline:

@@ -12,7 +12,23 @@ export interface PahoResult {
   sessionPresent?: boolean;
   reasonCode?: number;
   granted?: number[];
-  messages?: Array<{ topic: string; payload: string; qos: number; retain: boolean }>;
+  messages?: Array<{
+    topic: string;
+    payload: string;
+    qos: number;
+    retain: boolean;
+    properties?: PahoProperties;
+  }>;
+}
+
+/** A v5 PUBLISH's properties as paho-client.py takes and reports them. */
+export interface PahoProperties {
+  userProperties?: Array<[string, string]>;
+  contentType?: string;
+  responseTopic?: string;
+  correlationData?: string;
+  messageExpiry?: number;
+  payloadFormat?: number;
 }
 
 export type PahoStep = Record<string, unknown> & { op: string };

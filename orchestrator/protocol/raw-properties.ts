@@ -1,0 +1,143 @@
+/**
+ * A v5 PUBLISH's property block read from its bytes (pure), for the raw-frame fast path: the object
+ * mqtt-packet's parser builds from it, for the properties an application message carries and the
+ * orchestrator passes on untouched (Payload Format Indicator, Message Expiry Interval, Content Type,
+ * Response Topic, Correlation Data, User Properties, and the Subscription Identifiers a broker's delivery
+ * carries; from a client the session refuses them [MQTT-3.3.4-6], on either road). Anything else
+ * returns undefined and mqtt-packet decides: a Topic Alias (the session resolves it), any other property
+ * id, a property other than a User Property or Subscription Identifier given twice (mqtt-packet makes an
+ * array of it), a Payload Format Indicator other than 0 or 1 (mqtt-packet turns it into a boolean, so
+ * it would forward 1), a Variable Byte Integer not in its minimal encoding, a value running past the
+ * block, or a block running past the frame. So the bytes the writer copies are, property for property,
+ * what generate() would write, in the sender's order ([MQTT-3.3.2-18]: User Properties keep their
+ * order; generate() would group them, and the Subscription Identifiers, where the first one was).
+ */
+import { varintBytes } from './frames.ts';
+
+/** A property block read: mqtt-packet's `properties` (undefined for an empty block) and where it ends. */
+export interface PropertyBlock {
+  properties: Record<string, unknown> | undefined;
+  end: number;
+}
+
+const PAYLOAD_FORMAT = 0x01;
+const MESSAGE_EXPIRY = 0x02;
+const CONTENT_TYPE = 0x03;
+const RESPONSE_TOPIC = 0x08;
+const CORRELATION_DATA = 0x09;
+const SUBSCRIPTION_ID = 0x0b;
+const USER_PROPERTY = 0x26;
+
+/**
+ * Reads the block whose Property Length starts at frame[start]; the frame ends at `limit`. Binary
+ * values are views of `frame` (the fast path's own copy of the frame), as mqtt-packet's are of its input.
+ */
+export function readPublishProperties(
+  frame: Buffer,
+  start: number,
+  limit: number,
+): PropertyBlock | undefined {
+  const length = readVarint(frame, start, limit);
+  if (length < 0) return undefined;
+  let at = start + varintBytes(length);
+  const end = at + length;
+  if (end > limit) return undefined;
+  if (length === 0) return { properties: undefined, end };
+  const properties: Record<string, unknown> = {};
+  let user: Record<string, string | string[]> | undefined;
+  while (at < end) {
+    const id = frame[at++] ?? 0;
+    if (id === USER_PROPERTY) {
+      const nameEnd = stringEnd(frame, at, end);
+      if (nameEnd < 0) return undefined;
+      const valueEnd = stringEnd(frame, nameEnd, end);
+      if (valueEnd < 0) return undefined;
+      const name = frame.toString('utf8', at + 2, nameEnd);
+      const value = frame.toString('utf8', nameEnd + 2, valueEnd);
+      if (user === undefined) {
+        // mqtt-packet's own shape: a prototype-less map, a repeated name's values in an array.
+        user = Object.create(null) as Record<string, string | string[]>;
+        properties.userProperties = user;
+      }
+      const seen = user[name];
+      if (seen === undefined) user[name] = value;
+      else if (Array.isArray(seen)) seen.push(value);
+      else user[name] = [seen, value];
+      at = valueEnd;
+      continue;
+    }
+    if (id === SUBSCRIPTION_ID) {
+      const value = readVarint(frame, at, end);
+      if (value < 0) return undefined;
+      // mqtt-packet's shape: a number, an array from the second one on.
+      const seen = properties.subscriptionIdentifier;
+      if (seen === undefined) properties.subscriptionIdentifier = value;
+      else if (Array.isArray(seen)) seen.push(value);
+      else properties.subscriptionIdentifier = [seen, value];
+      at += varintBytes(value);
+      continue;
+    }
+    const name = NAMES[id];
+    if (name === undefined || name in properties) return undefined;
+    switch (id) {
+      case PAYLOAD_FORMAT: {
+        const value = frame[at];
+        if (at + 1 > end || (value !== 0 && value !== 1)) return undefined;
+        properties[name] = value === 1;
+        at += 1;
+        break;
+      }
+      case MESSAGE_EXPIRY:
+        if (at + 4 > end) return undefined;
+        properties[name] = frame.readUInt32BE(at);
+        at += 4;
+        break;
+      case CORRELATION_DATA: {
+        const valueEnd = stringEnd(frame, at, end);
+        if (valueEnd < 0) return undefined;
+        properties[name] = frame.subarray(at + 2, valueEnd);
+        at = valueEnd;
+        break;
+      }
+      default: {
+        // Content Type, Response Topic: UTF-8 strings (the session's checks read them, as on the full path).
+        const valueEnd = stringEnd(frame, at, end);
+        if (valueEnd < 0) return undefined;
+        properties[name] = frame.toString('utf8', at + 2, valueEnd);
+        at = valueEnd;
+      }
+    }
+  }
+  return { properties, end };
+}
+
+const NAMES: Record<number, string> = {
+  [PAYLOAD_FORMAT]: 'payloadFormatIndicator',
+  [MESSAGE_EXPIRY]: 'messageExpiryInterval',
+  [CONTENT_TYPE]: 'contentType',
+  [RESPONSE_TOPIC]: 'responseTopic',
+  [CORRELATION_DATA]: 'correlationData',
+};
+
+/**
+ * A Variable Byte Integer at frame[at] in its minimal encoding, ending by `end`; else -1 (mqtt-packet
+ * reads a longer encoding too, and generate() writes the minimal one: not the same bytes).
+ */
+function readVarint(frame: Buffer, at: number, end: number): number {
+  let value = 0;
+  let multiplier = 1;
+  for (let i = 0; i < 4 && at + i < end; i++) {
+    const byte = frame[at + i] ?? 0;
+    value += (byte & 0x7f) * multiplier;
+    if ((byte & 0x80) === 0) return i + 1 === varintBytes(value) ? value : -1;
+    multiplier *= 128;
+  }
+  return -1;
+}
+
+/** End of a two-byte-length string or binary at frame[at], or -1 if it runs past `end`. */
+function stringEnd(frame: Buffer, at: number, end: number): number {
+  if (at + 2 > end) return -1;
+  const valueEnd = at + 2 + frame.readUInt16BE(at);
+  return valueEnd > end ? -1 : valueEnd;
+}

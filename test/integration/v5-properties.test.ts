@@ -1,0 +1,93 @@
+// test-lanes: 2
+// MQTT 5 PUBLISH properties through the orchestrator and real Mosquittos, between two client
+// implementations: python3-paho-mqtt publishes QoS 0, 1 and 2 with every application-message property
+// and User Properties interleaved (a=1, b=2, a=3); paho, MQTT.js v5 (with a Subscription Identifier)
+// and MQTT.js 3.1.1 subscribe. The
+// fast path forwards the property block as the sender wrote it, so paho's subscriber sees the sender's
+// order; mqtt-packet's generate() (the full path, before) regrouped it as a=1, a=3, b=2.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { IPublishPacket } from 'mqtt-packet';
+import { startOrchestrator } from '../helpers/orchestrator.ts';
+import { type PahoProperties, runPaho } from '../helpers/paho.ts';
+import { connectClient, startProvider, waitFor } from '../helpers/resources.ts';
+
+const PROPERTIES: PahoProperties = {
+  userProperties: [
+    ['a', '1'],
+    ['b', '2'],
+    ['a', '3'],
+  ],
+  contentType: 'application/json',
+  responseTopic: 'reply/é',
+  correlationData: 'corr-1',
+  messageExpiry: 300,
+  payloadFormat: 1,
+};
+
+describe('MQTT 5 PUBLISH properties through the orchestrator', () => {
+  it('reach paho and MQTT.js v5 subscribers as sent (User Properties in order), a 3.1.1 one without them', async (t) => {
+    const provider = await startProvider(t);
+    const ids: string[] = [];
+    for (let i = 0; i < 2; i++) ids.push((await provider.create('broker', 'mosquitto')).id);
+    const urls = (await Promise.all(ids.map((id) => provider.waitReady(id, 10_000)))).map((r) => r.url);
+    const { port, url } = await startOrchestrator(t, urls);
+
+    const mqttjs: IPublishPacket[] = [];
+    const v5 = await connectClient(t, url, { protocolVersion: 5 }, (c) =>
+      c.on('message', (_topic, _payload, packet) => mqttjs.push(packet)),
+    );
+    await v5.subscribeAsync('props/#', { qos: 2, properties: { subscriptionIdentifier: 300 } });
+    const v4payloads: string[] = [];
+    const v4 = await connectClient(t, url, {}, (c) =>
+      c.on('message', (_topic, payload, packet) => {
+        assert.equal(packet.properties, undefined, 'a 3.1.1 subscriber gets no properties');
+        v4payloads.push(payload.toString());
+      }),
+    );
+    await v4.subscribeAsync('props/#', { qos: 2 });
+    const sub = runPaho(t, port, [
+      { op: 'connect', clientId: 'paho-props-sub', version: 5 },
+      { op: 'subscribe', topic: 'props/#', qos: 2 },
+      { op: 'expect', count: 3, timeoutMs: 8000 },
+      { op: 'disconnect' },
+    ]);
+    await sub.step(1);
+    const pub = runPaho(t, port, [
+      { op: 'connect', clientId: 'paho-props-pub', version: 5 },
+      ...[0, 1, 2].map((qos) => ({
+        op: 'publish',
+        topic: `props/q${qos}`,
+        payload: `{"qos":${qos}}`,
+        qos,
+        properties: PROPERTIES,
+      })),
+      { op: 'disconnect' },
+    ]);
+    await pub.done;
+    const messages = (await sub.done)[2]?.messages ?? [];
+    assert.deepEqual(messages.map((m) => m.topic).sort(), ['props/q0', 'props/q1', 'props/q2']);
+    for (const m of messages) {
+      const { messageExpiry, ...rest } = m.properties ?? {};
+      // The broker counts down the expiry by the time the message waited [MQTT-3.3.2-6].
+      assert.ok(
+        messageExpiry !== undefined && messageExpiry > 290 && messageExpiry <= 300,
+        `${messageExpiry}`,
+      );
+      const { messageExpiry: _sent, ...sent } = PROPERTIES;
+      assert.deepEqual(rest, sent, `${m.topic}: the properties, User Properties in the sender's order`);
+    }
+
+    await waitFor(() => mqttjs.length >= 3 && v4payloads.length >= 3, 5000, 'MQTT.js deliveries');
+    for (const packet of mqttjs) {
+      const p = packet.properties ?? {};
+      assert.deepEqual({ ...p.userProperties }, { a: ['1', '3'], b: '2' });
+      assert.equal(p.contentType, 'application/json');
+      assert.equal(p.responseTopic, 'reply/é');
+      assert.equal(p.correlationData?.toString(), 'corr-1');
+      assert.equal(p.payloadFormatIndicator, true);
+      assert.equal(p.subscriptionIdentifier, 300, 'the broker’s Subscription Identifier, relayed');
+    }
+    assert.deepEqual(v4payloads.sort(), ['{"qos":0}', '{"qos":1}', '{"qos":2}']);
+  });
+});

@@ -1,0 +1,112 @@
+// A v5 PUBLISH's property block on the raw-frame fast path: what generate() cannot write (User
+// Properties interleaved with others, a name repeated apart) is forwarded in the sender's order, as
+// [MQTT-3.3.2-18] asks; a packet whose properties a flow replaced is generated; binary values do not
+// point into the read buffer. The differential test (raw-frame-differential.test.ts) covers the rest.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import mqttPacket, { type Packet } from 'mqtt-packet';
+import { readFastPacket, TopicCache } from '../../orchestrator/protocol/raw-frame.ts';
+import { fastEncode } from '../../orchestrator/protocol/raw-write.ts';
+import { packetProblem } from '../../orchestrator/protocol/validate-packet.ts';
+
+const str = (s: string): number[] => [
+  ...[Buffer.byteLength(s) >> 8, Buffer.byteLength(s) & 0xff],
+  ...Buffer.from(s),
+];
+
+/** A v5 QoS 1 PUBLISH to `t` (packet id 7) with this property block and payload "hi". */
+function frameWith(properties: number[]): Buffer {
+  const body = [...str('t'), 0, 7, properties.length, ...properties, ...Buffer.from('hi')];
+  return Buffer.from([0x32, body.length, ...body]);
+}
+
+// User Property a=1, Content Type, User Property b=2, User Property a=3.
+const INTERLEAVED = [
+  [0x26, ...str('a'), ...str('1')],
+  [0x03, ...str('text')],
+  [0x26, ...str('b'), ...str('2')],
+  [0x26, ...str('a'), ...str('3')],
+].flat();
+
+function parsed(frame: Buffer, version: 4 | 5): Packet {
+  const parser = mqttPacket.parser({ protocolVersion: version });
+  const out: Packet[] = [];
+  parser.on('packet', (p: Packet) => out.push(p));
+  parser.on('error', (err: Error) => assert.fail(err.message));
+  parser.parse(frame);
+  assert.equal(out.length, 1);
+  return out[0] as Packet;
+}
+
+describe('v5 PUBLISH properties on the fast path', () => {
+  it("keeps the sender's order of User Properties, which generate() would regroup", () => {
+    const frame = frameWith(INTERLEAVED);
+    const fast = readFastPacket(frame, 0, frame.length, 5, new TopicCache());
+    assert.ok(fast, 'read on the fast path');
+    const { raw: _raw, ...fields } = fast as Packet & { raw: unknown };
+    assert.deepEqual(fields, { ...parsed(frame, 5) }, "mqtt-packet's packet");
+    const mine = fastEncode({ ...fast, messageId: 300 } as Packet, 5);
+    const expected = Buffer.from(frame);
+    expected.writeUInt16BE(300, 5);
+    assert.equal(mine?.toString('hex'), expected.toString('hex'), 'the frame, only the packet id patched');
+    const theirs = mqttPacket.generate({ ...fast, messageId: 300 } as Packet, { protocolVersion: 5 });
+    assert.notEqual(theirs.toString('hex'), expected.toString('hex'), 'generate() regroups them');
+    assert.deepEqual(parsed(mine as Buffer, 5), parsed(theirs, 5));
+    // A 3.1.1 peer: no property block, as generate() writes it.
+    const v4 = fastEncode({ ...fast, messageId: 300 } as Packet, 4);
+    assert.equal(
+      v4?.toString('hex'),
+      mqttPacket.generate({ ...fast, messageId: 300 } as Packet, { protocolVersion: 4 }).toString('hex'),
+    );
+  });
+
+  it('generates a packet whose properties a flow replaced or removed', () => {
+    const frame = frameWith([0x02, 0, 0, 0, 60, 0x26, ...str('k'), ...str('v')]);
+    const fast = readFastPacket(frame, 0, frame.length, 5, new TopicCache()) as Packet & {
+      properties: Record<string, unknown>;
+    };
+    assert.deepEqual(fast.properties.messageExpiryInterval, 60);
+    assert.ok(fastEncode(fast, 5), 'its own properties: forwarded');
+    assert.equal(fastEncode({ ...fast, properties: { ...fast.properties } } as Packet, 5), undefined);
+    assert.equal(fastEncode({ ...fast, properties: undefined } as Packet, 5), undefined);
+  });
+
+  it('reads Correlation Data from its own copy of the frame, not the read buffer', () => {
+    const frame = frameWith([0x09, 0, 3, 1, 2, 3]);
+    const read = Buffer.concat([Buffer.from([0xc0, 0]), frame]); // a PINGREQ, then the publish
+    const fast = readFastPacket(read, 2, frame.length, 5, new TopicCache()) as Packet & {
+      properties: { correlationData: Buffer };
+    };
+    read.fill(0xee);
+    assert.deepEqual([...fast.properties.correlationData], [1, 2, 3]);
+    assert.equal((fast as unknown as { payload: Buffer }).payload.toString(), 'hi');
+  });
+
+  it("reads a delivery's Subscription Identifiers in order; from a client the session refuses them", () => {
+    // Subscription Identifier 1, User Property k=v, Subscription Identifier 300 (two bytes).
+    const frame = frameWith([0x0b, 1, 0x26, ...str('k'), ...str('v'), 0x0b, 0xac, 0x02]);
+    const fast = readFastPacket(frame, 0, frame.length, 5, new TopicCache());
+    assert.ok(fast, 'read on the fast path');
+    const { raw: _raw, ...fields } = fast as Packet & { raw: unknown };
+    assert.deepEqual(fields, { ...parsed(frame, 5) });
+    assert.deepEqual((fields as { properties?: unknown }).properties, {
+      subscriptionIdentifier: [1, 300],
+      userProperties: Object.assign(Object.create(null), { k: 'v' }),
+    });
+    assert.equal(fastEncode(fast, 5)?.toString('hex'), frame.toString('hex'), 'as the broker sent it');
+    assert.equal(packetProblem(fast)?.code, 0x82, '[MQTT-3.3.4-6]');
+  });
+
+  it('leaves a Topic Alias, unknown ids and what generate() would write otherwise to mqtt-packet', () => {
+    for (const block of [
+      [0x23, 0, 1],
+      [0x0b, 0x85, 0x00], // a Subscription Identifier not in its minimal encoding
+      [0x11, 0, 0, 0, 1], // Session Expiry Interval: not a PUBLISH property
+      [0x01, 2], // Payload Format Indicator 2: mqtt-packet would forward 1
+      [0x02, 0, 0, 0, 1, 0x02, 0, 0, 0, 2], // given twice: mqtt-packet makes an array
+    ]) {
+      const frame = frameWith(block);
+      assert.equal(readFastPacket(frame, 0, frame.length, 5, new TopicCache()), undefined, String(block));
+    }
+  });
+});
