@@ -7,8 +7,9 @@ import { readPublishProperties } from './raw-properties.ts';
  * PINGRESP are read straight from the frame's bytes into the very object mqtt-packet's parser would
  * build (same fields, same values), so everything after the framing layer is unchanged. A frame this
  * reader is not sure about (a v5 property block other than raw-properties.ts reads, a reason code
- * mqtt-packet refuses, a short or odd frame, QoS 3, reserved flags) returns undefined and goes to mqtt-packet, which decides: the fast path
- * never accepts what the full path refuses (test/unit/raw-frame-differential.test.ts checks it).
+ * mqtt-packet refuses, a short or odd frame, QoS 3, reserved flags) returns undefined and goes to
+ * mqtt-packet, which decides: the fast path never accepts what the full path refuses
+ * (test/unit/raw-frame-differential.test.ts checks it).
  */
 
 /** Where a fast-path PUBLISH came from: its frame (a copy the packet owns), and the field offsets. */
@@ -188,7 +189,7 @@ function readPublish(
   const shift = -offset;
   let properties: Record<string, unknown> | undefined;
   if (propertiesAt >= 0) {
-    // A topic alias, a subscription identifier [MQTT-3.3.4-6] or anything odd: the full path.
+    // A Topic Alias (the session resolves it) or anything odd: the full path.
     const block = readPublishProperties(frame, propertiesAt + shift, length);
     if (block === undefined) return undefined;
     properties = block.properties;
