@@ -9,7 +9,9 @@
 //   [--node-args='--flag ...' (extra node flags for the orchestrator)]
 //   [--direct (first the same load straight to Mosquitto, for the added latency)]
 //   [--max-first S (the same clients first run S s at full rate, as bench:orchestrator's fixed phase
-//   follows its max-rate and half-load phases on one process)]`
+//   follows its max-rate and half-load phases on one process)]
+//   [--v5-properties (MQTT 5 clients, every publish with a content type, an expiry and two user
+//   properties: bench-client.ts V5_PUBLISH_PROPERTIES)]`
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +34,7 @@ const { values } = parseArgs({
     'node-args': { type: 'string' },
     direct: { type: 'boolean', default: false },
     'max-first': { type: 'string', default: '0' },
+    'v5-properties': { type: 'boolean', default: false },
   },
 });
 const rate = Number(values.rate);
@@ -39,6 +42,7 @@ const measureMs = Number(values.seconds) * 1000;
 const top = Number(values.top);
 const maxFirstMs = Number(values['max-first']) * 1000;
 const qosList = (values.qos ?? '0,1').split(',').map((q) => (q === '1' ? 1 : 0) as 0 | 1);
+const protocol = values['v5-properties'] ? 5 : 4;
 const repoRoot = values['orchestrator-root'] ?? fileURLToPath(new URL('..', import.meta.url));
 
 const provider = await LocalProvider.start({
@@ -71,6 +75,7 @@ async function runLoad(
       maxSamples: 2_000_000,
       clientIdPrefix: `${prefix}${process.pid}q${qos}`,
       connectTimeoutMs: 10_000,
+      protocol,
     },
   );
   try {
@@ -114,6 +119,11 @@ try {
   const created = await provider.create('broker', 'mosquitto');
   const broker = await provider.waitReady(created.id, 30_000);
   const mosqPid = provider.details(broker.id)?.pid ?? -1;
+  console.log(
+    protocol === 5
+      ? 'load: MQTT 5 clients, every publish with a property block (V5_PUBLISH_PROPERTIES)'
+      : 'load: MQTT 3.1.1 clients',
+  );
   for (const qos of qosList) {
     if (values.direct) {
       const r = await runLoad(broker.host, broker.port, qos, 'profd', () => ({

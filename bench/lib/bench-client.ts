@@ -1,6 +1,7 @@
-// The load generator's MQTT 3.1.1 clients: raw sockets (TCP_NODELAY), mqtt-packet's parser for what
-// arrives, and publishes written from pre-encoded templates (only the send time, sequence and packet id
-// are patched), several per write. Cheaper per message than MQTT.js, so the generator keeps up longer.
+// The load generator's MQTT clients (3.1.1, or 5 with a property block on every publish): raw sockets
+// (TCP_NODELAY), mqtt-packet's parser for what arrives, and publishes written from pre-encoded templates
+// (only the send time, sequence and packet id are patched), several per write. Cheaper per message than
+// MQTT.js, so the generator keeps up longer.
 import { connect as netConnect, type Socket } from 'node:net';
 import mqttPacket, { type IPublishPacket, type ISubackPacket, type Packet } from 'mqtt-packet';
 
@@ -23,6 +24,16 @@ function taxiText(publisher: number, bytes: number): Buffer {
   return Buffer.from(text.padEnd(bytes, ' ').slice(0, bytes));
 }
 
+/** Protocol level of the load's clients. */
+export type BenchProtocol = 4 | 5;
+
+/** What a v5 publish of the load carries: a realistic IoT message's properties. */
+export const V5_PUBLISH_PROPERTIES = {
+  contentType: 'application/json',
+  messageExpiryInterval: 3600,
+  userProperties: { fleet: 'roma', unit: 'kmh' },
+};
+
 export function subscriberTopic(subscriber: number): string {
   return `taxi/${String(subscriber).padStart(3, '0')}/#`;
 }
@@ -36,7 +47,7 @@ class BenchClient {
   readonly socket: Socket;
   /** Why the connection failed (closed, errored, bad packet); undefined while healthy. */
   failure: string | undefined;
-  protected readonly parser = mqttPacket.parser({ protocolVersion: 4 });
+  protected readonly parser: ReturnType<typeof mqttPacket.parser>;
   private waiter: { cmd: string; resolve: (p: Packet) => void; reject: (err: Error) => void } | undefined;
   private ending = false;
   private readonly closed: Promise<void>;
@@ -44,7 +55,9 @@ class BenchClient {
   constructor(
     target: Target,
     readonly clientId: string,
+    readonly protocol: BenchProtocol,
   ) {
+    this.parser = mqttPacket.parser({ protocolVersion: protocol });
     this.socket = netConnect({ host: target.host, port: target.port, noDelay: true });
     this.parser.on('packet', (p: Packet) => this.onPacket(p));
     this.parser.on('error', (err: Error) => this.fail(`bad packet: ${err.message}`));
@@ -96,7 +109,7 @@ class BenchClient {
           reject(err);
         },
       };
-      this.socket.write(mqttPacket.generate(packet));
+      this.socket.write(mqttPacket.generate(packet, { protocolVersion: this.protocol }));
     });
   }
 
@@ -106,7 +119,7 @@ class BenchClient {
       {
         cmd: 'connect',
         protocolId: 'MQTT',
-        protocolVersion: 4,
+        protocolVersion: this.protocol,
         clean: true,
         clientId: this.clientId,
         keepalive: 60,
@@ -114,14 +127,16 @@ class BenchClient {
       'connack',
       timeoutMs,
     );
-    const code = (connack as { returnCode?: number }).returnCode ?? 0;
-    if (code !== 0) throw new Error(`${this.clientId}: CONNACK return code ${code}`);
+    const { returnCode, reasonCode } = connack as { returnCode?: number; reasonCode?: number };
+    const code = returnCode ?? reasonCode ?? 0;
+    if (code !== 0) throw new Error(`${this.clientId}: CONNACK code ${code}`);
   }
 
   /** DISCONNECT and close; destroys the socket if it has not closed within timeoutMs. */
   async close(timeoutMs: number): Promise<void> {
     this.ending = true;
-    if (!this.socket.destroyed) this.socket.end(mqttPacket.generate({ cmd: 'disconnect' }));
+    if (!this.socket.destroyed)
+      this.socket.end(mqttPacket.generate({ cmd: 'disconnect' }, { protocolVersion: this.protocol }));
     const timer = setTimeout(() => this.socket.destroy(), timeoutMs);
     await this.closed;
     clearTimeout(timer);
@@ -143,8 +158,9 @@ export class Subscriber extends BenchClient {
     clientId: string,
     readonly index: number,
     private readonly sink: DeliverySink,
+    protocol: BenchProtocol = 4,
   ) {
-    super(target, clientId);
+    super(target, clientId, protocol);
   }
 
   async subscribe(qos: 0 | 1, timeoutMs: number): Promise<void> {
@@ -162,7 +178,7 @@ export class Subscriber extends BenchClient {
     this.arrivedAt = nowMs();
     this.parser.parse(chunk);
     if (this.acks.length > 0) {
-      // PUBACKs for the whole read in one write (4 bytes each: 0x40, 2, id).
+      // PUBACKs for the whole read in one write (4 bytes each: 0x40, 2, id; at v5 too, reason code 0).
       const out = Buffer.allocUnsafe(this.acks.length * 4);
       for (let i = 0; i < this.acks.length; i++) {
         out[i * 4] = 0x40;
@@ -194,6 +210,8 @@ export class Publisher extends BenchClient {
   private readonly templates: Buffer;
   private readonly packetBytes: number;
   private readonly payloadOffset: number;
+  /** Where the packet id sits in a template: after the fixed header and the topic. */
+  private readonly idOffset: number;
   private nextId = 1;
 
   constructor(
@@ -204,26 +222,36 @@ export class Publisher extends BenchClient {
     payloadBytes: number,
     readonly qos: 0 | 1,
     onDrain: () => void,
+    protocol: BenchProtocol = 4,
   ) {
-    super(target, clientId);
+    super(target, clientId, protocol);
     const body = Buffer.alloc(payloadBytes);
     taxiText(index, payloadBytes - PAYLOAD_HEADER_BYTES).copy(body, PAYLOAD_HEADER_BYTES);
     const packets = Array.from({ length: subscribers }, (_, s) =>
-      mqttPacket.generate({
-        cmd: 'publish',
-        topic: publishTopic(s, index),
-        payload: body,
-        qos,
-        retain: false,
-        dup: false,
-        ...(qos > 0 ? { messageId: 1 } : {}),
-      }),
+      mqttPacket.generate(
+        {
+          cmd: 'publish',
+          topic: publishTopic(s, index),
+          payload: body,
+          qos,
+          retain: false,
+          dup: false,
+          ...(qos > 0 ? { messageId: 1 } : {}),
+          ...(protocol === 5 ? { properties: V5_PUBLISH_PROPERTIES } : {}),
+        },
+        { protocolVersion: protocol },
+      ),
     );
     this.packetBytes = packets[0]?.length ?? 0;
     if (packets.some((p) => p.length !== this.packetBytes))
       throw new Error('publish templates differ in size');
     this.templates = Buffer.concat(packets);
     this.payloadOffset = this.packetBytes - payloadBytes;
+    const first = packets[0] ?? Buffer.alloc(4);
+    let header = 1;
+    while (((first[header] ?? 0) & 0x80) !== 0) header++;
+    header += 1;
+    this.idOffset = header + 2 + first.readUInt16BE(header);
     this.socket.on('drain', () => {
       this.blocked = false;
       onDrain();
@@ -256,7 +284,7 @@ export class Publisher extends BenchClient {
       out.writeUInt16LE(this.index, payload + 8);
       out.writeUInt32LE(seq >>> 0, payload + 10);
       if (this.qos > 0) {
-        out.writeUInt16BE(this.nextId, payload - 2); // the packet id sits right before the payload
+        out.writeUInt16BE(this.nextId, base + this.idOffset);
         this.nextId = this.nextId === 65_535 ? 1 : this.nextId + 1;
       }
     }

@@ -1,7 +1,14 @@
 // Drives publishers and subscribers through measured phases: at the maximum rate an end-to-end window
 // allows, or paced at a fixed rate. Every phase is bounded in time and in messages.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type DeliverySink, nowMs, Publisher, Subscriber, type Target } from './bench-client.ts';
+import {
+  type BenchProtocol,
+  type DeliverySink,
+  nowMs,
+  Publisher,
+  Subscriber,
+  type Target,
+} from './bench-client.ts';
 import { percentiles } from './stats.ts';
 
 export interface LoadOptions {
@@ -15,6 +22,8 @@ export interface LoadOptions {
   maxSamples: number;
   clientIdPrefix: string;
   connectTimeoutMs: number;
+  /** Protocol level of every client (default 3.1.1); at 5 each publish carries V5_PUBLISH_PROPERTIES. */
+  protocol?: BenchProtocol;
 }
 
 export interface PhaseOptions {
@@ -97,8 +106,9 @@ export class LoadGenerator implements DeliverySink {
 
   private async open(): Promise<void> {
     const { subscribers, publishers, qos, payloadBytes, connectTimeoutMs, clientIdPrefix } = this.options;
+    const protocol = this.options.protocol ?? 4;
     for (let i = 0; i < subscribers; i++)
-      this.subscribers.push(new Subscriber(this.target, `${clientIdPrefix}-s${i}`, i, this));
+      this.subscribers.push(new Subscriber(this.target, `${clientIdPrefix}-s${i}`, i, this, protocol));
     await Promise.all(
       this.subscribers.map(async (s) => {
         await s.connect(connectTimeoutMs);
@@ -107,8 +117,15 @@ export class LoadGenerator implements DeliverySink {
     );
     for (let j = 0; j < publishers; j++) {
       this.publishers.push(
-        new Publisher(this.target, `${clientIdPrefix}-p${j}`, j, subscribers, payloadBytes, qos, () =>
-          this.schedulePump(),
+        new Publisher(
+          this.target,
+          `${clientIdPrefix}-p${j}`,
+          j,
+          subscribers,
+          payloadBytes,
+          qos,
+          () => this.schedulePump(),
+          protocol,
         ),
       );
     }
