@@ -10,6 +10,23 @@ export function oneOf<T extends string>(value: string, allowed: readonly T[], fl
   throw new ConfigError([{ path: flag, message: `${JSON.stringify(value)} is not one of ${list}` }]);
 }
 
+/**
+ * `--flag X`: a finite number > 0, a whole one for 'integer'; `fallback` when the flag is absent and
+ * one is given. Anything else is a ConfigError naming the flag and the value.
+ */
+export function positive(
+  flag: string,
+  value: string | undefined,
+  kind: 'number' | 'integer',
+  fallback?: number,
+): number {
+  if (value === undefined && fallback !== undefined) return fallback;
+  const n = Number(value);
+  if (value === undefined || !Number.isFinite(n) || n <= 0 || (kind === 'integer' && !Number.isInteger(n)))
+    throw new ConfigError([{ path: flag, message: `${JSON.stringify(value)} is not a positive ${kind}` }]);
+  return n;
+}
+
 /** parseArgs with unknown flags and missing values turned into a ConfigError naming the flag. */
 export function parseCommandArgs<O extends Options>(command: string, argv: string[], options: O) {
   try {

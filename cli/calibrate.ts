@@ -1,21 +1,12 @@
 import { writeFile } from 'node:fs/promises';
 import { ConfigError } from '../common/errors.ts';
 import { calibrate } from '../workload/elasticity/calibrate.ts';
-import { parseCommandArgs } from './args.ts';
+import { parseCommandArgs, positive } from './args.ts';
 
 export const CALIBRATE_USAGE = `calibrate [--template mosquitto] [--cpu 0.1] [--max-brokers 2] [--slo-ms 200] [--start-rate 500]
                [--factor 1.5] [--max-steps 8] [--step-seconds 2] [--qos 1] [--out capacity-curve.json]
                            measure the capacity curve (highest msg/s n brokers carry under the p99 SLO)
                            on local processes, for brokel simulate --curve`;
-
-function positive(flag: string, value: string, integer = false): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n)))
-    throw new ConfigError([
-      { path: flag, message: `${JSON.stringify(value)} is not a positive ${integer ? 'integer' : 'number'}` },
-    ]);
-  return n;
-}
 
 export async function runCalibrate(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs('calibrate', argv, {
@@ -33,19 +24,19 @@ export async function runCalibrate(argv: string[]): Promise<number> {
     'address-block': { type: 'string', default: '127.46' },
     out: { type: 'string', default: 'capacity-curve.json' },
   });
-  const factor = positive('--factor', values.factor);
+  const factor = positive('--factor', values.factor, 'number');
   if (factor <= 1) throw new ConfigError([{ path: '--factor', message: `${factor} is not above 1` }]);
   const curve = await calibrate({
     template: values.template,
-    cpuQuota: positive('--cpu', values.cpu),
-    maxBrokers: positive('--max-brokers', values['max-brokers'], true),
-    sloMs: positive('--slo-ms', values['slo-ms']),
-    startRate: positive('--start-rate', values['start-rate']),
+    cpuQuota: positive('--cpu', values.cpu, 'number'),
+    maxBrokers: positive('--max-brokers', values['max-brokers'], 'integer'),
+    sloMs: positive('--slo-ms', values['slo-ms'], 'number'),
+    startRate: positive('--start-rate', values['start-rate'], 'number'),
     factor,
-    maxSteps: positive('--max-steps', values['max-steps'], true),
-    stepSeconds: positive('--step-seconds', values['step-seconds']),
-    publishers: positive('--publishers', values.publishers, true),
-    subscribers: positive('--subscribers', values.subscribers, true),
+    maxSteps: positive('--max-steps', values['max-steps'], 'integer'),
+    stepSeconds: positive('--step-seconds', values['step-seconds'], 'number'),
+    publishers: positive('--publishers', values.publishers, 'integer'),
+    subscribers: positive('--subscribers', values.subscribers, 'integer'),
     qos: values.qos === '0' ? 0 : 1,
     addressBlock: values['address-block'],
     onStep: (line) => console.log(line),

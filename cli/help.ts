@@ -101,6 +101,18 @@ One orchestrator: an MQTT server for clients (3.1.1 and 5.0) in front of the giv
     summary: "run one of the paper's scenarios and write its report",
     text: async () => `usage: brokel ${(await import('./scenario.ts')).SCENARIO_USAGE}`,
   },
+  simulate: {
+    summary: 'the scaling policies over a 30-day trace on a capacity model (no processes)',
+    text: async () => `usage: brokel ${(await import('./simulate.ts')).SIMULATE_USAGE}
+
+Replays a month of demand (the Rome trace's daily shape, or --file) through the reactive, proactive and
+hpa policies' own decide(), with boot delays, and prints the SPEC elasticity metrics per policy and their
+tournament (docs/elasticity-quality.md).`,
+  },
+  calibrate: {
+    summary: 'measure the capacity curve (msg/s that n brokers carry under the SLO) for simulate',
+    text: async () => `usage: brokel ${(await import('./calibrate.ts')).CALIBRATE_USAGE}`,
+  },
   help: {
     summary: 'this text, or one command’s: brokel help COMMAND',
     text: 'usage: brokel help [COMMAND]   (or: brokel COMMAND --help)',

@@ -9,7 +9,7 @@ import {
 } from '../workload/taxi-rome/matrix-calibrate.ts';
 import type { BrokerKind, MatrixSize } from '../workload/taxi-rome/matrix-plan.ts';
 import { runMatrix } from '../workload/taxi-rome/matrix-run.ts';
-import { oneOf, parseCommandArgs } from './args.ts';
+import { oneOf, parseCommandArgs, positive } from './args.ts';
 
 export const MATRIX_USAGE = `scenario matrix [--quick] [--out DIR] [--records N] [--publishers P] [--subscribers S]
                [--rabbitmq-records N] [--s3-records N] [--interval SECONDS] [--file TRACE] [--max-boot-seconds 45]
@@ -40,34 +40,33 @@ const DEFAULT_RABBITMQ_RECORDS = 60_000;
 export const TRACE_HEAD = fileURLToPath(new URL('../test/fixtures/taxi-rome-head.txt', import.meta.url));
 const TRACE_HEAD_RECORDS = 462;
 
-function positive(flag: string, value: string | undefined, fallback: number, integer = true): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n)))
-    throw new ConfigError([{ path: flag, message: `${JSON.stringify(value)} is not a positive number` }]);
-  return n;
-}
-
 export function matrixSize(quick: boolean, v: Partial<Record<string, string | boolean>>): MatrixSize {
   const str = (k: string) => (typeof v[k] === 'string' ? (v[k] as string) : undefined);
   // The full matrix's defaults are the size measured in docs/evaluation.md (2026-12-02): long enough that a
   // Mosquitto run's ramp (one broker per 2 s observation) is a small part of it.
-  const records = positive('--records', str('records'), quick ? TRACE_HEAD_RECORDS : 200_000);
-  const publishers = positive('--publishers', str('publishers'), quick ? 4 : 20);
-  const subscribers = positive('--subscribers', str('subscribers'), quick ? 4 : 20);
+  const records = positive('--records', str('records'), 'integer', quick ? TRACE_HEAD_RECORDS : 200_000);
+  const publishers = positive('--publishers', str('publishers'), 'integer', quick ? 4 : 20);
+  const subscribers = positive('--subscribers', str('subscribers'), 'integer', quick ? 4 : 20);
   return {
     ...((str('file') ?? (quick ? TRACE_HEAD : undefined)) ? { file: str('file') ?? TRACE_HEAD } : {}),
     records,
     ...(str('rabbitmq-records') || !quick
-      ? { rabbitmqRecords: positive('--rabbitmq-records', str('rabbitmq-records'), DEFAULT_RABBITMQ_RECORDS) }
+      ? {
+          rabbitmqRecords: positive(
+            '--rabbitmq-records',
+            str('rabbitmq-records'),
+            'integer',
+            DEFAULT_RABBITMQ_RECORDS,
+          ),
+        }
       : {}),
     publishers,
     subscribers,
     // The paper's s3 doubles the load; the trace head has no more fixes, so --quick doubles the clients only.
-    s3Records: positive('--s3-records', str('s3-records'), quick ? records : 2 * records),
+    s3Records: positive('--s3-records', str('s3-records'), 'integer', quick ? records : 2 * records),
     s3Publishers: 2 * publishers,
     s3Subscribers: 2 * subscribers,
-    intervalSeconds: positive('--interval', str('interval'), quick ? 1 : 2, false),
+    intervalSeconds: positive('--interval', str('interval'), 'number', quick ? 1 : 2),
   };
 }
 
@@ -75,7 +74,7 @@ export function matrixSize(quick: boolean, v: Partial<Record<string, string | bo
 export function bootCpuOf(value: string | undefined, quick: boolean): number | undefined {
   if (value === undefined) return quick ? undefined : DEFAULT_BOOT_CPU_QUOTA;
   if (value.trim() === '0') return undefined;
-  return positive('--boot-cpu', value, DEFAULT_BOOT_CPU_QUOTA, false);
+  return positive('--boot-cpu', value, 'number', DEFAULT_BOOT_CPU_QUOTA);
 }
 
 /** --quota mosquitto=0.05,rabbitmq=0.25: each kind named gets that one candidate (its boot still measured). */
@@ -91,7 +90,7 @@ export function quotaCandidates(value: string | undefined): Record<BrokerKind, n
           message: `${JSON.stringify(part)} is not KIND=CORES with KIND mosquitto or rabbitmq`,
         },
       ]);
-    out[kind] = [positive('--quota', cores, 1, false)];
+    out[kind] = [positive('--quota', cores, 'number', 1)];
   }
   return out;
 }
@@ -138,6 +137,7 @@ export async function runMatrixCommand(argv: string[], log: Logger): Promise<num
             maxBootSeconds: positive(
               '--max-boot-seconds',
               values['max-boot-seconds'],
+              'integer',
               DEFAULT_MAX_BOOT_SECONDS,
             ),
           },
@@ -145,7 +145,7 @@ export async function runMatrixCommand(argv: string[], log: Logger): Promise<num
       ...(bootCpu === undefined ? {} : { bootCpuQuota: bootCpu }),
       ...(values['max-add'] === undefined
         ? {}
-        : { maxAddPerAction: positive('--max-add', values['max-add'], 1, true) }),
+        : { maxAddPerAction: positive('--max-add', values['max-add'], 'integer', 1) }),
       ...(values.routing === undefined ? {} : { routing: routingOf(values.routing) }),
       ...(only === undefined ? {} : { only }),
       ...(values.reuse === undefined ? {} : { reuse: values.reuse.split(',').filter((d) => d !== '') }),

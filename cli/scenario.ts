@@ -12,7 +12,7 @@ import {
   type ScenarioOptions,
   scenarioSpec,
 } from '../workload/taxi-rome/scenarios.ts';
-import { parseCommandArgs } from './args.ts';
+import { parseCommandArgs, positive } from './args.ts';
 import { MATRIX_USAGE, routingOf } from './scenario-matrix.ts';
 
 export const SCENARIO_USAGE = `scenario run NAME [--records N] [--publishers P] [--subscribers S] [--out DIR]
@@ -24,14 +24,9 @@ export const SCENARIO_USAGE = `scenario run NAME [--records N] [--publishers P] 
                            DIR/<run>/report.{json,md} and SVG plots (DIR defaults to scenario-results)
        ${MATRIX_USAGE}`;
 
+/** An optional positive flag: undefined when absent (the scenario's own default applies). */
 function num(flag: string, value: string | undefined, integer = false): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n)))
-    throw new ConfigError([
-      { path: flag, message: `${JSON.stringify(value)} is not a positive ${integer ? 'integer' : 'number'}` },
-    ]);
-  return n;
+  return value === undefined ? undefined : positive(flag, value, integer ? 'integer' : 'number');
 }
 
 function list<T>(flag: string, value: string | undefined, parse: (s: string) => T): Array<T | undefined> {

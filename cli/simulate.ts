@@ -9,7 +9,7 @@ import { metricsTable, reactiveVsHpa, tournamentTable } from '../manager/quality
 import type { CapacityModel, SimulationResult } from '../manager/quality/simulator.ts';
 import { type RateSeries, syntheticMonth } from '../workload/elasticity/demand-trace.ts';
 import { traceRate } from '../workload/elasticity/trace-rate.ts';
-import { parseCommandArgs } from './args.ts';
+import { parseCommandArgs, positive } from './args.ts';
 import type { SimulateJob } from './simulate-worker.ts';
 
 export const SIMULATE_USAGE = `simulate [--days 30] [--peak MSG/S] [--file TRACE] [--max-brokers 500] [--max-orchestrators 50]
@@ -23,16 +23,6 @@ const BROKER_FULL_MSGS = 16_300;
 /** The SLO holds up to this CPU (the capacity curve without a calibration file). */
 const SLO_CPU = 0.8;
 const POLICIES = ['reactive', 'proactive', 'hpa'] as const;
-
-function positive(flag: string, value: string | undefined, fallback: number, integer = false): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n)))
-    throw new ConfigError([
-      { path: flag, message: `${JSON.stringify(value)} is not a positive ${integer ? 'integer' : 'number'}` },
-    ]);
-  return n;
-}
 
 export async function runSimulate(argv: string[]): Promise<number> {
   const started = performance.now(); // the target is the whole command: trace, processes, metrics
@@ -54,9 +44,9 @@ export async function runSimulate(argv: string[]): Promise<number> {
     json: { type: 'boolean', default: false },
     serial: { type: 'boolean', default: false },
   });
-  const days = positive('--days', values.days, 30);
-  const maxBrokers = positive('--max-brokers', values['max-brokers'], 500, true);
-  const maxOrchestrators = positive('--max-orchestrators', values['max-orchestrators'], 50, true);
+  const days = positive('--days', values.days, 'number', 30);
+  const maxBrokers = positive('--max-brokers', values['max-brokers'], 'integer', 500);
+  const maxOrchestrators = positive('--max-orchestrators', values['max-orchestrators'], 'integer', 50);
   const policies = (values.policies ?? POLICIES.join(',')).split(',').map((p) => p.trim());
   for (const p of policies)
     if (!(POLICIES as readonly string[]).includes(p))
@@ -67,24 +57,30 @@ export async function runSimulate(argv: string[]): Promise<number> {
   const brokerFull = positive(
     '--broker-msgs',
     values['broker-msgs'],
+    'number',
     fullFromCurve(curve) ?? BROKER_FULL_MSGS,
   );
   // An orchestrator replica is modelled as fronting ten brokers (cores sized to that; an assumption).
-  const orchestratorFull = positive('--orchestrator-msgs', values['orchestrator-msgs'], 10 * brokerFull);
+  const orchestratorFull = positive(
+    '--orchestrator-msgs',
+    values['orchestrator-msgs'],
+    'number',
+    10 * brokerFull,
+  );
   const brokerCurve = curve ?? linearCurve(brokerFull * SLO_CPU);
-  const bootSeconds = positive('--boot-seconds', values['boot-seconds'], 60);
+  const bootSeconds = positive('--boot-seconds', values['boot-seconds'], 'number', 60);
   const model: CapacityModel = {
     fullMsgPerSecond: { broker: brokerFull, orchestrator: orchestratorFull },
     curves: { broker: brokerCurve, orchestrator: linearCurve(orchestratorFull * SLO_CPU) },
     bootSeconds: { broker: bootSeconds, orchestrator: bootSeconds },
-    drainSeconds: positive('--drain-seconds', values['drain-seconds'], 10),
+    drainSeconds: positive('--drain-seconds', values['drain-seconds'], 'number', 10),
   };
   // Default peak: 70 % of what the broker level's max carries under the SLO.
-  const peak = positive('--peak', values.peak, 0.7 * maxBrokers * brokerFull * SLO_CPU);
+  const peak = positive('--peak', values.peak, 'number', 0.7 * maxBrokers * brokerFull * SLO_CPU);
   const base = await loadConfig(values.config);
   const maxAdd =
-    values['max-add'] === undefined ? undefined : positive('--max-add', values['max-add'], 1, true);
-  const seed = positive('--seed', values.seed, 1, true);
+    values['max-add'] === undefined ? undefined : positive('--max-add', values['max-add'], 'integer', 1);
+  const seed = positive('--seed', values.seed, 'integer', 1);
   const rates: RateSeries = values.file
     ? scale(await traceRate(values.file, days), peak)
     : syntheticMonth({ days, peak, seed });

@@ -4,8 +4,8 @@ import { runLadder } from '../workload/ladder/run.ts';
 import { formatLadder, ladderSteps } from '../workload/ladder/tally.ts';
 import { parseQos } from '../workload/taxi-rome/mqtt-clients.ts';
 import { resolveTarget, type Target } from '../workload/taxi-rome/target.ts';
-import { parseCommandArgs } from './args.ts';
-import { positiveNumber, TARGET_OPTIONS } from './taxi-flags.ts';
+import { parseCommandArgs, positive } from './args.ts';
+import { TARGET_OPTIONS } from './taxi-flags.ts';
 
 export const LADDER_USAGE = `taxi ladder (--url URL | --dns HOST:PORT [--name NAME] [--port 1883]) [--mqtt-version 4|5]
                [--periods 1000,100,10,1,0] [--publishers 1,2,10] [--step-seconds 10] [--settle-seconds 10]
@@ -52,8 +52,8 @@ export async function ladder(
     protocolVersion: version,
     qos: parseQos(values.qos),
     steps,
-    stepSeconds: positiveNumber('--step-seconds', values['step-seconds']),
-    settleSeconds: positiveNumber('--settle-seconds', values['settle-seconds']),
+    stepSeconds: positive('--step-seconds', values['step-seconds'], 'number'),
+    settleSeconds: positive('--settle-seconds', values['settle-seconds'], 'number'),
     inflight: list('--inflight', values.inflight, 1)[0] ?? 64,
     api: values.api,
     runId: `l${process.pid}`,

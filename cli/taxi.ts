@@ -11,8 +11,8 @@ import { Subscribers } from '../workload/taxi-rome/subscriber.ts';
 import { resolveTarget, type Target } from '../workload/taxi-rome/target.ts';
 import { describeBadLines, loadTrace } from '../workload/taxi-rome/trace-reader.ts';
 import { writeTrace } from '../workload/taxi-rome/trace-writer.ts';
-import { parseCommandArgs } from './args.ts';
-import { positiveInt, positiveNumber, TARGET_OPTIONS } from './taxi-flags.ts';
+import { parseCommandArgs, positive } from './args.ts';
+import { TARGET_OPTIONS } from './taxi-flags.ts';
 import { LADDER_USAGE, ladder } from './taxi-ladder.ts';
 
 export const TAXI_USAGE = `taxi generate --records N [--taxis 316] [--seed S] [--out FILE]
@@ -31,7 +31,7 @@ export function targetFrom(values: { url?: string; dns?: string; name?: string; 
   if ((values.url === undefined) === (values.dns === undefined))
     throw new ConfigError([{ path: 'taxi', message: 'give exactly one of --url and --dns' }]);
   if (values.url !== undefined) return { url: values.url };
-  const port = positiveInt('--port', values.port, 1883);
+  const port = positive('--port', values.port, 'integer', 1883);
   return { dns: values.dns as string, name: values.name ?? 'mqtt.brokel.test', port };
 }
 
@@ -46,9 +46,10 @@ function mqttVersion(value: string | undefined): 4 | 5 {
 function pacingFrom(values: { rate?: string; speedup?: string }): Pacing {
   if (values.rate !== undefined && values.speedup !== undefined)
     throw new ConfigError([{ path: 'taxi publish', message: 'give at most one of --rate and --speedup' }]);
-  if (values.rate !== undefined) return { kind: 'rate', perSecond: positiveNumber('--rate', values.rate) };
+  if (values.rate !== undefined)
+    return { kind: 'rate', perSecond: positive('--rate', values.rate, 'number') };
   if (values.speedup !== undefined)
-    return { kind: 'speedup', factor: positiveNumber('--speedup', values.speedup) };
+    return { kind: 'speedup', factor: positive('--speedup', values.speedup, 'number') };
   return { kind: 'max' };
 }
 
@@ -59,13 +60,13 @@ async function generate(argv: string[]): Promise<number> {
     seed: { type: 'string', default: '1' },
     out: { type: 'string' },
   });
-  const records = positiveInt('--records', values.records);
+  const records = positive('--records', values.records, 'integer');
   const seed = Number(values.seed);
   if (!Number.isInteger(seed))
     throw new ConfigError([{ path: '--seed', message: `${values.seed} is not an integer` }]);
   const bar = values.out ? progressBar('generate', records) : progressBar('', 0);
   const n = await writeTrace(
-    generateTrace({ records, taxis: positiveInt('--taxis', values.taxis), seed }),
+    generateTrace({ records, taxis: positive('--taxis', values.taxis, 'integer'), seed }),
     values.out,
     (k) => bar.update(k),
   );
@@ -96,11 +97,11 @@ async function publish(argv: string[], log: Logger): Promise<number> {
     inflight: { type: 'string', default: '64' },
     ...TARGET_OPTIONS,
   });
-  const publishers = positiveInt('--publishers', values.publishers);
-  const limit = positiveInt('--records', values.records);
+  const publishers = positive('--publishers', values.publishers, 'integer');
+  const limit = positive('--records', values.records, 'integer');
   const qos = parseQos(values.qos);
   const pacing = pacingFrom(values);
-  const inflight = positiveInt('--inflight', values.inflight);
+  const inflight = positive('--inflight', values.inflight, 'integer');
   const target = targetFrom(values);
   const urls = await resolveTarget(target);
   const follow = followOf(target);
@@ -155,8 +156,8 @@ async function subscribe(argv: string[], log: Logger): Promise<number> {
     persistent: { type: 'boolean', default: false },
     ...TARGET_OPTIONS,
   });
-  const subscribers = positiveInt('--subscribers', values.subscribers);
-  const limit = positiveInt('--records', values.records);
+  const subscribers = positive('--subscribers', values.subscribers, 'integer');
+  const limit = positive('--records', values.records, 'integer');
   const qos = parseQos(values.qos);
   const target = targetFrom(values);
   const urls = await resolveTarget(target);
@@ -174,8 +175,8 @@ async function subscribe(argv: string[], log: Logger): Promise<number> {
   );
   const bar = progressBar('subscribe', subs.expected);
   const complete = await subs.waitComplete({
-    timeoutMs: positiveNumber('--timeout-seconds', values['timeout-seconds']) * 1000,
-    idleMs: positiveNumber('--idle-seconds', values['idle-seconds']) * 1000,
+    timeoutMs: positive('--timeout-seconds', values['timeout-seconds'], 'number') * 1000,
+    idleMs: positive('--idle-seconds', values['idle-seconds'], 'number') * 1000,
     onProgress: (n) => bar.update(n),
   });
   bar.stop();

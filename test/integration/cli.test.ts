@@ -1,7 +1,7 @@
 // test-lanes: 2
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,6 +58,11 @@ describe('brokel CLI: help for every command, status --watch, scale', () => {
       );
     }
     assert.match((await brokel(['help', 'scenario'])).stdout, /usage: brokel scenario run NAME/);
+    // Every command cli/main.ts runs has its help (simulate and calibrate once ran without any).
+    const main = await readFile(new URL('../../cli/main.ts', import.meta.url), 'utf8');
+    const run = [...main.matchAll(/^ {4}case '([a-z-]+)':/gm)].map((m) => m[1]);
+    assert.ok(run.length >= 10, `commands found in cli/main.ts: ${run.join(', ')}`);
+    for (const name of run) assert.ok(name && names.includes(name), `no help for brokel ${name}`);
     const { stdout } = await brokel(['help']);
     for (const name of names) assert.match(stdout, new RegExp(`\\n  ${name} `));
   });
