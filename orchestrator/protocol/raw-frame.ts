@@ -32,6 +32,13 @@ export interface RawPublish {
    * none. The property block is frame[end of the packet id or topic, payloadStart).
    */
   properties: Record<string, unknown> | undefined;
+  /** Offset of the Topic Alias property (its id byte) in frame, or -1. */
+  aliasAt: number;
+  /**
+   * Set once the session resolved the alias (raw-write.ts `unaliased`): the properties, without the
+   * alias, the packet is forwarded with (its topic then is the one the alias stands for).
+   */
+  unaliased: Record<string, unknown> | undefined;
 }
 
 /** A PUBLISH read on the fast path: mqtt-packet's fields, plus the frame it came from. */
@@ -188,11 +195,13 @@ function readPublish(
   buf.copy(frame, 0, offset, end);
   const shift = -offset;
   let properties: Record<string, unknown> | undefined;
+  let aliasAt = -1;
   if (propertiesAt >= 0) {
-    // A Topic Alias (the session resolves it) or anything odd: the full path.
+    // Anything odd: the full path.
     const block = readPublishProperties(frame, propertiesAt + shift, length);
     if (block === undefined) return undefined;
     properties = block.properties;
+    aliasAt = block.aliasAt;
     at = block.end - shift;
   }
   const topic = topics.decode(frame, bodyStart + shift + 2, topicEnd + shift);
@@ -218,6 +227,8 @@ function readPublish(
       qos: q,
       retain,
       properties,
+      aliasAt,
+      unaliased: undefined,
     },
   };
   if (qos > 0) packet.messageId = frame.readUInt16BE(topicEnd + shift);

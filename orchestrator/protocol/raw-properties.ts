@@ -2,9 +2,10 @@
  * A v5 PUBLISH's property block read from its bytes (pure), for the raw-frame fast path: the object
  * mqtt-packet's parser builds from it, for the properties an application message carries and the
  * orchestrator passes on untouched (Payload Format Indicator, Message Expiry Interval, Content Type,
- * Response Topic, Correlation Data, User Properties, and the Subscription Identifiers a broker's delivery
- * carries; from a client the session refuses them [MQTT-3.3.4-6], on either road). Anything else
- * returns undefined and mqtt-packet decides: a Topic Alias (the session resolves it), any other property
+ * Response Topic, Correlation Data, User Properties, the Subscription Identifiers a broker's delivery
+ * carries (from a client the session refuses them [MQTT-3.3.4-6], on either road), and a client's Topic
+ * Alias (the session resolves it; the writer then leaves its three bytes out: raw-write.ts `unaliased`).
+ * Anything else returns undefined and mqtt-packet decides: any other property
  * id, a property other than a User Property or Subscription Identifier given twice (mqtt-packet makes an
  * array of it), a Payload Format Indicator other than 0 or 1 (mqtt-packet turns it into a boolean, so
  * it would forward 1), a Variable Byte Integer not in its minimal encoding, a value running past the
@@ -14,10 +15,14 @@
  */
 import { varintBytes } from './frames.ts';
 
-/** A property block read: mqtt-packet's `properties` (undefined for an empty block) and where it ends. */
+/**
+ * A property block read: mqtt-packet's `properties` (undefined for an empty block), where it ends, and
+ * where its Topic Alias property starts (-1: none).
+ */
 export interface PropertyBlock {
   properties: Record<string, unknown> | undefined;
   end: number;
+  aliasAt: number;
 }
 
 const PAYLOAD_FORMAT = 0x01;
@@ -26,6 +31,7 @@ const CONTENT_TYPE = 0x03;
 const RESPONSE_TOPIC = 0x08;
 const CORRELATION_DATA = 0x09;
 const SUBSCRIPTION_ID = 0x0b;
+const TOPIC_ALIAS = 0x23;
 const USER_PROPERTY = 0x26;
 
 /**
@@ -42,7 +48,8 @@ export function readPublishProperties(
   let at = start + varintBytes(length);
   const end = at + length;
   if (end > limit) return undefined;
-  if (length === 0) return { properties: undefined, end };
+  if (length === 0) return { properties: undefined, end, aliasAt: -1 };
+  let aliasAt = -1;
   const properties: Record<string, unknown> = {};
   let user: Record<string, string | string[]> | undefined;
   while (at < end) {
@@ -80,6 +87,12 @@ export function readPublishProperties(
     const name = NAMES[id];
     if (name === undefined || name in properties) return undefined;
     switch (id) {
+      case TOPIC_ALIAS:
+        if (at + 2 > end) return undefined;
+        aliasAt = at - 1;
+        properties[name] = frame.readUInt16BE(at);
+        at += 2;
+        break;
       case PAYLOAD_FORMAT: {
         const value = frame[at];
         if (at + 1 > end || (value !== 0 && value !== 1)) return undefined;
@@ -108,7 +121,7 @@ export function readPublishProperties(
       }
     }
   }
-  return { properties, end };
+  return { properties, end, aliasAt };
 }
 
 const NAMES: Record<number, string> = {
@@ -117,6 +130,7 @@ const NAMES: Record<number, string> = {
   [CONTENT_TYPE]: 'contentType',
   [RESPONSE_TOPIC]: 'responseTopic',
   [CORRELATION_DATA]: 'correlationData',
+  [TOPIC_ALIAS]: 'topicAlias',
 };
 
 /**

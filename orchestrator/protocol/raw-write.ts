@@ -14,7 +14,7 @@ export function fastLength(packet: Packet, version: number): number {
   switch (packet.cmd) {
     case 'publish': {
       const raw = forwardable(packet);
-      return raw === undefined ? -1 : publishLength(raw, version === 5);
+      return raw === undefined ? -1 : publishLength(packet, raw, version === 5);
     }
     case 'puback':
     case 'pubrec':
@@ -58,7 +58,8 @@ export function fastEncode(packet: Packet, version: number): Buffer | undefined 
     if (
       raw.qos === 0 &&
       (version === 5) === (raw.version === 5) &&
-      raw.frame[0] === publishHeader(packet, raw)
+      raw.frame[0] === publishHeader(packet, raw) &&
+      asRead(packet, raw)
     )
       return raw.frame;
   }
@@ -80,24 +81,47 @@ type PublishFields = Packet & {
 };
 
 /**
- * The frame the packet came from, while the packet still says what that frame says; else undefined.
- * The replay window keeps such a packet as its frame alone (replay-window.ts).
+ * The frame the packet came from, while the packet still says what that frame says, or is the packet
+ * `unaliased` made of it; else undefined. See `asRead` for the frame itself.
  */
 export function forwardable(packet: PublishFields): RawPublish | undefined {
   const raw = (packet as { raw?: RawPublish }).raw;
   if (raw === undefined) return undefined;
   // Forward the frame only while the packet still says what the frame says (the flows change only
-  // the packet id and DUP); anything else was changed on purpose and is generated.
+  // the packet id and DUP); anything else was changed on purpose and is generated. After `unaliased`
+  // the writer writes the packet's topic, whatever it is.
+  if (!asRead(packet, raw) && !isResolved(packet, raw)) return undefined;
   if (
-    packet.topic !== raw.topic ||
     packet.payload !== raw.payload ||
     (packet.qos ?? 0) !== raw.qos ||
-    Boolean(packet.retain) !== raw.retain ||
-    (packet as { properties?: unknown }).properties !== raw.properties
+    Boolean(packet.retain) !== raw.retain
   )
     return undefined;
   if (raw.qos > 0 && !validId((packet as { messageId?: unknown }).messageId)) return undefined;
   return raw;
+}
+
+/**
+ * The frame itself says what the packet says (no alias resolved since): the replay window may keep the
+ * packet as its frame, and a QoS 0 one may be written as it came.
+ */
+export function asRead(packet: PublishFields, raw: RawPublish): boolean {
+  return packet.topic === raw.topic && (packet as { properties?: unknown }).properties === raw.properties;
+}
+
+/**
+ * A client's PUBLISH with a Topic Alias as it is forwarded: the topic the alias stands for, and its
+ * properties without the alias. One read on the fast path keeps its frame: the writer writes that
+ * topic and leaves the alias property's three bytes out.
+ */
+export function unaliased<P extends PublishFields & { properties?: Record<string, unknown> }>(
+  packet: P,
+  topic: string,
+): P {
+  const { topicAlias: _drop, ...rest } = packet.properties ?? {};
+  const raw = (packet as { raw?: RawPublish }).raw;
+  if (raw !== undefined && raw.aliasAt >= 0) raw.unaliased = rest;
+  return { ...packet, topic, properties: rest };
 }
 
 /** End of the topic and packet id in the frame: what is copied before the (v5) property block. */
@@ -105,21 +129,45 @@ function headEnd(raw: RawPublish): number {
   return raw.idOffset < 0 ? raw.bodyStart + 2 + raw.frame.readUInt16BE(raw.bodyStart) : raw.idOffset + 2;
 }
 
+/** The packet is the frame with its Topic Alias resolved (`unaliased`): another topic, the alias left out. */
+function isResolved(packet: PublishFields, raw: RawPublish): boolean {
+  return raw.unaliased !== undefined && (packet as { properties?: unknown }).properties === raw.unaliased;
+}
+
+/** Bytes of the frame's properties (after the Property Length), and where they start. */
+function propertySpan(raw: RawPublish): { start: number; length: number } {
+  const blockStart = headEnd(raw);
+  const length = raw.payloadStart - blockStart;
+  // The Property Length is minimal (raw-properties.ts), so its size follows from the block's.
+  let varint = 1;
+  while (varint < 4 && varintBytes(length - varint) !== varint) varint++;
+  return { start: blockStart + varint, length: length - varint };
+}
+
 /**
- * A v5 peer gets the frame's property block as it came (an empty one added to a 3.1.1 frame); a 3.1.1
- * peer none (mqtt-packet's generate() writes no properties at level 4 either).
+ * A v5 peer gets the frame's property block as it came (without a resolved alias's three bytes; an
+ * empty one added to a 3.1.1 frame); a 3.1.1 peer none (generate() writes no properties at level 4).
  */
-function blockLength(raw: RawPublish, v5: boolean): number {
+function blockLength(packet: PublishFields, raw: RawPublish, v5: boolean): number {
   if (!v5) return 0;
-  return raw.properties === undefined ? 1 : raw.payloadStart - headEnd(raw);
+  if (raw.properties === undefined) return 1;
+  if (!isResolved(packet, raw)) return raw.payloadStart - headEnd(raw);
+  const properties = propertySpan(raw).length - 3;
+  return varintBytes(properties) + properties;
 }
 
-function publishRemaining(raw: RawPublish, v5: boolean): number {
-  return headEnd(raw) - raw.bodyStart + blockLength(raw, v5) + raw.frame.length - raw.payloadStart;
+/** Topic (with its length) and packet id: the frame's, or the resolved topic's. */
+function headLength(packet: PublishFields, raw: RawPublish): number {
+  if (!isResolved(packet, raw)) return headEnd(raw) - raw.bodyStart;
+  return 2 + Buffer.byteLength(packet.topic as string) + (raw.qos > 0 ? 2 : 0);
 }
 
-function publishLength(raw: RawPublish, v5: boolean): number {
-  const remaining = publishRemaining(raw, v5);
+function publishRemaining(packet: PublishFields, raw: RawPublish, v5: boolean): number {
+  return headLength(packet, raw) + blockLength(packet, raw, v5) + raw.frame.length - raw.payloadStart;
+}
+
+function publishLength(packet: PublishFields, raw: RawPublish, v5: boolean): number {
+  const remaining = publishRemaining(packet, raw, v5);
   return 1 + varintBytes(remaining) + remaining;
 }
 
@@ -128,22 +176,42 @@ function publishHeader(packet: PublishFields, raw: RawPublish): number {
   return 0x30 | (raw.qos << 1) | (packet.dup ? 8 : 0) | (raw.retain ? 1 : 0);
 }
 
-/** Header, Remaining Length, topic and packet id (patched), property block (v5), payload: one copy. */
-function writePublish(packet: PublishFields, raw: RawPublish, v5: boolean, out: Buffer, at: number): void {
-  const frame = raw.frame;
-  out[at++] = publishHeader(packet, raw);
-  let rest = publishRemaining(raw, v5);
+function writeVarint(value: number, out: Buffer, at: number): number {
+  let rest = value;
   do {
     let byte = rest % 128;
     rest = Math.floor(rest / 128);
     if (rest > 0) byte |= 0x80;
     out[at++] = byte;
   } while (rest > 0);
-  const end = headEnd(raw);
-  at += frame.copy(out, at, raw.bodyStart, end);
-  if (raw.qos > 0) out.writeUInt16BE((packet as { messageId: number }).messageId, at - 2);
-  if (v5 && raw.properties === undefined) out[at++] = 0;
-  else if (v5) at += frame.copy(out, at, end, raw.payloadStart);
+  return at;
+}
+
+/** Header, Remaining Length, topic and packet id (patched), property block (v5), payload: one copy. */
+function writePublish(packet: PublishFields, raw: RawPublish, v5: boolean, out: Buffer, at: number): void {
+  const frame = raw.frame;
+  const id = (packet as { messageId?: number }).messageId ?? 0;
+  out[at++] = publishHeader(packet, raw);
+  at = writeVarint(publishRemaining(packet, raw, v5), out, at);
+  if (isResolved(packet, raw)) {
+    // The topic the alias stands for, then the properties before the alias and after it.
+    const length = out.write(packet.topic as string, at + 2, 'utf8');
+    out.writeUInt16BE(length, at);
+    at += 2 + length;
+    if (raw.qos > 0) at = out.writeUInt16BE(id, at);
+    if (v5) {
+      const { start, length: properties } = propertySpan(raw);
+      at = writeVarint(properties - 3, out, at);
+      at += frame.copy(out, at, start, raw.aliasAt);
+      at += frame.copy(out, at, raw.aliasAt + 3, raw.payloadStart);
+    }
+  } else {
+    const end = headEnd(raw);
+    at += frame.copy(out, at, raw.bodyStart, end);
+    if (raw.qos > 0) out.writeUInt16BE(id, at - 2);
+    if (v5 && raw.properties === undefined) out[at++] = 0;
+    else if (v5) at += frame.copy(out, at, end, raw.payloadStart);
+  }
   frame.copy(out, at, raw.payloadStart);
 }
 

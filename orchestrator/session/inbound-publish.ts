@@ -1,6 +1,7 @@
 import type { IPublishPacket, Packet } from 'mqtt-packet';
 import { hasMoveMarker } from '../../common/move-marker.ts';
 import { type RetainedFence, unmovableRetainedTopic } from '../pool/retained-fence.ts';
+import { unaliased } from '../protocol/raw-write.ts';
 import { isReservedTopic } from '../registry/reserved.ts';
 import type { Router } from '../routing/strategies.ts';
 import { AckOrder, type AckSink } from './ack-order.ts';
@@ -74,15 +75,11 @@ export class InboundPublishes implements AckSink<InFlight> {
         0x90,
       );
     }
-    // A packet without a topic alias (every fast-path one) is forwarded as it is, its properties the
-    // very object the fast path read, so the writer forwards the frame (raw-write.ts `forwardable`).
-    const alias = packet.properties?.topicAlias;
+    // A packet without a topic alias is forwarded as it is (its properties the very object the fast
+    // path read, so the writer forwards the frame: raw-write.ts `forwardable`); one with an alias as the
+    // topic it stands for, without the alias (which the writer leaves out of the frame).
     const forward: IPublishPacket =
-      alias === undefined && resolved.topic === packet.topic ? packet : { ...packet, topic: resolved.topic };
-    if (alias !== undefined && forward.properties) {
-      const { topicAlias: _drop, ...rest } = forward.properties;
-      forward.properties = rest;
-    }
+      packet.properties?.topicAlias === undefined ? packet : unaliased(packet, resolved.topic);
     if (packet.qos === 0) {
       if (packet.retain) this.replays.arrive(forward.topic);
       if (packet.retain && this.routing.held?.holds(forward.topic))

@@ -1,6 +1,6 @@
 import type { IPublishPacket } from 'mqtt-packet';
 import { readFastPacket, TopicCache } from '../protocol/raw-frame.ts';
-import { forwardable } from '../protocol/raw-write.ts';
+import { asRead, forwardable } from '../protocol/raw-write.ts';
 import { type KeptFrames, KeptSlab } from './kept-frames.ts';
 import { KeptRing } from './kept-ring.ts';
 import { emptyMap, writableMap } from './lazy-collections.ts';
@@ -60,7 +60,8 @@ export class ReplayWindow {
    */
   private keepable(packet: IPublishPacket, seq: number): IPublishPacket | Buffer {
     const raw = seq === 0 && !packet.retain ? forwardable(packet) : undefined;
-    if (raw === undefined) return packet;
+    // A frame whose Topic Alias was resolved says another topic than the packet: kept as the packet.
+    if (raw === undefined || !asRead(packet, raw)) return packet;
     this.frameVersion ??= raw.version;
     return raw.version === this.frameVersion ? raw.frame : packet;
   }

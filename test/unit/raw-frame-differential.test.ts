@@ -9,7 +9,7 @@ import mqttPacket, { type Packet } from 'mqtt-packet';
 import { FramedStream } from '../../orchestrator/protocol/framed-stream.ts';
 import { nextFrame } from '../../orchestrator/protocol/frames.ts';
 import { readFastPacket, TopicCache } from '../../orchestrator/protocol/raw-frame.ts';
-import { fastEncode, fastLength, fastWrite } from '../../orchestrator/protocol/raw-write.ts';
+import { fastEncode, fastLength, fastWrite, unaliased } from '../../orchestrator/protocol/raw-write.ts';
 import { packetProblem } from '../../orchestrator/protocol/validate-packet.ts';
 import { topicNameProblem } from '../../orchestrator/session/topic-alias.ts';
 import { mutate, paddedPropertyLength, prng, validFrames } from '../helpers/frame-corpus.ts';
@@ -60,6 +60,8 @@ interface Tally {
   bytesCompared: number;
   /** Forwarded with User Properties in the sender's order where generate() regroups them. */
   reordered: number;
+  /** Aliased publishes forwarded with the alias resolved (inbound-publish.ts), compared. */
+  unaliased: number;
 }
 
 /** Properties generate() may write in another order than they came: User Properties, several Subscription Identifiers. */
@@ -86,6 +88,10 @@ function compare(frame: Buffer, version: 4 | 5, topics: TopicCache, rnd: () => n
   assert.equal(slow.error, undefined, `fast path accepted what mqtt-packet refuses: ${where()}`);
   assert.deepEqual(plain(fast), { ...slow.packet }, `different packet: ${where()}`);
   assert.equal(decision({ packet: fast }), verdict, where());
+  // An aliased publish the session accepts but for its topic (it resolves the alias first).
+  const alias = (fast as { properties?: { topicAlias?: number } }).properties?.topicAlias;
+  if (slow.packet && alias !== undefined && !packetProblem(slow.packet))
+    compareUnaliased(fast, slow.packet, rnd, tally, where);
   if (verdict !== 'accepted' || !slow.packet) return;
   // Forwarded bytes: the packet id remapped (as the flows do), DUP either way, to a peer of each level.
   const id = 1 + Math.floor(rnd() * 65_535);
@@ -124,6 +130,31 @@ function compare(frame: Buffer, version: 4 | 5, topics: TopicCache, rnd: () => n
   }
 }
 
+/**
+ * A client's aliased PUBLISH as the session forwards it (inbound-publish.ts): the alias resolved to a
+ * topic and left out. The fast path's bytes (its frame, the topic written, the alias's three bytes
+ * skipped) against generate() of the same packet, to a peer of each level.
+ */
+function compareUnaliased(fast: Packet, slow: Packet, rnd: () => number, tally: Tally, where: () => string) {
+  const topic = rnd() < 0.5 ? 'resolved/é/topic' : 'r';
+  const patch = { messageId: (fast as { qos: number }).qos > 0 ? 1 + Math.floor(rnd() * 65_535) : undefined };
+  const mine = unaliased({ ...fast, ...patch } as Packet & { topic: string }, topic);
+  const { topicAlias: _drop, ...rest } = (slow as { properties: Record<string, unknown> }).properties;
+  for (const outVersion of [4, 5] as const) {
+    const theirs = mqttPacket.generate({ ...slow, ...patch, topic, properties: rest } as Packet, {
+      protocolVersion: outVersion,
+    });
+    const bytes = fastEncode(mine as Packet, outVersion);
+    assert.ok(bytes, `an unaliased packet is forwarded from its frame: ${where()}`);
+    if (!bytes.equals(theirs)) {
+      assert.ok(regroupable(fast), `unaliased bytes differ: ${where()} → v${outVersion}`);
+      assert.deepEqual(slowParse(bytes, outVersion), slowParse(theirs, outVersion), where());
+      tally.reordered += 1;
+    }
+    tally.unaliased += 1;
+  }
+}
+
 describe('raw-frame fast path', () => {
   it('agrees with mqtt-packet on 100,000+ valid, mutated and random frames (v4 and v5)', (t) => {
     const rnd = prng(SEED);
@@ -135,6 +166,7 @@ describe('raw-frame fast path', () => {
       refused: 0,
       bytesCompared: 0,
       reordered: 0,
+      unaliased: 0,
     };
     const topics = new TopicCache();
     const corpus = { 4: validFrames(4), 5: validFrames(5) };
@@ -164,11 +196,13 @@ describe('raw-frame fast path', () => {
       `seed ${SEED}: ${tally.frames} frames (${unframed} more not framed): ${tally.fast} on the fast path ` +
         `(${validFast} of the valid traffic; ${tally.withProperties} v5 with properties), ${tally.slow} to ` +
         `mqtt-packet, ${tally.refused} refused; ${tally.bytesCompared} forwarded encodings compared ` +
-        `(${tally.reordered} with User Properties in the sender's order where generate() regroups them)`,
+        `(${tally.reordered} with User Properties in the sender's order where generate() regroups them), ` +
+        `${tally.unaliased} with a Topic Alias resolved`,
     );
     // The fast path must carry the common traffic, and the mutations must reach both roads.
     assert.ok(validFast > 500, `fast path took only ${validFast} valid frames`);
     assert.ok(tally.withProperties > 1_000, `only ${tally.withProperties} v5 frames with properties`);
+    assert.ok(tally.unaliased > 500, `only ${tally.unaliased} aliased publishes resolved`);
     assert.ok(tally.refused > 10_000 && tally.fast > 30_000 && tally.slow > 10_000, JSON.stringify(tally));
   });
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { readFastPacket, TopicCache } from '../../orchestrator/protocol/raw-frame.ts';
-import { fastEncode } from '../../orchestrator/protocol/raw-write.ts';
+import { fastEncode, unaliased } from '../../orchestrator/protocol/raw-write.ts';
 import { packetProblem } from '../../orchestrator/protocol/validate-packet.ts';
 
 const str = (s: string): number[] => [
@@ -97,9 +97,39 @@ describe('v5 PUBLISH properties on the fast path', () => {
     assert.equal(packetProblem(fast)?.code, 0x82, '[MQTT-3.3.4-6]');
   });
 
-  it('leaves a Topic Alias, unknown ids and what generate() would write otherwise to mqtt-packet', () => {
+  it('forwards an aliased publish as the topic the session resolved, the alias left out', () => {
+    // Topic "" with Topic Alias 3 between a User Property and a Content Type.
+    const props = [0x26, ...str('k'), ...str('v'), 0x23, 0, 3, 0x03, ...str('text')];
+    const body = [...str(''), 0, 7, props.length, ...props, ...Buffer.from('hi')];
+    const frame = Buffer.from([0x32, body.length, ...body]);
+    const fast = readFastPacket(frame, 0, frame.length, 5, new TopicCache()) as Packet & {
+      topic: string;
+      properties: Record<string, unknown>;
+    };
+    assert.equal(fast.properties.topicAlias, 3);
+    const resolved = unaliased({ ...fast, messageId: 300 }, 'taxi/é/1');
+    const { topicAlias: _drop, ...rest } = fast.properties;
+    for (const version of [4, 5] as const) {
+      const expected = mqttPacket.generate(
+        { ...fast, messageId: 300, topic: 'taxi/é/1', properties: rest } as Packet,
+        { protocolVersion: version },
+      );
+      assert.equal(fastEncode(resolved, version)?.toString('hex'), expected.toString('hex'), `v${version}`);
+    }
+    // The packet as read still forwards its own frame, alias and all.
+    assert.equal(fastEncode({ ...fast, messageId: 7 } as Packet, 5)?.toString('hex'), frame.toString('hex'));
+    // An alias alone: an empty property block is left.
+    const only = Buffer.from([0x30, 7, ...str(''), 3, 0x23, 0, 1, 0x68]);
+    const read = readFastPacket(only, 0, only.length, 5, new TopicCache()) as Packet & { topic: string };
+    assert.equal(
+      fastEncode(unaliased(read, 'a/b'), 5)?.toString('hex'),
+      Buffer.from([0x30, 7, ...str('a/b'), 0, 0x68]).toString('hex'),
+    );
+  });
+
+  it('leaves unknown ids and what generate() would write otherwise to mqtt-packet', () => {
     for (const block of [
-      [0x23, 0, 1],
+      [0x23, 0, 1, 0x23, 0, 2], // a Topic Alias given twice
       [0x0b, 0x85, 0x00], // a Subscription Identifier not in its minimal encoding
       [0x11, 0, 0, 0, 1], // Session Expiry Interval: not a PUBLISH property
       [0x01, 2], // Payload Format Indicator 2: mqtt-packet would forward 1

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import mqttPacket, { type IPublishPacket } from 'mqtt-packet';
 import { readFastPacket, TopicCache } from '../../orchestrator/protocol/raw-frame.ts';
-import { fastEncode } from '../../orchestrator/protocol/raw-write.ts';
+import { fastEncode, unaliased } from '../../orchestrator/protocol/raw-write.ts';
 import { KeptFrames } from '../../orchestrator/session/kept-frames.ts';
 import { ReplayWindow } from '../../orchestrator/session/replay-window.ts';
 
@@ -36,6 +36,22 @@ const readPublish = (version: 4 | 5, p: Partial<IPublishPacket>): IPublishPacket
 const sent = (p: IPublishPacket, target: 4 | 5) => fastEncode({ ...p, messageId: 99, dup: false }, target);
 
 describe('replay window', () => {
+  it('keeps an aliased publish resolved by the session as the packet, not its frame (which says "")', () => {
+    const w = new ReplayWindow(500, 1000, new KeptFrames());
+    const read = readPublish(5, { topic: '', properties: { topicAlias: 4, userProperties: { k: 'v' } } });
+    w.remember('a', unaliased(read, 'taxi/9'), 0);
+    const [replayed] = w.take('a');
+    assert.equal(replayed?.topic, 'taxi/9');
+    assert.equal(replayed?.properties?.topicAlias, undefined);
+    const bytes = sent(replayed as IPublishPacket, 5);
+    assert.equal(bytes && readFastPacket(bytes, 0, bytes.length, 5, new TopicCache())?.cmd, 'publish');
+    assert.equal(
+      (readFastPacket(bytes as Buffer, 0, (bytes as Buffer).length, 5, new TopicCache()) as IPublishPacket)
+        .topic,
+      'taxi/9',
+    );
+  });
+
   it("replays a dead broker's publishes acknowledged within the window before its last acknowledgement", () => {
     const w = new ReplayWindow(500, 1000);
     for (let i = 0; i < 10; i++) w.remember(i % 2 === 0 ? 'a' : 'b', publish(i), i * 100);
