@@ -39,6 +39,7 @@ function publishes(version: 4 | 5): Packet[] {
       userProperties: { fleet: 'roma', unit: ['kmh', 'm/s'], ü: '' },
     },
     { correlationData: Buffer.alloc(0), userProperties: { fleet: 'roma' }, topicAlias: 2 },
+    { topicAlias: 5, contentType: 'text/plain', userProperties: { k: 'v' } }, // properties after the alias
     { contentType: 'bad\u0001type' }, // refused by the session's checks on both roads
     { userProperties: { k: 'v' }, subscriptionIdentifier: [1, 300] },
   ];
