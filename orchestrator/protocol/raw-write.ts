@@ -5,10 +5,12 @@ import type { RawPublish } from './raw-frame.ts';
 /**
  * The raw-frame fast path, writing side (pure): the bytes mqtt-packet's generate() would produce for
  * a PUBLISH read on the fast path (its original frame, with only the packet id and DUP flag patched,
- * and the v5 property block removed for a 3.1.1 peer, an empty one added for a v5 peer), for the acknowledgements
- * and for PINGREQ/PINGRESP. fastLength says how many (or -1: generate() does it) and fastWrite writes
- * them straight into the caller's buffer (framed-stream.ts: the socket's outgoing batch), so a
- * forwarded frame costs one copy, converted or not. fastEncode makes them a Buffer of their own.
+ * the v5 property block removed for a 3.1.1 peer, an empty one added for a v5 peer, and a resolved
+ * Topic Alias replaced by its topic), for the acknowledgements and for PINGREQ/PINGRESP. fastLength
+ * says how many (or -1: generate() does it) and fastWrite writes them straight into the caller's
+ * buffer (framed-stream.ts: the socket's outgoing batch), so a forwarded frame costs one copy,
+ * converted or not. fastEncode makes them a Buffer of their own. User Properties keep the sender's
+ * order, where generate() would group them (raw-properties.ts).
  */
 export function fastLength(packet: Packet, version: number): number {
   switch (packet.cmd) {
