@@ -109,6 +109,23 @@ describe('replay window', () => {
     }
   });
 
+  it('keeps a v5 publish with properties as its frame and replays it with the same properties, in order', () => {
+    const w = new ReplayWindow(2000, 100, new KeptFrames());
+    const properties = {
+      contentType: 'application/json',
+      correlationData: Buffer.from([1, 2, 3]),
+      userProperties: { a: ['1', '3'], b: '2' },
+    };
+    const read = readPublish(5, { payload: Buffer.from('fix'), properties });
+    assert.ok(read.properties, 'read on the fast path with its properties');
+    w.remember('a', read, 0);
+    const [replayed] = w.take('a');
+    assert.notEqual(replayed, read, 'read again from the kept frame');
+    assert.deepEqual(replayed?.properties, read.properties);
+    assert.deepEqual(sent(replayed as IPublishPacket, 5), sent(read, 5), 'the same bytes to a v5 broker');
+    assert.deepEqual(sent(replayed as IPublishPacket, 4), sent(read, 4), 'and to a 3.1.1 one');
+  });
+
   it('keeps frames in the shared slabs of a KeptFrames and replays them byte for byte (v4 and v5)', () => {
     for (const version of [4, 5] as const) {
       const frames = new KeptFrames(1024);
