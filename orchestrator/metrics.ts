@@ -7,6 +7,7 @@ export interface BrokerCounts {
   id: string;
   published: number;
   delivered: number;
+  expired: number;
 }
 
 /**
@@ -25,11 +26,16 @@ export function orchestratorMetrics(
   connections: ReturnType<ServiceMetrics['counter']>;
   published: Counter<'broker'>;
   delivered: Counter<'broker'>;
+  expired: Counter<'broker'>;
   badInput: ReturnType<ServiceMetrics['counter']>;
   takenOver: ReturnType<ServiceMetrics['counter']>;
 } {
   const m = createServiceMetrics({ defaultMetrics: true });
-  const perBroker = (name: string, help: string, field: 'published' | 'delivered'): Counter<'broker'> =>
+  const perBroker = (
+    name: string,
+    help: string,
+    field: 'published' | 'delivered' | 'expired',
+  ): Counter<'broker'> =>
     new Counter({
       name,
       help,
@@ -120,6 +126,11 @@ export function orchestratorMetrics(
       'brokel_orchestrator_delivered_total',
       'Deliveries relayed from a broker',
       'delivered',
+    ),
+    expired: perBroker(
+      'brokel_orchestrator_deliveries_expired_total',
+      'Deliveries from a broker not sent because their Message Expiry Interval ran out while they waited for their client (MQTT 5)',
+      'expired',
     ),
     badInput: m.counter(
       'brokel_orchestrator_closed_bad_input_total',

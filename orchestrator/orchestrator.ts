@@ -87,6 +87,10 @@ export class Orchestrator {
       const b = this.perBroker.get(id);
       if (b) b.delivered += 1;
     },
+    expired: (id) => {
+      const b = this.perBroker.get(id);
+      if (b) b.expired += 1;
+    },
   };
   private readonly servers: Server[] = [];
   private readonly evictor = new Evictor<Session>(() => this.sessions);

@@ -25,6 +25,8 @@ export interface PoolBroker {
   /** Publishes routed to it and deliveries relayed from it, since it joined this replica's pool. */
   published: number;
   delivered: number;
+  /** Deliveries from it that expired while they waited for their client (message-expiry.ts). */
+  expired: number;
 }
 
 /**
@@ -98,6 +100,7 @@ export class BrokerPool extends EventEmitter {
           retainedWildcardRead: p.retainedWildcardRead,
           published: 0,
           delivered: 0,
+          expired: 0,
         };
         this.brokers.set(p.id, broker);
         added.push(p.id);

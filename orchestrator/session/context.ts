@@ -25,6 +25,8 @@ export interface UpstreamLink {
 export interface BrokerCounters {
   published(brokerId: string): void;
   delivered(brokerId: string): void;
+  /** A delivery from this broker expired while it waited for its client (message-expiry.ts). */
+  expired(brokerId: string): void;
 }
 
 /** What the flows of a session (publish, delivery, subscribe) need from the session. */

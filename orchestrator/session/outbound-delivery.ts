@@ -10,6 +10,7 @@ import {
   writableMap,
   writableSet,
 } from './lazy-collections.ts';
+import { afterWaiting } from './message-expiry.ts';
 
 interface Delivery {
   brokerId: string;
@@ -53,7 +54,8 @@ export class OutboundDeliveries {
   private readonly ids = new PacketIdSpace<Delivery>();
   /** (broker, upstream id) → downstream id, for QoS 2 PUBRELs and duplicate deliveries. */
   private readonly byUpstream = new UpstreamIds();
-  private waiting: Array<{ link: UpstreamLink; packet: IPublishPacket }> = emptyArray();
+  /** Deliveries waiting for the client's window, with when they arrived (performance.now(), ms). */
+  private waiting: Array<{ link: UpstreamLink; packet: IPublishPacket; at: number }> = emptyArray();
   /**
    * QoS 2 deliveries the client had when their broker's link was lost, by broker: a resumed upstream
    * session (limits.upstreamLinkGraceSeconds) re-sends them with DUP 1; they are not delivered twice.
@@ -88,16 +90,25 @@ export class OutboundDeliveries {
     this.ctx.counters.delivered(link.brokerId);
     if (packet.qos > 0 && (this.ids.size >= this.window || this.waiting.length > 0)) {
       this.waiting = writableArray(this.waiting);
-      this.waiting.push({ link, packet });
+      this.waiting.push({ link, packet, at: performance.now() });
       this.updatePause();
       return;
     }
-    this.deliver(link, packet);
+    this.deliver(link, packet, -1);
   }
 
-  private deliver(link: UpstreamLink, packet: IPublishPacket): void {
+  /** `arrivedAt`: when a delivery that waited here arrived (message-expiry.ts); -1 for one that did not. */
+  private deliver(link: UpstreamLink, packet: IPublishPacket, arrivedAt: number): void {
+    if (arrivedAt >= 0) {
+      const aged = afterWaiting(packet, performance.now() - arrivedAt);
+      if (aged === undefined) {
+        this.ctx.counters.expired(link.brokerId);
+        return this.acknowledgeUndelivered(link, packet);
+      }
+      packet = aged;
+    }
     if (packet.properties !== undefined && hasMoveMarker(packet.properties.userProperties)) {
-      if (!packet.retain) return this.dropMoveCopy(link, packet);
+      if (!packet.retain) return this.acknowledgeUndelivered(link, packet);
       packet = { ...packet, properties: withoutMoveMarker(packet.properties) };
     }
     // No copy, and no `delete` (which turns an object into a slow dictionary), unless something changes.
@@ -119,7 +130,7 @@ export class OutboundDeliveries {
       });
       if (downId === undefined) {
         this.waiting = writableArray(this.waiting);
-        this.waiting.unshift({ link, packet });
+        this.waiting.unshift({ link, packet, at: arrivedAt >= 0 ? arrivedAt : performance.now() });
         return;
       }
       this.byUpstream.set(link.brokerId, packet.messageId ?? 0, downId);
@@ -128,15 +139,16 @@ export class OutboundDeliveries {
   }
 
   /**
-   * A retained move's copy (or clear) delivered as a live message (common/move-marker.ts): RETAIN 0, so
-   * sent on an established subscription, whose client had the value live already: 3.1.1 [MQTT-3.3.1-9],
-   * v5 Retain As Published 0 [MQTT-3.3.1-12]. Acknowledged upstream, not delivered (a QoS 2 one's PUBREL
-   * then finds no delivery and gets its PUBCOMP in onBrokerPubrel). One sent as retained on a new
+   * A delivery the client is not to get, acknowledged upstream and not delivered (a QoS 2 one's PUBREL
+   * then finds no delivery and gets its PUBCOMP in onBrokerPubrel): one that expired while it waited
+   * here (message-expiry.ts), or a retained move's copy (or clear) delivered as a live message
+   * (common/move-marker.ts): RETAIN 0, so sent on an established subscription, whose client had the
+   * value live already: 3.1.1 [MQTT-3.3.1-9], v5 Retain As Published 0 [MQTT-3.3.1-12]. One sent as retained on a new
    * subscription (RETAIN 1: 3.1.1 [MQTT-3.3.1-8], v5 §3.3.1.3) is delivered, the marker stripped
    * (deliver). A v5 subscription with Retain As Published 1 gets live copies with RETAIN 1 too
    * [MQTT-3.3.1-13]: those are delivered, as before (docs/retained-moves.md).
    */
-  private dropMoveCopy(link: UpstreamLink, packet: IPublishPacket): void {
+  private acknowledgeUndelivered(link: UpstreamLink, packet: IPublishPacket): void {
     if (packet.qos === 0) return;
     link.upstream.send({ cmd: packet.qos === 1 ? 'puback' : 'pubrec', messageId: packet.messageId ?? 0 });
   }
@@ -291,7 +303,7 @@ export class OutboundDeliveries {
   private drainWaiting(): void {
     while (this.waiting.length > 0 && this.ids.size < this.window) {
       const next = this.waiting.shift();
-      if (next) this.deliver(next.link, next.packet);
+      if (next) this.deliver(next.link, next.packet, next.at);
     }
     this.updatePause();
   }

@@ -46,7 +46,7 @@ export function fakeContext(
     clientId: 'c1',
     version: 5,
     log: createRootLogger({ level: 'silent' }),
-    counters: { published: () => undefined, delivered: () => undefined },
+    counters: { published: () => undefined, delivered: () => undefined, expired: () => undefined },
     sendDown: () => true,
     linksSettled: true,
     linksFor: () => true,

@@ -122,5 +122,6 @@ export function poolBrokerOf(b: TestMosquitto): PoolBroker {
     retainedWildcardRead: true,
     published: 0,
     delivered: 0,
+    expired: 0,
   };
 }
