@@ -99,6 +99,8 @@ export class OutboundDeliveries {
 
   /** `arrivedAt`: when a delivery that waited here arrived (message-expiry.ts); -1 for one that did not. */
   private deliver(link: UpstreamLink, packet: IPublishPacket, arrivedAt: number): void {
+    // As it arrived: what waits again (no packet id free) is counted down from its arrival once more.
+    const arrived = packet;
     if (arrivedAt >= 0) {
       const aged = afterWaiting(packet, performance.now() - arrivedAt);
       if (aged === undefined) {
@@ -130,7 +132,7 @@ export class OutboundDeliveries {
       });
       if (downId === undefined) {
         this.waiting = writableArray(this.waiting);
-        this.waiting.unshift({ link, packet, at: arrivedAt >= 0 ? arrivedAt : performance.now() });
+        this.waiting.unshift({ link, packet: arrived, at: arrivedAt >= 0 ? arrivedAt : performance.now() });
         return;
       }
       this.byUpstream.set(link.brokerId, packet.messageId ?? 0, downId);
@@ -143,10 +145,10 @@ export class OutboundDeliveries {
    * then finds no delivery and gets its PUBCOMP in onBrokerPubrel): one that expired while it waited
    * here (message-expiry.ts), or a retained move's copy (or clear) delivered as a live message
    * (common/move-marker.ts): RETAIN 0, so sent on an established subscription, whose client had the
-   * value live already: 3.1.1 [MQTT-3.3.1-9], v5 Retain As Published 0 [MQTT-3.3.1-12]. One sent as retained on a new
-   * subscription (RETAIN 1: 3.1.1 [MQTT-3.3.1-8], v5 §3.3.1.3) is delivered, the marker stripped
-   * (deliver). A v5 subscription with Retain As Published 1 gets live copies with RETAIN 1 too
-   * [MQTT-3.3.1-13]: those are delivered, as before (docs/retained-moves.md).
+   * value live already: 3.1.1 [MQTT-3.3.1-9], v5 Retain As Published 0 [MQTT-3.3.1-12]. One sent as
+   * retained on a new subscription (RETAIN 1: 3.1.1 [MQTT-3.3.1-8], v5 §3.3.1.3) is delivered, the
+   * marker stripped (deliver). A v5 subscription with Retain As Published 1 gets live copies with
+   * RETAIN 1 too [MQTT-3.3.1-13]: those are delivered, as before (docs/retained-moves.md).
    */
   private acknowledgeUndelivered(link: UpstreamLink, packet: IPublishPacket): void {
     if (packet.qos === 0) return;
