@@ -33,3 +33,19 @@ export function nextFrame(buffer: Buffer, offset: number, maxPacketBytes: number
 export function varintBytes(value: number): number {
   return value < 128 ? 1 : value < 16_384 ? 2 : value < 2_097_152 ? 3 : 4;
 }
+
+/**
+ * A Variable Byte Integer at frame[at] in its minimal encoding, ending by `end`; else -1 (mqtt-packet
+ * reads a longer encoding too, and generate() writes the minimal one: not the same bytes).
+ */
+export function readVarint(frame: Buffer, at: number, end: number): number {
+  let value = 0;
+  let multiplier = 1;
+  for (let i = 0; i < 4 && at + i < end; i++) {
+    const byte = frame[at + i] ?? 0;
+    value += (byte & 0x7f) * multiplier;
+    if ((byte & 0x80) === 0) return i + 1 === varintBytes(value) ? value : -1;
+    multiplier *= 128;
+  }
+  return -1;
+}

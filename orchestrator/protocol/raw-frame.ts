@@ -1,5 +1,5 @@
 import type { Packet } from 'mqtt-packet';
-import { varintBytes } from './frames.ts';
+import { readVarint, varintBytes } from './frames.ts';
 import { readPublishProperties } from './raw-properties.ts';
 
 /**
@@ -107,16 +107,10 @@ export function readFastPacket(
   const end = offset + frameLength;
   // Remaining Length: nextFrame read it; the fast path takes only its minimal encoding, so a frame it
   // forwards is byte for byte what mqtt-packet would generate.
-  let remaining = 0;
-  let multiplier = 1;
-  let bodyStart = offset + 1;
-  for (;;) {
-    const byte = buf[bodyStart++] ?? 0;
-    remaining += (byte & 0x7f) * multiplier;
-    if ((byte & 0x80) === 0) break;
-    multiplier *= 128;
-  }
-  if (bodyStart - offset - 1 !== varintBytes(remaining) || bodyStart + remaining !== end) return undefined;
+  const remaining = readVarint(buf, offset + 1, end);
+  if (remaining < 0) return undefined;
+  const bodyStart = offset + 1 + varintBytes(remaining);
+  if (bodyStart + remaining !== end) return undefined;
   if (type === 3) return readPublish(buf, offset, bodyStart, end, first, version === 5 ? 5 : 4, topics);
   if (type >= 4 && type <= 7) {
     // [MQTT-2.2.2-1/2]: PUBREL's flags are 0010, the others' 0000.

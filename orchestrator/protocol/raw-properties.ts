@@ -13,7 +13,7 @@
  * what generate() would write, in the sender's order ([MQTT-3.3.2-18]: User Properties keep their
  * order; generate() would group them, and the Subscription Identifiers, where the first one was).
  */
-import { varintBytes } from './frames.ts';
+import { readVarint, varintBytes } from './frames.ts';
 
 /**
  * A property block read: mqtt-packet's `properties` (undefined for an empty block), where it ends, and
@@ -132,22 +132,6 @@ const NAMES: Record<number, string> = {
   [CORRELATION_DATA]: 'correlationData',
   [TOPIC_ALIAS]: 'topicAlias',
 };
-
-/**
- * A Variable Byte Integer at frame[at] in its minimal encoding, ending by `end`; else -1 (mqtt-packet
- * reads a longer encoding too, and generate() writes the minimal one: not the same bytes).
- */
-function readVarint(frame: Buffer, at: number, end: number): number {
-  let value = 0;
-  let multiplier = 1;
-  for (let i = 0; i < 4 && at + i < end; i++) {
-    const byte = frame[at + i] ?? 0;
-    value += (byte & 0x7f) * multiplier;
-    if ((byte & 0x80) === 0) return i + 1 === varintBytes(value) ? value : -1;
-    multiplier *= 128;
-  }
-  return -1;
-}
 
 /** End of a two-byte-length string or binary at frame[at], or -1 if it runs past `end`. */
 function stringEnd(frame: Buffer, at: number, end: number): number {
