@@ -21,6 +21,7 @@ export function orchestratorMetrics(
   pending: () => { size: number; refusedTotal: number } | undefined = () => undefined,
   probes: () => Readonly<Record<ProbeAnswer, number>> | undefined = () => undefined,
   heldAcks: () => { heldTotal: number; stopsTotal: number } | undefined = () => undefined,
+  publishesExpired: () => number = () => 0,
 ): ServiceMetrics & {
   sessions: ReturnType<ServiceMetrics['gauge']>;
   connections: ReturnType<ServiceMetrics['counter']>;
@@ -99,6 +100,12 @@ export function orchestratorMetrics(
     'brokel_orchestrator_ack_hold_stops_total',
     'Times a broker link stopped holding PUBACKs for 10 s because its broker waited for them (a small in-flight window)',
     () => heldAcks()?.stopsTotal ?? 0,
+  );
+  // Client publishes that waited here for a broker past their expiry (session/message-expiry.ts).
+  readCounter(
+    'brokel_orchestrator_publishes_expired_total',
+    'Client publishes sent to no broker because their Message Expiry Interval ran out while they waited here for one (MQTT 5)',
+    publishesExpired,
   );
   // The registry's probes at clean starts (record-probes.ts).
   new Counter({

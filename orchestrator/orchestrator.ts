@@ -57,6 +57,7 @@ export class Orchestrator {
     () => this.pending,
     () => this.registry?.probesAnswered,
     () => this.heldAcks,
+    () => this.publishesExpired,
   );
   /** Subscribers' PUBACKs held for one write per link (held-acks.ts; limits.ackHoldMs). */
   private readonly heldAcks: HeldAcks;
@@ -91,7 +92,12 @@ export class Orchestrator {
       const b = this.perBroker.get(id);
       if (b) b.expired += 1;
     },
+    publishExpired: () => {
+      this.publishesExpired += 1;
+    },
   };
+  /** Client publishes that expired here before a broker took them (brokel_orchestrator_publishes_expired_total). */
+  private publishesExpired = 0;
   private readonly servers: Server[] = [];
   private readonly evictor = new Evictor<Session>(() => this.sessions);
   private readonly log: Logger;

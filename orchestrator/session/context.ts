@@ -27,6 +27,8 @@ export interface BrokerCounters {
   delivered(brokerId: string): void;
   /** A delivery from this broker expired while it waited for its client (message-expiry.ts). */
   expired(brokerId: string): void;
+  /** A client's publish expired while it waited here for a broker (message-expiry.ts); it has none. */
+  publishExpired(): void;
 }
 
 /** What the flows of a session (publish, delivery, subscribe) need from the session. */

@@ -51,7 +51,14 @@ export class InboundPublishes implements AckSink<InFlight> {
     private readonly qos2: Qos2Options = { onBrokerLoss: 'resend', maxKeptBytes: 8 * 1024 * 1024 },
     fences?: RetainedFenceSource,
   ) {
-    this.routing = new PublishRouting(ctx, router, this.inflight, maxWaitingBytes, fences);
+    this.routing = new PublishRouting(
+      ctx,
+      router,
+      this.inflight,
+      (entry) => this.expire(entry),
+      maxWaitingBytes,
+      fences,
+    );
     this.replays = new RecentReplays(ctx, this.routing, this.inflight, replay);
   }
 
@@ -123,6 +130,7 @@ export class InboundPublishes implements AckSink<InFlight> {
       ack: undefined,
       done: false,
       retainSeq: packet.retain ? this.replays.arrive(forward.topic) : 0,
+      arrivedAt: packet.properties?.messageExpiryInterval === undefined ? -1 : performance.now(),
     };
     this.inflight.set(downId, entry);
     this.order.push(entry);
@@ -159,6 +167,7 @@ export class InboundPublishes implements AckSink<InFlight> {
       ack: undefined,
       done: true,
       retainSeq: 0,
+      arrivedAt: -1,
     };
     this.order.push(entry);
     this.acknowledge(entry, { cmd, messageId: downId, ...reason });
@@ -222,11 +231,7 @@ export class InboundPublishes implements AckSink<InFlight> {
         if (entry.packet.qos === 2) {
           // A broker without QoS 2 (RabbitMQ 3.10) answers a QoS 2 PUBLISH with PUBACK and keeps it
           // at QoS 1. The client still gets the QoS 2 handshake: PUBREC now, PUBCOMP on its PUBREL.
-          const again = entry.received; // re-sent after its first broker died: the client has its PUBREC
-          this.markReceived(entry);
-          this.routing.assign(entry, '');
-          if (!again) this.acknowledge(entry, { cmd: 'pubrec', messageId: downId, reasonCode: 0 });
-          else if (entry.released) this.complete(entry);
+          this.settleQos2WithoutBroker(entry);
           break;
         }
         this.forget(entry);
@@ -261,6 +266,38 @@ export class InboundPublishes implements AckSink<InFlight> {
         break;
     }
     this.routing.sendQueued(link);
+    this.updatePause();
+  }
+
+  /**
+   * A QoS 2 publish no broker keeps a QoS 2 flow for (a QoS 1 broker took it, or it expired here): the
+   * client gets its PUBREC now (unless it had it, re-sent after its first broker died) and its PUBCOMP
+   * on its PUBREL (onPubrel: stored, at no broker).
+   */
+  private settleQos2WithoutBroker(entry: InFlight): void {
+    const again = entry.received;
+    this.markReceived(entry);
+    this.routing.assign(entry, '');
+    if (!again) this.acknowledge(entry, { cmd: 'pubrec', messageId: entry.downId, reasonCode: 0 });
+    else if (entry.released) this.complete(entry);
+  }
+
+  /**
+   * MQTT 5: a publish whose Message Expiry Interval ran out while it waited here for a broker is
+   * discarded [MQTT-3.3.2-5] (the server may: it is not delivered to anyone); the client's flow ends as
+   * if a broker had taken it: PUBACK, or PUBREC then PUBCOMP, in PUBLISH order.
+   */
+  private expire(entry: InFlight): void {
+    this.ctx.log.debug(
+      { downId: entry.downId, topic: entry.packet.topic },
+      'publish expired before any broker took it',
+    );
+    this.ctx.counters.publishExpired();
+    if (entry.packet.qos === 2) this.settleQos2WithoutBroker(entry);
+    else {
+      this.forget(entry);
+      this.acknowledge(entry, { cmd: 'puback', messageId: entry.downId, reasonCode: 0 });
+    }
     this.updatePause();
   }
 

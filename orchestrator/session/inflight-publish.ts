@@ -25,6 +25,11 @@ export interface InFlight {
   retainSeq: number;
   /** Retained, held by a pool fence while its topic's retained value moves (retained-hold.ts). */
   fenced?: boolean;
+  /**
+   * When it arrived (performance.now(), ms) if it has an MQTT 5 Message Expiry Interval, to count down
+   * the time it waits here (message-expiry.ts); -1 without one.
+   */
+  arrivedAt: number;
 }
 
 /** The payload of a QoS 2 publish that keeps only its ids. */

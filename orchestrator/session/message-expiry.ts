@@ -1,11 +1,13 @@
 import type { IPublishPacket } from 'mqtt-packet';
 
 /**
- * A delivery that waited in the orchestrator (its client's window full) before it is sent (pure).
- * The orchestrator is the server its client sees, so MQTT 5's rules for a server apply to the time a
- * message waits here: its Message Expiry Interval goes out reduced by the whole seconds it waited
- * [MQTT-3.3.2-6], and once that reaches 0 it is not delivered at all [MQTT-3.3.2-5]. (What the broker
- * holds, it counts down itself.) Returns the packet to send (the same one, or a copy with the interval
+ * A message that waited in the orchestrator before it is sent (pure): a delivery waiting for its
+ * client's window (outbound-delivery.ts), or a client's publish waiting for a broker: a free slot,
+ * any broker, a retained move, another broker after its own died (publish-routing.ts). The
+ * orchestrator is the server its client sees and the client its broker sees, so MQTT 5's rules apply
+ * to the time a message waits here: its Message Expiry Interval goes out reduced by the whole seconds
+ * it waited [MQTT-3.3.2-6], and once that reaches 0 it is not sent on at all [MQTT-3.3.2-5]. (What a
+ * broker holds, it counts down itself.) Returns the packet to send (the same one, or a copy with the interval
  * left), or undefined: expired.
  */
 export function afterWaiting(packet: IPublishPacket, waitedMs: number): IPublishPacket | undefined {

@@ -4,6 +4,7 @@ import { type Router, retainedOwner } from '../routing/strategies.ts';
 import { BrokerWindows } from './broker-windows.ts';
 import type { SessionContext, UpstreamLink } from './context.ts';
 import { type InFlight, MAX_ATTEMPTS } from './inflight-publish.ts';
+import { afterWaiting } from './message-expiry.ts';
 import { type RetainedFenceSource, RetainedHold, unsettledRetained } from './retained-hold.ts';
 
 const NONE: readonly string[] = [];
@@ -29,6 +30,8 @@ export class PublishRouting {
     private readonly ctx: SessionContext,
     private readonly router: Router,
     private readonly inflight: ReadonlyMap<number, InFlight>,
+    /** A QoS 1/2 publish whose Message Expiry Interval ran out before it went to a broker: its flow ends. */
+    private readonly expire: (entry: InFlight) => void,
     maxWaitingBytes: number,
     fences?: RetainedFenceSource,
   ) {
@@ -191,6 +194,14 @@ export class PublishRouting {
   }
 
   private dispatch(entry: InFlight, link: UpstreamLink): void {
+    // MQTT 5: what waited here (for a broker slot, for any broker, for a retained move, or since its
+    // broker died) goes out with its interval reduced by the whole seconds waited, or not at all.
+    let packet = entry.packet;
+    if (entry.arrivedAt >= 0) {
+      const aged = afterWaiting(packet, performance.now() - entry.arrivedAt);
+      if (aged === undefined) return this.expire(entry);
+      packet = aged;
+    }
     entry.attempts += 1;
     if (entry.attempts > MAX_ATTEMPTS) {
       return this.ctx.protocolError(
@@ -203,7 +214,7 @@ export class PublishRouting {
       return this.ctx.protocolError(`no packet id left on broker ${link.brokerId}`, 0x97);
     this.assign(entry, link.brokerId);
     entry.upId = upId;
-    link.upstream.send({ ...entry.packet, messageId: upId, dup: false });
+    link.upstream.send({ ...packet, messageId: upId, dup: false });
     this.ctx.counters.published(link.brokerId);
   }
 
@@ -227,9 +238,12 @@ export class PublishRouting {
    */
   releaseRetained(): boolean {
     if (!this.held || this.held.size === 0) return false;
-    for (const { packet, entry } of this.held.release()) {
-      if (!entry) this.routeQos0(packet);
-      else if (this.inflight.get(entry.downId) === entry) {
+    for (const { packet, entry, at } of this.held.release()) {
+      if (!entry) {
+        const aged = afterWaiting(packet, performance.now() - at);
+        if (aged) this.routeQos0(aged);
+        else this.ctx.counters.publishExpired();
+      } else if (this.inflight.get(entry.downId) === entry) {
         entry.fenced = false;
         this.send(entry, []);
       }

@@ -6,6 +6,8 @@ interface Held<E> {
   packet: IPublishPacket;
   /** The QoS 1/2 flow it belongs to; undefined for QoS 0. */
   entry: E | undefined;
+  /** When it was held (performance.now(), ms): a QoS 0 one's Message Expiry Interval counts it down. */
+  at: number;
 }
 
 /** Where the pool's current retained fence is read (the BrokerPool: its `retainedFence` getter). */
@@ -52,7 +54,7 @@ export class RetainedHold<E> {
 
   add(packet: IPublishPacket, entry: E | undefined): void {
     this.queue = writableArray(this.queue);
-    this.queue.push({ packet, entry });
+    this.queue.push({ packet, entry, at: performance.now() });
     this.heldBytes += packet.payload.length;
   }
 

@@ -46,7 +46,12 @@ export function fakeContext(
     clientId: 'c1',
     version: 5,
     log: createRootLogger({ level: 'silent' }),
-    counters: { published: () => undefined, delivered: () => undefined, expired: () => undefined },
+    counters: {
+      published: () => undefined,
+      delivered: () => undefined,
+      expired: () => undefined,
+      publishExpired: () => undefined,
+    },
     sendDown: () => true,
     linksSettled: true,
     linksFor: () => true,

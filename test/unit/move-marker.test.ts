@@ -28,7 +28,12 @@ function fakeSession(version: 4 | 5) {
     clientId: 'c1',
     version,
     log: createRootLogger({ level: 'silent' }),
-    counters: { published: () => undefined, delivered: () => undefined, expired: () => undefined },
+    counters: {
+      published: () => undefined,
+      delivered: () => undefined,
+      expired: () => undefined,
+      publishExpired: () => undefined,
+    },
     sendDown: (p: Packet) => toClient.push(p) > 0,
     link: () => link,
     pauseUpstreams: () => undefined,

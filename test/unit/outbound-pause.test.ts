@@ -34,7 +34,12 @@ it('a full delivery buffer does not pause the brokers while a PUBREC’d QoS 2 d
     clientId: 'c1',
     version: 4,
     log: createRootLogger({ level: 'silent' }),
-    counters: { published: () => undefined, delivered: () => undefined, expired: () => undefined },
+    counters: {
+      published: () => undefined,
+      delivered: () => undefined,
+      expired: () => undefined,
+      publishExpired: () => undefined,
+    },
     sendDown: (p: Packet) => toClient.push(p) > 0,
     link: () => link,
     pauseUpstreams: (reason: string) => paused.add(reason),

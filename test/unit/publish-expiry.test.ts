@@ -1,0 +1,88 @@
+// A client's retained publishes held while their topic's retained value moves (retained-hold.ts) count
+// their MQTT 5 Message Expiry Interval down while held: QoS 0 and QoS 1, over fake broker links (the
+// broker-window and no-broker cases run against real Mosquittos: test/integration/publish-expiry.test.ts).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { IPublishPacket, Packet } from 'mqtt-packet';
+import { RetainedFence } from '../../orchestrator/pool/retained-fence.ts';
+import { Router } from '../../orchestrator/routing/strategies.ts';
+import { InboundPublishes } from '../../orchestrator/session/inbound-publish.ts';
+import { TopicAliases } from '../../orchestrator/session/topic-alias.ts';
+import { fakeContext, fakeLinks } from '../helpers/fake-session.ts';
+
+const [A, N] = ['127.42.0.1:1883', '127.42.0.3:1883'] as const;
+
+const publish = (topic: string, qos: 0 | 1, messageId: number, interval: number): IPublishPacket => ({
+  cmd: 'publish',
+  topic,
+  payload: Buffer.from(topic),
+  qos,
+  retain: true,
+  dup: false,
+  ...(qos > 0 ? { messageId } : {}),
+  properties: { messageExpiryInterval: interval },
+});
+
+describe('message expiry of retained publishes held for a move', () => {
+  it('drops the expired ones (acknowledging a QoS 1 one) and counts the others down', async () => {
+    const { links, sent } = fakeLinks([A, N]);
+    let fence = new RetainedFence([A], [N]);
+    const down: Packet[] = [];
+    let expired = 0;
+    const ctx = fakeContext({
+      link: (id) => links.get(id),
+      publishTargets: () => [...links.values()],
+      subscribeTargets: () => [...links.values()],
+      sendDown: (p) => down.push(p) > 0,
+      counters: {
+        published: () => undefined,
+        delivered: () => undefined,
+        expired: () => undefined,
+        publishExpired: () => {
+          expired += 1;
+        },
+      },
+    });
+    const inbound = new InboundPublishes(
+      ctx,
+      new Router('round-robin'),
+      new TopicAliases(10),
+      100,
+      undefined,
+      undefined,
+      undefined,
+      {
+        get retainedFence() {
+          return fence;
+        },
+      },
+    );
+    // Topics the fence holds (their owner becomes N).
+    const held = Array.from({ length: 200 }, (_, i) => `car/${i}`).filter((t) => fence.holder(t) === N);
+    const [t1, t2, t3, t4] = held;
+    assert.ok(t1 && t2 && t3 && t4);
+    inbound.onPublish(publish(t1, 0, 0, 1));
+    inbound.onPublish(publish(t2, 0, 0, 60));
+    inbound.onPublish(publish(t3, 1, 7, 1));
+    inbound.onPublish(publish(t4, 1, 8, 60));
+    await new Promise((r) => setTimeout(r, 1_100));
+    assert.equal(sent.get(N)?.length, 0, 'held while the fence stands');
+    fence = new RetainedFence([A, N], []);
+    inbound.releaseRetained();
+    const out = sent.get(N) ?? [];
+    assert.deepEqual(
+      out.map((p) => [p.topic, p.properties?.messageExpiryInterval]),
+      [
+        [t2, 59],
+        [t4, 59],
+      ],
+      'the two with 1 s to live go nowhere; the others with a second less',
+    );
+    assert.equal(expired, 2);
+    assert.deepEqual(
+      down.map((p) => [p.cmd, (p as { messageId?: number }).messageId]),
+      [['puback', 7]],
+      'the expired QoS 1 one is acknowledged; the other once its broker does',
+    );
+  });
+});
