@@ -91,49 +91,50 @@ describe('MQTT 5 PUBLISH properties through the orchestrator', () => {
     assert.deepEqual(v4payloads.sort(), ['{"qos":0}', '{"qos":1}', '{"qos":2}']);
   });
 
-  it('counts a delivery’s Message Expiry Interval down while it waits for its client, and drops it once expired', async (t) => {
-    const provider = await startProvider(t);
-    const created = await provider.create('broker', 'mosquitto');
-    const broker = await provider.waitReady(created.id, 10_000);
-    const { url, orchestrator } = await startOrchestrator(t, [broker.url]);
-    // Receive Maximum 1, and the first delivery acknowledged only 2.5 s later: the others wait in the
-    // orchestrator (its link to the broker has a window of its own).
-    const received: IPublishPacket[] = [];
-    let release: (() => void) | undefined;
-    const sub = await connectClient(
-      t,
-      url,
-      {
-        protocolVersion: 5,
-        properties: { receiveMaximum: 1 },
-        customHandleAcks: (_topic, _message, packet, done) => {
-          received.push(packet as IPublishPacket);
-          if (received.length === 1) release = () => done(0);
-          else done(0);
+  for (const qos of [1, 2] as const)
+    it(`QoS ${qos}: counts a delivery’s Message Expiry Interval down while it waits for its client, and drops it once expired`, async (t) => {
+      const provider = await startProvider(t);
+      const created = await provider.create('broker', 'mosquitto');
+      const broker = await provider.waitReady(created.id, 10_000);
+      const { url, orchestrator } = await startOrchestrator(t, [broker.url]);
+      // Receive Maximum 1, and the first delivery acknowledged only 2.5 s later: the others wait in the
+      // orchestrator (its link to the broker has a window of its own).
+      const received: IPublishPacket[] = [];
+      let release: (() => void) | undefined;
+      const sub = await connectClient(
+        t,
+        url,
+        {
+          protocolVersion: 5,
+          properties: { receiveMaximum: 1 },
+          customHandleAcks: (_topic, _message, packet, done) => {
+            received.push(packet as IPublishPacket);
+            if (received.length === 1) release = () => done(0);
+            else done(0);
+          },
         },
-      },
-      () => undefined,
-    );
-    await sub.subscribeAsync('exp/#', { qos: 1 });
-    const pub = await connectClient(t, url, { protocolVersion: 5 });
-    await pub.publishAsync('exp/first', 'held', { qos: 1 });
-    await waitFor(() => received.length === 1, 5000, 'the first delivery');
-    await pub.publishAsync('exp/short', 'gone', { qos: 1, properties: { messageExpiryInterval: 1 } });
-    await pub.publishAsync('exp/long', 'kept', { qos: 1, properties: { messageExpiryInterval: 60 } });
-    await pub.publishAsync('exp/none', 'plain', { qos: 1 });
-    await new Promise((r) => setTimeout(r, 2_500));
-    release?.();
-    await waitFor(() => received.length >= 3, 5000, 'the deliveries that had not expired');
-    await new Promise((r) => setTimeout(r, 500));
-    assert.deepEqual(
-      received.map((p) => p.topic),
-      ['exp/first', 'exp/long', 'exp/none'],
-      'the one with 1 s to live is not delivered',
-    );
-    const left = received[1]?.properties?.messageExpiryInterval ?? 0;
-    assert.ok(left >= 57 && left <= 58, `60 s less the 2 s it waited here: ${left}`);
-    assert.equal(received[2]?.properties?.messageExpiryInterval, undefined);
-    const metrics = await orchestrator.metrics.registry.metrics();
-    assert.match(metrics, /brokel_orchestrator_deliveries_expired_total\{broker="[^"]+"\} 1/);
-  });
+        () => undefined,
+      );
+      await sub.subscribeAsync('exp/#', { qos });
+      const pub = await connectClient(t, url, { protocolVersion: 5 });
+      await pub.publishAsync('exp/first', 'held', { qos });
+      await waitFor(() => received.length === 1, 5000, 'the first delivery');
+      await pub.publishAsync('exp/short', 'gone', { qos, properties: { messageExpiryInterval: 1 } });
+      await pub.publishAsync('exp/long', 'kept', { qos, properties: { messageExpiryInterval: 60 } });
+      await pub.publishAsync('exp/none', 'plain', { qos });
+      await new Promise((r) => setTimeout(r, 2_500));
+      release?.();
+      await waitFor(() => received.length >= 3, 5000, 'the deliveries that had not expired');
+      await new Promise((r) => setTimeout(r, 500));
+      assert.deepEqual(
+        received.map((p) => p.topic),
+        ['exp/first', 'exp/long', 'exp/none'],
+        'the one with 1 s to live is not delivered',
+      );
+      const left = received[1]?.properties?.messageExpiryInterval ?? 0;
+      assert.ok(left >= 57 && left <= 58, `60 s less the 2 s it waited here: ${left}`);
+      assert.equal(received[2]?.properties?.messageExpiryInterval, undefined);
+      const metrics = await orchestrator.metrics.registry.metrics();
+      assert.match(metrics, /brokel_orchestrator_deliveries_expired_total\{broker="[^"]+"\} 1/);
+    });
 });
