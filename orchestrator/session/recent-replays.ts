@@ -2,6 +2,7 @@ import type { IPublishPacket } from 'mqtt-packet';
 import type { SessionContext } from './context.ts';
 import type { InFlight } from './inflight-publish.ts';
 import type { KeptFrames } from './kept-frames.ts';
+import { afterWaiting } from './message-expiry.ts';
 import type { PublishRouting } from './publish-routing.ts';
 import { ReplayWindow } from './replay-window.ts';
 import { RetainedOrder } from './retained-order.ts';
@@ -57,7 +58,15 @@ export class RecentReplays {
     let sent = 0;
     const order = this.retainedOrder;
     const superseded = (p: IPublishPacket, seq: number): boolean => order?.superseded(p.topic, seq) ?? false;
-    for (const packet of this.recent.take(brokerId, superseded)) {
+    // MQTT 5: a copy goes out with its interval less the seconds since its broker acknowledged it (a
+    // broker that hung is noticed a keepalive later), or not at all (message-expiry.ts).
+    const now = Date.now();
+    const age = (p: IPublishPacket, ackedAt: number): IPublishPacket | undefined => {
+      const aged = afterWaiting(p, now - ackedAt);
+      if (aged === undefined) this.ctx.counters.publishExpired();
+      return aged;
+    };
+    for (const packet of this.recent.take(brokerId, superseded, age)) {
       const link = this.routing.pick(packet, [brokerId]);
       const upId = link?.ids.allocate({ kind: 'republish' });
       if (!link || upId === undefined) continue;

@@ -106,8 +106,14 @@ export class ReplayWindow {
   /**
    * The broker died: its publishes acknowledged within the window before its last acknowledgement, in
    * acknowledgement order, but those `skip` refuses (a retained one superseded since: retained-order.ts).
+   * `age` sees each with when it was acknowledged (the clock of `remember`) and returns what to replay
+   * (message-expiry.ts: the interval counted down), or undefined: not replayed.
    */
-  take(brokerId: string, skip?: (packet: IPublishPacket, seq: number) => boolean): IPublishPacket[] {
+  take(
+    brokerId: string,
+    skip?: (packet: IPublishPacket, seq: number) => boolean,
+    age?: (packet: IPublishPacket, ackedAt: number) => IPublishPacket | undefined,
+  ): IPublishPacket[] {
     const list = this.byBroker.get(brokerId);
     this.byBroker.delete(brokerId);
     if (!list || list.count === 0) return [];
@@ -117,7 +123,9 @@ export class ReplayWindow {
       const seq = list.seq(k);
       if (list.at(k) < last - this.windowMs) continue;
       const packet = this.reread(list, k);
-      if (!(seq > 0 && skip?.(packet, seq))) out.push(packet);
+      if (seq > 0 && skip?.(packet, seq)) continue;
+      const aged = age ? age(packet, list.at(k)) : packet;
+      if (aged) out.push(aged);
     }
     return out;
   }

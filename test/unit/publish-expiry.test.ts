@@ -86,3 +86,66 @@ describe('message expiry of retained publishes held for a move', () => {
     );
   });
 });
+
+describe('message expiry of QoS 1 publishes replayed after their broker died', () => {
+  it('replays them counted down from their acknowledgement, and not those that ran out', async () => {
+    const { links, sent } = fakeLinks([A, N]);
+    let expired = 0;
+    const ctx = fakeContext({
+      link: (id) => links.get(id),
+      publishTargets: () => [...links.values()],
+      subscribeTargets: () => [...links.values()],
+      counters: {
+        published: () => undefined,
+        delivered: () => undefined,
+        expired: () => undefined,
+        publishExpired: () => {
+          expired += 1;
+        },
+      },
+    });
+    const inbound = new InboundPublishes(ctx, new Router('round-robin'), new TopicAliases(10), 100, {
+      windowMs: 60_000,
+      maxMessages: 100,
+    });
+    const plain = (topic: string, messageId: number, interval?: number): IPublishPacket => ({
+      ...publish(topic, 1, messageId, interval ?? 0),
+      retain: false,
+      ...(interval === undefined ? { properties: undefined } : {}),
+    });
+    // Round-robin: ids 1, 3, 5 go to A (2, 4, 6 to N); A acknowledges its three.
+    const packets = [
+      plain('r/short', 1, 1),
+      plain('x/2', 2),
+      plain('r/long', 3, 60),
+      plain('x/4', 4),
+      plain('r/none', 5),
+      plain('x/6', 6),
+    ];
+    for (const p of packets) inbound.onPublish(p);
+    const atA = sent.get(A) ?? [];
+    assert.deepEqual(
+      atA.map((p) => p.topic),
+      ['r/short', 'r/long', 'r/none'],
+    );
+    const linkA = links.get(A);
+    assert.ok(linkA);
+    for (const p of atA) {
+      const downId = Number(packets.find((q) => q.topic === p.topic)?.messageId);
+      inbound.onBrokerAck(linkA, { cmd: 'puback', messageId: p.messageId ?? 0 }, downId);
+    }
+    await new Promise((r) => setTimeout(r, 1_100));
+    const before = sent.get(N)?.length ?? 0;
+    assert.equal(inbound.replayRecent(A), 2);
+    const replayed = (sent.get(N) ?? []).slice(before);
+    assert.deepEqual(
+      replayed.map((p) => [p.topic, p.properties?.messageExpiryInterval]),
+      [
+        ['r/long', 59],
+        ['r/none', undefined],
+      ],
+      'the one with 1 s to live is not replayed; the other with a second less',
+    );
+    assert.equal(expired, 1);
+  });
+});
