@@ -1,6 +1,6 @@
 import type { Packet } from 'mqtt-packet';
 import { readVarint, varintBytes } from './frames.ts';
-import { readPublishProperties } from './raw-properties.ts';
+import { readAckProperties, readPublishProperties } from './raw-properties.ts';
 
 /**
  * The raw-frame fast path, reading side (pure). PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP, PINGREQ and
@@ -136,8 +136,13 @@ export function readFastPacket(
       reasonCode = buf[bodyStart + 2] ?? 0;
       const valid = type === 4 || type === 5 ? PUBACK_PUBREC_CODES : PUBREL_PUBCOMP_CODES;
       if (!valid.has(reasonCode)) return undefined;
-      // An empty property block, or none: mqtt-packet sets no `properties`. Anything else: the full path.
-      if (remaining > 4 || (remaining === 4 && buf[bodyStart + 3] !== 0)) return undefined;
+      if (remaining > 3) {
+        // A Reason String and User Properties are read (raw-properties.ts); anything else, or bytes past
+        // the block (mqtt-packet ignores them), goes to the full path. An empty block: no `properties`.
+        const block = readAckProperties(buf, bodyStart + 3, end);
+        if (block === undefined || block.end !== end) return undefined;
+        if (block.properties !== undefined) packet.properties = block.properties;
+      }
     }
     packet.reasonCode = reasonCode;
     return packet as unknown as Packet;

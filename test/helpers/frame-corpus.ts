@@ -72,6 +72,16 @@ function others(version: 4 | 5): Packet[] {
         out.push({ cmd, messageId, ...(reasonCode === undefined ? {} : { reasonCode }) } as Packet);
         if (version === 5 && reasonCode === 0x80)
           out.push({ cmd, messageId, reasonCode, properties: { reasonString: 'no' } } as Packet);
+        if (version === 5 && (reasonCode === 0 || reasonCode === 0x92))
+          out.push({
+            cmd,
+            messageId,
+            reasonCode,
+            properties: {
+              ...(reasonCode === 0 ? {} : { reasonString: 'gone é' }),
+              userProperties: { trace: 'x-1', hop: ['a', 'b'] },
+            },
+          } as Packet);
       }
   out.push({ cmd: 'pingreq' }, { cmd: 'pingresp' }, { cmd: 'disconnect' } as Packet);
   out.push({

@@ -8,6 +8,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { IPublishPacket } from 'mqtt-packet';
+import { TestMosquitto } from '../helpers/mosquitto.ts';
+import { connectTcp, expectPacket, handshake, writePacket } from '../helpers/mqtt-wire.ts';
 import { startOrchestrator } from '../helpers/orchestrator.ts';
 import { type PahoProperties, runPaho } from '../helpers/paho.ts';
 import { connectClient, startProvider, waitFor } from '../helpers/resources.ts';
@@ -137,4 +139,41 @@ describe('MQTT 5 PUBLISH properties through the orchestrator', () => {
       const metrics = await orchestrator.metrics.registry.metrics();
       assert.match(metrics, /brokel_orchestrator_deliveries_expired_total\{broker="[^"]+"\} 1/);
     });
+
+  it('relays a subscriber’s acknowledgements that carry a Reason String and User Properties (QoS 1 and 2)', async (t) => {
+    // One delivery in flight at a time: the next comes only once the broker has the acknowledgement.
+    const broker = await TestMosquitto.start(t, ['max_inflight_messages 1']);
+    const { port, url } = await startOrchestrator(t, [broker.url]);
+    const sub = await connectTcp(t, port, { version: 5 });
+    await handshake(sub, 'ack-props-sub', 5);
+    await writePacket(sub, {
+      cmd: 'subscribe',
+      messageId: 1,
+      subscriptions: [{ topic: 'ackp/#', qos: 2 }],
+    });
+    await expectPacket(sub, 'suback', 5000);
+    const pub = await connectClient(t, url, { protocolVersion: 5 });
+    const properties = { reasonString: 'seen by the app', userProperties: { trace: 'x-1', hop: ['a', 'b'] } };
+    const got: string[] = [];
+    for (const [i, qos] of ([1, 1, 2, 2] as const).entries())
+      await pub.publishAsync(`ackp/q${qos}`, `${i}`, { qos });
+    for (let i = 0; i < 4; i++) {
+      const d = await expectPacket(sub, 'publish', 5000);
+      got.push(`${d.topic}:${d.payload.toString()}`);
+      if (d.qos === 1) {
+        await writePacket(sub, { cmd: 'puback', messageId: d.messageId ?? 0, reasonCode: 0, properties });
+        continue;
+      }
+      await writePacket(sub, { cmd: 'pubrec', messageId: d.messageId ?? 0, reasonCode: 0, properties });
+      const rel = await expectPacket(sub, 'pubrel', 5000);
+      await writePacket(sub, { cmd: 'pubcomp', messageId: rel.messageId, reasonCode: 0, properties });
+    }
+    assert.deepEqual(
+      got,
+      ['ackp/q1:0', 'ackp/q1:1', 'ackp/q2:2', 'ackp/q2:3'],
+      'every delivery, each after the previous one’s acknowledgement reached the broker',
+    );
+    assert.equal(sub.parseError, undefined);
+    assert.equal(sub.closed, false, 'the session stays up');
+  });
 });

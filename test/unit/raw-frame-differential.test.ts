@@ -53,8 +53,10 @@ const plain = (p: Packet): Record<string, unknown> => {
 interface Tally {
   frames: number;
   fast: number;
-  /** Fast-path v5 PUBLISHes with a property block. */
+  /** Fast-path v5 packets with a property block (PUBLISHes and acknowledgements). */
   withProperties: number;
+  /** Of those, acknowledgements (a Reason String, User Properties). */
+  acksWithProperties: number;
   slow: number;
   refused: number;
   bytesCompared: number;
@@ -84,7 +86,10 @@ function compare(frame: Buffer, version: 4 | 5, topics: TopicCache, rnd: () => n
     return;
   }
   tally.fast += 1;
-  if ((fast as { properties?: unknown }).properties !== undefined) tally.withProperties += 1;
+  if ((fast as { properties?: unknown }).properties !== undefined) {
+    tally.withProperties += 1;
+    if (fast.cmd !== 'publish') tally.acksWithProperties += 1;
+  }
   assert.equal(slow.error, undefined, `fast path accepted what mqtt-packet refuses: ${where()}`);
   assert.deepEqual(plain(fast), { ...slow.packet }, `different packet: ${where()}`);
   assert.equal(decision({ packet: fast }), verdict, where());
@@ -97,8 +102,12 @@ function compare(frame: Buffer, version: 4 | 5, topics: TopicCache, rnd: () => n
   const id = 1 + Math.floor(rnd() * 65_535);
   for (const outVersion of [4, 5] as const) {
     for (const dup of [false, true]) {
+      // An acknowledgement is relayed as a new one with its packet id and reason code (the flows drop a
+      // Reason String and User Properties: inbound-publish.ts, outbound-delivery.ts).
       const patch: Record<string, unknown> =
-        fast.cmd === 'publish' ? { messageId: fast.qos > 0 ? id : undefined, dup } : { messageId: id };
+        fast.cmd === 'publish'
+          ? { messageId: fast.qos > 0 ? id : undefined, dup }
+          : { messageId: id, properties: undefined };
       const mine = fastEncode({ ...fast, ...patch } as Packet, outVersion);
       const theirs = mqttPacket.generate({ ...slow.packet, ...patch } as Packet, {
         protocolVersion: outVersion,
@@ -167,6 +176,7 @@ describe('raw-frame fast path', () => {
       bytesCompared: 0,
       reordered: 0,
       unaliased: 0,
+      acksWithProperties: 0,
     };
     const topics = new TopicCache();
     const corpus = { 4: validFrames(4), 5: validFrames(5) };
@@ -197,12 +207,16 @@ describe('raw-frame fast path', () => {
         `(${validFast} of the valid traffic; ${tally.withProperties} v5 with properties), ${tally.slow} to ` +
         `mqtt-packet, ${tally.refused} refused; ${tally.bytesCompared} forwarded encodings compared ` +
         `(${tally.reordered} with User Properties in the sender's order where generate() regroups them), ` +
-        `${tally.unaliased} with a Topic Alias resolved`,
+        `${tally.unaliased} with a Topic Alias resolved, ${tally.acksWithProperties} acknowledgements with properties`,
     );
     // The fast path must carry the common traffic, and the mutations must reach both roads.
     assert.ok(validFast > 500, `fast path took only ${validFast} valid frames`);
     assert.ok(tally.withProperties > 1_000, `only ${tally.withProperties} v5 frames with properties`);
     assert.ok(tally.unaliased > 500, `only ${tally.unaliased} aliased publishes resolved`);
+    assert.ok(
+      tally.acksWithProperties > 100,
+      `only ${tally.acksWithProperties} acknowledgements with properties`,
+    );
     assert.ok(tally.refused > 10_000 && tally.fast > 30_000 && tally.slow > 10_000, JSON.stringify(tally));
   });
 

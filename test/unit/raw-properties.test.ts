@@ -134,9 +134,44 @@ describe('v5 PUBLISH properties on the fast path', () => {
       [0x11, 0, 0, 0, 1], // Session Expiry Interval: not a PUBLISH property
       [0x01, 2], // Payload Format Indicator 2: mqtt-packet would forward 1
       [0x02, 0, 0, 0, 1, 0x02, 0, 0, 0, 2], // given twice: mqtt-packet makes an array
+      // mqtt-packet overwrites a falsy earlier value instead of appending (the differential test's find):
+      [0x0b, 0x00, 0x0b, 0xac, 0x02], // Subscription Identifier 0, then 300: it says 300 alone
+      [0x26, ...str('a'), ...str(''), 0x26, ...str('a'), ...str('x')], // a='' then a='x': it says a='x'
+      [0x1f, ...str('why')], // a Reason String: not a PUBLISH property
     ]) {
       const frame = frameWith(block);
       assert.equal(readFastPacket(frame, 0, frame.length, 5, new TopicCache()), undefined, String(block));
+    }
+  });
+
+  it('reads an acknowledgement’s Reason String and User Properties as mqtt-packet does; anything else goes there', () => {
+    const ack = (type: number, body: number[]) => Buffer.from([type, body.length, ...body]);
+    const props = [
+      0x1f,
+      ...str('gone é'),
+      0x26,
+      ...str('hop'),
+      ...str('a'),
+      0x26,
+      ...str('hop'),
+      ...str('b'),
+    ];
+    for (const type of [0x40, 0x50, 0x62, 0x70]) {
+      const code = type === 0x62 || type === 0x70 ? 0x92 : 0x10;
+      const frame = ack(type, [0, 9, code, props.length, ...props]);
+      const fast = readFastPacket(frame, 0, frame.length, 5, new TopicCache());
+      assert.ok(fast, `type ${type.toString(16)} on the fast path`);
+      assert.deepEqual({ ...fast }, { ...parsed(frame, 5) });
+      assert.equal((fast as { properties?: { reasonString?: string } }).properties?.reasonString, 'gone é');
+    }
+    for (const body of [
+      [0, 9, 0x10, 5, 0x02, 0, 0, 0, 1], // a Message Expiry Interval: not an acknowledgement's
+      [0, 9, 0x10, 8, 0x1f, ...str('a'), 0x1f, ...str('b')], // a Reason String twice
+      [0, 9, 0x10, 0, 0xee], // a byte after the block (mqtt-packet ignores it)
+      [0, 9, 0x10, 4, 0x1f, 0, 5, 0x61], // a string running past the block
+    ]) {
+      const frame = ack(0x40, body);
+      assert.equal(readFastPacket(frame, 0, frame.length, 5, new TopicCache()), undefined, String(body));
     }
   });
 });
