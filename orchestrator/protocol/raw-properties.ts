@@ -5,14 +5,15 @@
  * Response Topic, Correlation Data, User Properties, the Subscription Identifiers a broker's delivery
  * carries (from a client the session refuses them [MQTT-3.3.4-6], on either road), and a client's Topic
  * Alias (the session resolves it; the writer then leaves its three bytes out: raw-write.ts `unaliased`).
- * Anything else returns undefined and mqtt-packet decides: any other property
- * id, a property other than a User Property or Subscription Identifier given twice (mqtt-packet makes an
- * array of it), a Subscription Identifier of 0 or a User Property repeating a name whose value was
- * empty (mqtt-packet overwrites a falsy earlier value instead of appending), a Payload Format Indicator other than 0 or 1 (mqtt-packet turns it into a boolean, so
- * it would forward 1), a Variable Byte Integer not in its minimal encoding, a value running past the
- * block, or a block running past the frame. So the bytes the writer copies are, property for property,
- * what generate() would write, in the sender's order ([MQTT-3.3.2-18]: User Properties keep their
- * order; generate() would group them, and the Subscription Identifiers, where the first one was).
+ * Anything else returns undefined and mqtt-packet decides: any other property id, a property other
+ * than a User Property or Subscription Identifier given twice (mqtt-packet makes an array of it), a
+ * Subscription Identifier of 0 or a User Property repeating a name whose value was empty (mqtt-packet
+ * overwrites a falsy earlier value instead of appending), a Payload Format Indicator other than 0 or 1
+ * (mqtt-packet turns it into a boolean, so it would forward 1), a Variable Byte Integer not in its
+ * minimal encoding, a value running past the block, or a block running past the frame. So the bytes
+ * the writer copies are, property for property, what generate() would write, in the sender's order
+ * ([MQTT-3.3.2-18]: User Properties keep their order; generate() would group them, and the
+ * Subscription Identifiers, where the first one was).
  * An acknowledgement's: its Reason String and User Properties, read so that the packet is mqtt-packet's;
  * the flows relay only the reason code (as before, on the full path).
  */
@@ -55,7 +56,7 @@ const PUBLISH_IDS = accepting([
   TOPIC_ALIAS,
   USER_PROPERTY,
 ]);
-/** What a v5 PUBACK, PUBREC, PUBREL or PUBCOMP may carry [MQTT-3.4.2.2]: diagnostics the flows do not relay. */
+/** What a v5 PUBACK, PUBREC, PUBREL or PUBCOMP may carry (MQTT 5 §3.4.2.2): diagnostics the flows do not relay. */
 const ACK_IDS = accepting([REASON_STRING, USER_PROPERTY]);
 
 /**
