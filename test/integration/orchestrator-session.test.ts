@@ -116,6 +116,57 @@ describe('orchestrator: sessions', () => {
     );
   });
 
+  it('MQTT 5 subscription options hold across brokers: No Local, Retain As Published, Retain Handling', async (t) => {
+    const { url } = await startOrchestrator(t, await threeBrokers(t));
+    // A chat client: its own publishes (round-robin over three brokers) never come back to it
+    // [MQTT-3.8.3-3]; another subscriber gets every one.
+    const own: string[] = [];
+    const chat = await connectClient(t, url, { protocolVersion: 5 }, (c) =>
+      c.on('message', (topic) => own.push(topic)),
+    );
+    await chat.subscribeAsync('room/#', { qos: 1, nl: true });
+    const other: string[] = [];
+    const listener = await connectClient(t, url, { protocolVersion: 5 }, (c) =>
+      c.on('message', (topic) => other.push(topic)),
+    );
+    await listener.subscribeAsync('room/#', { qos: 1 });
+    for (let i = 0; i < 12; i++) await chat.publishAsync(`room/${i}`, `m${i}`, { qos: 1 });
+    await waitFor(() => other.length >= 12, 5000, 'the other subscriber’s copies');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(own.length, 0, 'no copy of its own publishes');
+
+    // A retained value, on its owner broker: Retain As Published keeps the flag on a live delivery;
+    // Retain Handling 1 sends it only for a new subscription, 2 never [MQTT-3.3.1-9, -10, -11, -12].
+    const pub = await connectClient(t, url, { protocolVersion: 5 });
+    const seen: Array<{ topic: string; retain: boolean }> = [];
+    const reader = await connectClient(t, url, { protocolVersion: 5 }, (c) =>
+      c.on('message', (topic, _payload, packet) => seen.push({ topic, retain: packet.retain })),
+    );
+    await pub.publishAsync('state/a', 'on', { qos: 1, retain: true });
+    await reader.subscribeAsync('state/#', { qos: 1, rh: 2 });
+    await reader.subscribeAsync('gauge/#', { qos: 1, rap: true, rh: 1 });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(seen.length, 0, 'Retain Handling 2: no retained message at subscribe');
+    await reader.subscribeAsync('state/#', { qos: 1, rh: 1 });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(seen.length, 0, 'Retain Handling 1: the subscription existed, nothing sent');
+    await reader.unsubscribeAsync('state/#');
+    await reader.subscribeAsync('state/#', { qos: 1, rh: 1 });
+    await waitFor(() => seen.length === 1, 3000, 'the retained value for the new subscription');
+    assert.deepEqual(seen[0], { topic: 'state/a', retain: true });
+    await pub.publishAsync('gauge/1', '7', { qos: 1, retain: true });
+    await pub.publishAsync('state/a', 'off', { qos: 1, retain: true });
+    await waitFor(() => seen.length === 3, 3000, 'the two live deliveries');
+    assert.deepEqual(
+      seen.slice(1).sort((x, y) => x.topic.localeCompare(y.topic)),
+      [
+        { topic: 'gauge/1', retain: true },
+        { topic: 'state/a', retain: false },
+      ],
+      'Retain As Published keeps the flag; without it a live delivery has it cleared',
+    );
+  });
+
   it('a QoS 2 flow stays on one broker from PUBLISH to PUBCOMP, whatever round-robin does meanwhile', async (t) => {
     const { url, orchestrator } = await startOrchestrator(t, await threeBrokers(t));
     const sub = await subscriber(t, url, 'q2/#', 2);
