@@ -23,26 +23,32 @@ const publish = (topic: string, qos: 0 | 1, messageId: number, interval: number)
   properties: { messageExpiryInterval: interval },
 });
 
+/** Two fake brokers, a context over them that records what goes to the client and counts expiries. */
+function stand() {
+  const { links, sent } = fakeLinks([A, N]);
+  const down: Packet[] = [];
+  const tally = { expired: 0 };
+  const ctx = fakeContext({
+    link: (id) => links.get(id),
+    publishTargets: () => [...links.values()],
+    subscribeTargets: () => [...links.values()],
+    sendDown: (p) => down.push(p) > 0,
+    counters: {
+      published: () => undefined,
+      delivered: () => undefined,
+      expired: () => undefined,
+      publishExpired: () => {
+        tally.expired += 1;
+      },
+    },
+  });
+  return { links, sent, down, tally, ctx };
+}
+
 describe('message expiry of retained publishes held for a move', () => {
   it('drops the expired ones (acknowledging a QoS 1 one) and counts the others down', async () => {
-    const { links, sent } = fakeLinks([A, N]);
+    const { sent, down, tally, ctx } = stand();
     let fence = new RetainedFence([A], [N]);
-    const down: Packet[] = [];
-    let expired = 0;
-    const ctx = fakeContext({
-      link: (id) => links.get(id),
-      publishTargets: () => [...links.values()],
-      subscribeTargets: () => [...links.values()],
-      sendDown: (p) => down.push(p) > 0,
-      counters: {
-        published: () => undefined,
-        delivered: () => undefined,
-        expired: () => undefined,
-        publishExpired: () => {
-          expired += 1;
-        },
-      },
-    });
     const inbound = new InboundPublishes(
       ctx,
       new Router('round-robin'),
@@ -78,7 +84,7 @@ describe('message expiry of retained publishes held for a move', () => {
       ],
       'the two with 1 s to live go nowhere; the others with a second less',
     );
-    assert.equal(expired, 2);
+    assert.equal(tally.expired, 2);
     assert.deepEqual(
       down.map((p) => [p.cmd, (p as { messageId?: number }).messageId]),
       [['puback', 7]],
@@ -89,21 +95,7 @@ describe('message expiry of retained publishes held for a move', () => {
 
 describe('message expiry of QoS 1 publishes replayed after their broker died', () => {
   it('replays them counted down from their acknowledgement, and not those that ran out', async () => {
-    const { links, sent } = fakeLinks([A, N]);
-    let expired = 0;
-    const ctx = fakeContext({
-      link: (id) => links.get(id),
-      publishTargets: () => [...links.values()],
-      subscribeTargets: () => [...links.values()],
-      counters: {
-        published: () => undefined,
-        delivered: () => undefined,
-        expired: () => undefined,
-        publishExpired: () => {
-          expired += 1;
-        },
-      },
-    });
+    const { links, sent, tally, ctx } = stand();
     const inbound = new InboundPublishes(ctx, new Router('round-robin'), new TopicAliases(10), 100, {
       windowMs: 60_000,
       maxMessages: 100,
@@ -146,6 +138,6 @@ describe('message expiry of QoS 1 publishes replayed after their broker died', (
       ],
       'the one with 1 s to live is not replayed; the other with a second less',
     );
-    assert.equal(expired, 1);
+    assert.equal(tally.expired, 1);
   });
 });
