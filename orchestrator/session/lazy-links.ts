@@ -3,6 +3,7 @@ import { spreadsOverBrokers } from '../../common/admin/contract.ts';
 import type { PoolBroker } from '../pool/broker-pool.ts';
 import { emptyArray, takeAll, writableArray } from './lazy-collections.ts';
 import { LinkNeed } from './link-need.ts';
+import { setAside } from './message-expiry.ts';
 import type { Session } from './session.ts';
 
 /**
@@ -113,6 +114,7 @@ export class LazyLinks {
     if (!this.linking) return false;
     this.whileLinking = writableArray(this.whileLinking);
     this.whileLinking.push(packet);
+    setAside(packet);
     return true;
   }
 

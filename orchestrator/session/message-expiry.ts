@@ -1,4 +1,4 @@
-import type { IPublishPacket } from 'mqtt-packet';
+import type { IPublishPacket, Packet } from 'mqtt-packet';
 
 /**
  * A message that waited in the orchestrator before it is sent (pure): a delivery waiting for its
@@ -16,4 +16,21 @@ export function afterWaiting(packet: IPublishPacket, waitedMs: number): IPublish
   const left = interval - Math.floor(waitedMs / 1000);
   if (left <= 0) return undefined;
   return { ...packet, properties: { ...packet.properties, messageExpiryInterval: left } };
+}
+
+/** When a client's publish with an expiry was set aside before its flow saw it (performance.now(), ms). */
+const heldSince = new WeakMap<object, number>();
+
+/**
+ * A client packet set aside before the publish flow sees it (sent before the session was connected, or
+ * while a lazy session opens its links): a publish with an expiry counts its wait from now.
+ */
+export function setAside(packet: Packet): void {
+  if (packet.cmd !== 'publish' || packet.properties?.messageExpiryInterval === undefined) return;
+  if (!heldSince.has(packet)) heldSince.set(packet, performance.now());
+}
+
+/** When a client's publish arrived here: when it was set aside (setAside), else now. */
+export function arrivalOf(packet: IPublishPacket): number {
+  return heldSince.get(packet) ?? performance.now();
 }

@@ -5,6 +5,7 @@ import { runConnect } from './connect-sequence.ts';
 import type { UpstreamLink } from './context.ts';
 import { NOT_AUTHORIZED } from './denied-close.ts';
 import { emptyArray, takeAll, writableArray } from './lazy-collections.ts';
+import { setAside } from './message-expiry.ts';
 import type { Session } from './session.ts';
 
 /**
@@ -48,6 +49,7 @@ export class PacketDispatch {
       } else {
         this.early = writableArray(this.early);
         this.early.push(packet); // sent right after CONNECT: handled once connected
+        setAside(packet);
       }
       return;
     }

@@ -4,7 +4,9 @@
 // stopped (SIGSTOP: its window full) and killed (no broker at all) while the publishes wait.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { MqttClient } from 'mqtt';
 import type { IPublishPacket } from 'mqtt-packet';
+import { homeBrokerRanking, retainedOwner } from '../../orchestrator/routing/strategies.ts';
 import { TestMosquitto } from '../helpers/mosquitto.ts';
 import { startOrchestrator } from '../helpers/orchestrator.ts';
 import { connectClient, waitFor, within } from '../helpers/resources.ts';
@@ -112,5 +114,63 @@ describe('MQTT 5 message expiry of publishes waiting for a broker', () => {
     assert.ok(left >= 45 && left <= 58, `60 s less the time it waited here: ${left}`);
     const metrics = await orchestrator.metrics.registry.metrics();
     assert.match(metrics, /brokel_orchestrator_publishes_expired_total 1\b/);
+  });
+
+  it('a retained publish a lazy session holds while it opens its links counts that wait', async (t) => {
+    const brokers = [await TestMosquitto.start(t), await TestMosquitto.start(t)];
+    const ids = brokers.map((b) => b.url.slice('mqtt://'.length));
+    const [running, stopped] = ids as [string, string];
+    const { url } = await startOrchestrator(
+      t,
+      brokers.map((b) => b.url),
+      { routing: 'client-affinity', limits: { upstreamConnectTimeoutMs: 2_000 } },
+    );
+    const received: IPublishPacket[] = [];
+    const sub = await connectClient(t, url, { protocolVersion: 5 }, (c) =>
+      c.on('message', (_topic, _payload, packet) => received.push(packet)),
+    );
+    await sub.subscribeAsync('held/#', { qos: 1 });
+    // Two publishers at home on the running broker (one link each: lazy), and topics owned by the other.
+    const clientIds = Array.from({ length: 40 }, (_, i) => `lazy-${i}`)
+      .filter((id) => homeBrokerRanking(id, ids)[0] === running)
+      .slice(0, 2);
+    const topics = Array.from({ length: 40 }, (_, i) => `held/${i}`)
+      .filter((topic) => retainedOwner(topic, ids) === stopped)
+      .slice(0, 2);
+    assert.equal(clientIds.length + topics.length, 4);
+    const pubs: MqttClient[] = [];
+    for (const clientId of clientIds)
+      pubs.push(await connectClient(t, url, { clientId, protocolVersion: 5 }));
+    const pid = brokers[1]?.child?.pid;
+    assert.ok(pid);
+    process.kill(pid, 'SIGSTOP');
+    try {
+      // Each retained publish needs its topic's owner: the session opens its other link and holds the
+      // publish until that attempt gives up (2 s), then routes around the broker it could not reach.
+      await within(
+        Promise.all(
+          [1, 60].map((interval, i) =>
+            pubs[i]?.publishAsync(topics[i] ?? '', `${interval}`, {
+              qos: 1,
+              retain: true,
+              properties: { messageExpiryInterval: interval },
+            }),
+          ),
+        ),
+        10_000,
+        'both acknowledged',
+      );
+      await waitFor(() => received.length >= 1, 5000, 'the delivery that had not expired');
+      await sleep(300);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    assert.deepEqual(
+      received.map((p) => p.payload.toString()),
+      ['60'],
+      'the one with 1 s to live reached no broker',
+    );
+    const left = received[0]?.properties?.messageExpiryInterval ?? 0;
+    assert.ok(left >= 55 && left <= 58, `60 s less the time it was held: ${left}`);
   });
 });
