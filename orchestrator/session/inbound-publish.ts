@@ -7,7 +7,7 @@ import type { Router } from '../routing/strategies.ts';
 import { AckOrder, type AckSink } from './ack-order.ts';
 import type { SessionContext, UpstreamLink } from './context.ts';
 import { EMPTY, type InFlight, type Qos2Options } from './inflight-publish.ts';
-import { afterWaiting, arrivalOf } from './message-expiry.ts';
+import { arrivalOf } from './message-expiry.ts';
 import { PublishRouting } from './publish-routing.ts';
 import { RecentReplays, type ReplayOptions } from './recent-replays.ts';
 import type { RetainedFenceSource } from './retained-hold.ts';
@@ -86,20 +86,15 @@ export class InboundPublishes implements AckSink<InFlight> {
     // A packet without a topic alias is forwarded as it is (its properties the very object the fast
     // path read, so the writer forwards the frame: raw-write.ts `forwardable`); one with an alias as the
     // topic it stands for, without the alias (which the writer leaves out of the frame).
-    let forward: IPublishPacket =
+    const forward: IPublishPacket =
       packet.properties?.topicAlias === undefined ? packet : unaliased(packet, resolved.topic);
-    const expiring = packet.properties?.messageExpiryInterval !== undefined;
+    // MQTT 5: its wait here counts from its arrival (earlier if it was set aside: message-expiry.ts).
+    const arrivedAt = packet.properties?.messageExpiryInterval === undefined ? -1 : arrivalOf(packet);
     if (packet.qos === 0) {
-      if (expiring) {
-        // Set aside before this flow saw it (message-expiry.ts setAside): its wait counts.
-        const aged = afterWaiting(forward, performance.now() - arrivalOf(packet));
-        if (aged === undefined) return this.ctx.counters.publishExpired();
-        forward = aged;
-      }
       if (packet.retain) this.replays.arrive(forward.topic);
       if (packet.retain && this.routing.held?.holds(forward.topic))
-        return this.routing.hold(forward, undefined);
-      this.routing.routeQos0(forward);
+        return this.routing.hold(forward, undefined, arrivedAt);
+      this.routing.routeQos0(forward, arrivedAt);
       return;
     }
     const downId = packet.messageId ?? 0;
@@ -138,7 +133,7 @@ export class InboundPublishes implements AckSink<InFlight> {
       ack: undefined,
       done: false,
       retainSeq: packet.retain ? this.replays.arrive(forward.topic) : 0,
-      arrivedAt: expiring ? arrivalOf(packet) : -1,
+      arrivedAt,
     };
     this.inflight.set(downId, entry);
     this.order.push(entry);

@@ -4,7 +4,7 @@ import { type Router, retainedOwner } from '../routing/strategies.ts';
 import { BrokerWindows } from './broker-windows.ts';
 import type { SessionContext, UpstreamLink } from './context.ts';
 import { type InFlight, MAX_ATTEMPTS } from './inflight-publish.ts';
-import { afterWaiting } from './message-expiry.ts';
+import { afterWaiting, setAside } from './message-expiry.ts';
 import { type RetainedFenceSource, RetainedHold, unsettledRetained } from './retained-hold.ts';
 
 const NONE: readonly string[] = [];
@@ -99,14 +99,23 @@ export class PublishRouting {
     return this.ctx.publishTargets().includes(link);
   }
 
-  routeQos0(packet: IPublishPacket): void {
+  /**
+   * A QoS 0 publish goes to a broker now. `arrivedAt`: when it arrived here (performance.now(), ms) if it
+   * has an MQTT 5 Message Expiry Interval, else -1; it goes out with the interval less the whole seconds
+   * since, or not at all (message-expiry.ts).
+   */
+  routeQos0(packet: IPublishPacket, arrivedAt: number): void {
     const link = this.pick(packet);
     if (!link) {
+      // Held as it came, with its arrival, to be handled again once the links are open.
+      if (arrivedAt >= 0) setAside(packet, arrivedAt);
       if (this.ctx.deferWhileLinking(packet)) return;
       this.ctx.log.warn({ topic: packet.topic }, 'QoS 0 publish dropped: no broker available');
       return;
     }
-    link.upstream.send(packet.messageId === undefined ? packet : { ...packet, messageId: undefined });
+    const aged = arrivedAt < 0 ? packet : afterWaiting(packet, performance.now() - arrivedAt);
+    if (aged === undefined) return this.ctx.counters.publishExpired();
+    link.upstream.send(aged.messageId === undefined ? aged : { ...aged, messageId: undefined });
     this.ctx.counters.published(link.brokerId);
     if (link.upstream.writableNeedDrain) {
       this.ctx.pauseClient(`broker ${link.brokerId} write buffer full`);
@@ -224,11 +233,11 @@ export class PublishRouting {
   }
 
   /** A retained publish waits for the move of its topic's retained value (its acknowledgement waits too). */
-  hold(packet: IPublishPacket, entry: InFlight | undefined): void {
+  hold(packet: IPublishPacket, entry: InFlight | undefined, arrivedAt = -1): void {
     if (entry) entry.fenced = true;
     // Its owner after the move may be a broker a lazy session has no link to: open them before release.
     if (!this.ctx.linksSettled) this.ctx.openEveryLink();
-    this.held?.add(packet, entry);
+    this.held?.add(packet, entry, arrivedAt);
     if (this.held?.full) this.ctx.pauseClient('retained move');
   }
 
@@ -238,12 +247,9 @@ export class PublishRouting {
    */
   releaseRetained(): boolean {
     if (!this.held || this.held.size === 0) return false;
-    for (const { packet, entry, at } of this.held.release()) {
-      if (!entry) {
-        const aged = afterWaiting(packet, performance.now() - at);
-        if (aged) this.routeQos0(aged);
-        else this.ctx.counters.publishExpired();
-      } else if (this.inflight.get(entry.downId) === entry) {
+    for (const { packet, entry, arrivedAt } of this.held.release()) {
+      if (!entry) this.routeQos0(packet, arrivedAt);
+      else if (this.inflight.get(entry.downId) === entry) {
         entry.fenced = false;
         this.send(entry, []);
       }

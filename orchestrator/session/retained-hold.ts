@@ -6,8 +6,11 @@ interface Held<E> {
   packet: IPublishPacket;
   /** The QoS 1/2 flow it belongs to; undefined for QoS 0. */
   entry: E | undefined;
-  /** When it was held (performance.now(), ms): a QoS 0 one's Message Expiry Interval counts it down. */
-  at: number;
+  /**
+   * A QoS 0 one's arrival (performance.now(), ms) when it has an MQTT 5 Message Expiry Interval, else -1
+   * (a QoS 1/2 flow keeps its own: InFlight.arrivedAt).
+   */
+  arrivedAt: number;
 }
 
 /** Where the pool's current retained fence is read (the BrokerPool: its `retainedFence` getter). */
@@ -52,9 +55,9 @@ export class RetainedHold<E> {
     return fence.holder(topic) !== undefined || this.queue.some((h) => h.packet.topic === topic);
   }
 
-  add(packet: IPublishPacket, entry: E | undefined): void {
+  add(packet: IPublishPacket, entry: E | undefined, arrivedAt = -1): void {
     this.queue = writableArray(this.queue);
-    this.queue.push({ packet, entry, at: performance.now() });
+    this.queue.push({ packet, entry, arrivedAt });
     this.heldBytes += packet.payload.length;
   }
 
