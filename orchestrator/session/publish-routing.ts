@@ -1,13 +1,18 @@
 import type { IPublishPacket } from 'mqtt-packet';
+import { spreadsOverBrokers } from '../../common/admin/contract.ts';
 import type { RetainedFence } from '../pool/retained-fence.ts';
 import { type Router, retainedOwner } from '../routing/strategies.ts';
 import { BrokerWindows } from './broker-windows.ts';
 import type { SessionContext, UpstreamLink } from './context.ts';
 import { type InFlight, MAX_ATTEMPTS } from './inflight-publish.ts';
+import { emptySet, writableSet } from './lazy-collections.ts';
 import { afterWaiting, setAside } from './message-expiry.ts';
 import { type RetainedFenceSource, RetainedHold, unsettledRetained } from './retained-hold.ts';
 
 const NONE: readonly string[] = [];
+
+/** The client's pause while every broker its QoS 0 publishes may go to has a full write buffer. */
+const NO_ROOM = 'broker write buffers full';
 
 /** Kept at no broker, to go out when one can take it (resendHeld): not sent, queued, fenced or stored. */
 const waiting = (e: InFlight): boolean =>
@@ -25,6 +30,8 @@ export class PublishRouting {
   waitingBytes = 0;
   /** Retained publishes waiting for a retained move to finish; none unless the pool has a fence. */
   readonly held: RetainedHold<InFlight> | undefined;
+  /** Links whose room (drain, or end) this session waits for, its client paused (NO_ROOM). */
+  private roomWaits = emptySet<UpstreamLink>();
 
   constructor(
     private readonly ctx: SessionContext,
@@ -49,9 +56,23 @@ export class PublishRouting {
       // The common cases, without building arrays per message (the targets are cached by the session).
       const all = this.ctx.publishTargets();
       if (all.length === 0) return undefined;
-      if (this.router.strategy === 'round-robin') return all[this.router.nextRoundRobin(all.length)];
-      if (this.router.strategy === 'least-outstanding')
-        return all[this.router.leastOutstanding(all.length, (i) => this.outstanding(all[i]?.brokerId ?? ''))];
+      const strategy = this.router.strategy;
+      if (spreadsOverBrokers(strategy)) {
+        // QoS 0 has no acknowledgement: a full write buffer is its one sign of a broker that does not
+        // keep up, and it goes round it, to the next pick with room, so the others keep even shares
+        // (QoS 1/2 are paced by each broker's Receive Maximum window). All full: the last pick.
+        let link: UpstreamLink | undefined;
+        for (let tries = 0; tries < all.length; tries++) {
+          link =
+            all[
+              strategy === 'round-robin'
+                ? this.router.nextRoundRobin(all.length)
+                : this.router.leastOutstanding(all.length, (k) => this.outstanding(all[k]?.brokerId ?? ''))
+            ];
+          if (packet.qos !== 0 || !link?.upstream.writableNeedDrain) break;
+        }
+        return link;
+      }
     }
     if (packet.retain) return this.ownerLink(packet.topic, exclude);
     const targets = this.ctx.publishTargets().filter((l) => !exclude.includes(l.brokerId));
@@ -117,9 +138,28 @@ export class PublishRouting {
     if (aged === undefined) return this.ctx.counters.publishExpired();
     link.upstream.send(aged.messageId === undefined ? aged : { ...aged, messageId: undefined });
     this.ctx.counters.published(link.brokerId);
-    if (link.upstream.writableNeedDrain) {
-      this.ctx.pauseClient(`broker ${link.brokerId} write buffer full`);
-      link.upstream.onDrain(() => this.ctx.resumeClient(`broker ${link.brokerId} write buffer full`));
+    if (link.upstream.writableNeedDrain) this.waitForRoom(link, packet.retain);
+  }
+
+  /**
+   * A QoS 0 publish filled its link's write buffer. Under a spreading strategy the next one goes to a
+   * broker with room (pick); only when none of the publish targets has any is the client paused, until
+   * one of them drains or ends. A retained publish (its topic's owner) or an affinity strategy has the
+   * one broker: the client waits for it.
+   */
+  private waitForRoom(link: UpstreamLink, retained: boolean): void {
+    const spread = !retained && spreadsOverBrokers(this.router.strategy);
+    const targets = spread && this.ctx.publishTargets().length > 0 ? this.ctx.publishTargets() : [link];
+    for (const l of targets) if (!l.upstream.writableNeedDrain) return;
+    this.ctx.pauseClient(NO_ROOM);
+    for (const l of targets) {
+      if (this.roomWaits.has(l)) continue;
+      this.roomWaits = writableSet(this.roomWaits);
+      this.roomWaits.add(l);
+      l.upstream.onRoom(() => {
+        this.roomWaits.delete(l);
+        this.ctx.resumeClient(NO_ROOM);
+      });
     }
   }
 
@@ -230,6 +270,8 @@ export class PublishRouting {
   /** A broker became available: publishes held for lack of any broker go out now. */
   resendHeld(): void {
     for (const entry of this.inflight.values()) if (waiting(entry)) this.send(entry, []);
+    // A client paused for want of room (waitForRoom) reads again: the new broker may have it.
+    this.ctx.resumeClient(NO_ROOM);
   }
 
   /** A retained publish waits for the move of its topic's retained value (its acknowledgement waits too). */

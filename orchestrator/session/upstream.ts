@@ -332,8 +332,20 @@ export class Upstream implements FramedHandler, TickMember, AckHolder {
     return this.framed?.writableNeedDrain ?? false;
   }
 
-  onDrain(listener: () => void): void {
-    this.framed?.stream.once('drain', listener);
+  /**
+   * Calls `listener` once, when the write buffer drains or the link ends, whichever comes first (a
+   * link that ends with a full buffer never drains: whoever waited for it would wait for ever).
+   */
+  onRoom(listener: () => void): void {
+    const stream = this.framed?.stream;
+    if (!stream || stream.destroyed) return listener();
+    const once = () => {
+      stream.off('drain', once);
+      stream.off('close', once);
+      listener();
+    };
+    stream.on('drain', once);
+    stream.on('close', once);
   }
 
   pause(): void {

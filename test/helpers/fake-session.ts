@@ -28,7 +28,7 @@ export function fakeLinks(
       qos2Maximum: windows.qos2Maximum ?? 20,
       writableNeedDrain: false,
       send: (p: Packet) => (p.cmd === 'publish' ? (sent.get(id)?.push(p) ?? 0) > 0 : true),
-      onDrain: () => undefined,
+      onRoom: () => undefined,
     } as unknown as Upstream;
     links.set(id, { brokerId: id, upstream, ids: new PacketIdSpace<UpstreamPending>(), synced: true });
   }
