@@ -34,7 +34,7 @@ interface LogLine {
 describe('manager: proactive policy end to end on the local provider (issue 11, defects 3 and 4)', () => {
   it('scales a saturated, quota-capped broker level out on the forecast; readings stay within the quota, forecasts within [0, 1], ticks periodic during the scale-out, no remove after the add', async (t) => {
     const provider = await startProvider(t, { bootDelaySeconds: BOOT_S });
-    const { decisionLog } = await startManagerOn(t, provider, {
+    const { decisionLog, config } = await startManagerOn(t, provider, {
       policy: 'proactive',
       monitor: { intervalSeconds: INTERVAL_S, warmupObservations: 2 },
       proactive: { beta: 0.5, horizonObservations: 2 },
@@ -68,10 +68,20 @@ describe('manager: proactive policy end to end on the local provider (issue 11, 
     const add = broker.find((l) => l.decision === 'add');
     assert.ok(add, 'an add');
     assert.match(add.reason ?? '', /^forecast /, 'decided on the forecast');
+    const removes = broker.filter((l) => l.decision === 'remove').map((l) => l.reason);
+    // Where the load went if it faded: the orchestrator's own view of its brokers (state, publishes).
+    const status =
+      removes.length === 0
+        ? ''
+        : await fetch(`http://${orchestrator.host}:${orchestrator.ports?.admin}/status`, {
+            headers: { authorization: `Bearer ${config.manager.adminToken}` },
+          })
+            .then(async (r) => JSON.stringify(((await r.json()) as { brokers?: unknown }).brokers))
+            .catch((err) => String(err));
     assert.deepEqual(
-      broker.filter((l) => l.decision === 'remove').map((l) => l.reason),
+      removes,
       [],
-      `no remove while the load goes on; the broker level's observations:\n${broker
+      `no remove while the load goes on; the orchestrator's brokers: ${status}\nthe broker level's observations:\n${broker
         .map(
           (l) =>
             `${l.tick} ${l.decision} cpu ${JSON.stringify(l.cpu)} forecast ${l.forecast} states ${JSON.stringify(l.states)}`,
