@@ -307,5 +307,34 @@ describe('raw-frame fast path', () => {
     for (let at = 1; at < all.length; at++)
       assert.deepEqual(run([all.subarray(0, at), all.subarray(at)]), whole, `split at byte ${at}`);
     assert.deepEqual(run([...all].map((b) => Buffer.from([b]))), whole, 'one byte per read');
+
+    // Reads into one shared buffer (the sockets' `onread`), overwritten by the next read: a frame left
+    // partial is completed from the next chunk (FramedStream.completeFrame), the rest parsed in place.
+    const borrowed = (cuts: number[]): unknown[] => {
+      const framed = new FramedStream(
+        new PassThrough(),
+        { protocolVersion: 5, maxPacketBytes: MAX_PACKET_BYTES },
+        framedHandler({
+          packet: (p) => seen.push({ ...plain(p) }),
+          error: (err) => seen.push(`error ${err.message}`),
+        }),
+      );
+      const seen: unknown[] = [];
+      const shared = Buffer.alloc(all.length);
+      let from = 0;
+      for (const to of [...cuts, all.length]) {
+        all.copy(shared, 0, from, to);
+        framed.read(shared.subarray(0, to - from), true);
+        shared.fill(0xaa); // the next read of any socket lands here
+        from = to;
+      }
+      return seen;
+    };
+    for (let at = 1; at < all.length; at++) {
+      const cuts = [at, Math.min(at + 37, all.length - 1)].filter(
+        (c, i, a) => c > 0 && c < all.length && a.indexOf(c) === i,
+      );
+      assert.deepEqual(borrowed(cuts), whole, `borrowed reads cut at ${cuts}`);
+    }
   });
 });
