@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
+import type { OrchestratorLimits } from '../../orchestrator/limits.ts';
 import type { Orchestrator } from '../../orchestrator/orchestrator.ts';
 import { TestMosquitto } from '../helpers/mosquitto.ts';
 import { connectTcp, encode, handshake } from '../helpers/mqtt-wire.ts';
@@ -77,6 +78,26 @@ const publishedTo = (o: Orchestrator, b: TestMosquitto) => () =>
 
 const signal = (b: TestMosquitto, s: NodeJS.Signals) => b.child?.kill(s);
 
+/**
+ * An orchestrator over `a` and `b` under the flood, then both brokers SIGSTOPped until nothing more goes
+ * to either (the client paused); the caller SIGCONTs them (a stopped broker would not end at teardown).
+ */
+async function floodThenStopBoth(
+  t: TestContext,
+  a: TestMosquitto,
+  b: TestMosquitto,
+  limits: Partial<OrchestratorLimits> = {},
+): Promise<{ orchestrator: Orchestrator; total: () => number }> {
+  const { orchestrator, port } = await startOrchestrator(t, [a.url, b.url], { limits });
+  await flood(t, port);
+  const total = () => publishedTo(orchestrator, a)() + publishedTo(orchestrator, b)();
+  await waitFor(() => total() > 10_000, 10_000, 'the flood under way');
+  signal(a, 'SIGSTOP');
+  signal(b, 'SIGSTOP');
+  await frozen(total, 1000, 20_000, 'publishes to both stopped brokers to stop');
+  return { orchestrator, total };
+}
+
 // A QoS 0 publish has no acknowledgement: the one backpressure is a broker link's write buffer. A
 // spreading strategy (round-robin, least-outstanding) sends a client's QoS 0 publishes round a broker
 // whose buffer is full; the client is paused only when every broker's is, until one drains or goes.
@@ -107,15 +128,9 @@ describe('QoS 0 under backpressure: round a broker that does not keep up', () =>
   it('every broker full: the client waits, and goes on as soon as one of them reads again', async (t) => {
     const a = await TestMosquitto.start(t);
     const b = await TestMosquitto.start(t);
-    const { orchestrator, port } = await startOrchestrator(t, [a.url, b.url]);
-    await flood(t, port);
-    const total = () => publishedTo(orchestrator, a)() + publishedTo(orchestrator, b)();
-    await waitFor(() => total() > 10_000, 10_000, 'the flood under way');
-    signal(a, 'SIGSTOP');
-    signal(b, 'SIGSTOP');
     try {
       // The client is paused: nothing more is read from it, so nothing more goes to either broker.
-      await frozen(total, 1000, 20_000, 'publishes to both stopped brokers to stop');
+      const { orchestrator, total } = await floodThenStopBoth(t, a, b);
       const sentWhilePaused = total();
       await new Promise((r) => setTimeout(r, 500));
       assert.equal(total(), sentWhilePaused, 'nothing forwarded while every broker is full');
@@ -164,17 +179,9 @@ describe('QoS 0 under backpressure: round a broker that does not keep up', () =>
       await TestMosquitto.start(t),
       await TestMosquitto.start(t),
     ];
-    // The join reads the session registry of A and B first: a short answer timeout lets it give up on them.
-    const { orchestrator, port } = await startOrchestrator(t, [a.url, b.url], {
-      limits: { upstreamConnectTimeoutMs: 500 },
-    });
-    await flood(t, port);
-    const total = () => publishedTo(orchestrator, a)() + publishedTo(orchestrator, b)();
-    await waitFor(() => total() > 10_000, 10_000, 'the flood under way');
-    signal(a, 'SIGSTOP');
-    signal(b, 'SIGSTOP');
     try {
-      await frozen(total, 1000, 20_000, 'publishes to both stopped brokers to stop');
+      // The join reads the session registry of A and B first: a short answer timeout lets it give up on them.
+      const { orchestrator } = await floodThenStopBoth(t, a, b, { upstreamConnectTimeoutMs: 500 });
       const joined = Date.now();
       orchestrator.setBrokers([a, b, c].map((x) => ({ url: x.url, state: 'active' as const })));
       await waitFor(
