@@ -334,11 +334,16 @@ export class Upstream implements FramedHandler, TickMember, AckHolder {
 
   /**
    * Calls `listener` once, when the write buffer drains or the link ends, whichever comes first (a
-   * link that ends with a full buffer never drains: whoever waited for it would wait for ever).
+   * link that ends with a full buffer never drains: whoever waited for it would wait for ever). Never
+   * synchronously: the caller may be in the middle of parsing a client's read, which a resumed client
+   * would parse again.
    */
   onRoom(listener: () => void): void {
     const stream = this.framed?.stream;
-    if (!stream || stream.destroyed) return listener();
+    if (!stream || stream.destroyed) {
+      process.nextTick(listener);
+      return;
+    }
     const once = () => {
       stream.off('drain', once);
       stream.off('close', once);

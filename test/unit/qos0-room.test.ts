@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { Router, type RoutingStrategyName } from '../../orchestrator/routing/strategies.ts';
 import { InboundPublishes } from '../../orchestrator/session/inbound-publish.ts';
 import { TopicAliases } from '../../orchestrator/session/topic-alias.ts';
+import { Upstream } from '../../orchestrator/session/upstream.ts';
 import { fakeContext, fakeLinks } from '../helpers/fake-session.ts';
 
 interface FakeRoom {
@@ -109,7 +110,7 @@ describe('QoS 0 round a broker whose write buffer is full', () => {
   it('client-affinity, and a retained publish, wait for their one broker: no detour', () => {
     const s = session('client-affinity');
     s.publish(2);
-    const owner = s.counts().findIndex((n) => n === 2);
+    const owner = s.counts().indexOf(2);
     const id = `b${owner + 1}`;
     s.full(id, true);
     s.publish(1);
@@ -129,7 +130,7 @@ describe('QoS 0 round a broker whose write buffer is full', () => {
 
     const r = session('round-robin');
     r.publish(1, 0, true);
-    const retainedOwner = r.counts().findIndex((n) => n === 1);
+    const retainedOwner = r.counts().indexOf(1);
     r.full(`b${retainedOwner + 1}`, true);
     r.publish(1, 0, true);
     assert.equal(r.counts()[retainedOwner], 2, 'the retained publish still goes to its owner');
@@ -142,5 +143,26 @@ describe('QoS 0 round a broker whose write buffer is full', () => {
     s.publish(3, 1);
     assert.deepEqual(s.counts(), [1, 1, 1]);
     assert.equal(s.pauses.size, 0);
+  });
+
+  it('a link with no socket (never opened, or gone) answers onRoom on the next tick, never within the call', async () => {
+    const link = new Upstream({
+      brokerId: 'b1',
+      host: '127.0.0.1',
+      port: 1,
+      protocolVersion: 5,
+      connect: { clientId: 'room', clean: true },
+      keepaliveSeconds: 0,
+      connectTimeoutMs: 1000,
+      maxPacketBytes: 1024,
+      defaultReceiveMaximum: 20,
+    });
+    let called = 0;
+    link.onRoom(() => {
+      called += 1;
+    });
+    assert.equal(called, 0, 'not within the call (a resumed client would re-parse the read it is in)');
+    await new Promise((resolve) => process.nextTick(resolve));
+    assert.equal(called, 1);
   });
 });
