@@ -148,8 +148,8 @@ export class PublishRouting {
    * one broker: the client waits for it.
    */
   private waitForRoom(link: UpstreamLink, retained: boolean): void {
-    const spread = !retained && spreadsOverBrokers(this.router.strategy);
-    const targets = spread && this.ctx.publishTargets().length > 0 ? this.ctx.publishTargets() : [link];
+    const all = !retained && spreadsOverBrokers(this.router.strategy) ? this.ctx.publishTargets() : [];
+    const targets = all.length > 0 ? all : [link];
     for (const l of targets) if (!l.upstream.writableNeedDrain) return;
     this.ctx.pauseClient(NO_ROOM);
     for (const l of targets) {
