@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
+import { OrchestratorClient } from '../../manager/orchestrator-client.ts';
 import { cliLoad } from '../helpers/cli-load.ts';
 import { startManagerOn } from '../helpers/remote-provider.ts';
 import { startProvider, waitFor } from '../helpers/resources.ts';
@@ -77,10 +78,12 @@ describe('manager: proactive policy end to end on the local provider (issue 11, 
     const status =
       removes.length === 0
         ? ''
-        : await fetch(`http://${orchestrator.host}:${orchestrator.ports?.admin}/status`, {
-            headers: { authorization: `Bearer ${config.manager.adminToken}` },
-          })
-            .then(async (r) => JSON.stringify(((await r.json()) as { brokers?: unknown }).brokers))
+        : await new OrchestratorClient(
+            `http://${orchestrator.host}:${orchestrator.ports.admin}`,
+            config.manager.adminToken ?? '',
+          )
+            .status()
+            .then((s) => JSON.stringify(s.brokers))
             .catch((err) => String(err));
     assert.deepEqual(
       removes,

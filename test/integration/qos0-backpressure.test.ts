@@ -39,9 +39,14 @@ async function flood(t: TestContext, port: number): Promise<void> {
     for (let sent = 0; !stopped && sent < FLOOD_MAX && Date.now() < deadline; sent += 64) {
       if (conn.stream.destroyed) return;
       if (!conn.stream.write(chunk))
-        await new Promise((resolve) => {
-          conn.stream.once('drain', resolve);
-          conn.stream.once('close', resolve);
+        await new Promise<void>((resolve) => {
+          const go = () => {
+            conn.stream.off('drain', go);
+            conn.stream.off('close', go);
+            resolve();
+          };
+          conn.stream.on('drain', go);
+          conn.stream.on('close', go);
         });
       else if (sent % 4096 === 0) await new Promise((resolve) => setImmediate(resolve));
     }
