@@ -4,7 +4,7 @@
 // functions by self time of the measured window. The orchestrator's pid is printed before each phase
 // so `strace -c -f -p PID` can count its syscalls alongside.
 //
-// `npm run bench:profile-fixed -- [--rate 2000] [--seconds 20] [--qos 0,1] [--top 30]
+// `npm run bench:profile-fixed -- [--rate 2000 (0: full rate)] [--seconds 20] [--qos 0,1] [--top 30]
 //   [--orchestrator-root DIR] [--keep DIR (keep the .cpuprofile files there)] [--no-profile]
 //   [--node-args='--flag ...' (extra node flags for the orchestrator)]
 //   [--direct (first the same load straight to Mosquitto, for the added latency)]
@@ -93,7 +93,7 @@ async function runLoad(
       );
     }
     return await load.runPhase({
-      rate,
+      rate: rate > 0 ? rate : undefined,
       warmupMs: 2000,
       measureMs,
       maxMessages: 100_000_000,

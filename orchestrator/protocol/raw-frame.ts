@@ -61,32 +61,35 @@ const PUBREL_PUBCOMP_CODES = new Set([0x00, 0x92]);
 const ACK_NAMES = ['puback', 'pubrec', 'pubrel', 'pubcomp'] as const;
 
 /**
- * One decoded topic per stream: a publisher mostly repeats its topics, so the bytes are compared with
- * the last ones before UTF-8 decoding again (bounded: one entry).
+ * Decoded topics, one table for the process: a topic's bytes are hashed (FNV-1a) to a slot and compared
+ * with the string kept there before UTF-8 decoding again. Publishers repeat their topics, and every
+ * link that delivers a topic to its subscribers reads the same bytes, so one table serves all streams;
+ * a per-stream entry missed on nearly every delivery of a link whose subscriber hears many publishers
+ * (docs/data-plane.md, "Session 29"). Only pure-ASCII topics are kept, so a topic's bytes equal its
+ * string's char codes and the comparison needs no bytes kept; others are decoded each time. Bounded:
+ * TOPIC_SLOTS strings; a collision replaces the slot's string.
  */
-const NO_BYTES = Buffer.alloc(0);
+const TOPIC_SLOTS = 1024;
+const topicTexts: string[] = new Array<string>(TOPIC_SLOTS).fill('');
 
+/** The table above, behind the per-stream object readFastPacket takes. */
 export class TopicCache {
-  private bytes: Buffer = NO_BYTES;
-  private text = '';
-
   decode(frame: Buffer, start: number, end: number): string {
     const length = end - start;
-    const last = this.bytes;
-    if (last.length === length) {
-      let same = true;
-      for (let i = 0; i < length; i++) {
-        if (last[i] !== frame[start + i]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return this.text;
+    let h = 0x811c9dc5 ^ length;
+    for (let i = start; i < end; i++) h = Math.imul(h ^ (frame[i] ?? 0), 0x01000193);
+    const slot = (h ^ (h >>> 16)) & (TOPIC_SLOTS - 1);
+    const kept = topicTexts[slot] ?? '';
+    if (kept.length === length) {
+      let i = 0;
+      while (i < length && frame[start + i] === kept.charCodeAt(i)) i++;
+      if (i === length) return kept;
     }
-    this.text = frame.toString('utf8', start, end);
-    this.bytes = Buffer.allocUnsafeSlow(length);
-    frame.copy(this.bytes, 0, start, end);
-    return this.text;
+    const text = frame.toString('utf8', start, end);
+    // As many chars as bytes: each byte was one char, ASCII or U+FFFD (which no byte equals, so such a
+    // string is never matched); a multi-byte character makes the string shorter than its bytes.
+    if (text.length === length) topicTexts[slot] = text;
+    return text;
   }
 }
 
