@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Packet } from 'mqtt-packet';
 import mqttPacket from '../../common/mqtt-packet.ts';
 import { nextFrame } from './frames.ts';
+import { keptFrames } from './kept-frames.ts';
 import { OutBatch } from './out-batch.ts';
 import { readFastPacket, TopicCache } from './raw-frame.ts';
 import { fastEncode, fastLength, fastWrite } from './raw-write.ts';
@@ -65,6 +66,8 @@ function onStreamDrain(this: Framed): void {
  * is copied.
  */
 const sharedReadBuffer = Buffer.allocUnsafeSlow(64 * 1024);
+/** The process's decoded-topic table (raw-frame.ts); QoS 1/2 frames are copied into `keptFrames`. */
+const topics = new TopicCache();
 // Node calls it as a method of the socket: `this` is the stream.
 function onSharedRead(this: Framed, nread: number): boolean {
   this[FRAMED]?.read(sharedReadBuffer.subarray(0, nread), true);
@@ -126,7 +129,6 @@ export class FramedStream {
   private buffer: Buffer = EMPTY;
   /** `buffer` is a view of the shared read buffer (during a read from it). */
   private lent = false;
-  private readonly topics = new TopicCache();
   version: 3 | 4 | 5;
   maxPacketBytes: number;
 
@@ -182,7 +184,7 @@ export class FramedStream {
       if (frame.kind === 'too-large')
         return this.fail(new PacketTooLargeError(frame.length, this.maxPacketBytes));
       if (frame.kind === 'malformed') return this.fail(new Error(`malformed packet: ${frame.reason}`));
-      const fast = readFastPacket(this.buffer, offset, frame.length, this.version, this.topics);
+      const fast = readFastPacket(this.buffer, offset, frame.length, this.version, topics, keptFrames);
       if (fast !== undefined) this.handler.framePacket(fast);
       else this.parseSlow(offset, frame.length);
       offset += frame.length;

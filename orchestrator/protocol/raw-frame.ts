@@ -1,5 +1,6 @@
 import type { Packet } from 'mqtt-packet';
 import { readVarint, varintBytes } from './frames.ts';
+import type { KeptFrames, KeptSlab } from './kept-frames.ts';
 import { readAckProperties, readPublishProperties } from './raw-properties.ts';
 
 /**
@@ -14,7 +15,10 @@ import { readAckProperties, readPublishProperties } from './raw-properties.ts';
 
 /** Where a fast-path PUBLISH came from: its frame (a copy the packet owns), and the field offsets. */
 export interface RawPublish {
+  /** A copy of the frame: its own Buffer, or a view of `slab` (kept-frames.ts). */
   frame: Buffer;
+  /** The slab the frame is a view of, or undefined (a Buffer of its own, or a QoS 0 frame). */
+  slab: KeptSlab | undefined;
   /** Protocol level the frame was read at (4 stands for 3 and 4: their PUBLISH is the same). */
   version: 4 | 5;
   /** Offset of the payload in frame; the topic starts at bodyStart + 2. */
@@ -103,6 +107,8 @@ export function readFastPacket(
   frameLength: number,
   version: number,
   topics: TopicCache,
+  /** Where a QoS 1/2 frame is copied (kept-frames.ts); without it, into a Buffer of its own. */
+  frames?: KeptFrames,
 ): Packet | undefined {
   const first = buf[offset] ?? 0;
   const type = first >> 4;
@@ -114,7 +120,8 @@ export function readFastPacket(
   if (remaining < 0) return undefined;
   const bodyStart = offset + 1 + varintBytes(remaining);
   if (bodyStart + remaining !== end) return undefined;
-  if (type === 3) return readPublish(buf, offset, bodyStart, end, first, version === 5 ? 5 : 4, topics);
+  if (type === 3)
+    return readPublish(buf, offset, bodyStart, end, first, version === 5 ? 5 : 4, topics, frames);
   if (type >= 4 && type <= 7) {
     // [MQTT-2.2.2-1/2]: PUBREL's flags are 0010, the others' 0000.
     if (flags !== (type === 6 ? 2 : 0)) return undefined;
@@ -172,6 +179,7 @@ function readPublish(
   first: number,
   version: 4 | 5,
   topics: TopicCache,
+  frames: KeptFrames | undefined,
 ): Packet | undefined {
   const qos = (first >> 1) & 3;
   if (qos === 3) return undefined; // [MQTT-3.3.1-4]: mqtt-packet refuses it
@@ -190,11 +198,17 @@ function readPublish(
     if (buf[at] === 0) at += 1;
     else propertiesAt = at;
   }
-  // The packet owns a right-sized copy of its frame: a QoS 1/2 publish stays in flight and in the
-  // replay window long after the read chunk it came in should have been freed.
+  // The packet owns a copy of its frame: a QoS 1/2 publish stays in flight and in the replay window
+  // long after the read chunk it came in is overwritten. That copy is in the process's slabs (one
+  // ArrayBuffer per ~500 frames; a frame that stays is moved out: kept-frames.ts), or right-sized. A
+  // QoS 0 frame is forwarded within the read, or waits briefly for a broker: Node's pool.
   const length = end - offset;
-  const frame = qos > 0 ? Buffer.allocUnsafeSlow(length) : Buffer.allocUnsafe(length);
-  buf.copy(frame, 0, offset, end);
+  let frame = qos > 0 ? frames?.copyIn(buf, offset, end) : undefined;
+  const slab = frame === undefined ? undefined : frames?.last;
+  if (frame === undefined) {
+    frame = qos > 0 ? Buffer.allocUnsafeSlow(length) : Buffer.allocUnsafe(length);
+    buf.copy(frame, 0, offset, end);
+  }
   const shift = -offset;
   let properties: Record<string, unknown> | undefined;
   let aliasAt = -1;
@@ -220,6 +234,7 @@ function readPublish(
     payload,
     raw: {
       frame,
+      slab,
       version,
       bodyStart: bodyStart + shift,
       idOffset: qos > 0 ? topicEnd + shift : -1,
@@ -237,4 +252,22 @@ function readPublish(
   // mqtt-packet sets `properties` only when the block is not empty.
   if (properties !== undefined) packet.properties = properties;
   return packet as unknown as Packet;
+}
+
+/**
+ * A publish that stays (in flight, waiting) moves its frame out of a slab sealed before `sealedBefore`
+ * into a right-sized Buffer of its own, so that the slab can be freed (kept-frames.ts); the packet's
+ * payload view moves with it when it was the frame's. Anything else: left as it is.
+ */
+export function ownFrame(packet: { payload: Buffer | string }, sealedBefore: number): void {
+  const raw = (packet as { raw?: RawPublish }).raw;
+  const slab = raw?.slab;
+  if (raw === undefined || slab === undefined || !(slab.sealedAt < sealedBefore)) return;
+  const own = Buffer.allocUnsafeSlow(raw.frame.length);
+  raw.frame.copy(own);
+  const payload = own.subarray(raw.payloadStart);
+  if (packet.payload === raw.payload) packet.payload = payload;
+  raw.frame = own;
+  raw.payload = payload;
+  raw.slab = undefined;
 }

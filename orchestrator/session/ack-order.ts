@@ -31,6 +31,14 @@ export class AckOrder<T extends OrderedAck> {
     return this.items.length - this.head;
   }
 
+  /** The publishes whose acknowledgement has not been sent, oldest first. */
+  *pendingItems(): Iterable<T> {
+    for (let i = this.head; i < this.items.length; i++) {
+      const item = this.items[i];
+      if (item !== undefined) yield item;
+    }
+  }
+
   /** A QoS 1/2 PUBLISH arrived from the client: its acknowledgement comes after every earlier one. */
   push(item: T): void {
     this.items = writableArray(this.items);

@@ -1,11 +1,11 @@
 import type { IConnackPacket, IConnectPacket } from 'mqtt-packet';
 import { errorMessage } from '../../common/errors.ts';
 import type { PoolBroker } from '../pool/broker-pool.ts';
+import { keptFrames } from '../protocol/kept-frames.ts';
 import { isPersistent } from '../registry/reserved.ts';
 import { homeBrokerRanking } from '../routing/strategies.ts';
 import { clientConnack, refusal, validateConnect } from './connect-steps.ts';
 import { InboundPublishes } from './inbound-publish.ts';
-import { keptFrames } from './kept-frames.ts';
 import { OutboundDeliveries } from './outbound-delivery.ts';
 import { brokersToReach, resync, syncRegistry } from './registry-steps.ts';
 import { RegistrySync } from './registry-sync.ts';
@@ -171,8 +171,8 @@ function setupFlows(s: Session, packet: IConnectPacket): void {
     {
       windowMs: limits.replayWindowMs,
       maxMessages: limits.replayMaxMessages,
-      // In the process's slabs only when the keepalive tick will move stale frames out (kept-frames.ts).
-      frames: packet.keepalive ? keptFrames : undefined,
+      // In the process's slabs: the session's tick moves stale frames out (kept-frames.ts).
+      frames: keptFrames,
     },
     limits.maxWaitingPublishBytes,
     s.deps.qos2,

@@ -1,6 +1,8 @@
 import type { IPublishPacket, Packet } from 'mqtt-packet';
 import { hasMoveMarker } from '../../common/move-marker.ts';
 import { type RetainedFence, unmovableRetainedTopic } from '../pool/retained-fence.ts';
+import { STAYING_FRAME_MS } from '../protocol/kept-frames.ts';
+import { ownFrame } from '../protocol/raw-frame.ts';
 import { unaliased } from '../protocol/raw-write.ts';
 import { isReservedTopic } from '../registry/reserved.ts';
 import type { Router } from '../routing/strategies.ts';
@@ -352,9 +354,16 @@ export class InboundPublishes implements AckSink<InFlight> {
     if (entry.released) this.complete(entry);
   }
 
-  /** The session's keepalive tick: kept frames leave slabs sealed long ago (RecentReplays.rehome). */
+  /**
+   * The session's tick: kept frames leave slabs sealed long ago (kept-frames.ts): the replay window's
+   * (RecentReplays.rehome), and those of publishes still here, in flight or waiting, or finished with
+   * their acknowledgement held behind an earlier one.
+   */
   rehomeKept(now: number): void {
     this.replays.rehome(now);
+    const before = now - STAYING_FRAME_MS;
+    for (const entry of this.inflight.values()) ownFrame(entry.packet, before);
+    for (const entry of this.order.pendingItems()) ownFrame(entry.packet, before);
   }
 
   /** A broker died: the QoS 1 publishes it acknowledged recently are sent again (RecentReplays). */

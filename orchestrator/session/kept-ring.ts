@@ -1,5 +1,5 @@
 import type { IPublishPacket } from 'mqtt-packet';
-import type { KeptSlab } from './kept-frames.ts';
+import type { KeptSlab } from '../protocol/kept-frames.ts';
 
 /** What a replay window keeps of a publish: the packet, or its frame alone (replay-window.ts). */
 export type KeptItem = IPublishPacket | Buffer | KeptSlab;

@@ -1,6 +1,8 @@
 import type { IPublishPacket, Packet } from 'mqtt-packet';
 import { hasMoveMarker, withoutMoveMarker } from '../../common/move-marker.ts';
+import { STAYING_FRAME_MS } from '../protocol/kept-frames.ts';
 import { PacketIdSpace } from '../protocol/packet-ids.ts';
+import { ownFrame } from '../protocol/raw-frame.ts';
 import type { SessionContext, UpstreamLink } from './context.ts';
 import {
   emptyArray,
@@ -294,6 +296,12 @@ export class OutboundDeliveries {
     for (let i = this.waiting.length - 1; i >= 0; i--)
       if (this.waiting[i]?.link.brokerId === brokerId) this.waiting.splice(i, 1);
     this.drainWaiting();
+  }
+
+  /** The session's tick: deliveries waiting for the client's window leave old slabs (kept-frames.ts). */
+  rehomeKept(now: number): void {
+    const before = now - STAYING_FRAME_MS;
+    for (const w of this.waiting) ownFrame(w.packet, before);
   }
 
   /** The client's socket drained: deliver what waited. */

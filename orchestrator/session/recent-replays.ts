@@ -1,7 +1,7 @@
 import type { IPublishPacket } from 'mqtt-packet';
+import type { KeptFrames } from '../protocol/kept-frames.ts';
 import type { SessionContext } from './context.ts';
 import type { InFlight } from './inflight-publish.ts';
-import type { KeptFrames } from './kept-frames.ts';
 import { afterWaiting } from './message-expiry.ts';
 import type { PublishRouting } from './publish-routing.ts';
 import { ReplayWindow } from './replay-window.ts';

@@ -1,7 +1,8 @@
 import type { IPublishPacket } from 'mqtt-packet';
+import { type KeptFrames, KeptSlab } from '../protocol/kept-frames.ts';
+import type { RawPublish } from '../protocol/raw-frame.ts';
 import { readFastPacket, TopicCache } from '../protocol/raw-frame.ts';
 import { asRead, forwardable } from '../protocol/raw-write.ts';
-import { type KeptFrames, KeptSlab } from './kept-frames.ts';
 import { KeptRing } from './kept-ring.ts';
 import { emptyMap, writableMap } from './lazy-collections.ts';
 
@@ -47,10 +48,36 @@ export class ReplayWindow {
     const cutoff = now - this.windowMs;
     while (list.count > 0 && list.at(0) < cutoff) list.shift();
     const item = this.keepable(packet, seq);
-    const off = Buffer.isBuffer(item) && this.frames ? this.frames.keep(item, now) : -1;
-    if (off >= 0) list.push(this.frames?.last as KeptSlab, off, (item as Buffer).length, now, seq);
-    else list.push(item, 0, 0, now, seq);
+    if (!Buffer.isBuffer(item)) list.push(item, 0, 0, now, seq);
+    else this.keepFrame(list, item, (packet as { raw?: RawPublish }).raw?.slab, now, seq);
     while (list.count > this.maxMessages) list.shift();
+  }
+
+  /**
+   * A frame kept: where it already is when the reader copied it into a slab of the store (kept-frames.ts:
+   * no second copy), else copied into one, else (no store, or too large) a Buffer of its own, never a
+   * view of a slab that nothing would move it out of.
+   */
+  private keepFrame(
+    list: KeptRing,
+    frame: Buffer,
+    slab: KeptSlab | undefined,
+    now: number,
+    seq: number,
+  ): void {
+    const frames = this.frames;
+    if (frames !== undefined && slab !== undefined) {
+      list.push(slab, frame.byteOffset - slab.bytes.byteOffset, frame.length, now, seq);
+      return;
+    }
+    const off = frames ? frames.keep(frame, now) : -1;
+    if (off >= 0) list.push(frames?.last as KeptSlab, off, frame.length, now, seq);
+    else if (slab === undefined) list.push(frame, 0, 0, now, seq);
+    else {
+      const own = Buffer.allocUnsafeSlow(frame.length);
+      frame.copy(own);
+      list.push(own, 0, 0, now, seq);
+    }
   }
 
   /**
@@ -91,8 +118,9 @@ export class ReplayWindow {
       for (let k = 0; k < list.count; k++) {
         const item = list.item(k);
         if (!(item instanceof KeptSlab)) continue;
-        // Slabs are sealed in the order frames were kept: the first fresh one ends the stale ones.
-        if (!(item.sealedAt < before)) break;
+        // Frames are acknowledged in about the order they were read, not always (a publish re-sent
+        // after its broker died): every entry is looked at.
+        if (!(item.sealedAt < before)) continue;
         const off = list.off(k);
         const own = Buffer.allocUnsafeSlow(list.len(k));
         item.bytes.copy(own, 0, off, off + own.length);

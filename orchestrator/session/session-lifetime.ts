@@ -28,18 +28,19 @@ export class Lifetime implements TickMember {
     this.connectTimer = undefined; // a cleared Timeout kept referenced still costs its bytes
   }
 
+  /** From the CONNACK on, every session ticks: its kept frames move; with a keepalive, it is checked. */
   startKeepalive(keepaliveSeconds: number): void {
-    if (!keepaliveSeconds) return;
     this.keepaliveSeconds = keepaliveSeconds;
     everySecond.add(this);
   }
 
-  /** Each second while the client has a keepalive: the keepalive check, and the kept frames' move. */
+  /** Each second: kept frames leave old slabs (kept-frames.ts), and the keepalive check (if any). */
   tick(now: number): void {
     const s = this.s;
     s.inbound?.rehomeKept(now);
+    s.outbound?.rehomeKept(now);
     // [MQTT-3.1.2-24]: nothing from the client for 1.5 × keepalive: the connection is dead.
-    if (now - s.packets.lastActivity > this.keepaliveSeconds * 1500) {
+    if (this.keepaliveSeconds > 0 && now - s.packets.lastActivity > this.keepaliveSeconds * 1500) {
       s.log.info({ keepaliveSeconds: this.keepaliveSeconds }, 'keepalive expired');
       if (s.version === 5) s.sendDown({ cmd: 'disconnect', reasonCode: 0x8d });
       s.close('abrupt', 'keepalive expired');

@@ -96,6 +96,20 @@ describe('orchestrator: sessions', () => {
     assert.equal(watcher.counts.distinct, 1, 'the will fired once');
   });
 
+  it('a client with keepalive 0 is never timed out, though its session ticks each second (kept frames)', async (t) => {
+    const { url, orchestrator } = await startOrchestrator(t, await threeBrokers(t));
+    const sub = await subscriber(t, url, 'nokeepalive/#', 1, { keepalive: 0 });
+    const pub = await connectClient(t, url, { keepalive: 0 });
+    await publishSeq(pub, 'p', ['nokeepalive/1'], 20, 1);
+    // Silent for 3.5 s: three ticks of the process's 1-second clock.
+    await new Promise((r) => setTimeout(r, 3500));
+    assert.ok(pub.connected && sub.client.connected, 'both still connected');
+    await publishSeq(pub, 'q', ['nokeepalive/1'], 20, 1);
+    await settle([sub.counts], 40);
+    assert.equal(sub.counts.distinct, 40);
+    assert.equal(orchestrator.status().sessions, 2);
+  });
+
   it('shared subscriptions ($share/...) pass through: each message reaches one member of the group', async (t) => {
     const { url } = await startOrchestrator(t, await threeBrokers(t));
     const members = [

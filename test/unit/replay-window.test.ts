@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import mqttPacket, { type IPublishPacket } from 'mqtt-packet';
+import { KeptFrames } from '../../orchestrator/protocol/kept-frames.ts';
 import { readFastPacket, TopicCache } from '../../orchestrator/protocol/raw-frame.ts';
 import { fastEncode, unaliased } from '../../orchestrator/protocol/raw-write.ts';
-import { KeptFrames } from '../../orchestrator/session/kept-frames.ts';
 import { ReplayWindow } from '../../orchestrator/session/replay-window.ts';
 
 const publish = (n: number): IPublishPacket => ({
