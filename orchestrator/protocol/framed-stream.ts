@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Packet } from 'mqtt-packet';
 import mqttPacket from '../../common/mqtt-packet.ts';
 import { nextFrame } from './frames.ts';
-import { keptFrames } from './kept-frames.ts';
+import type { KeptFrames } from './kept-frames.ts';
 import { OutBatch } from './out-batch.ts';
 import { readFastPacket, TopicCache } from './raw-frame.ts';
 import { fastEncode, fastLength, fastWrite } from './raw-write.ts';
@@ -14,6 +14,11 @@ export interface FramedStreamOptions {
   protocolVersion: 3 | 4 | 5;
   /** Largest packet accepted from the peer, in bytes (remaining length + fixed header). */
   maxPacketBytes: number;
+  /**
+   * Where QoS 1/2 frames read here are copied (kept-frames.ts), when the reader's packets are ticked
+   * out of it (a session's); without it, each into a Buffer of its own.
+   */
+  frames?: KeptFrames;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -66,7 +71,7 @@ function onStreamDrain(this: Framed): void {
  * is copied.
  */
 const sharedReadBuffer = Buffer.allocUnsafeSlow(64 * 1024);
-/** The process's decoded-topic table (raw-frame.ts); QoS 1/2 frames are copied into `keptFrames`. */
+/** The process's decoded-topic table (raw-frame.ts). */
 const topics = new TopicCache();
 // Node calls it as a method of the socket: `this` is the stream.
 function onSharedRead(this: Framed, nread: number): boolean {
@@ -131,6 +136,7 @@ export class FramedStream {
   private lent = false;
   version: 3 | 4 | 5;
   maxPacketBytes: number;
+  private readonly frames: KeptFrames | undefined;
 
   constructor(
     readonly stream: Duplex,
@@ -139,6 +145,7 @@ export class FramedStream {
   ) {
     this.version = options.protocolVersion;
     this.maxPacketBytes = options.maxPacketBytes;
+    this.frames = options.frames;
     this.settings = { protocolVersion: options.protocolVersion };
     const framed = stream as Framed;
     // One FramedStream per stream (a session's client socket, a link's broker socket): two would both
@@ -184,7 +191,7 @@ export class FramedStream {
       if (frame.kind === 'too-large')
         return this.fail(new PacketTooLargeError(frame.length, this.maxPacketBytes));
       if (frame.kind === 'malformed') return this.fail(new Error(`malformed packet: ${frame.reason}`));
-      const fast = readFastPacket(this.buffer, offset, frame.length, this.version, topics, keptFrames);
+      const fast = readFastPacket(this.buffer, offset, frame.length, this.version, topics, this.frames);
       if (fast !== undefined) this.handler.framePacket(fast);
       else this.parseSlow(offset, frame.length);
       offset += frame.length;

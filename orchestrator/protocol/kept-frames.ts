@@ -33,6 +33,8 @@ export class KeptFrames {
   private end = 0;
   /** The slab the last keep() copied into. */
   last: KeptSlab | undefined;
+  /** Bytes copied in so far (what a test reads to see which store a stream uses). */
+  copied = 0;
 
   constructor(readonly slabBytes = 64 * 1024) {}
 
@@ -70,9 +72,17 @@ export class KeptFrames {
     buf.copy(slab.bytes, at, start, end);
     this.end = at + length;
     this.last = slab;
+    this.copied += length;
     return at;
   }
 }
 
-/** The process's store: every session's QoS 1/2 frames are kept here (each session's tick moves stale ones out). */
+/**
+ * The process's stores; each session's tick moves its stale frames out of both. Clients' QoS 1/2
+ * publishes, which the replay windows keep where they are: a slab kept alive by a window holds
+ * publishes only. In one store with the deliveries (each publish delivered to N subscribers), a window
+ * would pin N times its own bytes for as long as it keeps a frame.
+ */
 export const keptFrames = new KeptFrames();
+/** QoS 1/2 deliveries read from brokers: gone once written to the client, or waiting for its window. */
+export const deliveryFrames = new KeptFrames();

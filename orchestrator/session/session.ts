@@ -5,6 +5,7 @@ import type { Admission } from '../connect-gate.ts';
 import type { OrchestratorLimits } from '../limits.ts';
 import type { BrokerPool, PoolBroker } from '../pool/broker-pool.ts';
 import { type FramedHandler, FramedStream } from '../protocol/framed-stream.ts';
+import { keptFrames } from '../protocol/kept-frames.ts';
 import { type Claim, isNewerClaim } from '../registry/claims.ts';
 import type { RegistryEntry } from '../registry/reserved.ts';
 import type { SessionRegistry } from '../registry/session-registry.ts';
@@ -142,7 +143,8 @@ export class Session implements SessionContext, FramedHandler {
     this.graces = new LinkGraces(deps.limits.upstreamLinkGraceSeconds);
     this.down = new FramedStream(
       stream,
-      { protocolVersion: 4, maxPacketBytes: deps.limits.maxPacketBytes },
+      // A client's QoS 1/2 publishes: in the slabs its replay window keeps them in too (kept-frames.ts).
+      { protocolVersion: 4, maxPacketBytes: deps.limits.maxPacketBytes, frames: keptFrames },
       this,
     );
     // [MQTT-3.1.0-1]: the first packet is CONNECT, within a bounded time.

@@ -3,6 +3,7 @@ import { TimeoutError } from '../../common/errors.ts';
 import { AnswerTimeout } from '../../common/net/answer-timeout.ts';
 import { type BrokerTls, connectBroker } from '../../common/net/broker-socket.ts';
 import { type FramedHandler, FramedStream, sharedReads } from '../protocol/framed-stream.ts';
+import { deliveryFrames } from '../protocol/kept-frames.ts';
 import { type AckHolder, type HeldAcks, HoldGuard } from './held-acks.ts';
 import { emptyArray, takeAll, writableArray } from './lazy-collections.ts';
 import { everySecond, type TickMember } from './ticker.ts';
@@ -139,7 +140,8 @@ export class Upstream implements FramedHandler, TickMember, AckHolder {
       const { socket, ready } = connectBroker(host, port, options.tls, sharedReads);
       const framed = new FramedStream(
         socket,
-        { protocolVersion, maxPacketBytes: options.maxPacketBytes },
+        // Deliveries: slabs of their own, so a replay window's slabs hold publishes only (kept-frames.ts).
+        { protocolVersion, maxPacketBytes: options.maxPacketBytes, frames: deliveryFrames },
         this,
       );
       this.framed = framed;

@@ -4,6 +4,7 @@ import { connect as netConnect } from 'node:net';
 import { describe, it } from 'node:test';
 import mqtt from 'mqtt';
 import mqttPacket from 'mqtt-packet';
+import { deliveryFrames, keptFrames } from '../../orchestrator/protocol/kept-frames.ts';
 import { publishSeq, settle, startOrchestrator, subscriber } from '../helpers/orchestrator.ts';
 import { connectClient, startProvider, waitFor } from '../helpers/resources.ts';
 
@@ -108,6 +109,24 @@ describe('orchestrator: sessions', () => {
     await settle([sub.counts], 40);
     assert.equal(sub.counts.distinct, 40);
     assert.equal(orchestrator.status().sessions, 2);
+  });
+
+  it("clients' QoS 1 publishes and brokers' deliveries are read into separate slab stores", async (t) => {
+    // A replay window keeps publishes in the slabs they were read into (kept-frames.ts); deliveries
+    // there too would make a slab it keeps alive hold N subscribers' copies besides.
+    const { url } = await startOrchestrator(t, await threeBrokers(t));
+    const sub = await subscriber(t, url, 'stores/#', 1);
+    const pub = await connectClient(t, url);
+    const before = { kept: keptFrames.copied, delivered: deliveryFrames.copied };
+    const payload = Buffer.alloc(1000, 7);
+    for (let i = 0; i < 50; i++) await pub.publishAsync('stores/1', payload, { qos: 1 });
+    await settle([sub.counts], 50);
+    const kept = keptFrames.copied - before.kept;
+    const delivered = deliveryFrames.copied - before.delivered;
+    t.diagnostic(`bytes copied: publishes ${kept}, deliveries ${delivered}`);
+    // Each frame: the 1,000-byte payload, the topic, the packet id and a header (≤ 1,020 bytes).
+    assert.ok(kept >= 50_000 && kept <= 51_000, `publishes: ${kept} bytes`);
+    assert.ok(delivered >= 50_000 && delivered <= 51_000, `deliveries: ${delivered} bytes`);
   });
 
   it('shared subscriptions ($share/...) pass through: each message reaches one member of the group', async (t) => {
