@@ -4,9 +4,16 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
 import type { RoutingStrategyName } from '../../common/admin/contract.ts';
 import { clockTicksPerSecond, readProcStat } from '../../manager/providers/local/proc-stat.ts';
+import { schedCpuSeconds } from './task-cpu.ts';
 
-/** utime + stime of one process (all its threads), in seconds; NaN once it is gone. */
+/**
+ * CPU time of one process (all its threads), in seconds; NaN once it is gone. Read at the scheduler's
+ * resolution where the kernel shows it (task-cpu.ts); else utime + stime from /proc/PID/stat, which
+ * counts whole clock ticks (10 ms): a 3 s window of a process using 5 % of a core is 15 ticks ± 1.
+ */
 export function processCpuSeconds(pid: number): number {
+  const precise = schedCpuSeconds(pid);
+  if (precise !== undefined) return precise;
   const stat = readProcStat(pid);
   return stat === undefined ? Number.NaN : stat.cpuTicks / clockTicksPerSecond();
 }

@@ -1,0 +1,60 @@
+// test-lanes: 2
+// The benchmarks' CPU counter for other processes (bench/lib/processes.ts, task-cpu.ts) against what a
+// real child process says of itself (process.cpuUsage: getrusage, µs): CPU time, not wall time, so a
+// busy machine does not change the answer. Clock ticks (10 ms) could not pass it: each burst is 13 ms.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { describe, it } from 'node:test';
+import { processCpuSeconds } from '../../bench/lib/processes.ts';
+import { schedCpuSeconds } from '../../bench/lib/task-cpu.ts';
+
+/** A node child that, per line N on stdin, spins until it has used N ms more CPU and prints how much (µs). */
+const CHILD = `
+const cpu = () => { const u = process.cpuUsage(); return u.user + u.system; };
+require('node:readline').createInterface({ input: process.stdin }).on('line', (line) => {
+  const start = cpu();
+  while (cpu() - start < Number(line) * 1000) {}
+  process.stdout.write(String(cpu() - start) + '\\n');
+});
+`;
+
+describe('benchmark CPU counters', () => {
+  it('read a child process CPU time to within 2 ms, where clock ticks are 10 ms', async (t) => {
+    const child = spawn(process.execPath, ['-e', CHILD], { stdio: ['pipe', 'pipe', 'inherit'] });
+    t.after(() => child.kill('SIGKILL'));
+    const replies = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+    if (schedCpuSeconds(child.pid ?? -1) === undefined) {
+      t.skip('this kernel shows no per-thread scheduler runtime (CONFIG_SCHED_DEBUG): ticks only');
+      return;
+    }
+    // Let the child settle (start-up, first compilation) before measuring.
+    child.stdin.write('20\n');
+    await replies.next();
+    await new Promise((r) => setTimeout(r, 100));
+    const errors: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const before = processCpuSeconds(child.pid ?? -1);
+      child.stdin.write('13\n');
+      const reply = await replies.next();
+      const saidMs = Number(reply.value) / 1000;
+      // The child's reply is written; what it does after (an idle event loop) costs next to nothing.
+      await new Promise((r) => setTimeout(r, 20));
+      const readMs = (processCpuSeconds(child.pid ?? -1) - before) * 1000;
+      errors.push(readMs - saidMs);
+      assert.ok(saidMs >= 13 && saidMs < 30, `the child spun ${saidMs} ms`);
+    }
+    t.diagnostic(`read − said, ms: ${errors.map((e) => e.toFixed(2)).join(', ')}`);
+    for (const e of errors) assert.ok(Math.abs(e) < 2, `read − said ${e.toFixed(2)} ms`);
+    child.stdin.end();
+    await once(child, 'exit');
+  });
+
+  it('a process that is gone reads NaN', async () => {
+    const child = spawn(process.execPath, ['-e', '0']);
+    await once(child, 'exit');
+    assert.ok(Number.isNaN(processCpuSeconds(child.pid ?? -1)));
+    assert.equal(schedCpuSeconds(child.pid ?? -1), undefined);
+  });
+});
