@@ -22,6 +22,7 @@ export function orchestratorMetrics(
   probes: () => Readonly<Record<ProbeAnswer, number>> | undefined = () => undefined,
   heldAcks: () => { heldTotal: number; stopsTotal: number } | undefined = () => undefined,
   publishesExpired: () => number = () => 0,
+  qos0Room: () => { detours: number; pauses: number } = () => ({ detours: 0, pauses: 0 }),
 ): ServiceMetrics & {
   sessions: ReturnType<ServiceMetrics['gauge']>;
   connections: ReturnType<ServiceMetrics['counter']>;
@@ -106,6 +107,17 @@ export function orchestratorMetrics(
     'brokel_orchestrator_publishes_expired_total',
     'Client publishes sent to no broker because their Message Expiry Interval ran out while they waited here for one (MQTT 5)',
     publishesExpired,
+  );
+  // QoS 0 publishes round brokers that do not keep up (session/publish-routing.ts).
+  readCounter(
+    'brokel_orchestrator_qos0_detours_total',
+    "QoS 0 publishes sent to another broker than the routing strategy's pick, whose link's write buffer was full (round-robin, least-outstanding)",
+    () => qos0Room().detours,
+  );
+  readCounter(
+    'brokel_orchestrator_room_pauses_total',
+    'Times a client stopped being read because every broker its QoS 0 publishes could go to had a full write buffer',
+    () => qos0Room().pauses,
   );
   // The registry's probes at clean starts (record-probes.ts).
   new Counter({

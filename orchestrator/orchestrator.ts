@@ -58,6 +58,7 @@ export class Orchestrator {
     () => this.registry?.probesAnswered,
     () => this.heldAcks,
     () => this.publishesExpired,
+    () => this.qos0Room,
   );
   /** Subscribers' PUBACKs held for one write per link (held-acks.ts; limits.ackHoldMs). */
   private readonly heldAcks: HeldAcks;
@@ -95,7 +96,15 @@ export class Orchestrator {
     publishExpired: () => {
       this.publishesExpired += 1;
     },
+    qos0Detoured: () => {
+      this.qos0Room.detours += 1;
+    },
+    roomPaused: () => {
+      this.qos0Room.pauses += 1;
+    },
   };
+  /** QoS 0 round full brokers (publish-routing.ts): brokel_orchestrator_qos0_detours_total, ..._room_pauses_total. */
+  private readonly qos0Room = { detours: 0, pauses: 0 };
   /** Client publishes that expired here before a broker took them (brokel_orchestrator_publishes_expired_total). */
   private publishesExpired = 0;
   private readonly servers: Server[] = [];

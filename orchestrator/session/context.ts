@@ -29,6 +29,10 @@ export interface BrokerCounters {
   expired(brokerId: string): void;
   /** A client's publish expired while it waited here for a broker (message-expiry.ts); it has none. */
   publishExpired(): void;
+  /** A QoS 0 publish went to another broker than the strategy's pick, whose write buffer was full. */
+  qos0Detoured(): void;
+  /** A client stopped being read: every broker it could publish to had a full write buffer. */
+  roomPaused(): void;
 }
 
 /** What the flows of a session (publish, delivery, subscribe) need from the session. */

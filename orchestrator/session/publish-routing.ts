@@ -69,7 +69,10 @@ export class PublishRouting {
                 ? this.router.nextRoundRobin(all.length)
                 : this.router.leastOutstanding(all.length, (k) => this.outstanding(all[k]?.brokerId ?? ''))
             ];
-          if (packet.qos !== 0 || !link?.upstream.writableNeedDrain) break;
+          if (packet.qos !== 0 || !link?.upstream.writableNeedDrain) {
+            if (tries > 0) this.ctx.counters.qos0Detoured();
+            break;
+          }
         }
         return link;
       }
@@ -151,6 +154,7 @@ export class PublishRouting {
     const all = !retained && spreadsOverBrokers(this.router.strategy) ? this.ctx.publishTargets() : [];
     const targets = all.length > 0 ? all : [link];
     for (const l of targets) if (!l.upstream.writableNeedDrain) return;
+    if (this.roomWaits.size === 0) this.ctx.counters.roomPaused(); // not already paused for room
     this.ctx.pauseClient(NO_ROOM);
     for (const l of targets) {
       if (this.roomWaits.has(l)) continue;

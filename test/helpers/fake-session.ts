@@ -51,6 +51,8 @@ export function fakeContext(
       delivered: () => undefined,
       expired: () => undefined,
       publishExpired: () => undefined,
+      qos0Detoured: () => undefined,
+      roomPaused: () => undefined,
     },
     sendDown: () => true,
     linksSettled: true,

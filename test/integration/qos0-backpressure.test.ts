@@ -83,6 +83,12 @@ const publishedTo = (o: Orchestrator, b: TestMosquitto) => () =>
 
 const signal = (b: TestMosquitto, s: NodeJS.Signals) => b.child?.kill(s);
 
+/** A counter of the orchestrator's metrics as an operator scrapes it (-1: not there). */
+async function metric(o: Orchestrator, name: string): Promise<number> {
+  const text = await o.metrics.registry.metrics();
+  return Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? -1);
+}
+
 /**
  * An orchestrator over `a` and `b` under the flood, then both brokers SIGSTOPped until nothing more goes
  * to either (the client paused); the caller SIGCONTs them (a stopped broker would not end at teardown).
@@ -122,6 +128,13 @@ describe('QoS 0 under backpressure: round a broker that does not keep up', () =>
         meanwhile > 10_000,
         `publishes to the other broker while one is stopped: ${meanwhile} in 1 s`,
       );
+      // What an operator sees: publishes sent round the full broker. (The client is also paused now and
+      // then: the flood fills the running broker's buffer too, for moments, while the other's is full.)
+      const detours = await metric(orchestrator, 'brokel_orchestrator_qos0_detours_total');
+      t.diagnostic(
+        `detours ${detours}, room pauses ${await metric(orchestrator, 'brokel_orchestrator_room_pauses_total')}`,
+      );
+      assert.ok(detours > 1000, `detours: ${detours}`);
       await a.kill('SIGKILL');
     } finally {
       signal(a, 'SIGCONT'); // a stopped broker would not end at teardown
@@ -139,6 +152,7 @@ describe('QoS 0 under backpressure: round a broker that does not keep up', () =>
       const sentWhilePaused = total();
       await new Promise((r) => setTimeout(r, 500));
       assert.equal(total(), sentWhilePaused, 'nothing forwarded while every broker is full');
+      assert.ok((await metric(orchestrator, 'brokel_orchestrator_room_pauses_total')) >= 1);
       // Whichever filled last, the first to read again takes the flood.
       signal(a, 'SIGCONT');
       const through = await gainedWithin(publishedTo(orchestrator, a), 2000);

@@ -33,6 +33,8 @@ function fakeSession(version: 4 | 5) {
       delivered: () => undefined,
       expired: () => undefined,
       publishExpired: () => undefined,
+      qos0Detoured: () => undefined,
+      roomPaused: () => undefined,
     },
     sendDown: (p: Packet) => toClient.push(p) > 0,
     link: () => link,

@@ -39,6 +39,8 @@ it('a full delivery buffer does not pause the brokers while a PUBREC’d QoS 2 d
       delivered: () => undefined,
       expired: () => undefined,
       publishExpired: () => undefined,
+      qos0Detoured: () => undefined,
+      roomPaused: () => undefined,
     },
     sendDown: (p: Packet) => toClient.push(p) > 0,
     link: () => link,

@@ -40,6 +40,8 @@ function stand() {
       publishExpired: () => {
         tally.expired += 1;
       },
+      qos0Detoured: () => undefined,
+      roomPaused: () => undefined,
     },
   });
   return { links, sent, down, tally, ctx };

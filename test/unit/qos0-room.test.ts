@@ -22,7 +22,21 @@ function session(strategy: RoutingStrategyName, ids = ['b1', 'b2', 'b3']) {
   for (const id of ids)
     room(id).onRoom = (listener) => waiting.set(id, [...(waiting.get(id) ?? []), listener]);
   const pauses = new Set<string>();
+  /** What the metrics count (brokel_orchestrator_qos0_detours_total, ..._room_pauses_total). */
+  const tally = { detours: 0, roomPauses: 0 };
   const ctx = fakeContext({
+    counters: {
+      published: () => undefined,
+      delivered: () => undefined,
+      expired: () => undefined,
+      publishExpired: () => undefined,
+      qos0Detoured: () => {
+        tally.detours += 1;
+      },
+      roomPaused: () => {
+        tally.roomPauses += 1;
+      },
+    },
     link: (id) => links.get(id),
     publishTargets: () => [...links.values()],
     subscribeTargets: () => [...links.values()],
@@ -52,7 +66,7 @@ function session(strategy: RoutingStrategyName, ids = ['b1', 'b2', 'b3']) {
     for (const listener of waiting.get(id) ?? []) listener();
     waiting.set(id, []);
   };
-  return { inbound, publish, counts, full, drained, pauses, waiting };
+  return { inbound, publish, counts, full, drained, pauses, waiting, tally };
 }
 
 describe('QoS 0 round a broker whose write buffer is full', () => {
@@ -65,6 +79,7 @@ describe('QoS 0 round a broker whose write buffer is full', () => {
       s.publish(6);
       assert.deepEqual(s.counts(), [4, 1, 4], 'b2 skipped while full');
       assert.equal(s.pauses.size, 0, 'not paused: other brokers have room');
+      assert.deepEqual(s.tally, { detours: 3, roomPauses: 0 }, 'every pick of b2 counted as a detour');
       s.full('b2', false);
       s.publish(3);
       assert.deepEqual(s.counts(), [5, 2, 5], 'b2 back in turn once it has room');
@@ -82,6 +97,8 @@ describe('QoS 0 round a broker whose write buffer is full', () => {
       'one listener per full link',
     );
     s.publish(1); // a publish already read when it paused
+    assert.equal(s.tally.roomPauses, 1, 'one pause counted, not one per publish');
+    assert.equal(s.tally.detours, 0, 'no detour: none had room');
     assert.deepEqual(
       ['b1', 'b2', 'b3'].map((id) => s.waiting.get(id)?.length ?? 0),
       [1, 1, 1],
