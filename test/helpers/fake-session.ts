@@ -5,7 +5,12 @@ import type { IPublishPacket, Packet } from 'mqtt-packet';
 import { createRootLogger } from '../../common/logger.ts';
 import { PacketIdSpace } from '../../orchestrator/protocol/packet-ids.ts';
 import { Router } from '../../orchestrator/routing/strategies.ts';
-import type { SessionContext, UpstreamLink, UpstreamPending } from '../../orchestrator/session/context.ts';
+import type {
+  BrokerCounters,
+  SessionContext,
+  UpstreamLink,
+  UpstreamPending,
+} from '../../orchestrator/session/context.ts';
 import { InboundPublishes } from '../../orchestrator/session/inbound-publish.ts';
 import type { Qos2Options } from '../../orchestrator/session/inflight-publish.ts';
 import { TopicAliases } from '../../orchestrator/session/topic-alias.ts';
@@ -35,6 +40,19 @@ export function fakeLinks(
   return { links, sent };
 }
 
+/** Counters that count nothing, but those a test gives (`over`). */
+export function fakeCounters(over: Partial<BrokerCounters> = {}): BrokerCounters {
+  return {
+    published: () => undefined,
+    delivered: () => undefined,
+    expired: () => undefined,
+    publishExpired: () => undefined,
+    qos0Detoured: () => undefined,
+    roomPaused: () => undefined,
+    ...over,
+  };
+}
+
 /**
  * A connected, settled session's context (client `c1`) that refuses protocol errors; `over` gives what a
  * test routes by (link, publishTargets, subscribeTargets, …).
@@ -46,14 +64,7 @@ export function fakeContext(
     clientId: 'c1',
     version: 5,
     log: createRootLogger({ level: 'silent' }),
-    counters: {
-      published: () => undefined,
-      delivered: () => undefined,
-      expired: () => undefined,
-      publishExpired: () => undefined,
-      qos0Detoured: () => undefined,
-      roomPaused: () => undefined,
-    },
+    counters: fakeCounters(),
     sendDown: () => true,
     linksSettled: true,
     linksFor: () => true,

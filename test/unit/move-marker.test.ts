@@ -9,6 +9,7 @@ import { PacketIdSpace } from '../../orchestrator/protocol/packet-ids.ts';
 import type { SessionContext, UpstreamLink, UpstreamPending } from '../../orchestrator/session/context.ts';
 import { OutboundDeliveries } from '../../orchestrator/session/outbound-delivery.ts';
 import type { Upstream } from '../../orchestrator/session/upstream.ts';
+import { fakeCounters } from '../helpers/fake-session.ts';
 
 function fakeSession(version: 4 | 5) {
   const toBroker: Packet[] = [];
@@ -28,14 +29,7 @@ function fakeSession(version: 4 | 5) {
     clientId: 'c1',
     version,
     log: createRootLogger({ level: 'silent' }),
-    counters: {
-      published: () => undefined,
-      delivered: () => undefined,
-      expired: () => undefined,
-      publishExpired: () => undefined,
-      qos0Detoured: () => undefined,
-      roomPaused: () => undefined,
-    },
+    counters: fakeCounters(),
     sendDown: (p: Packet) => toClient.push(p) > 0,
     link: () => link,
     pauseUpstreams: () => undefined,

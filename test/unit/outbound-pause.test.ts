@@ -8,6 +8,7 @@ import { PacketIdSpace } from '../../orchestrator/protocol/packet-ids.ts';
 import type { SessionContext, UpstreamLink, UpstreamPending } from '../../orchestrator/session/context.ts';
 import { OutboundDeliveries } from '../../orchestrator/session/outbound-delivery.ts';
 import type { Upstream } from '../../orchestrator/session/upstream.ts';
+import { fakeCounters } from '../helpers/fake-session.ts';
 
 const publish = (qos: 1 | 2, messageId: number): IPublishPacket => ({
   cmd: 'publish',
@@ -34,14 +35,7 @@ it('a full delivery buffer does not pause the brokers while a PUBREC’d QoS 2 d
     clientId: 'c1',
     version: 4,
     log: createRootLogger({ level: 'silent' }),
-    counters: {
-      published: () => undefined,
-      delivered: () => undefined,
-      expired: () => undefined,
-      publishExpired: () => undefined,
-      qos0Detoured: () => undefined,
-      roomPaused: () => undefined,
-    },
+    counters: fakeCounters(),
     sendDown: (p: Packet) => toClient.push(p) > 0,
     link: () => link,
     pauseUpstreams: (reason: string) => paused.add(reason),

@@ -8,7 +8,7 @@ import { RetainedFence } from '../../orchestrator/pool/retained-fence.ts';
 import { Router } from '../../orchestrator/routing/strategies.ts';
 import { InboundPublishes } from '../../orchestrator/session/inbound-publish.ts';
 import { TopicAliases } from '../../orchestrator/session/topic-alias.ts';
-import { fakeContext, fakeLinks } from '../helpers/fake-session.ts';
+import { fakeContext, fakeCounters, fakeLinks } from '../helpers/fake-session.ts';
 
 const [A, N] = ['127.42.0.1:1883', '127.42.0.3:1883'] as const;
 
@@ -33,16 +33,11 @@ function stand() {
     publishTargets: () => [...links.values()],
     subscribeTargets: () => [...links.values()],
     sendDown: (p) => down.push(p) > 0,
-    counters: {
-      published: () => undefined,
-      delivered: () => undefined,
-      expired: () => undefined,
+    counters: fakeCounters({
       publishExpired: () => {
         tally.expired += 1;
       },
-      qos0Detoured: () => undefined,
-      roomPaused: () => undefined,
-    },
+    }),
   });
   return { links, sent, down, tally, ctx };
 }

@@ -8,7 +8,7 @@ import { Router, type RoutingStrategyName } from '../../orchestrator/routing/str
 import { InboundPublishes } from '../../orchestrator/session/inbound-publish.ts';
 import { TopicAliases } from '../../orchestrator/session/topic-alias.ts';
 import { Upstream } from '../../orchestrator/session/upstream.ts';
-import { fakeContext, fakeLinks } from '../helpers/fake-session.ts';
+import { fakeContext, fakeCounters, fakeLinks } from '../helpers/fake-session.ts';
 
 interface FakeRoom {
   writableNeedDrain: boolean;
@@ -25,18 +25,14 @@ function session(strategy: RoutingStrategyName, ids = ['b1', 'b2', 'b3']) {
   /** What the metrics count (brokel_orchestrator_qos0_detours_total, ..._room_pauses_total). */
   const tally = { detours: 0, roomPauses: 0 };
   const ctx = fakeContext({
-    counters: {
-      published: () => undefined,
-      delivered: () => undefined,
-      expired: () => undefined,
-      publishExpired: () => undefined,
+    counters: fakeCounters({
       qos0Detoured: () => {
         tally.detours += 1;
       },
       roomPaused: () => {
         tally.roomPauses += 1;
       },
-    },
+    }),
     link: (id) => links.get(id),
     publishTargets: () => [...links.values()],
     subscribeTargets: () => [...links.values()],
