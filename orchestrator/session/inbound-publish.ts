@@ -363,7 +363,8 @@ export class InboundPublishes implements AckSink<InFlight> {
     this.replays.rehome(now);
     const before = now - STAYING_FRAME_MS;
     for (const entry of this.inflight.values()) ownFrame(entry.packet, before);
-    for (const entry of this.order.pendingItems()) ownFrame(entry.packet, before);
+    // The rest of those whose PUBACK waits are in the in-flight map, just swept.
+    for (const entry of this.order.pendingItems()) if (entry.done) ownFrame(entry.packet, before);
   }
 
   /** A broker died: the QoS 1 publishes it acknowledged recently are sent again (RecentReplays). */
