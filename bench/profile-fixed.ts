@@ -11,7 +11,9 @@
 //   [--max-first S (the same clients first run S s at full rate, as bench:orchestrator's fixed phase
 //   follows its max-rate and half-load phases on one process)]
 //   [--v5-properties (MQTT 5 clients, every publish with a content type, an expiry and two user
-//   properties: bench-client.ts V5_PUBLISH_PROPERTIES)]`
+//   properties: bench-client.ts V5_PUBLISH_PROPERTIES)]
+//   [--heap (V8's sampling heap profiler over the measured window: bytes the orchestrator allocated
+//   per delivered message, collected objects included, and the top functions; lib/heap-sampler.ts)]`
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LocalProvider } from '../manager/providers/local/local-provider.ts';
 import { formatTopSelfTime, largestProfile, readCpuProfile, topSelfTime } from './lib/cpu-profile.ts';
+import { freeLoopbackPort, HeapSampler, topAllocators } from './lib/heap-sampler.ts';
 import { LoadGenerator, type PhaseResult } from './lib/load-generator.ts';
 import { processCpuSeconds, processSysSeconds, startOrchestratorChild } from './lib/processes.ts';
 
@@ -35,6 +38,7 @@ const { values } = parseArgs({
     direct: { type: 'boolean', default: false },
     'max-first': { type: 'string', default: '0' },
     'v5-properties': { type: 'boolean', default: false },
+    heap: { type: 'boolean', default: false },
   },
 });
 const rate = Number(values.rate);
@@ -137,20 +141,30 @@ try {
     }
     const dir = mkdtempSync(join(tmpdir(), 'brokel-prof-'));
     const spawnedAt = performance.now();
+    const inspectPort = values.heap ? await freeLoopbackPort() : 0;
     const orch = await startOrchestratorChild({
       repoRoot,
       brokerUrls: [broker.url],
       readyTimeoutMs: 30_000,
       nodeArgs: [
         ...(values['no-profile'] ? [] : ['--cpu-prof', '--cpu-prof-dir', dir]),
+        ...(values.heap ? [`--inspect=127.0.0.1:${inspectPort}`] : []),
         ...(values['node-args'] ?? '').split(/\s+/).filter(Boolean),
       ],
     });
     let fromMs = 0;
+    const sampler = values.heap ? await HeapSampler.attach(inspectPort) : undefined;
+    let sampling = false;
+    let sampled: ReturnType<HeapSampler['stop']> | undefined;
     try {
       console.log(`QoS ${qos}: orchestrator pid ${orch.pid}, mosquitto pid ${mosqPid}; warm-up 2 s`);
       const r = await runLoad('127.0.0.1', orch.port, qos, 'prof', () => {
         fromMs = performance.now() - spawnedAt;
+        // Called at the start and at the end of the measured window.
+        if (sampler && !sampling) {
+          sampling = true;
+          void sampler.start(); // synchronous here: its request leaves now
+        } else if (sampler) sampled = sampler.stop();
         return {
           orch: processCpuSeconds(orch.pid),
           orchSys: processSysSeconds(orch.pid),
@@ -162,7 +176,16 @@ try {
         `QoS ${qos}: ${r.rate.toFixed(0)} msg/s delivered, lost ${r.lost}, ${latency(r)}; CPU per message: ` +
           `orchestrator ${us('orch')} µs (sys ${us('orchSys')}), mosquitto ${us('mosq')} µs (load average ${load()})`,
       );
+      if (sampled) {
+        const { total, rows } = topAllocators(await sampled, top);
+        console.log(
+          `QoS ${qos}: the orchestrator allocated ${(total / r.delivered).toFixed(0)} bytes per delivered message ` +
+            `(sampled, collected objects included); by function (callees it inlined included):`,
+        );
+        for (const row of rows) console.log(`  ${(row.share * 100).toFixed(1).padStart(5)} %  ${row.name}`);
+      }
     } finally {
+      sampler?.close();
       await orch.stop();
     }
     const file = largestProfile(dir);
