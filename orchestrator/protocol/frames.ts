@@ -12,21 +12,36 @@ export type FrameResult =
   | { kind: 'too-large'; length: number };
 
 export function nextFrame(buffer: Buffer, offset: number, maxPacketBytes: number): FrameResult {
+  const length = frameExtent(buffer, offset);
+  if (length === HEADER_PARTIAL) return { kind: 'partial' };
+  if (length === HEADER_MALFORMED) return { kind: 'malformed', reason: REMAINING_TOO_LONG };
+  if (length > maxPacketBytes) return { kind: 'too-large', length };
+  return offset + length <= buffer.length ? { kind: 'frame', length } : { kind: 'partial' };
+}
+
+/** frameExtent: the fixed header is not all there yet. */
+export const HEADER_PARTIAL = -1;
+/** frameExtent: a fifth Remaining Length byte. */
+export const HEADER_MALFORMED = -2;
+export const REMAINING_TOO_LONG = 'remaining length longer than 4 bytes';
+
+/**
+ * nextFrame's reading as a number, for the read loop (no object per frame): the whole frame's length
+ * once its fixed header is there (the frame itself may not be: the caller compares), or HEADER_PARTIAL,
+ * or HEADER_MALFORMED.
+ */
+export function frameExtent(buffer: Buffer, offset: number): number {
   let remaining = 0;
   let multiplier = 1;
   for (let i = 1; i <= 4; i++) {
     const at = offset + i;
-    if (at >= buffer.length) return { kind: 'partial' };
+    if (at >= buffer.length) return HEADER_PARTIAL;
     const byte = buffer[at] ?? 0;
     remaining += (byte & 0x7f) * multiplier;
-    if ((byte & 0x80) === 0) {
-      const length = 1 + i + remaining;
-      if (length > maxPacketBytes) return { kind: 'too-large', length };
-      return offset + length <= buffer.length ? { kind: 'frame', length } : { kind: 'partial' };
-    }
+    if ((byte & 0x80) === 0) return 1 + i + remaining;
     multiplier *= 128;
   }
-  return { kind: 'malformed', reason: 'remaining length longer than 4 bytes' };
+  return HEADER_MALFORMED;
 }
 
 /** Bytes of a Variable Byte Integer in its minimal encoding (MQTT 5.0 §1.5.5 [MQTT-1.5.5-1]). */

@@ -1,21 +1,22 @@
+import { IdTable } from './id-table.ts';
+
 /**
  * A packet identifier space (1..65535) with its in-use set (pure). One per direction per connection:
  * the orchestrator allocates downstream ids for deliveries it relays to a client, and upstream ids
  * for publishes it forwards to each broker. [MQTT-2.3.1-1]: non-zero; [MQTT-2.3.1-2]: unused.
+ * The set is an IdTable (id-table.ts): no table until the first id, none reallocated per message.
  */
-const NO_IDS: ReadonlyMap<number, never> = new Map<number, never>();
-
 export class PacketIdSpace<V> {
-  /** Allocated on the first id (an idle link or client never needs one): see writable(). */
-  private used: Map<number, V> | undefined;
+  /** Made on the first id (an idle link or client never needs one): see writable(). */
+  private used: IdTable<V> | undefined;
   private next = 1;
 
   get size(): number {
     return this.used?.size ?? 0;
   }
 
-  private writable(): Map<number, V> {
-    this.used ??= new Map<number, V>();
+  private writable(): IdTable<V> {
+    this.used ??= new IdTable<V>();
     return this.used;
   }
 
@@ -39,18 +40,20 @@ export class PacketIdSpace<V> {
   }
 
   release(id: number): V | undefined {
-    const used = this.used;
-    if (!used) return undefined;
-    const value = used.get(id);
-    used.delete(id);
-    return value;
+    return this.used?.delete(id);
   }
 
-  entries(): IterableIterator<[number, V]> {
-    return (this.used ?? NO_IDS).entries() as IterableIterator<[number, V]>;
+  /** A snapshot, in the order the ids were taken. */
+  entries(): Array<[number, V]> {
+    return this.used?.entries() ?? [];
   }
 
   clear(): void {
     this.used?.clear();
+  }
+
+  /** On the session's tick: the table gives back what it no longer needs (IdTable.trim). */
+  trim(): void {
+    this.used?.trim();
   }
 }

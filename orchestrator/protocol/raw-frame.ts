@@ -128,20 +128,24 @@ export function readFastPacket(
     const cmd = ACK_NAMES[type - 4] ?? 'puback';
     if (remaining < 2) return undefined;
     const messageId = ((buf[bodyStart] ?? 0) << 8) | (buf[bodyStart + 1] ?? 0);
-    if (version !== 5 && remaining !== 2) return undefined;
-    const packet: Record<string, unknown> = {
-      cmd,
-      retain: false,
-      qos: type === 6 ? 1 : 0,
-      dup: false,
-      length: remaining,
-      topic: null,
-      payload: null,
-      messageId,
-    };
-    if (version !== 5) return packet as unknown as Packet;
+    const qos = type === 6 ? 1 : 0;
+    if (version !== 5) {
+      if (remaining !== 2) return undefined;
+      const packet = {
+        cmd,
+        retain: false,
+        qos,
+        dup: false,
+        length: remaining,
+        topic: null,
+        payload: null,
+        messageId,
+      };
+      return packet as unknown as Packet;
+    }
     // v5: mqtt-packet says reasonCode 0 when the frame omits it (remaining length 2).
     let reasonCode = 0;
+    let properties: Record<string, unknown> | undefined;
     if (remaining > 2) {
       reasonCode = buf[bodyStart + 2] ?? 0;
       const valid = type === 4 || type === 5 ? PUBACK_PUBREC_CODES : PUBREL_PUBCOMP_CODES;
@@ -151,10 +155,36 @@ export function readFastPacket(
         // the block (mqtt-packet ignores them), goes to the full path. An empty block: no `properties`.
         const block = readAckProperties(buf, bodyStart + 3, end);
         if (block === undefined || block.end !== end) return undefined;
-        if (block.properties !== undefined) packet.properties = block.properties;
+        properties = block.properties;
       }
     }
-    packet.reasonCode = reasonCode;
+    // Every field in the literal: one added afterwards takes another allocation (V8 keeps it outside
+    // the object) and another hidden class, per acknowledgement.
+    const packet =
+      properties === undefined
+        ? {
+            cmd,
+            retain: false,
+            qos,
+            dup: false,
+            length: remaining,
+            topic: null,
+            payload: null,
+            messageId,
+            reasonCode,
+          }
+        : {
+            cmd,
+            retain: false,
+            qos,
+            dup: false,
+            length: remaining,
+            topic: null,
+            payload: null,
+            messageId,
+            properties,
+            reasonCode,
+          };
     return packet as unknown as Packet;
   }
   if ((type === 12 || type === 13) && flags === 0 && remaining === 0) {
@@ -224,31 +254,39 @@ function readPublish(
   const payload = frame.subarray(at + shift);
   const retain = (first & 1) !== 0;
   const q = qos as 0 | 1 | 2;
-  const packet: FastPublish = {
-    cmd: 'publish',
-    retain,
-    qos: q,
-    dup: (first & 8) !== 0,
-    length: end - bodyStart,
+  const raw: RawPublish = {
+    frame,
+    slab,
+    version,
+    bodyStart: bodyStart + shift,
+    idOffset: qos > 0 ? topicEnd + shift : -1,
+    payloadStart: at + shift,
     topic,
     payload,
-    raw: {
-      frame,
-      slab,
-      version,
-      bodyStart: bodyStart + shift,
-      idOffset: qos > 0 ? topicEnd + shift : -1,
-      payloadStart: at + shift,
-      topic,
-      payload,
-      qos: q,
-      retain,
-      properties,
-      aliasAt,
-      unaliased: undefined,
-    },
+    qos: q,
+    retain,
+    properties,
+    aliasAt,
+    unaliased: undefined,
   };
-  if (qos > 0) packet.messageId = frame.readUInt16BE(topicEnd + shift);
+  const dup = (first & 8) !== 0;
+  const remaining = end - bodyStart;
+  // The packet id in the literal (mqtt-packet gives a QoS 0 publish none): a field added afterwards
+  // takes another allocation (V8 keeps it outside the object) and hidden class per publish.
+  const packet: FastPublish =
+    qos > 0
+      ? {
+          cmd: 'publish',
+          retain,
+          qos: q,
+          dup,
+          length: remaining,
+          topic,
+          payload,
+          messageId: frame.readUInt16BE(topicEnd + shift),
+          raw,
+        }
+      : { cmd: 'publish', retain, qos: q, dup, length: remaining, topic, payload, raw };
   // mqtt-packet sets `properties` only when the block is not empty.
   if (properties !== undefined) packet.properties = properties;
   return packet as unknown as Packet;

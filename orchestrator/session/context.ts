@@ -5,7 +5,8 @@ import type { Upstream } from './upstream.ts';
 
 /** What an id this session allocated on one broker connection is waiting for. */
 export type UpstreamPending =
-  | { kind: 'publish'; downId: number }
+  /** A client's publish: its in-flight entry (inflight-publish.ts), which has both. */
+  | { readonly kind: 'publish'; downId: number }
   /** A copy re-sent after its first broker died; nothing downstream waits for it. */
   | { kind: 'republish' }
   | { kind: 'subscribe'; requestId: number }
@@ -43,6 +44,8 @@ export interface SessionContext {
   readonly log: Logger;
   readonly counters: BrokerCounters;
   sendDown(packet: Packet): boolean;
+  /** sendDown({ ...packet, messageId, dup }), without making that object (FramedStream.writePublishAs). */
+  sendDownAs(packet: IPublishPacket, messageId: number, dup: boolean): boolean;
   link(brokerId: string): UpstreamLink | undefined;
   /** Links a PUBLISH may be routed to: active, synced, up; in pool order. */
   publishTargets(): UpstreamLink[];

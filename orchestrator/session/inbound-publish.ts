@@ -71,25 +71,23 @@ export class InboundPublishes implements AckSink<InFlight> {
 
   onPublish(packet: IPublishPacket): void {
     const resolved = this.aliases.resolve(packet.topic, packet.properties?.topicAlias);
-    if ('error' in resolved) return this.ctx.protocolError(resolved.error, 0x94);
-    const problem = topicNameProblem(resolved.topic);
+    if (typeof resolved !== 'string') return this.ctx.protocolError(resolved.error, 0x94);
+    const topic = resolved;
+    const problem = topicNameProblem(topic);
     if (problem) return this.ctx.protocolError(problem, 0x90);
-    if (isReservedTopic(resolved.topic)) return this.refuseReserved(packet);
+    if (isReservedTopic(topic)) return this.refuseReserved(packet);
     // The retained move's marker is ours (common/move-marker.ts): a client's would hide its message.
     if (packet.properties?.userProperties && hasMoveMarker(packet.properties.userProperties))
       return this.refuseReserved(packet, 0x87, 'publish with the reserved user property refused');
-    if (packet.retain && unmovableRetainedTopic(resolved.topic)) {
+    if (packet.retain && unmovableRetainedTopic(topic)) {
       // A '$' topic's retained value could never be found to be moved (docs/retained-moves.md).
-      return this.ctx.protocolError(
-        `retained publish to ${resolved.topic}: $ topics cannot be retained`,
-        0x90,
-      );
+      return this.ctx.protocolError(`retained publish to ${topic}: $ topics cannot be retained`, 0x90);
     }
     // A packet without a topic alias is forwarded as it is (its properties the very object the fast
     // path read, so the writer forwards the frame: raw-write.ts `forwardable`); one with an alias as the
     // topic it stands for, without the alias (which the writer leaves out of the frame).
     const forward: IPublishPacket =
-      packet.properties?.topicAlias === undefined ? packet : unaliased(packet, resolved.topic);
+      packet.properties?.topicAlias === undefined ? packet : unaliased(packet, topic);
     // MQTT 5: its wait here counts from its arrival (earlier if it was set aside: message-expiry.ts).
     const arrivedAt = packet.properties?.messageExpiryInterval === undefined ? -1 : arrivalOf(packet);
     if (packet.qos === 0) {
@@ -124,6 +122,7 @@ export class InboundPublishes implements AckSink<InFlight> {
       return this.ctx.protocolError(`more than ${2 * this.maxInflight} unacknowledged publishes`, 0x93); // receive maximum exceeded [MQTT-3.3.4-7]
     }
     const entry: InFlight = {
+      kind: 'publish',
       downId,
       brokerId: '',
       upId: 0,
@@ -139,7 +138,7 @@ export class InboundPublishes implements AckSink<InFlight> {
     };
     this.inflight.set(downId, entry);
     this.order.push(entry);
-    this.routing.send(entry, []);
+    this.routing.send(entry);
     this.updatePause();
   }
 
@@ -161,6 +160,7 @@ export class InboundPublishes implements AckSink<InFlight> {
     const cmd = packet.qos === 1 ? 'puback' : 'pubrec';
     // Never in flight, but its answer still goes after every earlier publish's ([MQTT-4.6.0-2], -3).
     const entry: InFlight = {
+      kind: 'publish',
       downId,
       brokerId: '',
       upId: 0,
@@ -229,7 +229,7 @@ export class InboundPublishes implements AckSink<InFlight> {
     const entry = this.inflight.get(downId);
     if (!entry || entry.brokerId !== link.brokerId || entry.upId !== packet.messageId) return;
     const reasonCode = (packet as { reasonCode?: number }).reasonCode;
-    const relayed = { reasonCode: this.ctx.version === 5 ? (reasonCode ?? 0) : 0 }; // 0: the short form
+    const relayed = this.ctx.version === 5 ? (reasonCode ?? 0) : 0; // 0: the short form
     switch (packet.cmd) {
       case 'puback':
         link.ids.release(entry.upId);
@@ -241,7 +241,7 @@ export class InboundPublishes implements AckSink<InFlight> {
         }
         this.forget(entry);
         this.replays.acknowledged(link.brokerId, entry);
-        this.acknowledge(entry, { cmd: 'puback', messageId: downId, ...relayed });
+        this.acknowledge(entry, { cmd: 'puback', messageId: downId, reasonCode: relayed });
         break;
       case 'pubrec':
         if (entry.received) {
@@ -262,12 +262,12 @@ export class InboundPublishes implements AckSink<InFlight> {
         } else {
           this.markReceived(entry);
         }
-        this.acknowledge(entry, { cmd: 'pubrec', messageId: downId, ...relayed });
+        this.acknowledge(entry, { cmd: 'pubrec', messageId: downId, reasonCode: relayed });
         break;
       case 'pubcomp':
         link.ids.release(entry.upId);
         this.forget(entry);
-        this.ctx.sendDown({ cmd: 'pubcomp', messageId: downId, ...relayed });
+        this.ctx.sendDown({ cmd: 'pubcomp', messageId: downId, reasonCode: relayed });
         break;
     }
     this.routing.sendQueued(link);

@@ -2,6 +2,8 @@ import type { IPublishPacket, Packet } from 'mqtt-packet';
 
 /** One QoS 1/2 publish of a client, from its PUBLISH to its PUBACK or PUBCOMP. */
 export interface InFlight {
+  /** An entry is also what its upstream packet id stands for (UpstreamPending): no object per send. */
+  readonly kind: 'publish';
   downId: number;
   /** The broker holding it unacknowledged ('' while held or waiting); set only through assign(). */
   brokerId: string;

@@ -2,7 +2,7 @@ import type { IPublishPacket, Packet } from 'mqtt-packet';
 import { spreadsOverBrokers } from '../../common/admin/contract.ts';
 import type { PoolBroker } from '../pool/broker-pool.ts';
 import { emptyArray, takeAll, writableArray } from './lazy-collections.ts';
-import { LinkNeed } from './link-need.ts';
+import { LinkNeed, type LinkSource } from './link-need.ts';
 import { setAside } from './message-expiry.ts';
 import type { Session } from './session.ts';
 
@@ -11,7 +11,7 @@ import type { Session } from './session.ts';
  * persistent and never subscribed keeps its home link only, until a SUBSCRIBE or a publish routed to
  * a broker it has no link to makes it "full" (link-need.ts decides; this opens the links).
  */
-export class LazyLinks {
+export class LazyLinks implements LinkSource {
   /**
    * Links to every joining and active broker (persistent sessions, and any session once it subscribed
    * or a publish needed a broker it has no link to); false: a lazy session, linked to its home broker
@@ -122,19 +122,29 @@ export class LazyLinks {
   needsEveryLink(packet: Packet): boolean {
     if (packet.cmd === 'subscribe') return true; // subscriptions go to every broker (fan-out)
     if (packet.cmd !== 'publish' || !this.need) return false;
-    const { deps, links } = this.s;
+    // Asked per publish of a lazy session: no closure made here (two were ~8 % of the bytes allocated
+    // per QoS 1 message; docs/data-plane.md, "Session 30").
     return this.need.publishNeedsLink(
       packet.topic,
       packet.retain,
-      deps.routingGeneration(),
+      this.s.deps.routingGeneration(),
       this.s.linkGeneration,
-      () =>
-        deps.pool
-          .list()
-          .filter((b) => b.state === 'active' && deps.routable(b.id))
-          .map((b) => b.id),
-      (id) => links.has(id),
+      this,
     );
+  }
+
+  /** LinkSource: the brokers a publish may be routed to. */
+  wantedBrokers(): string[] {
+    const deps = this.s.deps;
+    return deps.pool
+      .list()
+      .filter((b) => b.state === 'active' && deps.routable(b.id))
+      .map((b) => b.id);
+  }
+
+  /** LinkSource: the session has a link to this broker. */
+  hasLink(brokerId: string): boolean {
+    return this.s.links.has(brokerId);
   }
 
   /**

@@ -31,6 +31,13 @@ export function publishNeedsLink(
   return owner !== undefined && !linked(owner);
 }
 
+/** What LinkNeed asks of its session (methods, not closures made per publish). */
+export interface LinkSource {
+  /** The active, routable brokers: asked again only when the routing generation changes. */
+  wantedBrokers(): readonly string[];
+  hasLink(brokerId: string): boolean;
+}
+
 /**
  * publishNeedsLink for one session, with what it can cache: the wanted brokers change only with the
  * routing generation, and but for per-topic routing the answer changes only with them and the links.
@@ -52,17 +59,18 @@ export class LinkNeed {
     retain: boolean,
     generation: number,
     linkGeneration: number,
-    wanted: () => readonly string[],
-    linked: (brokerId: string) => boolean,
+    source: LinkSource,
   ): boolean {
     if (generation !== this.wantedGeneration) {
-      this.wanted = wanted();
+      this.wanted = source.wantedBrokers();
       this.wantedGeneration = generation;
     }
     const perTopic = retain || topic === '' || this.strategy === 'topic-affinity';
     if (!perTopic && generation === this.answerGeneration && linkGeneration === this.answerLinks)
       return this.answer;
-    const answer = publishNeedsLink(this.strategy, this.clientId, topic, retain, this.wanted, linked);
+    const answer = publishNeedsLink(this.strategy, this.clientId, topic, retain, this.wanted, (id) =>
+      source.hasLink(id),
+    );
     if (!perTopic) {
       this.answerGeneration = generation;
       this.answerLinks = linkGeneration;

@@ -1,5 +1,6 @@
 import type { IPublishPacket, Packet } from 'mqtt-packet';
 import { hasMoveMarker, withoutMoveMarker } from '../../common/move-marker.ts';
+import { IdTable } from '../protocol/id-table.ts';
 import { STAYING_FRAME_MS } from '../protocol/kept-frames.ts';
 import { PacketIdSpace } from '../protocol/packet-ids.ts';
 import { ownFrame } from '../protocol/raw-frame.ts';
@@ -22,10 +23,19 @@ interface Delivery {
   received: boolean;
 }
 
+/** An acknowledgement with the reason code, or without one (mqtt-packet writes the short form). */
+function ackOf(
+  cmd: 'puback' | 'pubrec' | 'pubcomp',
+  messageId: number,
+  reasonCode: number | undefined,
+): Packet {
+  return reasonCode === undefined ? { cmd, messageId } : { cmd, messageId, reasonCode };
+}
+
 /** (broker, upstream id) → downstream id, without building a string key per message. */
 class UpstreamIds {
   /** Allocated on the first QoS 1/2 delivery (lazy-collections.ts). */
-  private perBroker = emptyMap<string, Map<number, number>>();
+  private perBroker = emptyMap<string, IdTable<number>>();
 
   get(brokerId: string, upId: number): number | undefined {
     return this.perBroker.get(brokerId)?.get(upId);
@@ -34,7 +44,7 @@ class UpstreamIds {
   set(brokerId: string, upId: number, downId: number): void {
     let ids = this.perBroker.get(brokerId);
     if (!ids) {
-      ids = new Map();
+      ids = new IdTable();
       this.perBroker = writableMap(this.perBroker);
       this.perBroker.set(brokerId, ids);
     }
@@ -43,6 +53,10 @@ class UpstreamIds {
 
   delete(brokerId: string, upId: number): void {
     this.perBroker.get(brokerId)?.delete(upId);
+  }
+
+  trim(): void {
+    for (const ids of this.perBroker.values()) ids.trim();
   }
 }
 
@@ -121,7 +135,7 @@ export class OutboundDeliveries {
         ? { ...packet, properties: undefined }
         : packet;
     if (packet.qos === 0) {
-      this.write(out.messageId === undefined ? out : { ...out, messageId: undefined });
+      this.write(out, undefined);
       return;
     }
     let downId = this.byUpstream.get(link.brokerId, packet.messageId ?? 0);
@@ -139,7 +153,7 @@ export class OutboundDeliveries {
       }
       this.byUpstream.set(link.brokerId, packet.messageId ?? 0, downId);
     }
-    this.write({ ...out, messageId: downId });
+    this.write(out, downId);
   }
 
   /**
@@ -157,7 +171,8 @@ export class OutboundDeliveries {
     link.upstream.send({ cmd: packet.qos === 1 ? 'puback' : 'pubrec', messageId: packet.messageId ?? 0 });
   }
 
-  private write(packet: IPublishPacket): void {
+  /** The delivery goes to the client under packet id `downId` (none: QoS 0). */
+  private write(packet: IPublishPacket, downId: number | undefined): void {
     // [MQTT-3.1.2-25]: never send a packet larger than the client's maximum; acknowledge it upstream.
     if (this.clientMaxPacketBytes !== Number.POSITIVE_INFINITY) {
       const size =
@@ -171,11 +186,15 @@ export class OutboundDeliveries {
           { topic: packet.topic, size },
           'delivery larger than the client accepts: discarded',
         );
-        if (packet.messageId !== undefined) this.discard(packet.messageId);
+        if (downId !== undefined) this.discard(downId);
         return;
       }
     }
-    if (!this.ctx.sendDown(packet)) {
+    const room =
+      downId !== undefined
+        ? this.ctx.sendDownAs(packet, downId, packet.dup)
+        : this.ctx.sendDown(packet.messageId === undefined ? packet : { ...packet, messageId: undefined });
+    if (!room) {
       this.ctx.pauseUpstreams('client write buffer full');
     }
   }
@@ -194,7 +213,8 @@ export class OutboundDeliveries {
     if (!d) return;
     const link = this.ctx.link(d.brokerId);
     const reasonCode = (packet as { reasonCode?: number }).reasonCode;
-    const relayed = link?.upstream.protocolVersion === 5 && reasonCode !== undefined ? { reasonCode } : {};
+    // A v5 broker hears the client's reason code; a 3.1.1 one the short form.
+    const relayed = link?.upstream.protocolVersion === 5 ? reasonCode : undefined;
     if (
       packet.cmd === 'puback' ||
       packet.cmd === 'pubcomp' ||
@@ -204,12 +224,12 @@ export class OutboundDeliveries {
       this.awaitingBrokerRelease.delete(downId);
       this.byUpstream.delete(d.brokerId, d.upId);
       if (packet.cmd === 'puback' && (reasonCode ?? 0) === 0) link?.upstream.sendPuback(d.upId);
-      else link?.upstream.send({ cmd: packet.cmd, messageId: d.upId, ...relayed });
+      else link?.upstream.send(ackOf(packet.cmd, d.upId, relayed));
       this.drainWaiting();
     } else if (packet.cmd === 'pubrec') {
       d.received = true;
       if (link) {
-        link.upstream.send({ cmd: 'pubrec', messageId: d.upId, ...relayed });
+        link.upstream.send(ackOf('pubrec', d.upId, relayed));
         this.awaitingBrokerRelease = writableSet(this.awaitingBrokerRelease);
         this.awaitingBrokerRelease.add(downId);
         this.updatePause();
@@ -302,6 +322,12 @@ export class OutboundDeliveries {
   rehomeKept(now: number): void {
     const before = now - STAYING_FRAME_MS;
     for (const w of this.waiting) ownFrame(w.packet, before);
+  }
+
+  /** The session's tick: the id tables give back what they no longer need (id-table.ts). */
+  trimIds(): void {
+    this.ids.trim();
+    this.byUpstream.trim();
   }
 
   /** The client's socket drained: deliver what waited. */

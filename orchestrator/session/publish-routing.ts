@@ -56,28 +56,41 @@ export class PublishRouting {
       // The common cases, without building arrays per message (the targets are cached by the session).
       const all = this.ctx.publishTargets();
       if (all.length === 0) return undefined;
-      const strategy = this.router.strategy;
-      if (spreadsOverBrokers(strategy)) {
-        // QoS 0 has no acknowledgement: a full write buffer is its one sign of a broker that does not
-        // keep up, and it goes round it, to the next pick with room, so the others keep even shares
-        // (QoS 1/2 are paced by each broker's Receive Maximum window). All full: the last pick.
-        let link: UpstreamLink | undefined;
-        for (let tries = 0; tries < all.length; tries++) {
-          link =
-            all[
-              strategy === 'round-robin'
-                ? this.router.nextRoundRobin(all.length)
-                : this.router.leastOutstanding(all.length, (k) => this.outstanding(all[k]?.brokerId ?? ''))
-            ];
-          if (packet.qos !== 0 || !link?.upstream.writableNeedDrain) {
-            if (tries > 0) this.ctx.counters.qos0Detoured();
-            break;
-          }
-        }
-        return link;
-      }
+      if (spreadsOverBrokers(this.router.strategy)) return this.spread(all, packet.qos);
     }
     if (packet.retain) return this.ownerLink(packet.topic, exclude);
+    return this.routed(packet, exclude);
+  }
+
+  /**
+   * A spreading strategy's pick. QoS 0 has no acknowledgement: a full write buffer is its one sign of a
+   * broker that does not keep up, and it goes round it, to the next pick with room, so the others keep
+   * even shares (QoS 1/2 are paced by each broker's Receive Maximum window). All full: the last pick.
+   * No closure here: one capturing `all` made V8 allocate a context per call, round-robin or not.
+   */
+  private spread(all: readonly UpstreamLink[], qos: number): UpstreamLink | undefined {
+    let link: UpstreamLink | undefined;
+    for (let tries = 0; tries < all.length; tries++) {
+      link =
+        all[
+          this.router.strategy === 'round-robin'
+            ? this.router.nextRoundRobin(all.length)
+            : this.leastOutstandingIndex(all)
+        ];
+      if (qos !== 0 || !link?.upstream.writableNeedDrain) {
+        if (tries > 0) this.ctx.counters.qos0Detoured();
+        break;
+      }
+    }
+    return link;
+  }
+
+  private leastOutstandingIndex(all: readonly UpstreamLink[]): number {
+    return this.router.leastOutstanding(all.length, (k) => this.outstanding(all[k]?.brokerId ?? ''));
+  }
+
+  /** The strategy's pick among the publish targets not excluded (affinity strategies; re-sends). */
+  private routed(packet: IPublishPacket, exclude: readonly string[]): UpstreamLink | undefined {
     const targets = this.ctx.publishTargets().filter((l) => !exclude.includes(l.brokerId));
     const brokerId = this.router.route({
       clientId: this.ctx.clientId,
@@ -168,7 +181,7 @@ export class PublishRouting {
   }
 
   /** Sends (or re-sends) an in-flight QoS 1/2 publish to a broker not in `exclude`. */
-  send(entry: InFlight, exclude: readonly string[]): void {
+  send(entry: InFlight, exclude: readonly string[] = NONE): void {
     if (entry.packet.retain && this.held?.holds(entry.packet.topic)) {
       this.assign(entry, '');
       return this.hold(entry.packet, entry);
@@ -262,18 +275,18 @@ export class PublishRouting {
         0x81,
       );
     }
-    const upId = link.ids.allocate({ kind: 'publish', downId: entry.downId });
+    const upId = link.ids.allocate(entry);
     if (upId === undefined)
       return this.ctx.protocolError(`no packet id left on broker ${link.brokerId}`, 0x97);
     this.assign(entry, link.brokerId);
     entry.upId = upId;
-    link.upstream.send({ ...packet, messageId: upId, dup: false });
+    link.upstream.sendPublishAs(packet, upId, false);
     this.ctx.counters.published(link.brokerId);
   }
 
   /** A broker became available: publishes held for lack of any broker go out now. */
   resendHeld(): void {
-    for (const entry of this.inflight.values()) if (waiting(entry)) this.send(entry, []);
+    for (const entry of this.inflight.values()) if (waiting(entry)) this.send(entry);
     // A client paused for want of room (waitForRoom) reads again: the new broker may have it.
     this.ctx.resumeClient(NO_ROOM);
   }
@@ -297,7 +310,7 @@ export class PublishRouting {
       if (!entry) this.routeQos0(packet, arrivedAt);
       else if (this.inflight.get(entry.downId) === entry) {
         entry.fenced = false;
-        this.send(entry, []);
+        this.send(entry);
       }
     }
     if (!this.held.full) this.ctx.resumeClient('retained move');

@@ -34,11 +34,16 @@ export class Lifetime implements TickMember {
     everySecond.add(this);
   }
 
-  /** Each second: kept frames leave old slabs (kept-frames.ts), and the keepalive check (if any). */
+  /**
+   * Each second: kept frames leave old slabs (kept-frames.ts), id tables shrink to what they hold
+   * (id-table.ts), and the keepalive check (if any).
+   */
   tick(now: number): void {
     const s = this.s;
     s.inbound?.rehomeKept(now);
     s.outbound?.rehomeKept(now);
+    s.outbound?.trimIds();
+    for (const link of s.links.values()) link.ids.trim();
     // [MQTT-3.1.2-24]: nothing from the client for 1.5 × keepalive: the connection is dead.
     if (this.keepaliveSeconds > 0 && now - s.packets.lastActivity > this.keepaliveSeconds * 1500) {
       s.log.info({ keepaliveSeconds: this.keepaliveSeconds }, 'keepalive expired');

@@ -206,6 +206,10 @@ export class Session implements SessionContext, FramedHandler {
     return this.down.write(packet);
   }
 
+  sendDownAs(packet: IPublishPacket, messageId: number, dup: boolean): boolean {
+    return this.down.writePublishAs(packet, messageId, dup);
+  }
+
   link(brokerId: string): UpstreamLink | undefined {
     return this.links.get(brokerId);
   }

@@ -14,17 +14,18 @@ export class TopicAliases {
    * Returns the topic a PUBLISH is for, or an error string: an alias of 0 or above the maximum we
    * announced [MQTT-3.3.2-8/9], or an alias never set [MQTT-3.3.4-?: protocol error].
    */
-  resolve(topic: string, alias: number | undefined): { topic: string } | { error: string } {
-    if (alias === undefined) return { topic };
+  /** The topic a publish stands for, or why it stands for none (no object made for a topic). */
+  resolve(topic: string, alias: number | undefined): string | { error: string } {
+    if (alias === undefined) return topic;
     if (alias === 0 || alias > this.maximum)
       return { error: `topic alias ${alias} outside 1..${this.maximum}` };
     if (topic.length > 0) {
       this.topics = writableMap(this.topics);
       this.topics.set(alias, topic);
-      return { topic };
+      return topic;
     }
     const known = this.topics.get(alias);
-    return known === undefined ? { error: `topic alias ${alias} was never set` } : { topic: known };
+    return known === undefined ? { error: `topic alias ${alias} was never set` } : known;
   }
 }
 

@@ -1,4 +1,4 @@
-import type { IConnackPacket, IConnectPacket, Packet } from 'mqtt-packet';
+import type { IConnackPacket, IConnectPacket, IPublishPacket, Packet } from 'mqtt-packet';
 import { TimeoutError } from '../../common/errors.ts';
 import { AnswerTimeout } from '../../common/net/answer-timeout.ts';
 import { type BrokerTls, connectBroker } from '../../common/net/broker-socket.ts';
@@ -287,6 +287,13 @@ export class Upstream implements FramedHandler, TickMember, AckHolder {
     if (!this.isUp) return false;
     if (this.held.length > 0) this.releaseHeld();
     return this.framed?.write(packet) ?? false;
+  }
+
+  /** send({ ...packet, messageId, dup }), without making that object (FramedStream.writePublishAs). */
+  sendPublishAs(packet: IPublishPacket, messageId: number, dup: boolean): boolean {
+    if (!this.isUp) return false;
+    if (this.held.length > 0) this.releaseHeld();
+    return this.framed?.writePublishAs(packet, messageId, dup) ?? false;
   }
 
   /**

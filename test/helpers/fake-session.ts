@@ -33,6 +33,8 @@ export function fakeLinks(
       qos2Maximum: windows.qos2Maximum ?? 20,
       writableNeedDrain: false,
       send: (p: Packet) => (p.cmd === 'publish' ? (sent.get(id)?.push(p) ?? 0) > 0 : true),
+      sendPublishAs: (p: IPublishPacket, messageId: number, dup: boolean) =>
+        (sent.get(id)?.push({ ...p, messageId, dup }) ?? 0) > 0,
       onRoom: () => undefined,
     } as unknown as Upstream;
     links.set(id, { brokerId: id, upstream, ids: new PacketIdSpace<UpstreamPending>(), synced: true });
@@ -60,7 +62,7 @@ export function fakeCounters(over: Partial<BrokerCounters> = {}): BrokerCounters
 export function fakeContext(
   over: Pick<SessionContext, 'link' | 'publishTargets' | 'subscribeTargets'> & Partial<SessionContext>,
 ): SessionContext {
-  return {
+  const ctx: SessionContext = {
     clientId: 'c1',
     version: 5,
     log: createRootLogger({ level: 'silent' }),
@@ -76,7 +78,10 @@ export function fakeContext(
     pauseUpstreams: () => undefined,
     resumeUpstreams: () => undefined,
     ...over,
+    // What the flows write under an id of their own reaches the test's sendDown as that packet.
+    sendDownAs: over.sendDownAs ?? ((p, messageId, dup) => ctx.sendDown({ ...p, messageId, dup })),
   };
+  return ctx;
 }
 
 /** The publish flow over a fake context: round-robin routing, 10 topic aliases, no replay window. */

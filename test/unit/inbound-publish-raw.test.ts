@@ -22,6 +22,8 @@ function fakeSession() {
     qos2Maximum: 20, // ...of which QoS 2 at most upstreamReceiveMaximum
     writableNeedDrain: false,
     send: (p: Packet) => toBroker.push(p) > 0,
+    sendPublishAs: (p: IPublishPacket, messageId: number, dup: boolean) =>
+      toBroker.push({ ...p, messageId, dup }) > 0,
     onDrain: () => undefined,
   } as unknown as Upstream;
   const link: UpstreamLink = {

@@ -31,6 +31,8 @@ function fakeSession(version: 4 | 5) {
     log: createRootLogger({ level: 'silent' }),
     counters: fakeCounters(),
     sendDown: (p: Packet) => toClient.push(p) > 0,
+    sendDownAs: (p: IPublishPacket, messageId: number, dup: boolean) =>
+      toClient.push({ ...p, messageId, dup }) > 0,
     link: () => link,
     pauseUpstreams: () => undefined,
     resumeUpstreams: () => undefined,

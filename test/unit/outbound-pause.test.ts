@@ -37,6 +37,8 @@ it('a full delivery buffer does not pause the brokers while a PUBREC’d QoS 2 d
     log: createRootLogger({ level: 'silent' }),
     counters: fakeCounters(),
     sendDown: (p: Packet) => toClient.push(p) > 0,
+    sendDownAs: (p: IPublishPacket, messageId: number, dup: boolean) =>
+      toClient.push({ ...p, messageId, dup }) > 0,
     link: () => link,
     pauseUpstreams: (reason: string) => paused.add(reason),
     resumeUpstreams: (reason: string) => paused.delete(reason),

@@ -98,7 +98,7 @@ describe('memory per client: lazily allocated session state', () => {
     assert.equal(new BrokerWindows<number>().inUse('a'), 0);
     assert.deepEqual([windows.inUse('a'), windows.inUseQos2('a'), windows.next('a')], [1, 1, 1]);
     const ids = new PacketIdSpace<number>();
-    assert.equal(ids.entries().next().done, true);
+    assert.deepEqual(ids.entries(), []);
     assert.equal(ids.release(1), undefined);
     assert.equal(ids.allocate(7), 1);
     assert.deepEqual([...ids.entries()], [[1, 7]]);

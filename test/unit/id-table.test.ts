@@ -1,0 +1,138 @@
+// IdTable (id-table.ts), the packet-id map of the QoS 1/2 flows, against V8's Map: random adds,
+// replacements and deletes give the same lookups and the same insertion-ordered entries; ids that all
+// hash to one slot still work (backward-shift deletion across the table's end); the table grows and
+// shrinks with its contents and allocates nothing while a steady number of ids come and go; and
+// PacketIdSpace on top of it hands out every id once when full.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { IdTable } from '../../orchestrator/protocol/id-table.ts';
+import { PacketIdSpace } from '../../orchestrator/protocol/packet-ids.ts';
+
+/** A small deterministic generator (mulberry32), so a failure replays. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+function sameAs<V>(table: IdTable<V>, map: Map<number, V>, probes: readonly number[]): void {
+  assert.equal(table.size, map.size);
+  for (const id of probes) assert.equal(table.get(id), map.get(id), `id ${id}`);
+  assert.deepEqual(table.entries(), [...map.entries()]);
+}
+
+/** Ids whose Fibonacci hash lands on `slot` of a table of `capacity` (id-table.ts `slot`). */
+function idsAt(capacity: number, slot: number, count: number): number[] {
+  const shift = 32 - Math.log2(capacity);
+  const out: number[] = [];
+  for (let id = 0; id < 65_536 && out.length < count; id++)
+    if (Math.imul(id, 0x9e3779b1) >>> shift === slot) out.push(id);
+  return out;
+}
+
+describe('IdTable', () => {
+  it('matches a Map over 200,000 random adds, replacements and deletes, in sequential and random ids', () => {
+    for (const [seed, spread] of [
+      [1, 300],
+      [2, 65_536],
+      [3, 40],
+    ] as const) {
+      const next = random(seed);
+      const table = new IdTable<number>();
+      const map = new Map<number, number>();
+      let sequential = 0;
+      for (let op = 0; op < 200_000 / 3; op++) {
+        const r = next();
+        const id =
+          seed === 1 ? (sequential + Math.floor(next() * spread)) & 0xffff : Math.floor(next() * spread);
+        if (r < 0.5) {
+          table.set(id, op);
+          map.set(id, op);
+          sequential = (sequential + 1) & 0xffff;
+        } else {
+          assert.equal(table.delete(id), map.get(id), `delete ${id} at op ${op}`);
+          map.delete(id);
+        }
+        if (op % 997 === 0) sameAs(table, map, [id, (id + 1) & 0xffff, ...map.keys()].slice(0, 200));
+      }
+      sameAs(table, map, [...map.keys()]);
+    }
+  });
+
+  it('finds and removes ids of runs that wrap round the end of the table, whatever is deleted first', () => {
+    // Capacity 16 holds 8: homes 14, 14, 14, 15, 15, 0, 0, 1 fill slots 14, 15, 0, ..., 5.
+    const ids = [...idsAt(16, 14, 3), ...idsAt(16, 15, 2), ...idsAt(16, 0, 2), ...idsAt(16, 1, 1)];
+    const next = random(7);
+    for (let round = 0; round < 40; round++) {
+      const table = new IdTable<string>();
+      const map = new Map<number, string>();
+      for (const id of ids) {
+        table.set(id, `v${id}`);
+        map.set(id, `v${id}`);
+      }
+      assert.equal((table as unknown as { keys: Int32Array }).keys.length, 16);
+      const order = [...ids].sort(() => next() - 0.5);
+      for (const id of order.slice(0, 6)) {
+        assert.equal(table.delete(id), `v${id}`);
+        map.delete(id);
+        sameAs(table, map, ids);
+      }
+    }
+  });
+
+  it('grows when half full, keeps its arrays while ids come and go, and shrinks only when trimmed', () => {
+    const table = new IdTable<number>();
+    const capacity = (): number => (table as unknown as { keys: Int32Array }).keys.length;
+    assert.equal(capacity(), 0, 'no table before the first id');
+    for (let id = 1; id <= 100; id++) table.set(id, id);
+    assert.equal(capacity(), 256);
+    const keys = (table as unknown as { keys: Int32Array }).keys;
+    // 100 in flight, 100,000 times one finished and one more taken: the same table throughout.
+    for (let id = 101; id <= 100_100; id++) {
+      table.delete(((id - 101) % 65_535) + 1);
+      table.set(((id - 1) % 65_535) + 1, id);
+    }
+    assert.equal(table.size, 100);
+    assert.equal((table as unknown as { keys: Int32Array }).keys, keys, 'no table reallocated');
+    // Down to 10 and back to 0, three times over: nothing shrinks until trim().
+    for (let round = 0; round < 3; round++) {
+      for (const [id] of table.entries().slice(10)) table.delete(id);
+      assert.equal(table.size, 10);
+      for (const [id] of table.entries()) table.delete(id);
+      for (let id = 1; id <= 100; id++) table.set(id, id);
+    }
+    assert.equal((table as unknown as { keys: Int32Array }).keys, keys, 'still the same table');
+    for (const [id] of table.entries().slice(10)) table.delete(id);
+    table.trim();
+    assert.equal(capacity(), 64, 'halved while under an eighth full');
+    assert.deepEqual(
+      table.entries().map(([id]) => table.get(id)),
+      table.entries().map(([id]) => id),
+    );
+    for (const [id] of table.entries()) table.delete(id);
+    table.trim();
+    assert.equal(capacity(), 0, 'an empty table gives back its arrays');
+    table.set(5, 5);
+    assert.deepEqual([table.get(5), capacity()], [5, 8]);
+  });
+
+  it('PacketIdSpace hands out all 65,535 ids once, none twice, then none until one is released', () => {
+    const ids = new PacketIdSpace<number>();
+    const seen = new Set<number>();
+    for (let i = 0; i < 65_535; i++) {
+      const id = ids.allocate(i);
+      assert.ok(id !== undefined && id >= 1 && id <= 65_535 && !seen.has(id));
+      seen.add(id);
+    }
+    assert.equal(ids.allocate(-1), undefined);
+    assert.equal(ids.release(40_000), 40_000 - 1);
+    assert.equal(ids.allocate(7), 40_000);
+    assert.equal(ids.get(40_000), 7);
+    assert.equal(ids.entries().length, 65_535);
+  });
+});
