@@ -159,32 +159,19 @@ export function readFastPacket(
       }
     }
     // Every field in the literal: one added afterwards takes another allocation (V8 keeps it outside
-    // the object) and another hidden class, per acknowledgement.
-    const packet =
-      properties === undefined
-        ? {
-            cmd,
-            retain: false,
-            qos,
-            dup: false,
-            length: remaining,
-            topic: null,
-            payload: null,
-            messageId,
-            reasonCode,
-          }
-        : {
-            cmd,
-            retain: false,
-            qos,
-            dup: false,
-            length: remaining,
-            topic: null,
-            payload: null,
-            messageId,
-            properties,
-            reasonCode,
-          };
+    // the object) and another hidden class, per acknowledgement; but for the rare property block.
+    const packet: Record<string, unknown> = {
+      cmd,
+      retain: false,
+      qos,
+      dup: false,
+      length: remaining,
+      topic: null,
+      payload: null,
+      messageId,
+      reasonCode,
+    };
+    if (properties !== undefined) packet.properties = properties;
     return packet as unknown as Packet;
   }
   if ((type === 12 || type === 13) && flags === 0 && remaining === 0) {

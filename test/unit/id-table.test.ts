@@ -7,18 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { IdTable } from '../../orchestrator/protocol/id-table.ts';
 import { PacketIdSpace } from '../../orchestrator/protocol/packet-ids.ts';
-
-/** A small deterministic generator (mulberry32), so a failure replays. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+import { mulberry32 as random } from '../../workload/taxi-rome/random.ts';
 
 function sameAs<V>(table: IdTable<V>, map: Map<number, V>, probes: readonly number[]): void {
   assert.equal(table.size, map.size);
