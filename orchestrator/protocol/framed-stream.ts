@@ -2,7 +2,7 @@ import type { OnReadOpts } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { IPublishPacket, Packet } from 'mqtt-packet';
 import mqttPacket from '../../common/mqtt-packet.ts';
-import { frameExtent, HEADER_MALFORMED, HEADER_PARTIAL, REMAINING_TOO_LONG } from './frames.ts';
+import { FRAME_PARTIAL, nextFrame, wholeFrame } from './frames.ts';
 import type { KeptFrames } from './kept-frames.ts';
 import { OutBatch } from './out-batch.ts';
 import { readFastPacket, TopicCache } from './raw-frame.ts';
@@ -186,19 +186,22 @@ export class FramedStream {
   private parseFrames(): void {
     let offset = 0;
     while (!this.paused && !this.failed && !this.ended && offset < this.buffer.length) {
-      // frames.ts nextFrame, without an object per frame.
-      const length = frameExtent(this.buffer, offset);
-      if (length === HEADER_PARTIAL) break;
-      if (length === HEADER_MALFORMED) return this.fail(new Error(`malformed packet: ${REMAINING_TOO_LONG}`));
-      if (length > this.maxPacketBytes)
-        return this.fail(new PacketTooLargeError(length, this.maxPacketBytes));
-      if (offset + length > this.buffer.length) break;
+      const length = wholeFrame(this.buffer, offset, this.maxPacketBytes);
+      if (length === FRAME_PARTIAL) break;
+      if (length < 0) return this.fail(this.frameError(offset));
       const fast = readFastPacket(this.buffer, offset, length, this.version, topics, this.frames);
       if (fast !== undefined) this.handler.framePacket(fast);
       else this.parseSlow(offset, length);
       offset += length;
     }
     this.buffer = offset === this.buffer.length ? EMPTY : this.buffer.subarray(offset);
+  }
+
+  /** Why the frame at `offset` is refused (wholeFrame said malformed or too large). */
+  private frameError(offset: number): Error {
+    const found = nextFrame(this.buffer, offset, this.maxPacketBytes);
+    if (found.kind === 'too-large') return new PacketTooLargeError(found.length, this.maxPacketBytes);
+    return new Error(`malformed packet: ${found.kind === 'malformed' ? found.reason : found.kind}`);
   }
 
   private parseSlow(offset: number, length: number): void {

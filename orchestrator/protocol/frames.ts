@@ -12,36 +12,48 @@ export type FrameResult =
   | { kind: 'too-large'; length: number };
 
 export function nextFrame(buffer: Buffer, offset: number, maxPacketBytes: number): FrameResult {
-  const length = frameExtent(buffer, offset);
-  if (length === HEADER_PARTIAL) return { kind: 'partial' };
-  if (length === HEADER_MALFORMED) return { kind: 'malformed', reason: REMAINING_TOO_LONG };
-  if (length > maxPacketBytes) return { kind: 'too-large', length };
-  return offset + length <= buffer.length ? { kind: 'frame', length } : { kind: 'partial' };
+  const length = wholeFrame(buffer, offset, maxPacketBytes);
+  if (length >= 0) return { kind: 'frame', length };
+  if (length === FRAME_PARTIAL) return { kind: 'partial' };
+  if (length === FRAME_MALFORMED) return { kind: 'malformed', reason: REMAINING_TOO_LONG };
+  return { kind: 'too-large', length: frameExtent(buffer, offset) };
 }
 
-/** frameExtent: the fixed header is not all there yet. */
-export const HEADER_PARTIAL = -1;
-/** frameExtent: a fifth Remaining Length byte. */
-export const HEADER_MALFORMED = -2;
+/** wholeFrame: the frame is not all there yet (its fixed header, or its bytes). */
+export const FRAME_PARTIAL = -1;
+/** wholeFrame: a fifth Remaining Length byte. */
+export const FRAME_MALFORMED = -2;
+/** wholeFrame: the header announces a frame over the size limit. */
+export const FRAME_TOO_LARGE = -3;
 export const REMAINING_TOO_LONG = 'remaining length longer than 4 bytes';
 
 /**
- * nextFrame's reading as a number, for the read loop (no object per frame): the whole frame's length
- * once its fixed header is there (the frame itself may not be: the caller compares), or HEADER_PARTIAL,
- * or HEADER_MALFORMED.
+ * nextFrame's reading as a number, for the read loop (no object per frame): the length of the whole
+ * frame at `offset`, or FRAME_PARTIAL, FRAME_MALFORMED or FRAME_TOO_LARGE (nextFrame says more).
  */
-export function frameExtent(buffer: Buffer, offset: number): number {
+export function wholeFrame(buffer: Buffer, offset: number, maxPacketBytes: number): number {
+  const length = frameExtent(buffer, offset);
+  if (length < 0) return length;
+  if (length > maxPacketBytes) return FRAME_TOO_LARGE;
+  return offset + length <= buffer.length ? length : FRAME_PARTIAL;
+}
+
+/**
+ * The whole frame's length once its fixed header is there (the frame itself may not be), or
+ * FRAME_PARTIAL (the header is not), or FRAME_MALFORMED.
+ */
+function frameExtent(buffer: Buffer, offset: number): number {
   let remaining = 0;
   let multiplier = 1;
   for (let i = 1; i <= 4; i++) {
     const at = offset + i;
-    if (at >= buffer.length) return HEADER_PARTIAL;
+    if (at >= buffer.length) return FRAME_PARTIAL;
     const byte = buffer[at] ?? 0;
     remaining += (byte & 0x7f) * multiplier;
     if ((byte & 0x80) === 0) return 1 + i + remaining;
     multiplier *= 128;
   }
-  return HEADER_MALFORMED;
+  return FRAME_MALFORMED;
 }
 
 /** Bytes of a Variable Byte Integer in its minimal encoding (MQTT 5.0 §1.5.5 [MQTT-1.5.5-1]). */

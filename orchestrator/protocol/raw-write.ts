@@ -14,10 +14,8 @@ import type { RawPublish } from './raw-frame.ts';
  */
 export function fastLength(packet: Packet, version: number): number {
   switch (packet.cmd) {
-    case 'publish': {
-      const raw = forwardable(packet);
-      return raw === undefined ? -1 : publishLength(packet, raw, version === 5);
-    }
+    case 'publish':
+      return publishAsLength(packet, version, (packet as { messageId?: number }).messageId);
     case 'puback':
     case 'pubrec':
     case 'pubrel':
@@ -35,8 +33,8 @@ export function fastLength(packet: Packet, version: number): number {
 export function fastWrite(packet: Packet, version: number, out: Buffer, at: number): void {
   switch (packet.cmd) {
     case 'publish': {
-      const p = packet as PublishFields & { raw: RawPublish; messageId?: number };
-      return writePublish(p, p.raw, version === 5, out, at, p.messageId ?? 0, Boolean(p.dup));
+      const p = packet as PublishFields & { messageId?: number };
+      return writePublishAs(p, version, out, at, p.messageId, Boolean(p.dup));
     }
     case 'puback':
       return writeAck(packet, 0x40, version, out, at);

@@ -70,9 +70,8 @@ export class InboundPublishes implements AckSink<InFlight> {
   }
 
   onPublish(packet: IPublishPacket): void {
-    const resolved = this.aliases.resolve(packet.topic, packet.properties?.topicAlias);
-    if (typeof resolved !== 'string') return this.ctx.protocolError(resolved.error, 0x94);
-    const topic = resolved;
+    const topic = this.aliases.resolve(packet.topic, packet.properties?.topicAlias);
+    if (typeof topic !== 'string') return this.ctx.protocolError(topic.error, 0x94);
     const problem = topicNameProblem(topic);
     if (problem) return this.ctx.protocolError(problem, 0x90);
     if (isReservedTopic(topic)) return this.refuseReserved(packet);

@@ -284,16 +284,19 @@ export class Upstream implements FramedHandler, TickMember, AckHolder {
   }
 
   send(packet: Packet): boolean {
-    if (!this.isUp) return false;
-    if (this.held.length > 0) this.releaseHeld();
-    return this.framed?.write(packet) ?? false;
+    return this.writer()?.write(packet) ?? false;
   }
 
   /** send({ ...packet, messageId, dup }), without making that object (FramedStream.writePublishAs). */
   sendPublishAs(packet: IPublishPacket, messageId: number, dup: boolean): boolean {
-    if (!this.isUp) return false;
+    return this.writer()?.writePublishAs(packet, messageId, dup) ?? false;
+  }
+
+  /** The link's stream while it is up, once the PUBACKs it holds are written (they go first); else undefined. */
+  private writer(): FramedStream | undefined {
+    if (!this.isUp) return undefined;
     if (this.held.length > 0) this.releaseHeld();
-    return this.framed?.writePublishAs(packet, messageId, dup) ?? false;
+    return this.framed;
   }
 
   /**

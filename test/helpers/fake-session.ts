@@ -16,6 +16,16 @@ import type { Qos2Options } from '../../orchestrator/session/inflight-publish.ts
 import { TopicAliases } from '../../orchestrator/session/topic-alias.ts';
 import type { Upstream } from '../../orchestrator/session/upstream.ts';
 
+/**
+ * A fake `sendPublishAs` / `sendDownAs` (what the flows write under a packet id of their own): `send`
+ * gets the packet it stands for, `{ ...p, messageId, dup }`, so a test asserts the ids the peer sees.
+ */
+export function sentAs(
+  send: (p: IPublishPacket) => boolean,
+): (p: IPublishPacket, messageId: number | undefined, dup: boolean) => boolean {
+  return (p, messageId, dup) => send({ ...p, messageId, dup });
+}
+
 /** One fake broker link per id, MQTT 5, up and synced; every PUBLISH it is sent lands in `sent`. */
 export function fakeLinks(
   ids: readonly string[],
@@ -24,7 +34,9 @@ export function fakeLinks(
   const sent = new Map<string, IPublishPacket[]>();
   const links = new Map<string, UpstreamLink>();
   for (const id of ids) {
-    sent.set(id, []);
+    const list: IPublishPacket[] = [];
+    sent.set(id, list);
+    const record = (p: IPublishPacket) => list.push(p) > 0;
     const upstream = {
       brokerId: id,
       protocolVersion: 5,
@@ -32,9 +44,8 @@ export function fakeLinks(
       receiveMaximum: windows.receiveMaximum ?? 20,
       qos2Maximum: windows.qos2Maximum ?? 20,
       writableNeedDrain: false,
-      send: (p: Packet) => (p.cmd === 'publish' ? (sent.get(id)?.push(p) ?? 0) > 0 : true),
-      sendPublishAs: (p: IPublishPacket, messageId: number, dup: boolean) =>
-        (sent.get(id)?.push({ ...p, messageId, dup }) ?? 0) > 0,
+      send: (p: Packet) => (p.cmd === 'publish' ? record(p) : true),
+      sendPublishAs: sentAs(record),
       onRoom: () => undefined,
     } as unknown as Upstream;
     links.set(id, { brokerId: id, upstream, ids: new PacketIdSpace<UpstreamPending>(), synced: true });
@@ -78,8 +89,7 @@ export function fakeContext(
     pauseUpstreams: () => undefined,
     resumeUpstreams: () => undefined,
     ...over,
-    // What the flows write under an id of their own reaches the test's sendDown as that packet.
-    sendDownAs: over.sendDownAs ?? ((p, messageId, dup) => ctx.sendDown({ ...p, messageId, dup })),
+    sendDownAs: over.sendDownAs ?? sentAs((p) => ctx.sendDown(p)),
   };
   return ctx;
 }

@@ -9,7 +9,7 @@ import { readFastPacket, TopicCache } from '../../orchestrator/protocol/raw-fram
 import { fastEncode } from '../../orchestrator/protocol/raw-write.ts';
 import type { UpstreamLink, UpstreamPending } from '../../orchestrator/session/context.ts';
 import { Upstream } from '../../orchestrator/session/upstream.ts';
-import { fakeContext, fakeInbound } from '../helpers/fake-session.ts';
+import { fakeContext, fakeInbound, sentAs } from '../helpers/fake-session.ts';
 
 function fakeSession() {
   const toBroker: Packet[] = [];
@@ -22,8 +22,7 @@ function fakeSession() {
     qos2Maximum: 20, // ...of which QoS 2 at most upstreamReceiveMaximum
     writableNeedDrain: false,
     send: (p: Packet) => toBroker.push(p) > 0,
-    sendPublishAs: (p: IPublishPacket, messageId: number, dup: boolean) =>
-      toBroker.push({ ...p, messageId, dup }) > 0,
+    sendPublishAs: sentAs((p) => toBroker.push(p) > 0),
     onDrain: () => undefined,
   } as unknown as Upstream;
   const link: UpstreamLink = {

@@ -9,7 +9,7 @@ import { PacketIdSpace } from '../../orchestrator/protocol/packet-ids.ts';
 import type { SessionContext, UpstreamLink, UpstreamPending } from '../../orchestrator/session/context.ts';
 import { OutboundDeliveries } from '../../orchestrator/session/outbound-delivery.ts';
 import type { Upstream } from '../../orchestrator/session/upstream.ts';
-import { fakeCounters } from '../helpers/fake-session.ts';
+import { fakeCounters, sentAs } from '../helpers/fake-session.ts';
 
 function fakeSession(version: 4 | 5) {
   const toBroker: Packet[] = [];
@@ -31,8 +31,7 @@ function fakeSession(version: 4 | 5) {
     log: createRootLogger({ level: 'silent' }),
     counters: fakeCounters(),
     sendDown: (p: Packet) => toClient.push(p) > 0,
-    sendDownAs: (p: IPublishPacket, messageId: number, dup: boolean) =>
-      toClient.push({ ...p, messageId, dup }) > 0,
+    sendDownAs: sentAs((p) => toClient.push(p) > 0),
     link: () => link,
     pauseUpstreams: () => undefined,
     resumeUpstreams: () => undefined,

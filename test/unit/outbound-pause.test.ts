@@ -8,7 +8,7 @@ import { PacketIdSpace } from '../../orchestrator/protocol/packet-ids.ts';
 import type { SessionContext, UpstreamLink, UpstreamPending } from '../../orchestrator/session/context.ts';
 import { OutboundDeliveries } from '../../orchestrator/session/outbound-delivery.ts';
 import type { Upstream } from '../../orchestrator/session/upstream.ts';
-import { fakeCounters } from '../helpers/fake-session.ts';
+import { fakeCounters, sentAs } from '../helpers/fake-session.ts';
 
 const publish = (qos: 1 | 2, messageId: number): IPublishPacket => ({
   cmd: 'publish',
@@ -37,8 +37,7 @@ it('a full delivery buffer does not pause the brokers while a PUBREC’d QoS 2 d
     log: createRootLogger({ level: 'silent' }),
     counters: fakeCounters(),
     sendDown: (p: Packet) => toClient.push(p) > 0,
-    sendDownAs: (p: IPublishPacket, messageId: number, dup: boolean) =>
-      toClient.push({ ...p, messageId, dup }) > 0,
+    sendDownAs: sentAs((p) => toClient.push(p) > 0),
     link: () => link,
     pauseUpstreams: (reason: string) => paused.add(reason),
     resumeUpstreams: (reason: string) => paused.delete(reason),
