@@ -25,10 +25,27 @@ for f in "${files[@]}"; do
   lanes="${lanes:-1}"
   groups["${ms:-$default_ms} $lanes"]+="$f"$'\n'
 done
+# Interrupted (Ctrl-C, a CI job's TERM, `kill`): the test files' `after` hooks do not run, so the
+# brokers, orchestrators and load clients they started would stay, and a replica's cgroup with them.
+# Every process this run starts inherits BROKEL_TEST_RUN (a replica started detached, and reparented to
+# init once its test file died, included); on INT or TERM the run ends those still alive, then removes
+# the replica cgroups it created, now empty (rmdir removes nothing else). scripts/test-teardown.sh.
+export BROKEL_TEST_RUN="run-tests-$$-$(date +%s%N)"
+cgroups_before="$(bash scripts/test-teardown.sh cgroups)"
+on_signal() {
+  trap - INT TERM
+  echo "run-tests: interrupted; ending what this run started" >&2
+  # Without the marker itself, so that it does not end itself and its own children.
+  env -u BROKEL_TEST_RUN bash scripts/test-teardown.sh end "$BROKEL_TEST_RUN" "$cgroups_before" >&2
+  exit 130
+}
+trap on_signal INT TERM
 status=0
 while read -r ms lanes; do
   mapfile -t group < <(printf '%s' "${groups["$ms $lanes"]}")
-  node --import tsx --test --test-concurrency="$lanes" --test-timeout="$ms" --test-reporter=spec "${group[@]}" ||
-    status=1
+  # In the background, and waited for: bash runs a trap only once its foreground command returns, and
+  # `wait` returns at once on a signal.
+  node --import tsx --test --test-concurrency="$lanes" --test-timeout="$ms" --test-reporter=spec "${group[@]}" &
+  wait $! || status=1
 done < <(printf '%s\n' "${!groups[@]}" | sort -n -k1,1 -k2,2r)
 exit "$status"
