@@ -15,15 +15,24 @@ export interface BrokerCounts {
  * numbers (`counts()`, the pool's brokers) that prom-client reads through `collect` on a scrape: an
  * `inc()` per message cost label hashing on the hot path.
  */
-export function orchestratorMetrics(
-  counts: () => Iterable<BrokerCounts>,
-  connects: () => { queued: number; refusedTotal: number } | undefined = () => undefined,
-  pending: () => { size: number; refusedTotal: number } | undefined = () => undefined,
-  probes: () => Readonly<Record<ProbeAnswer, number>> | undefined = () => undefined,
-  heldAcks: () => { heldTotal: number; stopsTotal: number } | undefined = () => undefined,
-  publishesExpired: () => number = () => 0,
-  qos0Room: () => { detours: number; pauses: number } = () => ({ detours: 0, pauses: 0 }),
-): ServiceMetrics & {
+export interface OrchestratorReadings {
+  /** The pool's brokers and their message counts. */
+  counts: () => Iterable<BrokerCounts>;
+  /** The CONNECT gate (undefined, or absent: none yet): CONNECTs waiting, and refused. */
+  connects?: () => { queued: number; refusedTotal: number } | undefined;
+  /** Connections that have not sent CONNECT yet, and those refused for the bound. */
+  pending?: () => { size: number; refusedTotal: number } | undefined;
+  /** The session registry's probes, by answer. */
+  probes?: () => Readonly<Record<ProbeAnswer, number>> | undefined;
+  /** Subscribers' PUBACKs held, and the links that stopped holding. */
+  heldAcks?: () => { heldTotal: number; stopsTotal: number } | undefined;
+  /** Client publishes whose Message Expiry Interval ran out here. */
+  publishesExpired?: () => number;
+  /** QoS 0 publishes sent round a full broker, and client reads paused for room. */
+  qos0Room?: () => { detours: number; pauses: number };
+}
+
+export function orchestratorMetrics(read: OrchestratorReadings): ServiceMetrics & {
   sessions: ReturnType<ServiceMetrics['gauge']>;
   connections: ReturnType<ServiceMetrics['counter']>;
   published: Counter<'broker'>;
@@ -33,6 +42,13 @@ export function orchestratorMetrics(
   takenOver: ReturnType<ServiceMetrics['counter']>;
 } {
   const m = createServiceMetrics({ defaultMetrics: true });
+  const counts = read.counts;
+  const connects = read.connects ?? (() => undefined);
+  const pending = read.pending ?? (() => undefined);
+  const probes = read.probes ?? (() => undefined);
+  const heldAcks = read.heldAcks ?? (() => undefined);
+  const publishesExpired = read.publishesExpired ?? (() => 0);
+  const qos0Room = read.qos0Room ?? (() => ({ detours: 0, pauses: 0 }));
   const perBroker = (
     name: string,
     help: string,

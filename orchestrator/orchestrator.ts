@@ -51,15 +51,15 @@ interface SessionShared {
  */
 export class Orchestrator {
   readonly pool: BrokerPool;
-  readonly metrics = orchestratorMetrics(
-    () => this.pool.list(),
-    () => this.gate,
-    () => this.pending,
-    () => this.registry?.probesAnswered,
-    () => this.heldAcks,
-    () => this.publishesExpired,
-    () => this.qos0Room,
-  );
+  readonly metrics = orchestratorMetrics({
+    counts: () => this.pool.list(),
+    connects: () => this.gate,
+    pending: () => this.pending,
+    probes: () => this.registry?.probesAnswered,
+    heldAcks: () => this.heldAcks,
+    publishesExpired: () => this.publishesExpired,
+    qos0Room: () => this.qos0Room,
+  });
   /** Subscribers' PUBACKs held for one write per link (held-acks.ts; limits.ackHoldMs). */
   private readonly heldAcks: HeldAcks;
   readonly limits: OrchestratorLimits;

@@ -14,7 +14,7 @@ const SERVICES: Array<[string, string, () => Registry]> = [
   [
     'orchestrator',
     "each orchestrator's admin API `/metrics` (admin token)",
-    () => orchestratorMetrics(() => []).registry,
+    () => orchestratorMetrics({ counts: () => [] }).registry,
   ],
   [
     'geo-dns',

@@ -47,7 +47,7 @@ describe('prom-client without its index (common/prom.ts)', () => {
 const { orchestratorMetrics } = await import('./orchestrator/metrics.ts');
 const { managerMetrics } = await import('./manager/metrics.ts');
 const { dnsMetrics } = await import('./geo-dns/metrics.ts');
-const m = orchestratorMetrics(() => [{ id: 'b1', published: 3, delivered: 2 }]);
+const m = orchestratorMetrics({ counts: () => [{ id: 'b1', published: 3, delivered: 2 }] });
 await m.registry.metrics();
 await managerMetrics().registry.metrics();
 await dnsMetrics().registry.metrics();`);
