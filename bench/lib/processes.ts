@@ -2,6 +2,8 @@
 // read from /proc so each process's CPU is its own.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { RoutingStrategyName } from '../../common/admin/contract.ts';
 import { clockTicksPerSecond, readProcStat } from '../../manager/providers/local/proc-stat.ts';
 import { schedCpuSeconds } from './task-cpu.ts';
@@ -59,6 +61,28 @@ const READY = /brokel orchestrator: MQTT on [^\s,]*:(\d+)/;
  * Starts `node bin/brokel.js orchestrator` in front of `brokerUrls` on an ephemeral loopback port and
  * resolves once it printed its ready line. Its output is kept (last lines) for error messages.
  */
+/**
+ * An orchestrator whose out/ build is missing or older than a source runs its sources through tsx
+ * (bin/brokel.js): another orchestrator than the one a replica runs, with a loader thread and heap of its
+ * own (docs/data-plane.md, "Session 31"). `npm run bench:*` build first; a bench started by hand after an
+ * edit, or against a baseline root, may not have. Says so on stderr. A root whose bin/ has no
+ * build-fresh.js (older than it) is not checked.
+ */
+async function warnIfUnbuilt(repoRoot: string): Promise<void> {
+  const root = pathToFileURL(`${resolve(repoRoot)}/`);
+  let check: { buildIsFresh: (root: URL) => boolean };
+  try {
+    check = (await import(new URL('bin/build-fresh.js', root).href)) as typeof check;
+  } catch {
+    return;
+  }
+  if (!check.buildIsFresh(root))
+    console.error(
+      `bench: WARNING: the orchestrator in ${repoRoot} runs its sources through tsx (out/ is missing or ` +
+        `older than a source); run scripts/build.sh there to measure what a replica runs`,
+    );
+}
+
 export async function startOrchestratorChild(options: {
   repoRoot: string;
   brokerUrls: readonly string[];
@@ -83,6 +107,7 @@ export async function startOrchestratorChild(options: {
     '--connects-per-second',
     '0',
   ];
+  await warnIfUnbuilt(options.repoRoot);
   const child = spawn(process.execPath, args, { cwd: options.repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   const tail: string[] = [];
   const keep = (chunk: Buffer): void => {
