@@ -2,8 +2,8 @@
 # What an interrupted test run leaves (scripts/run-tests.sh calls it on INT or TERM).
 #   test-teardown.sh cgroups                        the brokel cgroup folders now (parents included)
 #   test-teardown.sh end RUN_ID CGROUPS_BEFORE      ends the processes whose environment holds
-#       BROKEL_TEST_RUN=RUN_ID (TERM, then KILL after 3 s), then removes the replica cgroup folders
-#       not in CGROUPS_BEFORE, deepest first, once empty
+#       BROKEL_TEST_RUN=RUN_ID (TERM, then KILL after 3 s), then removes the brokel cgroup folders
+#       not in CGROUPS_BEFORE (replicas', and their parent), deepest first, once empty
 # Only processes of this run are signalled: the marker is in their environment, inherited from
 # run-tests.sh, which no other run shares. Processes of other users are not readable, and not ours.
 set -uo pipefail
@@ -18,7 +18,7 @@ marked() {
   for environ in /proc/[0-9]*/environ; do
     pid="${environ#/proc/}"
     pid="${pid%/environ}"
-    [ "$pid" = "$$" ] && continue
+    [ "$pid" = "$$" ] && continue # called by hand from a shell that has the marker
     # grep -z: the environment's entries are NUL-separated; -x: the whole entry.
     grep -qzx -- "$marker" "$environ" 2>/dev/null && echo "$pid"
   done
