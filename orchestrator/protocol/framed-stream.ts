@@ -2,7 +2,7 @@ import type { OnReadOpts } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { IPublishPacket, Packet } from 'mqtt-packet';
 import mqttPacket from '../../common/mqtt-packet.ts';
-import { FRAME_PARTIAL, nextFrame, wholeFrame } from './frames.ts';
+import { FRAME_PARTIAL, nextFrame, REMAINING_TOO_LONG, wholeFrame } from './frames.ts';
 import type { KeptFrames } from './kept-frames.ts';
 import { OutBatch } from './out-batch.ts';
 import { readFastPacket, TopicCache } from './raw-frame.ts';
@@ -197,11 +197,12 @@ export class FramedStream {
     this.buffer = offset === this.buffer.length ? EMPTY : this.buffer.subarray(offset);
   }
 
-  /** Why the frame at `offset` is refused (wholeFrame said malformed or too large). */
+  /** Why the frame at `offset` is refused: wholeFrame said too large, or malformed (a fifth length byte). */
   private frameError(offset: number): Error {
     const found = nextFrame(this.buffer, offset, this.maxPacketBytes);
-    if (found.kind === 'too-large') return new PacketTooLargeError(found.length, this.maxPacketBytes);
-    return new Error(`malformed packet: ${found.kind === 'malformed' ? found.reason : found.kind}`);
+    return found.kind === 'too-large'
+      ? new PacketTooLargeError(found.length, this.maxPacketBytes)
+      : new Error(`malformed packet: ${REMAINING_TOO_LONG}`);
   }
 
   private parseSlow(offset: number, length: number): void {
