@@ -58,10 +58,6 @@ export interface OrchestratorChild {
 const READY = /brokel orchestrator: MQTT on [^\s,]*:(\d+)/;
 
 /**
- * Starts `node bin/brokel.js orchestrator` in front of `brokerUrls` on an ephemeral loopback port and
- * resolves once it printed its ready line. Its output is kept (last lines) for error messages.
- */
-/**
  * An orchestrator whose out/ build is missing or older than a source runs its sources through tsx
  * (bin/brokel.js): another orchestrator than the one a replica runs, with a loader thread and heap of its
  * own (docs/data-plane.md, "Session 31"). `npm run bench:*` build first; a bench started by hand after an
@@ -83,6 +79,10 @@ async function warnIfUnbuilt(repoRoot: string): Promise<void> {
     );
 }
 
+/**
+ * Starts `node bin/brokel.js orchestrator` in front of `brokerUrls` on an ephemeral loopback port and
+ * resolves once it printed its ready line. Its output is kept (last lines) for error messages.
+ */
 export async function startOrchestratorChild(options: {
   repoRoot: string;
   brokerUrls: readonly string[];
