@@ -13,6 +13,7 @@ import { fakeContext, fakeInbound, sentAs } from '../helpers/fake-session.ts';
 
 function fakeSession() {
   const toBroker: Packet[] = [];
+  const send = (p: Packet) => toBroker.push(p) > 0;
   const toClient: Packet[] = [];
   const upstream = {
     brokerId: 'b1',
@@ -21,8 +22,8 @@ function fakeSession() {
     receiveMaximum: 100, // a 3.1.1 broker: the session's own window (maxInflightFromClient)...
     qos2Maximum: 20, // ...of which QoS 2 at most upstreamReceiveMaximum
     writableNeedDrain: false,
-    send: (p: Packet) => toBroker.push(p) > 0,
-    sendPublishAs: sentAs((p) => toBroker.push(p) > 0),
+    send,
+    sendPublishAs: sentAs(send),
     onDrain: () => undefined,
   } as unknown as Upstream;
   const link: UpstreamLink = {

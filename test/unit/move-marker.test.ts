@@ -14,6 +14,7 @@ import { fakeCounters, sentAs } from '../helpers/fake-session.ts';
 function fakeSession(version: 4 | 5) {
   const toBroker: Packet[] = [];
   const toClient: Packet[] = [];
+  const sendDown = (p: Packet) => toClient.push(p) > 0;
   const upstream = {
     brokerId: 'b1',
     protocolVersion: 5,
@@ -30,8 +31,8 @@ function fakeSession(version: 4 | 5) {
     version,
     log: createRootLogger({ level: 'silent' }),
     counters: fakeCounters(),
-    sendDown: (p: Packet) => toClient.push(p) > 0,
-    sendDownAs: sentAs((p) => toClient.push(p) > 0),
+    sendDown,
+    sendDownAs: sentAs(sendDown),
     link: () => link,
     pauseUpstreams: () => undefined,
     resumeUpstreams: () => undefined,

@@ -23,6 +23,7 @@ const publish = (qos: 1 | 2, messageId: number): IPublishPacket => ({
 it('a full delivery buffer does not pause the brokers while a PUBREC’d QoS 2 delivery awaits its PUBREL', () => {
   const toBroker: Packet[] = [];
   const toClient: Packet[] = [];
+  const sendDown = (p: Packet) => toClient.push(p) > 0;
   const paused = new Set<string>();
   const upstream = { brokerId: 'b1', protocolVersion: 5, send: (p: Packet) => toBroker.push(p) > 0 };
   const link: UpstreamLink = {
@@ -36,8 +37,8 @@ it('a full delivery buffer does not pause the brokers while a PUBREC’d QoS 2 d
     version: 4,
     log: createRootLogger({ level: 'silent' }),
     counters: fakeCounters(),
-    sendDown: (p: Packet) => toClient.push(p) > 0,
-    sendDownAs: sentAs((p) => toClient.push(p) > 0),
+    sendDown,
+    sendDownAs: sentAs(sendDown),
     link: () => link,
     pauseUpstreams: (reason: string) => paused.add(reason),
     resumeUpstreams: (reason: string) => paused.delete(reason),
