@@ -25,18 +25,23 @@ for f in "${files[@]}"; do
   lanes="${lanes:-1}"
   groups["${ms:-$default_ms} $lanes"]+="$f"$'\n'
 done
-# Interrupted (Ctrl-C, a CI job's TERM, `kill`): the test files' `after` hooks do not run, so the
-# brokers, orchestrators and load clients they started would stay, and a replica's cgroup with them.
-# Every process this run starts inherits BROKEL_TEST_RUN (a replica started detached, and reparented to
-# init once its test file died, included); on INT or TERM the run ends those still alive, then removes
-# the replica cgroups it created, now empty (rmdir removes nothing else). scripts/test-teardown.sh.
+# A test file's `after` hooks end what it started. When they cannot (the run is interrupted: Ctrl-C, a
+# CI job's TERM, `kill`), or a test forgets, the brokers, orchestrators and load clients would stay, and
+# a replica's cgroup with them. So the runner puts itself in a pids cgroup of its own (cgroup v1, where
+# there is one), which every process it starts inherits whatever it does (detaches, is reparented to
+# init, drops its environment), and exports BROKEL_TEST_RUN, which every process started with the
+# run's environment inherits. On INT or TERM the run ends what is in the one or holds the other, removes
+# the replica cgroups it created, now empty (rmdir removes nothing else), and exits 130. A run that ends
+# on its own ends what outlived it too, lists it, and fails. scripts/test-teardown.sh.
 export BROKEL_TEST_RUN="run-tests-$$-$(date +%s%N)"
 cgroups_before="$(bash scripts/test-teardown.sh cgroups)"
+run_cgroup="$(bash scripts/test-teardown.sh enter "$BROKEL_TEST_RUN" $$)"
+# Without the marker itself, so that the teardown does not count itself among the run's processes.
+teardown() { env -u BROKEL_TEST_RUN bash scripts/test-teardown.sh "$@" >&2; }
 on_signal() {
   trap - INT TERM
   echo "run-tests: interrupted; ending what this run started" >&2
-  # Without the marker itself, so that it does not end itself and its own children.
-  env -u BROKEL_TEST_RUN bash scripts/test-teardown.sh end "$BROKEL_TEST_RUN" "$cgroups_before" >&2
+  teardown end "$BROKEL_TEST_RUN" "$cgroups_before" "$run_cgroup" $$
   exit 130
 }
 trap on_signal INT TERM
@@ -48,4 +53,6 @@ while read -r ms lanes; do
   node --import tsx --test --test-concurrency="$lanes" --test-timeout="$ms" --test-reporter=spec "${group[@]}" &
   wait $! || status=1
 done < <(printf '%s\n' "${!groups[@]}" | sort -n -k1,1 -k2,2r)
+trap - INT TERM
+teardown leftovers "$BROKEL_TEST_RUN" "$run_cgroup" $$ || status=1
 exit "$status"
