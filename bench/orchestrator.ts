@@ -14,7 +14,9 @@
 //   --runs N (3)  --publishers N (20)  --subscribers N (20)  --payload BYTES (100)  --qos 0,1
 //   --configs a,h,b,c  --fixed-rate N (2000 msg/s; 0: no fixed phase)  --fixed-seconds S (3)
 //   --profile-seconds S (4; 0: no QoS 1 profile)
-//   --scale-clients N (4500; 0: no connection-scale run)  --scale-workers N (4)  --scale-seconds S (10)
+//   --scale-clients N|auto (auto: per routing, as many as the orchestrator's open-file limit allows, in
+//     steps of 500: 4,500 round-robin, 8,500 client-affinity at 20,000 files; 0: no connection-scale run)
+//   --scale-workers N (4)  --scale-seconds S (10)
 //   --scale-routing R,R (round-robin,client-affinity: one connection-scale run per routing)
 //   --scale-marginal (each routing also at half the clients, first: prints the RSS per added client)
 //   --scale-settle-seconds S (0; also the RSS per client S seconds after connecting, before publishing)
@@ -31,7 +33,7 @@
 //     this checkout's orchestrator (b) against DIR's (c) in one run; read the c/a rows beside b/a)
 //   --baseline-node-args='--flag ...' (with --baseline-root: node flags for c only, after
 //     --orchestrator-node-args; `--baseline-root .` then A/Bs a flag against the same code)
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -60,6 +62,7 @@ import {
   qosSummary,
   runRatios,
 } from './lib/report.ts';
+import { clientsForFileLimit, hardFileLimit } from './lib/scale-size.ts';
 import { median } from './lib/stats.ts';
 
 const { values } = parseArgs({
@@ -104,6 +107,7 @@ function num(name: string, value: string | undefined, min: number, max: number):
 }
 
 const quick = values.quick ?? false;
+const scaleClientsArg = values['scale-clients'] ?? (quick ? '300' : 'auto');
 const settings = {
   runs: num('runs', values.runs ?? (quick ? '1' : '3'), 1, 50),
   publishers: num('publishers', values.publishers, 1, 1000),
@@ -122,7 +126,8 @@ const settings = {
   halfFraction: num('half-fraction', values['half-fraction'], 0.01, 1),
   fixedRate: num('fixed-rate', values['fixed-rate'], 0, 1_000_000),
   fixedMs: num('fixed-seconds', values['fixed-seconds'] ?? (quick ? '1' : '3'), 0.1, 120) * 1000,
-  scaleClients: num('scale-clients', values['scale-clients'] ?? (quick ? '300' : '4500'), 0, 100_000),
+  scaleClients:
+    scaleClientsArg === 'auto' ? ('auto' as const) : num('scale-clients', scaleClientsArg, 0, 100_000),
   scaleWorkers: num('scale-workers', values['scale-workers'], 1, 64),
   scaleMs: num('scale-seconds', values['scale-seconds'] ?? (quick ? '3' : '10'), 1, 600) * 1000,
   scaleRouting: (values['scale-routing'] ?? '').split(',').map((r) => {
@@ -142,7 +147,8 @@ const settings = {
   baselineNodeArgs: (values['baseline-node-args'] ?? '').split(/\s+/).filter(Boolean),
   quick,
 };
-if (settings.scaleOnly && settings.scaleClients === 0) throw new Error('--scale-only with --scale-clients 0');
+const scaleRuns = settings.scaleClients !== 0;
+if (settings.scaleOnly && !scaleRuns) throw new Error('--scale-only with --scale-clients 0');
 if (settings.baselineNodeArgs.length > 0 && settings.baselineRoot === undefined)
   throw new Error("--baseline-node-args without --baseline-root (they are config c's flags)");
 if (!settings.configs.includes('a'))
@@ -150,13 +156,19 @@ if (!settings.configs.includes('a'))
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 /** Mosquitto replicas: three when c or the connection scale is measured (a, h and b use the first). */
-const BROKERS =
-  (settings.configs.includes('c') && settings.baselineRoot === undefined) || settings.scaleClients > 0
-    ? 3
-    : 1;
+const BROKERS = (settings.configs.includes('c') && settings.baselineRoot === undefined) || scaleRuns ? 3 : 1;
 if (settings.baselineRoot !== undefined)
   CONFIG_LABELS.c = `c baseline orch${settings.baselineNodeArgs.length > 0 ? ` (${settings.baselineNodeArgs.join(' ')})` : ''} → 1 mosquitto`;
 const DRAIN_TIMEOUT_MS = 3000;
+
+/**
+ * The open-file limit the connection-scale orchestrator runs under: this process's hard limit (a child
+ * inherits it, and Node raises its soft limit to it), at most 20,000 (this machine's; a larger one
+ * would ask for more clients than the load generators here can hold).
+ */
+function scaleFileLimit(): number {
+  return Math.min(hardFileLimit(readFileSync('/proc/self/limits', 'utf8')) ?? 20_000, 20_000);
+}
 
 const provider = await LocalProvider.start({
   deployment: `bench-orch-${process.pid}`,
@@ -391,10 +403,12 @@ try {
     connected: number;
     publishing: number;
   }> = [];
-  for (const routing of settings.scaleClients > 0 ? settings.scaleRouting : []) {
-    const counts = settings.scaleMarginal
-      ? [Math.floor(settings.scaleClients / 2), settings.scaleClients]
-      : [settings.scaleClients];
+  for (const routing of scaleRuns ? settings.scaleRouting : []) {
+    const most =
+      settings.scaleClients === 'auto'
+        ? clientsForFileLimit(scaleFileLimit(), routing, mosquittos.length)
+        : settings.scaleClients;
+    const counts = settings.scaleMarginal ? [Math.floor(most / 2), most] : [most];
     const runs: Awaited<ReturnType<typeof connectionScale>>[] = [];
     for (const clients of counts) {
       const result = await connectionScale({
