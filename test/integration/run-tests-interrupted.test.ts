@@ -85,7 +85,7 @@ function runCgroups(runner: number | undefined): string[] {
 /**
  * `scripts/run-tests.sh` on one test file, as a run of its own (not as a child of this test runner:
  * NODE_TEST_CONTEXT dropped), as a developer starts it. Whatever happens, nothing it started outlives
- * the test: its replica processes and sleepers are killed in `after`.
+ * the test: its replica processes and sleepers (as the fixture wrote them down) are killed in `after`.
  */
 function startRun(t: TestContext, fixture: string) {
   const dir = mkdtempSync(join(tmpdir(), 'brokel-interrupted-'));
@@ -106,11 +106,10 @@ function startRun(t: TestContext, fixture: string) {
     io.stderr += chunk.toString();
   });
   const exited = new Promise<number | null>((resolve) => run.once('exit', (code) => resolve(code)));
-  const state: { started?: Started } = {};
   t.after(() => {
     if (run.exitCode === null) run.kill('SIGKILL');
-    const { started } = state;
-    if (started === undefined) return;
+    if (!existsSync(out)) return;
+    const started = JSON.parse(readFileSync(out, 'utf8')) as Started;
     if (started.deployment !== undefined)
       for (const line of processesOf(`/brokel/${started.deployment}/`))
         process.kill(Number(line.split(' ')[0]), 'SIGKILL');
@@ -124,8 +123,7 @@ function startRun(t: TestContext, fixture: string) {
       'the fixture to start its processes',
     );
     assert.ok(existsSync(out), `the fixture started nothing:\n${io.output}\n${io.stderr}`);
-    state.started = JSON.parse(readFileSync(out, 'utf8')) as Started;
-    return state.started;
+    return JSON.parse(readFileSync(out, 'utf8')) as Started;
   };
   return { run, io, exited, started };
 }
