@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RoutingStrategyName } from '../../common/admin/contract.ts';
 import { difference, type HeapGroup, summarize } from './heap-summary.ts';
 import { startOrchestratorChild } from './processes.ts';
+import { SUBSCRIBER_SHARE } from './scale-size.ts';
 import type { ScaleWorkerConfig } from './scale-worker.ts';
 import { fmt, fmtInt, percentiles } from './stats.ts';
 
@@ -154,7 +155,7 @@ function startWorker(repoRoot: string, config: ScaleWorkerConfig): Worker {
 }
 
 export async function connectionScale(options: ScaleOptions): Promise<ScaleResult> {
-  const subscribers = Math.max(1, Math.round(options.clients / 10));
+  const subscribers = Math.max(1, Math.round(options.clients * SUBSCRIBER_SHARE));
   const publishers = options.clients - subscribers;
   const orch = await startOrchestratorChild({
     repoRoot: options.orchestratorRoot ?? options.repoRoot,

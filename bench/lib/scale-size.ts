@@ -4,7 +4,7 @@
 // process allows ... fewer links per client raise it").
 import type { RoutingStrategyName } from '../../common/admin/contract.ts';
 
-/** The run's mix: 10 % of the clients subscribe (to every broker), the rest publish. */
+/** The run's mix (connection-scale.ts starts it): 10 % of the clients subscribe (to every broker), the rest publish. */
 export const SUBSCRIBER_SHARE = 0.1;
 /** Descriptors kept for what is not a client's: listeners, the admin API, stdio, libuv, files. */
 export const RESERVED_FILES = 500;
