@@ -80,23 +80,25 @@ ours() {
   } | sort -un | grep -vx -e "$$" -e "${runner:-$$}" || true
 }
 
-# Ends PIDS (TERM; KILL what is left after 3 s) and waits until `ours` no longer lists any.
+# Waits up to TENTHS tenths of a second for `ours` to list nothing; fails if it still lists some.
+gone_within() {
+  local tenths="$1" run="$2" dir="$3" runner="$4"
+  for _ in $(seq "$tenths"); do
+    [ -z "$(ours "$run" "$dir" "$runner")" ] && return 0
+    sleep 0.1
+  done
+  [ -z "$(ours "$run" "$dir" "$runner")" ]
+}
+
+# Ends PIDS (TERM; KILL what is left after 3 s) and waits up to 3 s more until `ours` lists none.
 finish() {
   local run="$1" dir="$2" runner="$3" left
   shift 3
   kill -TERM "$@" 2>/dev/null
-  for _ in $(seq 30); do
-    mapfile -t left < <(ours "$run" "$dir" "$runner")
-    [ "${#left[@]}" -eq 0 ] && return 0
-    sleep 0.1
-  done
+  gone_within 30 "$run" "$dir" "$runner" && return 0
   mapfile -t left < <(ours "$run" "$dir" "$runner")
   [ "${#left[@]}" -gt 0 ] && kill -KILL "${left[@]}" 2>/dev/null
-  for _ in $(seq 30); do
-    mapfile -t left < <(ours "$run" "$dir" "$runner")
-    [ "${#left[@]}" -eq 0 ] && return 0
-    sleep 0.1
-  done
+  gone_within 30 "$run" "$dir" "$runner"
   return 0
 }
 
@@ -136,11 +138,8 @@ end() {
 leftovers() {
   local run="$1" dir="$2" runner="$3" pids
   step_out "$dir"
-  for _ in $(seq 50); do
-    mapfile -t pids < <(ours "$run" "$dir" "$runner")
-    [ "${#pids[@]}" -eq 0 ] && break
-    sleep 0.1
-  done
+  gone_within 50 "$run" "$dir" "$runner"
+  mapfile -t pids < <(ours "$run" "$dir" "$runner")
   if [ "${#pids[@]}" -gt 0 ]; then
     echo "test-teardown: ${#pids[@]} process(es) the run started outlived it (a test that does not clean up):"
     ps -o pid=,ppid=,args= -p "$(
