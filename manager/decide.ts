@@ -65,7 +65,12 @@ export type Decision = (
   | { level: Level; action: 'none'; load: number | undefined; reason: string }
 ) & { recommendation?: number };
 
-const live = (r: ReplicaView) => r.state !== 'failed';
+/** Replicas not failed (a loop, not filter().length: decide() runs once per observation over up to 500). */
+function liveCount(replicas: readonly ReplicaView[]): number {
+  let n = 0;
+  for (const r of replicas) if (r.state !== 'failed') n += 1;
+  return n;
+}
 
 /**
  * The elasticity decision, per level, as a pure function (ARCHITECTURE.md, control plane, step 3):
@@ -77,7 +82,8 @@ const live = (r: ReplicaView) => r.state !== 'failed';
  * with an operator's manual target steps towards it instead (within min/max and the SLA).
  */
 export function decide(input: DecisionInput): Decision[] {
-  const total = input.levels.reduce((n, l) => n + l.replicas.filter(live).length, 0);
+  let total = 0;
+  for (const l of input.levels) total += liveCount(l.replicas);
   return input.levels.map((view): Decision => {
     const t = input.thresholds[view.level];
     const kind = input.policy.kind;
@@ -88,7 +94,7 @@ export function decide(input: DecisionInput): Decision[] {
           ? (view.rawLoad ?? view.load)
           : view.load;
     const none = (reason: string): Decision => ({ level: view.level, action: 'none', load, reason });
-    const count = view.replicas.filter(live).length;
+    const count = liveCount(view.replicas);
     if (input.observation < input.policy.warmupObservations) {
       return none(`warming up (${input.observation}/${input.policy.warmupObservations} observations)`);
     }

@@ -221,6 +221,34 @@ describe('decide()', () => {
     assert.equal(added?.action, 'add');
   });
 
+  it('counts a failed replica neither in its level (min, max) nor in the SLA total', () => {
+    const failed = { id: 'bx', state: 'failed' as const, createdAt: 9, smoothed: undefined };
+    const withFailed = (v: LevelView, n: number): LevelView => ({
+      ...v,
+      replicas: [...v.replicas, ...Array.from({ length: n }, (_, i) => ({ ...failed, id: `bx${i}` }))],
+    });
+    const atMin2 = { ...THRESHOLDS, broker: { ...POLICY, min: 2 } };
+    // One ready broker and one failed: below min 2, so an add.
+    const [belowMin] = decide({ ...input([withFailed(view(0.5), 1)]), thresholds: atMin2 });
+    assert.equal(belowMin?.action, 'add');
+    assert.match(belowMin?.reason ?? '', /^1 replicas, below min 2/);
+    // 10 ready would be max; 9 ready and 3 failed still add.
+    const [underMax] = decide(input([withFailed(view(0.9, {}, 9), 3)], { slaMaxReplicas: 100 }));
+    assert.equal(underMax?.action, 'add');
+    // SLA 12: 10 live replicas over both levels and 5 failed leave room for an add.
+    const orchestrators: LevelView = { ...view(0.5), level: 'orchestrator' };
+    const [underSla] = decide(input([withFailed(view(0.9, {}, 9), 5), orchestrators]));
+    assert.equal(underSla?.action, 'add');
+    const [atSla] = decide(
+      input([
+        view(0.9, {}, 9),
+        withFailed({ ...orchestrators, ...view(0.5, {}, 3), level: 'orchestrator' }, 2),
+      ]),
+    );
+    assert.equal(atSla?.action, 'none');
+    assert.match(atSla?.reason ?? '', /at the SLA's 12 replicas/);
+  });
+
   it('proactive (Holt) acts earlier than reactive on a rising ramp', () => {
     const ramp = [
       0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95,
