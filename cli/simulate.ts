@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig, validate } from '../common/config/load.ts';
 import { type BrokelConfig, configSchema } from '../common/config/schema.ts';
 import { ConfigError } from '../common/errors.ts';
+import { tsxExecArgv } from '../common/tsx-child.ts';
 import { type CapacityCurve, linearCurve, parseCapacityCurve } from '../manager/quality/capacity-curve.ts';
 import { metricsTable, reactiveVsHpa, tournamentTable } from '../manager/quality/report.ts';
 import type { CapacityModel, SimulationResult } from '../manager/quality/simulator.ts';
@@ -181,7 +182,7 @@ function inChild(job: SimulateJob): Promise<SimulationResult> {
   const worker = fileURLToPath(new URL('./simulate-worker.ts', import.meta.url));
   return new Promise((resolve, reject) => {
     const child = fork(worker, [], {
-      execArgv: ['--import', 'tsx'],
+      execArgv: tsxExecArgv(),
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     let result: SimulationResult | undefined;

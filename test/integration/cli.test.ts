@@ -45,7 +45,7 @@ const STATUS = {
   decisions: [],
 };
 
-describe('brokel CLI: help for every command, status --watch, scale', () => {
+describe('brokel CLI: help for every command, status --watch, scale, simulate from anywhere', () => {
   it('brokel COMMAND --help and brokel help COMMAND exit 0 with the usage, for every command', async () => {
     const names = Object.keys(COMMANDS);
     for (let i = 0; i < names.length; i += 5) {
@@ -108,5 +108,23 @@ describe('brokel CLI: help for every command, status --watch, scale', () => {
       ],
     );
     await assert.rejects(brokel(['scale', 'routers', '3', '-c', api.config], env), /usage: brokel scale/);
+  });
+
+  it('brokel simulate runs its policies in child processes from any directory, not only the checkout', async (t) => {
+    // Its children once took `--import tsx` from their working directory: outside the checkout each died
+    // with ERR_MODULE_NOT_FOUND and the command failed.
+    const dir = await mkdtemp(join(tmpdir(), 'brokel-cwd-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const { stdout } = await run(
+      process.execPath,
+      [join(process.cwd(), 'bin/brokel.js'), 'simulate', '--days', '0.05', '--max-brokers', '20', '--json'],
+      { cwd: dir, timeout: 60_000 },
+    );
+    // --json: one object per policy and line.
+    const policies = stdout
+      .trim()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as { policy: string }).policy);
+    assert.deepEqual(policies, ['reactive', 'proactive', 'hpa']);
   });
 });

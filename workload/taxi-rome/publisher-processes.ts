@@ -1,5 +1,6 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { tsxExecArgv } from '../../common/tsx-child.ts';
 import { type PublisherResult, type PublishResult, summarisePublishers } from './publisher.ts';
 import type { ParentMessage, WorkerJob, WorkerMessage } from './publisher-worker.ts';
 
@@ -32,7 +33,7 @@ export async function runPublisherProcesses(
   });
   const acked = new Array<number>(n).fill(0);
   const children = blocks.map(() =>
-    fork(WORKER, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+    fork(WORKER, [], { execArgv: tsxExecArgv(), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
   );
   const tell = (child: (typeof children)[number], m: ParentMessage) => {
     if (child.connected) child.send(m);
