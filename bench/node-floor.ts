@@ -2,7 +2,8 @@
 // at ≤ 2 × Mosquitto's CPU per delivered message). One Mosquitto; in front of it, in turn: nothing
 // (direct), HAProxy `mode tcp` (when installed), a Node.js relay that pipes bytes and does nothing
 // else (lib/node-relay.ts: the orchestrator's socket handling, no MQTT), and the orchestrator. The same
-// 20 publishers / 20 subscribers paced at --rate, rounds interleaved (the order turns each round),
+// 20 publishers / 20 subscribers paced at --rate (0: as fast as a window of 100 messages per publisher
+// allows, for throughput), rounds interleaved (the order turns each round),
 // medians of CPU µs per delivered message, and the ratios to direct Mosquitto's own.
 //
 // `npm run bench:node-floor -- [--rate 2000] [--seconds 5] [--rounds 4] [--qos 0,1]`
@@ -32,7 +33,8 @@ function num(name: string, text: string | undefined, min: number, max: number): 
     throw new Error(`--${name}: ${text} is not in ${min}..${max}`);
   return n;
 }
-const rate = num('rate', values.rate, 1, 1_000_000);
+const rate = num('rate', values.rate, 0, 1_000_000);
+const rateText = rate > 0 ? `${rate} msg/s` : 'full rate';
 const measureMs = num('seconds', values.seconds, 0.5, 600) * 1000;
 const rounds = num('rounds', values.rounds, 1, 50);
 const qosList = (values.qos ?? '').split(',').map((q) => num('qos', q, 0, 1) as 0 | 1);
@@ -84,7 +86,7 @@ async function measure(front: Front, qos: 0 | 1, mosqPid: number, round: number)
   });
   try {
     const r = await load.runPhase({
-      rate,
+      rate: rate > 0 ? rate : undefined,
       warmupMs: 2000,
       measureMs,
       maxMessages: 100_000_000,
@@ -133,7 +135,7 @@ try {
   stops.push(() => orch.stop());
   fronts.push({ key: 'orchestrator', target: { host: '127.0.0.1', port: orch.port }, pid: orch.pid });
   console.log(
-    `node-floor: ${rate} msg/s, 20 publishers / 20 subscribers, 100-byte payloads, ${measureMs / 1000} s per ` +
+    `node-floor: ${rateText}, 20 publishers / 20 subscribers, 100-byte payloads, ${measureMs / 1000} s per ` +
       `measurement, ${rounds} rounds (order turned each round); load average ${loadavg()[0]?.toFixed(2)}`,
   );
   for (const qos of qosList) {
@@ -150,6 +152,7 @@ try {
       }
     }
     const mosqDirect = median((got.get('direct') ?? []).map((m) => m.mosq));
+    const rateDirect = median((got.get('direct') ?? []).map((m) => m.rate));
     const rows = fronts.map((f) => {
       const ms = got.get(f.key) ?? [];
       const front = median(ms.map((m) => m.front));
@@ -158,15 +161,25 @@ try {
         f.pid === undefined ? '–' : fmt(front, 1),
         fmt(median(ms.map((m) => m.mosq)), 1),
         f.pid === undefined ? '–' : fmt(front / mosqDirect, 2),
+        fmt(median(ms.map((m) => m.rate)) / rateDirect, 2),
         fmt(median(ms.map((m) => m.p50)), 3),
         fmt(median(ms.map((m) => m.p99)), 3),
         String(ms.reduce((n, m) => n + m.lost, 0)),
       ];
     });
-    console.log(`\nQoS ${qos} at ${rate} msg/s, medians of ${rounds}:`);
+    console.log(`\nQoS ${qos} at ${rateText}, medians of ${rounds}:`);
     console.log(
       table(
-        ['in front', 'front µs/msg', 'mosquitto µs/msg', '÷ direct mosquitto', 'p50 ms', 'p99 ms', 'lost'],
+        [
+          'in front',
+          'front µs/msg',
+          'mosquitto µs/msg',
+          '÷ direct mosquitto',
+          'msg/s ÷ direct',
+          'p50 ms',
+          'p99 ms',
+          'lost',
+        ],
         rows,
       ),
     );
