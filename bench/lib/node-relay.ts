@@ -4,8 +4,10 @@
 // into one shared buffer (net.connect's `onread`; common/net/accept-into.ts for accepted sockets) and
 // each read leaves in one write of a copy. No MQTT, no routing, no metrics.
 //
-// Run as a child: `node --import tsx bench/lib/node-relay.ts BROKER_HOST BROKER_PORT`; it prints
-// `node-relay: listening on 127.0.0.1:PORT` once it accepts, and ends on SIGTERM.
+// Run as a child, compiled (`node out/bench/lib/node-relay.js BROKER_HOST BROKER_PORT`: scripts/build.sh
+// compiles it, as it does the orchestrator, and node-floor.ts runs it so); it prints
+// `node-relay: listening on 127.0.0.1:PORT` once it accepts, and ends on SIGTERM. Like the orchestrator,
+// a side whose peer's write buffer is full stops reading until the peer drains.
 import { connect, createServer, type Socket } from 'node:net';
 import { acceptInto } from '../../common/net/accept-into.ts';
 
@@ -24,7 +26,10 @@ function relay(this: Piped, nread: number): boolean {
   if (peer && !peer.destroyed) {
     const copy = Buffer.allocUnsafe(nread);
     shared.copy(copy, 0, 0, nread);
-    peer.write(copy);
+    if (!peer.write(copy)) {
+      this.pause();
+      peer.once('drain', () => this.resume());
+    }
   }
   return true;
 }
