@@ -13,6 +13,7 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LocalProvider } from '../manager/providers/local/local-provider.ts';
+import { num } from './lib/bench-args.ts';
 import type { Target } from './lib/bench-client.ts';
 import { startHaproxy } from './lib/haproxy.ts';
 import { LoadGenerator } from './lib/load-generator.ts';
@@ -27,12 +28,6 @@ const { values } = parseArgs({
     qos: { type: 'string', default: '0,1' },
   },
 });
-function num(name: string, text: string | undefined, min: number, max: number): number {
-  const n = Number(text);
-  if (!Number.isFinite(n) || n < min || n > max)
-    throw new Error(`--${name}: ${text} is not in ${min}..${max}`);
-  return n;
-}
 const rate = num('rate', values.rate, 0, 1_000_000);
 const rateText = rate > 0 ? `${rate} msg/s` : 'full rate';
 const measureMs = num('seconds', values.seconds, 0.5, 600) * 1000;

@@ -40,6 +40,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { isRoutingStrategy } from '../common/admin/contract.ts';
 import { LocalProvider } from '../manager/providers/local/local-provider.ts';
+import { num } from './lib/bench-args.ts';
 import { PAYLOAD_HEADER_BYTES, type Target } from './lib/bench-client.ts';
 import { connectionScale, marginalRssKb, scaleSummary } from './lib/connection-scale.ts';
 import { startHaproxy } from './lib/haproxy.ts';
@@ -98,13 +99,6 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
   },
 });
-
-function num(name: string, value: string | undefined, min: number, max: number): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < min || n > max)
-    throw new Error(`--${name}: ${value} is not in ${min}..${max}`);
-  return n;
-}
 
 const quick = values.quick ?? false;
 const scaleClientsArg = values['scale-clients'] ?? (quick ? '300' : 'auto');
