@@ -1,4 +1,4 @@
-// What any Node.js process in the middle costs at issue #12's 2,000 msg/s (its target: the orchestrator
+// What a process in the middle costs at issue #12's 2,000 msg/s (its target: the orchestrator
 // at ≤ 2 × Mosquitto's CPU per delivered message). One Mosquitto; in front of it, in turn: nothing
 // (direct), HAProxy `mode tcp` (when installed), a Node.js relay that pipes bytes and does nothing
 // else (lib/node-relay.ts: the orchestrator's socket handling, no MQTT), and the orchestrator. The same
