@@ -17,7 +17,8 @@ import { num } from './lib/bench-args.ts';
 import type { Target } from './lib/bench-client.ts';
 import { startHaproxy } from './lib/haproxy.ts';
 import { LoadGenerator } from './lib/load-generator.ts';
-import { processCpuSeconds, startOrchestratorChild, stopChild } from './lib/processes.ts';
+import { type RelayChild, startRelayChild } from './lib/node-relay-child.ts';
+import { processCpuSeconds, startOrchestratorChild } from './lib/processes.ts';
 import { fmt, median, table } from './lib/stats.ts';
 
 const { values } = parseArgs({
@@ -43,7 +44,7 @@ interface Front {
 }
 
 /** The relay runs compiled, as the orchestrator does (no tsx loader thread in the measured process). */
-async function startRelay(broker: Target): Promise<{ pid: number; port: number; stop(): Promise<void> }> {
+async function startRelay(broker: Target): Promise<RelayChild> {
   const source = new URL('lib/node-relay.ts', import.meta.url);
   const built = new URL('../out/bench/lib/node-relay.js', import.meta.url);
   if (!existsSync(built) || statSync(built).mtimeMs < statSync(source).mtimeMs) {
@@ -51,21 +52,7 @@ async function startRelay(broker: Target): Promise<{ pid: number; port: number; 
     await new Promise<void>((resolve) => build.once('exit', () => resolve()));
     if (!existsSync(built)) throw new Error('node-floor: scripts/build.sh did not build the relay');
   }
-  const child = spawn(process.execPath, [fileURLToPath(built), broker.host, String(broker.port)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /listening on [^:]+:(\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`node-relay exited (code ${code}) before listening`)));
-  });
-  if (child.pid === undefined) throw new Error('node-relay has no pid');
-  return { pid: child.pid, port, stop: () => stopChild(child, exited, 5_000) };
+  return startRelayChild([fileURLToPath(built)], broker, { readyTimeoutMs: 10_000 });
 }
 
 async function measure(front: Front, qos: 0 | 1, mosqPid: number, round: number) {

@@ -1,10 +1,10 @@
 // test-timeout-ms: 60000
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { IPublishPacket } from 'mqtt-packet';
+import { startRelayChild } from '../../bench/lib/node-relay-child.ts';
 import { TestMosquitto } from '../helpers/mosquitto.ts';
 import { connectTcp, expectPacket, handshake, writePacket } from '../helpers/mqtt-wire.ts';
 import { connectClient, waitFor } from '../helpers/resources.ts';
@@ -16,27 +16,13 @@ async function startRelay(
   t: TestContext,
   broker: TestMosquitto,
 ): Promise<{ url: string; port: number; pid: number }> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'bench/lib/node-relay.ts', '127.0.0.1', String(broker.port)],
-    { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] },
+  const relay = await startRelayChild(
+    ['--import', 'tsx', 'bench/lib/node-relay.ts'],
+    { host: '127.0.0.1', port: broker.port },
+    { cwd: repoRoot, readyTimeoutMs: 15_000 },
   );
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await exited;
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`node-relay exited (${code}) before listening`)));
-  });
-  if (child.pid === undefined) throw new Error('node-relay has no pid');
-  return { url: `mqtt://127.0.0.1:${port}`, port, pid: child.pid };
+  t.after(() => relay.stop());
+  return { url: `mqtt://127.0.0.1:${relay.port}`, port: relay.port, pid: relay.pid };
 }
 
 function rssMb(pid: number): number {
