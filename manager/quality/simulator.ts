@@ -149,7 +149,8 @@ export function simulate(
         rate / (Math.max(ready.orchestrator, 1) * model.fullMsgPerSecond.orchestrator),
       ),
     };
-    // Not cpu[r.level]: a keyed load per replica and observation was a quarter of the simulation's time.
+    // Not cpu[r.level]: a keyed load per replica and observation cost about a sixth of the simulation's
+    // time (the reactive policy over 30 days, --serial: 6.0 → 5.0 s).
     for (const r of replicas)
       r.cpu = r.state !== 'ready' ? undefined : r.level === 'broker' ? cpu.broker : cpu.orchestrator;
     const inFlight = { broker: doneAt.broker !== undefined, orchestrator: doneAt.orchestrator !== undefined };
