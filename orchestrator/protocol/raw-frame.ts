@@ -65,34 +65,52 @@ const PUBREL_PUBCOMP_CODES = new Set([0x00, 0x92]);
 const ACK_NAMES = ['puback', 'pubrec', 'pubrel', 'pubcomp'] as const;
 
 /**
- * Decoded topics, one table for the process: a topic's bytes are hashed (FNV-1a) to a slot and compared
- * with the string kept there before UTF-8 decoding again. Publishers repeat their topics, and every
- * link that delivers a topic to its subscribers reads the same bytes, so one table serves all streams;
- * a per-stream entry missed on nearly every delivery of a link whose subscriber hears many publishers
- * (docs/data-plane.md, "Session 29"). Only pure-ASCII topics are kept, so a topic's bytes equal its
- * string's char codes and the comparison needs no bytes kept; others are decoded each time. Bounded:
- * TOPIC_SLOTS strings; a collision replaces the slot's string.
+ * Decoded topics, one table for the process: a topic's bytes are hashed (FNV-1a) to a set of two slots
+ * and compared with the strings kept there before UTF-8 decoding again. Publishers repeat their topics,
+ * and every link that delivers a topic to its subscribers reads the same bytes, so one table serves all
+ * streams; a per-stream entry missed on nearly every delivery of a link whose subscriber hears many
+ * publishers (docs/data-plane.md, "Session 29"). Two slots a set: with one, 400 topics in 1,024 slots
+ * left about a third of them sharing a slot with another and decoded on every read ("Session 34").
+ * Only pure-ASCII topics are kept, so a topic's bytes equal its string's char codes and the comparison
+ * needs no bytes kept; others are decoded each time. Bounded: TOPIC_SETS × 2 strings of at most
+ * MAX_KEPT_TOPIC_BYTES each (about 1 MB); a new topic takes its set's first slot and moves the string
+ * there to the second, dropping the second's.
  */
-const TOPIC_SLOTS = 1024;
-const topicTexts: string[] = new Array<string>(TOPIC_SLOTS).fill('');
+const TOPIC_SETS = 2048;
+export const MAX_KEPT_TOPIC_BYTES = 256;
+const topicTexts: string[] = new Array<string>(TOPIC_SETS * 2).fill('');
+
+/** frame[start, start + kept.length) holds kept's char codes. */
+function sameBytes(frame: Buffer, start: number, kept: string): boolean {
+  let i = 0;
+  while (i < kept.length && frame[start + i] === kept.charCodeAt(i)) i++;
+  return i === kept.length;
+}
+
+/** The set (0 .. TOPIC_SETS − 1) the topic in frame[start, end) is kept in. */
+export function topicSet(frame: Buffer, start: number, end: number): number {
+  let h = 0x811c9dc5 ^ (end - start);
+  for (let i = start; i < end; i++) h = Math.imul(h ^ (frame[i] ?? 0), 0x01000193);
+  return (h ^ (h >>> 16)) & (TOPIC_SETS - 1);
+}
 
 /** The table above, behind the per-stream object readFastPacket takes. */
 export class TopicCache {
   decode(frame: Buffer, start: number, end: number): string {
     const length = end - start;
-    let h = 0x811c9dc5 ^ length;
-    for (let i = start; i < end; i++) h = Math.imul(h ^ (frame[i] ?? 0), 0x01000193);
-    const slot = (h ^ (h >>> 16)) & (TOPIC_SLOTS - 1);
-    const kept = topicTexts[slot] ?? '';
-    if (kept.length === length) {
-      let i = 0;
-      while (i < length && frame[start + i] === kept.charCodeAt(i)) i++;
-      if (i === length) return kept;
-    }
+    if (length > MAX_KEPT_TOPIC_BYTES) return frame.toString('utf8', start, end);
+    const slot = topicSet(frame, start, end) << 1;
+    const first = topicTexts[slot] ?? '';
+    if (first.length === length && sameBytes(frame, start, first)) return first;
+    const second = topicTexts[slot + 1] ?? '';
+    if (second.length === length && sameBytes(frame, start, second)) return second;
     const text = frame.toString('utf8', start, end);
     // As many chars as bytes: each byte was one char, ASCII or U+FFFD (which no byte equals, so such a
     // string is never matched); a multi-byte character makes the string shorter than its bytes.
-    if (text.length === length) topicTexts[slot] = text;
+    if (text.length === length) {
+      topicTexts[slot + 1] = first;
+      topicTexts[slot] = text;
+    }
     return text;
   }
 }
