@@ -32,9 +32,24 @@ export class TopicAliases {
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
 const CONTROL = /[\u0001-\u001f\u007f-\u009f]/;
 
-/** A PUBLISH topic name must not hold wildcards [MQTT-3.3.2-2], NUL or replacement characters. */
+/**
+ * A PUBLISH topic name must not hold wildcards [MQTT-3.3.2-2], NUL or replacement characters. Checked
+ * on every publish: one pass over the char codes finds a name with none of the refused characters (the
+ * usual case); only a name with one is looked at again, to say which problem comes first.
+ */
 export function topicNameProblem(topic: string): string | undefined {
   if (topic.length === 0) return 'empty topic name';
+  for (let i = 0; i < topic.length; i++) {
+    const c = topic.charCodeAt(i);
+    // NUL and control characters, '#', '+', U+007F–U+009F, U+FFFD: what the checks below refuse.
+    if (c < 0x20 || c === 0x23 || c === 0x2b || (c >= 0x7f && c <= 0x9f) || c === 0xfffd)
+      return refusedTopicName(topic);
+  }
+  return undefined;
+}
+
+/** Which problem a topic name with a refused character has (in the order clients are told). */
+function refusedTopicName(topic: string): string | undefined {
   if (topic.includes('+') || topic.includes('#')) return 'wildcard in a topic name';
   if (topic.includes('\u0000')) return 'NUL in a topic name'; // [MQTT-1.5.3-2]
   if (topic.includes('\ufffd')) return 'ill-formed UTF-8 in a topic name'; // [MQTT-1.5.3-1]

@@ -221,6 +221,32 @@ describe('topics', () => {
     it(`topic name ${JSON.stringify(topic)} is ${ok ? 'valid' : 'refused'} [MQTT-3.3.2-2]`, () =>
       assert.equal(topicNameProblem(topic) === undefined, ok));
   }
+  it('topic names: the one-pass check says what the checks one by one say, for every char code', () => {
+    // The checks as they were before the one-pass scan (session 34), one by one, as the reference.
+    const reference = (topic: string): string | undefined => {
+      if (topic.length === 0) return 'empty topic name';
+      if (topic.includes('+') || topic.includes('#')) return 'wildcard in a topic name';
+      if (topic.includes('\u0000')) return 'NUL in a topic name';
+      if (topic.includes('\ufffd')) return 'ill-formed UTF-8 in a topic name';
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+      if (/[\u0001-\u001f\u007f-\u009f]/.test(topic)) return 'control character in a topic name';
+      return undefined;
+    };
+    let refused = 0;
+    for (let code = 0; code <= 0xffff; code++) {
+      const ch = String.fromCharCode(code);
+      for (const topic of [ch, `a/${ch}`, `${ch}/b`, `a${ch}b\u0007#`]) {
+        const expected = reference(topic);
+        assert.equal(
+          topicNameProblem(topic),
+          expected,
+          `char code ${code.toString(16)} in ${JSON.stringify(topic)}`,
+        );
+        if (expected !== undefined) refused += 1;
+      }
+    }
+    assert.ok(refused > 4 * 0x60, `refused ${refused}`); // the refused characters were exercised
+  });
   const filters: Array<[string, boolean]> = [
     ['taxi/#', true],
     ['#', true],
