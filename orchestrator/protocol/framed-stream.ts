@@ -1,4 +1,6 @@
+import { Buffer } from 'node:buffer';
 import type { OnReadOpts } from 'node:net';
+import process from 'node:process';
 import type { Duplex } from 'node:stream';
 import type { IPublishPacket, Packet } from 'mqtt-packet';
 import mqttPacket from '../../common/mqtt-packet.ts';

@@ -1,3 +1,4 @@
+import type { Buffer } from 'node:buffer';
 /**
  * MQTT framing (pure): where the next whole packet ends in a buffer. The fixed header is one byte
  * and a Remaining Length of 1 to 4 bytes (MQTT 3.1.1 §2.2.3, 5.0 §1.5.5); a fifth continuation byte

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 /**
  * Where the orchestrator keeps QoS 1/2 frames: copied back to back into shared slabs that hold nothing
  * else. The fast path's reader copies each QoS 1/2 PUBLISH it reads here (raw-frame.ts), and a replay

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 /**
  * A socket's outgoing batch: the frames one turn of the event loop writes to one socket, copied back
  * to back into a slab shared by every socket of the process, and handed to the socket as one Buffer

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import type { Packet } from 'mqtt-packet';
 import { readVarint, varintBytes } from './frames.ts';
 import type { KeptFrames, KeptSlab } from './kept-frames.ts';

@@ -1,3 +1,4 @@
+import type { Buffer } from 'node:buffer';
 /**
  * A v5 property block read from its bytes (pure), for the raw-frame fast path. A PUBLISH's: the object
  * mqtt-packet's parser builds from it, for the properties an application message carries and the

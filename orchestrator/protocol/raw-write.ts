@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import type { Packet } from 'mqtt-packet';
 import { varintBytes } from './frames.ts';
 import type { RawPublish } from './raw-frame.ts';

@@ -1,3 +1,4 @@
+import type { Buffer } from 'node:buffer';
 import type { Packet } from 'mqtt-packet';
 import mqttPacket from '../../common/mqtt-packet.ts';
 

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import type { IPublishPacket, Packet } from 'mqtt-packet';
 
 /** One QoS 1/2 publish of a client, from its PUBLISH to its PUBACK or PUBCOMP. */

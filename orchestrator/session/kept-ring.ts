@@ -1,3 +1,4 @@
+import type { Buffer } from 'node:buffer';
 import type { IPublishPacket } from 'mqtt-packet';
 import type { KeptSlab } from '../protocol/kept-frames.ts';
 

@@ -1,3 +1,5 @@
+import { Buffer } from 'node:buffer';
+import { performance } from 'node:perf_hooks';
 import type { IPublishPacket, Packet } from 'mqtt-packet';
 import { hasMoveMarker, withoutMoveMarker } from '../../common/move-marker.ts';
 import { IdTable } from '../protocol/id-table.ts';

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { IPublishPacket } from 'mqtt-packet';
 import { spreadsOverBrokers } from '../../common/admin/contract.ts';
 import type { RetainedFence } from '../pool/retained-fence.ts';

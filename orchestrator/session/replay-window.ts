@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import type { IPublishPacket } from 'mqtt-packet';
 import { type KeptFrames, KeptSlab } from '../protocol/kept-frames.ts';
 import type { RawPublish } from '../protocol/raw-frame.ts';

@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks';
+import process from 'node:process';
 import type { IConnackPacket, IConnectPacket, IPublishPacket, Packet } from 'mqtt-packet';
 import { TimeoutError } from '../../common/errors.ts';
 import { AnswerTimeout } from '../../common/net/answer-timeout.ts';
