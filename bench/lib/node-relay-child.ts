@@ -2,7 +2,7 @@
 // its test): resolves once it prints the port it listens on, within `readyTimeoutMs`.
 import { spawn } from 'node:child_process';
 import type { Target } from './bench-client.ts';
-import { stopChild } from './processes.ts';
+import { readyPort, stopChild } from './processes.ts';
 
 export interface RelayChild {
   pid: number;
@@ -29,25 +29,7 @@ export async function startRelayChild(
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = () => stopChild(child, exited, 5_000);
   try {
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`node-relay not listening within ${options.readyTimeoutMs} ms`)),
-        options.readyTimeoutMs,
-      );
-      let out = '';
-      child.stdout?.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        const m = READY.exec(out);
-        if (m) {
-          clearTimeout(timer);
-          resolve(Number(m[1]));
-        }
-      });
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`node-relay exited (code ${code}) before listening`));
-      });
-    });
+    const port = await readyPort(child, READY, { name: 'node-relay', timeoutMs: options.readyTimeoutMs });
     if (child.pid === undefined) throw new Error('node-relay has no pid');
     return { pid: child.pid, port, stop };
   } catch (err) {

@@ -124,32 +124,11 @@ export async function startOrchestratorChild(options: {
     child.stderr?.pipe(out, { end: false });
   }
   try {
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(
-        () =>
-          reject(new Error(`orchestrator not ready in ${options.readyTimeoutMs} ms:\n${tail.join('\n')}`)),
-        options.readyTimeoutMs,
-      );
-      let buffered = '';
-      child.stdout?.on('data', (chunk: Buffer) => {
-        keep(chunk);
-        buffered = (buffered + chunk.toString()).slice(-4096);
-        const m = READY.exec(buffered);
-        if (m) {
-          clearTimeout(timer);
-          resolve(Number(m[1]));
-        }
-      });
-      child.once('error', (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
-      child.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        reject(
-          new Error(`orchestrator exited (code ${code}, signal ${signal}) before ready:\n${tail.join('\n')}`),
-        );
-      });
+    const port = await readyPort(child, READY, {
+      name: 'orchestrator',
+      timeoutMs: options.readyTimeoutMs,
+      onChunk: keep,
+      tail: () => `:\n${tail.join('\n')}`,
     });
     if (child.pid === undefined) throw new Error('orchestrator has no pid');
     return { pid: child.pid, port, stop: (timeoutMs = 15_000) => stopChild(child, exited, timeoutMs) };
@@ -157,6 +136,43 @@ export async function startOrchestratorChild(options: {
     await stopChild(child, exited, 5_000);
     throw err;
   }
+}
+
+/**
+ * The port a child prints once it listens: the first match of `ready` (its group 1) in its standard
+ * output, within `timeoutMs`; rejects when it errs, exits or stays silent first (the message ends with
+ * `tail()`, e.g. its last lines). `onChunk` sees every chunk of standard output too.
+ */
+export function readyPort(
+  child: ChildProcess,
+  ready: RegExp,
+  options: { name: string; timeoutMs: number; onChunk?: (chunk: Buffer) => void; tail?: () => string },
+): Promise<number> {
+  const tail = options.tail ?? (() => '');
+  return new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`${options.name} not ready in ${options.timeoutMs} ms${tail()}`)),
+      options.timeoutMs,
+    );
+    let buffered = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      options.onChunk?.(chunk);
+      buffered = (buffered + chunk.toString()).slice(-4096);
+      const m = ready.exec(buffered);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${options.name} exited (code ${code}, signal ${signal}) before ready${tail()}`));
+    });
+  });
 }
 
 /** SIGTERM, then SIGKILL after `timeoutMs`; resolves once the process is gone. */
