@@ -3,8 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { probeMqtt } from '../common/mqtt-probe.ts';
-import { LocalProvider } from '../manager/providers/local/local-provider.ts';
 import { groupMembers } from '../manager/providers/local/proc-stat.ts';
+import { startBenchProvider } from './lib/bench-provider.ts';
 import { median } from './lib/stats.ts';
 
 const { values } = parseArgs({
@@ -24,15 +24,8 @@ function groupRssMb(pgid: number): number {
   return kb / 1024;
 }
 
-const provider = await LocalProvider.start({
-  deployment: `bench-boot-${process.pid}`,
-  config: {
-    addressing: 'aliases',
-    addressBlock: '127.43',
-    bootDelaySeconds: 0,
-    stopTimeoutMs: 10_000,
-    bootTimeoutMs: 120_000,
-  },
+const provider = await startBenchProvider('bench-boot', '127.43', {
+  bootTimeoutMs: 120_000,
   pollIntervalMs: 1000,
 });
 try {

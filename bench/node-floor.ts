@@ -12,9 +12,9 @@ import { existsSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { LocalProvider } from '../manager/providers/local/local-provider.ts';
 import { num } from './lib/bench-args.ts';
 import type { Target } from './lib/bench-client.ts';
+import { startBenchProvider } from './lib/bench-provider.ts';
 import { startHaproxy } from './lib/haproxy.ts';
 import { LoadGenerator } from './lib/load-generator.ts';
 import { type RelayChild, startRelayChild } from './lib/node-relay-child.ts';
@@ -85,17 +85,7 @@ async function measure(front: Front, qos: 0 | 1, mosqPid: number, round: number)
   }
 }
 
-const provider = await LocalProvider.start({
-  deployment: `bench-floor-${process.pid}`,
-  config: {
-    addressing: 'aliases',
-    addressBlock: '127.46',
-    bootDelaySeconds: 0,
-    stopTimeoutMs: 10_000,
-    bootTimeoutMs: 60_000,
-  },
-  pollIntervalMs: 200,
-});
+const provider = await startBenchProvider('bench-floor', '127.46');
 const stops: Array<() => Promise<void>> = [];
 try {
   const created = await provider.create('broker', 'mosquitto');

@@ -39,9 +39,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { isRoutingStrategy } from '../common/admin/contract.ts';
-import { LocalProvider } from '../manager/providers/local/local-provider.ts';
 import { num } from './lib/bench-args.ts';
 import { PAYLOAD_HEADER_BYTES, type Target } from './lib/bench-client.ts';
+import { startBenchProvider } from './lib/bench-provider.ts';
 import { connectionScale, marginalRssKb, scaleSummary } from './lib/connection-scale.ts';
 import { startHaproxy } from './lib/haproxy.ts';
 import { LoadGenerator, type PhaseResult } from './lib/load-generator.ts';
@@ -164,17 +164,7 @@ function scaleFileLimit(): number {
   return Math.min(hardFileLimit(readFileSync('/proc/self/limits', 'utf8')) ?? 20_000, 20_000);
 }
 
-const provider = await LocalProvider.start({
-  deployment: `bench-orch-${process.pid}`,
-  config: {
-    addressing: 'aliases',
-    addressBlock: '127.44',
-    bootDelaySeconds: 0,
-    stopTimeoutMs: 10_000,
-    bootTimeoutMs: 60_000,
-  },
-  pollIntervalMs: 200,
-});
+const provider = await startBenchProvider('bench-orch', '127.44');
 const children: Array<{ stop(): Promise<void> }> = [];
 let cleaning: Promise<void> | undefined;
 const cleanup = (): Promise<void> => {

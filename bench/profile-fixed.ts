@@ -19,7 +19,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { LocalProvider } from '../manager/providers/local/local-provider.ts';
+import { startBenchProvider } from './lib/bench-provider.ts';
 import { formatTopSelfTime, largestProfile, readCpuProfile, topSelfTime } from './lib/cpu-profile.ts';
 import { freeLoopbackPort, HeapSampler, topAllocators } from './lib/heap-sampler.ts';
 import { LoadGenerator, type PhaseResult } from './lib/load-generator.ts';
@@ -49,17 +49,7 @@ const qosList = (values.qos ?? '0,1').split(',').map((q) => (q === '1' ? 1 : 0) 
 const protocol = values['v5-properties'] ? 5 : 4;
 const repoRoot = values['orchestrator-root'] ?? fileURLToPath(new URL('..', import.meta.url));
 
-const provider = await LocalProvider.start({
-  deployment: `bench-prof-${process.pid}`,
-  config: {
-    addressing: 'aliases',
-    addressBlock: '127.45',
-    bootDelaySeconds: 0,
-    stopTimeoutMs: 10_000,
-    bootTimeoutMs: 60_000,
-  },
-  pollIntervalMs: 200,
-});
+const provider = await startBenchProvider('bench-prof', '127.45');
 /** One paced phase of the 20/20 load against `port`; `cpu` reads the processes of interest. */
 async function runLoad(
   host: string,
