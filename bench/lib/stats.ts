@@ -37,3 +37,14 @@ export function table(header: readonly string[], rows: readonly (readonly string
       .trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
 }
+
+/**
+ * Values 2k and 2k + 1 combined by their geometric mean (an odd last one is left out): ratios measured
+ * in two opposite orders, whose bias each way cancels (bench/ab-pair.ts).
+ */
+export function pairedGeometricMeans(xs: readonly number[]): number[] {
+  const out: number[] = [];
+  for (let k = 0; k + 1 < xs.length; k += 2)
+    out.push(Math.sqrt((xs[k] ?? Number.NaN) * (xs[k + 1] ?? Number.NaN)));
+  return out;
+}

@@ -1,0 +1,186 @@
+// A paired A/B of two orchestrators at a fixed rate, both measured in the same seconds: this checkout's
+// (A) and --baseline-root's (B; `--baseline-root .` with --baseline-node-args A/Bs a node flag, and
+// with neither flag it is an A/A run that shows the method's own spread). Each orchestrator is in front
+// of its own Mosquitto with its own 20 publishers / 20 subscribers paced at --rate; the two loads start
+// together, so their measured windows are the same seconds and both see the host's noise of those
+// seconds. Sequential runs (bench:orchestrator --baseline-root) spread 10–30 % from one 5 s window to
+// the next on this shared host (docs/data-plane.md, "Session 34"), more than a change of a few percent;
+// the ratio of two processes measured at once does not carry that drift. Each round starts both
+// orchestrators afresh and swaps which Mosquitto each one is in front of, which starts first, and
+// whose load paces first in a tick (they take turns: lib/load-generator.ts SharedPacing); the ratios
+// are scored in pairs of rounds, one in each order.
+//
+// `npm run bench:ab -- --baseline-root DIR [--baseline-node-args='--flag …'] [--node-args='--flag …']
+//   [--rate 2000 (0: full rate, each publisher keeping 100 messages in flight)] [--seconds 10]
+//   [--rounds 6 (even)] [--qos 0,1]`
+import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { num } from './lib/bench-args.ts';
+import type { Target } from './lib/bench-client.ts';
+import { startBenchProvider } from './lib/bench-provider.ts';
+import { LoadGenerator, type PhaseResult, SharedPacing } from './lib/load-generator.ts';
+import { type OrchestratorChild, processCpuSeconds, startOrchestratorChild } from './lib/processes.ts';
+import { fmt, median, pairedGeometricMeans, table } from './lib/stats.ts';
+
+const { values } = parseArgs({
+  options: {
+    'baseline-root': { type: 'string' },
+    'baseline-node-args': { type: 'string' },
+    'node-args': { type: 'string' },
+    rate: { type: 'string', default: '2000' },
+    seconds: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '6' },
+    qos: { type: 'string', default: '0,1' },
+  },
+});
+if (values['baseline-root'] === undefined)
+  throw new Error('bench:ab: --baseline-root DIR is required (`.` for a flag or an A/A run)');
+const rate = num('rate', values.rate, 0, 100_000);
+const rateText = rate > 0 ? `${rate} msg/s` : 'full rate';
+const measureMs = num('seconds', values.seconds, 1, 600) * 1000;
+const rounds = num('rounds', values.rounds, 2, 50);
+if (rounds % 2 !== 0)
+  throw new Error(`--rounds: ${rounds} is odd (rounds are scored in pairs, one per order)`);
+const qosList = (values.qos ?? '').split(',').map((q) => num('qos', q, 0, 1) as 0 | 1);
+const flags = (s: string | undefined): string[] => (s ?? '').split(/\s+/).filter(Boolean);
+const sides = [
+  { key: 'A', root: fileURLToPath(new URL('..', import.meta.url)), nodeArgs: flags(values['node-args']) },
+  {
+    key: 'B',
+    root: values['baseline-root'],
+    nodeArgs: [...flags(values['node-args']), ...flags(values['baseline-node-args'])],
+  },
+] as const;
+
+interface Side {
+  orch: OrchestratorChild;
+  mosqPid: number;
+  load: LoadGenerator;
+}
+
+interface Measured {
+  us: number;
+  mosqUs: number;
+  rate: number;
+  lost: number;
+  p50: number;
+}
+
+function measured(r: PhaseResult): Measured {
+  const us = (k: string) => ((r.cpuSeconds[k] ?? Number.NaN) / r.delivered) * 1e6;
+  return { us: us('orch'), mosqUs: us('mosq'), rate: r.rate, lost: r.lost, p50: r.p50Ms };
+}
+
+/** Both loads paced together; each phase reads its own orchestrator and Mosquitto at its window's edges. */
+async function runTogether(pair: readonly Side[]): Promise<Measured[]> {
+  const pacing = new SharedPacing();
+  const results = await Promise.all(
+    pair.map((s) =>
+      s.load.runPhase({
+        rate: rate > 0 ? rate : undefined,
+        warmupMs: 2000,
+        measureMs,
+        maxMessages: 100_000_000,
+        drainTimeoutMs: 3000,
+        pacing,
+        cpu: () => ({ orch: processCpuSeconds(s.orch.pid), mosq: processCpuSeconds(s.mosqPid) }),
+      }),
+    ),
+  );
+  return results.map(measured);
+}
+
+const provider = await startBenchProvider('bench-ab', '127.47');
+try {
+  const brokers = [];
+  for (let i = 0; i < 2; i++) {
+    const created = await provider.create('broker', 'mosquitto');
+    const b = await provider.waitReady(created.id, 30_000);
+    brokers.push({ url: b.url, pid: provider.details(b.id)?.pid ?? -1 });
+  }
+  console.log(
+    `bench:ab: A ${sides[0].root}${sides[0].nodeArgs.length ? ` (${sides[0].nodeArgs.join(' ')})` : ''} ` +
+      `against B ${sides[1].root}${sides[1].nodeArgs.length ? ` (${sides[1].nodeArgs.join(' ')})` : ''}; ` +
+      `${rateText} each, at the same time, 20 publishers / 20 subscribers each, ${measureMs / 1000} s ` +
+      `windows, ${rounds} rounds; load average ${loadavg()[0]?.toFixed(2)}`,
+  );
+  for (const qos of qosList) {
+    const got: Measured[][] = [];
+    for (let round = 0; round < rounds; round++) {
+      const started: Side[] = [];
+      try {
+        // Round by round, A and B swap Mosquittos and which of them starts first.
+        const order = round % 2 === 0 ? [0, 1] : [1, 0];
+        const bySide: Side[] = [];
+        for (const i of order) {
+          const side = sides[i] as (typeof sides)[number];
+          const broker = brokers[(i + round) % 2] as (typeof brokers)[number];
+          const orch = await startOrchestratorChild({
+            repoRoot: side.root,
+            brokerUrls: [broker.url],
+            readyTimeoutMs: 30_000,
+            nodeArgs: side.nodeArgs,
+          });
+          const target: Target = { host: '127.0.0.1', port: orch.port };
+          const load = await LoadGenerator.connect(target, {
+            publishers: 20,
+            subscribers: 20,
+            payloadBytes: 100,
+            qos,
+            windowPerPublisher: 100,
+            maxSamples: 1_000_000,
+            clientIdPrefix: `ab${process.pid}${side.key}${round}q${qos}`,
+            connectTimeoutMs: 10_000,
+          }).catch(async (err: unknown) => {
+            await orch.stop();
+            throw err;
+          });
+          const s = { orch, mosqPid: broker.pid, load };
+          started.push(s);
+          bySide[i] = s;
+        }
+        // Both loads pace on one tick and take turns going first (SharedPacing); the rounds also
+        // alternate which of them starts its phase first, and are scored in pairs (below).
+        const first = round % 2 === 0 ? bySide : [...bySide].reverse();
+        const results = await runTogether(first);
+        const [a, b] = round % 2 === 0 ? results : [...results].reverse();
+        if (a === undefined || b === undefined) throw new Error('bench:ab: a side did not report');
+        got.push([a, b]);
+        console.log(
+          `QoS ${qos} round ${round + 1}: A ${fmt(a.us, 1)} µs (mosquitto ${fmt(a.mosqUs, 1)}), ` +
+            `B ${fmt(b.us, 1)} µs (mosquitto ${fmt(b.mosqUs, 1)}), A ÷ B ${fmt(a.us / b.us, 3)}; ` +
+            `${a.rate.toFixed(0)} / ${b.rate.toFixed(0)} msg/s, lost ${a.lost} / ${b.lost}`,
+        );
+      } finally {
+        for (const s of started) {
+          await s.load.close().catch(() => undefined);
+          await s.orch.stop();
+        }
+      }
+    }
+    const ratios = pairedGeometricMeans(got.map(([a, b]) => (a?.us ?? Number.NaN) / (b?.us ?? Number.NaN)));
+    const col = (k: keyof Measured, side: 0 | 1) => median(got.map((m) => m[side]?.[k] ?? Number.NaN));
+    console.log(`\nQoS ${qos} at ${rateText}, medians of ${rounds} rounds:`);
+    console.log(
+      table(
+        ['side', 'orchestrator µs/msg', 'its mosquitto µs/msg', 'msg/s', 'p50 ms', 'lost'],
+        ([0, 1] as const).map((i) => [
+          sides[i].key,
+          fmt(col('us', i), 1),
+          fmt(col('mosqUs', i), 1),
+          fmt(col('rate', i), 0),
+          fmt(col('p50', i), 3),
+          String(got.reduce((n, m) => n + (m[i]?.lost ?? 0), 0)),
+        ]),
+      ),
+    );
+    const lower = ratios.filter((r) => r < 1).length;
+    console.log(
+      `A ÷ B per pair of rounds (geometric mean of the two orders): median ${fmt(median(ratios), 3)}, ${fmt(Math.min(...ratios), 3)}–${fmt(Math.max(...ratios), 3)}; ` +
+        `A lower in ${lower} of ${ratios.length}\n`,
+    );
+  }
+} finally {
+  await provider.stop();
+}
