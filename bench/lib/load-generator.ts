@@ -45,7 +45,7 @@ export interface PhaseOptions {
  * One 1 ms tick for several loads paced at the same time (bench/ab-pair.ts), which take turns going
  * first. With an interval each, the load whose timer fires first reaches its target first in every
  * tick, and the other's messages more often arrive together in one wake-up of the process they go to:
- * in an A/A run that put the first side's orchestrator 25–30 % above the other's CPU per message.
+ * in an A/A run that put the first side's orchestrator up to 30 % above the other's CPU per message.
  */
 export class SharedPacing {
   private readonly members: Array<() => void> = [];
