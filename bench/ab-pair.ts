@@ -12,7 +12,9 @@
 //
 // `npm run bench:ab -- --baseline-root DIR [--baseline-node-args='--flag …'] [--node-args='--flag …']
 //   [--rate 2000 (0: full rate, each publisher keeping 100 messages in flight)] [--seconds 10]
-//   [--rounds 6 (even)] [--qos 0,1]`
+//   [--rounds 6 (even)] [--qos 0,1]
+//   [--own-ticks (each load paced by a timer of its own, the first created leading every tick: shows
+//   what the arrival pattern does to the CPU per message; not for A/Bs)]`
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -20,7 +22,12 @@ import { num } from './lib/bench-args.ts';
 import type { Target } from './lib/bench-client.ts';
 import { startBenchProvider } from './lib/bench-provider.ts';
 import { LoadGenerator, type PhaseResult, SharedPacing } from './lib/load-generator.ts';
-import { type OrchestratorChild, processCpuSeconds, startOrchestratorChild } from './lib/processes.ts';
+import {
+  type OrchestratorChild,
+  processCpuSeconds,
+  processSwitches,
+  startOrchestratorChild,
+} from './lib/processes.ts';
 import { fmt, median, pairedGeometricMeans, table } from './lib/stats.ts';
 
 const { values } = parseArgs({
@@ -32,6 +39,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '6' },
     qos: { type: 'string', default: '0,1' },
+    'own-ticks': { type: 'boolean', default: false },
   },
 });
 if (values['baseline-root'] === undefined)
@@ -61,6 +69,10 @@ interface Side {
 
 interface Measured {
   us: number;
+  /** The orchestrator's wake-ups (its main thread's voluntary context switches) per delivered message. */
+  wakes: number;
+  /** Its main thread's preemptions (involuntary context switches) per delivered message. */
+  preempted: number;
   mosqUs: number;
   rate: number;
   lost: number;
@@ -69,12 +81,26 @@ interface Measured {
 
 function measured(r: PhaseResult): Measured {
   const us = (k: string) => ((r.cpuSeconds[k] ?? Number.NaN) / r.delivered) * 1e6;
-  return { us: us('orch'), mosqUs: us('mosq'), rate: r.rate, lost: r.lost, p50: r.p50Ms };
+  const per = (k: string) => (r.cpuSeconds[k] ?? Number.NaN) / r.delivered;
+  return {
+    us: us('orch'),
+    wakes: per('wakes'),
+    preempted: per('preempted'),
+    mosqUs: us('mosq'),
+    rate: r.rate,
+    lost: r.lost,
+    p50: r.p50Ms,
+  };
+}
+
+function switches(pid: number): { wakes: number; preempted: number } {
+  const { voluntary, preempted } = processSwitches(pid);
+  return { wakes: voluntary, preempted };
 }
 
 /** Both loads paced together; each phase reads its own orchestrator and Mosquitto at its window's edges. */
 async function runTogether(pair: readonly Side[]): Promise<Measured[]> {
-  const pacing = new SharedPacing();
+  const pacing = values['own-ticks'] ? undefined : new SharedPacing();
   const results = await Promise.all(
     pair.map((s) =>
       s.load.runPhase({
@@ -84,7 +110,12 @@ async function runTogether(pair: readonly Side[]): Promise<Measured[]> {
         maxMessages: 100_000_000,
         drainTimeoutMs: 3000,
         pacing,
-        cpu: () => ({ orch: processCpuSeconds(s.orch.pid), mosq: processCpuSeconds(s.mosqPid) }),
+        // Cumulative counters read at the window's edges: CPU seconds, and the orchestrator's wake-ups.
+        cpu: () => ({
+          orch: processCpuSeconds(s.orch.pid),
+          mosq: processCpuSeconds(s.mosqPid),
+          ...switches(s.orch.pid),
+        }),
       }),
     ),
   );
@@ -148,8 +179,10 @@ try {
         if (a === undefined || b === undefined) throw new Error('bench:ab: a side did not report');
         got.push([a, b]);
         console.log(
-          `QoS ${qos} round ${round + 1}: A ${fmt(a.us, 1)} µs (mosquitto ${fmt(a.mosqUs, 1)}), ` +
-            `B ${fmt(b.us, 1)} µs (mosquitto ${fmt(b.mosqUs, 1)}), A ÷ B ${fmt(a.us / b.us, 3)}; ` +
+          `QoS ${qos} round ${round + 1}: A ${fmt(a.us, 1)} µs, ${fmt(a.wakes, 2)} wake-ups, ` +
+            `${fmt(a.preempted, 3)} preempted (mosquitto ${fmt(a.mosqUs, 1)} µs), B ${fmt(b.us, 1)} µs, ` +
+            `${fmt(b.wakes, 2)} wake-ups, ${fmt(b.preempted, 3)} preempted (mosquitto ` +
+            `${fmt(b.mosqUs, 1)} µs), A ÷ B ${fmt(a.us / b.us, 3)}; ` +
             `${a.rate.toFixed(0)} / ${b.rate.toFixed(0)} msg/s, lost ${a.lost} / ${b.lost}`,
         );
       } finally {
@@ -164,10 +197,19 @@ try {
     console.log(`\nQoS ${qos} at ${rateText}, medians of ${rounds} rounds:`);
     console.log(
       table(
-        ['side', 'orchestrator µs/msg', 'its mosquitto µs/msg', 'msg/s', 'p50 ms', 'lost'],
+        [
+          'side',
+          'orchestrator µs/msg',
+          'its wake-ups/msg',
+          'its mosquitto µs/msg',
+          'msg/s',
+          'p50 ms',
+          'lost',
+        ],
         ([0, 1] as const).map((i) => [
           sides[i].key,
           fmt(col('us', i), 1),
+          fmt(col('wakes', i), 2),
           fmt(col('mosqUs', i), 1),
           fmt(col('rate', i), 0),
           fmt(col('p50', i), 3),

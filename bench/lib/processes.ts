@@ -32,6 +32,26 @@ export function processSysSeconds(pid: number): number {
   }
 }
 
+/**
+ * Context switches of the main thread of `pid` (/proc/PID/status), or NaN once it is gone: `voluntary`
+ * when it blocked and was woken again (an event loop's epoll wait that slept), `preempted` when the
+ * scheduler took the core from it while it could run. Per delivered message, a process in the
+ * middle's wake-ups and preemptions (bench/ab-pair.ts).
+ */
+export function processSwitches(pid: number): { voluntary: number; preempted: number } {
+  let text = '';
+  try {
+    text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return { voluntary: Number.NaN, preempted: Number.NaN };
+  }
+  const field = (name: string): number => {
+    const m = new RegExp(`^${name}:\\s*(\\d+)$`, 'm').exec(text);
+    return m ? Number(m[1]) : Number.NaN;
+  };
+  return { voluntary: field('voluntary_ctxt_switches'), preempted: field('nonvoluntary_ctxt_switches') };
+}
+
 /** CPU of this process (the load generator), in seconds. */
 export function selfCpuSeconds(): number {
   const u = process.cpuUsage();
