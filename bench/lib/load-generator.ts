@@ -44,8 +44,8 @@ export interface PhaseOptions {
 /**
  * One 1 ms tick for several loads paced at the same time (bench/ab-pair.ts), which take turns going
  * first. With an interval each, the load whose timer fires first reaches its target first in every
- * tick, and the other's messages more often arrive together in one wake-up of the process they go to:
- * in an A/A run that put the first side's orchestrator up to 30 % above the other's CPU per message.
+ * tick, and in an A/A run that put its orchestrator 17–30 % above the other's CPU per message (why is
+ * not settled: docs/data-plane.md, "Session 35").
  */
 export class SharedPacing {
   private readonly members: Array<() => void> = [];
