@@ -93,11 +93,6 @@ function measured(r: PhaseResult): Measured {
   };
 }
 
-function switches(pid: number): { wakes: number; preempted: number } {
-  const { voluntary, preempted } = processSwitches(pid);
-  return { wakes: voluntary, preempted };
-}
-
 /** Both loads paced together; each phase reads its own orchestrator and Mosquitto at its window's edges. */
 async function runTogether(pair: readonly Side[]): Promise<Measured[]> {
   const pacing = values['own-ticks'] ? undefined : new SharedPacing();
@@ -110,12 +105,17 @@ async function runTogether(pair: readonly Side[]): Promise<Measured[]> {
         maxMessages: 100_000_000,
         drainTimeoutMs: 3000,
         pacing,
-        // Cumulative counters read at the window's edges: CPU seconds, and the orchestrator's wake-ups.
-        cpu: () => ({
-          orch: processCpuSeconds(s.orch.pid),
-          mosq: processCpuSeconds(s.mosqPid),
-          ...switches(s.orch.pid),
-        }),
+        // Cumulative counters read at the window's edges: CPU seconds, and the orchestrator's context
+        // switches.
+        cpu: () => {
+          const switches = processSwitches(s.orch.pid);
+          return {
+            orch: processCpuSeconds(s.orch.pid),
+            mosq: processCpuSeconds(s.mosqPid),
+            wakes: switches.voluntary,
+            preempted: switches.preempted,
+          };
+        },
       }),
     ),
   );
@@ -171,8 +171,9 @@ try {
           started.push(s);
           bySide[i] = s;
         }
-        // Both loads pace on one tick and take turns going first (SharedPacing); the rounds also
-        // alternate which of them starts its phase first, and are scored in pairs (below).
+        // Both loads pace on one tick and take turns going first (SharedPacing; with --own-ticks the
+        // one whose phase starts first leads); the rounds alternate which starts its phase first and
+        // are scored in pairs (below).
         const first = round % 2 === 0 ? bySide : [...bySide].reverse();
         const results = await runTogether(first);
         const [a, b] = round % 2 === 0 ? results : [...results].reverse();
@@ -192,7 +193,8 @@ try {
         }
       }
     }
-    const ratios = pairedGeometricMeans(got.map(([a, b]) => (a?.us ?? Number.NaN) / (b?.us ?? Number.NaN)));
+    const perRound = got.map(([a, b]) => (a?.us ?? Number.NaN) / (b?.us ?? Number.NaN));
+    const ratios = pairedGeometricMeans(perRound);
     const col = (k: keyof Measured, side: 0 | 1) => median(got.map((m) => m[side]?.[k] ?? Number.NaN));
     console.log(`\nQoS ${qos} at ${rateText}, medians of ${rounds} rounds:`);
     console.log(
@@ -201,6 +203,7 @@ try {
           'side',
           'orchestrator µs/msg',
           'its wake-ups/msg',
+          'its preemptions/msg',
           'its mosquitto µs/msg',
           'msg/s',
           'p50 ms',
@@ -210,6 +213,7 @@ try {
           sides[i].key,
           fmt(col('us', i), 1),
           fmt(col('wakes', i), 2),
+          fmt(col('preempted', i), 3),
           fmt(col('mosqUs', i), 1),
           fmt(col('rate', i), 0),
           fmt(col('p50', i), 3),
@@ -217,10 +221,11 @@ try {
         ]),
       ),
     );
-    const lower = ratios.filter((r) => r < 1).length;
+    const lower = (xs: readonly number[]) => xs.filter((r) => r < 1).length;
     console.log(
-      `A ÷ B per pair of rounds (geometric mean of the two orders): median ${fmt(median(ratios), 3)}, ${fmt(Math.min(...ratios), 3)}–${fmt(Math.max(...ratios), 3)}; ` +
-        `A lower in ${lower} of ${ratios.length}\n`,
+      `A ÷ B per pair of rounds (geometric mean of the two orders): median ${fmt(median(ratios), 3)}, ` +
+        `${fmt(Math.min(...ratios), 3)}–${fmt(Math.max(...ratios), 3)}; A lower in ${lower(ratios)} of ` +
+        `${ratios.length} pairs, ${lower(perRound)} of ${perRound.length} rounds\n`,
     );
   }
 } finally {

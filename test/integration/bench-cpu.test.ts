@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
-import { processCpuSeconds } from '../../bench/lib/processes.ts';
+import { processCpuSeconds, processSwitches } from '../../bench/lib/processes.ts';
 import { schedCpuSeconds } from '../../bench/lib/task-cpu.ts';
 
 /** A node child that, per line N on stdin, spins until it has used N ms more CPU and prints how much (µs). */
@@ -56,5 +56,31 @@ describe('benchmark CPU counters', () => {
     await once(child, 'exit');
     assert.ok(Number.isNaN(processCpuSeconds(child.pid ?? -1)));
     assert.equal(schedCpuSeconds(child.pid ?? -1), undefined);
+    const gone = processSwitches(child.pid ?? -1);
+    assert.ok(Number.isNaN(gone.voluntary) && Number.isNaN(gone.preempted));
+  });
+
+  it("counts a child's wake-ups: each of its 50 sleeps is one voluntary context switch at least", async (t) => {
+    // Per line on stdin, the child sleeps 2 ms 50 times (each a wait in epoll that blocks), then says so.
+    const SLEEPER = `
+      require('node:readline').createInterface({ input: process.stdin }).on('line', async () => {
+        for (let i = 0; i < 50; i++) await new Promise((r) => setTimeout(r, 2));
+        process.stdout.write('slept\\n');
+      });`;
+    const child = spawn(process.execPath, ['-e', SLEEPER], { stdio: ['pipe', 'pipe', 'inherit'] });
+    t.after(() => child.kill('SIGKILL'));
+    const replies = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+    child.stdin.write('warm up\n');
+    await replies.next();
+    const before = processSwitches(child.pid ?? -1);
+    child.stdin.write('go\n');
+    await replies.next();
+    const after = processSwitches(child.pid ?? -1);
+    const woke = after.voluntary - before.voluntary;
+    t.diagnostic(`voluntary ${woke}, preempted ${after.preempted - before.preempted}`);
+    assert.ok(woke >= 50 && woke < 500, `${woke} wake-ups for 50 sleeps`);
+    assert.ok(after.preempted >= before.preempted);
+    child.stdin.end();
+    await once(child, 'exit');
   });
 });
