@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import { num } from './lib/bench-args.ts';
 import type { Target } from './lib/bench-client.ts';
 import { startBenchProvider } from './lib/bench-provider.ts';
-import { LoadGenerator, type PhaseResult, SharedPacing } from './lib/load-generator.ts';
+import { issue12Load, LoadGenerator, type PhaseResult, SharedPacing } from './lib/load-generator.ts';
 import {
   type OrchestratorChild,
   processCpuSeconds,
@@ -154,16 +154,10 @@ try {
             nodeArgs: side.nodeArgs,
           });
           const target: Target = { host: '127.0.0.1', port: orch.port };
-          const load = await LoadGenerator.connect(target, {
-            publishers: 20,
-            subscribers: 20,
-            payloadBytes: 100,
-            qos,
-            windowPerPublisher: 100,
-            maxSamples: 1_000_000,
-            clientIdPrefix: `ab${process.pid}${side.key}${round}q${qos}`,
-            connectTimeoutMs: 10_000,
-          }).catch(async (err: unknown) => {
+          const load = await LoadGenerator.connect(
+            target,
+            issue12Load(qos, `ab${process.pid}${side.key}${round}q${qos}`),
+          ).catch(async (err: unknown) => {
             await orch.stop();
             throw err;
           });

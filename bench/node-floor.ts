@@ -16,7 +16,7 @@ import { num } from './lib/bench-args.ts';
 import type { Target } from './lib/bench-client.ts';
 import { startBenchProvider } from './lib/bench-provider.ts';
 import { startHaproxy } from './lib/haproxy.ts';
-import { LoadGenerator } from './lib/load-generator.ts';
+import { issue12Load, LoadGenerator } from './lib/load-generator.ts';
 import { type RelayChild, startRelayChild } from './lib/node-relay-child.ts';
 import { processCpuSeconds, startOrchestratorChild } from './lib/processes.ts';
 import { fmt, median, table } from './lib/stats.ts';
@@ -56,16 +56,10 @@ async function startRelay(broker: Target): Promise<RelayChild> {
 }
 
 async function measure(front: Front, qos: 0 | 1, mosqPid: number, round: number) {
-  const load = await LoadGenerator.connect(front.target, {
-    publishers: 20,
-    subscribers: 20,
-    payloadBytes: 100,
-    qos,
-    windowPerPublisher: 100,
-    maxSamples: 1_000_000,
-    clientIdPrefix: `floor${process.pid}${front.key}${round}q${qos}`,
-    connectTimeoutMs: 10_000,
-  });
+  const load = await LoadGenerator.connect(
+    front.target,
+    issue12Load(qos, `floor${process.pid}${front.key}${round}q${qos}`),
+  );
   try {
     const r = await load.runPhase({
       rate: rate > 0 ? rate : undefined,

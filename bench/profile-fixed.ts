@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util';
 import { startBenchProvider } from './lib/bench-provider.ts';
 import { formatTopSelfTime, largestProfile, readCpuProfile, topSelfTime } from './lib/cpu-profile.ts';
 import { freeLoopbackPort, HeapSampler, topAllocators } from './lib/heap-sampler.ts';
-import { LoadGenerator, type PhaseResult } from './lib/load-generator.ts';
+import { issue12Load, LoadGenerator, type PhaseResult } from './lib/load-generator.ts';
 import { processCpuSeconds, processSysSeconds, startOrchestratorChild } from './lib/processes.ts';
 
 const { values } = parseArgs({
@@ -60,17 +60,7 @@ async function runLoad(
 ): Promise<PhaseResult> {
   const load = await LoadGenerator.connect(
     { host, port },
-    {
-      publishers: 20,
-      subscribers: 20,
-      payloadBytes: 100,
-      qos,
-      windowPerPublisher: 100,
-      maxSamples: 2_000_000,
-      clientIdPrefix: `${prefix}${process.pid}q${qos}`,
-      connectTimeoutMs: 10_000,
-      protocol,
-    },
+    issue12Load(qos, `${prefix}${process.pid}q${qos}`, { maxSamples: 2_000_000, protocol }),
   );
   try {
     if (maxFirstMs > 0) {

@@ -26,6 +26,29 @@ export interface LoadOptions {
   protocol?: BenchProtocol;
 }
 
+/**
+ * Issue #12's fixed-rate workload (bench:node-floor, bench:profile-fixed, bench:ab): 20 publishers and
+ * 20 subscribers, 100-byte payloads, 100 messages in flight per publisher at full rate; `more`
+ * overrides any of it.
+ */
+export function issue12Load(
+  qos: 0 | 1,
+  clientIdPrefix: string,
+  more: Partial<LoadOptions> = {},
+): LoadOptions {
+  return {
+    publishers: 20,
+    subscribers: 20,
+    payloadBytes: 100,
+    qos,
+    windowPerPublisher: 100,
+    maxSamples: 1_000_000,
+    clientIdPrefix,
+    connectTimeoutMs: 10_000,
+    ...more,
+  };
+}
+
 export interface PhaseOptions {
   /** Messages per second over all publishers; undefined: as fast as the window allows. */
   rate: number | undefined;
