@@ -18,7 +18,7 @@
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { num } from './lib/bench-args.ts';
+import { nodeFlags, num } from './lib/bench-args.ts';
 import type { Target } from './lib/bench-client.ts';
 import { startBenchProvider } from './lib/bench-provider.ts';
 import { issue12Load, LoadGenerator, type PhaseResult, SharedPacing } from './lib/load-generator.ts';
@@ -51,13 +51,12 @@ const rounds = num('rounds', values.rounds, 2, 50);
 if (rounds % 2 !== 0)
   throw new Error(`--rounds: ${rounds} is odd (rounds are scored in pairs, one per order)`);
 const qosList = (values.qos ?? '').split(',').map((q) => num('qos', q, 0, 1) as 0 | 1);
-const flags = (s: string | undefined): string[] => (s ?? '').split(/\s+/).filter(Boolean);
 const sides = [
-  { key: 'A', root: fileURLToPath(new URL('..', import.meta.url)), nodeArgs: flags(values['node-args']) },
+  { key: 'A', root: fileURLToPath(new URL('..', import.meta.url)), nodeArgs: nodeFlags(values['node-args']) },
   {
     key: 'B',
     root: values['baseline-root'],
-    nodeArgs: [...flags(values['node-args']), ...flags(values['baseline-node-args'])],
+    nodeArgs: [...nodeFlags(values['node-args']), ...nodeFlags(values['baseline-node-args'])],
   },
 ] as const;
 

@@ -39,7 +39,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { isRoutingStrategy } from '../common/admin/contract.ts';
-import { num } from './lib/bench-args.ts';
+import { nodeFlags, num } from './lib/bench-args.ts';
 import { PAYLOAD_HEADER_BYTES, type Target } from './lib/bench-client.ts';
 import { startBenchProvider } from './lib/bench-provider.ts';
 import { connectionScale, marginalRssKb, scaleSummary } from './lib/connection-scale.ts';
@@ -135,10 +135,10 @@ const settings = {
   scaleHeapSnapshotDir: values['scale-heap-snapshots'],
   profileMs: num('profile-seconds', values['profile-seconds'] ?? (quick ? '1.5' : '4'), 0, 120) * 1000,
   profileDir: values['profile-orchestrator'],
-  orchestratorNodeArgs: (values['orchestrator-node-args'] ?? '').split(/\s+/).filter(Boolean),
+  orchestratorNodeArgs: nodeFlags(values['orchestrator-node-args']),
   orchestratorRoot: values['orchestrator-root'],
   baselineRoot: values['baseline-root'],
-  baselineNodeArgs: (values['baseline-node-args'] ?? '').split(/\s+/).filter(Boolean),
+  baselineNodeArgs: nodeFlags(values['baseline-node-args']),
   quick,
 };
 const scaleRuns = settings.scaleClients !== 0;

@@ -19,6 +19,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { nodeFlags } from './lib/bench-args.ts';
 import { startBenchProvider } from './lib/bench-provider.ts';
 import { formatTopSelfTime, largestProfile, readCpuProfile, topSelfTime } from './lib/cpu-profile.ts';
 import { freeLoopbackPort, HeapSampler, topAllocators } from './lib/heap-sampler.ts';
@@ -129,7 +130,7 @@ try {
       nodeArgs: [
         ...(values['no-profile'] ? [] : ['--cpu-prof', '--cpu-prof-dir', dir]),
         ...(values.heap ? [`--inspect=127.0.0.1:${inspectPort}`] : []),
-        ...(values['node-args'] ?? '').split(/\s+/).filter(Boolean),
+        ...nodeFlags(values['node-args']),
       ],
     });
     let fromMs = 0;

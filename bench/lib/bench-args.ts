@@ -5,3 +5,8 @@ export function num(name: string, value: string | undefined, min: number, max: n
     throw new Error(`--${name}: ${value} is not in ${min}..${max}`);
   return n;
 }
+
+/** A node-flags option of a benchmark (`--node-args='--flag --other'`): its words; none when unset. */
+export function nodeFlags(value: string | undefined): string[] {
+  return (value ?? '').split(/\s+/).filter(Boolean);
+}
