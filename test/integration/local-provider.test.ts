@@ -14,6 +14,7 @@ import {
   pidAlive,
   processTree,
   startProvider,
+  uniqueDeployment,
   waitFor,
 } from '../helpers/resources.ts';
 
@@ -298,6 +299,23 @@ describe('local provider across manager restarts', () => {
     );
     assert.deepEqual(leftoverCgroups(deployment), []);
     assert.equal(existsSync(info.stateDir), false);
+  });
+
+  it('stop() called twice: the second resolves once every replica, its cgroup and its state are gone', async (t) => {
+    const deployment = uniqueDeployment();
+    const provider = await LocalProvider.start({ deployment, config: localConfig(), pollIntervalMs: 50 });
+    t.after(() => provider.stop());
+    const r = await provider.create('broker', 'mosquitto', { cpuQuota: 0.5 });
+    await provider.waitReady(r.id, 10_000);
+    const pid = provider.details(r.id)?.pid ?? -1;
+    assert.ok(pidAlive(pid));
+    // A bench's signal handler calls stop() while its own `finally` is stopping the provider.
+    const first = provider.stop();
+    await provider.stop();
+    assert.equal(pidAlive(pid), false, 'the replica is gone when the second stop() resolves');
+    assert.deepEqual(leftoverCgroups(deployment), []);
+    assert.equal(existsSync(provider.stateDir), false);
+    await first;
   });
 
   it('adopts the replicas a SIGKILLed process left, with no orphan and no double creation', async (t) => {

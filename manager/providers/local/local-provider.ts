@@ -63,6 +63,7 @@ export class LocalProvider extends EventEmitter implements CloudProvider {
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
   private stopped = false;
+  private ending: Promise<void> | undefined;
 
   private constructor(private readonly options: LocalProviderOptions) {
     super();
@@ -314,9 +315,20 @@ export class LocalProvider extends EventEmitter implements CloudProvider {
     await Promise.all([...this.records.values()].map((r) => this.store.settled(r.id)));
   }
 
-  async stop(): Promise<void> {
-    if (this.stopped) return;
+  /**
+   * Destroys every replica and removes the deployment's state and cgroups. A second call (a bench's
+   * signal handler while its `finally` stops the provider) waits for the first; after close(), nothing
+   * (the replicas stay for the next manager).
+   */
+  stop(): Promise<void> {
+    if (this.ending) return this.ending;
+    if (this.stopped) return Promise.resolve();
     this.stopped = true;
+    this.ending = this.destroyAll();
+    return this.ending;
+  }
+
+  private async destroyAll(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     const results = await Promise.allSettled([...this.records.keys()].map((id) => this.destroy(id)));
     const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
