@@ -9,6 +9,7 @@
 import { TestMosquitto } from '../test/helpers/mosquitto.ts';
 import { startOrchestrator } from '../test/helpers/orchestrator.ts';
 import { connectClient, waitFor } from '../test/helpers/resources.ts';
+import { atBenchExit } from './lib/exit-cleanup.ts';
 import { withTeardown } from './lib/teardown.ts';
 
 const inflight = Number(process.argv[2] ?? 1);
@@ -34,6 +35,7 @@ function once(broker: TestMosquitto, ackHoldMs: number, run: number): Promise<nu
 }
 
 const broker = await TestMosquitto.create([`max_inflight_messages ${inflight}`]);
+atBenchExit(() => broker.stop());
 try {
   const rates: Record<string, number[]> = { [holdMs]: [], 0: [] };
   await once(broker, 0, -1); // warm-up, not counted

@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs, promisify } from 'node:util';
 import { HttpDnsRegistry } from '../manager/dns-registry.ts';
 import { freePort } from '../manager/providers/local/address-pool.ts';
+import { trackChild } from './lib/exit-cleanup.ts';
 import { stopChild } from './lib/processes.ts';
 import { fmt, fmtInt, median, percentiles } from './lib/stats.ts';
 
@@ -103,6 +104,7 @@ function start(
   options: SpawnOptions,
 ): { child: ChildProcess; exited: Promise<void> } {
   const child = spawn(command, args, options);
+  trackChild(child);
   return { child, exited: new Promise<void>((resolve) => child.once('exit', () => resolve())) };
 }
 

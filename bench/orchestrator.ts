@@ -43,6 +43,7 @@ import { nodeFlags, num } from './lib/bench-args.ts';
 import { PAYLOAD_HEADER_BYTES, type Target } from './lib/bench-client.ts';
 import { startBenchProvider } from './lib/bench-provider.ts';
 import { connectionScale, marginalRssKb, scaleSummary } from './lib/connection-scale.ts';
+import { atBenchExit } from './lib/exit-cleanup.ts';
 import { startHaproxy } from './lib/haproxy.ts';
 import { LoadGenerator, type PhaseResult } from './lib/load-generator.ts';
 import {
@@ -174,20 +175,8 @@ const cleanup = (): Promise<void> => {
   })();
   return cleaning;
 };
-// Whatever ends this process, the replicas and the orchestrators go with it.
-const failHard = (what: string) => (err: unknown) => {
-  console.error(`${what}:`, err);
-  void cleanup().finally(() => process.exit(1));
-};
-process.on('uncaughtException', failHard('uncaught exception'));
-process.on('unhandledRejection', failHard('unhandled rejection'));
-process.stdout.on('error', () => undefined); // a closed pipe (`| head`) must not skip the clean-up
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    console.error(`\n${signal}: cleaning up`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
+// Whatever ends this process, the replicas and the orchestrators go with it (exit-cleanup.ts).
+atBenchExit(cleanup);
 
 const measurements: Measurement[] = [];
 const startedAt = new Date();

@@ -1,15 +1,16 @@
 import { LocalProvider } from '../../manager/providers/local/local-provider.ts';
+import { atBenchExit } from './exit-cleanup.ts';
 
 /**
  * The local provider a benchmark starts its brokers with: deployment `<name>-<pid>`, replicas on
  * loopback aliases in `addressBlock` (one block per benchmark, so two can run at once), no boot delay.
  */
-export function startBenchProvider(
+export async function startBenchProvider(
   name: string,
   addressBlock: string,
   options: { bootTimeoutMs?: number; pollIntervalMs?: number } = {},
 ): Promise<LocalProvider> {
-  return LocalProvider.start({
+  const provider = await LocalProvider.start({
     deployment: `${name}-${process.pid}`,
     config: {
       addressing: 'aliases',
@@ -20,4 +21,7 @@ export function startBenchProvider(
     },
     pollIntervalMs: options.pollIntervalMs ?? 200,
   });
+  // Its Mosquittos, their cgroups and state go with the bench however it ends (exit-cleanup.ts).
+  atBenchExit(() => provider.stop());
+  return provider;
 }

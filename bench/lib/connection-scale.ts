@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RoutingStrategyName } from '../../common/admin/contract.ts';
+import { trackChild } from './exit-cleanup.ts';
 import { difference, type HeapGroup, summarize } from './heap-summary.ts';
 import { startOrchestratorChild } from './processes.ts';
 import { SUBSCRIBER_SHARE } from './scale-size.ts';
@@ -128,6 +129,7 @@ function startWorker(repoRoot: string, config: ScaleWorkerConfig): Worker {
       stdio: ['pipe', 'pipe', 'inherit'],
     },
   );
+  trackChild(child);
   const events: Array<Record<string, unknown>> = [];
   const waiters: Array<() => void> = [];
   if (child.stdout)

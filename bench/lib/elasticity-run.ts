@@ -8,6 +8,7 @@ import { silentLogger } from '../../common/logger.ts';
 import { assembleControlPlane } from '../../manager/control-plane.ts';
 import { LocalProvider } from '../../manager/providers/local/local-provider.ts';
 import type { StepPoint } from '../../manager/quality/step-series.ts';
+import { atBenchExit } from './exit-cleanup.ts';
 
 /**
  * One real elasticity run for bench:elasticity: the control plane over the local provider (real
@@ -42,6 +43,7 @@ export async function elasticityRun(o: {
     deployment: config.deployment,
     config: config.provider.local,
   });
+  const forgetProvider = atBenchExit(() => provider.stop());
   const { manager, topology, decisionLog } = assembleControlPlane({
     provider,
     config: () => config,
@@ -49,6 +51,7 @@ export async function elasticityRun(o: {
     adminToken: token,
     log: silentLogger(),
   });
+  const forgetManager = atBenchExit(() => manager.stop());
   const out: RunSeries = { offered: [], supply: [], billed: [], p99Ms: [], sent: 0, received: 0 };
   let sampler: NodeJS.Timeout | undefined;
   try {
@@ -106,6 +109,8 @@ export async function elasticityRun(o: {
     await manager.stop();
     await decisionLog.flush();
     await provider.stop();
+    forgetManager();
+    forgetProvider();
     await rm(dir, { recursive: true, force: true });
   }
   return out;

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Target } from './bench-client.ts';
+import { trackChild } from './exit-cleanup.ts';
 import { stopChild } from './processes.ts';
 
 export interface HaproxyChild {
@@ -65,6 +66,7 @@ export async function startHaproxy(broker: Target, readyTimeoutMs: number): Prom
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin` },
   });
+  trackChild(child);
   let stderr = '';
   child.stderr?.on('data', (c: Buffer) => {
     stderr = (stderr + c.toString()).slice(-2000);

@@ -2,6 +2,7 @@
 // its test): resolves once it prints the port it listens on, within `readyTimeoutMs`.
 import { spawn } from 'node:child_process';
 import type { Target } from './bench-client.ts';
+import { trackChild } from './exit-cleanup.ts';
 import { readyPort, stopChild } from './processes.ts';
 
 export interface RelayChild {
@@ -26,6 +27,7 @@ export async function startRelayChild(
     cwd: options.cwd,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  trackChild(child);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = () => stopChild(child, exited, 5_000);
   try {

@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { RoutingStrategyName } from '../../common/admin/contract.ts';
 import { clockTicksPerSecond, readProcStat } from '../../manager/providers/local/proc-stat.ts';
+import { trackChild } from './exit-cleanup.ts';
 import { schedCpuSeconds } from './task-cpu.ts';
 
 /**
@@ -129,6 +130,7 @@ export async function startOrchestratorChild(options: {
   ];
   await warnIfUnbuilt(options.repoRoot);
   const child = spawn(process.execPath, args, { cwd: options.repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  trackChild(child);
   const tail: string[] = [];
   const keep = (chunk: Buffer): void => {
     tail.push(...chunk.toString().split('\n').filter(Boolean));

@@ -1,0 +1,92 @@
+import type { ChildProcess } from 'node:child_process';
+import process from 'node:process';
+
+/**
+ * What a benchmark started goes with it, whatever ends it: its own end (each bench's `finally`), an
+ * uncaught error, Ctrl-C or a kill (SIGINT, SIGTERM), or a reader that went away (`| head`: EPIPE on
+ * standard output, which used to end the bench as an uncaught error and leave its Mosquittos, their
+ * cgroups and its orchestrators running). A closed output is ignored and the bench runs to its end,
+ * which is bounded, and cleans up there. On a signal or an uncaught error the children tracked here
+ * get SIGTERM (SIGKILL after 5 s) and the clean-ups registered here run, last first, then the process
+ * exits (130 / 143 / 1).
+ */
+
+type Cleanup = () => unknown;
+
+const cleanups = new Set<Cleanup>();
+const children = new Set<ChildProcess>();
+let installed = false;
+let running: Promise<void> | undefined;
+
+/** Grace a tracked child gets between SIGTERM and SIGKILL. */
+export const CHILD_STOP_MS = 5_000;
+
+/** Runs `fn` if the bench is ended by a signal or an uncaught error; returns the function that unregisters it. */
+export function atBenchExit(fn: Cleanup): () => void {
+  install();
+  cleanups.add(fn);
+  return () => {
+    cleanups.delete(fn);
+  };
+}
+
+/** A child process ended with the bench (by PID, SIGTERM then SIGKILL) unless it exited first. */
+export function trackChild(child: ChildProcess): void {
+  install();
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+}
+
+function alive(child: ChildProcess): boolean {
+  return child.exitCode === null && child.signalCode === null;
+}
+
+async function stopChildren(): Promise<void> {
+  const live = [...children].filter(alive);
+  const gone = live.map((child) => new Promise<void>((resolve) => child.once('exit', () => resolve())));
+  for (const child of live) child.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, CHILD_STOP_MS);
+  });
+  await Promise.race([Promise.all(gone), late]);
+  clearTimeout(timer);
+  for (const child of live) if (alive(child)) child.kill('SIGKILL');
+  await Promise.all(gone);
+}
+
+/** Stops the tracked children, then runs the registered clean-ups, last first; once. */
+export function benchCleanup(): Promise<void> {
+  running ??= (async () => {
+    await stopChildren();
+    for (const fn of [...cleanups].reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        console.error('bench clean-up failed:', err);
+      }
+    }
+  })();
+  return running;
+}
+
+function endWith(code: number, what: string) {
+  return (err?: unknown): void => {
+    if (err === undefined) console.error(`\n${what}: cleaning up`);
+    else console.error(`${what}:`, err);
+    void benchCleanup().finally(() => process.exit(code));
+  };
+}
+
+function install(): void {
+  if (installed) return;
+  installed = true;
+  process.on('uncaughtException', endWith(1, 'uncaught exception'));
+  process.on('unhandledRejection', endWith(1, 'unhandled rejection'));
+  process.once('SIGINT', () => endWith(130, 'SIGINT')());
+  process.once('SIGTERM', () => endWith(143, 'SIGTERM')());
+  // Without a listener, EPIPE on a closed pipe is thrown from the next write as an uncaught error.
+  process.stdout.on('error', () => undefined);
+  process.stderr.on('error', () => undefined);
+}
