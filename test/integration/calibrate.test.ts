@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { demandFor, parseCapacityCurve } from '../../manager/quality/capacity-curve.ts';
 import { calibrate } from '../../workload/elasticity/calibrate.ts';
@@ -34,5 +37,8 @@ describe('brokel calibrate: the capacity curve, measured (issue #14)', () => {
     const parsed = parseCapacityCurve(JSON.stringify(curve));
     assert.equal(demandFor(parsed, point?.msgPerSecond ?? 0), 1);
     assert.equal(demandFor(parsed, (point?.msgPerSecond ?? 0) + 1), 2);
+    // Nothing left of its deployment: its state folder held the decision log and stayed, once per run.
+    const state = join(tmpdir(), 'brokel', `cal${process.pid % 10000}n1`);
+    assert.equal(existsSync(state), false, `${state} is left`);
   });
 });

@@ -89,7 +89,6 @@ function runCgroups(runner: number | undefined): string[] {
  */
 function startRun(t: TestContext, fixture: string) {
   const dir = mkdtempSync(join(tmpdir(), 'brokel-interrupted-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'fixture.test.ts'), fixture);
   const out = join(dir, 'started.json');
   const { NODE_TEST_CONTEXT: _child, ...env } = process.env;
@@ -106,13 +105,19 @@ function startRun(t: TestContext, fixture: string) {
     io.stderr += chunk.toString();
   });
   const exited = new Promise<number | null>((resolve) => run.once('exit', (code) => resolve(code)));
+  // One hook, the folder removed last: with the folder's removal in a hook of its own, registered
+  // first and so run first, `out` was gone before this read it, and nothing here ever ran.
   t.after(() => {
     if (run.exitCode === null) run.kill('SIGKILL');
-    if (!existsSync(out)) return;
-    const started = JSON.parse(readFileSync(out, 'utf8')) as Started;
-    if (started.deployment !== undefined)
+    const started = existsSync(out) ? (JSON.parse(readFileSync(out, 'utf8')) as Started) : undefined;
+    rmSync(dir, { recursive: true, force: true });
+    if (started === undefined) return;
+    if (started.deployment !== undefined) {
       for (const line of processesOf(`/brokel/${started.deployment}/`))
         process.kill(Number(line.split(' ')[0]), 'SIGKILL');
+      // The interrupted provider never removed its state folder (the run ends processes and cgroups).
+      rmSync(join(tmpdir(), 'brokel', started.deployment), { recursive: true, force: true });
+    }
     for (const pid of [started.sleeper, started.bare]) if (pidAlive(pid)) process.kill(pid, 'SIGKILL');
   });
   /** What the fixture started, once it wrote it (or fails with the run's output). */

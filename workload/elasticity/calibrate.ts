@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { LoadGenerator } from '../../bench/lib/load-generator.ts';
 import { validate } from '../../common/config/load.ts';
 import { configSchema } from '../../common/config/schema.ts';
@@ -66,10 +69,13 @@ async function measureBrokers(
     deployment: config.deployment,
     config: config.provider.local,
   });
+  // The decisions go to a folder of their own, removed at the end: in the provider's state folder they
+  // kept it from being removed (one folder left in /tmp/brokel per calibration).
+  const scratch = await mkdtemp(join(tmpdir(), 'brokel-calibrate-'));
   const { manager, decisionLog } = assembleControlPlane({
     provider,
     config: () => config,
-    decisionLogFile: `${provider.stateDir}/decisions.jsonl`,
+    decisionLogFile: join(scratch, 'decisions.jsonl'),
     adminToken: token,
     log: silentLogger(),
   });
@@ -127,5 +133,6 @@ async function measureBrokers(
     await decisionLog.flush();
     for (const r of await provider.list()) await provider.destroy(r.id).catch(() => undefined);
     await provider.stop();
+    await rm(scratch, { recursive: true, force: true });
   }
 }
