@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type * as PromClient from 'prom-client';
 
 /**
@@ -8,7 +9,8 @@ import type * as PromClient from 'prom-client';
  * 58.7 MB instead of 60.1 (docs/data-plane.md, "Session 20"). Here each service gets only the classes it
  * uses, from prom-client's own files (the package has no `exports` map, so they are public paths), with
  * the index's types. `collectDefaultMetrics` is prom-client's list of default metrics, loaded one by
- * one, with the CPU counters written here: the same names, help and values, no exemplars.
+ * one, with the CPU counters written here (the same names, help and values, no exemplars) and the
+ * event-loop delay (the same names and help, sampled less often, the sampling interval taken off).
  * `test/integration/prom-light.test.ts` compares the exposition with prom-client's own and checks what
  * loads (a prom-client release that moves these files fails it).
  */
@@ -77,11 +79,87 @@ function processCpu(registry: Registry, prefix: string): void {
   registry.registerMetric(total);
 }
 
+/**
+ * How often the event loop's delay is sampled (ms; `monitorEventLoopDelay`'s resolution). prom-client's
+ * default, 10, is a timer firing 100 times a second in every process: most of an idle orchestrator's
+ * CPU, and at 2,000 msg/s 2.4 % (QoS 0) and 0.9 % (QoS 1) of its CPU (bench:ab, docs/data-plane.md
+ * "Session 36"). A sample measures how late its timer ran: a stall of 50 ms or more shows as it did at
+ * 10 ms, a shorter one only when it covers a sample's moment. A 15 s scrape gets 300 samples, not 1,500.
+ */
+export const EVENT_LOOP_SAMPLE_MS = 50;
+
+/**
+ * prom-client's event-loop metrics (lib/metrics/eventLoopLag.js: the same names, help, aggregators and
+ * order), with one difference: Node's histogram records the time between two samples, so every value
+ * includes the sampling interval (an idle process read 10 ms of "lag" at prom-client's 10 ms, and would
+ * read 50 here). The interval is taken off each value (at least 0): the delay beyond the schedule. With no
+ * sample since the last scrape, each reads 0.
+ */
+function eventLoopLag(registry: Registry, prefix: string): void {
+  const histogram = monitorEventLoopDelay({ resolution: EVENT_LOOP_SAMPLE_MS });
+  histogram.enable();
+  const registers = [registry];
+  const late = (ns: number): number => Math.max(0, ns / 1e9 - EVENT_LOOP_SAMPLE_MS / 1e3);
+  const gauge = (name: string, help: string, aggregator: 'min' | 'max' | 'average') =>
+    new Gauge({ name: `${prefix}${name}`, help, registers, labelNames: [], aggregator });
+  const lag: Gauge = new Gauge({
+    name: `${prefix}nodejs_eventloop_lag_seconds`,
+    help: 'Lag of event loop in seconds.',
+    registers,
+    labelNames: [],
+    aggregator: 'average',
+    // This one metric's `collect` sets all of them, as prom-client's does.
+    collect() {
+      const start = process.hrtime.bigint();
+      setImmediate(() => lag.set(Number(process.hrtime.bigint() - start) / 1e9));
+      const any = histogram.count > 0;
+      min.set(any ? late(histogram.min) : 0);
+      max.set(any ? late(histogram.max) : 0);
+      mean.set(any ? late(histogram.mean) : 0);
+      stddev.set(any ? histogram.stddev / 1e9 : 0);
+      p50.set(any ? late(histogram.percentile(50)) : 0);
+      p90.set(any ? late(histogram.percentile(90)) : 0);
+      p99.set(any ? late(histogram.percentile(99)) : 0);
+      histogram.reset();
+    },
+  });
+  const min = gauge('nodejs_eventloop_lag_min_seconds', 'The minimum recorded event loop delay.', 'min');
+  const max = gauge('nodejs_eventloop_lag_max_seconds', 'The maximum recorded event loop delay.', 'max');
+  const mean = gauge(
+    'nodejs_eventloop_lag_mean_seconds',
+    'The mean of the recorded event loop delays.',
+    'average',
+  );
+  const stddev = gauge(
+    'nodejs_eventloop_lag_stddev_seconds',
+    'The standard deviation of the recorded event loop delays.',
+    'average',
+  );
+  const p50 = gauge(
+    'nodejs_eventloop_lag_p50_seconds',
+    'The 50th percentile of the recorded event loop delays.',
+    'average',
+  );
+  const p90 = gauge(
+    'nodejs_eventloop_lag_p90_seconds',
+    'The 90th percentile of the recorded event loop delays.',
+    'average',
+  );
+  const p99 = gauge(
+    'nodejs_eventloop_lag_p99_seconds',
+    'The 99th percentile of the recorded event loop delays.',
+    'average',
+  );
+}
+
 export function collectDefaultMetrics(options: { register: Registry; prefix: string }): void {
   processCpu(options.register, options.prefix);
   for (const name of AFTER_CPU) {
+    if (name === 'eventLoopLag') {
+      eventLoopLag(options.register, options.prefix);
+      continue;
+    }
     const metric: DefaultMetric = require(`prom-client/lib/metrics/${name}`);
-    // prom-client's own default precision (ms) for the event loop's delay histogram.
-    metric(options.register, { prefix: options.prefix, eventLoopMonitoringPrecision: 10 });
+    metric(options.register, { prefix: options.prefix, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   }
 }

@@ -7,7 +7,14 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import * as promClient from 'prom-client';
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from '../../common/prom.ts';
+import {
+  Counter,
+  collectDefaultMetrics,
+  EVENT_LOOP_SAMPLE_MS,
+  Gauge,
+  Histogram,
+  Registry,
+} from '../../common/prom.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -105,5 +112,27 @@ await dnsMetrics().registry.metrics();`);
     assert.ok(Math.abs(second.total - (second.user + second.system)) < 1e-6, JSON.stringify(second));
     const spentSeconds = (spent.user + spent.system) / 1e6;
     assert.ok(second.total - first.total >= spentSeconds * 0.9, `total ${first.total} → ${second.total} s`);
+  });
+  it(`the event loop's delay, sampled every ${EVENT_LOOP_SAMPLE_MS} ms: about 0 idle, a 150 ms stall as 100–150 ms beyond the interval`, async () => {
+    const ours = new Registry();
+    collectDefaultMetrics({ register: ours, prefix: 'stall_' });
+    const read = async () => {
+      const byName = new Map((await ours.getMetricsAsJSON()).map((m) => [m.name, m.values[0]?.value ?? NaN]));
+      return {
+        p50: byName.get('stall_nodejs_eventloop_lag_p50_seconds') ?? NaN,
+        max: byName.get('stall_nodejs_eventloop_lag_max_seconds') ?? NaN,
+      };
+    };
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    await sleep(6 * EVENT_LOOP_SAMPLE_MS);
+    // Node's histogram holds the time between samples: prom-client reads an idle loop as one interval late.
+    const idle = await read(); // a scrape also resets the histogram
+    assert.ok(idle.p50 >= 0 && idle.p50 < 0.005, `idle p50 ${idle.p50} s`);
+    // The first sample after a reset records nothing: stall only once one has run.
+    await sleep(3 * EVENT_LOOP_SAMPLE_MS);
+    for (const until = Date.now() + 150; Date.now() < until; ) Math.sqrt(Math.random());
+    await sleep(2 * EVENT_LOOP_SAMPLE_MS);
+    const stalled = await read();
+    assert.ok(stalled.max >= 0.09 && stalled.max < 0.2, `lag max ${stalled.max} s after a 150 ms stall`);
   });
 });
