@@ -48,6 +48,20 @@ async function shape(registry: promClient.Registry) {
   }));
 }
 
+/** A registry of its own with the default metrics under `prefix`; each call scrapes the named ones. */
+function defaultMetrics<K extends string>(
+  prefix: string,
+  names: Record<K, string>,
+): () => Promise<Record<K, number>> {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix });
+  return async () => {
+    const byName = new Map((await registry.getMetricsAsJSON()).map((m) => [m.name, m.values[0]?.value]));
+    const entries = Object.entries<string>(names).map(([k, n]) => [k, byName.get(`${prefix}${n}`) ?? NaN]);
+    return Object.fromEntries(entries) as Record<K, number>;
+  };
+}
+
 describe('prom-client without its index (common/prom.ts)', () => {
   it('an orchestrator, a manager and geo-dns register their metrics without loading @opentelemetry/api, the Pushgateway or the index', async () => {
     const loaded = await loadedAfter(`
@@ -92,16 +106,11 @@ await dnsMetrics().registry.metrics();`);
   });
 
   it('the CPU counters grow with the CPU this process uses, user + system = total, as prom-client counts them', async () => {
-    const ours = new Registry();
-    collectDefaultMetrics({ register: ours, prefix: 'probe_' });
-    const read = async () => {
-      const byName = new Map((await ours.getMetricsAsJSON()).map((m) => [m.name, m.values[0]?.value ?? NaN]));
-      return {
-        user: byName.get('probe_process_cpu_user_seconds_total') ?? NaN,
-        system: byName.get('probe_process_cpu_system_seconds_total') ?? NaN,
-        total: byName.get('probe_process_cpu_seconds_total') ?? NaN,
-      };
-    };
+    const read = defaultMetrics('probe_', {
+      user: 'process_cpu_user_seconds_total',
+      system: 'process_cpu_system_seconds_total',
+      total: 'process_cpu_seconds_total',
+    });
     const first = await read();
     const before = process.cpuUsage();
     for (const until = Date.now() + 100; Date.now() < until; ) Math.sqrt(Math.random()); // ~100 ms of CPU
@@ -113,16 +122,12 @@ await dnsMetrics().registry.metrics();`);
     const spentSeconds = (spent.user + spent.system) / 1e6;
     assert.ok(second.total - first.total >= spentSeconds * 0.9, `total ${first.total} → ${second.total} s`);
   });
+
   it(`the event loop's delay, sampled every ${EVENT_LOOP_SAMPLE_MS} ms: about 0 idle, a 150 ms stall as 100–150 ms beyond the interval`, async () => {
-    const ours = new Registry();
-    collectDefaultMetrics({ register: ours, prefix: 'stall_' });
-    const read = async () => {
-      const byName = new Map((await ours.getMetricsAsJSON()).map((m) => [m.name, m.values[0]?.value ?? NaN]));
-      return {
-        p50: byName.get('stall_nodejs_eventloop_lag_p50_seconds') ?? NaN,
-        max: byName.get('stall_nodejs_eventloop_lag_max_seconds') ?? NaN,
-      };
-    };
+    const read = defaultMetrics('stall_', {
+      p50: 'nodejs_eventloop_lag_p50_seconds',
+      max: 'nodejs_eventloop_lag_max_seconds',
+    });
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     await sleep(6 * EVENT_LOOP_SAMPLE_MS);
     // Node's histogram holds the time between samples: prom-client reads an idle loop as one interval late.
