@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { link, mkdir, readdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,13 +76,32 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+/** The PID a claim file names (NaN for an unreadable one: no live owner), or undefined when it is gone. */
+async function ownerOf(file: string): Promise<number | undefined> {
+  try {
+    return Number(await readFile(file, 'utf8'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
 /** Claim writes that find the folder just removed by another provider's release, retried this often. */
 const MAX_WRITE_ATTEMPTS = 20;
 
+/** Suffix of the files a claim is written in before it is linked or renamed into place: unique per call. */
+let asideCount = 0;
+const aside = (file: string, what: 'new' | 'old') => `${file}.${process.pid}-${++asideCount}.${what}`;
+
 /**
  * Machine-wide claims on replica addresses, so two providers (two deployments, two test processes)
- * never hand out the same 127.x.y.z. A claim is a file created exclusively, holding the owner's PID;
- * a claim whose owner is dead is stale and is taken over.
+ * never hand out the same 127.x.y.z. A claim is a file holding the owner's PID, which appears with its
+ * content in one step (written aside, then hard-linked into place: the link fails if the claim exists).
+ * A claim whose owner is dead is stale and is taken over, one taker at a time (takeOver). Created in
+ * place and written after, a claim was read empty by another process, taken for stale, and the address
+ * handed out twice (4 processes racing for 400 addresses won 596 claims; in the full suite two replicas
+ * started on one address). Removing a stale claim and making a new one let a slower taker remove a
+ * faster one's new claim (10 of 400 taken twice): hence the lock.
  */
 export class AddressClaims {
   constructor(readonly dir = join(tmpdir(), 'brokel-claims')) {}
@@ -93,39 +112,73 @@ export class AddressClaims {
 
   async claim(key: string, ownerPid = process.pid): Promise<boolean> {
     const file = this.file(key);
-    try {
-      await this.write(file, String(ownerPid), 'wx');
-      return true;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    const owner = Number(await readFile(file, 'utf8').catch(() => '0'));
+    if (await this.create(file, ownerPid)) return true;
+    const owner = await ownerOf(file);
+    if (owner === undefined) return this.create(file, ownerPid); // released meanwhile
     if (owner > 0 && pidAlive(owner)) return false;
-    await rm(file, { force: true });
-    try {
-      await this.write(file, String(ownerPid), 'wx');
-      return true;
-    } catch {
-      return false;
-    }
+    return this.takeOver(file, ownerPid);
   }
 
-  /** Re-writes a claim for a new owner (a restarted manager adopting its replicas). */
+  /** Re-writes a claim for a new owner (a restarted manager adopting its replicas), in one step. */
   async adopt(key: string, ownerPid = process.pid): Promise<void> {
-    await this.write(this.file(key), String(ownerPid), 'w');
+    const file = this.file(key);
+    const next = aside(file, 'new');
+    await this.write(next, String(ownerPid));
+    await rename(next, file);
+  }
+
+  /** Makes the claim file with `ownerPid` in it unless it exists: true when this call made it. */
+  private async create(file: string, ownerPid: number): Promise<boolean> {
+    const next = aside(file, 'new');
+    await this.write(next, String(ownerPid));
+    try {
+      await link(next, file);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw err;
+    } finally {
+      await rm(next, { force: true });
+    }
   }
 
   /**
-   * Writes a claim file, making the folder first. Another provider's last release removes the folder
-   * (release), possibly between this mkdir and this write: ENOENT then means "make it again", a
-   * bounded number of times (each retry follows a removal that another process completed).
+   * Takes over `file`, whose owner is dead, under a lock of its own (`<file>.taking-over`, made like a
+   * claim): the holder reads the claim again and replaces it in one rename while it is still stale. A
+   * process that finds the lock taken gives up on this address (another is taking it); a lock whose
+   * holder died is removed, and the address tried again later.
    */
-  private async write(file: string, content: string, flag: 'wx' | 'w'): Promise<void> {
+  private async takeOver(file: string, ownerPid: number): Promise<boolean> {
+    const lock = `${file}.taking-over`;
+    if (!(await this.create(lock, ownerPid))) {
+      const holder = await ownerOf(lock);
+      if (holder !== undefined && !(holder > 0 && pidAlive(holder))) await rm(lock, { force: true });
+      return false;
+    }
+    try {
+      const owner = await ownerOf(file);
+      if (owner === undefined) return await this.create(file, ownerPid); // released meanwhile
+      if (owner > 0 && pidAlive(owner)) return false;
+      const next = aside(file, 'new');
+      await this.write(next, String(ownerPid));
+      await rename(next, file);
+      return true;
+    } finally {
+      await rm(lock, { force: true });
+    }
+  }
+
+  /**
+   * Writes a file in the claims folder, making the folder first. Another provider's last release
+   * removes the folder (release), possibly between this mkdir and this write: ENOENT then means "make
+   * it again", a bounded number of times (each retry follows a removal that another process completed).
+   */
+  private async write(file: string, content: string): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
         // mkdir -p itself fails with ENOENT when the folder goes between its EEXIST and its check.
         await mkdir(this.dir, { recursive: true });
-        await writeFile(file, content, { flag });
+        await writeFile(file, content);
         return;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= MAX_WRITE_ATTEMPTS) throw err;

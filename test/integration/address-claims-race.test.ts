@@ -1,0 +1,90 @@
+// test-lanes: 2
+// Address claims raced by processes (manager/providers/local/address-pool.ts): four processes claim the
+// same 400 addresses at the same moment, fresh and then stale (left by a dead owner). Each address must
+// go to exactly one. With the claim file created first and its owner written after, a process read it
+// empty, took it for stale and claimed it too: 596 claims won for 400 addresses, and in the full suite two
+// replicas started on one address ("Address already in use"). In one process the race does not show:
+// the file system calls of one process do not interleave that finely.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { AddressClaims } from '../../manager/providers/local/address-pool.ts';
+
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+const KEYS = Array.from({ length: 400 }, (_, i) => `127.9.${Math.floor(i / 200)}.${(i % 200) + 1}`);
+const CLAIMER = `
+import { AddressClaims } from './manager/providers/local/address-pool.ts';
+const [dir, startAt, keys] = [process.argv[1], Number(process.argv[2]), JSON.parse(process.argv[3])];
+const claims = new AddressClaims(dir);
+while (Date.now() < startAt) {}
+const won = [];
+for (const key of keys) if (await claims.claim(key)) won.push(key);
+console.log(JSON.stringify({ pid: process.pid, won }));
+setTimeout(() => undefined, 1500); // alive while the others check its claims
+`;
+
+/** Starts `n` processes that claim KEYS from the same moment on; resolves what each won. */
+async function race(dir: string, n: number): Promise<Array<{ pid: number; won: string[] }>> {
+  const startAt = Date.now() + 2000; // after every process has started
+  const runs = Array.from({ length: n }, () => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', CLAIMER, dir, String(startAt), JSON.stringify(KEYS)],
+      { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    return new Promise<{ pid: number; won: string[] }>((resolve, reject) =>
+      child.once('exit', (code) =>
+        code === 0
+          ? resolve(JSON.parse(out) as { pid: number; won: string[] })
+          : reject(new Error(`claimer exited ${code}`)),
+      ),
+    );
+  });
+  return Promise.all(runs);
+}
+
+function assertEachOnce(results: Array<{ won: string[] }>): void {
+  const all = results.flatMap((r) => r.won);
+  const twice = all.filter((key, i) => all.indexOf(key) !== i);
+  assert.deepEqual(
+    twice.slice(0, 5),
+    [],
+    `${twice.length} addresses claimed twice (${all.length} claims won)`,
+  );
+  assert.equal(all.length, KEYS.length, 'every address claimed by one process');
+}
+
+describe('address claims raced by processes', () => {
+  it('four processes claim 400 free addresses at once: each goes to exactly one', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'claims-race-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const results = await race(join(dir, 'claims'), 4);
+    assertEachOnce(results);
+    // Each claim file names its winner; nothing written aside is left.
+    const files = await readdir(join(dir, 'claims'));
+    assert.equal(
+      files.length,
+      KEYS.length,
+      `files left: ${files.filter((f) => !KEYS.includes(f)).slice(0, 3)}`,
+    );
+    for (const r of results)
+      for (const key of r.won.slice(0, 20))
+        assert.equal(Number(await readFile(join(dir, 'claims', key), 'utf8')), r.pid);
+  });
+
+  it('four processes take over 400 stale claims (a dead owner) at once: each goes to exactly one', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'claims-stale-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const claims = new AddressClaims(join(dir, 'claims'));
+    for (const key of KEYS) await claims.adopt(key, 2 ** 22 + 12345); // above pid_max: not alive
+    assertEachOnce(await race(join(dir, 'claims'), 4));
+  });
+});
