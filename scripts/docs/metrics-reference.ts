@@ -35,7 +35,7 @@ export function renderMetricsReference(): string {
     "prom-client's default process metrics with the `brokel_` prefix (`brokel_process_cpu_seconds_total`,",
     '`brokel_process_resident_memory_bytes`, `brokel_nodejs_eventloop_lag_p99_seconds`, …). One',
     "difference: the event loop's delay is sampled every 50 ms (prom-client: 10 ms, a timer 100 times a",
-    "second), and its `nodejs_eventloop_lag_{min,max,mean,p50,p90,p99}_seconds` are the delay beyond that",
+    'second), and its `nodejs_eventloop_lag_{min,max,mean,p50,p90,p99}_seconds` are the delay beyond that',
     "interval, where prom-client's include it (an idle process reads about 0 here, 0.01 s there;",
     '`common/prom.ts`).',
     'Prometheus scrape config: `deploy/prometheus/scrape.yaml`; Grafana dashboard:',
