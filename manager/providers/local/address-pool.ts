@@ -89,9 +89,9 @@ async function ownerOf(file: string): Promise<number | undefined> {
 /** Claim writes that find the folder just removed by another provider's release, retried this often. */
 const MAX_WRITE_ATTEMPTS = 20;
 
-/** Suffix of the files a claim is written in before it is linked or renamed into place: unique per call. */
+/** The file a claim is written in before it is linked or renamed into place: unique per call. */
 let asideCount = 0;
-const aside = (file: string, what: 'new' | 'old') => `${file}.${process.pid}-${++asideCount}.${what}`;
+const aside = (file: string) => `${file}.${process.pid}-${++asideCount}.new`;
 
 /**
  * Machine-wide claims on replica addresses, so two providers (two deployments, two test processes)
@@ -122,14 +122,14 @@ export class AddressClaims {
   /** Re-writes a claim for a new owner (a restarted manager adopting its replicas), in one step. */
   async adopt(key: string, ownerPid = process.pid): Promise<void> {
     const file = this.file(key);
-    const next = aside(file, 'new');
+    const next = aside(file);
     await this.write(next, String(ownerPid));
     await rename(next, file);
   }
 
   /** Makes the claim file with `ownerPid` in it unless it exists: true when this call made it. */
   private async create(file: string, ownerPid: number): Promise<boolean> {
-    const next = aside(file, 'new');
+    const next = aside(file);
     await this.write(next, String(ownerPid));
     try {
       await link(next, file);
@@ -159,7 +159,7 @@ export class AddressClaims {
       const owner = await ownerOf(file);
       if (owner === undefined) return await this.create(file, ownerPid); // released meanwhile
       if (owner > 0 && pidAlive(owner)) return false;
-      const next = aside(file, 'new');
+      const next = aside(file);
       await this.write(next, String(ownerPid));
       await rename(next, file);
       return true;
