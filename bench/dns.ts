@@ -13,8 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs, promisify } from 'node:util';
 import { HttpDnsRegistry } from '../manager/dns-registry.ts';
 import { freePort } from '../manager/providers/local/address-pool.ts';
-import { trackChild } from './lib/exit-cleanup.ts';
-import { stopChild } from './lib/processes.ts';
+import { stopChild, trackChild } from './lib/exit-cleanup.ts';
 import { fmt, fmtInt, median, percentiles } from './lib/stats.ts';
 
 const run = promisify(execFile);

@@ -14,7 +14,8 @@ import process from 'node:process';
 type Cleanup = () => unknown;
 
 const cleanups = new Set<Cleanup>();
-const children = new Set<ChildProcess>();
+/** Live children, each with the promise of its exit. */
+const children = new Map<ChildProcess, Promise<void>>();
 let installed = false;
 let running: Promise<void> | undefined;
 
@@ -34,32 +35,39 @@ export function atBenchExit(fn: Cleanup): () => void {
 export function trackChild(child: ChildProcess): void {
   install();
   if (child.exitCode !== null || child.signalCode !== null) return;
-  children.add(child);
-  child.once('exit', () => children.delete(child));
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      children.delete(child);
+      resolve();
+    }),
+  );
+  children.set(child, exited);
 }
 
-function alive(child: ChildProcess): boolean {
-  return child.exitCode === null && child.signalCode === null;
-}
-
-async function stopChildren(): Promise<void> {
-  const live = [...children].filter(alive);
-  const gone = live.map((child) => new Promise<void>((resolve) => child.once('exit', () => resolve())));
-  for (const child of live) child.kill('SIGTERM');
+/** SIGTERM, then SIGKILL after `timeoutMs`; resolves once the process is gone. */
+export async function stopChild(
+  child: ChildProcess,
+  exited: Promise<void>,
+  timeoutMs: number,
+): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, CHILD_STOP_MS);
+  const killed = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve();
+    }, timeoutMs);
   });
-  await Promise.race([Promise.all(gone), late]);
+  await Promise.race([exited, killed]);
   clearTimeout(timer);
-  for (const child of live) if (alive(child)) child.kill('SIGKILL');
-  await Promise.all(gone);
+  await exited;
 }
 
 /** Stops the tracked children, then runs the registered clean-ups, last first; once. */
 export function benchCleanup(): Promise<void> {
   running ??= (async () => {
-    await stopChildren();
+    await Promise.all([...children].map(([child, exited]) => stopChild(child, exited, CHILD_STOP_MS)));
     for (const fn of [...cleanups].reverse()) {
       try {
         await fn();

@@ -7,8 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Target } from './bench-client.ts';
-import { trackChild } from './exit-cleanup.ts';
-import { stopChild } from './processes.ts';
+import { stopChild, trackChild } from './exit-cleanup.ts';
 
 export interface HaproxyChild {
   pid: number;

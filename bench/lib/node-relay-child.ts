@@ -2,8 +2,8 @@
 // its test): resolves once it prints the port it listens on, within `readyTimeoutMs`.
 import { spawn } from 'node:child_process';
 import type { Target } from './bench-client.ts';
-import { trackChild } from './exit-cleanup.ts';
-import { readyPort, stopChild } from './processes.ts';
+import { stopChild, trackChild } from './exit-cleanup.ts';
+import { readyPort } from './processes.ts';
 
 export interface RelayChild {
   pid: number;

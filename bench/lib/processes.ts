@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { RoutingStrategyName } from '../../common/admin/contract.ts';
 import { clockTicksPerSecond, readProcStat } from '../../manager/providers/local/proc-stat.ts';
-import { trackChild } from './exit-cleanup.ts';
+import { stopChild, trackChild } from './exit-cleanup.ts';
 import { schedCpuSeconds } from './task-cpu.ts';
 
 /**
@@ -195,24 +195,4 @@ export function readyPort(
       reject(new Error(`${options.name} exited (code ${code}, signal ${signal}) before ready${tail()}`));
     });
   });
-}
-
-/** SIGTERM, then SIGKILL after `timeoutMs`; resolves once the process is gone. */
-export async function stopChild(
-  child: ChildProcess,
-  exited: Promise<void>,
-  timeoutMs: number,
-): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  let timer: NodeJS.Timeout | undefined;
-  const killed = new Promise<void>((resolve) => {
-    timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      resolve();
-    }, timeoutMs);
-  });
-  await Promise.race([exited, killed]);
-  clearTimeout(timer);
-  await exited;
 }

@@ -13,7 +13,7 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { describe, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { leftoverCgroups, pidAlive } from '../helpers/resources.ts';
+import { leftoverCgroups, pidAlive, waitFor } from '../helpers/resources.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const PIDS = /orchestrator pid (\d+), mosquitto pid (\d+)/;
@@ -63,13 +63,6 @@ function leftovers(benchPid: number): string[] {
   return [...leftoverCgroups(deployment), ...(existsSync(state) ? [state] : [])];
 }
 
-/** Those of `pids` still running 10 s after the bench ended. */
-async function stillRunning(pids: number[]): Promise<number[]> {
-  const until = Date.now() + 10_000;
-  while (Date.now() < until && pids.some(pidAlive)) await new Promise((r) => setTimeout(r, 100));
-  return pids.filter(pidAlive);
-}
-
 describe('a benchmark ended from outside', () => {
   it('runs to its end when its reader goes away, and leaves no process, cgroup or state', async (t) => {
     const bench = startBench(t, 2);
@@ -83,7 +76,7 @@ describe('a benchmark ended from outside', () => {
     const { code, signal } = await end;
     assert.equal(signal, null);
     assert.equal(code, 0, `the bench ended by itself, with success: ${stderr.join('').slice(-2000)}`);
-    assert.deepEqual(await stillRunning(pids), [], 'no orchestrator or Mosquitto left');
+    await waitFor(() => !pids.some(pidAlive), 10_000, 'the orchestrator and Mosquitto to end');
     assert.deepEqual(leftovers(bench.pid ?? -1), [], 'no cgroup or state directory left');
   });
 
@@ -95,7 +88,7 @@ describe('a benchmark ended from outside', () => {
     bench.kill('SIGTERM');
     const { code } = await end;
     assert.equal(code, 143);
-    assert.deepEqual(await stillRunning(pids), [], 'no orchestrator or Mosquitto left');
+    await waitFor(() => !pids.some(pidAlive), 10_000, 'the orchestrator and Mosquitto to end');
     assert.deepEqual(leftovers(bench.pid ?? -1), [], 'no cgroup or state directory left');
   });
 });
