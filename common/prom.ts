@@ -82,7 +82,7 @@ function processCpu(registry: Registry, prefix: string): void {
 /**
  * How often the event loop's delay is sampled (ms; `monitorEventLoopDelay`'s resolution). prom-client's
  * default, 10, is a timer firing 100 times a second in every process: most of an idle orchestrator's
- * CPU, and at 2,000 msg/s 2.4 % (QoS 0) and 0.9 % (QoS 1) of its CPU (bench:ab, docs/data-plane.md
+ * CPU, and at 2,000 msg/s 1–2.4 % of its CPU (bench:ab, two runs, QoS 0 and 1; docs/data-plane.md
  * "Session 36"). A sample measures how late its timer ran: a stall of 50 ms or more shows as it did at
  * 10 ms, a shorter one only when it covers a sample's moment. A 15 s scrape gets 300 samples, not 1,500.
  */
