@@ -1,3 +1,4 @@
+import { watchOutputs } from '../common/closed-output.ts';
 import { ConfigError, errorMessage } from '../common/errors.ts';
 import { createRootLogger } from '../common/logger.ts';
 import { parseCommandArgs } from './args.ts';
@@ -123,6 +124,8 @@ async function main(args: string[]): Promise<number> {
   }
 }
 
+// A reader that leaves (`brokel … | head`) ends no command mid-way (common/closed-output.ts).
+watchOutputs();
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

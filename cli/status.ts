@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { outputClosed } from '../common/closed-output.ts';
 import { loadConfig } from '../common/config/load.ts';
 import { adminToken, authorization } from './admin-token.ts';
 
@@ -112,7 +113,8 @@ export async function runStatus(options: {
     return 0;
   }
   const clear = process.stdout.isTTY ? '\x1b[2J\x1b[H' : '';
-  for (;;) {
+  // Until interrupted, or until the reader of its output leaves (`brokel status --watch | head`).
+  while (!outputClosed()) {
     const text = await fetchStatus(url, headers).then(
       (body) => (options.json ? JSON.stringify(body) : renderStatus(body).join('\n')),
       (err: unknown) => unreachable(url, err),
@@ -120,4 +122,5 @@ export async function runStatus(options: {
     process.stdout.write(`${clear}${new Date().toLocaleTimeString()}  (Ctrl-C stops)\n${text}\n`);
     await sleep((options.everySeconds ?? 2) * 1000);
   }
+  return 0;
 }
