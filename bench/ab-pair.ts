@@ -10,7 +10,14 @@
 // whose load paces first in a tick (they take turns: lib/load-generator.ts SharedPacing); the ratios
 // are scored in pairs of rounds, one in each order.
 //
+// With --direct, B is no orchestrator: B's clients connect straight to its Mosquitto, and A ÷ B is
+// "orchestrator CPU per message ÷ Mosquitto's own" measured in the same seconds: steady within ±3 %
+// where bench:orchestrator's 3 s windows one after the other swing ±15 % with the hour. Two stacks
+// busy at once are not one alone, though: it read 12–27 % below issue #12's figure (each alone) on the
+// same host (docs/data-plane.md, "Session 37").
+//
 // `npm run bench:ab -- --baseline-root DIR [--baseline-node-args='--flag …'] [--node-args='--flag …']
+//   or `npm run bench:ab -- --direct [--node-args='--flag …']`
 //   [--rate 2000 (0: full rate, each publisher keeping 100 messages in flight)] [--seconds 10]
 //   [--rounds 6 (even)] [--qos 0,1]
 //   [--own-ticks (each load paced by a timer of its own, the first created leading every tick: shows
@@ -40,10 +47,18 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '6' },
     qos: { type: 'string', default: '0,1' },
     'own-ticks': { type: 'boolean', default: false },
+    direct: { type: 'boolean', default: false },
   },
 });
-if (values['baseline-root'] === undefined)
-  throw new Error('bench:ab: --baseline-root DIR is required (`.` for a flag or an A/A run)');
+const direct = values.direct ?? false;
+if (direct && (values['baseline-root'] !== undefined || values['baseline-node-args'] !== undefined))
+  throw new Error(
+    'bench:ab: --direct measures against Mosquitto itself: no --baseline-root or --baseline-node-args',
+  );
+if (!direct && values['baseline-root'] === undefined)
+  throw new Error(
+    'bench:ab: --baseline-root DIR is required (`.` for a flag or an A/A run), or --direct to measure against Mosquitto itself',
+  );
 const rate = num('rate', values.rate, 0, 100_000);
 const rateText = rate > 0 ? `${rate} msg/s` : 'full rate';
 const measureMs = num('seconds', values.seconds, 1, 600) * 1000;
@@ -51,24 +66,29 @@ const rounds = num('rounds', values.rounds, 2, 50);
 if (rounds % 2 !== 0)
   throw new Error(`--rounds: ${rounds} is odd (rounds are scored in pairs, one per order)`);
 const qosList = (values.qos ?? '').split(',').map((q) => num('qos', q, 0, 1) as 0 | 1);
-const sides = [
+/** An orchestrator from `root` with `nodeArgs`, or (root undefined) none: clients straight to Mosquitto. */
+const sides: readonly { key: string; root: string | undefined; nodeArgs: string[] }[] = [
   { key: 'A', root: fileURLToPath(new URL('..', import.meta.url)), nodeArgs: nodeFlags(values['node-args']) },
   {
     key: 'B',
-    root: values['baseline-root'],
+    root: direct ? undefined : values['baseline-root'],
     nodeArgs: [...nodeFlags(values['node-args']), ...nodeFlags(values['baseline-node-args'])],
   },
-] as const;
+];
 
 interface Side {
-  orch: OrchestratorChild;
+  /** The orchestrator; undefined on a direct side. */
+  orch: OrchestratorChild | undefined;
+  /** The process the clients connect to: the orchestrator, or Mosquitto on a direct side. */
+  frontPid: number;
   mosqPid: number;
   load: LoadGenerator;
 }
 
 interface Measured {
+  /** The front process's CPU per delivered message, µs (on a direct side, Mosquitto's). */
   us: number;
-  /** The orchestrator's wake-ups (its main thread's voluntary context switches) per delivered message. */
+  /** The front process's wake-ups (its main thread's voluntary context switches) per delivered message. */
   wakes: number;
   /** Its main thread's preemptions (involuntary context switches) per delivered message. */
   preempted: number;
@@ -104,12 +124,12 @@ async function runTogether(pair: readonly Side[]): Promise<Measured[]> {
         maxMessages: 100_000_000,
         drainTimeoutMs: 3000,
         pacing,
-        // Cumulative counters read at the window's edges: CPU seconds, and the orchestrator's context
+        // Cumulative counters read at the window's edges: CPU seconds, and the front process's context
         // switches.
         cpu: () => {
-          const switches = processSwitches(s.orch.pid);
+          const switches = processSwitches(s.frontPid);
           return {
-            orch: processCpuSeconds(s.orch.pid),
+            orch: processCpuSeconds(s.frontPid),
             mosq: processCpuSeconds(s.mosqPid),
             wakes: switches.voluntary,
             preempted: switches.preempted,
@@ -127,11 +147,19 @@ try {
   for (let i = 0; i < 2; i++) {
     const created = await provider.create('broker', 'mosquitto');
     const b = await provider.waitReady(created.id, 30_000);
-    brokers.push({ url: b.url, pid: provider.details(b.id)?.pid ?? -1 });
+    brokers.push({
+      url: b.url,
+      target: { host: b.host, port: b.port },
+      pid: provider.details(b.id)?.pid ?? -1,
+    });
   }
+  const named = (side: (typeof sides)[number]) =>
+    side.root === undefined
+      ? 'no orchestrator (clients straight to Mosquitto)'
+      : `${side.root}${side.nodeArgs.length ? ` (${side.nodeArgs.join(' ')})` : ''}`;
   console.log(
-    `bench:ab: A ${sides[0].root}${sides[0].nodeArgs.length ? ` (${sides[0].nodeArgs.join(' ')})` : ''} ` +
-      `against B ${sides[1].root}${sides[1].nodeArgs.length ? ` (${sides[1].nodeArgs.join(' ')})` : ''}; ` +
+    `bench:ab: A ${named(sides[0] as (typeof sides)[number])} against B ` +
+      `${named(sides[1] as (typeof sides)[number])}; ` +
       `${rateText} each, at the same time, 20 publishers / 20 subscribers each, ${measureMs / 1000} s ` +
       `windows, ${rounds} rounds; load average ${loadavg()[0]?.toFixed(2)}`,
   );
@@ -146,21 +174,24 @@ try {
         for (const i of order) {
           const side = sides[i] as (typeof sides)[number];
           const broker = brokers[(i + round) % 2] as (typeof brokers)[number];
-          const orch = await startOrchestratorChild({
-            repoRoot: side.root,
-            brokerUrls: [broker.url],
-            readyTimeoutMs: 30_000,
-            nodeArgs: side.nodeArgs,
-          });
-          const target: Target = { host: '127.0.0.1', port: orch.port };
+          const orch =
+            side.root === undefined
+              ? undefined
+              : await startOrchestratorChild({
+                  repoRoot: side.root,
+                  brokerUrls: [broker.url],
+                  readyTimeoutMs: 30_000,
+                  nodeArgs: side.nodeArgs,
+                });
+          const target: Target = orch ? { host: '127.0.0.1', port: orch.port } : broker.target;
           const load = await LoadGenerator.connect(
             target,
             issue12Load(qos, `ab${process.pid}${side.key}${round}q${qos}`),
           ).catch(async (err: unknown) => {
-            await orch.stop();
+            await orch?.stop();
             throw err;
           });
-          const s = { orch, mosqPid: broker.pid, load };
+          const s = { orch, frontPid: orch?.pid ?? broker.pid, mosqPid: broker.pid, load };
           started.push(s);
           bySide[i] = s;
         }
@@ -182,7 +213,7 @@ try {
       } finally {
         for (const s of started) {
           await s.load.close().catch(() => undefined);
-          await s.orch.stop();
+          await s.orch?.stop();
         }
       }
     }
@@ -194,7 +225,7 @@ try {
       table(
         [
           'side',
-          'orchestrator µs/msg',
+          direct ? 'front µs/msg (B: Mosquitto direct)' : 'orchestrator µs/msg',
           'its wake-ups/msg',
           'its preemptions/msg',
           'its mosquitto µs/msg',
@@ -203,7 +234,7 @@ try {
           'lost',
         ],
         ([0, 1] as const).map((i) => [
-          sides[i].key,
+          sides[i]?.key ?? '',
           fmt(col('us', i), 1),
           fmt(col('wakes', i), 2),
           fmt(col('preempted', i), 3),
@@ -220,6 +251,13 @@ try {
         `${fmt(Math.min(...ratios), 3)}–${fmt(Math.max(...ratios), 3)}; A lower in ${lower(ratios)} of ` +
         `${ratios.length} pairs, ${lower(perRound)} of ${perRound.length} rounds\n`,
     );
+    if (direct)
+      console.log(
+        `Orchestrator CPU per message ÷ Mosquitto's own (direct), measured in the same seconds: ` +
+          `${fmt(median(ratios), 2)}. Steady from round to round, so it shows a change; not issue #12's ` +
+          `reading (≤ 2 at 2,000 msg/s): that one measures each alone (bench:orchestrator, ` +
+          `bench:node-floor) and read higher in session 37 (docs/data-plane.md)\n`,
+      );
   }
 } finally {
   await provider.stop();
