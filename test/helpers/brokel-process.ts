@@ -1,7 +1,35 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { TestContext } from 'node:test';
+import { freePort } from '../../manager/providers/local/address-pool.ts';
 import { within } from './resources.ts';
+
+/**
+ * `DIR/brokel.yaml` for the local demo at its smallest: one broker (0.2 core) and one orchestrator, no
+ * geo-dns, the manager's API on a free loopback port, the decision log in DIR.
+ */
+export async function smallLocalConfig(
+  dir: string,
+  deployment: string,
+): Promise<{ file: string; apiPort: number }> {
+  const apiPort = await freePort('127.0.0.1');
+  const file = join(dir, 'brokel.yaml');
+  await writeFile(
+    file,
+    [
+      `deployment: ${deployment}`,
+      `manager: { decisionLog: ${join(dir, 'decisions.jsonl')} }`,
+      'monitor: { intervalSeconds: 0.5 }',
+      'levels: { brokers: { min: 1, max: 1, cpuQuota: 0.2 }, orchestrators: { min: 1, max: 1 } }',
+      `api: { listen: 127.0.0.1:${apiPort} }`,
+      'dns: { enabled: false }',
+      '',
+    ].join('\n'),
+  );
+  return { file, apiPort };
+}
 
 /**
  * `node bin/brokel.js up -c FILE [...extra]` (node directly, so its PID is the manager's), resolved

@@ -10,7 +10,7 @@ import { validate } from '../../common/config/load.ts';
 import { configSchema } from '../../common/config/schema.ts';
 import { KubernetesProvider } from '../../manager/providers/kubernetes/kubernetes-provider.ts';
 import { freePort } from '../../manager/providers/local/address-pool.ts';
-import { up } from '../helpers/brokel-process.ts';
+import { smallLocalConfig, up } from '../helpers/brokel-process.ts';
 import { startK8sStandIn } from '../helpers/k8s-stand-in.ts';
 import { CLOUD_TOKEN, defer, startCloud, startOpenNebula } from '../helpers/remote-provider.ts';
 import {
@@ -116,20 +116,7 @@ describe('stopping the manager keeps the data plane; brokel down tears it down (
   it('local: brokel up --keep-replicas leaves the replicas running on SIGTERM; brokel down removes them all', async (t) => {
     const dir = await workDir(t);
     const deployment = `kr${process.pid}`;
-    const apiPort = await freePort('127.0.0.1');
-    const file = join(dir, 'brokel.yaml');
-    await writeFile(
-      file,
-      [
-        `deployment: ${deployment}`,
-        `manager: { decisionLog: ${join(dir, 'decisions.jsonl')} }`,
-        'monitor: { intervalSeconds: 0.5 }',
-        'levels: { brokers: { min: 1, max: 1, cpuQuota: 0.2 }, orchestrators: { min: 1, max: 1 } }',
-        `api: { listen: 127.0.0.1:${apiPort} }`,
-        'dns: { enabled: false }',
-        '',
-      ].join('\n'),
-    );
+    const { file, apiPort } = await smallLocalConfig(dir, deployment);
     defer(t, () => down(file)); // whatever happens below, nothing is left running (a no-op when down ran)
     let at = performance.now();
     const lap = (what: string) => {

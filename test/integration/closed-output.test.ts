@@ -13,6 +13,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { freePort } from '../../manager/providers/local/address-pool.ts';
+import { smallLocalConfig } from '../helpers/brokel-process.ts';
 import { leftoverCgroups, processesOf, waitFor, within } from '../helpers/resources.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -68,19 +69,7 @@ describe('a command whose reader leaves (EPIPE on stdout)', () => {
   it('brokel up (local demo) stops as on SIGTERM: it destroys its replicas and exits 0', async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'brokel-closed-'));
     const deployment = `co${process.pid}`;
-    const file = join(dir, 'brokel.yaml');
-    await writeFile(
-      file,
-      [
-        `deployment: ${deployment}`,
-        `manager: { decisionLog: ${join(dir, 'decisions.jsonl')} }`,
-        'monitor: { intervalSeconds: 0.5 }',
-        'levels: { brokers: { min: 1, max: 1, cpuQuota: 0.2 }, orchestrators: { min: 1, max: 1 } }',
-        `api: { listen: 127.0.0.1:${await freePort('127.0.0.1')} }`,
-        'dns: { enabled: false }',
-        '',
-      ].join('\n'),
-    );
+    const { file } = await smallLocalConfig(dir, deployment);
     // Whatever happens below, nothing is left running (a no-op when up cleaned up after itself); one
     // hook, so that `down` still finds the file.
     t.after(async () => {
