@@ -1,10 +1,35 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { TestContext } from 'node:test';
+import { promisify } from 'node:util';
 import { freePort } from '../../manager/providers/local/address-pool.ts';
+import { defer } from './remote-provider.ts';
 import { within } from './resources.ts';
+
+/** A fresh folder under the system's temporary one, removed at teardown (`defer`: after what used it). */
+export async function workDir(t: TestContext, prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  defer(t, () => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** `node bin/brokel.js down -c FILE`: exit code and output, bounded. */
+export async function down(file: string): Promise<{ code: number; out: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(
+      process.execPath,
+      ['bin/brokel.js', 'down', '-c', file],
+      { timeout: 60_000, env: { ...process.env, BROKEL_LOG_LEVEL: 'warn' } },
+    );
+    return { code: 0, out: stdout + stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? -1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
+  }
+}
 
 /**
  * `DIR/brokel.yaml` for the local demo at its smallest: one broker (0.2 core) and one orchestrator, no

@@ -1,16 +1,13 @@
 // test-lanes: 2
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { validate } from '../../common/config/load.ts';
 import { configSchema } from '../../common/config/schema.ts';
 import { KubernetesProvider } from '../../manager/providers/kubernetes/kubernetes-provider.ts';
 import { freePort } from '../../manager/providers/local/address-pool.ts';
-import { smallLocalConfig, up } from '../helpers/brokel-process.ts';
+import { down, smallLocalConfig, up, workDir } from '../helpers/brokel-process.ts';
 import { startK8sStandIn } from '../helpers/k8s-stand-in.ts';
 import { CLOUD_TOKEN, defer, startCloud, startOpenNebula } from '../helpers/remote-provider.ts';
 import {
@@ -22,28 +19,7 @@ import {
   within,
 } from '../helpers/resources.ts';
 
-const run = promisify(execFile);
 const NS = 'brokel-test';
-
-/** `node bin/brokel.js down -c FILE`: exit code and output, bounded. */
-async function down(file: string): Promise<{ code: number; out: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['bin/brokel.js', 'down', '-c', file], {
-      timeout: 60_000,
-      env: { ...process.env, BROKEL_LOG_LEVEL: 'warn' },
-    });
-    return { code: 0, out: stdout + stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? -1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
-  }
-}
-
-async function workDir(t: import('node:test').TestContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'brokel-down-'));
-  defer(t, () => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 describe('stopping the manager keeps the data plane; brokel down tears it down (issue 11, defect 1)', () => {
   it('kubernetes (API-server stand-in): SIGTERM of brokel up deletes no pod; brokel down deletes them all', async (t) => {
@@ -52,7 +28,7 @@ describe('stopping the manager keeps the data plane; brokel down tears it down (
     // API): the manager adopts them as booting and never calls them.
     standIn.kubelet = (pod) =>
       pod.metadata?.labels?.['brokel.io/level'] === 'orchestrator' ? 'pending' : 'ready';
-    const dir = await workDir(t);
+    const dir = await workDir(t, 'brokel-down-');
     const deployment = uniqueDeployment('kd');
     const kubeconfig = join(dir, 'kubeconfig');
     await writeFile(kubeconfig, standIn.kubeConfig().exportConfig());
@@ -114,7 +90,7 @@ describe('stopping the manager keeps the data plane; brokel down tears it down (
   });
 
   it('local: brokel up --keep-replicas leaves the replicas running on SIGTERM; brokel down removes them all', async (t) => {
-    const dir = await workDir(t);
+    const dir = await workDir(t, 'brokel-down-');
     const deployment = `kr${process.pid}`;
     const { file, apiPort } = await smallLocalConfig(dir, deployment);
     defer(t, () => down(file)); // whatever happens below, nothing is left running (a no-op when down ran)
@@ -156,7 +132,7 @@ describe('stopping the manager keeps the data plane; brokel down tears it down (
 
   it('opennebula (brokel cloud serve): brokel down deletes every VM of the deployment and only those', async (t) => {
     const cloud = await startCloud(t);
-    const dir = await workDir(t);
+    const dir = await workDir(t, 'brokel-down-');
     const deployment = uniqueDeployment('od');
     const ours = await startOpenNebula(t, cloud.url, { deployment });
     const other = await startOpenNebula(t, cloud.url);

@@ -5,15 +5,14 @@
 // up` died after starting its replicas and left them running. Each command here starts with its stdout
 // already closed by the reader (as `brokel … | true`), so its first line meets EPIPE.
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { freePort } from '../../manager/providers/local/address-pool.ts';
-import { smallLocalConfig } from '../helpers/brokel-process.ts';
+import { down, smallLocalConfig, workDir } from '../helpers/brokel-process.ts';
+import { defer } from '../helpers/remote-provider.ts';
 import { leftoverCgroups, processesOf, waitFor, within } from '../helpers/resources.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -43,12 +42,6 @@ async function withClosedStdout(
   return { ...(await within(ended, timeoutMs, `brokel ${args[0]} to end`)), stderr };
 }
 
-async function workDir(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'brokel-closed-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
 describe('a command whose reader leaves (EPIPE on stdout)', () => {
   it('brokel simulate runs to its end and exits 0, without a stack trace', async (t) => {
     const run = await withClosedStdout(t, ['simulate', '--days', '0.05', '--max-brokers', '20'], 60_000);
@@ -57,7 +50,7 @@ describe('a command whose reader leaves (EPIPE on stdout)', () => {
   });
 
   it('brokel status --watch stops watching and exits 0', async (t) => {
-    const dir = await workDir(t);
+    const dir = await workDir(t, 'brokel-closed-');
     const file = join(dir, 'brokel.yaml');
     // No manager answers there: each round prints that it is unreachable, to the closed stdout.
     await writeFile(file, `api: { listen: 127.0.0.1:${await freePort('127.0.0.1')} }\n`);
@@ -67,18 +60,12 @@ describe('a command whose reader leaves (EPIPE on stdout)', () => {
   });
 
   it('brokel up (local demo) stops as on SIGTERM: it destroys its replicas and exits 0', async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), 'brokel-closed-'));
+    const dir = await workDir(t, 'brokel-closed-');
     const deployment = `co${process.pid}`;
     const { file } = await smallLocalConfig(dir, deployment);
-    // Whatever happens below, nothing is left running (a no-op when up cleaned up after itself); one
-    // hook, so that `down` still finds the file.
-    t.after(async () => {
-      await promisify(execFile)(process.execPath, ['bin/brokel.js', 'down', '-c', file], {
-        cwd: repoRoot,
-        timeout: 60_000,
-      }).catch(() => undefined);
-      await rm(dir, { recursive: true, force: true });
-    });
+    // Whatever happens below, nothing is left running (a no-op when up cleaned up after itself); `defer`
+    // runs it before the folder's removal, so that `down` still finds the file.
+    defer(t, () => down(file));
     // What ran from the deployment's state folder while it ran: its replicas were started.
     const seen = new Set<string>();
     const watch = setInterval(() => {
