@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import process from 'node:process';
+import { watchOutputs } from '../../common/closed-output.ts';
 
 /**
  * What a benchmark started goes with it, whatever ends it: its own end (each bench's `finally`), an
@@ -94,7 +95,7 @@ function install(): void {
   process.on('unhandledRejection', endWith(1, 'unhandled rejection'));
   process.once('SIGINT', () => endWith(130, 'SIGINT')());
   process.once('SIGTERM', () => endWith(143, 'SIGTERM')());
-  // Without a listener, EPIPE on a closed pipe is thrown from the next write as an uncaught error.
-  process.stdout.on('error', () => undefined);
-  process.stderr.on('error', () => undefined);
+  // A closed pipe (EPIPE) is ignored, as in the brokel command; any other write error is an uncaught
+  // error, which ends the bench as above.
+  watchOutputs();
 }
