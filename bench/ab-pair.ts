@@ -67,14 +67,14 @@ if (rounds % 2 !== 0)
   throw new Error(`--rounds: ${rounds} is odd (rounds are scored in pairs, one per order)`);
 const qosList = (values.qos ?? '').split(',').map((q) => num('qos', q, 0, 1) as 0 | 1);
 /** An orchestrator from `root` with `nodeArgs`, or (root undefined) none: clients straight to Mosquitto. */
-const sides: readonly { key: string; root: string | undefined; nodeArgs: string[] }[] = [
+const sides = [
   { key: 'A', root: fileURLToPath(new URL('..', import.meta.url)), nodeArgs: nodeFlags(values['node-args']) },
   {
     key: 'B',
     root: direct ? undefined : values['baseline-root'],
     nodeArgs: [...nodeFlags(values['node-args']), ...nodeFlags(values['baseline-node-args'])],
   },
-];
+] as const;
 
 interface Side {
   /** The orchestrator; undefined on a direct side. */
@@ -158,8 +158,7 @@ try {
       ? 'no orchestrator (clients straight to Mosquitto)'
       : `${side.root}${side.nodeArgs.length ? ` (${side.nodeArgs.join(' ')})` : ''}`;
   console.log(
-    `bench:ab: A ${named(sides[0] as (typeof sides)[number])} against B ` +
-      `${named(sides[1] as (typeof sides)[number])}; ` +
+    `bench:ab: A ${named(sides[0])} against B ${named(sides[1])}; ` +
       `${rateText} each, at the same time, 20 publishers / 20 subscribers each, ${measureMs / 1000} s ` +
       `windows, ${rounds} rounds; load average ${loadavg()[0]?.toFixed(2)}`,
   );
@@ -234,7 +233,7 @@ try {
           'lost',
         ],
         ([0, 1] as const).map((i) => [
-          sides[i]?.key ?? '',
+          sides[i].key,
           fmt(col('us', i), 1),
           fmt(col('wakes', i), 2),
           fmt(col('preempted', i), 3),
