@@ -325,6 +325,20 @@ describe('scenario matrix: the views', () => {
       's1’s broker load',
     );
     assert.match(md, /\| 5 of 5000 \(15 duplicates\) \| 0 \(target\) \|/);
+    // Issue #14's cost target, for the 50-90 runs only (the paper's best is its 50/90).
+    assert.match(
+      md,
+      /\| s2-mosquitto max 6 50-90: issue #14 cost target [^|]*\| 2\.00 mean brokers, every fix delivered: met \| < 5\.24 mean VMs \(50\/90\) \|/,
+    );
+    assert.match(
+      md,
+      /\| s2-mosquitto max 10 50-90: issue #14 cost target [^|]*\| 9\.00 mean brokers, every fix delivered: NOT MET \|/,
+    );
+    assert.equal(
+      (md.match(/issue #14 cost target/g) ?? []).length,
+      2,
+      'not for 30-70, nor for a run that failed',
+    );
     assert.match(md, /s2-mosquitto-m10-t30-90 \(\*\*not ready within 60000 ms\*\*\)/);
     assert.ok(md.includes(`| ${MATRIX_COLUMNS.join(' | ')} |`));
     assert.ok(

@@ -232,6 +232,18 @@ describe('taxi decision log and report', () => {
     assert.match(renderMarkdown(other, base), /s1 replayed 1000 fixes and this run 2000/);
     assert.match(md, /Not every expected message arrived/);
     assert.match(md, /\| 1000 \| 1000 \| 990 \| 10 \| 2 \| 1 \| 0 \| 2\.00 \| 9\.00 \| 12\.00 \|/);
+    // Issue #14's cost target, for s2 runs: 2 mean brokers, but 10 fixes lost, so not the same work.
+    assert.match(
+      md,
+      /issue #14 cost target: mean brokers below the paper's best \(5\.24 mean VMs at 50\/90\) with every fix delivered; measured 2\.00 mean brokers, not every fix delivered: NOT MET\./,
+    );
+    const whole = buildReport({
+      ...facts(10, [sample(0, 2)]),
+      delivery: { ...facts(10, []).delivery, received: 1000, lost: 0 },
+      complete: true,
+    });
+    assert.match(renderMarkdown(whole), /measured 2\.00 mean brokers, every fix delivered: met\./);
+    assert.doesNotMatch(renderMarkdown(base), /cost target/, 's1 has no elasticity to judge');
   });
 
   it('draws the figures: replicas per level, and load with both thresholds and the decisions', () => {

@@ -1,3 +1,4 @@
+import { costTarget, costTargetLine } from './cost-target.ts';
 import type { ActionOutcome, Observation } from './decision-log-read.ts';
 import type { DeliverySummary } from './measure.ts';
 import {
@@ -181,6 +182,15 @@ function table(header: readonly string[], rows: string[][]): string {
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
+/** Issue #14's cost target for this run (cost-target.ts): its mean brokers and whether it delivered everything. */
+export function scenarioCostTarget(r: ScenarioReport) {
+  return costTarget({
+    meanBrokers: r.replicas.broker.meanReplicas,
+    complete: r.complete,
+    lost: r.delivery.lost,
+  });
+}
+
 export function renderMarkdown(r: ScenarioReport, baseline?: ScenarioReport): string {
   const d = r.delivery;
   const lat = d.latencyMs;
@@ -201,7 +211,7 @@ as in the paper. Parallel efficiency = speedup against ${baseline ? baseline.lab
       ? `\n**${r.efficiency.vsBaseline.baseline} replayed ${baseline?.records ?? 'another number of'} fixes and this run ${r.records}:` +
         ' the time reduction compares different loads; compare messages/s.**'
       : ''
-  }
+  }${r.name.startsWith('s2') ? `\n\n${costTargetLine(scenarioCostTarget(r))}.` : ''}
 
 ## Delivery
 
