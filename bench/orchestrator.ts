@@ -66,6 +66,7 @@ import {
 } from './lib/report.ts';
 import { clientsForFileLimit, hardFileLimit } from './lib/scale-size.ts';
 import { median } from './lib/stats.ts';
+import { renderTargets, targetVerdicts } from './lib/targets.ts';
 
 const { values } = parseArgs({
   options: {
@@ -439,6 +440,10 @@ try {
       ];
     }),
   );
+  const targets = settings.scaleOnly
+    ? []
+    : targetVerdicts(settings.qos.map((qos) => ({ qos, median: summary[`qos${qos}`]?.median ?? {} })));
+  if (targets.length > 0) console.log(`\n${renderTargets(targets, settings.runs, settings.fixedRate)}`);
   const dir = join(repoRoot, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `orchestrator-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
@@ -469,6 +474,7 @@ try {
           },
         })),
         summary,
+        targets,
         profileQos1: profile,
         connectionScale: scale,
         marginalRss: marginal,
