@@ -63,7 +63,7 @@ step_out() {
 
 # One grep over every process's environment, not one a process: `ours` runs ten times a second while a
 # run's leftovers exit, and a fork per process made that 5 s wait cost 30 s of CPU on a host where a
-# fork is dear (run-tests-interrupted's leaker run took 33 s instead of 3).
+# fork is dear (run-tests-interrupted's leaker run took 33 s; now 9, most of it the 5 s grace).
 marked() {
   # -z: the environment's entries are NUL-separated; -x: the whole entry; -l: the files that hold it.
   grep -lzx -- "BROKEL_TEST_RUN=$1" /proc/[0-9]*/environ 2>/dev/null | sed -n 's#^/proc/\([0-9]*\)/environ$#\1#p'

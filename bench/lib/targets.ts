@@ -11,7 +11,7 @@ export type RatioMedians = Readonly<Record<string, number>>;
 export interface TargetVerdict {
   qos: 0 | 1;
   what: string;
-  /** The target as written, e.g. "≥ ×0.9 and not below HAProxy's". */
+  /** The target as printed, e.g. "≥ ×0.90, not below HAProxy's". */
   target: string;
   /** The measured median, formatted; "–" when not measured. */
   measured: string;
