@@ -1,4 +1,4 @@
-import { costTarget, costTargetLine } from './cost-target.ts';
+import { type CostVerdict, costTarget, costTargetLine } from './cost-target.ts';
 import type { ActionOutcome, Observation } from './decision-log-read.ts';
 import type { DeliverySummary } from './measure.ts';
 import {
@@ -183,7 +183,7 @@ function table(header: readonly string[], rows: string[][]): string {
 }
 
 /** Issue #14's cost target for this run (cost-target.ts): its mean brokers and whether it delivered everything. */
-export function scenarioCostTarget(r: ScenarioReport) {
+export function scenarioCostTarget(r: ScenarioReport): CostVerdict {
   return costTarget({
     meanBrokers: r.replicas.broker.meanReplicas,
     complete: r.complete,
