@@ -1,10 +1,9 @@
 import { join } from 'node:path';
 import { ConfigError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
-import { costTargetLine } from '../workload/taxi-rome/cost-target.ts';
 import { parseQos } from '../workload/taxi-rome/mqtt-clients.ts';
 import type { Pacing } from '../workload/taxi-rome/pacing.ts';
-import { scenarioCostTarget } from '../workload/taxi-rome/report.ts';
+import { costTargetNote } from '../workload/taxi-rome/report.ts';
 import { findBaseline } from '../workload/taxi-rome/report-files.ts';
 import { runScenario as runOne } from '../workload/taxi-rome/scenario-run.ts';
 import {
@@ -133,7 +132,8 @@ export async function runScenario(argv: string[], log: Logger): Promise<number> 
               (vs.sameLoad ? '' : ` (which replayed another number of fixes: compare msg/s)`)
             : ''),
       );
-      if (name.startsWith('s2')) console.log(`  ${costTargetLine(scenarioCostTarget(report))}`);
+      const costNote = costTargetNote(report);
+      if (costNote !== undefined) console.log(`  ${costNote}`);
       console.log(`  ${files.join('\n  ')}`);
       if (!report.complete) failures += 1;
     }

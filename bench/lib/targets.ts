@@ -141,14 +141,13 @@ export function renderTargets(verdicts: readonly TargetVerdict[], runs: number, 
       .map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
       .join('  ')
       .trimEnd();
-  const missed = verdicts.filter((v) => v.state === 'missed').length;
+  const count = (state: TargetVerdict['state']) => verdicts.filter((v) => v.state === state).length;
+  const unmeasured = count('not measured');
   return [
     `Issue #12's targets (medians of the per-run ratios; ${rateNote}):`,
     line(header),
     ...rows.map(line),
-    `${verdicts.length - missed - verdicts.filter((v) => v.state === 'not measured').length} met, ${missed} missed` +
-      (verdicts.some((v) => v.state === 'not measured')
-        ? ', some not measured (a configuration or phase left out)'
-        : ''),
+    `${count('met')} met, ${count('missed')} missed` +
+      (unmeasured > 0 ? ', some not measured (a configuration or phase left out)' : ''),
   ].join('\n');
 }

@@ -1,12 +1,11 @@
 // test-timeout-ms: 120000
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { freePort } from '../../manager/providers/local/address-pool.ts';
-import { up } from '../helpers/brokel-process.ts';
+import { up, workDir } from '../helpers/brokel-process.ts';
 import { dig } from '../helpers/dns.ts';
 import { defer } from '../helpers/remote-provider.ts';
 import { brokerRecords } from '../helpers/replica-records.ts';
@@ -34,8 +33,7 @@ const brokerLevel = (s: Status) => s.levels.find((l) => l.level === 'broker');
 
 describe('a manager restart while a broker is SIGSTOPped (issue 17)', () => {
   it('the restarted manager answers its API and geo-dns, prints that it is up and ticks within seconds while the broker stays stopped; the replacement joins once it resumes', async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), 'brokel-stalled-'));
-    defer(t, () => rm(dir, { recursive: true, force: true }));
+    const dir = await workDir(t, 'brokel-stalled-');
     const deployment = `st${process.pid}`;
     const apiPort = await freePort('127.0.0.1');
     const dnsPort = await freePort('127.0.0.1');

@@ -1,4 +1,4 @@
-import { type CostVerdict, costTarget, costTargetLine } from './cost-target.ts';
+import { costTarget, costTargetLine } from './cost-target.ts';
 import type { ActionOutcome, Observation } from './decision-log-read.ts';
 import type { DeliverySummary } from './measure.ts';
 import {
@@ -182,13 +182,15 @@ function table(header: readonly string[], rows: string[][]): string {
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
-/** Issue #14's cost target for this run (cost-target.ts): its mean brokers and whether it delivered everything. */
-export function scenarioCostTarget(r: ScenarioReport): CostVerdict {
-  return costTarget({
-    meanBrokers: r.replicas.broker.meanReplicas,
-    complete: r.complete,
-    lost: r.delivery.lost,
-  });
+/**
+ * Issue #14's cost target beside this run's value (cost-target.ts), for an s2 run (broker-level
+ * elasticity, what the target is about); undefined for s1 and s3. report.md and `brokel scenario run`.
+ */
+export function costTargetNote(r: ScenarioReport): string | undefined {
+  if (!r.name.startsWith('s2')) return undefined;
+  return costTargetLine(
+    costTarget({ meanBrokers: r.replicas.broker.meanReplicas, complete: r.complete, lost: r.delivery.lost }),
+  );
 }
 
 export function renderMarkdown(r: ScenarioReport, baseline?: ScenarioReport): string {
@@ -196,6 +198,7 @@ export function renderMarkdown(r: ScenarioReport, baseline?: ScenarioReport): st
   const lat = d.latencyMs;
   const rows = baseline && baseline.label !== r.label ? [tableRow(baseline), tableRow(r)] : [tableRow(r)];
   const actions = r.actions.map((a) => [f(a.t, 1), a.level, a.action, a.outcome, f(a.seconds, 1)]);
+  const costNote = costTargetNote(r);
   return `# Scenario ${r.label}
 
 ${r.description}. ${r.records} fixes, ${r.publishers} publishers, ${r.subscribers} subscribers, QoS ${r.qos};
@@ -211,7 +214,7 @@ as in the paper. Parallel efficiency = speedup against ${baseline ? baseline.lab
       ? `\n**${r.efficiency.vsBaseline.baseline} replayed ${baseline?.records ?? 'another number of'} fixes and this run ${r.records}:` +
         ' the time reduction compares different loads; compare messages/s.**'
       : ''
-  }${r.name.startsWith('s2') ? `\n\n${costTargetLine(scenarioCostTarget(r))}.` : ''}
+  }${costNote === undefined ? '' : `\n\n${costNote}.`}
 
 ## Delivery
 
