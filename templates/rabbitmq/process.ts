@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { MNESIA_BASE, NODENAME } from './golden.ts';
 
 /** The Debian package's own start script (the one on PATH switches to the rabbitmq user and /var/lib). */
 export const RABBITMQ_SERVER_SCRIPT = '/usr/lib/rabbitmq/bin/rabbitmq-server';
@@ -66,22 +67,26 @@ exit "$status"
 `;
 
 export interface RabbitmqEnvInput {
-  replicaId: string;
   dataDir: string;
   distPort: number;
   epmdPort: number;
 }
 
-/** The replica's own environment (pure): everything it writes stays in its data dir. */
+/**
+ * The replica's own environment (pure): everything it writes stays in its data dir. The process runs
+ * in its data dir (the local provider starts it there): the database base, `/proc/self/cwd/mnesia`,
+ * is the data dir's `mnesia/` as the node sees it, and the same string for every replica, as the
+ * golden database needs (golden.ts); so is the node name.
+ */
 export function rabbitmqEnv(input: RabbitmqEnvInput): Record<string, string> {
   const inData = (name: string) => join(input.dataDir, name);
   return {
     // Erlang reads (or creates) $HOME/.erlang.cookie: one cookie per replica.
     HOME: input.dataDir,
-    RABBITMQ_NODENAME: `rabbit-${input.replicaId}@localhost`,
+    RABBITMQ_NODENAME: NODENAME,
     RABBITMQ_CONFIG_FILE: inData('rabbitmq.conf'),
     RABBITMQ_ENABLED_PLUGINS_FILE: inData('enabled_plugins'),
-    RABBITMQ_MNESIA_BASE: inData('mnesia'),
+    RABBITMQ_MNESIA_BASE: MNESIA_BASE,
     RABBITMQ_LOG_BASE: inData('log'),
     RABBITMQ_PID_FILE: inData('rabbitmq.pid'),
     // Never written: they keep /etc/rabbitmq/rabbitmq-env.conf and advanced.config out of the replica.

@@ -234,21 +234,16 @@ describe('rabbitmq template: password hash and definitions', () => {
 describe('rabbitmq template: environment', () => {
   it('keeps every path in the data dir and Erlang on loopback', () => {
     const env = rabbitmqEnv({
-      replicaId: 'brokel-broker-3',
       dataDir: '/d',
       distPort: 41000,
       epmdPort: 41001,
     });
     assert.equal(env.HOME, '/d');
-    assert.equal(env.RABBITMQ_NODENAME, 'rabbit-brokel-broker-3@localhost');
-    for (const key of [
-      'CONFIG_FILE',
-      'MNESIA_BASE',
-      'LOG_BASE',
-      'PID_FILE',
-      'ENABLED_PLUGINS_FILE',
-      'CONF_ENV_FILE',
-    ]) {
+    // The same name and database path for every replica (the golden database needs both): the path
+    // is the data dir's mnesia/ as seen from the process's working directory, its data dir.
+    assert.equal(env.RABBITMQ_NODENAME, 'rabbit@localhost');
+    assert.equal(env.RABBITMQ_MNESIA_BASE, '/proc/self/cwd/mnesia');
+    for (const key of ['CONFIG_FILE', 'LOG_BASE', 'PID_FILE', 'ENABLED_PLUGINS_FILE', 'CONF_ENV_FILE']) {
       assert.match(env[`RABBITMQ_${key}`] ?? '', /^\/d\//, key);
     }
     assert.equal(env.RABBITMQ_DIST_PORT, '41000');
