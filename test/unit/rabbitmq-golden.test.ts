@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { renderEnabledPlugins } from '../../templates/rabbitmq/config.ts';
+import { parseRabbitmqParams, renderEnabledPlugins } from '../../templates/rabbitmq/config.ts';
 import {
   goldenDir,
   goldenKey,
@@ -27,13 +27,7 @@ async function fakeGolden(root: string, key: string): Promise<string> {
   return dir;
 }
 
-const MQTT_ONLY = renderEnabledPlugins({
-  management: false,
-  vhost: '/',
-  logLevel: 'info',
-  memoryHighWatermarkMiB: 1024,
-  prefetch: 10,
-});
+const MQTT_ONLY = renderEnabledPlugins(parseRabbitmqParams({}));
 
 describe('rabbitmq template: the golden database', () => {
   it('is keyed by the installed RabbitMQ and Erlang/OTP versions, and absent without them', async (t) => {
@@ -82,13 +76,7 @@ describe('rabbitmq template: the golden database', () => {
     // The management plugin was not in the golden node: such a replica boots from an empty database.
     const managed = join(root, 'managed');
     await mkdir(managed);
-    const withManagement = renderEnabledPlugins({
-      management: true,
-      vhost: '/',
-      logLevel: 'info',
-      memoryHighWatermarkMiB: 1024,
-      prefetch: 10,
-    });
+    const withManagement = renderEnabledPlugins(parseRabbitmqParams({ management: true }));
     assert.equal(await seedFromGolden(managed, withManagement, golden), false);
     assert.equal(existsSync(join(managed, 'mnesia')), false);
 
