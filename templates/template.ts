@@ -31,7 +31,11 @@ export interface RenderContext {
   freePort(host: string): Promise<number>;
 }
 
-/** The one process the provider runs for a replica. It becomes a process-group leader. */
+/**
+ * The one process the provider runs for a replica. It becomes a process-group leader, and runs in the
+ * replica's data dir (`RenderContext.dataDir`): a template may rely on that (RabbitMQ's database path
+ * is relative to it, templates/rabbitmq/golden.ts).
+ */
 export interface ProcessSpec {
   command: string;
   args: string[];
