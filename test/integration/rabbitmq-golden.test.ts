@@ -89,25 +89,18 @@ describe('rabbitmq template: replicas from the golden database', () => {
     }
   });
 
-  it('is made by one boot of an unmodified node; a second bake finds it, two at once both finish', async (t) => {
+  it('is made by one boot of an unmodified node, and found by the next bake', async (t) => {
     const key = goldenKey();
     assert.ok(key, 'RabbitMQ and Erlang versions');
     const root = await mkdtemp(join(tmpdir(), 'brokel-golden-'));
     t.after(() => rm(root, { recursive: true, force: true }));
     const lines: string[] = [];
-    const results = await Promise.all(
-      [1, 2].map(() => bakeGolden({ root, log: (line) => lines.push(line) })),
-    );
-    assert.deepEqual(results, ['baked', 'baked']);
+    assert.equal(await bakeGolden({ root, log: (line) => lines.push(line) }), 'baked');
     assert.ok(existsSync(join(root, key, NODENAME)), 'the database');
     assert.ok(existsSync(join(root, key, `${NODENAME}-feature_flags`)), 'its feature flags');
     assert.match(lines[0] ?? '', /golden database/);
     assert.equal(await bakeGolden({ root }), 'present');
-    assert.deepEqual(
-      readdirSync(root).filter((f) => f.startsWith('.bake-')),
-      [],
-      'no scratch folder left',
-    );
+    assert.deepEqual(readdirSync(root), [key], 'no scratch folder left');
   });
 
   it('a bake that fails says why, and leaves no node, no epmd and no scratch folder behind', async (t) => {

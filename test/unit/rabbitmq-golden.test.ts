@@ -4,6 +4,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
+import { keepFirst } from '../../manager/providers/local/rabbitmq-golden-bake.ts';
 import { parseRabbitmqParams, renderEnabledPlugins } from '../../templates/rabbitmq/config.ts';
 import {
   goldenDir,
@@ -85,5 +86,21 @@ describe('rabbitmq template: the golden database', () => {
     await mkdir(plain);
     assert.equal(await seedFromGolden(plain, MQTT_ONLY, undefined), false);
     assert.equal(existsSync(join(plain, 'mnesia')), false);
+  });
+});
+
+describe('rabbitmq golden bake: two bakes at once', () => {
+  it('the first database moved into place stays; the second is left for its bake to remove', async (t) => {
+    const root = await scratch(t);
+    const final = join(root, 'k');
+    for (const name of ['first', 'second']) {
+      await mkdir(join(root, name, NODENAME), { recursive: true });
+      await writeFile(join(root, name, NODENAME, 'schema.DAT'), name);
+    }
+    assert.equal(await keepFirst(join(root, 'first'), final), true);
+    assert.equal(await keepFirst(join(root, 'second'), final), false);
+    assert.equal(await readFile(join(final, NODENAME, 'schema.DAT'), 'utf8'), 'first');
+    assert.equal(existsSync(join(root, 'second', NODENAME)), true, 'left where it was');
+    await assert.rejects(keepFirst(join(root, 'gone'), join(root, 'other')), /ENOENT/);
   });
 });

@@ -18,7 +18,7 @@ export type BakeResult = 'baked' | 'present' | 'unavailable';
  * Makes the golden database when this machine has RabbitMQ and none is made yet: boots a node on
  * loopback in a scratch dir (the template's own process and environment, no user, no vhost), waits
  * for its MQTT listener, stops it gracefully and keeps its database. Two bakes at once both finish;
- * the first rename wins. Throws when the node does not boot or stop within the bounds.
+ * the first to move its database into place wins (keepFirst). Throws when the node does not boot or stop within the bounds.
  */
 export async function bakeGolden(
   options: { root?: string; key?: string; bootTimeoutMs?: number; log?: (line: string) => void } = {},
@@ -76,15 +76,25 @@ export async function bakeGolden(
       );
     if (!existsSync(join(dataDir, 'mnesia', NODENAME)))
       throw new Error(`the golden RabbitMQ node left no database in ${dataDir}`);
-    try {
-      await rename(join(dataDir, 'mnesia'), final);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'EEXIST' && code !== 'ENOTEMPTY') throw err; // another bake won
-    }
+    await keepFirst(join(dataDir, 'mnesia'), final);
     return 'baked';
   } finally {
     await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Moves a made folder into place in one step unless another bake put one there first (then this one
+ * stays where it is, for the caller's clean-up): true when this one is now in place.
+ */
+export async function keepFirst(made: string, final: string): Promise<boolean> {
+  try {
+    await rename(made, final);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTEMPTY') return false;
+    throw err;
   }
 }
 
