@@ -4,6 +4,7 @@
  * A target whose figure the run did not measure (a configuration left out, no fixed phase) says so; a
  * comparison with HAProxy is made only when HAProxy ran.
  */
+import { table } from './stats.ts';
 
 /** The medians a run's summary holds per QoS (orchestrator.ts: `summary.qos0.median`). */
 export type RatioMedians = Readonly<Record<string, number>>;
@@ -135,18 +136,11 @@ export function renderTargets(verdicts: readonly TargetVerdict[], runs: number, 
     v.state === 'missed' ? `MISSED by ${v.by}` : v.state,
   ]);
   const header = ['issue #12 target', 'target', `median of ${runs}`, 'HAProxy', 'state'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
-      .join('  ')
-      .trimEnd();
   const count = (state: TargetVerdict['state']) => verdicts.filter((v) => v.state === state).length;
   const unmeasured = count('not measured');
   return [
     `Issue #12's targets (medians of the per-run ratios; ${rateNote}):`,
-    line(header),
-    ...rows.map(line),
+    table(header, rows),
     `${count('met')} met, ${count('missed')} missed` +
       (unmeasured > 0 ? ', some not measured (a configuration or phase left out)' : ''),
   ].join('\n');
