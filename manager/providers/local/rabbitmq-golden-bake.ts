@@ -1,6 +1,5 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -8,6 +7,7 @@ import { parseRabbitmqParams, renderRabbitmqConf } from '../../../templates/rabb
 import { GOLDEN_PLUGINS, goldenKey, goldenRoot, NODENAME } from '../../../templates/rabbitmq/golden.ts';
 import { RABBITMQ_SERVER_SCRIPT, rabbitmqEnv, WRAPPER_SCRIPT } from '../../../templates/rabbitmq/process.ts';
 import { freePort } from './address-pool.ts';
+import { killGroup, spawnReplica, stopGroup, tailFile } from './replica-process.ts';
 
 // Makes the RabbitMQ template's golden database (templates/rabbitmq/golden.ts says what it is and why):
 // run once per machine by scripts/setup.sh (scripts/bake-rabbitmq.ts).
@@ -72,7 +72,7 @@ export async function bakeGolden(
     );
     if (exitCode !== 0)
       throw new Error(
-        `the golden RabbitMQ node exited with ${exitCode}${logTail(join(scratch, 'boot.log'))}`,
+        `the golden RabbitMQ node exited with ${exitCode}${await logTail(join(scratch, 'boot.log'))}`,
       );
     if (!existsSync(join(dataDir, 'mnesia', NODENAME)))
       throw new Error(`the golden RabbitMQ node left no database in ${dataDir}`);
@@ -98,55 +98,50 @@ export async function keepFirst(made: string, final: string): Promise<boolean> {
   }
 }
 
-/** Runs the template's process in `dataDir` until its MQTT port answers, then SIGTERMs its group. */
+/**
+ * Runs the template's process in `dataDir` as the provider runs a replica (spawnReplica: its own
+ * process group, no cgroup, no boot delay) until its MQTT port answers, then stops its group
+ * gracefully (stopGroup); the node's exit code. Whatever goes wrong, nothing of the group is left.
+ */
 async function bootAndStop(
   dataDir: string,
   env: Record<string, string>,
   port: number,
   timeoutMs: number,
 ): Promise<number | null> {
-  const logPath = join(dataDir, '..', 'boot.log');
-  const logFd = openSync(logPath, 'w');
-  const child = spawn('/bin/sh', ['-c', WRAPPER_SCRIPT, 'brokel-rabbitmq', RABBITMQ_SERVER_SCRIPT], {
-    cwd: dataDir,
-    env: { ...process.env, ...env },
-    detached: true,
-    stdio: ['ignore', logFd, logFd],
-  });
-  closeSync(logFd);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const group = (signal: NodeJS.Signals) => {
-    try {
-      if (child.pid !== undefined) process.kill(-child.pid, signal);
-    } catch {
-      // already gone
-    }
+  const logFile = join(dataDir, '..', 'boot.log');
+  const spec = {
+    command: '/bin/sh',
+    args: ['-c', WRAPPER_SCRIPT, 'brokel-rabbitmq', RABBITMQ_SERVER_SCRIPT],
+    env,
   };
+  const child = await spawnReplica(spec, { logFile, cwd: dataDir, cgroupProcs: [], bootDelaySeconds: 0 });
+  let exit: { exitCode: number | null } | undefined;
+  void child.exited.then((e) => {
+    exit = e;
+  });
+  let stopped = false;
   try {
     const deadline = Date.now() + timeoutMs;
     while (!(await answers(port))) {
-      if (child.exitCode !== null || child.signalCode !== null)
-        throw new Error(`the golden RabbitMQ node exited before its MQTT listener opened${logTail(logPath)}`);
+      if (exit !== undefined)
+        throw new Error(
+          `the golden RabbitMQ node exited before its MQTT listener opened${await logTail(logFile)}`,
+        );
       if (Date.now() > deadline)
         throw new Error(
-          `the golden RabbitMQ node did not open its MQTT listener within ${timeoutMs} ms${logTail(logPath)}`,
+          `the golden RabbitMQ node did not open its MQTT listener within ${timeoutMs} ms${await logTail(logFile)}`,
         );
       await new Promise((r) => setTimeout(r, 100));
     }
-    group('SIGTERM');
-    let timer: NodeJS.Timeout | undefined;
-    const code = await Promise.race([
-      exited,
-      new Promise<'late'>((r) => {
-        timer = setTimeout(() => r('late'), 30_000);
-      }),
-    ]).finally(() => clearTimeout(timer));
-    if (code === 'late') throw new Error('the golden RabbitMQ node did not stop within 30 s of SIGTERM');
-    return code;
+    const { forced } = await stopGroup(child.pid, 30_000);
+    stopped = true;
+    if (forced) throw new Error('the golden RabbitMQ node did not stop within 30 s of SIGTERM');
+    return (await child.exited).exitCode;
   } finally {
-    if (child.exitCode === null && child.signalCode === null) {
-      group('SIGKILL');
-      await exited;
+    if (!stopped) {
+      killGroup(child.pid);
+      await child.exited;
     }
   }
 }
@@ -163,11 +158,7 @@ function answers(port: number): Promise<boolean> {
 }
 
 /** The last lines of the bake's log, for an error (its scratch folder is removed afterwards). */
-function logTail(file: string, lines = 12): string {
-  try {
-    const tail = readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines);
-    return `; its log ends:\n${tail.join('\n')}`;
-  } catch {
-    return '';
-  }
+async function logTail(file: string): Promise<string> {
+  const tail = await tailFile(file, 12);
+  return tail.length > 0 ? `; its log ends:\n${tail.join('\n')}` : '';
 }
