@@ -16,39 +16,78 @@ import { AddressClaims } from '../../manager/providers/local/address-pool.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const KEYS = Array.from({ length: 400 }, (_, i) => `127.9.${Math.floor(i / 200)}.${(i % 200) + 1}`);
+// Each claimer says `ready` once loaded, spins until the start time the test then sends it, claims, prints
+// what it won, and stays alive until the test closes its stdin: a claim whose owner has exited is stale
+// and rightly taken over, so a claimer that ended before a slower one had read its claims made the
+// fresh race fail (92 of 400 "claimed twice" with three test files at once on 2 cores).
 const CLAIMER = `
+import { createInterface } from 'node:readline';
 import { AddressClaims } from './manager/providers/local/address-pool.ts';
-const [dir, startAt, keys] = [process.argv[1], Number(process.argv[2]), JSON.parse(process.argv[3])];
+const [dir, keys] = [process.argv[1], JSON.parse(process.argv[2])];
 const claims = new AddressClaims(dir);
-while (Date.now() < startAt) {}
-const won = [];
-for (const key of keys) if (await claims.claim(key)) won.push(key);
-console.log(JSON.stringify({ pid: process.pid, won }));
-setTimeout(() => undefined, 1500); // alive while the others check its claims
+const lines = createInterface({ input: process.stdin });
+lines.once('line', async (line) => {
+  const startAt = Number(line);
+  while (Date.now() < startAt) {}
+  const won = [];
+  for (const key of keys) if (await claims.claim(key)) won.push(key);
+  console.log(JSON.stringify({ pid: process.pid, won }));
+});
+console.log('ready');
 `;
 
 /** Starts `n` processes that claim KEYS from the same moment on; resolves what each won. */
 async function race(dir: string, n: number): Promise<Array<{ pid: number; won: string[] }>> {
-  const startAt = Date.now() + 2000; // after every process has started
-  const runs = Array.from({ length: n }, () => {
-    const child = spawn(
+  const children = Array.from({ length: n }, () =>
+    spawn(
       process.execPath,
-      ['--import', 'tsx', '--input-type=module', '-e', CLAIMER, dir, String(startAt), JSON.stringify(KEYS)],
-      { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
+      ['--import', 'tsx', '--input-type=module', '-e', CLAIMER, dir, JSON.stringify(KEYS)],
+      {
+        cwd: repoRoot,
+        stdio: ['pipe', 'pipe', 'inherit'],
+      },
+    ),
+  );
+  try {
+    const lines = children.map((child) => {
+      const got: string[] = [];
+      const waiters: Array<() => void> = [];
+      let rest = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        const parts = (rest + chunk.toString()).split('\n');
+        rest = parts.pop() ?? '';
+        got.push(...parts);
+        for (const w of waiters.splice(0)) w();
+      });
+      const exited = new Promise<never>((_, reject) =>
+        child.once('exit', (code) => reject(new Error(`claimer exited ${code} before its answer`))),
+      );
+      exited.catch(() => undefined);
+      /** The child's k-th line of output. */
+      return async (k: number): Promise<string> => {
+        while (got.length <= k) await Promise.race([new Promise<void>((r) => waiters.push(r)), exited]);
+        return got[k] as string;
+      };
     });
-    return new Promise<{ pid: number; won: string[] }>((resolve, reject) =>
-      child.once('exit', (code) =>
-        code === 0
-          ? resolve(JSON.parse(out) as { pid: number; won: string[] })
-          : reject(new Error(`claimer exited ${code}`)),
+    await Promise.all(lines.map((line) => line(0))); // every claimer loaded
+    const startAt = Date.now() + 200;
+    for (const child of children) child.stdin.write(`${startAt}\n`);
+    return (await Promise.all(lines.map((line) => line(1)))).map(
+      (json) => JSON.parse(json) as { pid: number; won: string[] },
+    );
+  } finally {
+    // Only now, with every claimer's answer in (or a failure), may they end.
+    await Promise.all(
+      children.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            child.once('exit', () => resolve());
+            child.stdin.end();
+          }),
       ),
     );
-  });
-  return Promise.all(runs);
+  }
 }
 
 function assertEachOnce(results: Array<{ won: string[] }>): void {
