@@ -1,3 +1,6 @@
+// test-process: own
+// Its own process (scripts/run-tests.sh): it times real timers to a few milliseconds, which the garbage
+// and leftover timers of other files in a shared process would disturb.
 // The paired A/B bench's pure parts (bench/ab-pair.ts): loads paced on one tick take turns going
 // first (SharedPacing), and per-round ratios measured in opposite orders are combined in pairs.
 import assert from 'node:assert/strict';

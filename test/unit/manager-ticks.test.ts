@@ -1,3 +1,6 @@
+// test-process: own
+// Its own process (scripts/run-tests.sh): it times real timers to a few milliseconds, which the garbage
+// and leftover timers of other files in a shared process would disturb.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Manager } from '../../manager/manager.ts';

@@ -1,3 +1,6 @@
+// test-process: own
+// Its own process (scripts/run-tests.sh): it asserts mqtt-packet's module-wide number cache is empty,
+// which another file in a shared process can have filled by generating through mqtt-packet directly.
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { PassThrough } from 'node:stream';
