@@ -14,31 +14,41 @@ if [ "${#files[@]}" -eq 0 ]; then
 fi
 default_ms="${BROKEL_TEST_TIMEOUT_MS:-300000}"
 declare -A groups=()
-# Unit tests (test/unit/: pure logic, no process, no timing) run two files at a time on this 2-core
-# machine, and so do the integration files that say `// test-lanes: 2` (they wait on sockets and
-# processes, measure no CPU, rate or latency, and start no CPU-capped replica, or say in the file why they
-# may run beside another); everything else one at a time.
+# Unit tests (test/unit/: pure logic, no process, no timing) and the integration files headed
+# `// test-lanes: shared` (they wait on sockets and processes, measure no CPU, rate or latency, and
+# start no CPU-capped replica, or say in the file why they may run beside others) run SHARED_LANES at a
+# time; everything else one at a time. Three on this 2-core machine: the shared files wait more than
+# they work, and two at a time kept the cores 72-74 % busy (303-314 s for the group), three 86-89 %
+# (239-257 s; 2026-12-07, docs/development.md).
+SHARED_LANES=3
 unit_batch=()
 for f in "${files[@]}"; do
   ms="$(sed -n 's#^// test-timeout-ms: \([0-9][0-9]*\)$#\1#p' "$f" | head -n 1)"
-  lanes="$(sed -n 's#^// test-lanes: \([12]\)$#\1#p' "$f" | head -n 1)"
+  header="$(sed -n 's#^// test-lanes: \(.*\)$#\1#p' "$f" | head -n 1)"
   own="$(sed -n 's#^// test-process: \(own\)$#\1#p' "$f" | head -n 1)"
+  case "$header" in
+    '') lanes=1 ;;
+    shared) lanes=$SHARED_LANES ;;
+    *)
+      echo "run-tests: $f: '// test-lanes: $header' is not a header this runner knows (only 'shared')" >&2
+      exit 2
+      ;;
+  esac
   case "$f" in test/unit/*)
-    lanes=2
+    lanes=$SHARED_LANES
     if [ -z "$ms" ] && [ -z "$own" ]; then
       unit_batch+=("$f")
       continue
     fi
     ;;
   esac
-  lanes="${lanes:-1}"
   groups["${ms:-$default_ms} $lanes"]+="$f"$'\n'
 done
 # The unit files share processes: the default ones are split into two batches, each one process (an
-# entry file that imports its files, in test-output/, gitignored), run beside each other in the
-# two-lane group. A process per file cost ~0.7 s of start-up each (Node, tsx, the modules), more than
-# most unit files' own tests: 93 files took ~46 s in two lanes, two batches ~16 s. The timeout bounds
-# a batch as a whole and each test in it. A unit file that needs a process of its own (it asserts
+# entry file that imports its files, in test-output/, gitignored), run in the shared group. A process
+# per file cost ~0.7 s of start-up each (Node, tsx, the modules), more than most unit files' own tests:
+# 93 files took ~46 s two at a time, two batches ~16 s. The timeout bounds a batch as a whole and each
+# test in it. A unit file that needs a process of its own (it asserts
 # process-wide state, such as a module's cache) says `// test-process: own`.
 batch_dir=""
 if [ "${#unit_batch[@]}" -ge 2 ]; then
@@ -50,10 +60,10 @@ if [ "${#unit_batch[@]}" -ge 2 ]; then
     for ((i = lane - 1; i < ${#unit_batch[@]}; i += 2)); do
       echo "import '$PWD/${unit_batch[$i]}';" >> "$entry"
     done
-    groups["$default_ms 2"]+="$entry"$'\n'
+    groups["$default_ms $SHARED_LANES"]+="$entry"$'\n'
   done
 else
-  for f in "${unit_batch[@]}"; do groups["$default_ms 2"]+="$f"$'\n'; done
+  for f in "${unit_batch[@]}"; do groups["$default_ms $SHARED_LANES"]+="$f"$'\n'; done
 fi
 # A test file's `after` hooks end what it started. When they cannot (the run is interrupted: Ctrl-C, a
 # CI job's TERM, `kill`), or a test forgets, the brokers, orchestrators and load clients would stay, and

@@ -1,4 +1,4 @@
-// test-lanes: 2
+// test-lanes: shared
 // Address claims raced by processes (manager/providers/local/address-pool.ts): four processes claim the
 // same 400 addresses at the same moment, fresh and then stale (left by a dead owner). Each address must
 // go to exactly one. With the claim file created first and its owner written after, a process read it

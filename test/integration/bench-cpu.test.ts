@@ -1,4 +1,4 @@
-// test-lanes: 2
+// test-lanes: shared
 // The benchmarks' CPU counter for other processes (bench/lib/processes.ts, task-cpu.ts) against what a
 // real child process says of itself (process.cpuUsage: getrusage, µs): CPU time, not wall time, so a
 // busy machine does not change the answer. Clock ticks (10 ms) could not pass it: each burst is 13 ms.

@@ -1,4 +1,4 @@
-// test-lanes: 2
+// test-lanes: shared
 // A benchmark leaves nothing behind however it ends (bench/lib/exit-cleanup.ts): a reader that goes
 // away (`| head`: EPIPE on its output) used to kill it as an uncaught error and leave its Mosquitto, the
 // Mosquitto's cgroup and state, and its orchestrator running; a SIGTERM did the same. A real bench

@@ -1,4 +1,4 @@
-// test-lanes: 2
+// test-lanes: shared
 // The benchmarks' allocation counter (bench/lib/heap-sampler.ts: V8's sampling heap profiler over a
 // child's inspector) against a real child process that allocates a known amount, all of it garbage at
 // once: the sampled bytes must come out at what was allocated (collected objects included), named by

@@ -1,4 +1,4 @@
-// test-lanes: 2
+// test-lanes: shared
 import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
 import { it, type TestContext } from 'node:test';

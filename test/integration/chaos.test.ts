@@ -1,5 +1,5 @@
 // test-timeout-ms: 360000
-// test-lanes: 2
+// test-lanes: shared
 // These two (chaos and soak, 2 minutes each) form a group of their own and run side by side: neither
 // measures CPU or latency (the soak sets its rate from the capacity it measures first), and both passed
 // beside each other and three 10-minute chaos seeds at load average 7.

@@ -1,4 +1,4 @@
-// test-lanes: 2
+// test-lanes: shared
 // A reader that leaves (`brokel … | head`) ends no command mid-way (common/closed-output.ts). Node
 // ignores SIGPIPE, so a write to the closed pipe failed with EPIPE, an unhandled 'error' on
 // process.stdout: `brokel simulate` died with a stack trace and exit code 1 after its run, and `brokel

@@ -1,4 +1,4 @@
-// test-lanes: 2
+// test-lanes: shared
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';

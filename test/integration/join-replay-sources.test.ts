@@ -1,4 +1,4 @@
-// test-lanes: 2
+// test-lanes: shared
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import type { DesiredBroker } from '../../common/admin/contract.ts';

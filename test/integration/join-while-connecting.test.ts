@@ -1,4 +1,4 @@
-// test-lanes: 2
+// test-lanes: shared
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { startFaultRelay } from '../helpers/fault-relay.ts';

@@ -1,4 +1,4 @@
-// test-lanes: 2
+// test-lanes: shared
 // QoS 1 frames are read into the process's slabs (orchestrator/protocol/kept-frames.ts); one that stays
 // (a publish its broker does not acknowledge, a delivery waiting for its client's window) moves to a
 // copy of its own on its session's tick, end to end through real Mosquittos: the ticking, not only

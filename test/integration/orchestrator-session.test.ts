@@ -1,4 +1,4 @@
-// test-lanes: 2
+// test-lanes: shared
 import assert from 'node:assert/strict';
 import { connect as netConnect } from 'node:net';
 import { describe, it } from 'node:test';

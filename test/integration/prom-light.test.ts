@@ -1,4 +1,4 @@
-// test-lanes: 2
+// test-lanes: shared
 // common/prom.ts: prom-client's classes without its index (which loads @opentelemetry/api and the
 // Pushgateway). The exposition must stay prom-client's own, and the heavy modules must stay unloaded.
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// test-lanes: 2
+// test-lanes: shared
 // Real RabbitMQ boots, judged by what they log and answer, not by how long they take.
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';

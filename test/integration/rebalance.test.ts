@@ -1,4 +1,4 @@
-// test-lanes: 2
+// test-lanes: shared
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RebalanceSettings } from '../../manager/rebalance/rebalancer.ts';

@@ -1,4 +1,4 @@
-// test-lanes: 2
+// test-lanes: shared
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,4 +1,4 @@
-// test-lanes: 2
+// test-lanes: shared
 // Issue #10 (a): a retained move re-publishes each value on its new owner (and clears it on the old one on
 // a join); live subscribers had the value already and must not get it again (nor the clear), while a new
 // subscription still gets every value once as retained, without the mover's marker. Real Mosquittos, a

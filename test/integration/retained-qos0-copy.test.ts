@@ -1,4 +1,4 @@
-// test-lanes: 2
+// test-lanes: shared
 // Review finding 7: a QoS 0 retained value is moved with a QoS 0 copy, which nobody acknowledges. The
 // link to the new owner here loses what the mover writes after its CONNACK (test/helpers/
 // drop-after-connack.ts, first connection only): the source must not be cleared (join) nor left for

@@ -1,4 +1,4 @@
-// test-lanes: 2
+// test-lanes: shared
 // Broker and client sockets read into one buffer shared by the process (framed-stream.ts `sharedReads`,
 // common/net/accept-into.ts): every packet handed on, and every byte left for the next read, must
 // outlive the reads of other sockets that overwrite that buffer. Real TCP sockets on loopback; the

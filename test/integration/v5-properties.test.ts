@@ -1,4 +1,4 @@
-// test-lanes: 2
+// test-lanes: shared
 // MQTT 5 PUBLISH properties through the orchestrator and real Mosquittos, between two client
 // implementations: python3-paho-mqtt publishes QoS 0, 1 and 2 with every application-message property
 // and User Properties interleaved (a=1, b=2, a=3); paho, MQTT.js v5 (with a Subscription Identifier)
