@@ -1,0 +1,105 @@
+// test-lanes: shared
+// Runs beside other files: it runs scripts/run-tests.sh on a few tiny unit files of its own and reads
+// what the run printed; nothing timed but the runner's own 3 s test timeout, which a test here hangs into.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { within } from '../helpers/resources.ts';
+
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+
+/** A unit file whose one test reports the process it ran in. */
+const reporter = (name: string, header = '') =>
+  `${header}import { it } from 'node:test';\nit('${name}', (t) => t.diagnostic('${name} ran in ' + process.pid));\n`;
+
+const HANGS = `import { describe, it } from 'node:test';
+describe('a suite', () => {
+  it('hangs forever', () => new Promise(() => setInterval(() => undefined, 1000)));
+});
+`;
+
+/** Writes `files` into a fresh <tmp>/test/unit/ and runs scripts/run-tests.sh on them from the repo. */
+async function runOn(t: TestContext, files: Record<string, string>, timeoutMs?: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'run-tests-batches-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const unit = join(dir, 'test', 'unit');
+  mkdirSync(unit, { recursive: true });
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(unit, name), text);
+  // As a developer starts it: without this file's node:test child marker, which would make the nested
+  // runner report to this process instead of printing.
+  const { NODE_TEST_CONTEXT: _child, ...inherited } = process.env;
+  const env = { ...inherited, ...(timeoutMs ? { BROKEL_TEST_TIMEOUT_MS: String(timeoutMs) } : {}) };
+  const run = spawn('bash', ['scripts/run-tests.sh', unit], {
+    cwd: repo,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.after(() => {
+    if (run.exitCode === null) run.kill('SIGTERM');
+  });
+  let stdout = '';
+  let stderr = '';
+  run.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  run.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const code = await within(
+    new Promise<number | null>((resolve) => run.once('exit', resolve)),
+    60_000,
+    'run-tests.sh to exit',
+  );
+  return { code, stdout, stderr };
+}
+
+/** The PID each named test reported. */
+function pids(stdout: string): Map<string, string> {
+  return new Map([...stdout.matchAll(/(\w+) ran in (\d+)/g)].map((m) => [m[1] as string, m[2] as string]));
+}
+
+/** The unit-batch folders in test-output/ (the suite's own run has one too). */
+const batchDirs = () => {
+  try {
+    return readdirSync(join(repo, 'test-output')).filter((name) => name.startsWith('unit-batches.'));
+  } catch {
+    return [];
+  }
+};
+
+describe('scripts/run-tests.sh runs unit files in shared processes', () => {
+  it('two batches share two processes; a file headed `test-process: own` gets its own; every test runs', async (t) => {
+    const before = batchDirs();
+    const { code, stdout, stderr } = await runOn(t, {
+      'a.test.ts': reporter('alpha'),
+      'b.test.ts': reporter('bravo'),
+      'c.test.ts': reporter('charlie'),
+      'own.test.ts': reporter('own', '// test-process: own\n'),
+    });
+    assert.equal(code, 0, `${stdout}\n${stderr}`);
+    assert.match(stdout, /ℹ pass 4\b/);
+    const ran = pids(stdout);
+    assert.deepEqual([...ran.keys()].sort(), ['alpha', 'bravo', 'charlie', 'own']);
+    // Sorted, then dealt in turn: a and c in the first batch, b in the second.
+    assert.equal(ran.get('alpha'), ran.get('charlie'), 'a and c share a process');
+    assert.notEqual(ran.get('alpha'), ran.get('bravo'), 'b runs in the other batch');
+    for (const other of ['alpha', 'bravo']) assert.notEqual(ran.get('own'), ran.get(other), 'own runs alone');
+    assert.deepEqual(batchDirs(), before, 'the run removed its entry files');
+  });
+
+  it('a test that hangs fails the run at the timeout, and the run names it', async (t) => {
+    const { code, stdout, stderr } = await runOn(
+      t,
+      { 'a.test.ts': reporter('alpha'), 'hang.test.ts': HANGS, 'z.test.ts': reporter('zulu') },
+      3000,
+    );
+    assert.equal(code, 1, `${stdout}\n${stderr}`);
+    assert.match(stdout, /test timed out after 3000ms/);
+    assert.match(stderr, /run-tests: unit-\d ended inside the test: hangs forever/);
+    assert.ok(pids(stdout).has('zulu'), 'the other batch ran');
+  });
+});
