@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the node:test suites (through tsx) under the given folders or files (default: test/).
-# Test files outside test/unit/ run one at a time: several start CPU-capped brokers and measure them.
+# Test files outside test/unit/ run one at a time unless they say they may share the machine (below):
+# several start CPU-capped brokers and measure them.
 # Time limit: on Node 20, `--test-timeout` bounds each test file as a whole and each test in it, so an
 # unbounded wait fails instead of hanging CI. Default BROKEL_TEST_TIMEOUT_MS (300 s); a file that
 # legitimately needs longer says so in a line `// test-timeout-ms: N` and runs in a group with that limit.
@@ -48,8 +49,9 @@ done
 # entry file that imports its files, in test-output/, gitignored), run in the shared group. A process
 # per file cost ~0.7 s of start-up each (Node, tsx, the modules), more than most unit files' own tests:
 # 93 files took ~46 s two at a time, two batches ~16 s. The timeout bounds a batch as a whole and each
-# test in it. A unit file that needs a process of its own (it asserts
-# process-wide state, such as a module's cache) says `// test-process: own`.
+# test in it; a batch that does not finish leaves the name of the test it was in (unit-batch.ts), and the
+# run prints it. A unit file that needs a process of its own (it asserts process-wide state, such as a
+# module's cache, or times real timers to milliseconds) says `// test-process: own`.
 batch_dir=""
 if [ "${#unit_batch[@]}" -ge 2 ]; then
   mkdir -p test-output
@@ -61,8 +63,8 @@ if [ "${#unit_batch[@]}" -ge 2 ]; then
       echo "import { runBatch } from '$PWD/test/helpers/unit-batch.ts';"
       echo "await runBatch('$batch_dir/unit-$lane.current', ["
       for ((i = lane - 1; i < ${#unit_batch[@]}; i += 2)); do
-        f="${unit_batch[$i]}"
-        case "$f" in /*) echo "  '$f'," ;; *) echo "  '$PWD/$f'," ;; esac
+        file="${unit_batch[$i]}"
+        case "$file" in /*) echo "  '$file'," ;; *) echo "  '$PWD/$file'," ;; esac
       done
       echo "]);"
     } > "$entry"
