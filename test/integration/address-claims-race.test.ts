@@ -10,9 +10,11 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { AddressClaims } from '../../manager/providers/local/address-pool.ts';
+import { within } from '../helpers/resources.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const KEYS = Array.from({ length: 400 }, (_, i) => `127.9.${Math.floor(i / 200)}.${(i % 200) + 1}`);
@@ -49,43 +51,27 @@ async function race(dir: string, n: number): Promise<Array<{ pid: number; won: s
     ),
   );
   try {
-    const lines = children.map((child) => {
-      const got: string[] = [];
-      const waiters: Array<() => void> = [];
-      let rest = '';
-      child.stdout.on('data', (chunk: Buffer) => {
-        const parts = (rest + chunk.toString()).split('\n');
-        rest = parts.pop() ?? '';
-        got.push(...parts);
-        for (const w of waiters.splice(0)) w();
-      });
-      const exited = new Promise<never>((_, reject) =>
-        child.once('exit', (code) => reject(new Error(`claimer exited ${code} before its answer`))),
-      );
-      exited.catch(() => undefined);
-      /** The child's k-th line of output. */
-      return async (k: number): Promise<string> => {
-        while (got.length <= k) await Promise.race([new Promise<void>((r) => waiters.push(r)), exited]);
-        return got[k] as string;
-      };
-    });
-    await Promise.all(lines.map((line) => line(0))); // every claimer loaded
+    // Each claimer's output, a line at a time; a claimer that exits first ends its lines early.
+    const lines = children.map((child) => createInterface({ input: child.stdout })[Symbol.asyncIterator]());
+    const next = async (i: number): Promise<string> => {
+      const line = await lines[i]?.next();
+      if (line === undefined || line.done) throw new Error(`claimer ${i} exited before its answer`);
+      return line.value;
+    };
+    await within(Promise.all(children.map((_, i) => next(i))), 30_000, 'every claimer loaded');
     const startAt = Date.now() + 200;
     for (const child of children) child.stdin.write(`${startAt}\n`);
-    return (await Promise.all(lines.map((line) => line(1)))).map(
-      (json) => JSON.parse(json) as { pid: number; won: string[] },
-    );
+    const answers = await within(Promise.all(children.map((_, i) => next(i))), 30_000, 'every answer');
+    return answers.map((json) => JSON.parse(json) as { pid: number; won: string[] });
   } finally {
-    // Only now, with every claimer's answer in (or a failure), may they end.
+    // Only now, with every claimer's answer in (or a failure), may they end: stdin closed, they exit.
     await Promise.all(
-      children.map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) return resolve();
-            child.once('exit', () => resolve());
-            child.stdin.end();
-          }),
-      ),
+      children.map(async (child) => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.stdin.end();
+        await within(exited, 10_000, 'a claimer to exit').catch(() => child.kill('SIGKILL'));
+      }),
     );
   }
 }
