@@ -66,6 +66,11 @@ stop_epmd
 exit "$status"
 `;
 
+/** The replica's command: WRAPPER_SCRIPT leading its group around the package's start script. */
+export function rabbitmqCommand(): { command: string; args: string[] } {
+  return { command: '/bin/sh', args: ['-c', WRAPPER_SCRIPT, 'brokel-rabbitmq', RABBITMQ_SERVER_SCRIPT] };
+}
+
 export interface RabbitmqEnvInput {
   dataDir: string;
   distPort: number;

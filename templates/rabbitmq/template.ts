@@ -5,7 +5,7 @@ import type { ProcessSpec, RenderContext, ReplicaTemplate } from '../template.ts
 import { parseRabbitmqParams, renderEnabledPlugins, renderRabbitmqConf } from './config.ts';
 import { checkRabbitmqUsers, renderDefinitions } from './definitions.ts';
 import { machineGolden, seedFromGolden } from './golden.ts';
-import { RABBITMQ_SERVER_SCRIPT, rabbitmqEnv, WRAPPER_SCRIPT } from './process.ts';
+import { rabbitmqCommand, rabbitmqEnv } from './process.ts';
 
 const AMQP_STANDARD_PORT = 5672;
 const MANAGEMENT_STANDARD_PORT = 15672;
@@ -74,8 +74,7 @@ export const rabbitmqTemplate: ReplicaTemplate = {
     // Run as root, the package's own script stays root (only /usr/sbin/rabbitmq-server switches
     // users), so the data dir needs no chown.
     return {
-      command: '/bin/sh',
-      args: ['-c', WRAPPER_SCRIPT, 'brokel-rabbitmq', RABBITMQ_SERVER_SCRIPT],
+      ...rabbitmqCommand(),
       env: rabbitmqEnv({ dataDir: ctx.dataDir, distPort, epmdPort }),
       ports: {
         amqp: amqpPort,
@@ -88,7 +87,7 @@ export const rabbitmqTemplate: ReplicaTemplate = {
 };
 
 /** Erlang refuses a cookie file others can read; keep an existing one across re-renders. */
-async function writeCookie(dataDir: string): Promise<void> {
+export async function writeCookie(dataDir: string): Promise<void> {
   const cookie = randomBytes(20).toString('hex').toUpperCase();
   try {
     await writeFile(join(dataDir, '.erlang.cookie'), cookie, { mode: 0o400, flag: 'wx' });

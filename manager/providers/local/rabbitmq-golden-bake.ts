@@ -1,11 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { parseRabbitmqParams, renderRabbitmqConf } from '../../../templates/rabbitmq/config.ts';
 import { GOLDEN_PLUGINS, goldenKey, goldenRoot, NODENAME } from '../../../templates/rabbitmq/golden.ts';
-import { RABBITMQ_SERVER_SCRIPT, rabbitmqEnv, WRAPPER_SCRIPT } from '../../../templates/rabbitmq/process.ts';
+import { RABBITMQ_SERVER_SCRIPT, rabbitmqCommand, rabbitmqEnv } from '../../../templates/rabbitmq/process.ts';
+import { writeCookie } from '../../../templates/rabbitmq/template.ts';
 import { freePort } from './address-pool.ts';
 import { killGroup, spawnReplica, stopGroup, tailFile } from './replica-process.ts';
 
@@ -58,9 +58,7 @@ export async function bakeGolden(
     );
     await writeFile(join(dataDir, 'enabled_plugins'), GOLDEN_PLUGINS);
     // Its own random cookie, as a replica's: its distribution port listens while it boots.
-    await writeFile(join(dataDir, '.erlang.cookie'), randomBytes(20).toString('hex').toUpperCase(), {
-      mode: 0o400,
-    });
+    await writeCookie(dataDir);
     options.log?.(
       `brokel: making RabbitMQ ${key}'s golden database in ${final} (one boot, once per machine)`,
     );
@@ -110,11 +108,7 @@ async function bootAndStop(
   timeoutMs: number,
 ): Promise<number | null> {
   const logFile = join(dataDir, '..', 'boot.log');
-  const spec = {
-    command: '/bin/sh',
-    args: ['-c', WRAPPER_SCRIPT, 'brokel-rabbitmq', RABBITMQ_SERVER_SCRIPT],
-    env,
-  };
+  const spec = { ...rabbitmqCommand(), env };
   const child = await spawnReplica(spec, { logFile, cwd: dataDir, cgroupProcs: [], bootDelaySeconds: 0 });
   let exit: { exitCode: number | null } | undefined;
   void child.exited.then((e) => {
