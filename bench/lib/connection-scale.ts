@@ -51,8 +51,17 @@ export interface ScaleResult {
   idleRssFileMb: number;
   rssPerClientKb: number;
   socketsPerClient: number;
-  /** The same two while the publishers publish (a lazy session opens links as routing needs them). */
+  /**
+   * The same two while the publishers publish (a lazy session opens links as routing needs them), read
+   * a few seconds in, as the publishers open their other links.
+   */
   rssPerClientKbPublishing: number;
+  /**
+   * The highest RSS per client read (every 250 ms) from the publishers' start until they are done: the
+   * RSS keeps climbing while they publish, until a full collection (docs/data-plane.md, "Session 41"),
+   * so this, not the reading above, is what a replica must have room for.
+   */
+  rssPerClientKbPublishingPeak: number;
   /** With settleMs: the RSS per client that long after connecting (before publishing). */
   rssPerClientKbSettled?: number;
   socketsPerClientPublishing: number;
@@ -220,10 +229,23 @@ export async function connectionScale(options: ScaleOptions): Promise<ScaleResul
       heap = { perClientBytes: diff.total, groups: diff.groups.slice(0, 25) };
     }
     for (const w of pubs) w.send('go');
+    let peakRss = 0;
+    const sampleRss = () => {
+      try {
+        const now = rssKb(orch.pid);
+        if (now > peakRss) peakRss = now;
+      } catch {
+        // The orchestrator has gone: the run fails on what its publishers report.
+      }
+    };
+    const sampler = setInterval(sampleRss, 250);
     await sleep(Math.min(options.publishMs / 2, 3000));
     const publishingRss = rssKb(orch.pid);
     const publishingSockets = socketCount(orch.pid) - idleSockets;
-    const pubDone = await Promise.all(pubs.map((w) => w.waitFor('done', options.publishMs + 120_000)));
+    const pubDone = await Promise.all(
+      pubs.map((w) => w.waitFor('done', options.publishMs + 120_000)),
+    ).finally(() => clearInterval(sampler));
+    sampleRss();
     // Deliveries may trail the acknowledgements on a loaded machine: wait until the subscribers have as
     // many as were acknowledged, or received nothing more for 3 s (at most 30 s).
     const acked = pubDone.reduce((n, e) => n + Number(e.acked), 0);
@@ -260,6 +282,7 @@ export async function connectionScale(options: ScaleOptions): Promise<ScaleResul
       rssPerClientKb: (loadedRss - idleRss) / options.clients,
       socketsPerClient: sockets / options.clients,
       rssPerClientKbPublishing: (publishingRss - idleRss) / options.clients,
+      rssPerClientKbPublishingPeak: (Math.max(peakRss, publishingRss) - idleRss) / options.clients,
       ...(settledRss !== undefined
         ? { rssPerClientKbSettled: (settledRss - idleRss) / options.clients }
         : {}),
@@ -311,7 +334,8 @@ export function scaleSummary(r: ScaleResult): string {
     (r.rssPerClientKbSettled !== undefined
       ? `settled: +${fmt(r.rssPerClientKbSettled, 1)} KB per client; `
       : '') +
-    `publishing: +${fmt(r.rssPerClientKbPublishing, 1)} KB and ${fmt(r.socketsPerClientPublishing, 2)} sockets per client; ` +
+    `publishing: +${fmt(r.rssPerClientKbPublishing, 1)} KB (peak +${fmt(r.rssPerClientKbPublishingPeak, 1)}) ` +
+    `and ${fmt(r.socketsPerClientPublishing, 2)} sockets per client; ` +
     `${fmtInt(r.connectsPerSecond)} CONNECTs/s accepted\n` +
     `  sent ${fmtInt(r.sent)}, acknowledged ${fmtInt(r.acked)}, delivered ${fmtInt(r.received)}, lost ${fmtInt(r.lost)}` +
     `; publish → PUBACK p50 ${fmtInt(r.ackMs.p50)} ms, p99 ${fmtInt(r.ackMs.p99)} ms, max ${fmtInt(r.ackMs.max)} ms` +

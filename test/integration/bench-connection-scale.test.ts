@@ -1,0 +1,61 @@
+// test-lanes: shared
+// bench:orchestrator's connection-scale run (bench/lib/connection-scale.ts), small: a real orchestrator
+// over three real Mosquittos, clients from two load-generator processes, 90 % publishing QoS 1 once a
+// second and 10 % subscribing. It checks what the run reports, not how much memory it reads: the
+// sockets per client (a lazy session has its client and home links until it publishes round-robin), the
+// RSS readings (the peak while publishing is at least the reading taken during it), and that every
+// acknowledged publish was delivered. Shared lanes: it measures nothing against a target, and 60
+// clients publishing once a second are light.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { connectionScale, scaleSummary } from '../../bench/lib/connection-scale.ts';
+import { TestMosquitto } from '../helpers/mosquitto.ts';
+
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+describe('bench:orchestrator connection scale, small', () => {
+  it('reports sockets, RSS (with its peak while publishing) and no loss for 60 clients over 3 brokers', async (t) => {
+    const brokers = await Promise.all([1, 2, 3].map(() => TestMosquitto.start(t)));
+    const r = await connectionScale({
+      repoRoot,
+      brokerUrls: brokers.map((b) => b.url),
+      clients: 60,
+      workers: 2,
+      publishMs: 3000,
+      routing: 'round-robin',
+    });
+    t.diagnostic(scaleSummary(r));
+    // 6 subscribers link to every broker (4 sockets each), 54 publishers to their home one (2) until
+    // they publish round-robin (4): 132 sockets connected, 240 publishing. The orchestrator's
+    // registry-probe connection to each broker (orchestrator/registry/record-probes.ts, opened by the
+    // first clean CONNECTs) counts too: up to 3 more, whatever the number of clients.
+    const extra = (perClient: number, expected: number) => Math.round(perClient * 60) - expected;
+    const connectedExtra = extra(r.socketsPerClient, 132);
+    const publishingExtra = extra(r.socketsPerClientPublishing, 240);
+    assert.ok(
+      connectedExtra >= 0 && connectedExtra <= 3,
+      `${r.socketsPerClient} sockets per client connected`,
+    );
+    assert.ok(
+      publishingExtra >= 0 && publishingExtra <= 3,
+      `${r.socketsPerClientPublishing} sockets per client publishing`,
+    );
+    for (const [name, kb] of Object.entries({
+      connected: r.rssPerClientKb,
+      publishing: r.rssPerClientKbPublishing,
+      peak: r.rssPerClientKbPublishingPeak,
+    }))
+      assert.ok(Number.isFinite(kb), `RSS per client ${name}: ${kb}`);
+    assert.ok(
+      r.rssPerClientKbPublishingPeak >= r.rssPerClientKbPublishing,
+      `peak ${r.rssPerClientKbPublishingPeak} KB below the reading while publishing ${r.rssPerClientKbPublishing} KB`,
+    );
+    assert.ok(r.idleRssMb > 10, `idle RSS ${r.idleRssMb} MB`);
+    // 54 publishers once a second for 3 s.
+    assert.ok(r.sent >= 54, `${r.sent} sent`);
+    assert.equal(r.acked, r.sent, 'every publish acknowledged');
+    assert.equal(r.received, r.acked, 'every acknowledged publish delivered');
+    assert.equal(r.lost, 0);
+  });
+});
