@@ -83,7 +83,7 @@ describe('benchmark CPU counters', () => {
     assert.ok(Number.isNaN(gone.voluntary) && Number.isNaN(gone.preempted));
   });
 
-  it("counts a child's wake-ups: each of its 50 sleeps is one voluntary context switch at least", async (t) => {
+  it("counts a child's wake-ups: its 50 sleeps are 45 voluntary context switches at least", async (t) => {
     // Per line on stdin, the child sleeps 2 ms 50 times (each a wait in epoll that blocks), then says so.
     const SLEEPER = `
       require('node:readline').createInterface({ input: process.stdin }).on('line', async () => {
@@ -101,7 +101,10 @@ describe('benchmark CPU counters', () => {
     const after = processSwitches(child.pid ?? -1);
     const woke = after.voluntary - before.voluntary;
     t.diagnostic(`voluntary ${woke}, preempted ${after.preempted - before.preempted}`);
-    assert.ok(woke >= 50 && woke < 500, `${woke} wake-ups for 50 sleeps`);
+    // Nearly every sleep blocks in epoll and is one voluntary switch; one whose 2 ms had passed by the
+    // time the loop polled does not block (the full suite read 49, beside two other files, with 4
+    // preemptions). A counter that read the wrong field (the preemptions) or nothing would read ~0.
+    assert.ok(woke >= 45 && woke < 500, `${woke} wake-ups for 50 sleeps`);
     assert.ok(after.preempted >= before.preempted);
     child.stdin.end();
     await once(child, 'exit');
