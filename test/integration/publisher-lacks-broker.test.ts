@@ -36,9 +36,11 @@ describe('a session that cannot reach a broker', () => {
     const other = await connectClient(t, url, { clientId: 'lack-other' });
     await publishSeq(other, 'warm', ['lack/other'], 4, 1); // linked to both brokers from here
     // A lazy publisher whose home is b1: linked to b1 only, until round-robin needs b2.
-    const loneId = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']
-      .map((s) => `lack-lone-${s}`)
-      .find((id) => homeBrokerRanking(id, [id1, id2])[0] === id1);
+    // The broker ids come from the ephemeral ports: as many candidates as it takes (each is one of
+    // two homes; 8 fixed ones all missed b1 once, 1 run in 256).
+    const loneId = Array.from({ length: 200 }, (_, i) => `lack-lone-${i}`).find(
+      (id) => homeBrokerRanking(id, [id1, id2])[0] === id1,
+    );
     assert.ok(loneId, 'a client id whose home is b1');
     const lone = await connectClient(t, url, { clientId: loneId });
     await waitFor(() => broker2()?.sessions === 2, 3000, 'lone trimmed to b1');
