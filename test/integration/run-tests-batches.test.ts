@@ -1,6 +1,7 @@
 // test-lanes: shared
 // Runs beside other files: it runs scripts/run-tests.sh on a few tiny unit files of its own and reads
-// what the run printed; nothing timed but the runner's own 3 s test timeout, which a test here hangs into.
+// what the run printed; nothing timed but the runner's own test timeout (HANG_TIMEOUT_MS), which a test
+// here hangs into.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,6 +16,13 @@ const repo = fileURLToPath(new URL('../..', import.meta.url));
 /** A unit file whose one test reports the process it ran in. */
 const reporter = (name: string, header = '') =>
   `${header}import { it } from 'node:test';\nit('${name}', (t) => t.diagnostic('${name} ran in ' + process.pid));\n`;
+
+/**
+ * The nested run's test timeout, which bounds each batch process as a whole: long enough for a batch to
+ * start (Node, tsx) and reach its tests on a loaded machine. At 3 s, beside two other files, the hanging
+ * batch had not reached its test when it was ended, and the other was still in its last one.
+ */
+const HANG_TIMEOUT_MS = 10_000;
 
 const HANGS = `import { describe, it } from 'node:test';
 describe('a suite', () => {
@@ -95,10 +103,10 @@ describe('scripts/run-tests.sh runs unit files in shared processes', () => {
     const { code, stdout, stderr } = await runOn(
       t,
       { 'a.test.ts': reporter('alpha'), 'hang.test.ts': HANGS, 'z.test.ts': reporter('zulu') },
-      3000,
+      HANG_TIMEOUT_MS,
     );
     assert.equal(code, 1, `${stdout}\n${stderr}`);
-    assert.match(stdout, /test timed out after 3000ms/);
+    assert.match(stdout, new RegExp(`test timed out after ${HANG_TIMEOUT_MS}ms`));
     assert.match(stderr, /run-tests: unit-\d ended inside the test: hangs forever/);
     assert.ok(pids(stdout).has('zulu'), 'the other batch ran');
   });
