@@ -8,11 +8,18 @@
  * table of Fibonacci-hashed ids, deletion by backward shift (no holes), grown when half full; shrunk
  * only by trim() (the session's 1-second tick), so ids that come and go allocate nothing: a table
  * that shrank as it emptied was reallocated again and again by a link whose few ids in flight came
- * and went (10 % of the bytes allocated per message in a first version).
+ * and went (10 % of the bytes allocated per message in a first version). An empty table is given back
+ * only once it has stayed unused for IDLE_TRIMS_TO_FREE trims: freed at the first empty tick, the
+ * table of a client publishing every second or few was made again for each message and lived about
+ * that second, long enough for V8 to move it to the old generation, where such garbage piled up until
+ * the next full collection (docs/data-plane.md, "Session 42").
  *
- * Iteration (`entries`, cold: a broker lost, a session handed over) is in insertion order, as a Map's.
+ * Iteration (`entries`, `values`; cold: a broker lost, a session handed over) is in insertion order, as
+ * a Map's; `forEach` and `someBefore` visit in table order and allocate nothing.
  */
 const MIN_CAPACITY = 8;
+/** Trims (session ticks, 1 s) an empty table waits unused before its arrays are given back. */
+export const IDLE_TRIMS_TO_FREE = 10;
 const EMPTY = -1;
 /** What a table holds before its first id: shared, never written. */
 const NO_KEYS = new Int32Array(0);
@@ -22,12 +29,14 @@ const NO_VALUES: never[] = [];
 export class IdTable<V> {
   /** Ids by slot, EMPTY where none; no table until the first id (an idle link needs none). */
   private keys = NO_KEYS;
-  private values: Array<V | undefined> = NO_VALUES;
+  private vals: Array<V | undefined> = NO_VALUES;
   /** Insertion order, for entries(). */
   private seqs = NO_SEQS;
   private shift = 32;
   private count = 0;
   private nextSeq = 0;
+  /** Trims since the last id was added. */
+  private idleTrims = 0;
 
   get size(): number {
     return this.count;
@@ -35,7 +44,7 @@ export class IdTable<V> {
 
   get(id: number): V | undefined {
     const at = this.find(id);
-    return at < 0 ? undefined : this.values[at];
+    return at < 0 ? undefined : this.vals[at];
   }
 
   has(id: number): boolean {
@@ -46,12 +55,13 @@ export class IdTable<V> {
   set(id: number, value: V): void {
     const at = this.find(id);
     if (at >= 0) {
-      this.values[at] = value;
+      this.vals[at] = value;
       return;
     }
     if ((this.count + 1) * 2 > this.keys.length) this.resize(Math.max(MIN_CAPACITY, this.keys.length * 2));
     this.put(id, value, this.nextSeq++);
     this.count += 1;
+    this.idleTrims = 0;
   }
 
   /** Removes id; returns its value (undefined when absent). */
@@ -59,7 +69,7 @@ export class IdTable<V> {
     const keys = this.keys;
     let i = this.find(id);
     if (i < 0) return undefined;
-    const value = this.values[i];
+    const value = this.vals[i];
     const mask = keys.length - 1;
     // Backward shift: each following entry of the run that may sit at i (its home is not in (i, j])
     // moves there, so every lookup still finds its id before an empty slot.
@@ -68,29 +78,54 @@ export class IdTable<V> {
       const stays = i <= j ? i < home && home <= j : i < home || home <= j;
       if (stays) continue;
       keys[i] = keys[j] as number;
-      this.values[i] = this.values[j];
+      this.vals[i] = this.vals[j];
       this.seqs[i] = this.seqs[j] as number;
       i = j;
     }
     keys[i] = EMPTY;
-    this.values[i] = undefined;
+    this.vals[i] = undefined;
     this.count -= 1;
     return value;
   }
 
   /**
-   * Gives back what the table no longer needs: all of it when empty (an idle link keeps no table), else
-   * it is halved while under an eighth full.
+   * Gives back what the table no longer needs: all of it when it has been empty and unused for
+   * IDLE_TRIMS_TO_FREE trims (an idle link keeps no table), else it is halved while under an eighth full.
    */
   trim(): void {
     const capacity = this.keys.length;
+    this.idleTrims += 1;
     if (this.count === 0) {
-      if (capacity > 0) this.clear();
+      if (capacity > 0 && this.idleTrims >= IDLE_TRIMS_TO_FREE) this.clear();
       return;
     }
     let target = capacity;
     while (target > MIN_CAPACITY && this.count * 8 < target) target /= 2;
     if (target < capacity) this.resize(target);
+  }
+
+  /** The values, a snapshot in insertion order. */
+  values(): V[] {
+    return this.entries().map((entry) => entry[1]);
+  }
+
+  /** Each value, in table order (not insertion order); `visit` must not add or delete ids. */
+  forEach(visit: (value: V) => void): void {
+    const keys = this.keys;
+    for (let i = 0; i < keys.length; i++) if (keys[i] !== EMPTY) visit(this.vals[i] as V);
+  }
+
+  /**
+   * Whether `test` holds for a value added before id's (for any value when id is absent, as a walk of a
+   * Map up to it would go); `test` must not add or delete ids.
+   */
+  someBefore(id: number, test: (value: V) => boolean): boolean {
+    const at = this.find(id);
+    const seq = at < 0 ? Number.POSITIVE_INFINITY : (this.seqs[at] as number);
+    const keys = this.keys;
+    for (let i = 0; i < keys.length; i++)
+      if (keys[i] !== EMPTY && (this.seqs[i] as number) < seq && test(this.vals[i] as V)) return true;
+    return false;
   }
 
   /** A snapshot, in insertion order. */
@@ -99,15 +134,16 @@ export class IdTable<V> {
     const slots: number[] = [];
     for (let i = 0; i < keys.length; i++) if (keys[i] !== EMPTY) slots.push(i);
     slots.sort((a, b) => (this.seqs[a] as number) - (this.seqs[b] as number));
-    return slots.map((i) => [keys[i] as number, this.values[i] as V]);
+    return slots.map((i) => [keys[i] as number, this.vals[i] as V]);
   }
 
   clear(): void {
     this.keys = NO_KEYS;
-    this.values = NO_VALUES;
+    this.vals = NO_VALUES;
     this.seqs = NO_SEQS;
     this.shift = 32;
     this.count = 0;
+    this.idleTrims = 0;
   }
 
   private slot(id: number): number {
@@ -133,16 +169,16 @@ export class IdTable<V> {
     let i = this.slot(id);
     while (keys[i] !== EMPTY) i = (i + 1) & mask;
     keys[i] = id;
-    this.values[i] = value;
+    this.vals[i] = value;
     this.seqs[i] = seq;
   }
 
   private resize(capacity: number): void {
     const keys = this.keys;
-    const values = this.values;
+    const values = this.vals;
     const seqs = this.seqs;
     this.keys = new Int32Array(capacity).fill(EMPTY);
-    this.values = new Array<V | undefined>(capacity).fill(undefined);
+    this.vals = new Array<V | undefined>(capacity).fill(undefined);
     this.seqs = new Float64Array(capacity);
     this.shift = 32 - Math.log2(capacity);
     for (let i = 0; i < keys.length; i++) {

@@ -28,14 +28,17 @@ export class BrokerWindows<T> {
     if (qos2) this.usedQos2.set(brokerId, this.inUseQos2(brokerId) + 1);
   }
 
+  /**
+   * A count that falls to 0 stays, as 0, until the broker goes (takeWaiting): V8 gives a Map a new table
+   * when a delete empties it, and a session with one publish in flight at a time emptied this one at
+   * every message (id-table.ts says why such tables cost more than their bytes).
+   */
   release(brokerId: string, qos2 = false): void {
-    const n = this.inUse(brokerId) - 1;
-    if (n > 0) this.used.set(brokerId, n);
-    else this.used.delete(brokerId);
+    const n = this.inUse(brokerId);
+    if (n > 0) this.used.set(brokerId, n - 1);
     if (!qos2) return;
-    const q = this.inUseQos2(brokerId) - 1;
-    if (q > 0) this.usedQos2.set(brokerId, q);
-    else this.usedQos2.delete(brokerId);
+    const q = this.inUseQos2(brokerId);
+    if (q > 0) this.usedQos2.set(brokerId, q - 1);
   }
 
   /** The oldest item waiting for this broker, left on its queue. */
@@ -71,10 +74,12 @@ export class BrokerWindows<T> {
     return item;
   }
 
-  /** Every item waiting for this broker (it went away), oldest first. */
+  /** Every item waiting for this broker (it went away), oldest first; its counts go if they are 0. */
   takeWaiting(brokerId: string): T[] {
     const queue = this.waiting.get(brokerId) ?? [];
     this.waiting.delete(brokerId);
+    if (this.inUse(brokerId) === 0) this.used.delete(brokerId);
+    if (this.inUseQos2(brokerId) === 0) this.usedQos2.delete(brokerId);
     this.waitingCount -= queue.length;
     return queue;
   }

@@ -1,6 +1,7 @@
 import type { IPublishPacket, Packet } from 'mqtt-packet';
 import { hasMoveMarker } from '../../common/move-marker.ts';
 import { type RetainedFence, unmovableRetainedTopic } from '../pool/retained-fence.ts';
+import { IdTable } from '../protocol/id-table.ts';
 import { STAYING_FRAME_MS } from '../protocol/kept-frames.ts';
 import { ownFrame } from '../protocol/raw-frame.ts';
 import { unaliased } from '../protocol/raw-write.ts';
@@ -29,7 +30,12 @@ import { type TopicAliases, topicNameProblem } from './topic-alias.ts';
  * at most qos2.maxKeptBytes of it); the client's 65 535 packet ids bound them.
  */
 export class InboundPublishes implements AckSink<InFlight> {
-  private readonly inflight = new Map<number, InFlight>();
+  /**
+   * By the client's packet id. An IdTable, not a Map: V8 gives a Map a new table when a delete leaves it
+   * under a quarter full, so a client with one publish in flight at a time (one a second, say) made
+   * a table per message that lived until its next, and moved to the old generation (id-table.ts).
+   */
+  private readonly inflight = new IdTable<InFlight>();
   /** Where and when each publish goes out: routing, broker windows, retained hold (publish-routing.ts). */
   private readonly routing: PublishRouting;
   /** Entries with `received` set. */
@@ -361,9 +367,16 @@ export class InboundPublishes implements AckSink<InFlight> {
   rehomeKept(now: number): void {
     this.replays.rehome(now);
     const before = now - STAYING_FRAME_MS;
-    for (const entry of this.inflight.values()) ownFrame(entry.packet, before);
-    // The rest of those whose PUBACK waits are in the in-flight map, just swept.
+    this.inflight.forEach((entry) => {
+      ownFrame(entry.packet, before);
+    });
+    // The rest of those whose PUBACK waits are in the in-flight table, just swept.
     for (const entry of this.order.pendingItems()) if (entry.done) ownFrame(entry.packet, before);
+  }
+
+  /** The session's tick: the in-flight table gives back what it no longer needs (id-table.ts). */
+  trimIds(): void {
+    this.inflight.trim();
   }
 
   /** A broker died: the QoS 1 publishes it acknowledged recently are sent again (RecentReplays). */
@@ -373,8 +386,9 @@ export class InboundPublishes implements AckSink<InFlight> {
 
   /** A broker went down: publishes it had not acknowledged go to another broker. */
   onBrokerDown(brokerId: string): void {
+    // In arrival order; one finished or dropped meanwhile (a Map's iteration would skip it) is skipped.
     for (const entry of this.inflight.values()) {
-      if (entry.brokerId !== brokerId) continue;
+      if (entry.brokerId !== brokerId || this.inflight.get(entry.downId) !== entry) continue;
       if (entry.stored) this.onStoredLost(entry, brokerId);
       else this.routing.send(entry, [brokerId]);
     }

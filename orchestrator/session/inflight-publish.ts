@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
 import type { IPublishPacket, Packet } from 'mqtt-packet';
+import type { IdTable } from '../protocol/id-table.ts';
 
 /** One QoS 1/2 publish of a client, from its PUBLISH to its PUBACK or PUBCOMP. */
 export interface InFlight {
@@ -37,6 +38,9 @@ export interface InFlight {
 
 /** The payload of a QoS 2 publish that keeps only its ids. */
 export const EMPTY = Buffer.alloc(0);
+
+/** The publish flow's in-flight table by the client's packet id, as routing and replays read it. */
+export type InFlightTable = Pick<IdTable<InFlight>, 'get' | 'values' | 'someBefore'>;
 
 /** Sends of one publish (to brokers that went down on it) before the client is closed instead. */
 export const MAX_ATTEMPTS = 4;

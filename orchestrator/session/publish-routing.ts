@@ -5,7 +5,7 @@ import type { RetainedFence } from '../pool/retained-fence.ts';
 import { type Router, retainedOwner } from '../routing/strategies.ts';
 import { BrokerWindows } from './broker-windows.ts';
 import type { SessionContext, UpstreamLink } from './context.ts';
-import { type InFlight, MAX_ATTEMPTS } from './inflight-publish.ts';
+import { type InFlight, type InFlightTable, MAX_ATTEMPTS } from './inflight-publish.ts';
 import { emptySet, writableSet } from './lazy-collections.ts';
 import { afterWaiting, setAside } from './message-expiry.ts';
 import { type RetainedFenceSource, RetainedHold, unsettledRetained } from './retained-hold.ts';
@@ -37,7 +37,7 @@ export class PublishRouting {
   constructor(
     private readonly ctx: SessionContext,
     private readonly router: Router,
-    private readonly inflight: ReadonlyMap<number, InFlight>,
+    private readonly inflight: InFlightTable,
     /** A QoS 1/2 publish whose Message Expiry Interval ran out before it went to a broker: its flow ends. */
     private readonly expire: (entry: InFlight) => void,
     maxWaitingBytes: number,
@@ -215,11 +215,11 @@ export class PublishRouting {
 
   /** An earlier retained publish on the entry's topic is kept at no broker: the entry waits behind it. */
   private behindWaiting(entry: InFlight): boolean {
-    for (const other of this.inflight.values()) {
-      if (other === entry) return false; // arrival order: the map keeps insertion order
-      if (other.packet.retain && waiting(other) && other.packet.topic === entry.packet.topic) return true;
-    }
-    return false;
+    const topic = entry.packet.topic;
+    return this.inflight.someBefore(
+      entry.downId,
+      (other) => other.packet.retain && waiting(other) && other.packet.topic === topic,
+    );
   }
 
   private windowFull(link: UpstreamLink, entry: InFlight): boolean {
@@ -288,7 +288,8 @@ export class PublishRouting {
 
   /** A broker became available: publishes held for lack of any broker go out now. */
   resendHeld(): void {
-    for (const entry of this.inflight.values()) if (waiting(entry)) this.send(entry);
+    for (const entry of this.inflight.values())
+      if (waiting(entry) && this.inflight.get(entry.downId) === entry) this.send(entry);
     // A client paused for want of room (waitForRoom) reads again: the new broker may have it.
     this.ctx.resumeClient(NO_ROOM);
   }

@@ -1,7 +1,7 @@
 import type { IPublishPacket } from 'mqtt-packet';
 import type { KeptFrames } from '../protocol/kept-frames.ts';
 import type { SessionContext } from './context.ts';
-import type { InFlight } from './inflight-publish.ts';
+import type { InFlight, InFlightTable } from './inflight-publish.ts';
 import { afterWaiting } from './message-expiry.ts';
 import type { PublishRouting } from './publish-routing.ts';
 import { ReplayWindow } from './replay-window.ts';
@@ -31,7 +31,7 @@ export class RecentReplays {
   constructor(
     private readonly ctx: SessionContext,
     private readonly routing: PublishRouting,
-    private readonly inflight: ReadonlyMap<number, InFlight>,
+    private readonly inflight: InFlightTable,
     replay: ReplayOptions,
   ) {
     this.recent = new ReplayWindow(replay.windowMs, replay.maxMessages, replay.frames);

@@ -42,6 +42,7 @@ export class Lifetime implements TickMember {
     const s = this.s;
     s.inbound?.rehomeKept(now);
     s.outbound?.rehomeKept(now);
+    s.inbound?.trimIds();
     s.outbound?.trimIds();
     for (const link of s.links.values()) link.ids.trim();
     // [MQTT-3.1.2-24]: nothing from the client for 1.5 × keepalive: the connection is dead.

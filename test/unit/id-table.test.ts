@@ -1,11 +1,12 @@
 // IdTable (id-table.ts), the packet-id map of the QoS 1/2 flows, against V8's Map: random adds,
 // replacements and deletes give the same lookups and the same insertion-ordered entries; ids that all
 // hash to one slot still work (backward-shift deletion across the table's end); the table grows and
-// shrinks with its contents and allocates nothing while a steady number of ids come and go; and
-// PacketIdSpace on top of it hands out every id once when full.
+// shrinks with its contents and allocates nothing while a steady number of ids come and go, nor for a
+// client whose one id comes and goes every few seconds; its ordered and unordered walks see what a
+// Map's would; and PacketIdSpace on top of it hands out every id once when full.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { IdTable } from '../../orchestrator/protocol/id-table.ts';
+import { IDLE_TRIMS_TO_FREE, IdTable } from '../../orchestrator/protocol/id-table.ts';
 import { PacketIdSpace } from '../../orchestrator/protocol/packet-ids.ts';
 import { mulberry32 as random } from '../../workload/taxi-rome/random.ts';
 
@@ -104,10 +105,71 @@ describe('IdTable', () => {
       table.entries().map(([id]) => id),
     );
     for (const [id] of table.entries()) table.delete(id);
+    // The trim that halved it was the first since the last id was added.
+    for (let trim = 2; trim < IDLE_TRIMS_TO_FREE; trim++) table.trim();
+    assert.equal(
+      capacity(),
+      64,
+      'an empty table is kept until it has been unused for IDLE_TRIMS_TO_FREE trims',
+    );
     table.trim();
     assert.equal(capacity(), 0, 'an empty table gives back its arrays');
     table.set(5, 5);
     assert.deepEqual([table.get(5), capacity()], [5, 8]);
+  });
+
+  it('keeps the arrays of a table that empties and is used again every few trims (a client publishing every few seconds)', () => {
+    const table = new IdTable<number>();
+    table.set(1, 1);
+    const keys = (table as unknown as { keys: Int32Array }).keys;
+    for (let message = 2; message < 200; message++) {
+      table.delete(message - 1);
+      // Trims while nothing is in flight: fewer than IDLE_TRIMS_TO_FREE between two messages.
+      for (let trim = 0; trim < IDLE_TRIMS_TO_FREE - 1; trim++) table.trim();
+      table.set(message, message);
+    }
+    assert.equal((table as unknown as { keys: Int32Array }).keys, keys, 'no table made again');
+    table.delete(199);
+    for (let trim = 0; trim < IDLE_TRIMS_TO_FREE; trim++) table.trim();
+    assert.equal((table as unknown as { keys: Int32Array }).keys.length, 0, 'then given back once idle');
+  });
+
+  it('values, forEach and someBefore see what a Map walked in insertion order sees, over random adds and deletes', () => {
+    const next = random(11);
+    const table = new IdTable<number>();
+    const map = new Map<number, number>();
+    for (let op = 0; op < 20_000; op++) {
+      const id = 1 + Math.floor(next() * 64);
+      if (next() < 0.55) {
+        table.set(id, op);
+        map.set(id, op);
+      } else {
+        table.delete(id);
+        map.delete(id);
+      }
+      if (op % 7 !== 0) continue;
+      assert.deepEqual(table.values(), [...map.values()]);
+      const seen: number[] = [];
+      table.forEach((v) => {
+        seen.push(v);
+      });
+      assert.deepEqual(
+        seen.sort((a, b) => a - b),
+        [...map.values()].sort((a, b) => a - b),
+      );
+      // Some value added before `probe`'s is odd: a walk of the Map up to `probe` (all of it when absent).
+      const probe = 1 + Math.floor(next() * 64);
+      let expected = false;
+      for (const [k, v] of map) {
+        if (k === probe) break;
+        if (v % 2 === 1) expected = true;
+      }
+      assert.equal(
+        table.someBefore(probe, (v) => v % 2 === 1),
+        expected,
+        `someBefore ${probe} at op ${op}`,
+      );
+    }
   });
 
   it('PacketIdSpace hands out all 65,535 ids once, none twice, then none until one is released', () => {
