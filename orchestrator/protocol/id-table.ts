@@ -12,7 +12,9 @@
  * only once it has stayed unused for IDLE_TRIMS_TO_FREE trims: freed at the first empty tick, the
  * table of a client publishing every second or few was made again for each message and lived about
  * that second, long enough for V8 to move it to the old generation, where such garbage piled up until
- * the next full collection (docs/data-plane.md, "Session 42").
+ * the next full collection (docs/data-plane.md, "Session 42"). Since tables stay with their sessions,
+ * their arrays are plain arrays of small integers: an Int32Array and a Float64Array cost an object,
+ * an ArrayBuffer and a backing store each (a table of 8 slots with one id: 686 bytes, 421 now).
  *
  * Iteration (`entries`, `values`; cold: a broker lost, a session handed over) is in insertion order, as
  * a Map's; `forEach` and `someBefore` visit in table order and allocate nothing.
@@ -22,16 +24,17 @@ const MIN_CAPACITY = 8;
 export const IDLE_TRIMS_TO_FREE = 10;
 const EMPTY = -1;
 /** What a table holds before its first id: shared, never written. */
-const NO_KEYS = new Int32Array(0);
-const NO_SEQS = new Float64Array(0);
+/** (Not frozen: a frozen array has another elements kind, and each access site would see two.) */
+const NO_KEYS: readonly number[] = [];
+const NO_SEQS: readonly number[] = [];
 const NO_VALUES: never[] = [];
 
 export class IdTable<V> {
   /** Ids by slot, EMPTY where none; no table until the first id (an idle link needs none). */
-  private keys = NO_KEYS;
+  private keys = NO_KEYS as number[];
   private vals: Array<V | undefined> = NO_VALUES;
-  /** Insertion order, for entries(). */
-  private seqs = NO_SEQS;
+  /** Insertion order, for entries() (small integers until 2^30 ids have been added: then doubles). */
+  private seqs = NO_SEQS as number[];
   private shift = 32;
   private count = 0;
   private nextSeq = 0;
@@ -138,9 +141,9 @@ export class IdTable<V> {
   }
 
   clear(): void {
-    this.keys = NO_KEYS;
+    this.keys = NO_KEYS as number[];
     this.vals = NO_VALUES;
-    this.seqs = NO_SEQS;
+    this.seqs = NO_SEQS as number[];
     this.shift = 32;
     this.count = 0;
     this.idleTrims = 0;
@@ -177,9 +180,9 @@ export class IdTable<V> {
     const keys = this.keys;
     const values = this.vals;
     const seqs = this.seqs;
-    this.keys = new Int32Array(capacity).fill(EMPTY);
+    this.keys = new Array<number>(capacity).fill(EMPTY);
     this.vals = new Array<V | undefined>(capacity).fill(undefined);
-    this.seqs = new Float64Array(capacity);
+    this.seqs = new Array<number>(capacity).fill(0);
     this.shift = 32 - Math.log2(capacity);
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i] as number;
