@@ -19,7 +19,8 @@
  * Iteration (`entries`, `values`; cold: a broker lost, a session handed over) is in insertion order, as
  * a Map's; `forEach` and `someBefore` visit in table order and allocate nothing.
  */
-const MIN_CAPACITY = 8;
+/** 4 slots hold 2 ids: a client with one or two in flight at a time (most devices) needs no more. */
+const MIN_CAPACITY = 4;
 /** Trims (session ticks, 1 s) an empty table waits unused before its arrays are given back. */
 export const IDLE_TRIMS_TO_FREE = 10;
 const EMPTY = -1;

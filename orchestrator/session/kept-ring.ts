@@ -5,7 +5,11 @@ import type { KeptSlab } from '../protocol/kept-frames.ts';
 /** What a replay window keeps of a publish: the packet, or its frame alone (replay-window.ts). */
 export type KeptItem = IPublishPacket | Buffer | KeptSlab;
 
-const MIN_CAPACITY = 8;
+/**
+ * 4 slots: a session publishing once a second keeps two or three entries per broker in a 2 s window, and
+ * the ring stays with the session between messages (8 slots: 472 bytes, 4: 312).
+ */
+const MIN_CAPACITY = 4;
 /** Numbers kept per entry in `nums`: offset, length, time, retained sequence number. */
 const FIELDS = 4;
 

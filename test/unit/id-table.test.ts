@@ -115,7 +115,7 @@ describe('IdTable', () => {
     table.trim();
     assert.equal(capacity(), 0, 'an empty table gives back its arrays');
     table.set(5, 5);
-    assert.deepEqual([table.get(5), capacity()], [5, 8]);
+    assert.deepEqual([table.get(5), capacity()], [5, 4]);
   });
 
   it('keeps the arrays of a table that empties and is used again every few trims (a client publishing every few seconds)', () => {

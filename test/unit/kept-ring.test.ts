@@ -62,7 +62,7 @@ describe('kept ring', () => {
     );
     while (ring.count > 0) ring.shift();
     ring.shrink();
-    assert.equal(ring.capacity, 8, 'not below the minimum');
+    assert.equal(ring.capacity, 4, 'not below the minimum');
   });
 
   it('setItem replaces an entry in place', () => {
