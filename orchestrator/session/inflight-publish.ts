@@ -23,7 +23,7 @@ export interface InFlight {
   queuedFor?: string;
   /** PUBACK / PUBREC for the client, answered by a broker but behind an earlier publish's (AckOrder). */
   ack: Packet | undefined;
-  /** Finished and forgotten (no longer in the in-flight map), maybe with its PUBACK still held. */
+  /** Finished and forgotten (no longer in the in-flight table), maybe with its PUBACK still held. */
   done: boolean;
   /** Retained: its place among the session's retained publishes (retained-order.ts); 0 otherwise. */
   retainSeq: number;

@@ -23,7 +23,7 @@ const waiting = (e: InFlight): boolean =>
  * Where and when a client's publish goes out (part of InboundPublishes): the broker the routing
  * strategy picks, within that broker's receive maximum (the rest wait for a slot in routing order),
  * and, for a retained publish whose topic's value is being moved, once the move is done.
- * Entries are those of the publish flow's in-flight map (`inflight`); this only routes them.
+ * Entries are those of the publish flow's in-flight table (`inflight`); this only routes them.
  */
 export class PublishRouting {
   readonly windows = new BrokerWindows<InFlight>();
