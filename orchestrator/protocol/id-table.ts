@@ -16,8 +16,8 @@
  * their arrays are plain arrays of small integers: an Int32Array and a Float64Array cost an object,
  * an ArrayBuffer and a backing store each (a table of 8 slots with one id: 686 bytes, 421 now).
  *
- * Iteration (`entries`, `values`; cold: a broker lost, a session handed over) is in insertion order, as
- * a Map's; `forEach` and `someBefore` visit in table order and allocate nothing.
+ * Iteration (`entries`, `values`, `forEachInOrder`; cold: a broker lost, a session handed over) is in
+ * insertion order, as a Map's; `forEach` and `someBefore` visit in table order and allocate nothing.
  */
 /** 4 slots hold 2 ids: a client with one or two in flight at a time (most devices) needs no more. */
 const MIN_CAPACITY = 4;
@@ -111,6 +111,15 @@ export class IdTable<V> {
   /** The values, a snapshot in insertion order. */
   values(): V[] {
     return this.entries().map((entry) => entry[1]);
+  }
+
+  /**
+   * Each value in insertion order, from a snapshot; `visit` may add and delete ids. One deleted before its
+   * turn (or whose id holds another value by then) is skipped, as a Map's walk skips a deleted entry;
+   * one added during the walk is not visited.
+   */
+  forEachInOrder(visit: (value: V) => void): void {
+    for (const [id, value] of this.entries()) if (this.get(id) === value) visit(value);
   }
 
   /** Each value, in table order (not insertion order); `visit` must not add or delete ids. */

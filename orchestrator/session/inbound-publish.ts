@@ -386,12 +386,11 @@ export class InboundPublishes implements AckSink<InFlight> {
 
   /** A broker went down: publishes it had not acknowledged go to another broker. */
   onBrokerDown(brokerId: string): void {
-    // In arrival order; one finished or dropped meanwhile (a Map's iteration would skip it) is skipped.
-    for (const entry of this.inflight.values()) {
-      if (entry.brokerId !== brokerId || this.inflight.get(entry.downId) !== entry) continue;
+    this.inflight.forEachInOrder((entry) => {
+      if (entry.brokerId !== brokerId) return;
       if (entry.stored) this.onStoredLost(entry, brokerId);
       else this.routing.send(entry, [brokerId]);
-    }
+    });
     this.routing.sendWaitingElsewhere(brokerId);
     // A retained publish held until its owner is routable: the owner may have been this broker.
     this.routing.resendHeld();

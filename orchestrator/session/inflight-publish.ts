@@ -40,7 +40,7 @@ export interface InFlight {
 export const EMPTY = Buffer.alloc(0);
 
 /** The publish flow's in-flight table by the client's packet id, as routing and replays read it. */
-export type InFlightTable = Pick<IdTable<InFlight>, 'get' | 'values' | 'someBefore'>;
+export type InFlightTable = Pick<IdTable<InFlight>, 'get' | 'values' | 'forEachInOrder' | 'someBefore'>;
 
 /** Sends of one publish (to brokers that went down on it) before the client is closed instead. */
 export const MAX_ATTEMPTS = 4;

@@ -288,8 +288,9 @@ export class PublishRouting {
 
   /** A broker became available: publishes held for lack of any broker go out now. */
   resendHeld(): void {
-    for (const entry of this.inflight.values())
-      if (waiting(entry) && this.inflight.get(entry.downId) === entry) this.send(entry);
+    this.inflight.forEachInOrder((entry) => {
+      if (waiting(entry)) this.send(entry);
+    });
     // A client paused for want of room (waitForRoom) reads again: the new broker may have it.
     this.ctx.resumeClient(NO_ROOM);
   }

@@ -172,6 +172,36 @@ describe('IdTable', () => {
     }
   });
 
+  it('forEachInOrder walks in insertion order and skips what its visitor deleted, as a Map walk does', () => {
+    const table = new IdTable<string>();
+    const map = new Map<number, string>();
+    for (const id of [9, 3, 40, 17, 5]) {
+      table.set(id, `v${id}`);
+      map.set(id, `v${id}`);
+    }
+    // Visiting 3 deletes 17 (not yet visited) and 9 (already visited); visiting 40 deletes itself.
+    const effects = (from: { delete(id: number): unknown }, value: string): void => {
+      if (value === 'v3') {
+        from.delete(17);
+        from.delete(9);
+      }
+      if (value === 'v40') from.delete(40);
+    };
+    const walked: string[] = [];
+    table.forEachInOrder((v) => {
+      walked.push(v);
+      effects(table, v);
+    });
+    const mapWalked: string[] = [];
+    for (const v of map.values()) {
+      mapWalked.push(v);
+      effects(map, v);
+    }
+    assert.deepEqual(walked, ['v9', 'v3', 'v40', 'v5']);
+    assert.deepEqual(walked, mapWalked);
+    assert.deepEqual(table.values(), [...map.values()]);
+  });
+
   it('PacketIdSpace hands out all 65,535 ids once, none twice, then none until one is released', () => {
     const ids = new PacketIdSpace<number>();
     const seen = new Set<number>();
