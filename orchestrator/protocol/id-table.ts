@@ -24,8 +24,10 @@ const MIN_CAPACITY = 4;
 /** Trims (session ticks, 1 s) an empty table waits unused before its arrays are given back. */
 export const IDLE_TRIMS_TO_FREE = 10;
 const EMPTY = -1;
-/** What a table holds before its first id: shared, never written. */
-/** (Not frozen: a frozen array has another elements kind, and each access site would see two.) */
+/**
+ * What a table holds before its first id: shared, never written. Not frozen: a frozen array has another
+ * elements kind, and each access site would see two.
+ */
 const NO_KEYS: readonly number[] = [];
 const NO_SEQS: readonly number[] = [];
 const NO_VALUES: never[] = [];

@@ -106,3 +106,8 @@ export function fakeInbound(ctx: SessionContext, maxInflight = 100, qos2?: Qos2O
     qos2,
   );
 }
+
+/** A private field of a session part, read for a test (element access is allowed on private members). */
+export function field(object: object, name: string): unknown {
+  return (object as Record<string, unknown>)[name];
+}

@@ -28,12 +28,7 @@ import { RetainedOrder } from '../../orchestrator/session/retained-order.ts';
 import { SubscriptionFanout } from '../../orchestrator/session/subscriptions.ts';
 import { everySecond } from '../../orchestrator/session/ticker.ts';
 import { TopicAliases } from '../../orchestrator/session/topic-alias.ts';
-import { fakeContext, fakeLinks } from '../helpers/fake-session.ts';
-
-/** A private field, read for the test (element access is allowed on private members). */
-function field(object: object, name: string): unknown {
-  return (object as Record<string, unknown>)[name];
-}
+import { fakeContext, fakeLinks, field } from '../helpers/fake-session.ts';
 
 describe('memory per client: lazily allocated session state', () => {
   it('the shared empty collections read as empty, refuse writes, and are swapped for own ones', () => {

@@ -6,12 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { IDLE_TRIMS_TO_FREE, IdTable } from '../../orchestrator/protocol/id-table.ts';
-import { fakeContext, fakeInbound, fakeLinks } from '../helpers/fake-session.ts';
-
-/** A private field, read for the test. */
-function field(object: object, name: string): unknown {
-  return (object as Record<string, unknown>)[name];
-}
+import { fakeContext, fakeInbound, fakeLinks, field } from '../helpers/fake-session.ts';
 
 describe('a client publishing one QoS 1 message at a time', () => {
   it('keeps its in-flight table, its broker window counts and its link id table across messages and ticks', () => {
