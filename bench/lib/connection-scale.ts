@@ -3,7 +3,7 @@
 // 90 % publishing QoS 1 once a second and 10 % subscribing. Reports the orchestrator's RSS and sockets
 // per client, CONNECTs per second accepted, and loss (sent and acknowledged, but never delivered).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -168,6 +168,7 @@ function startWorker(repoRoot: string, config: ScaleWorkerConfig): Worker {
 export async function connectionScale(options: ScaleOptions): Promise<ScaleResult> {
   const subscribers = Math.max(1, Math.round(options.clients * SUBSCRIBER_SHARE));
   const publishers = options.clients - subscribers;
+  if (options.heapSnapshotDir) mkdirSync(options.heapSnapshotDir, { recursive: true });
   const orch = await startOrchestratorChild({
     repoRoot: options.orchestratorRoot ?? options.repoRoot,
     brokerUrls: options.brokerUrls,
