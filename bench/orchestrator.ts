@@ -21,8 +21,9 @@
 //   --scale-marginal (each routing also at half the clients, first: prints the RSS per added client)
 //   --scale-settle-seconds S (0; also the RSS per client S seconds after connecting, before publishing)
 //   --scale-only (only the connection-scale runs: no throughput, latency or profile phases)
-//   --scale-heap-snapshots DIR (heap snapshots of the connection-scale orchestrator, idle and loaded:
-//     prints the live JS heap per client by constructor; each snapshot pauses it for seconds)
+//   --scale-heap-snapshots DIR (heap snapshots of the connection-scale orchestrator, idle, connected and
+//     half-way through publishing: prints the live JS heap per client by constructor, connected and
+//     publishing; each snapshot pauses it for seconds)
 //   --window N (100 messages in flight per publisher at max rate)
 //   --warmup-seconds S (1)  --max-seconds S (4)  --half-seconds S (2.5)  --max-messages N (per phase)
 //   --half-fraction F (0.5)  --quick (one short run, for development)

@@ -29,9 +29,10 @@ export interface ScaleOptions {
   /** Where the orchestrator runs from (another checkout: A/B against older code); default repoRoot. */
   orchestratorRoot?: string | undefined;
   /**
-   * A folder for two heap snapshots of the orchestrator (idle, and connected before publishing): the
-   * result then has the JS heap per client, by constructor (bench/lib/heap-summary.ts). Each snapshot
-   * stops the orchestrator for a few seconds; CONNECTs/s and the RSS figures are read before them.
+   * A folder for three heap snapshots of the orchestrator (idle, connected before publishing, and
+   * half-way through publishing): the result then has the JS heap per client, by constructor
+   * (bench/lib/heap-summary.ts), connected and publishing. Each snapshot stops the orchestrator for a
+   * few seconds; CONNECTs/s and the RSS figures before publishing are read before them.
    */
   heapSnapshotDir?: string | undefined;
   /**
@@ -80,7 +81,19 @@ export interface ScaleResult {
    * With heapSnapshotDir: the live JS heap per client (bytes) and its largest groups. The RSS figures
    * of such a run are not comparable with a run without: writing a snapshot grows the RSS itself.
    */
-  heap?: { perClientBytes: number; groups: HeapGroup[] };
+  heap?: HeapPerClient;
+  /**
+   * With heapSnapshotDir: the same half-way through publishing (the links a publisher opens, what is in
+   * flight and kept for replay): the live part of the publishing RSS, which also carries the collector's
+   * slack (docs/data-plane.md, "Session 41").
+   */
+  heapPublishing?: HeapPerClient;
+}
+
+/** The live JS heap a client adds (bytes), and its largest groups. */
+interface HeapPerClient {
+  perClientBytes: number;
+  groups: HeapGroup[];
 }
 
 function rssKb(pid: number, field: 'VmRSS' | 'RssAnon' | 'RssFile' = 'VmRSS'): number {
@@ -120,6 +133,16 @@ async function heapSnapshot(pid: number, dir: string, timeoutMs: number): Promis
     }
     if (Date.now() > deadline) throw new Error(`no complete heap snapshot in ${dir} after ${timeoutMs} ms`);
   }
+}
+
+/** What each of `clients` adds to the live JS heap between two snapshots. */
+function heapPerClient(before: string, after: string, clients: number): HeapPerClient {
+  const diff = difference(
+    summarize(readFileSync(before, 'utf8')),
+    summarize(readFileSync(after, 'utf8')),
+    clients,
+  );
+  return { perClientBytes: diff.total, groups: diff.groups.slice(0, 25) };
 }
 
 interface Worker {
@@ -221,15 +244,10 @@ export async function connectionScale(options: ScaleOptions): Promise<ScaleResul
     const settledRss = settleMs > 0 ? await sleep(settleMs).then(() => rssKb(orch.pid)) : undefined;
     let heap: ScaleResult['heap'];
     if (snapshotDir && idleHeap) {
-      const loadedHeap = await heapSnapshot(orch.pid, snapshotDir, 300_000);
-      const diff = difference(
-        summarize(readFileSync(idleHeap, 'utf8')),
-        summarize(readFileSync(loadedHeap, 'utf8')),
-        options.clients,
-      );
-      heap = { perClientBytes: diff.total, groups: diff.groups.slice(0, 25) };
+      heap = heapPerClient(idleHeap, await heapSnapshot(orch.pid, snapshotDir, 300_000), options.clients);
     }
     for (const w of pubs) w.send('go');
+    const goAt = Date.now();
     let peakRss = 0;
     const sampleRss = () => {
       try {
@@ -243,6 +261,12 @@ export async function connectionScale(options: ScaleOptions): Promise<ScaleResul
     await sleep(Math.min(options.publishMs / 2, 3000));
     const publishingRss = rssKb(orch.pid);
     const publishingSockets = socketCount(orch.pid) - idleSockets;
+    let heapPublishing: ScaleResult['heapPublishing'];
+    if (snapshotDir && idleHeap) {
+      await sleep(Math.max(0, goAt + options.publishMs / 2 - Date.now()));
+      const publishingHeap = await heapSnapshot(orch.pid, snapshotDir, 300_000);
+      heapPublishing = heapPerClient(idleHeap, publishingHeap, options.clients);
+    }
     const pubDone = await Promise.all(
       pubs.map((w) => w.waitFor('done', options.publishMs + 120_000)),
     ).finally(() => clearInterval(sampler));
@@ -298,6 +322,7 @@ export async function connectionScale(options: ScaleOptions): Promise<ScaleResul
       owedSample,
       ackMs: { p50: ackP50, p99: ackP99, max: ackMax },
       ...(heap ? { heap } : {}),
+      ...(heapPublishing ? { heapPublishing } : {}),
     };
   } finally {
     for (const w of workers) if (w.child.exitCode === null) w.child.kill('SIGTERM');
@@ -343,13 +368,18 @@ export function scaleSummary(r: ScaleResult): string {
     (r.owedClients > 0
       ? `; ${fmtInt(r.owedClients)} publishers still owed acknowledgements at the end (e.g. ${r.owedSample.join(', ')})`
       : '') +
-    (r.heap
-      ? `\n  live JS heap +${fmtInt(r.heap.perClientBytes)} B per client (heap snapshots: the RSS ` +
-        `figures above are not comparable with a run without); largest per client:\n` +
-        r.heap.groups
-          .slice(0, 15)
-          .map((g) => `    ${fmtInt(g.bytes).padStart(7)} B ${fmt(g.count, 2).padStart(6)}×  ${g.group}`)
-          .join('\n')
-      : '')
+    (r.heap ? heapLines('connected', r.heap) : '') +
+    (r.heapPublishing ? heapLines('publishing', r.heapPublishing) : '')
+  );
+}
+
+function heapLines(when: string, heap: HeapPerClient): string {
+  return (
+    `\n  live JS heap ${when}: +${fmtInt(heap.perClientBytes)} B per client (heap snapshots: the RSS ` +
+    `figures above are not comparable with a run without); largest per client:\n` +
+    heap.groups
+      .slice(0, 15)
+      .map((g) => `    ${fmtInt(g.bytes).padStart(7)} B ${fmt(g.count, 2).padStart(6)}×  ${g.group}`)
+      .join('\n')
   );
 }

@@ -4,9 +4,13 @@
 // second and 10 % subscribing. It checks what the run reports, not how much memory it reads: the
 // sockets per client (a lazy session has its client and home links until it publishes round-robin), the
 // RSS readings (the peak while publishing is at least the reading taken during it), and that every
-// acknowledged publish was delivered. Shared lanes: it measures nothing against a target, and 60
+// acknowledged publish was delivered; with heap snapshots, that the publishing one is taken while the
+// publishers' extra links are open (the sockets it holds). Shared lanes: it measures nothing against a target, and 60
 // clients publishing once a second are light.
 import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { connectionScale, scaleSummary } from '../../bench/lib/connection-scale.ts';
@@ -56,6 +60,40 @@ describe('bench:orchestrator connection scale, small', () => {
     assert.ok(r.sent >= 54, `${r.sent} sent`);
     assert.equal(r.acked, r.sent, 'every publish acknowledged');
     assert.equal(r.received, r.acked, 'every acknowledged publish delivered');
+    assert.equal(r.lost, 0);
+  });
+
+  it('with heap snapshots: the live JS heap per client connected and half-way through publishing', async (t) => {
+    const brokers = await Promise.all([1, 2, 3].map(() => TestMosquitto.start(t)));
+    const scratch = mkdtempSync(join(tmpdir(), 'brokel-scale-heap-'));
+    t.after(() => rmSync(scratch, { recursive: true, force: true }));
+    const dir = join(scratch, 'snapshots'); // not there yet: the run makes it
+    const r = await connectionScale({
+      repoRoot,
+      brokerUrls: brokers.map((b) => b.url),
+      clients: 60,
+      workers: 2,
+      publishMs: 3000,
+      routing: 'round-robin',
+      heapSnapshotDir: dir,
+    });
+    t.diagnostic(scaleSummary(r));
+    assert.equal(
+      readdirSync(dir).filter((f) => f.endsWith('.heapsnapshot')).length,
+      3,
+      'idle, connected, publishing',
+    );
+    assert.ok(r.heap && r.heapPublishing, 'both differences reported');
+    // The sockets the snapshots hold, per client, over the idle one: 132 connected and 240 publishing
+    // (above), plus up to 3 registry probes, the same in both.
+    const sockets = (groups: Array<{ group: string; count: number }>) =>
+      Math.round((groups.find((g) => g.group === 'Socket')?.count ?? 0) * r.clients);
+    const connected = sockets(r.heap.groups);
+    const publishing = sockets(r.heapPublishing.groups);
+    assert.ok(connected >= 132 && connected <= 135, `${connected} sockets in the connected snapshot`);
+    assert.equal(publishing - connected, 240 - 132, `${publishing} sockets in the publishing snapshot`);
+    assert.ok(r.heapPublishing.perClientBytes > r.heap.perClientBytes, 'publishing holds more');
+    assert.match(scaleSummary(r), /live JS heap connected: .*\n[\s\S]*live JS heap publishing: /);
     assert.equal(r.lost, 0);
   });
 });
