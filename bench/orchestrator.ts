@@ -20,6 +20,8 @@
 //   --scale-routing R,R (round-robin,client-affinity: one connection-scale run per routing)
 //   --scale-marginal (each routing also at half the clients, first: prints the RSS per added client)
 //   --scale-settle-seconds S (0; also the RSS per client S seconds after connecting, before publishing)
+//   --scale-idle-seconds S (15; also the idle RSS S seconds after the orchestrator was ready, once V8's
+//     memory reducer shrank what start-up grew; 0: not read)
 //   --scale-only (only the connection-scale runs: no throughput, latency or profile phases)
 //   --scale-heap-snapshots DIR (heap snapshots of the connection-scale orchestrator, idle, connected and
 //     half-way through publishing: prints the live JS heap per client by constructor, connected and
@@ -87,6 +89,7 @@ const { values } = parseArgs({
     'scale-only': { type: 'boolean', default: false },
     'scale-marginal': { type: 'boolean', default: false },
     'scale-settle-seconds': { type: 'string' },
+    'scale-idle-seconds': { type: 'string' },
     'scale-heap-snapshots': { type: 'string' },
     window: { type: 'string', default: '100' },
     'warmup-seconds': { type: 'string' },
@@ -135,6 +138,7 @@ const settings = {
   scaleOnly: values['scale-only'] ?? false,
   scaleMarginal: values['scale-marginal'] ?? false,
   scaleSettleMs: num('scale-settle-seconds', values['scale-settle-seconds'] ?? '0', 0, 600) * 1000,
+  scaleIdleSettleMs: num('scale-idle-seconds', values['scale-idle-seconds'] ?? '15', 0, 600) * 1000,
   scaleHeapSnapshotDir: values['scale-heap-snapshots'],
   profileMs: num('profile-seconds', values['profile-seconds'] ?? (quick ? '1.5' : '4'), 0, 120) * 1000,
   profileDir: values['profile-orchestrator'],
@@ -396,6 +400,7 @@ try {
         nodeArgs: settings.orchestratorNodeArgs,
         heapSnapshotDir: settings.scaleHeapSnapshotDir,
         settleMs: settings.scaleSettleMs,
+        idleSettleMs: settings.scaleIdleSettleMs,
         orchestratorRoot: settings.orchestratorRoot,
       });
       console.log(`\n${scaleSummary(result)}`);

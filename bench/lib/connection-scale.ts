@@ -41,6 +41,12 @@ export interface ScaleOptions {
    * allocation slows down), what a fleet of idle clients costs once it is up. 0: not read.
    */
   settleMs?: number;
+  /**
+   * Also read the idle RSS this long after the orchestrator was ready (0: not read). V8's memory reducer
+   * shrinks the young generation that loading the modules grew some 8–10 s after start-up: the reading
+   * 2 s after ready, which the per-client figures subtract, still holds it (~3 MB).
+   */
+  idleSettleMs?: number;
 }
 
 export interface ScaleResult {
@@ -50,6 +56,8 @@ export interface ScaleResult {
   /** Of the idle RSS: anonymous memory (heaps) and file-backed pages (the node binary, libraries). */
   idleRssAnonMb: number;
   idleRssFileMb: number;
+  /** With idleSettleMs: the idle RSS that long after ready (seconds), when the memory reducer has run. */
+  idleRssSettled?: { mb: number; afterS: number };
   rssPerClientKb: number;
   socketsPerClient: number;
   /**
@@ -204,12 +212,18 @@ export async function connectionScale(options: ScaleOptions): Promise<ScaleResul
         : []),
     ],
   });
+  const readyAt = Date.now();
   const workers: Worker[] = [];
   try {
     await sleep(2000);
     const idleRss = rssKb(orch.pid);
     const idleAnon = rssKb(orch.pid, 'RssAnon');
     const idleFile = rssKb(orch.pid, 'RssFile');
+    const idleSettleMs = options.idleSettleMs ?? 0;
+    const idleSettledRss =
+      idleSettleMs > 0
+        ? await sleep(Math.max(0, readyAt + idleSettleMs - Date.now())).then(() => rssKb(orch.pid))
+        : undefined;
     const idleSockets = socketCount(orch.pid);
     const snapshotDir = options.heapSnapshotDir;
     const idleHeap = snapshotDir ? await heapSnapshot(orch.pid, snapshotDir, 120_000) : undefined;
@@ -304,6 +318,9 @@ export async function connectionScale(options: ScaleOptions): Promise<ScaleResul
       idleRssMb: idleRss / 1024,
       idleRssAnonMb: idleAnon / 1024,
       idleRssFileMb: idleFile / 1024,
+      ...(idleSettledRss !== undefined
+        ? { idleRssSettled: { mb: idleSettledRss / 1024, afterS: idleSettleMs / 1000 } }
+        : {}),
       rssPerClientKb: (loadedRss - idleRss) / options.clients,
       socketsPerClient: sockets / options.clients,
       rssPerClientKbPublishing: (publishingRss - idleRss) / options.clients,
@@ -354,7 +371,11 @@ export function scaleSummary(r: ScaleResult): string {
   return (
     `Connection scale: ${fmtInt(r.clients)} clients (90 % publishing QoS 1 once a second, 10 % subscribing) ` +
     `through one orchestrator over ${r.brokers} brokers, ${r.routing}\n` +
-    `  orchestrator idle RSS ${fmt(r.idleRssMb, 1)} MB (anonymous ${fmt(r.idleRssAnonMb, 1)}, files ${fmt(r.idleRssFileMb, 1)}); ` +
+    `  orchestrator idle RSS ${fmt(r.idleRssMb, 1)} MB (anonymous ${fmt(r.idleRssAnonMb, 1)}, files ${fmt(r.idleRssFileMb, 1)}` +
+    (r.idleRssSettled
+      ? `; ${fmt(r.idleRssSettled.mb, 1)} MB ${fmt(r.idleRssSettled.afterS, 0)} s after ready`
+      : '') +
+    '); ' +
     'connected, before publishing: ' +
     `+${fmt(r.rssPerClientKb, 1)} KB and ${fmt(r.socketsPerClient, 2)} sockets per client; ` +
     (r.rssPerClientKbSettled !== undefined

@@ -28,8 +28,11 @@ describe('bench:orchestrator connection scale, small', () => {
       workers: 2,
       publishMs: 3000,
       routing: 'round-robin',
+      idleSettleMs: 4000, // the bench waits 15 s, for V8's memory reducer: only the reading is checked here
     });
     t.diagnostic(scaleSummary(r));
+    assert.ok((r.idleRssSettled?.mb ?? 0) > 10, `idle RSS later: ${r.idleRssSettled?.mb} MB`);
+    assert.match(scaleSummary(r), /idle RSS [\d.]+ MB \(.*; [\d.]+ MB 4 s after ready\)/);
     // 6 subscribers link to every broker (4 sockets each), 54 publishers to their home one (2) until
     // they publish round-robin (4): 132 sockets connected, 240 publishing. The orchestrator's
     // registry-probe connection to each broker (orchestrator/registry/record-probes.ts, opened by the
@@ -84,6 +87,7 @@ describe('bench:orchestrator connection scale, small', () => {
       'idle, connected, publishing',
     );
     assert.ok(r.heap && r.heapPublishing, 'both differences reported');
+    assert.equal(r.idleRssSettled, undefined, 'no later idle reading unless asked');
     // The sockets the snapshots hold, per client, over the idle one: 132 connected and 240 publishing
     // (above), plus up to 3 registry probes, the same in both.
     const sockets = (groups: Array<{ group: string; count: number }>) =>
