@@ -11,26 +11,41 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { connectionScale, scaleSummary } from '../../bench/lib/connection-scale.ts';
+import {
+  connectionScale,
+  type ScaleOptions,
+  type ScaleResult,
+  scaleSummary,
+} from '../../bench/lib/connection-scale.ts';
 import { TestMosquitto } from '../helpers/mosquitto.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
+/** 60 clients, round-robin, over three fresh Mosquittos, publishing for 3 s; the summary as a diagnostic. */
+async function smallRun(
+  t: TestContext,
+  extra: Pick<ScaleOptions, 'idleSettleMs' | 'heapSnapshotDir'>,
+): Promise<ScaleResult> {
+  const brokers = await Promise.all([1, 2, 3].map(() => TestMosquitto.start(t)));
+  const r = await connectionScale({
+    repoRoot,
+    brokerUrls: brokers.map((b) => b.url),
+    clients: 60,
+    workers: 2,
+    publishMs: 3000,
+    routing: 'round-robin',
+    ...extra,
+  });
+  t.diagnostic(scaleSummary(r));
+  return r;
+}
+
 describe('bench:orchestrator connection scale, small', () => {
   it('reports sockets, RSS (with its peak while publishing) and no loss for 60 clients over 3 brokers', async (t) => {
-    const brokers = await Promise.all([1, 2, 3].map(() => TestMosquitto.start(t)));
-    const r = await connectionScale({
-      repoRoot,
-      brokerUrls: brokers.map((b) => b.url),
-      clients: 60,
-      workers: 2,
-      publishMs: 3000,
-      routing: 'round-robin',
-      idleSettleMs: 4000, // the bench waits 15 s, for V8's memory reducer: only the reading is checked here
-    });
-    t.diagnostic(scaleSummary(r));
+    // The bench waits 15 s, for V8's memory reducer: only the reading is checked here.
+    const r = await smallRun(t, { idleSettleMs: 4000 });
     assert.ok((r.idleRssSettled?.mb ?? 0) > 10, `idle RSS later: ${r.idleRssSettled?.mb} MB`);
     assert.match(scaleSummary(r), /idle RSS [\d.]+ MB \(.*; [\d.]+ MB 4 s after ready\)/);
     // 6 subscribers link to every broker (4 sockets each), 54 publishers to their home one (2) until
@@ -67,20 +82,10 @@ describe('bench:orchestrator connection scale, small', () => {
   });
 
   it('with heap snapshots: the live JS heap per client connected and half-way through publishing', async (t) => {
-    const brokers = await Promise.all([1, 2, 3].map(() => TestMosquitto.start(t)));
     const scratch = mkdtempSync(join(tmpdir(), 'brokel-scale-heap-'));
     t.after(() => rmSync(scratch, { recursive: true, force: true }));
     const dir = join(scratch, 'snapshots'); // not there yet: the run makes it
-    const r = await connectionScale({
-      repoRoot,
-      brokerUrls: brokers.map((b) => b.url),
-      clients: 60,
-      workers: 2,
-      publishMs: 3000,
-      routing: 'round-robin',
-      heapSnapshotDir: dir,
-    });
-    t.diagnostic(scaleSummary(r));
+    const r = await smallRun(t, { heapSnapshotDir: dir });
     assert.equal(
       readdirSync(dir).filter((f) => f.endsWith('.heapsnapshot')).length,
       3,
