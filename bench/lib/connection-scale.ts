@@ -44,7 +44,7 @@ export interface ScaleOptions {
   /**
    * Also read the idle RSS this long after the orchestrator was ready (0: not read). V8's memory reducer
    * shrinks the young generation that loading the modules grew some 8–10 s after start-up: the reading
-   * 2 s after ready, which the per-client figures subtract, still holds it (~3 MB).
+   * 2 s after ready, which the per-client figures subtract, still holds it (3–5 MB here).
    */
   idleSettleMs?: number;
 }

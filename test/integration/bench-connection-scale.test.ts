@@ -5,8 +5,8 @@
 // sockets per client (a lazy session has its client and home links until it publishes round-robin), the
 // RSS readings (the peak while publishing is at least the reading taken during it), and that every
 // acknowledged publish was delivered; with heap snapshots, that the publishing one is taken while the
-// publishers' extra links are open (the sockets it holds). Shared lanes: it measures nothing against a target, and 60
-// clients publishing once a second are light.
+// publishers' extra links are open (the sockets it holds). Shared lanes: it measures nothing against a
+// target, and 60 clients publishing once a second are light.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
