@@ -9,6 +9,12 @@ import { describe, it } from 'node:test';
 import { IDLE_TRIMS_TO_FREE, IdTable } from '../../orchestrator/protocol/id-table.ts';
 import { PacketIdSpace } from '../../orchestrator/protocol/packet-ids.ts';
 import { mulberry32 as random } from '../../workload/taxi-rome/random.ts';
+import { field } from '../helpers/fake-session.ts';
+
+/** A table's slot array (private): its length is the capacity, its identity says whether it was made again. */
+function slotsOf(table: IdTable<unknown>): number[] {
+  return field(table, 'keys') as number[];
+}
 
 function sameAs<V>(table: IdTable<V>, map: Map<number, V>, probes: readonly number[]): void {
   assert.equal(table.size, map.size);
@@ -65,7 +71,7 @@ describe('IdTable', () => {
         table.set(id, `v${id}`);
         map.set(id, `v${id}`);
       }
-      assert.equal((table as unknown as { keys: number[] }).keys.length, 16);
+      assert.equal(slotsOf(table).length, 16);
       const order = [...ids].sort(() => next() - 0.5);
       for (const id of order.slice(0, 6)) {
         assert.equal(table.delete(id), `v${id}`);
@@ -77,18 +83,18 @@ describe('IdTable', () => {
 
   it('grows when half full, keeps its arrays while ids come and go, and shrinks only when trimmed', () => {
     const table = new IdTable<number>();
-    const capacity = (): number => (table as unknown as { keys: number[] }).keys.length;
+    const capacity = (): number => slotsOf(table).length;
     assert.equal(capacity(), 0, 'no table before the first id');
     for (let id = 1; id <= 100; id++) table.set(id, id);
     assert.equal(capacity(), 256);
-    const keys = (table as unknown as { keys: number[] }).keys;
+    const keys = slotsOf(table);
     // 100 in flight, 100,000 times one finished and one more taken: the same table throughout.
     for (let id = 101; id <= 100_100; id++) {
       table.delete(((id - 101) % 65_535) + 1);
       table.set(((id - 1) % 65_535) + 1, id);
     }
     assert.equal(table.size, 100);
-    assert.equal((table as unknown as { keys: number[] }).keys, keys, 'no table reallocated');
+    assert.equal(slotsOf(table), keys, 'no table reallocated');
     // Down to 10 and back to 0, three times over: nothing shrinks until trim().
     for (let round = 0; round < 3; round++) {
       for (const [id] of table.entries().slice(10)) table.delete(id);
@@ -96,7 +102,7 @@ describe('IdTable', () => {
       for (const [id] of table.entries()) table.delete(id);
       for (let id = 1; id <= 100; id++) table.set(id, id);
     }
-    assert.equal((table as unknown as { keys: number[] }).keys, keys, 'still the same table');
+    assert.equal(slotsOf(table), keys, 'still the same table');
     for (const [id] of table.entries().slice(10)) table.delete(id);
     table.trim();
     assert.equal(capacity(), 64, 'halved while under an eighth full');
@@ -121,17 +127,17 @@ describe('IdTable', () => {
   it('keeps the arrays of a table that empties and is used again every few trims (a client publishing every few seconds)', () => {
     const table = new IdTable<number>();
     table.set(1, 1);
-    const keys = (table as unknown as { keys: number[] }).keys;
+    const keys = slotsOf(table);
     for (let message = 2; message < 200; message++) {
       table.delete(message - 1);
       // Trims while nothing is in flight: fewer than IDLE_TRIMS_TO_FREE between two messages.
       for (let trim = 0; trim < IDLE_TRIMS_TO_FREE - 1; trim++) table.trim();
       table.set(message, message);
     }
-    assert.equal((table as unknown as { keys: number[] }).keys, keys, 'no table made again');
+    assert.equal(slotsOf(table), keys, 'no table made again');
     table.delete(199);
     for (let trim = 0; trim < IDLE_TRIMS_TO_FREE; trim++) table.trim();
-    assert.equal((table as unknown as { keys: number[] }).keys.length, 0, 'then given back once idle');
+    assert.equal(slotsOf(table).length, 0, 'then given back once idle');
   });
 
   it('values, forEach and someBefore see what a Map walked in insertion order sees, over random adds and deletes', () => {
