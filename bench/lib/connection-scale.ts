@@ -143,13 +143,14 @@ async function heapSnapshot(pid: number, dir: string, timeoutMs: number): Promis
   }
 }
 
-/** What each of `clients` adds to the live JS heap between two snapshots. */
-function heapPerClient(before: string, after: string, clients: number): HeapPerClient {
-  const diff = difference(
-    summarize(readFileSync(before, 'utf8')),
-    summarize(readFileSync(after, 'utf8')),
-    clients,
-  );
+/** A heap snapshot file summed up by constructor (heap-summary.ts). */
+function summaryOf(file: string): ReturnType<typeof summarize> {
+  return summarize(readFileSync(file, 'utf8'));
+}
+
+/** What each of `clients` adds to the live JS heap between the idle summary and a later snapshot. */
+function heapPerClient(idle: ReturnType<typeof summarize>, after: string, clients: number): HeapPerClient {
+  const diff = difference(idle, summaryOf(after), clients);
   return { perClientBytes: diff.total, groups: diff.groups.slice(0, 25) };
 }
 
@@ -226,7 +227,8 @@ export async function connectionScale(options: ScaleOptions): Promise<ScaleResul
         : undefined;
     const idleSockets = socketCount(orch.pid);
     const snapshotDir = options.heapSnapshotDir;
-    const idleHeap = snapshotDir ? await heapSnapshot(orch.pid, snapshotDir, 120_000) : undefined;
+    // Read once: both differences below are taken from it.
+    const idleHeap = snapshotDir ? summaryOf(await heapSnapshot(orch.pid, snapshotDir, 120_000)) : undefined;
     const subWorkers = Math.max(1, Math.round(options.workers / 4));
     const pubWorkers = Math.max(1, options.workers - subWorkers);
     const base = {
