@@ -39,7 +39,7 @@ export type PahoStep = Record<string, unknown> & { op: string };
  * `step(i)` waits for one; `done` resolves with every result when the script exits. Killed (by PID)
  * after timeoutMs and at teardown.
  */
-export function runPaho(t: TestContext, port: number, steps: PahoStep[], timeoutMs = 20_000) {
+export function runPaho(t: TestContext, port: number, steps: PahoStep[], timeoutMs = 45_000) {
   const child = spawn('/usr/bin/python3', [SCRIPT], { stdio: ['pipe', 'pipe', 'pipe'] });
   const results: PahoResult[] = [];
   let stderr = '';
