@@ -7,6 +7,10 @@
 // and fds sampled every 0.5 s (a Node process's RSS saw-tooths with a period of 6–8 s under this load:
 // samples 2 s apart missed the troughs, and the floors compared were noise), the first 15 s or third
 // of the run, whichever is longer, as warm-up (the heap still grows for about 10 s after the start).
+// `--direct-reference`: each interval through the orchestrator is followed by one of the same length
+// and rate straight at the system's brokers (the same clients again for each broker, new ids, each at
+// its share of the rate), and the end compares how each path's p99 moved (soak-drift.ts): a drift both
+// share is the machine's, not the orchestrator's.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -16,6 +20,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { freePort } from '../manager/providers/local/address-pool.ts';
 import { LoadGenerator } from './lib/load-generator.ts';
+import { type LatencyInterval, type PathDrift, soakDrift } from './lib/soak-drift.ts';
 import { type SoakSample, soakVerdict } from './lib/soak-verdict.ts';
 import { fmt, fmtInt } from './lib/stats.ts';
 
@@ -24,6 +29,7 @@ const { values } = parseArgs({
     minutes: { type: 'string' },
     seconds: { type: 'string' },
     rate: { type: 'string' },
+    'direct-reference': { type: 'boolean' },
   },
 });
 const totalSeconds = values.seconds ? Number(values.seconds) : Number(values.minutes ?? 60) * 60;
@@ -133,15 +139,20 @@ async function managerHeap(api: string, t: number): Promise<HeapSample | undefin
   }
 }
 
-/** The orchestrator replicas' PIDs, from the local provider's replica records. */
-async function orchestratorPids(stateDir: string): Promise<number[]> {
+interface ReplicaSeen {
+  level: string;
+  pid: number;
+  host: string;
+  port: number;
+}
+
+/** The replicas (level, PID, address), from the local provider's replica records. */
+async function replicaRecords(stateDir: string): Promise<ReplicaSeen[]> {
   const dir = join(stateDir, 'replicas');
-  const pids: number[] = [];
-  for (const name of (await readdir(dir)).filter((n) => n.endsWith('.json'))) {
-    const r = JSON.parse(await readFile(join(dir, name), 'utf8')) as { level: string; pid: number };
-    if (r.level === 'orchestrator') pids.push(r.pid);
-  }
-  return pids;
+  const names = (await readdir(dir)).filter((n) => n.endsWith('.json')).sort();
+  return Promise.all(
+    names.map(async (name) => JSON.parse(await readFile(join(dir, name), 'utf8')) as ReplicaSeen),
+  );
 }
 
 async function main(): Promise<number> {
@@ -153,25 +164,48 @@ async function main(): Promise<number> {
   const { child: manager, url, api, stop } = await startManager(dir);
   log(`brokel up ready: ${url.href}`);
   let load: LoadGenerator | undefined;
+  const direct: LoadGenerator[] = [];
   try {
-    const orchestrators = await orchestratorPids(join(dir, 'state'));
+    const replicas = await replicaRecords(join(dir, 'state'));
     const watched: Record<string, number> = { manager: manager.pid ?? 0 };
-    for (const [i, pid] of orchestrators.entries()) watched[`orchestrator${i}`] = pid;
+    for (const [i, r] of replicas.filter((r) => r.level === 'orchestrator').entries())
+      watched[`orchestrator${i}`] = r.pid;
+    const clients = (clientIdPrefix: string) => ({
+      publishers: 4,
+      subscribers: 4,
+      payloadBytes: 100,
+      qos: 1 as const,
+      windowPerPublisher: 100,
+      maxSamples: 200_000,
+      clientIdPrefix,
+      connectTimeoutMs: 10_000,
+    });
     load = await LoadGenerator.connect(
       { host: url.hostname, port: Number(url.port) },
-      {
-        publishers: 4,
-        subscribers: 4,
-        payloadBytes: 100,
-        qos: 1,
-        windowPerPublisher: 100,
-        maxSamples: 200_000,
-        clientIdPrefix: `soak${process.pid}`,
-        connectTimeoutMs: 10_000,
-      },
+      clients(`soak${process.pid}`),
     );
+    const brokers = replicas.filter((r) => r.level === 'broker');
+    if (values['direct-reference']) {
+      // One set of clients per broker, each at rate / brokers: every broker gets the share of the
+      // deliveries the orchestrator gives it (round-robin, every subscriber on every broker).
+      if (brokers.length === 0) throw new Error('--direct-reference: the replica records name no broker');
+      for (const [i, b] of brokers.entries())
+        direct.push(
+          await LoadGenerator.connect({ host: b.host, port: b.port }, clients(`soak${process.pid}d${i}`)),
+        );
+      log(
+        `direct reference: ${brokers.map((b) => `${b.host}:${b.port} (pid ${b.pid})`).join(', ')}, each at 1/${brokers.length} of the rate, alternated with the orchestrator`,
+      );
+    }
+    const phaseOf = (
+      gen: LoadGenerator | undefined,
+      rate: number | undefined,
+      measureMs: number,
+      warmupMs = 0,
+    ) =>
+      gen?.runPhase({ rate, warmupMs, measureMs, maxMessages: 1e9, drainTimeoutMs: 5000, cpu: () => ({}) });
     const phase = (rate: number | undefined, measureMs: number, warmupMs = 0) =>
-      load?.runPhase({ rate, warmupMs, measureMs, maxMessages: 1e9, drainTimeoutMs: 5000, cpu: () => ({}) });
+      phaseOf(load, rate, measureMs, warmupMs);
     let rate = Number(values.rate);
     if (!(rate > 0)) {
       const capacity = await phase(undefined, long ? 10_000 : 3000, 1000);
@@ -203,16 +237,36 @@ async function main(): Promise<number> {
     ).unref();
     let sent = 0;
     let lost = 0;
+    let directSent = 0;
+    let directLost = 0;
+    const latency: LatencyInterval[] = [];
     while ((Date.now() - soakStart) / 1000 < totalSeconds) {
       const r = await phase(rate, intervalSeconds * 1000);
       sent += r?.sent ?? 0;
       lost += Math.max(0, r?.lost ?? 0);
+      const ds = await Promise.all(
+        direct.map((g) => phaseOf(g, rate / direct.length, intervalSeconds * 1000)),
+      );
+      // The direct path's p99: the worse broker's (the union's is not kept); its rate and loss: sums.
+      const d =
+        ds.length > 0
+          ? {
+              rate: ds.reduce((a, x) => a + (x?.rate ?? 0), 0),
+              p99Ms: Math.max(...ds.map((x) => x?.p99Ms ?? 0)),
+              lost: ds.reduce((a, x) => a + Math.max(0, x?.lost ?? 0), 0),
+              sent: ds.reduce((a, x) => a + (x?.sent ?? 0), 0),
+            }
+          : undefined;
+      directSent += d?.sent ?? 0;
+      directLost += d?.lost ?? 0;
       const t = (Date.now() - soakStart) / 1000;
+      latency.push({ t, p99Ms: r?.p99Ms ?? 0, ...(d ? { directP99Ms: d.p99Ms } : {}) });
       const now = Object.entries(samples).map(
         ([n, s]) => `${n} ${fmtInt((s.at(-1)?.rssKb ?? 0) / 1024)} MB ${s.at(-1)?.fds} fds`,
       );
+      const beside = d ? ` (direct: ${fmtInt(d.rate)}/s, p99 ${fmt(d.p99Ms, 1)} ms, lost ${d.lost})` : '';
       log(
-        `${fmt(t, 0)} s: ${fmtInt(r?.rate ?? 0)}/s delivered, p99 ${fmt(r?.p99Ms ?? 0, 1)} ms, lost ${r?.lost ?? 0}; ${now.join(', ')}`,
+        `${fmt(t, 0)} s: ${fmtInt(r?.rate ?? 0)}/s delivered, p99 ${fmt(r?.p99Ms ?? 0, 1)} ms, lost ${r?.lost ?? 0}${beside}; ${now.join(', ')}`,
       );
     }
     clearInterval(sampler);
@@ -230,7 +284,19 @@ async function main(): Promise<number> {
         `manager V8 heap after the warm-up: committed ${fmt(first.heapTotalMb, 1)} → ${fmt(last.heapTotalMb, 1)} MB, ` +
           `used ${fmt(first.heapUsedMb, 1)} → ${fmt(last.heapUsedMb, 1)} MB, external ${fmt(first.externalMb, 1)} → ${fmt(last.externalMb, 1)} MB`,
       );
+    const drift = soakDrift(latency, warmupSeconds);
+    const moved = (name: string, p: PathDrift) =>
+      `${name} ${fmt(p.firstMs, 1)} → ${fmt(p.lastMs, 1)} ms (×${fmt(p.ratio, 2)})`;
+    if (drift)
+      log(
+        `p99 after the warm-up, median of the first vs the last ${drift.perQuarter} intervals: ${moved('orchestrator', drift.orchestrator)}` +
+          (drift.direct ? `; ${moved('direct to a broker', drift.direct)}` : ''),
+      );
     log(`messages: ${fmtInt(sent)} sent, ${lost} lost; load average ${loadavg()}`);
+    if (direct.length > 0)
+      log(
+        `direct reference: ${fmtInt(directSent)} sent, ${directLost} lost (not the system's, not counted in the verdict)`,
+      );
     await mkdir('bench/results', { recursive: true });
     const out = `bench/results/soak-${new Date(started).toISOString().replace(/[:.]/g, '-')}.json`;
     await writeFile(
@@ -247,6 +313,9 @@ async function main(): Promise<number> {
           findings,
           samples,
           managerHeap: heap,
+          latency,
+          drift,
+          ...(direct.length > 0 ? { directSent, directLost } : {}),
         },
         null,
         1,
@@ -259,6 +328,7 @@ async function main(): Promise<number> {
   } finally {
     log('stopping');
     await load?.close();
+    for (const g of direct) await g.close();
     await stop();
     await rm(dir, { recursive: true, force: true });
     log('stopped');
