@@ -170,7 +170,7 @@ async function main(): Promise<number> {
     const watched: Record<string, number> = { manager: manager.pid ?? 0 };
     for (const [i, r] of replicas.filter((r) => r.level === 'orchestrator').entries())
       watched[`orchestrator${i}`] = r.pid;
-    const clients = (clientIdPrefix: string) => ({
+    const clients = (clientIdPrefix: string, topicRoot?: string) => ({
       publishers: 4,
       subscribers: 4,
       payloadBytes: 100,
@@ -179,6 +179,7 @@ async function main(): Promise<number> {
       maxSamples: 200_000,
       clientIdPrefix,
       connectTimeoutMs: 10_000,
+      topicRoot,
     });
     load = await LoadGenerator.connect(
       { host: url.hostname, port: Number(url.port) },
@@ -191,7 +192,10 @@ async function main(): Promise<number> {
       if (brokers.length === 0) throw new Error('--direct-reference: the replica records name no broker');
       for (const [i, b] of brokers.entries())
         direct.push(
-          await LoadGenerator.connect({ host: b.host, port: b.port }, clients(`soak${process.pid}d${i}`)),
+          await LoadGenerator.connect(
+            { host: b.host, port: b.port },
+            clients(`soak${process.pid}d${i}`, `dir${i}`),
+          ),
         );
       log(
         `direct reference: ${brokers.map((b) => `${b.host}:${b.port} (pid ${b.pid})`).join(', ')}, each at 1/${brokers.length} of the rate, alternated with the orchestrator`,

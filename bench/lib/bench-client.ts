@@ -34,12 +34,17 @@ export const V5_PUBLISH_PROPERTIES = {
   userProperties: { fleet: 'roma', unit: 'kmh' },
 };
 
-export function subscriberTopic(subscriber: number): string {
-  return `taxi/${String(subscriber).padStart(3, '0')}/#`;
+/**
+ * The load's topics: `<root>/<subscriber>/car<publisher>`, one filter per subscriber. Two load
+ * generators on the same brokers at once take different roots, or each one's subscribers get the
+ * other's messages too (counted as its own deliveries).
+ */
+export function subscriberTopic(subscriber: number, root = 'taxi'): string {
+  return `${root}/${String(subscriber).padStart(3, '0')}/#`;
 }
 
-function publishTopic(subscriber: number, publisher: number): string {
-  return `taxi/${String(subscriber).padStart(3, '0')}/car${String(publisher).padStart(4, '0')}`;
+function publishTopic(subscriber: number, publisher: number, root: string): string {
+  return `${root}/${String(subscriber).padStart(3, '0')}/car${String(publisher).padStart(4, '0')}`;
 }
 
 /** One MQTT connection: CONNECT/CONNACK, request/response waits, a clean DISCONNECT. */
@@ -159,13 +164,18 @@ export class Subscriber extends BenchClient {
     readonly index: number,
     private readonly sink: DeliverySink,
     protocol: BenchProtocol = 4,
+    private readonly topicRoot = 'taxi',
   ) {
     super(target, clientId, protocol);
   }
 
   async subscribe(qos: 0 | 1, timeoutMs: number): Promise<void> {
     const suback = (await this.request(
-      { cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: subscriberTopic(this.index), qos }] },
+      {
+        cmd: 'subscribe',
+        messageId: 1,
+        subscriptions: [{ topic: subscriberTopic(this.index, this.topicRoot), qos }],
+      },
       'suback',
       timeoutMs,
     )) as ISubackPacket;
@@ -223,6 +233,7 @@ export class Publisher extends BenchClient {
     readonly qos: 0 | 1,
     onDrain: () => void,
     protocol: BenchProtocol = 4,
+    topicRoot = 'taxi',
   ) {
     super(target, clientId, protocol);
     const body = Buffer.alloc(payloadBytes);
@@ -231,7 +242,7 @@ export class Publisher extends BenchClient {
       mqttPacket.generate(
         {
           cmd: 'publish',
-          topic: publishTopic(s, index),
+          topic: publishTopic(s, index, topicRoot),
           payload: body,
           qos,
           retain: false,

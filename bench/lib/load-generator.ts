@@ -24,6 +24,8 @@ export interface LoadOptions {
   connectTimeoutMs: number;
   /** Protocol level of every client (default 3.1.1); at 5 each publish carries V5_PUBLISH_PROPERTIES. */
   protocol?: BenchProtocol;
+  /** The topics' first level (default `taxi`): distinct for generators that share brokers. */
+  topicRoot?: string;
 }
 
 /**
@@ -165,7 +167,9 @@ export class LoadGenerator implements DeliverySink {
     const { subscribers, publishers, qos, payloadBytes, connectTimeoutMs, clientIdPrefix } = this.options;
     const protocol = this.options.protocol ?? 4;
     for (let i = 0; i < subscribers; i++)
-      this.subscribers.push(new Subscriber(this.target, `${clientIdPrefix}-s${i}`, i, this, protocol));
+      this.subscribers.push(
+        new Subscriber(this.target, `${clientIdPrefix}-s${i}`, i, this, protocol, this.options.topicRoot),
+      );
     await Promise.all(
       this.subscribers.map(async (s) => {
         await s.connect(connectTimeoutMs);
@@ -183,6 +187,7 @@ export class LoadGenerator implements DeliverySink {
           qos,
           () => this.schedulePump(),
           protocol,
+          this.options.topicRoot,
         ),
       );
     }
