@@ -91,15 +91,25 @@ on_signal() {
   echo "run-tests: interrupted; ending what this run started" >&2
   teardown end "$BROKEL_TEST_RUN" "$cgroups_before" "$run_cgroup" $$
   [ -z "$batch_dir" ] || rm -rf "$batch_dir"
+  [ -z "${report_dir:-}" ] || rm -rf "$report_dir"
   exit 130
 }
 trap on_signal INT TERM
+# Each group's report is also written to a file, and a run that failed prints the groups' "failing
+# tests" sections again at its very end: a failure in an early group is otherwise buried under the later
+# groups' output, and CI shows only the end of the log (stop 53's CI named a failing test file, no error).
+mkdir -p test-output
+report_dir="$(mktemp -d "$PWD/test-output/reports.XXXXXX")"
 status=0
+group_index=0
 while read -r ms lanes; do
   mapfile -t group < <(printf '%s' "${groups["$ms $lanes"]}")
+  group_index=$((group_index + 1))
   # In the background, and waited for: bash runs a trap only once its foreground command returns, and
   # `wait` returns at once on a signal.
-  node --import tsx --test --test-concurrency="$lanes" --test-timeout="$ms" --test-reporter=spec "${group[@]}" &
+  node --import tsx --test --test-concurrency="$lanes" --test-timeout="$ms" \
+    --test-reporter=spec --test-reporter-destination=stdout \
+    --test-reporter=spec --test-reporter-destination="$report_dir/group-$group_index.log" "${group[@]}" &
   if ! wait $!; then
     status=1
     # A unit batch that did not finish (timed out, crashed) left the name of the test it was in.
@@ -110,5 +120,14 @@ while read -r ms lanes; do
 done < <(printf '%s\n' "${!groups[@]}" | sort -n -k1,1 -k2,2r)
 trap - INT TERM
 [ -z "$batch_dir" ] || rm -rf "$batch_dir"
+if [ "$status" -ne 0 ]; then
+  echo "run-tests: the failures again, from each group's summary (node's own stack frames left out):"
+  for report in "$report_dir"/group-*.log; do
+    # A frame in node or node_modules goes; the last one also opens the error's fields, so its `{` stays.
+    sed -n '/^✖ failing tests:/,$p' "$report" |
+      sed -E '/^ +at (.*\()?(node:|[^ ]*node_modules\/)/{ /\{$/!d; s/.*/  {/; }'
+  done
+fi
+rm -rf "$report_dir"
 teardown leftovers "$BROKEL_TEST_RUN" "$run_cgroup" $$ || status=1
 exit "$status"

@@ -70,18 +70,26 @@ function pids(stdout: string): Map<string, string> {
   return new Map([...stdout.matchAll(/(\w+) ran in (\d+)/g)].map((m) => [m[1] as string, m[2] as string]));
 }
 
-/** The unit-batch folders in test-output/ (the suite's own run has one too). */
-const batchDirs = () => {
+/** The unit-batch (or, with 'reports.', report) folders in test-output/ (the suite's own run has them too). */
+const batchDirs = (prefix = 'unit-batches.') => {
   try {
-    return readdirSync(join(repo, 'test-output')).filter((name) => name.startsWith('unit-batches.'));
+    return readdirSync(join(repo, 'test-output')).filter((name) => name.startsWith(prefix));
   } catch {
     return [];
   }
 };
 
+const FAILS = `import assert from 'node:assert/strict';
+import { it } from 'node:test';
+it('compares two fleets', () => assert.deepEqual({ taxis: 3 }, { taxis: 4 }));
+`;
+
+const AGAIN = 'run-tests: the failures again';
+
 describe('scripts/run-tests.sh runs unit files in shared processes', () => {
   it('two batches share two processes; a file headed `test-process: own` gets its own; every test runs', async (t) => {
     const before = batchDirs();
+    const reportsBefore = batchDirs('reports.');
     const { code, stdout, stderr } = await runOn(t, {
       'a.test.ts': reporter('alpha'),
       'b.test.ts': reporter('bravo'),
@@ -97,6 +105,31 @@ describe('scripts/run-tests.sh runs unit files in shared processes', () => {
     assert.notEqual(ran.get('alpha'), ran.get('bravo'), 'b runs in the other batch');
     for (const other of ['alpha', 'bravo']) assert.notEqual(ran.get('own'), ran.get(other), 'own runs alone');
     assert.deepEqual(batchDirs(), before, 'the run removed its entry files');
+    assert.ok(!stdout.includes(AGAIN), 'a run that passed prints no failures');
+    assert.deepEqual(batchDirs('reports.'), reportsBefore, 'the run removed its reports');
+  });
+
+  it('a failure in an early group is printed again at the very end, with its assertion, after the later groups', async (t) => {
+    const reportsBefore = batchDirs('reports.');
+    const { code, stdout, stderr } = await runOn(t, {
+      'a.test.ts': reporter('alpha'),
+      'fails.test.ts': FAILS,
+      // A timeout of its own puts it in a group of its own, run after the default one (groups sort by
+      // timeout): its output comes after the failure's first report.
+      'late.test.ts': reporter('late', '// test-timeout-ms: 300001\n'),
+    });
+    assert.equal(code, 1, `${stdout}\n${stderr}`);
+    const again = stdout.lastIndexOf(AGAIN);
+    assert.ok(
+      again > stdout.lastIndexOf('late ran in'),
+      `the repeat is not after the last group:\n${stdout}`,
+    );
+    const tail = stdout.slice(again);
+    assert.match(tail, /✖ compares two fleets/);
+    assert.match(tail, /\+ {3}taxis: 3\n {2}- {3}taxis: 4/);
+    assert.match(tail, /fails\.test\.ts:3/, 'the test file frame stays');
+    assert.doesNotMatch(tail, /node:internal/, "node's own frames are left out");
+    assert.deepEqual(batchDirs('reports.'), reportsBefore, 'the run removed its reports');
   });
 
   it('a test that hangs fails the run at the timeout, and the run names it', async (t) => {
