@@ -120,12 +120,17 @@ interface HeapSample {
 }
 
 /**
- * The manager's V8 heap from its /metrics (open on loopback): tells an RSS change that is the heap's
+ * A process's V8 heap from its /metrics (the manager's is open on loopback; an orchestrator's admin
+ * API takes the token its replica record's probe carries): tells an RSS change that is the heap's
  * sizing (the committed heap grows towards the next collection's limit) from one outside it.
  */
-async function managerHeap(api: string, t: number): Promise<HeapSample | undefined> {
+async function heapOf(
+  origin: string,
+  t: number,
+  headers: Record<string, string> = {},
+): Promise<HeapSample | undefined> {
   try {
-    const res = await fetch(`http://${api}/metrics`, { signal: AbortSignal.timeout(3000) });
+    const res = await fetch(`${origin}/metrics`, { headers, signal: AbortSignal.timeout(3000) });
     const text = await res.text();
     const mb = (name: string) => Number(new RegExp(`^brokel_${name} (\\S+)$`, 'm').exec(text)?.[1]) / 2 ** 20;
     return {
@@ -144,6 +149,7 @@ interface ReplicaSeen {
   pid: number;
   host: string;
   port: number;
+  probe?: { port?: number; headers?: Record<string, string> };
 }
 
 /** The replicas (level, PID, address), from the local provider's replica records. */
@@ -235,8 +241,20 @@ async function main(): Promise<number> {
       } catch {}
     }, sampleSeconds * 1000).unref();
     const heap: HeapSample[] = [];
+    // The first orchestrator's heap too: an RSS step there is told from a leak the same way.
+    const orchestrator = replicas.find((r) => r.level === 'orchestrator' && r.probe?.port !== undefined);
+    const orchestratorHeap: HeapSample[] = [];
     const heapSampler = setInterval(
-      () => void managerHeap(api, (Date.now() - soakStart) / 1000).then((h) => h && heap.push(h)),
+      () => {
+        const t = (Date.now() - soakStart) / 1000;
+        void heapOf(`http://${api}`, t).then((h) => h && heap.push(h));
+        if (orchestrator)
+          void heapOf(
+            `http://${orchestrator.host}:${orchestrator.probe?.port}`,
+            t,
+            orchestrator.probe?.headers,
+          ).then((h) => h && orchestratorHeap.push(h));
+      },
       (long ? 30 : 5) * 1000,
     ).unref();
     let sent = 0;
@@ -281,13 +299,18 @@ async function main(): Promise<number> {
       log(
         `${f.process}: RSS ${fmtInt(f.rssStartKb / 1024)} → ${fmtInt(f.rssEndKb / 1024)} MB (${fmt(f.rssGrowth * 100, 1)} %), fds ${f.fdsStart} → ${f.fdsEnd}: ${f.ok ? 'ok' : `FAIL: ${f.why}`}`,
       );
-    const settled = heap.filter((h) => h.t >= warmupSeconds);
-    const [first, last] = [settled[0], settled.at(-1)];
-    if (first && last)
-      log(
-        `manager V8 heap after the warm-up: committed ${fmt(first.heapTotalMb, 1)} → ${fmt(last.heapTotalMb, 1)} MB, ` +
-          `used ${fmt(first.heapUsedMb, 1)} → ${fmt(last.heapUsedMb, 1)} MB, external ${fmt(first.externalMb, 1)} → ${fmt(last.externalMb, 1)} MB`,
-      );
+    for (const [name, series] of [
+      ['manager', heap],
+      ['orchestrator0', orchestratorHeap],
+    ] as const) {
+      const settled = series.filter((h) => h.t >= warmupSeconds);
+      const [first, last] = [settled[0], settled.at(-1)];
+      if (first && last)
+        log(
+          `${name} V8 heap after the warm-up: committed ${fmt(first.heapTotalMb, 1)} → ${fmt(last.heapTotalMb, 1)} MB, ` +
+            `used ${fmt(first.heapUsedMb, 1)} → ${fmt(last.heapUsedMb, 1)} MB, external ${fmt(first.externalMb, 1)} → ${fmt(last.externalMb, 1)} MB`,
+        );
+    }
     const drift = soakDrift(latency, warmupSeconds);
     const moved = (name: string, p: PathDrift) =>
       `${name} ${fmt(p.firstMs, 1)} → ${fmt(p.lastMs, 1)} ms (×${fmt(p.ratio, 2)})`;
@@ -317,6 +340,7 @@ async function main(): Promise<number> {
           findings,
           samples,
           managerHeap: heap,
+          orchestratorHeap,
           latency,
           drift,
           ...(direct.length > 0 ? { directSent, directLost } : {}),
