@@ -1,7 +1,7 @@
 // How the soak's delivery p99 moved over the run (pure): the median of the interval p99s in the first
 // and in the last quarter after the warm-up, per path. With `--direct-reference` the soak also loads
-// one of the system's brokers directly, in phases alternated with the orchestrator's: a drift the
-// direct path shares is the machine's (a slower host, a noisy neighbour), one it does not is ours.
+// the system's brokers directly, in phases alternated with the orchestrator's: a drift the direct path
+// shares is the machine's or the brokers' (a slower host, a noisy neighbour), one it does not is ours.
 import { median } from './stats.ts';
 
 export interface LatencyInterval {
@@ -9,7 +9,7 @@ export interface LatencyInterval {
   t: number;
   /** Delivery p99 through the orchestrator (ms). */
   p99Ms: number;
-  /** Delivery p99 of the alternated phase straight at a broker (ms), when there is a reference. */
+  /** Delivery p99 of the alternated phase straight at the brokers (ms; the worse broker's), when there is a reference. */
   directP99Ms?: number;
 }
 
