@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { freePort } from '../manager/providers/local/address-pool.ts';
-import { LoadGenerator } from './lib/load-generator.ts';
+import { issue12Load, LoadGenerator } from './lib/load-generator.ts';
 import { type LatencyInterval, type PathDrift, soakDrift } from './lib/soak-drift.ts';
 import { type SoakSample, soakVerdict } from './lib/soak-verdict.ts';
 import { fmt, fmtInt } from './lib/stats.ts';
@@ -176,17 +176,8 @@ async function main(): Promise<number> {
     const watched: Record<string, number> = { manager: manager.pid ?? 0 };
     for (const [i, r] of replicas.filter((r) => r.level === 'orchestrator').entries())
       watched[`orchestrator${i}`] = r.pid;
-    const clients = (clientIdPrefix: string, topicRoot?: string) => ({
-      publishers: 4,
-      subscribers: 4,
-      payloadBytes: 100,
-      qos: 1 as const,
-      windowPerPublisher: 100,
-      maxSamples: 200_000,
-      clientIdPrefix,
-      connectTimeoutMs: 10_000,
-      topicRoot,
-    });
+    const clients = (clientIdPrefix: string, topicRoot?: string) =>
+      issue12Load(1, clientIdPrefix, { publishers: 4, subscribers: 4, maxSamples: 200_000, topicRoot });
     load = await LoadGenerator.connect(
       { host: url.hostname, port: Number(url.port) },
       clients(`soak${process.pid}`),
@@ -317,7 +308,7 @@ async function main(): Promise<number> {
     if (drift)
       log(
         `p99 after the warm-up, median of the first vs the last ${drift.perQuarter} intervals: ${moved('orchestrator', drift.orchestrator)}` +
-          (drift.direct ? `; ${moved('direct to a broker', drift.direct)}` : ''),
+          (drift.direct ? `; ${moved('direct to the brokers', drift.direct)}` : ''),
       );
     log(`messages: ${fmtInt(sent)} sent, ${lost} lost; load average ${loadavg()}`);
     if (direct.length > 0)

@@ -6,20 +6,17 @@
 // latency is asserted.
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
-import { LoadGenerator, type LoadOptions } from '../../bench/lib/load-generator.ts';
+import { issue12Load, LoadGenerator } from '../../bench/lib/load-generator.ts';
 import { TestMosquitto } from '../helpers/mosquitto.ts';
 
-const options = (clientIdPrefix: string, topicRoot?: string): LoadOptions => ({
-  publishers: 2,
-  subscribers: 2,
-  payloadBytes: 100,
-  qos: 1,
-  windowPerPublisher: 50,
-  maxSamples: 10_000,
-  clientIdPrefix,
-  connectTimeoutMs: 10_000,
-  ...(topicRoot ? { topicRoot } : {}),
-});
+const options = (clientIdPrefix: string, topicRoot?: string) =>
+  issue12Load(1, clientIdPrefix, {
+    publishers: 2,
+    subscribers: 2,
+    windowPerPublisher: 50,
+    maxSamples: 10_000,
+    topicRoot,
+  });
 
 /** Paced phases of a and b at the same time; what each counted. */
 async function together(t: TestContext, rootA?: string, rootB?: string) {

@@ -70,8 +70,8 @@ function pids(stdout: string): Map<string, string> {
   return new Map([...stdout.matchAll(/(\w+) ran in (\d+)/g)].map((m) => [m[1] as string, m[2] as string]));
 }
 
-/** The unit-batch (or, with 'reports.', report) folders in test-output/ (the suite's own run has them too). */
-const batchDirs = (prefix = 'unit-batches.') => {
+/** The folders in test-output/ whose names start with `prefix` (the suite's own run has some too). */
+const outputDirs = (prefix: string) => {
   try {
     return readdirSync(join(repo, 'test-output')).filter((name) => name.startsWith(prefix));
   } catch {
@@ -88,8 +88,8 @@ const AGAIN = 'run-tests: the failures again';
 
 describe('scripts/run-tests.sh runs unit files in shared processes', () => {
   it('two batches share two processes; a file headed `test-process: own` gets its own; every test runs', async (t) => {
-    const before = batchDirs();
-    const reportsBefore = batchDirs('reports.');
+    const before = outputDirs('unit-batches.');
+    const reportsBefore = outputDirs('reports.');
     const { code, stdout, stderr } = await runOn(t, {
       'a.test.ts': reporter('alpha'),
       'b.test.ts': reporter('bravo'),
@@ -104,13 +104,13 @@ describe('scripts/run-tests.sh runs unit files in shared processes', () => {
     assert.equal(ran.get('alpha'), ran.get('charlie'), 'a and c share a process');
     assert.notEqual(ran.get('alpha'), ran.get('bravo'), 'b runs in the other batch');
     for (const other of ['alpha', 'bravo']) assert.notEqual(ran.get('own'), ran.get(other), 'own runs alone');
-    assert.deepEqual(batchDirs(), before, 'the run removed its entry files');
+    assert.deepEqual(outputDirs('unit-batches.'), before, 'the run removed its entry files');
     assert.ok(!stdout.includes(AGAIN), 'a run that passed prints no failures');
-    assert.deepEqual(batchDirs('reports.'), reportsBefore, 'the run removed its reports');
+    assert.deepEqual(outputDirs('reports.'), reportsBefore, 'the run removed its reports');
   });
 
   it('a failure in an early group is printed again at the very end, with its assertion, after the later groups', async (t) => {
-    const reportsBefore = batchDirs('reports.');
+    const reportsBefore = outputDirs('reports.');
     const { code, stdout, stderr } = await runOn(t, {
       'a.test.ts': reporter('alpha'),
       'fails.test.ts': FAILS,
@@ -129,7 +129,7 @@ describe('scripts/run-tests.sh runs unit files in shared processes', () => {
     assert.match(tail, /\+ {3}taxis: 3\n {2}- {3}taxis: 4/);
     assert.match(tail, /fails\.test\.ts:3/, 'the test file frame stays');
     assert.doesNotMatch(tail, /node:internal/, "node's own frames are left out");
-    assert.deepEqual(batchDirs('reports.'), reportsBefore, 'the run removed its reports');
+    assert.deepEqual(outputDirs('reports.'), reportsBefore, 'the run removed its reports');
   });
 
   it('a test that hangs fails the run at the timeout, and the run names it', async (t) => {
