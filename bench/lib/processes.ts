@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { RoutingStrategyName } from '../../common/admin/contract.ts';
 import { clockTicksPerSecond, readProcStat } from '../../manager/providers/local/proc-stat.ts';
+import { ORCHESTRATOR_ENV } from '../../templates/orchestrator/process-env.ts';
 import { stopChild, trackChild } from './exit-cleanup.ts';
 import { schedCpuSeconds } from './task-cpu.ts';
 
@@ -110,6 +111,8 @@ export async function startOrchestratorChild(options: {
   readyTimeoutMs: number;
   nodeArgs?: readonly string[];
   routing?: RoutingStrategyName;
+  /** Over the replica's own environment (ORCHESTRATOR_ENV); a name set to '' is left unset. */
+  env?: Readonly<Record<string, string>>;
 }): Promise<OrchestratorChild> {
   const args = [
     ...(options.nodeArgs ?? []),
@@ -129,7 +132,15 @@ export async function startOrchestratorChild(options: {
     '0',
   ];
   await warnIfUnbuilt(options.repoRoot);
-  const child = spawn(process.execPath, args, { cwd: options.repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The environment a deployed replica gets (templates/orchestrator/process-env.ts), so the benchmarks
+  // measure the orchestrator as the providers start it.
+  const env: NodeJS.ProcessEnv = { ...process.env, ...ORCHESTRATOR_ENV, ...options.env };
+  for (const [name, value] of Object.entries(env)) if (value === '') delete env[name];
+  const child = spawn(process.execPath, args, {
+    cwd: options.repoRoot,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env,
+  });
   trackChild(child);
   const tail: string[] = [];
   const keep = (chunk: Buffer): void => {

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ROUTING_STRATEGY_NAMES } from '../../common/admin/contract.ts';
 import { validate } from '../../common/config/load.ts';
 import type { ProcessSpec, RenderContext, ReplicaTemplate } from '../template.ts';
+import { ORCHESTRATOR_ENV } from './process-env.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/brokel.js', import.meta.url));
 export const ADMIN_PORT = 9781;
@@ -78,6 +79,7 @@ export const orchestratorTemplate: ReplicaTemplate = {
       command: process.execPath,
       args,
       env: {
+        ...ORCHESTRATOR_ENV,
         BROKEL_ADMIN_TOKEN: params.adminToken,
         ...(params.registryUser
           ? {

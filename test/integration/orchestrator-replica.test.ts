@@ -1,6 +1,8 @@
 // test-lanes: shared
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { ORCHESTRATOR_ENV } from '../../templates/orchestrator/process-env.ts';
 import { publishSeq, settle, subscriber } from '../helpers/orchestrator.ts';
 import { connectClient, pidAlive, startProvider } from '../helpers/resources.ts';
 
@@ -31,6 +33,10 @@ describe('orchestrator replicas through the local provider', () => {
     await settle([sub.counts], 50);
     assert.equal(sub.counts.distinct, 50);
     const pid = provider.details(created.id)?.pid ?? -1;
+    // The replica's own environment (process-env.ts) reached the node process through the shell wrapper.
+    const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    for (const [name, value] of Object.entries(ORCHESTRATOR_ENV))
+      assert.ok(environ.includes(`${name}=${value}`), name);
     await provider.destroy(created.id);
     assert.equal(pidAlive(pid), false);
   });

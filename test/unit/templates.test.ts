@@ -4,7 +4,9 @@ import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { ORCHESTRATOR_ENV } from '../../templates/orchestrator/process-env.ts';
 import { findTemplate, templateNames } from '../../templates/registry.ts';
+import { renderOrchestrator } from '../helpers/orchestrator-template.ts';
 
 /** A cloud-file placeholder, `${NAME}`, as the kubernetes/opennebula providers fill them. */
 const ph = (name: string): string => `$${'{'}${name}}`;
@@ -61,4 +63,22 @@ describe('templates are self-describing and their cloud files stay valid', () =>
       assert.ok(readFileSync(join(TEMPLATES_DIR, name, template.files.readme), 'utf8').length > 200);
     });
   }
+  it('orchestrator: the pod and the VM start it with the environment the local provider gives it (process-env.ts)', async () => {
+    const dir = join(TEMPLATES_DIR, 'orchestrator');
+    const pod = parse(readFileSync(join(dir, 'k8s/pod.yaml'), 'utf8')) as {
+      spec: { containers: Array<{ env: Array<{ name: string; value?: string }> }> };
+    };
+    const podEnv = pod.spec.containers[0]?.env ?? [];
+    const vm = JSON.parse(readFileSync(join(dir, 'opennebula/vm-template.json'), 'utf8')) as {
+      CONTEXT: { START_SCRIPT: string };
+    };
+    const spec = await renderOrchestrator({ brokers: ['mqtt://127.0.0.1:1'] });
+    assert.ok(Object.keys(ORCHESTRATOR_ENV).length > 0);
+    for (const [name, value] of Object.entries(ORCHESTRATOR_ENV)) {
+      assert.equal(spec.env?.[name], value, `local provider: ${name}`);
+      assert.equal(podEnv.find((e) => e.name === name)?.value, value, `k8s/pod.yaml: ${name}`);
+      const before = vm.CONTEXT.START_SCRIPT.split(' node ')[0] ?? '';
+      assert.ok(before.split(' ').includes(`${name}=${value}`), `vm-template.json: ${name}`);
+    }
+  });
 });
