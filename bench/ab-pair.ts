@@ -17,6 +17,8 @@
 // same host (docs/data-plane.md, "Session 37").
 //
 // `npm run bench:ab -- --baseline-root DIR [--baseline-node-args='--flag …'] [--node-args='--flag …']
+//   [--baseline-env='NAME=VALUE …' (B's environment over the replica's own, ORCHESTRATOR_ENV; NAME=
+//   leaves it unset: `--baseline-root . --baseline-env=GLIBC_TUNABLES=` A/Bs the malloc setting)]
 //   or `npm run bench:ab -- --direct [--node-args='--flag …']`
 //   [--rate 2000 (0: full rate, each publisher keeping 100 messages in flight)] [--seconds 10]
 //   [--rounds 6 (even)] [--qos 0,1]
@@ -25,7 +27,7 @@
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { nodeFlags, num } from './lib/bench-args.ts';
+import { envAssignments, nodeFlags, num } from './lib/bench-args.ts';
 import type { Target } from './lib/bench-client.ts';
 import { startBenchProvider } from './lib/bench-provider.ts';
 import { issue12Load, LoadGenerator, type PhaseResult, SharedPacing } from './lib/load-generator.ts';
@@ -42,6 +44,7 @@ const { values } = parseArgs({
     'baseline-root': { type: 'string' },
     'baseline-node-args': { type: 'string' },
     'node-args': { type: 'string' },
+    'baseline-env': { type: 'string' },
     rate: { type: 'string', default: '2000' },
     seconds: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '6' },
@@ -51,9 +54,14 @@ const { values } = parseArgs({
   },
 });
 const direct = values.direct ?? false;
-if (direct && (values['baseline-root'] !== undefined || values['baseline-node-args'] !== undefined))
+if (
+  direct &&
+  (values['baseline-root'] !== undefined ||
+    values['baseline-node-args'] !== undefined ||
+    values['baseline-env'] !== undefined)
+)
   throw new Error(
-    'bench:ab: --direct measures against Mosquitto itself: no --baseline-root or --baseline-node-args',
+    'bench:ab: --direct measures against Mosquitto itself: no --baseline-root, --baseline-node-args or --baseline-env',
   );
 if (!direct && values['baseline-root'] === undefined)
   throw new Error(
@@ -68,11 +76,17 @@ if (rounds % 2 !== 0)
 const qosList = (values.qos ?? '').split(',').map((q) => num('qos', q, 0, 1) as 0 | 1);
 /** An orchestrator from `root` with `nodeArgs`, or (root undefined) none: clients straight to Mosquitto. */
 const sides = [
-  { key: 'A', root: fileURLToPath(new URL('..', import.meta.url)), nodeArgs: nodeFlags(values['node-args']) },
+  {
+    key: 'A',
+    root: fileURLToPath(new URL('..', import.meta.url)),
+    nodeArgs: nodeFlags(values['node-args']),
+    env: {},
+  },
   {
     key: 'B',
     root: direct ? undefined : values['baseline-root'],
     nodeArgs: [...nodeFlags(values['node-args']), ...nodeFlags(values['baseline-node-args'])],
+    env: envAssignments('baseline-env', values['baseline-env']),
   },
 ] as const;
 
@@ -153,10 +167,11 @@ try {
       pid: provider.details(b.id)?.pid ?? -1,
     });
   }
-  const named = (side: (typeof sides)[number]) =>
-    side.root === undefined
-      ? 'no orchestrator (clients straight to Mosquitto)'
-      : `${side.root}${side.nodeArgs.length ? ` (${side.nodeArgs.join(' ')})` : ''}`;
+  const named = (side: (typeof sides)[number]): string => {
+    if (side.root === undefined) return 'no orchestrator (clients straight to Mosquitto)';
+    const extra = [...side.nodeArgs, ...Object.entries(side.env).map(([k, v]) => `${k}=${v}`)];
+    return `${side.root}${extra.length ? ` (${extra.join(' ')})` : ''}`;
+  };
   console.log(
     `bench:ab: A ${named(sides[0])} against B ${named(sides[1])}; ` +
       `${rateText} each, at the same time, 20 publishers / 20 subscribers each, ${measureMs / 1000} s ` +
@@ -181,6 +196,7 @@ try {
                   brokerUrls: [broker.url],
                   readyTimeoutMs: 30_000,
                   nodeArgs: side.nodeArgs,
+                  env: side.env,
                 });
           const target: Target = orch ? { host: '127.0.0.1', port: orch.port } : broker.target;
           const load = await LoadGenerator.connect(

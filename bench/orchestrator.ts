@@ -31,6 +31,8 @@
 //   --half-fraction F (0.5)  --quick (one short run, for development)
 //   --profile-orchestrator DIR (V8 CPU profiles of the orchestrators, written when they stop)
 //   --orchestrator-node-args='--flag ...' (extra node flags for the orchestrator processes)
+//   --orchestrator-env='NAME=VALUE ...' (their environment over a replica's own, ORCHESTRATOR_ENV;
+//     NAME= leaves it unset)
 //   --orchestrator-root DIR (run the orchestrators from another checkout: A/B against older code)
 //   --baseline-root DIR (config c becomes an orchestrator from DIR → 1 mosquitto: an interleaved A/B of
 //     this checkout's orchestrator (b) against DIR's (c) in one run; read the c/a rows beside b/a)
@@ -42,7 +44,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { isRoutingStrategy } from '../common/admin/contract.ts';
-import { nodeFlags, num } from './lib/bench-args.ts';
+import { envAssignments, nodeFlags, num } from './lib/bench-args.ts';
 import { PAYLOAD_HEADER_BYTES, type Target } from './lib/bench-client.ts';
 import { startBenchProvider } from './lib/bench-provider.ts';
 import { connectionScale, marginalRssKb, scaleSummary } from './lib/connection-scale.ts';
@@ -99,6 +101,7 @@ const { values } = parseArgs({
     'half-fraction': { type: 'string', default: '0.5' },
     'profile-orchestrator': { type: 'string' },
     'orchestrator-node-args': { type: 'string' },
+    'orchestrator-env': { type: 'string' },
     'orchestrator-root': { type: 'string' },
     'baseline-root': { type: 'string' },
     'baseline-node-args': { type: 'string' },
@@ -143,6 +146,7 @@ const settings = {
   profileMs: num('profile-seconds', values['profile-seconds'] ?? (quick ? '1.5' : '4'), 0, 120) * 1000,
   profileDir: values['profile-orchestrator'],
   orchestratorNodeArgs: nodeFlags(values['orchestrator-node-args']),
+  orchestratorEnv: envAssignments('orchestrator-env', values['orchestrator-env']),
   orchestratorRoot: values['orchestrator-root'],
   baselineRoot: values['baseline-root'],
   baselineNodeArgs: nodeFlags(values['baseline-node-args']),
@@ -209,6 +213,7 @@ try {
       brokerUrls: urls,
       readyTimeoutMs: 30_000,
       nodeArgs: [...nodeArgs, ...extraNodeArgs],
+      env: settings.orchestratorEnv,
     }).then((c) => {
       children.push(c);
       return c;
@@ -398,6 +403,7 @@ try {
         publishMs: settings.scaleMs,
         routing,
         nodeArgs: settings.orchestratorNodeArgs,
+        env: settings.orchestratorEnv,
         heapSnapshotDir: settings.scaleHeapSnapshotDir,
         settleMs: settings.scaleSettleMs,
         idleSettleMs: settings.scaleIdleSettleMs,

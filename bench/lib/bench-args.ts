@@ -10,3 +10,17 @@ export function num(name: string, value: string | undefined, min: number, max: n
 export function nodeFlags(value: string | undefined): string[] {
   return (value ?? '').split(/\s+/).filter(Boolean);
 }
+
+/**
+ * An environment option of a benchmark (`--baseline-env='NAME=VALUE OTHER='`): its assignments; `NAME=`
+ * (empty) leaves NAME unset in the child. A word without `=` or with a name that is not one is refused.
+ */
+export function envAssignments(option: string, value: string | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const word of nodeFlags(value)) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(word);
+    if (!m?.[1]) throw new Error(`--${option}: '${word}' is not NAME=VALUE`);
+    env[m[1]] = m[2] ?? '';
+  }
+  return env;
+}

@@ -26,6 +26,8 @@ export interface ScaleOptions {
   routing?: RoutingStrategyName;
   /** Extra node flags for the orchestrator. */
   nodeArgs?: readonly string[];
+  /** Its environment over the replica's own (startOrchestratorChild). */
+  env?: Readonly<Record<string, string>>;
   /** Where the orchestrator runs from (another checkout: A/B against older code); default repoRoot. */
   orchestratorRoot?: string | undefined;
   /**
@@ -206,6 +208,7 @@ export async function connectionScale(options: ScaleOptions): Promise<ScaleResul
     brokerUrls: options.brokerUrls,
     readyTimeoutMs: 30_000,
     routing: options.routing ?? 'round-robin',
+    env: options.env,
     nodeArgs: [
       ...(options.nodeArgs ?? []),
       ...(options.heapSnapshotDir
