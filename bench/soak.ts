@@ -43,6 +43,9 @@ const warmupSeconds = long ? 300 : Math.max(15, totalSeconds / 3);
 // at 191–199 MB in a 120 s run minutes later; 30 minutes took it from 209 to 180 MB. Under a minute
 // cannot tell that from a leak at 5 %; the long form (5 min warm-up) keeps the issue's 5 %.
 const maxRssGrowth = long ? 0.05 : 0.1;
+// The long form's RSS floor per third: the upper quartile of its minutes' lowest samples
+// (soak-verdict.ts thirdFloorKb); the short form's thirds are seconds long, so each one's lowest sample.
+const floorWindowSeconds = long ? 60 : Number.POSITIVE_INFINITY;
 
 const began = Date.now();
 const log = (line: string) => console.log(`[${((Date.now() - began) / 1000).toFixed(1)} s] ${line}`);
@@ -165,7 +168,7 @@ async function main(): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), 'brokel-soak-'));
   const started = Date.now();
   log(
-    `soak: ${totalSeconds} s, samples every ${sampleSeconds} s, warm-up ${Math.round(warmupSeconds)} s, RSS bound +${maxRssGrowth * 100} %; load average ${loadavg()}`,
+    `soak: ${totalSeconds} s, samples every ${sampleSeconds} s, warm-up ${Math.round(warmupSeconds)} s, RSS bound +${maxRssGrowth * 100} %${long ? " (floors: upper quartile of each minute's lowest sample)" : ''}; load average ${loadavg()}`,
   );
   const { child: manager, url, api, stop } = await startManager(dir);
   log(`brokel up ready: ${url.href}`);
@@ -285,7 +288,7 @@ async function main(): Promise<number> {
     clearInterval(sampler);
     clearInterval(heapSampler);
     sample((Date.now() - soakStart) / 1000);
-    const findings = soakVerdict(samples, warmupSeconds, maxRssGrowth);
+    const findings = soakVerdict(samples, warmupSeconds, maxRssGrowth, floorWindowSeconds);
     for (const f of findings)
       log(
         `${f.process}: RSS ${fmtInt(f.rssStartKb / 1024)} → ${fmtInt(f.rssEndKb / 1024)} MB (${fmt(f.rssGrowth * 100, 1)} %), fds ${f.fdsStart} → ${f.fdsEnd}: ${f.ok ? 'ok' : `FAIL: ${f.why}`}`,
