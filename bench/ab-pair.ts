@@ -18,7 +18,8 @@
 //
 // `npm run bench:ab -- --baseline-root DIR [--baseline-node-args='--flag …'] [--node-args='--flag …']
 //   [--baseline-env='NAME=VALUE …' (B's environment over the replica's own, ORCHESTRATOR_ENV; NAME=
-//   leaves it unset: `--baseline-root . --baseline-env=GLIBC_TUNABLES=` A/Bs the malloc setting)]
+//   leaves it unset: `--baseline-root . --baseline-env='MALLOC_MMAP_THRESHOLD_= MALLOC_TOP_PAD_='`
+//   A/Bs the malloc settings)]
 //   or `npm run bench:ab -- --direct [--node-args='--flag …']`
 //   [--rate 2000 (0: full rate, each publisher keeping 100 messages in flight)] [--seconds 10]
 //   [--rounds 6 (even)] [--qos 0,1]
