@@ -65,11 +65,12 @@ describe('templates are self-describing and their cloud files stay valid', () =>
   }
   it('orchestrator: the pod and the VM start it with the environment the local provider gives it (process-env.ts)', async () => {
     const dir = join(TEMPLATES_DIR, 'orchestrator');
-    const pod = parse(readFileSync(join(dir, 'k8s/pod.yaml'), 'utf8')) as {
+    const { files } = findTemplate('orchestrator');
+    const pod = parse(readFileSync(join(dir, files.kubernetesPod), 'utf8')) as {
       spec: { containers: Array<{ env: Array<{ name: string; value?: string }> }> };
     };
     const podEnv = pod.spec.containers[0]?.env ?? [];
-    const vm = JSON.parse(readFileSync(join(dir, 'opennebula/vm-template.json'), 'utf8')) as {
+    const vm = JSON.parse(readFileSync(join(dir, files.opennebulaVm), 'utf8')) as {
       CONTEXT: { START_SCRIPT: string };
     };
     const spec = await renderOrchestrator({ brokers: ['mqtt://127.0.0.1:1'] });
