@@ -38,6 +38,9 @@
 //     this checkout's orchestrator (b) against DIR's (c) in one run; read the c/a rows beside b/a)
 //   --baseline-node-args='--flag ...' (with --baseline-root: node flags for c only, after
 //     --orchestrator-node-args; `--baseline-root .` then A/Bs a flag against the same code)
+//   --baseline-env='NAME=VALUE ...' (with --baseline-root: config c's environment, over
+//     --orchestrator-env; `--baseline-root . --baseline-env='MALLOC_MMAP_THRESHOLD_= MALLOC_TOP_PAD_='`
+//     A/Bs the replica's malloc settings)
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -105,6 +108,7 @@ const { values } = parseArgs({
     'orchestrator-root': { type: 'string' },
     'baseline-root': { type: 'string' },
     'baseline-node-args': { type: 'string' },
+    'baseline-env': { type: 'string' },
     quick: { type: 'boolean', default: false },
   },
 });
@@ -150,12 +154,15 @@ const settings = {
   orchestratorRoot: values['orchestrator-root'],
   baselineRoot: values['baseline-root'],
   baselineNodeArgs: nodeFlags(values['baseline-node-args']),
+  baselineEnv: envAssignments('baseline-env', values['baseline-env']),
   quick,
 };
 const scaleRuns = settings.scaleClients !== 0;
 if (settings.scaleOnly && !scaleRuns) throw new Error('--scale-only with --scale-clients 0');
 if (settings.baselineNodeArgs.length > 0 && settings.baselineRoot === undefined)
   throw new Error("--baseline-node-args without --baseline-root (they are config c's flags)");
+if (Object.keys(settings.baselineEnv).length > 0 && settings.baselineRoot === undefined)
+  throw new Error("--baseline-env without --baseline-root (it is config c's environment)");
 if (!settings.configs.includes('a'))
   throw new Error('--configs must include a (the half-load rate and the ratios come from it)');
 
@@ -207,13 +214,14 @@ try {
     urls: string[],
     root = settings.orchestratorRoot ?? repoRoot,
     extraNodeArgs: string[] = [],
+    extraEnv: Record<string, string> = {},
   ) =>
     startOrchestratorChild({
       repoRoot: root,
       brokerUrls: urls,
       readyTimeoutMs: 30_000,
       nodeArgs: [...nodeArgs, ...extraNodeArgs],
-      env: settings.orchestratorEnv,
+      env: { ...settings.orchestratorEnv, ...extraEnv },
     }).then((c) => {
       children.push(c);
       return c;
@@ -227,7 +235,7 @@ try {
   const orchC = !compared.includes('c')
     ? undefined
     : settings.baselineRoot !== undefined
-      ? await start([first.url], settings.baselineRoot, settings.baselineNodeArgs)
+      ? await start([first.url], settings.baselineRoot, settings.baselineNodeArgs, settings.baselineEnv)
       : await start(mosquittos.map((m) => m.url));
   const haproxy = compared.includes('h') ? await startHaproxy(first.target, 10_000) : undefined;
   if (haproxy) children.push(haproxy);
