@@ -9,9 +9,16 @@ import type { CloudProvider } from './cloud-provider.ts';
 /** A provider plus the folder where the manager keeps this deployment's own files (admin token). */
 export type ManagedProvider = CloudProvider & { readonly stateDir: string };
 
-/** The manager's folder for a remote provider's deployment: nothing of the replicas lives there. */
-export async function remoteStateDir(deployment: string): Promise<string> {
-  const dir = join(tmpdir(), 'brokel', deployment);
+/**
+ * The manager's folder for a remote provider's deployment: nothing of the replicas lives there. Only
+ * the deployment's own folder is private: the shared parent is made with the default permissions first,
+ * since `mkdir -p`'s mode applies to every folder it makes, and a private `brokel` folder would keep a
+ * local deployment's Mosquitto (which reads its password file after dropping to its own user) out of
+ * its replica folders under it.
+ */
+export async function remoteStateDir(deployment: string, base = join(tmpdir(), 'brokel')): Promise<string> {
+  await mkdir(base, { recursive: true });
+  const dir = join(base, deployment);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   return dir;
 }
