@@ -239,7 +239,7 @@ export const configSchema = z
     hpa: hpaSchema.prefault({}),
     manager: z
       .strictObject({
-        /** JSON-lines file of every observation and decision; `<stateDir>/decisions.jsonl` when absent. */
+        /** JSON-lines file of every observation and decision; when absent, `<deployment>-decisions.jsonl` beside the deployment's state folder (`/tmp/brokel/brokel-decisions.jsonl` by default), so it outlives `brokel down`. */
         decisionLog: z.string().optional(),
         /** Budget of one action (create + ready + sync, or drain + idle + destroy). */
         actionTimeoutSeconds: z.number().min(1).max(3600).default(180),
