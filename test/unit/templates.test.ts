@@ -73,13 +73,14 @@ describe('templates are self-describing and their cloud files stay valid', () =>
     const vm = JSON.parse(readFileSync(join(dir, files.opennebulaVm), 'utf8')) as {
       CONTEXT: { START_SCRIPT: string };
     };
+    // The VM's start script: the assignments before `node`.
+    const vmAssignments = (vm.CONTEXT.START_SCRIPT.split(' node ')[0] ?? '').split(' ');
     const spec = await renderOrchestrator({ brokers: ['mqtt://127.0.0.1:1'] });
     assert.ok(Object.keys(ORCHESTRATOR_ENV).length > 0);
     for (const [name, value] of Object.entries(ORCHESTRATOR_ENV)) {
       assert.equal(spec.env?.[name], value, `local provider: ${name}`);
       assert.equal(podEnv.find((e) => e.name === name)?.value, value, `k8s/pod.yaml: ${name}`);
-      const before = vm.CONTEXT.START_SCRIPT.split(' node ')[0] ?? '';
-      assert.ok(before.split(' ').includes(`${name}=${value}`), `vm-template.json: ${name}`);
+      assert.ok(vmAssignments.includes(`${name}=${value}`), `vm-template.json: ${name}`);
     }
   });
 });
