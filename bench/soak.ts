@@ -13,11 +13,11 @@
 // share is the machine's, not the orchestrator's.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { crossableTempDir } from '../common/os-user.ts';
 import { freePort } from '../manager/providers/local/address-pool.ts';
 import { issue12Load, LoadGenerator } from './lib/load-generator.ts';
 import { type LatencyInterval, type PathDrift, soakDrift } from './lib/soak-drift.ts';
@@ -165,7 +165,8 @@ async function replicaRecords(stateDir: string): Promise<ReplicaSeen[]> {
 }
 
 async function main(): Promise<number> {
-  const dir = await mkdtemp(join(tmpdir(), 'brokel-soak-'));
+  // Its state folder is in it, and a broker run as root opens its files there as its own user.
+  const dir = await crossableTempDir('brokel-soak-');
   const started = Date.now();
   log(
     `soak: ${totalSeconds} s, samples every ${sampleSeconds} s, warm-up ${Math.round(warmupSeconds)} s, RSS bound +${maxRssGrowth * 100} %${long ? " (floors: upper quartile of each minute's lowest sample)" : ''}; load average ${loadavg()}`,

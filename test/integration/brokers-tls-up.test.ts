@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { crossableTempDir } from '../../common/os-user.ts';
 import { freePort } from '../../manager/providers/local/address-pool.ts';
 import { up } from '../helpers/brokel-process.ts';
 import { publishSeq, settle, subscriber } from '../helpers/orchestrator.ts';
@@ -32,8 +32,8 @@ const TOKEN = 'brokers-tls-test-token-0123456789';
  */
 describe('brokers.tls: true (brokel up, local provider, Mosquitto)', () => {
   it('brokers get TLS listeners, orchestrators mqtts:// URLs and the CA; QoS 1 and retained moves flow over TLS', async (t) => {
-    const dir = await mkdtemp(join(tmpdir(), 'brokel-tls-up-'));
-    await chmod(dir, 0o755); // the replicas' data dirs are in it, and Mosquitto runs as the mosquitto user
+    // The replicas' data dirs are in it, and Mosquitto run as root opens its files as the mosquitto user.
+    const dir = await crossableTempDir('brokel-tls-up-');
     t.after(() => rm(dir, { recursive: true, force: true }));
     const deployment = `tls${process.pid}`;
     const stateDir = join(dir, 'state');

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { isRoot } from '../../common/os-user.ts';
 import { LocalProvider } from '../../manager/providers/local/local-provider.ts';
 import { readProcStat } from '../../manager/providers/local/proc-stat.ts';
 import type { ReplicaRecord } from '../../manager/providers/local/replica-store.ts';
@@ -84,5 +85,31 @@ describe('local provider: an address given to create', () => {
     await a.destroy(back.id);
     const taken = await b.waitReady((await b.create('broker', 'mosquitto', { host: first.host })).id, 10_000);
     assert.equal(taken.url, first.url);
+  });
+});
+
+describe('local provider: a state folder the broker user cannot reach', () => {
+  it("refuses a Mosquitto replica with the folder and the fix named, and creates it once it's crossable", async (t) => {
+    if (!isRoot()) {
+      t.skip('not root: Mosquitto keeps its user and reaches any folder the provider reaches');
+      return;
+    }
+    // Run as root, Mosquitto drops to its own user, then opens its password file and saves its
+    // persistence file in the replica's data folder: behind a private folder it could do neither.
+    const base = await mkdtemp(join(tmpdir(), 'brokel-closed-'));
+    t.after(() => rm(base, { recursive: true, force: true }));
+    const provider = await startProvider(t, { stateDir: join(base, 'state') });
+    await assert.rejects(provider.create('broker', 'mosquitto'), (err: Error) => {
+      assert.match(err.message, /creating a mosquitto replica failed: the mosquitto user cannot reach/);
+      assert.ok(err.message.includes(`${base} (owner uid 0`), err.message);
+      assert.ok(err.message.includes(`mode 0700`), err.message);
+      assert.ok(err.message.includes(`chmod o+x ${base}`), err.message);
+      return true;
+    });
+    assert.deepEqual(await provider.list(), [], 'nothing left of the refused replica');
+    assert.deepEqual(await readdir(join(base, 'state', 'replicas')), []);
+    await chmod(base, 0o755);
+    const broker = await provider.waitReady((await provider.create('broker', 'mosquitto')).id, 10_000);
+    assert.equal(broker.state, 'ready');
   });
 });

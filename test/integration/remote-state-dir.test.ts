@@ -1,10 +1,9 @@
 // test-lanes: shared
 import assert from 'node:assert/strict';
-import { chmod, mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { isRoot } from '../../common/os-user.ts';
+import { crossableTempDir, isRoot } from '../../common/os-user.ts';
 import { remoteStateDir } from '../../manager/providers/create-provider.ts';
 import { connectClient, startProvider } from '../helpers/resources.ts';
 
@@ -18,9 +17,8 @@ const USER = { username: 'alice', password: 'alice-secret' };
  */
 describe("a remote provider's state folder", () => {
   it('is private, its shared parent is not, and a local Mosquitto with users starts under it', async (t) => {
-    const base = await mkdtemp(join(tmpdir(), 'brokel-state-'));
-    // mkdtemp makes a private folder; this test's stands for /tmp, which every user may cross.
-    await chmod(base, 0o755);
+    // It stands for /tmp, which every user may cross.
+    const base = await crossableTempDir('brokel-state-');
     t.after(() => rm(base, { recursive: true, force: true }));
     const shared = join(base, 'brokel');
     const remote = await remoteStateDir('remote-deployment', shared);

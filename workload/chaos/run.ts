@@ -1,6 +1,7 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import { crossableTempDir } from '../../common/os-user.ts';
 import { generateTrace } from '../taxi-rome/generator.ts';
 import { runPublishers } from '../taxi-rome/publisher.ts';
 import type { TaxiRecord } from '../taxi-rome/record.ts';
@@ -140,7 +141,8 @@ async function orphans(d: ChaosDeployment): Promise<string[]> {
 /** One seeded chaos run: the system up, traffic through the faults, the report. */
 export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const before = round2(loadavg());
-  const dir = o.out ?? (await mkdtemp(join(tmpdir(), 'brokel-chaos-')));
+  // The state folder is in it, and a broker run as root opens its files there as its own user.
+  const dir = o.out ?? (await crossableTempDir('brokel-chaos-'));
   await mkdir(dir, { recursive: true });
   const d = await ChaosDeployment.start({
     dir,
