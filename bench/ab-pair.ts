@@ -27,8 +27,7 @@
 //   what the arrival pattern does to the CPU per message; not for A/Bs)]`
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { envAssignments, nodeFlags, num } from './lib/bench-args.ts';
+import { benchArgs, envAssignments, nodeFlags, num } from './lib/bench-args.ts';
 import type { Target } from './lib/bench-client.ts';
 import { startBenchProvider } from './lib/bench-provider.ts';
 import { issue12Load, LoadGenerator, type PhaseResult, SharedPacing } from './lib/load-generator.ts';
@@ -40,8 +39,10 @@ import {
 } from './lib/processes.ts';
 import { fmt, median, pairedGeometricMeans, table } from './lib/stats.ts';
 
-const { values } = parseArgs({
-  options: {
+const values = benchArgs(
+  'bench:ab',
+  "Two orchestrators A/B'd at a fixed rate in the same seconds (this checkout against --baseline-root).",
+  {
     'baseline-root': { type: 'string' },
     'baseline-node-args': { type: 'string' },
     'node-args': { type: 'string' },
@@ -53,7 +54,7 @@ const { values } = parseArgs({
     'own-ticks': { type: 'boolean', default: false },
     direct: { type: 'boolean', default: false },
   },
-});
+);
 const direct = values.direct ?? false;
 if (
   direct &&

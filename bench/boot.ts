@@ -1,18 +1,20 @@
 // Boot time to ready (first CONNACK) and idle memory per broker template, through the local provider.
 // `npm run bench:boot [-- --runs 5 --templates mosquitto,rabbitmq]`. Prints medians.
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { probeMqtt } from '../common/mqtt-probe.ts';
 import { groupMembers } from '../manager/providers/local/proc-stat.ts';
+import { benchArgs } from './lib/bench-args.ts';
 import { startBenchProvider } from './lib/bench-provider.ts';
 import { median } from './lib/stats.ts';
 
-const { values } = parseArgs({
-  options: {
+const values = benchArgs(
+  'bench:boot',
+  'Boot time to ready and idle memory per broker template, through the local provider.',
+  {
     runs: { type: 'string', default: '5' },
     templates: { type: 'string', default: 'mosquitto,rabbitmq' },
   },
-});
+);
 const runs = Number(values.runs);
 
 function groupRssMb(pgid: number): number {

@@ -7,7 +7,6 @@
 //   [--traces ramp,spiky,day] [--policies reactive,proactive,hpa] [--spike-every 8] [--spike-length 1.5]`.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { validate } from '../common/config/load.ts';
 import { type BrokelConfigInput, configSchema } from '../common/config/schema.ts';
 import {
@@ -26,12 +25,15 @@ import { metricsTable, reactiveVsHpa, tournamentTable } from '../manager/quality
 import { compactSteps, type StepPoint } from '../manager/quality/step-series.ts';
 import { type Entrant, tournament } from '../manager/quality/tournament.ts';
 import { lineChart } from '../workload/taxi-rome/svg.ts';
+import { benchArgs } from './lib/bench-args.ts';
 import { modelRun } from './lib/elasticity-model.ts';
 import { elasticityRun } from './lib/elasticity-run.ts';
 import { traces } from './lib/elasticity-traces.ts';
 
-const { values } = parseArgs({
-  options: {
+const values = benchArgs(
+  'bench:elasticity',
+  'Issue #14: ramp, spiky and day traces through reactive, proactive and hpa; SPEC metrics, tournament, SVGs.',
+  {
     short: { type: 'boolean', default: false },
     seconds: { type: 'string' },
     interval: { type: 'string', default: '1' },
@@ -48,7 +50,7 @@ const { values } = parseArgs({
     model: { type: 'boolean', default: false },
     'boot-seconds': { type: 'string', default: '2' },
   },
-});
+);
 const seconds = Number(values.seconds ?? (values.short ? 20 : 60));
 const intervalSeconds = Number(values.interval);
 const sloMs = Number(values['slo-ms']);

@@ -11,8 +11,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { num } from './lib/bench-args.ts';
+import { benchArgs, num } from './lib/bench-args.ts';
 import type { Target } from './lib/bench-client.ts';
 import { startBenchProvider } from './lib/bench-provider.ts';
 import { startHaproxy } from './lib/haproxy.ts';
@@ -21,14 +20,16 @@ import { type RelayChild, startRelayChild } from './lib/node-relay-child.ts';
 import { processCpuSeconds, startOrchestratorChild } from './lib/processes.ts';
 import { fmt, median, table } from './lib/stats.ts';
 
-const { values } = parseArgs({
-  options: {
+const values = benchArgs(
+  'bench:node-floor',
+  'What a process in the middle costs at a fixed rate: direct, HAProxy, a Node.js relay, the orchestrator.',
+  {
     rate: { type: 'string', default: '2000' },
     seconds: { type: 'string', default: '5' },
     rounds: { type: 'string', default: '4' },
     qos: { type: 'string', default: '0,1' },
   },
-});
+);
 const rate = num('rate', values.rate, 0, 1_000_000);
 const rateText = rate > 0 ? `${rate} msg/s` : 'full rate';
 const measureMs = num('seconds', values.seconds, 0.5, 600) * 1000;

@@ -45,9 +45,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { isRoutingStrategy } from '../common/admin/contract.ts';
-import { envAssignments, nodeFlags, num } from './lib/bench-args.ts';
+import { benchArgs, envAssignments, nodeFlags, num } from './lib/bench-args.ts';
 import { PAYLOAD_HEADER_BYTES, type Target } from './lib/bench-client.ts';
 import { startBenchProvider } from './lib/bench-provider.ts';
 import { connectionScale, marginalRssKb, scaleSummary } from './lib/connection-scale.ts';
@@ -76,8 +75,10 @@ import { clientsForFileLimit, hardFileLimit } from './lib/scale-size.ts';
 import { median } from './lib/stats.ts';
 import { renderTargets, targetVerdicts } from './lib/targets.ts';
 
-const { values } = parseArgs({
-  options: {
+const values = benchArgs(
+  'bench:orchestrator',
+  'Issue #12: direct Mosquitto, HAProxy, one orchestrator (b) and over three brokers (c), interleaved; ratios, then a connection-scale run.',
+  {
     runs: { type: 'string' },
     publishers: { type: 'string', default: '20' },
     subscribers: { type: 'string', default: '20' },
@@ -111,7 +112,7 @@ const { values } = parseArgs({
     'baseline-env': { type: 'string' },
     quick: { type: 'boolean', default: false },
   },
-});
+);
 
 const quick = values.quick ?? false;
 const scaleClientsArg = values['scale-clients'] ?? (quick ? '300' : 'auto');

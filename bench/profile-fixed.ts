@@ -18,16 +18,17 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { nodeFlags } from './lib/bench-args.ts';
+import { benchArgs, nodeFlags } from './lib/bench-args.ts';
 import { startBenchProvider } from './lib/bench-provider.ts';
 import { formatTopSelfTime, largestProfile, readCpuProfile, topSelfTime } from './lib/cpu-profile.ts';
 import { freeLoopbackPort, HeapSampler, topAllocators } from './lib/heap-sampler.ts';
 import { issue12Load, LoadGenerator, type PhaseResult } from './lib/load-generator.ts';
 import { processCpuSeconds, processSysSeconds, startOrchestratorChild } from './lib/processes.ts';
 
-const { values } = parseArgs({
-  options: {
+const values = benchArgs(
+  'bench:profile-fixed',
+  "Where the orchestrator's time goes at a fixed rate (--rate 0: full rate): CPU per message and a CPU (or --heap) profile.",
+  {
     rate: { type: 'string', default: '2000' },
     seconds: { type: 'string', default: '20' },
     qos: { type: 'string', default: '0,1' },
@@ -41,7 +42,7 @@ const { values } = parseArgs({
     'v5-properties': { type: 'boolean', default: false },
     heap: { type: 'boolean', default: false },
   },
-});
+);
 const rate = Number(values.rate);
 const measureMs = Number(values.seconds) * 1000;
 const top = Number(values.top);

@@ -16,22 +16,24 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { parseArgs } from 'node:util';
 import { crossableTempDir } from '../common/os-user.ts';
 import { freePort } from '../manager/providers/local/address-pool.ts';
+import { benchArgs } from './lib/bench-args.ts';
 import { issue12Load, LoadGenerator } from './lib/load-generator.ts';
 import { type LatencyInterval, type PathDrift, soakDrift } from './lib/soak-drift.ts';
 import { type SoakSample, soakVerdict } from './lib/soak-verdict.ts';
 import { fmt, fmtInt } from './lib/stats.ts';
 
-const { values } = parseArgs({
-  options: {
+const values = benchArgs(
+  'soak',
+  "Issue #17's soak: QoS 1 at half capacity through brokel up; RSS, fds and loss sampled; exit 1 on a leak or a loss.",
+  {
     minutes: { type: 'string' },
     seconds: { type: 'string' },
     rate: { type: 'string' },
     'direct-reference': { type: 'boolean' },
   },
-});
+);
 const totalSeconds = values.seconds ? Number(values.seconds) : Number(values.minutes ?? 60) * 60;
 if (!(totalSeconds >= 10)) throw new Error(`--seconds/--minutes: ${totalSeconds} s is below 10 s`);
 const long = totalSeconds >= 300;

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { benchArgs } from '../../bench/lib/bench-args.ts';
 import { formatReport } from './report.ts';
 import { QUICK_SCHEDULE, runChaos } from './run.ts';
 import { FAULT_KINDS, type FaultKind } from './schedule.ts';
@@ -19,8 +19,10 @@ function number(name: string, value: string | undefined, fallback: number, min =
   return n;
 }
 
-const { values } = parseArgs({
-  options: {
+const values = benchArgs(
+  'chaos',
+  'Faults (kill, stop, partition, slow) while QoS 1 traffic flows through brokel up; counts lost, duplicated, reordered.',
+  {
     seed: { type: 'string' },
     minutes: { type: 'string' },
     rate: { type: 'string' },
@@ -29,8 +31,7 @@ const { values } = parseArgs({
     faults: { type: 'string' },
     quick: { type: 'boolean', default: false },
   },
-  strict: true,
-});
+);
 const kinds = values.faults?.split(',').map((k) => {
   if (!FAULT_KINDS.includes(k as FaultKind)) {
     console.error(`chaos: --faults: ${JSON.stringify(k)} is not one of ${FAULT_KINDS.join(', ')}`);
