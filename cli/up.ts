@@ -100,7 +100,7 @@ export async function runUp(
       { provider: provider.kind },
       'local demo: stopping this manager (Ctrl-C, SIGTERM) destroys every replica; `brokel up --keep-replicas` keeps them',
     );
-  onShutdown(async () => {
+  const stop = async (): Promise<void> => {
     await manager.stop();
     if (teardown) {
       log.warn('local demo: destroying every replica (the demo ends)');
@@ -120,7 +120,8 @@ export async function runUp(
         'manager stopped; every replica keeps running (the next `brokel up` adopts them, `brokel down` removes them)',
       );
     }
-  }, log);
+  };
+  onShutdown(stop, log);
   const reload = async () => {
     if (!file) return;
     try {
@@ -145,7 +146,16 @@ export async function runUp(
     watchConfigFile(file, () => void reload());
     process.on('SIGHUP', () => void reload());
   }
-  await manager.start();
+  try {
+    await manager.start();
+  } catch (err) {
+    // The deployment did not start (a replica that could not be made, a template refused): end what
+    // did start as Ctrl-C would, so that `brokel up` exits with the error. It printed the error and ran
+    // on, its API and geo-dns up, the replicas made so far running, until a signal.
+    log.error({ err: errorMessage(err) }, 'the deployment did not start: stopping');
+    await stop().catch((e: unknown) => log.error({ err: errorMessage(e) }, 'stop failed'));
+    throw err;
+  }
   const orchestrators = (await provider.list()).filter((r) => r.level === 'orchestrator');
   console.log(`brokel: deployment ${config.deployment} is up.`);
   for (const r of await provider.list())

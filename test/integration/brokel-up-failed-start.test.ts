@@ -1,0 +1,89 @@
+// test-lanes: shared
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { isRoot } from '../../common/os-user.ts';
+import { freePort } from '../../manager/providers/local/address-pool.ts';
+import { workDir } from '../helpers/brokel-process.ts';
+import { within } from '../helpers/resources.ts';
+
+/** PIDs whose command line mentions `text` (this test's deployment name is in every replica's). */
+function processesWith(text: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(text)) found.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(true));
+  });
+}
+
+describe('brokel up whose deployment cannot start', () => {
+  it('exits 1 with the reason, its API closed and nothing of the deployment left, instead of running on', async (t) => {
+    if (!isRoot()) {
+      t.skip('not root: Mosquitto keeps its user, so a private state folder does not stop it');
+      return;
+    }
+    // workDir is private (mkdtemp): a Mosquitto replica under it is refused (local-provider-guards).
+    const dir = await workDir(t, 'brokel-up-fail-');
+    const deployment = `upfail${process.pid}`;
+    const apiPort = await freePort('127.0.0.1');
+    const file = join(dir, 'brokel.yaml');
+    await writeFile(
+      file,
+      [
+        `deployment: ${deployment}`,
+        `manager: { decisionLog: ${join(dir, 'decisions.jsonl')} }`,
+        'levels: { brokers: { min: 1, max: 1 }, orchestrators: { min: 1, max: 1 } }',
+        `api: { listen: 127.0.0.1:${apiPort} }`,
+        'dns: { enabled: false }',
+        `provider: { kind: local, local: { addressing: ports, stateDir: ${join(dir, 'state')} } }`,
+        '',
+      ].join('\n'),
+    );
+    const child = spawn(process.execPath, ['bin/brokel.js', 'up', '-c', file], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, BROKEL_LOG_LEVEL: 'warn' },
+    });
+    t.after(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    });
+    let out = '';
+    child.stdout?.on('data', (d) => {
+      out += d;
+    });
+    child.stderr?.on('data', (d) => {
+      out += d;
+    });
+    const code = await within(
+      new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c))),
+      30_000,
+      'brokel up to exit',
+    );
+    assert.equal(code, 1, out);
+    assert.match(out, /brokel: creating a mosquitto replica failed: the mosquitto user cannot reach/);
+    assert.ok(out.includes(`chmod o+x ${dir}`), out);
+    assert.doesNotMatch(out, /MQTT clients connect to/);
+    assert.equal(await refused(apiPort), true, 'the manager API is closed');
+    assert.equal(existsSync(join(dir, 'state')), false, 'the state folder went with the deployment');
+    assert.deepEqual(processesWith(deployment), [], 'no replica of the deployment runs');
+  });
+});
