@@ -43,20 +43,36 @@ export async function runUp(
   /** Paths the file changed that wait for a restart (reported in the log and in status). */
   let restartRequired: string[] = [];
   const provider = await createProvider(config, log.child({ component: 'provider' }));
+  const teardown = endsDeployment(provider.kind, options.keepReplicas);
+  // Until the manager's API is up, a step that fails undoes the steps before it (newest first) and
+  // the error ends `brokel up`: geo-dns left listening kept the process running on after the error.
+  const endProvider = async (): Promise<void> => {
+    if (!teardown) return provider.close();
+    await forgetDeploymentAdminToken(provider.stateDir);
+    await forgetManualTargets(provider.stateDir);
+    await forgetDeploymentBrokerTls(provider.stateDir);
+    await provider.stop();
+  };
+  const undo: Array<() => Promise<unknown>> = [endProvider];
+  const unwind = async (err: unknown): Promise<never> => {
+    for (const step of undo.reverse()) await step().catch(() => undefined);
+    throw err;
+  };
   // geo-dns: in this process, or a standalone one's registry API (dns.registry), or none.
   const { registry } = config.dns;
   const geo =
     registry.url || !config.dns.enabled
       ? undefined
-      : await startGeoDns({ dns: config.dns, log: log.child({ component: 'geo-dns' }) });
+      : await startGeoDns({ dns: config.dns, log: log.child({ component: 'geo-dns' }) }).catch(unwind);
+  if (geo) undo.push(() => geo.close());
   const dns = geo
     ? geo.directory
     : registry.url && registry.token
       ? new HttpDnsRegistry(registry.url.replace(/\/$/, ''), registry.token)
       : new NoDnsRegistry();
-  const adminToken = await deploymentAdminToken(config.manager.adminToken, provider.stateDir);
+  const adminToken = await deploymentAdminToken(config.manager.adminToken, provider.stateDir).catch(unwind);
   const brokerTls = config.brokers.tls
-    ? await deploymentBrokerTls(provider.stateDir, config.deployment)
+    ? await deploymentBrokerTls(provider.stateDir, config.deployment).catch(unwind)
     : undefined;
   const { manager, metrics, decisionLog, topology } = assembleControlPlane({
     ...(brokerTls ? { brokerTls } : {}),
@@ -93,8 +109,7 @@ export async function runUp(
       restartRequired,
       thresholds: config.levels,
     }),
-  });
-  const teardown = endsDeployment(provider.kind, options.keepReplicas);
+  }).catch(unwind);
   if (teardown)
     log.warn(
       { provider: provider.kind },
@@ -108,18 +123,12 @@ export async function runUp(
     }
     await api.close();
     await geo?.close();
-    if (teardown) {
-      await forgetDeploymentAdminToken(provider.stateDir);
-      await forgetManualTargets(provider.stateDir);
-      await forgetDeploymentBrokerTls(provider.stateDir);
-      await provider.stop();
-    } else {
-      await provider.close();
+    await endProvider();
+    if (!teardown)
       log.warn(
         { provider: provider.kind },
         'manager stopped; every replica keeps running (the next `brokel up` adopts them, `brokel down` removes them)',
       );
-    }
   };
   onShutdown(stop, log);
   const reload = async () => {

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { type AddressInfo, connect, createServer } from 'node:net';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { isRoot } from '../../common/os-user.ts';
 import { freePort } from '../../manager/providers/local/address-pool.ts';
 import { workDir } from '../helpers/brokel-process.ts';
@@ -36,6 +36,30 @@ function refused(port: number): Promise<boolean> {
   });
 }
 
+/** `brokel up -c FILE` run until it exits (30 s at most): its exit code and what it printed. */
+async function upUntilExit(t: TestContext, file: string): Promise<{ code: number | null; out: string }> {
+  const child = spawn(process.execPath, ['bin/brokel.js', 'up', '-c', file], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, BROKEL_LOG_LEVEL: 'warn' },
+  });
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  });
+  let out = '';
+  child.stdout?.on('data', (d) => {
+    out += d;
+  });
+  child.stderr?.on('data', (d) => {
+    out += d;
+  });
+  const code = await within(
+    new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c))),
+    30_000,
+    'brokel up to exit',
+  );
+  return { code, out };
+}
+
 describe('brokel up whose deployment cannot start', () => {
   it('exits 1 with the reason, its API closed and nothing of the deployment left, instead of running on', async (t) => {
     if (!isRoot()) {
@@ -59,25 +83,7 @@ describe('brokel up whose deployment cannot start', () => {
         '',
       ].join('\n'),
     );
-    const child = spawn(process.execPath, ['bin/brokel.js', 'up', '-c', file], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, BROKEL_LOG_LEVEL: 'warn' },
-    });
-    t.after(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    });
-    let out = '';
-    child.stdout?.on('data', (d) => {
-      out += d;
-    });
-    child.stderr?.on('data', (d) => {
-      out += d;
-    });
-    const code = await within(
-      new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c))),
-      30_000,
-      'brokel up to exit',
-    );
+    const { code, out } = await upUntilExit(t, file);
     assert.equal(code, 1, out);
     assert.match(out, /brokel: creating a mosquitto replica failed: the mosquitto user cannot reach/);
     assert.ok(out.includes(`chmod o+x ${dir}`), out);
@@ -85,5 +91,34 @@ describe('brokel up whose deployment cannot start', () => {
     assert.equal(await refused(apiPort), true, 'the manager API is closed');
     assert.equal(existsSync(join(dir, 'state')), false, 'the state folder went with the deployment');
     assert.deepEqual(processesWith(deployment), [], 'no replica of the deployment runs');
+  });
+
+  it('an API address in use: exits 1 naming it, with geo-dns closed and the state folder gone', async (t) => {
+    const dir = await workDir(t, 'brokel-up-busy-');
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    t.after(() => busy.close());
+    const apiPort = (busy.address() as AddressInfo).port;
+    const dnsPort = await freePort('127.0.0.1');
+    const file = join(dir, 'brokel.yaml');
+    await writeFile(
+      file,
+      [
+        `deployment: upbusy${process.pid}`,
+        `manager: { decisionLog: ${join(dir, 'decisions.jsonl')} }`,
+        `api: { listen: 127.0.0.1:${apiPort} }`,
+        `dns: { listen: 127.0.0.1:${dnsPort} }`,
+        `provider: { kind: local, local: { addressing: ports, stateDir: ${join(dir, 'state')} } }`,
+        '',
+      ].join('\n'),
+    );
+    const { code, out } = await upUntilExit(t, file);
+    assert.equal(code, 1, out);
+    assert.match(
+      out,
+      new RegExp(`brokel: listen EADDRINUSE: address already in use 127\\.0\\.0\\.1:${apiPort}`),
+    );
+    assert.equal(await refused(dnsPort), true, 'geo-dns (TCP) is closed');
+    assert.equal(existsSync(join(dir, 'state')), false, 'the state folder went with the deployment');
   });
 });
