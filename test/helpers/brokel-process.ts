@@ -38,6 +38,8 @@ export async function down(file: string): Promise<{ code: number; out: string }>
 export async function smallLocalConfig(
   dir: string,
   deployment: string,
+  /** More top-level lines of the file (a `provider:` section). */
+  extra: readonly string[] = [],
 ): Promise<{ file: string; apiPort: number }> {
   const apiPort = await freePort('127.0.0.1');
   const file = join(dir, 'brokel.yaml');
@@ -50,6 +52,7 @@ export async function smallLocalConfig(
       'levels: { brokers: { min: 1, max: 1, cpuQuota: 0.2 }, orchestrators: { min: 1, max: 1 } }',
       `api: { listen: 127.0.0.1:${apiPort} }`,
       'dns: { enabled: false }',
+      ...extra,
       '',
     ].join('\n'),
   );
@@ -57,16 +60,20 @@ export async function smallLocalConfig(
 }
 
 /**
- * `node bin/brokel.js up -c FILE [...extra]` (node directly, so its PID is the manager's), resolved
- * once it printed its last start-up line (`Ctrl-C …`, after where clients connect); SIGTERM at teardown
- * if still running. `output()` is what it printed so far (stdout and stderr); `dashboard` is the address
- * it printed for the dashboard ('' when none).
+ * `node bin/brokel.js up -c FILE [...extra]` started (node directly, so its PID is the manager's):
+ * SIGTERM at teardown if still running; `exited` its exit code, `closed` the same once its output
+ * is read to the end; `output()` what it printed so far (stdout and stderr).
  */
-export async function up(
+export function spawnUp(
   t: TestContext,
   file: string,
   extra: readonly string[] = [],
-): Promise<{ child: ChildProcess; exited: Promise<number | null>; output: () => string; dashboard: string }> {
+): {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  closed: Promise<number | null>;
+  output: () => string;
+} {
   const child = spawn(process.execPath, ['bin/brokel.js', 'up', '-c', file, ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, BROKEL_LOG_LEVEL: 'warn' },
@@ -82,6 +89,20 @@ export async function up(
     out += d;
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const closed = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  return { child, exited, closed, output: () => out };
+}
+
+/**
+ * spawnUp, resolved once it printed its last start-up line (`Ctrl-C …`, after where clients
+ * connect); `dashboard` is the address it printed for the dashboard ('' when none).
+ */
+export async function up(
+  t: TestContext,
+  file: string,
+  extra: readonly string[] = [],
+): Promise<{ child: ChildProcess; exited: Promise<number | null>; output: () => string; dashboard: string }> {
+  const { child, exited, output } = spawnUp(t, file, extra);
   const printed = new Promise<string>((resolve, reject) => {
     let clients = false;
     let dashboard = '';
@@ -91,8 +112,8 @@ export async function up(
       dashboard = /^Dashboard: open (\S+) in a browser/.exec(line)?.[1] ?? dashboard;
       if (clients && line.startsWith('Ctrl-C ')) resolve(dashboard);
     });
-    void exited.then((code) => reject(new Error(`brokel up exited with ${code}: ${out}`)));
+    void exited.then((code) => reject(new Error(`brokel up exited with ${code}: ${output()}`)));
   });
   const dashboard = await within(printed, 60_000, 'brokel up to print where clients connect');
-  return { child, exited, output: () => out, dashboard };
+  return { child, exited, output, dashboard };
 }

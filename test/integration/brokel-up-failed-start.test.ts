@@ -1,6 +1,5 @@
 // test-lanes: shared
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { type AddressInfo, connect, createServer } from 'node:net';
@@ -8,7 +7,7 @@ import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { isRoot } from '../../common/os-user.ts';
 import { freePort } from '../../manager/providers/local/address-pool.ts';
-import { workDir } from '../helpers/brokel-process.ts';
+import { smallLocalConfig, spawnUp, workDir } from '../helpers/brokel-process.ts';
 import { within } from '../helpers/resources.ts';
 
 /** PIDs whose command line mentions `text` (this test's deployment name is in every replica's). */
@@ -38,26 +37,9 @@ function refused(port: number): Promise<boolean> {
 
 /** `brokel up -c FILE` run until it exits (30 s at most): its exit code and what it printed. */
 async function upUntilExit(t: TestContext, file: string): Promise<{ code: number | null; out: string }> {
-  const child = spawn(process.execPath, ['bin/brokel.js', 'up', '-c', file], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, BROKEL_LOG_LEVEL: 'warn' },
-  });
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-  });
-  let out = '';
-  child.stdout?.on('data', (d) => {
-    out += d;
-  });
-  child.stderr?.on('data', (d) => {
-    out += d;
-  });
-  const code = await within(
-    new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c))),
-    30_000,
-    'brokel up to exit',
-  );
-  return { code, out };
+  const { closed, output } = spawnUp(t, file);
+  const code = await within(closed, 30_000, 'brokel up to exit');
+  return { code, out: output() };
 }
 
 describe('brokel up whose deployment cannot start', () => {
@@ -69,20 +51,9 @@ describe('brokel up whose deployment cannot start', () => {
     // workDir is private (mkdtemp): a Mosquitto replica under it is refused (local-provider-guards).
     const dir = await workDir(t, 'brokel-up-fail-');
     const deployment = `upfail${process.pid}`;
-    const apiPort = await freePort('127.0.0.1');
-    const file = join(dir, 'brokel.yaml');
-    await writeFile(
-      file,
-      [
-        `deployment: ${deployment}`,
-        `manager: { decisionLog: ${join(dir, 'decisions.jsonl')} }`,
-        'levels: { brokers: { min: 1, max: 1 }, orchestrators: { min: 1, max: 1 } }',
-        `api: { listen: 127.0.0.1:${apiPort} }`,
-        'dns: { enabled: false }',
-        `provider: { kind: local, local: { addressing: ports, stateDir: ${join(dir, 'state')} } }`,
-        '',
-      ].join('\n'),
-    );
+    const { file, apiPort } = await smallLocalConfig(dir, deployment, [
+      `provider: { kind: local, local: { addressing: ports, stateDir: ${join(dir, 'state')} } }`,
+    ]);
     const { code, out } = await upUntilExit(t, file);
     assert.equal(code, 1, out);
     assert.match(out, /brokel: creating a mosquitto replica failed: the mosquitto user cannot reach/);
