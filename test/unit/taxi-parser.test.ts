@@ -226,4 +226,12 @@ describe('taxi trace reader', () => {
     await writeFile(empty, '\n\n');
     await assert.rejects(loadTrace(empty, 10), /no valid record/);
   });
+
+  it('a missing file or a folder is an error naming the file and why', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'taxi-parser-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const missing = join(dir, 'missing.txt');
+    await assert.rejects(loadTrace(missing, 10), { message: `trace file ${missing}: no such file` });
+    await assert.rejects(loadTrace(dir, 10), { message: `trace file ${dir}: a folder, not a file` });
+  });
 });

@@ -50,6 +50,17 @@ export async function* readTrace(
     stats.badLines += 1;
     if (stats.bad.length < keepBad) stats.bad.push(bad);
   };
+  // The stream's open error (no such file, a folder, no permission) surfaces at the first read.
+  const unreadable = (err: unknown) => {
+    const e = err as NodeJS.ErrnoException;
+    const why: Record<string, string> = {
+      ENOENT: 'no such file',
+      EISDIR: 'a folder, not a file',
+      EACCES: 'not readable (permission denied)',
+    };
+    const reason = e.code === undefined ? undefined : why[e.code];
+    return reason === undefined ? err : new BrokelError('trace_unreadable', `trace file ${file}: ${reason}`);
+  };
   try {
     if (limit <= 0) return;
     for await (const text of lines) {
@@ -68,6 +79,8 @@ export async function* readTrace(
       yield result.record;
       if (stats.records >= limit) return;
     }
+  } catch (err) {
+    throw unreadable(err);
   } finally {
     lines.close();
     input.destroy();
