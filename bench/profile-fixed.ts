@@ -14,13 +14,14 @@
 //   properties: bench-client.ts V5_PUBLISH_PROPERTIES)]
 //   [--heap (V8's sampling heap profiler over the measured window: bytes the orchestrator allocated
 //   per delivered message, collected objects included, and the top functions; lib/heap-sampler.ts)]`
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { copyFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchArgs, nodeFlags } from './lib/bench-args.ts';
 import { startBenchProvider } from './lib/bench-provider.ts';
 import { formatTopSelfTime, largestProfile, readCpuProfile, topSelfTime } from './lib/cpu-profile.ts';
+import { benchTempDir } from './lib/exit-cleanup.ts';
 import { freeLoopbackPort, HeapSampler, topAllocators } from './lib/heap-sampler.ts';
 import { issue12Load, LoadGenerator, type PhaseResult } from './lib/load-generator.ts';
 import { processCpuSeconds, processSysSeconds, startOrchestratorChild } from './lib/processes.ts';
@@ -121,7 +122,7 @@ try {
           `CPU per message: mosquitto ${us.toFixed(1)} µs (load average ${load()})`,
       );
     }
-    const dir = mkdtempSync(join(tmpdir(), 'brokel-prof-'));
+    const { dir, remove } = benchTempDir(`brokel-prof-${process.pid}-`);
     const spawnedAt = performance.now();
     const inspectPort = values.heap ? await freeLoopbackPort() : 0;
     const orch = await startOrchestratorChild({
@@ -177,7 +178,7 @@ try {
       console.log(formatTopSelfTime(rows));
       if (values.keep) copyFileSync(file, join(values.keep, `fixed-q${qos}-${Date.now()}.cpuprofile`));
     }
-    rmSync(dir, { recursive: true, force: true });
+    remove();
   }
 } finally {
   await provider.stop();

@@ -1,4 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import process from 'node:process';
 import { watchOutputs } from '../../common/closed-output.ts';
 
@@ -29,6 +32,23 @@ export function atBenchExit(fn: Cleanup): () => void {
   cleanups.add(fn);
   return () => {
     cleanups.delete(fn);
+  };
+}
+
+/**
+ * A fresh folder in the temporary one (a CPU profile's): gone after `remove()`, or with the bench if
+ * a signal or an error ends it first (a profile folder was left behind by every bench ended so).
+ */
+export function benchTempDir(prefix: string): { dir: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const rm = () => rmSync(dir, { recursive: true, force: true });
+  const unregister = atBenchExit(rm);
+  return {
+    dir,
+    remove: () => {
+      unregister();
+      rm();
+    },
   };
 }
 

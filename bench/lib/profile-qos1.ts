@@ -1,9 +1,7 @@
 // The orchestrator's CPU profile at full-rate QoS 1, summed up by self time (bench:orchestrator).
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Target } from './bench-client.ts';
 import { formatTopSelfTime, largestProfile, readCpuProfile, topSelfTime } from './cpu-profile.ts';
+import { benchTempDir } from './exit-cleanup.ts';
 import type { PhaseResult } from './load-generator.ts';
 import { startOrchestratorChild } from './processes.ts';
 import { fmtInt } from './stats.ts';
@@ -24,7 +22,7 @@ export async function profileQos1(options: {
   ) => Promise<PhaseResult[]>;
 }): Promise<string> {
   const { repoRoot, run } = options;
-  const dir = mkdtempSync(join(tmpdir(), 'brokel-prof-'));
+  const { dir, remove } = benchTempDir(`brokel-prof-${process.pid}-`);
   const spawnedAt = performance.now();
   const orch = await startOrchestratorChild({
     repoRoot,
@@ -48,9 +46,9 @@ export async function profileQos1(options: {
     await orch.stop();
   }
   const file = largestProfile(dir);
-  if (!file) return 'QoS 1 profile: no profile written';
-  const rows = topSelfTime(readCpuProfile(file), 15, fromMs * 1000);
-  rmSync(dir, { recursive: true, force: true });
+  const rows = file === undefined ? undefined : topSelfTime(readCpuProfile(file), 15, fromMs * 1000);
+  remove();
+  if (!rows) return 'QoS 1 profile: no profile written';
   return (
     `Orchestrator CPU profile, QoS 1 at max rate (${fmtInt(result?.rate ?? Number.NaN)} msg/s, ` +
     `top 15 by self time from the phase on; share of busy time):\n${formatTopSelfTime(rows)}`

@@ -6,7 +6,7 @@
 // Two lanes: it measures nothing, and its load is paced at 400 msg/s.
 import assert from 'node:assert/strict';
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -56,11 +56,17 @@ function exited(bench: Bench): Promise<{ code: number | null; signal: string | n
   return new Promise((resolve) => bench.once('exit', (code, signal) => resolve({ code, signal })));
 }
 
-/** What the bench's local provider (deployment `bench-prof-<its pid>`) made and left: cgroups, state. */
+/**
+ * What the bench made and left: its local provider's (deployment `bench-prof-<its pid>`) cgroups and
+ * state, and its profile folders (`brokel-prof-<its pid>-*`).
+ */
 function leftovers(benchPid: number): string[] {
   const deployment = `bench-prof-${benchPid}`;
   const state = join(tmpdir(), 'brokel', deployment);
-  return [...leftoverCgroups(deployment), ...(existsSync(state) ? [state] : [])];
+  const profiles = readdirSync(tmpdir())
+    .filter((name) => name.startsWith(`brokel-prof-${benchPid}-`))
+    .map((name) => join(tmpdir(), name));
+  return [...leftoverCgroups(deployment), ...(existsSync(state) ? [state] : []), ...profiles];
 }
 
 describe('a benchmark ended from outside', () => {
@@ -77,7 +83,7 @@ describe('a benchmark ended from outside', () => {
     assert.equal(signal, null);
     assert.equal(code, 0, `the bench ended by itself, with success: ${stderr.join('').slice(-2000)}`);
     await waitFor(() => !pids.some(pidAlive), 10_000, 'the orchestrator and Mosquitto to end');
-    assert.deepEqual(leftovers(bench.pid ?? -1), [], 'no cgroup or state directory left');
+    assert.deepEqual(leftovers(bench.pid ?? -1), [], 'no cgroup, state or profile folder left');
   });
 
   it('stops its orchestrator and Mosquitto on SIGTERM and exits 143', async (t) => {
@@ -89,6 +95,6 @@ describe('a benchmark ended from outside', () => {
     const { code } = await end;
     assert.equal(code, 143);
     await waitFor(() => !pids.some(pidAlive), 10_000, 'the orchestrator and Mosquitto to end');
-    assert.deepEqual(leftovers(bench.pid ?? -1), [], 'no cgroup or state directory left');
+    assert.deepEqual(leftovers(bench.pid ?? -1), [], 'no cgroup, state or profile folder left');
   });
 });
