@@ -103,7 +103,12 @@ async function startManager(
     });
   const url = await new Promise<URL>((resolve, reject) => {
     let found: URL | undefined;
-    const timer = setTimeout(() => reject(new Error('brokel up did not start within 90 s')), 90_000);
+    let late = false;
+    const timer = setTimeout(() => {
+      late = true;
+      // Stopped (or given up on after 30 s): the exit, or this, rejects.
+      void stop().then(() => reject(new Error('brokel up did not start within 90 s')));
+    }, 90_000);
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
       const m = /^MQTT clients connect to: (\S+)/.exec(line);
       if (m?.[1]) found = new URL(m[1].replace(/,$/, ''));
@@ -112,7 +117,9 @@ async function startManager(
         resolve(found);
       }
     });
-    child.once('exit', (code) => reject(new Error(`brokel up exited with ${code}`)));
+    child.once('exit', (code) =>
+      reject(new Error(late ? 'brokel up did not start within 90 s' : `brokel up exited with ${code}`)),
+    );
   });
   return { child, url, api: `127.0.0.1:${api}`, stop };
 }
@@ -173,7 +180,16 @@ async function main(): Promise<number> {
   log(
     `soak: ${totalSeconds} s, samples every ${sampleSeconds} s, warm-up ${Math.round(warmupSeconds)} s, RSS bound +${maxRssGrowth * 100} %${long ? " (floors: upper quartile of each minute's lowest sample)" : ''}; load average ${loadavg()}`,
   );
-  const { child: manager, url, api, stop } = await startManager(dir);
+  const {
+    child: manager,
+    url,
+    api,
+    stop,
+  } = await startManager(dir).catch(async (err: unknown) => {
+    // brokel up exited (on its own, or stopped after 90 s): its folder goes too.
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  });
   log(`brokel up ready: ${url.href}`);
   let load: LoadGenerator | undefined;
   const direct: LoadGenerator[] = [];
