@@ -3,7 +3,7 @@ import { ConfigError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { parseQos } from '../workload/taxi-rome/mqtt-clients.ts';
 import type { Pacing } from '../workload/taxi-rome/pacing.ts';
-import { costTargetNote } from '../workload/taxi-rome/report.ts';
+import { costTargetNote, shortRunNote } from '../workload/taxi-rome/report.ts';
 import { findBaseline } from '../workload/taxi-rome/report-files.ts';
 import { runScenario as runOne } from '../workload/taxi-rome/scenario-run.ts';
 import {
@@ -134,6 +134,8 @@ export async function runScenario(argv: string[], log: Logger): Promise<number> 
       );
       const costNote = costTargetNote(report);
       if (costNote !== undefined) console.log(`  ${costNote}`);
+      const shortNote = shortRunNote(report);
+      if (shortNote !== undefined) console.log(`  ${shortNote}`);
       console.log(`  ${files.join('\n  ')}`);
       if (!report.complete) failures += 1;
     }

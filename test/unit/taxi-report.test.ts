@@ -9,6 +9,8 @@ import {
   type RunFacts,
   renderMarkdown,
   replicasSvg,
+  SHORT_RUN_INTERVALS,
+  shortRunNote,
 } from '../../workload/taxi-rome/report.ts';
 import { parseThresholds, SCENARIO_NAMES, scenarioSpec } from '../../workload/taxi-rome/scenarios.ts';
 import { escapeXml, lineChart, niceTicks } from '../../workload/taxi-rome/svg.ts';
@@ -244,6 +246,33 @@ describe('taxi decision log and report', () => {
     });
     assert.match(renderMarkdown(whole), /measured 2\.00 mean brokers, every fix delivered: met\./);
     assert.doesNotMatch(renderMarkdown(base), /cost target/, 's1 has no elasticity to judge');
+  });
+
+  it('says when an elastic run lasted too few monitoring intervals for its time reduction to mean much', () => {
+    const run = (name: string, seconds: number, interval: number | undefined) =>
+      buildReport({
+        ...facts(seconds, [sample(0, 1)]),
+        name,
+        records: 200_000,
+        settings: interval === undefined ? {} : { monitorIntervalSeconds: interval },
+      });
+    // Session 47's s2: 6.72 s with the scenario's 2 s interval.
+    const short = run('s2-mosquitto', 6.72, 2);
+    assert.equal(
+      shortRunNote(short),
+      'short run: 3.4 monitoring intervals of 2 s, too few for the manager to scale much, so the time ' +
+        'reduction says little about elasticity; about --records 1200000 would last 20 intervals here',
+    );
+    assert.match(
+      renderMarkdown(short),
+      /\*\*short run: 3\.4 monitoring intervals of 2 s, .* 20 intervals here\.\*\*/,
+    );
+    assert.equal(SHORT_RUN_INTERVALS, 10);
+    assert.equal(shortRunNote(run('s2-mosquitto', 20, 2)), undefined, '10 intervals are enough');
+    assert.match(shortRunNote(run('s3', 19.9, 2)) ?? '', /^short run: 9\.9 monitoring intervals/);
+    assert.equal(shortRunNote(run('s1', 6.72, 2)), undefined, 's1 does not scale');
+    assert.equal(shortRunNote(run('s2-mosquitto', 6.72, undefined)), undefined, 'an older report');
+    assert.doesNotMatch(renderMarkdown(run('s2-mosquitto', 60, 2)), /short run/);
   });
 
   it('draws the figures: replicas per level, and load with both thresholds and the decisions', () => {
