@@ -1,6 +1,6 @@
 // test-lanes: shared
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { type AddressInfo, connect, createServer } from 'node:net';
 import { join } from 'node:path';
@@ -8,21 +8,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { isRoot } from '../../common/os-user.ts';
 import { freePort } from '../../manager/providers/local/address-pool.ts';
 import { smallLocalConfig, spawnUp, workDir } from '../helpers/brokel-process.ts';
-import { within } from '../helpers/resources.ts';
-
-/** PIDs whose command line mentions `text` (this test's deployment name is in every replica's). */
-function processesWith(text: string): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(text)) found.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
-}
+import { processesOf, within } from '../helpers/resources.ts';
 
 function refused(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -61,7 +47,7 @@ describe('brokel up whose deployment cannot start', () => {
     assert.doesNotMatch(out, /MQTT clients connect to/);
     assert.equal(await refused(apiPort), true, 'the manager API is closed');
     assert.equal(existsSync(join(dir, 'state')), false, 'the state folder went with the deployment');
-    assert.deepEqual(processesWith(deployment), [], 'no replica of the deployment runs');
+    assert.deepEqual(processesOf(join(dir, 'state')), [], 'no replica of the deployment runs');
   });
 
   it('an API address in use: exits 1 naming it, with geo-dns closed and the state folder gone', async (t) => {
